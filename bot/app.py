@@ -1,0 +1,180 @@
+"""The composition root: settings → clients → Bolt app → HTTP server and scheduler. Nothing at import time."""
+
+from __future__ import annotations
+
+import logging
+import re
+import signal
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from slack_bolt import App
+from slack_sdk.errors import SlackApiError, SlackClientError
+
+from bot import commands, home, jobs
+from bot.deps import Deps
+from bot.edge import dedupe_middleware
+from bot.gateways.slack import build_web_client
+from bot.http import HttpServer, WsgiApp
+from bot.metrics import Metrics
+from bot.scheduler import Scheduler
+from bot.settings import ConfigError, Settings
+from storage.db import make_engine
+from storage.migrate import current_revision, head_revision, upgrade
+
+logger = logging.getLogger("bot")
+
+# Tokens and keys that must never reach a log line, whoever logs them.
+_SECRET_PATTERN = re.compile(r"\b(xox[abposr]-[A-Za-z0-9-]+|xapp-[A-Za-z0-9-]+|sk-[A-Za-z0-9_-]{12,})")
+
+
+class RedactSecrets(logging.Filter):
+    """Replace anything shaped like a Slack token or API key in a log record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if _SECRET_PATTERN.search(message):
+            record.msg = _SECRET_PATTERN.sub("[redacted]", message)
+            record.args = ()
+        return True
+
+
+def configure_logging(level: str) -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(RedactSecrets())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    # slack_sdk's DEBUG output includes request bodies; keep it at INFO whatever our level.
+    logging.getLogger("slack_sdk").setLevel(max(logging.INFO, logging.getLevelName(level)))
+
+
+@dataclass
+class Runtime:
+    """Everything one process runs, built once."""
+
+    deps: Deps
+    bolt: App
+    wsgi: WsgiApp
+    scheduler: Scheduler
+    executor: ThreadPoolExecutor
+
+
+def build(settings: Settings) -> Runtime:
+    """Build the bot from settings; no network calls, no threads started."""
+    engine = make_engine(settings.database_url)
+    metrics = Metrics()
+    client = build_web_client(settings)
+    deps = Deps(settings=settings, engine=engine, metrics=metrics, client=client,
+                commands=commands.specs(), jobs=jobs.registry())
+    # Listener bodies run here after the ack; sized in settings so slow work cannot starve acks.
+    executor = ThreadPoolExecutor(max_workers=settings.pmbot_worker_threads, thread_name_prefix="pmbot-work")
+    signing_secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
+    bolt = App(
+        client=client,
+        signing_secret=signing_secret,
+        # auth.test happens lazily on the first request, never while building.
+        token_verification_enabled=False,
+        process_before_response=False,
+        listener_executor=executor,
+        request_verification_enabled=not settings.socket_mode or signing_secret is not None,
+    )
+    bolt.use(dedupe_middleware(deps))
+    commands.register_all(bolt, deps)
+    home.register(bolt, deps)
+    return Runtime(deps=deps, bolt=bolt, wsgi=WsgiApp(bolt, engine, metrics),
+                   scheduler=Scheduler(deps), executor=executor)
+
+
+def require_slack_credentials(settings: Settings) -> None:
+    if settings.slack_bot_token is None:
+        raise ConfigError("SLACK_BOT_TOKEN is not set: the bot needs its xoxb- token to talk to Slack")
+    if not settings.socket_mode and settings.slack_signing_secret is None:
+        raise ConfigError(
+            "SLACK_SIGNING_SECRET is not set: HTTP mode needs it to verify requests (or set SLACK_APP_TOKEN "
+            "for Socket Mode)"
+        )
+
+
+def prepare_database(runtime: Runtime, *, migrate: bool) -> None:
+    engine = runtime.deps.engine
+    if migrate:
+        upgrade(engine)
+        return
+    current, head = current_revision(engine), head_revision(engine)
+    if current != head:
+        logger.warning("database schema is at %s, code expects %s: run `pmbot migrate`", current, head)
+
+
+def check_slack(runtime: Runtime) -> None:
+    """auth.test once at start, so a bad token shows up in the log now rather than on the first command."""
+    try:
+        who = runtime.deps.client.auth_test()
+        logger.info("Slack: connected as %s in %s", who.get("user"), who.get("team"))
+    except (SlackApiError, SlackClientError, OSError) as exc:
+        logger.warning("Slack: auth.test failed (%s); commands will fail until this is fixed",
+                       getattr(getattr(exc, "response", None), "get", lambda _k: None)("error") or exc)
+
+
+class Service:
+    """A running bot: HTTP server (+ Socket Mode) + scheduler, stopped by `stop()` or SIGTERM."""
+
+    def __init__(self, runtime: Runtime, *, host: str, port: int):
+        settings = runtime.deps.settings
+        self.runtime = runtime
+        self.http = HttpServer(runtime.wsgi, host=host, port=port, threads=settings.pmbot_http_threads,
+                               drain_seconds=settings.pmbot_drain_seconds)
+        self.socket_handler = None
+        self._stopped = threading.Event()
+
+    def start(self) -> None:
+        settings = self.runtime.deps.settings
+        self.http.start()
+        logger.info("HTTP on port %s: POST /slack/events, GET /healthz, GET /metrics", self.http.port)
+        if settings.socket_mode:
+            from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+            self.socket_handler = SocketModeHandler(self.runtime.bolt, settings.slack_app_token.get_secret_value())
+            self.socket_handler.connect()
+            logger.info("Socket Mode connected")
+        if settings.pmbot_scheduler_enabled:
+            self.runtime.scheduler.start()
+        else:
+            self.runtime.deps.scheduler_role = "off (PMBOT_SCHEDULER_ENABLED=false)"
+
+    def wait(self) -> None:
+        self._stopped.wait()
+
+    def request_stop(self, *_args: object) -> None:
+        self._stopped.set()
+
+    def stop(self) -> None:
+        """Drain: stop taking requests, finish what was acked, stop the scheduler, close the database."""
+        logger.info("stopping: draining requests and work in flight")
+        self.http.stop()
+        if self.socket_handler is not None:
+            self.socket_handler.close()
+        self.runtime.scheduler.shutdown(wait=True)
+        self.runtime.executor.shutdown(wait=True)
+        self.runtime.deps.engine.dispose()
+        logger.info("stopped cleanly")
+
+
+def serve(settings: Settings, *, host: str, port: int, migrate: bool = True) -> int:
+    """`pmbot serve`: run until SIGTERM/SIGINT, then drain and exit 0."""
+    require_slack_credentials(settings)
+    configure_logging(settings.pmbot_log_level)
+    runtime = build(settings)
+    prepare_database(runtime, migrate=migrate)
+    for line in settings.missing_integrations():
+        logger.info(line)
+    check_slack(runtime)
+    service = Service(runtime, host=host, port=port)
+    signal.signal(signal.SIGTERM, service.request_stop)
+    signal.signal(signal.SIGINT, service.request_stop)
+    service.start()
+    service.wait()
+    service.stop()
+    return 0

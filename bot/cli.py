@@ -1,0 +1,160 @@
+"""`pmbot`: serve, migrate, manifest, doctor, jobs."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from bot import __version__
+from bot.settings import ConfigError, Settings, load_settings
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pmbot", description="The Slack bot for generative-AI teams.")
+    parser.add_argument("--version", action="version", version=f"pmbot {__version__}")
+    sub = parser.add_subparsers(dest="verb", metavar="COMMAND")
+
+    serve = sub.add_parser("serve", help="run the bot (HTTP on /slack/events, or Socket Mode)")
+    serve.add_argument("--host", default="0.0.0.0")
+    serve.add_argument("--port", type=int, default=3000)
+    serve.add_argument("--no-migrate", action="store_true", help="do not upgrade the database schema at start")
+
+    sub.add_parser("migrate", help="upgrade the database schema to the latest version")
+
+    manifest = sub.add_parser("manifest", help="print the Slack app manifest (YAML)")
+    manifest.add_argument("--url", default=None, help="public base URL of the bot, e.g. https://pmbot.acme.io")
+    manifest.add_argument("--socket-mode", action="store_true", help="a manifest for Socket Mode (no URLs)")
+
+    sub.add_parser("doctor", help="check configuration and reach Slack, the database, Jira and the LLM")
+
+    jobs = sub.add_parser("jobs", help="list or run scheduled jobs")
+    jobs_sub = jobs.add_subparsers(dest="jobs_verb", metavar="ACTION")
+    jobs_sub.add_parser("list", help="every job, its schedules and their next run")
+    run = jobs_sub.add_parser("run", help="run a job once now, or as if the clock read --now")
+    run.add_argument("name")
+    run.add_argument("--now", default=None, help="ISO time, e.g. 2026-12-01T09:30 (zone: PMBOT_TIMEZONE)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.verb is None:
+        parser.print_help()
+        return 0
+    if args.verb == "manifest":
+        return _manifest(args)
+    try:
+        settings = load_settings()
+        return _dispatch(args, settings, parser)
+    except ConfigError as exc:
+        print(f"pmbot: {exc}", file=sys.stderr)
+        return 2
+
+
+def _dispatch(args: argparse.Namespace, settings: Settings, parser: argparse.ArgumentParser) -> int:
+    if args.verb == "serve":
+        from bot.app import serve
+
+        return serve(settings, host=args.host, port=args.port, migrate=not args.no_migrate)
+    if args.verb == "migrate":
+        return _migrate(settings)
+    if args.verb == "doctor":
+        return _doctor(settings)
+    if args.verb == "jobs":
+        if args.jobs_verb == "list":
+            return _jobs_list(settings)
+        if args.jobs_verb == "run":
+            return _jobs_run(settings, args.name, args.now)
+        parser.parse_args(["jobs", "--help"])
+    return 2
+
+
+def _manifest(args: argparse.Namespace) -> int:
+    from bot import commands
+    from bot.manifest import DEFAULT_URL, manifest_yaml
+
+    print(manifest_yaml(commands.specs(), url=args.url or DEFAULT_URL, socket_mode=args.socket_mode), end="")
+    return 0
+
+
+def _migrate(settings: Settings) -> int:
+    from storage.db import make_engine
+    from storage.migrate import current_revision, upgrade
+
+    engine = make_engine(settings.database_url)
+    upgrade(engine)
+    print(f"database {settings.database_label()} is at schema {current_revision(engine)}")
+    return 0
+
+
+def _doctor(settings: Settings) -> int:
+    from bot.doctor import FAIL, run_checks
+
+    checks = run_checks(settings)
+    for check in checks:
+        print(check.line())
+    return 1 if any(check.status == FAIL for check in checks) else 0
+
+
+def _runtime(settings: Settings):
+    from bot.app import build
+    from storage.migrate import upgrade
+
+    runtime = build(settings)
+    upgrade(runtime.deps.engine)
+    return runtime
+
+
+def _jobs_list(settings: Settings) -> int:
+    from bot.jobs.base import next_fire
+    from bot.scheduler import _ref
+    from storage.db import session_scope
+    from storage.models import utcnow
+    from storage.repos import enabled_schedules
+
+    runtime = _runtime(settings)
+    runtime.scheduler.ensure_default_schedules()
+    with session_scope(runtime.deps.engine) as session:
+        schedules = [_ref(row) for row in enabled_schedules(session)]
+    now = utcnow()
+    for name, job in sorted(runtime.deps.jobs.items()):
+        print(f"{name} — {job.SUMMARY}")
+        for ref in (s for s in schedules if s.job_name == name):
+            upcoming = next_fire(ref, now)
+            when = upcoming.isoformat() if upcoming else "never"
+            print(f"    team {ref.team_id} [{ref.key}] cron '{ref.cron}' {ref.timezone} → next {when}")
+    return 0
+
+
+def _jobs_run(settings: Settings, name: str, now_text: str | None) -> int:
+    from storage.models import utcnow
+
+    runtime = _runtime(settings)
+    if name not in runtime.deps.jobs:
+        known = ", ".join(sorted(runtime.deps.jobs))
+        print(f"pmbot: no job named {name!r} (known: {known})", file=sys.stderr)
+        return 2
+    try:
+        now = _parse_now(now_text, settings.pmbot_timezone) if now_text else utcnow()
+    except ValueError as exc:
+        print(f"pmbot: --now: {exc}", file=sys.stderr)
+        return 2
+    results = runtime.scheduler.run_now(name, now)
+    for result in results:
+        print(f"{result.job_name} at {result.slot_at.isoformat()}: {result.status}"
+              + (f" — {result.detail}" if result.detail else ""))
+    return 0 if all(r.status == "ok" for r in results) else 1
+
+
+def _parse_now(text: str, timezone: str) -> datetime:
+    """ISO 8601; without an offset the time is read in PMBOT_TIMEZONE."""
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not an ISO time such as 2026-12-01T09:30 or 2026-12-01T09:30+01:00") from None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=ZoneInfo(timezone))
+    return value

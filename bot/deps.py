@@ -1,0 +1,31 @@
+"""What every command and job gets: built once in the composition root, passed down."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from slack_sdk import WebClient
+from sqlalchemy.engine import Engine
+
+from bot.metrics import Metrics
+from bot.registry import CommandSpec
+from bot.settings import Settings
+from storage.models import utcnow
+
+if TYPE_CHECKING:
+    from bot.jobs.base import JobModule
+
+
+@dataclass
+class Deps:
+    settings: Settings
+    engine: Engine
+    metrics: Metrics
+    client: WebClient
+    commands: tuple[CommandSpec, ...]
+    jobs: dict[str, JobModule]
+    started_at: datetime = field(default_factory=utcnow)
+    # Filled in by the scheduler: whether this process currently runs the schedules.
+    scheduler_role: str = "off"

@@ -1,0 +1,95 @@
+"""`pmbot doctor`: configuration and reachability of Slack, the database, Jira and the LLM."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from slack_sdk.errors import SlackApiError, SlackClientError
+
+from bot.gateways.jira_gateway import build_jira_client
+from bot.gateways.llm import build_llm_client
+from bot.gateways.slack import build_web_client
+from bot.settings import Settings
+from storage.db import make_engine, ping
+from storage.migrate import current_revision, head_revision
+
+OK, FAIL, OFF = "ok", "FAIL", "off"
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    status: str
+    detail: str
+
+    def line(self) -> str:
+        mark = {OK: "✓", FAIL: "✗", OFF: "–"}[self.status]
+        return f"{mark} {self.name}: {self.detail}"
+
+
+def run_checks(settings: Settings) -> list[Check]:
+    """Every check, in the order an admin would fix things."""
+    checks: list[Callable[[Settings], Check]] = [check_config, check_database, check_slack, check_jira, check_llm]
+    return [check(settings) for check in checks]
+
+
+def check_config(settings: Settings) -> Check:
+    missing = [name for name, value in (("SLACK_BOT_TOKEN", settings.slack_bot_token),
+                                        ("SLACK_SIGNING_SECRET", settings.slack_signing_secret)) if value is None]
+    if settings.socket_mode and "SLACK_SIGNING_SECRET" in missing:
+        missing.remove("SLACK_SIGNING_SECRET")
+    if missing:
+        return Check("configuration", FAIL, "missing " + ", ".join(missing))
+    mode = "Socket Mode" if settings.socket_mode else "HTTP"
+    return Check("configuration", OK, f"Slack credentials set ({mode}); time zone {settings.pmbot_timezone}")
+
+
+def check_database(settings: Settings) -> Check:
+    engine = make_engine(settings.database_url)
+    try:
+        ping(engine)
+        current, head = current_revision(engine), head_revision(engine)
+    except Exception as exc:  # noqa: BLE001 — doctor reports every failure as a line
+        return Check("database", FAIL, f"{settings.database_label()} unreachable: {type(exc).__name__}")
+    finally:
+        engine.dispose()
+    if current != head:
+        return Check("database", FAIL, f"schema at {current}, code expects {head}: run `pmbot migrate`")
+    return Check("database", OK, f"{settings.database_label()} reachable, schema up to date")
+
+
+def check_slack(settings: Settings) -> Check:
+    if settings.slack_bot_token is None:
+        return Check("slack", FAIL, "SLACK_BOT_TOKEN is not set")
+    client = build_web_client(settings)
+    try:
+        who = client.auth_test()
+    except SlackApiError as exc:
+        return Check("slack", FAIL, f"auth.test refused: {exc.response.get('error')}")
+    except (SlackClientError, OSError) as exc:
+        return Check("slack", FAIL, f"{settings.slack_api_url} unreachable: {type(exc).__name__}")
+    return Check("slack", OK, f"authenticated as {who.get('user')} in {who.get('team')}")
+
+
+def check_jira(settings: Settings) -> Check:
+    if not settings.jira_configured:
+        return Check("jira", OFF, "not configured (JIRA_URL, JIRA_API_TOKEN, JIRA_PROJECT)")
+    try:
+        client = build_jira_client(settings)
+        info = client.server_info()
+        client.project(settings.jira_project)
+    except Exception as exc:  # noqa: BLE001 — the library raises many kinds; all mean "not usable"
+        return Check("jira", FAIL, f"{settings.jira_url}: {type(exc).__name__}: {str(exc)[:200]}")
+    return Check("jira", OK, f"{info.get('deploymentType', 'Jira')} {info.get('version', '')}, "
+                             f"project {settings.jira_project} found")
+
+
+def check_llm(settings: Settings) -> Check:
+    if not settings.llm_configured:
+        return Check("llm", OFF, "not configured (OPENAI_API_KEY): bugs are graded by the offline rules")
+    try:
+        build_llm_client(settings, max_retries=0).models.list()
+    except Exception as exc:  # noqa: BLE001
+        return Check("llm", FAIL, f"{settings.openai_base_url or 'OpenAI'}: {type(exc).__name__}")
+    return Check("llm", OK, f"reachable, model {settings.pmbot_llm_model}")

@@ -1,0 +1,1 @@
+"""Pure rules: no Slack, SQL or HTTP library is imported anywhere below this package."""

@@ -1,0 +1,48 @@
+"""Typed errors. Each carries the sentence a user sees; the Slack edge translates them once."""
+
+from __future__ import annotations
+
+
+class PmbotError(Exception):
+    """Base for errors a person can act on; `str(exc)` is shown to them as it is."""
+
+
+class UserInputError(PmbotError):
+    """What the user typed cannot be used (wrong number, unknown option, empty text)."""
+
+
+class NotAllowed(PmbotError):
+    """The user may not do this (e.g. change a budget, close an incident)."""
+
+
+class NotFound(PmbotError):
+    """An id or name the user gave does not exist."""
+
+
+class IntegrationUnavailable(PmbotError):
+    """Slack, Jira or the LLM could not be reached or answered with an error."""
+
+
+class SlackError(IntegrationUnavailable):
+    """A Slack Web API call failed; `code` is Slack's error string (e.g. `channel_not_found`)."""
+
+    def __init__(self, code: str, method: str, message: str | None = None):
+        self.code = code
+        self.method = method
+        super().__init__(message or f"Slack refused {method}: {code}")
+
+
+class ChannelNotFound(SlackError):
+    pass
+
+
+class NotInChannel(SlackError):
+    pass
+
+
+class NameTaken(SlackError):
+    pass
+
+
+class RateLimited(SlackError):
+    pass

@@ -1,0 +1,59 @@
+"""The Slack Web API edge: one client factory, one error mapping."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
+
+from bot.errors import ChannelNotFound, IntegrationUnavailable, NameTaken, NotInChannel, RateLimited, SlackError
+from bot.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+WEB_TIMEOUT_SECONDS = 10
+RATE_LIMIT_RETRIES = 2
+
+_TYPED_ERRORS: dict[str, type[SlackError]] = {
+    "channel_not_found": ChannelNotFound,
+    "not_in_channel": NotInChannel,
+    "name_taken": NameTaken,
+    "ratelimited": RateLimited,
+}
+
+
+def build_web_client(settings: Settings) -> WebClient:
+    """The app's WebClient: Slack's base URL from settings, retries on dropped connections and 429s."""
+    token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
+    return WebClient(
+        token=token,
+        base_url=settings.slack_api_url,
+        timeout=WEB_TIMEOUT_SECONDS,
+        retry_handlers=[
+            ConnectionErrorRetryHandler(max_retry_count=2),
+            RateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES),
+        ],
+    )
+
+
+def translate(exc: SlackApiError | SlackClientError, method: str) -> SlackError | IntegrationUnavailable:
+    """Our typed error for a slack_sdk failure."""
+    if isinstance(exc, SlackApiError):
+        code = str(exc.response.get("error") or "unknown_error")
+        return _TYPED_ERRORS.get(code, SlackError)(code, method)
+    return IntegrationUnavailable(f"Slack could not be reached ({method}). Please try again in a minute.")
+
+
+def call(client: WebClient, method: str, **kwargs: Any) -> dict[str, Any]:
+    """Call a Web API method by its slack_sdk name (`chat_postMessage`); raise our typed errors."""
+    api_name = method.replace("_", ".", 1)
+    try:
+        response = getattr(client, method)(**kwargs)
+    except (SlackApiError, SlackClientError) as exc:
+        raise translate(exc, api_name) from exc
+    except OSError as exc:
+        raise IntegrationUnavailable(f"Slack could not be reached ({api_name}).") from exc
+    return response.data if isinstance(response.data, dict) else {}

@@ -1,0 +1,127 @@
+"""HTTP: a small WSGI router in front of Bolt, served by cheroot (threads, graceful stop)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import parse_qs
+
+from cheroot.wsgi import Server as WSGIServer
+from slack_bolt import App, BoltRequest
+from sqlalchemy.engine import Engine
+
+from bot import __version__
+from bot.metrics import Metrics
+from storage.db import ping
+
+logger = logging.getLogger(__name__)
+
+EVENTS_PATH = "/slack/events"
+MAX_BODY_BYTES = 1_000_000  # Slack payloads are far smaller; refuse anything absurd before reading it.
+
+StartResponse = Callable[[str, list[tuple[str, str]]], Any]
+
+
+def _status_line(code: int) -> str:
+    try:
+        return f"{code} {HTTPStatus(code).phrase}"
+    except ValueError:
+        return f"{code} Unknown"
+
+
+def _request_kind(body: dict[str, Any]) -> str:
+    """A low-cardinality label for the ack histogram: the command, or the payload/event type."""
+    if "command" in body:
+        return str(body["command"])
+    if "event" in body:
+        return "event:" + str((body.get("event") or {}).get("type", "unknown"))
+    return str(body.get("type") or "other")
+
+
+class WsgiApp:
+    """Routes `/slack/events`, `/healthz` and `/metrics`."""
+
+    def __init__(self, bolt: App, engine: Engine, metrics: Metrics):
+        self.bolt = bolt
+        self.engine = engine
+        self.metrics = metrics
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        method = environ.get("REQUEST_METHOD", "GET")
+        if path == EVENTS_PATH and method == "POST":
+            return self._slack(environ, start_response)
+        if path == "/healthz" and method in ("GET", "HEAD"):
+            return self._health(start_response)
+        if path == "/metrics" and method == "GET":
+            return _respond(start_response, 200, self.metrics.render(), self.metrics.content_type)
+        if path in (EVENTS_PATH, "/healthz", "/metrics"):
+            return _respond(start_response, 405, b"method not allowed\n", "text/plain")
+        return _respond(start_response, 404, b"not found\n", "text/plain")
+
+    def _slack(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        started = time.perf_counter()
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = -1
+        if length < 0 or length > MAX_BODY_BYTES:
+            return _respond(start_response, 413, b"payload too large\n", "text/plain")
+        raw = environ["wsgi.input"].read(length).decode("utf-8", errors="replace") if length else ""
+        headers = {
+            key[5:].replace("_", "-").lower(): value for key, value in environ.items() if key.startswith("HTTP_")
+        }
+        if "CONTENT_TYPE" in environ:
+            headers["content-type"] = environ["CONTENT_TYPE"]
+        request = BoltRequest(body=raw, query=parse_qs(environ.get("QUERY_STRING", "")), headers=headers)
+        response = self.bolt.dispatch(request)
+        self.metrics.ack_seconds.labels(_request_kind(request.body)).observe(time.perf_counter() - started)
+        body = (response.body or "").encode("utf-8")
+        out_headers = [(k, v) for k, values in response.headers.items() for v in values
+                       if k.lower() != "content-length"]
+        out_headers.append(("Content-Length", str(len(body))))
+        start_response(_status_line(response.status), out_headers)
+        return [body]
+
+    def _health(self, start_response: StartResponse) -> Iterable[bytes]:
+        try:
+            ping(self.engine)
+            status, database = 200, "ok"
+        except Exception as exc:  # noqa: BLE001 — any failure means "not healthy", said as 503
+            logger.warning("health check: database unreachable: %s", type(exc).__name__)
+            status, database = 503, "unreachable"
+        payload = {"status": "ok" if status == 200 else "unavailable", "database": database,
+                   "version": __version__}
+        return _respond(start_response, status, json.dumps(payload).encode(), "application/json")
+
+
+def _respond(start_response: StartResponse, status: int, body: bytes, content_type: str) -> list[bytes]:
+    start_response(_status_line(status), [("Content-Type", content_type), ("Content-Length", str(len(body)))])
+    return [body]
+
+
+class HttpServer:
+    """cheroot in a background thread; `stop()` stops accepting and waits for requests in flight."""
+
+    def __init__(self, app: WsgiApp, *, host: str, port: int, threads: int, drain_seconds: float):
+        self._server = WSGIServer((host, port), app, numthreads=threads, shutdown_timeout=drain_seconds)
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        return self._server.bind_addr[1]
+
+    def start(self) -> None:
+        self._server.prepare()  # binds now, so the port is known (port 0 picks a free one)
+        self._thread = threading.Thread(target=self._server.serve, name="pmbot-http", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.stop()
+        if self._thread is not None:
+            self._thread.join(timeout=10)

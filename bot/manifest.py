@@ -1,0 +1,62 @@
+"""The Slack app manifest: every registered command, scope, event and URL, for "create app from manifest"."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from bot import home
+from bot.http import EVENTS_PATH
+from bot.registry import CommandSpec
+
+DEFAULT_URL = "https://pmbot.example.com"
+BASE_SCOPES = ("commands", "chat:write", "users:read")
+DESCRIPTION_LIMIT = 2000
+
+
+def build_manifest(specs: tuple[CommandSpec, ...], *, url: str = DEFAULT_URL,
+                   socket_mode: bool = False) -> dict[str, Any]:
+    """The manifest as a dict."""
+    endpoint = url.rstrip("/") + EVENTS_PATH
+    slash_commands = []
+    for spec in specs:
+        command: dict[str, Any] = {"command": spec.name, "description": spec.summary[:DESCRIPTION_LIMIT],
+                                   # Escaped: mentions arrive as <@U…|name> and <#C…|name>, ids we can use.
+                                   "should_escape": True}
+        if spec.usage_hint:
+            command["usage_hint"] = spec.usage_hint
+        if not socket_mode:
+            command["url"] = endpoint
+        slash_commands.append(command)
+    events: dict[str, Any] = {"bot_events": sorted(set(home.EVENTS))}
+    interactivity: dict[str, Any] = {"is_enabled": True}
+    if not socket_mode:
+        events["request_url"] = endpoint
+        interactivity["request_url"] = endpoint
+    return {
+        "_metadata": {"major_version": 1, "minor_version": 1},
+        "display_information": {
+            "name": "pmbot",
+            "description": "Risks, bugs, incidents, stand-ups and budget for generative-AI teams",
+            "background_color": "#2c2d30",
+        },
+        "features": {
+            "app_home": {"home_tab_enabled": True, "messages_tab_enabled": False},
+            "bot_user": {"display_name": "pmbot", "always_online": True},
+            "slash_commands": slash_commands,
+        },
+        "oauth_config": {"scopes": {"bot": sorted(set(BASE_SCOPES))}},
+        "settings": {
+            "event_subscriptions": events,
+            "interactivity": interactivity,
+            "org_deploy_enabled": False,
+            "socket_mode_enabled": socket_mode,
+            "token_rotation_enabled": False,
+        },
+    }
+
+
+def manifest_yaml(specs: tuple[CommandSpec, ...], *, url: str = DEFAULT_URL, socket_mode: bool = False) -> str:
+    return yaml.safe_dump(build_manifest(specs, url=url, socket_mode=socket_mode), sort_keys=False,
+                          allow_unicode=True)

@@ -1,0 +1,262 @@
+"""The scheduler core: APScheduler 3 ticks; our tables say what is due; the ledger makes each slot run once.
+
+Why a tick rather than one APScheduler job per schedule: schedules are rows that any replica may change,
+APScheduler 3 cannot share a job store between processes, and its in-memory store forgets what was due
+while the process was down. Each tick re-reads the rows, works out the latest due slot of each schedule
+within the misfire grace, and claims it with a unique ledger key before running it. On PostgreSQL only
+the replica holding an advisory lock ticks; if it dies, its session ends, the lock is freed and the
+next replica to tick takes over.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MISSED, JobExecutionEvent
+from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy import func, select
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot.deps import Deps
+from bot.jobs.base import JobModule, ScheduleRef
+from storage.db import session_scope
+from storage.models import GLOBAL_TEAM_ID, Schedule
+from storage.repos import claim_slot, enabled_schedules, ensure_schedule, finish_run
+
+logger = logging.getLogger(__name__)
+
+# pg advisory lock key: "pmbot" in ASCII, so it is recognisable in pg_locks.
+LEADER_LOCK_KEY = 0x706D626F74
+JOB_WORKERS = 4
+ERROR_TEXT_LIMIT = 4000
+
+
+class LeaderLock:
+    """Who schedules: on PostgreSQL the holder of a session advisory lock, on SQLite this process."""
+
+    def __init__(self, engine: Engine, key: int = LEADER_LOCK_KEY):
+        self._engine = engine
+        self._key = key
+        self._conn: Connection | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def shared(self) -> bool:
+        return self._engine.dialect.name == "postgresql"
+
+    def hold(self) -> bool:
+        """True if this process leads now: keeps the lock it has, or tries to take a free one."""
+        if not self.shared:
+            return True
+        with self._lock:
+            if self._conn is not None:
+                try:
+                    self._conn.exec_driver_sql("SELECT 1")
+                    return True
+                except SQLAlchemyError:
+                    logger.warning("lost the scheduler leader lock (database connection dropped)")
+                    self._drop()
+            return self._acquire()
+
+    def _acquire(self) -> bool:
+        try:
+            conn = self._engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        except SQLAlchemyError:
+            logger.warning("database unreachable; not scheduling this tick")
+            return False
+        try:
+            got = conn.execute(select(func.pg_try_advisory_lock(self._key))).scalar()
+        except SQLAlchemyError:
+            conn.invalidate()
+            conn.close()
+            return False
+        if not got:
+            conn.close()
+            return False
+        logger.info("this replica now runs the schedules (advisory lock taken)")
+        self._conn = conn
+        return True
+
+    def _drop(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.invalidate()
+                self._conn.close()
+            except SQLAlchemyError:
+                pass
+            self._conn = None
+
+    def release(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                try:
+                    self._conn.execute(select(func.pg_advisory_unlock(self._key)))
+                except SQLAlchemyError:
+                    pass
+                self._conn.close()
+                self._conn = None
+
+
+@dataclass(frozen=True)
+class RunResult:
+    run_id: int
+    job_name: str
+    slot_at: datetime
+    status: str
+    detail: str | None
+
+
+class Scheduler:
+    """Claims due slots in the ledger and runs them on a small pool."""
+
+    def __init__(self, deps: Deps, *, jobs: dict[str, JobModule] | None = None,
+                 instance_id: str | None = None, leader: LeaderLock | None = None):
+        settings = deps.settings
+        self.deps = deps
+        self.jobs = jobs if jobs is not None else deps.jobs
+        self.instance_id = instance_id or settings.pmbot_instance_id
+        self.grace = timedelta(seconds=settings.pmbot_misfire_grace_seconds)
+        self.tick_seconds = settings.pmbot_scheduler_tick_seconds
+        self.leader = leader or LeaderLock(deps.engine)
+        self._pool = ThreadPoolExecutor(max_workers=JOB_WORKERS, thread_name_prefix="pmbot-job")
+        self._seen: dict[int, datetime] = {}
+        self._warned: set[str] = set()
+        self._aps: BackgroundScheduler | None = None
+
+    # --- life cycle ---------------------------------------------------------------------------
+
+    def ensure_default_schedules(self) -> None:
+        """Give every job with a DEFAULT_CRON its deployment-wide schedule row (once)."""
+        with session_scope(self.deps.engine) as session:
+            for job in self.jobs.values():
+                if job.DEFAULT_CRON:
+                    ensure_schedule(session, team_id=GLOBAL_TEAM_ID, job_name=job.NAME, key="default",
+                                    cron=job.DEFAULT_CRON)
+
+    def start(self) -> None:
+        """Tick every `PMBOT_SCHEDULER_TICK_SECONDS` in a background thread."""
+        self.ensure_default_schedules()
+        aps = BackgroundScheduler(
+            timezone=UTC,
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+        )
+        aps.add_listener(self._on_aps_event, EVENT_JOB_ERROR | EVENT_JOB_MISSED)
+        aps.add_job(self.tick, "interval", seconds=self.tick_seconds, id="pmbot-tick",
+                    next_run_time=datetime.now(UTC), replace_existing=True)
+        aps.start()
+        self._aps = aps
+        self.deps.scheduler_role = "starting"
+
+    def shutdown(self, *, wait: bool = True) -> None:
+        """Stop ticking, let running jobs finish, give up leadership."""
+        if self._aps is not None:
+            self._aps.shutdown(wait=wait)
+            self._aps = None
+        self._pool.shutdown(wait=wait)
+        self.leader.release()
+        self.deps.scheduler_role = "stopped"
+
+    def _on_aps_event(self, event: JobExecutionEvent) -> None:
+        if event.exception is not None:
+            logger.error("scheduler tick failed: %r", event.exception)
+        else:
+            logger.warning("scheduler tick missed at %s", event.scheduled_run_time)
+
+    # --- ticking ------------------------------------------------------------------------------
+
+    def tick(self, now: datetime | None = None, *, wait: bool = False) -> list[Future]:
+        """Claim and start every slot that is due at `now`; with `wait`, return after they ran."""
+        now = now or datetime.now(UTC)
+        if not self.leader.hold():
+            self.deps.scheduler_role = "standby (another replica leads)"
+            return []
+        self.deps.scheduler_role = "leader" if self.leader.shared else "on"
+        futures = [self._pool.submit(self._execute, *claimed) for claimed in self._claim_due(now)]
+        if wait:
+            for future in futures:
+                future.result()
+        return futures
+
+    def _claim_due(self, now: datetime) -> list[tuple[int, JobModule, ScheduleRef, datetime]]:
+        with session_scope(self.deps.engine) as session:
+            refs = [_ref(row) for row in enabled_schedules(session)]
+        claimed = []
+        for ref in refs:
+            job = self.jobs.get(ref.job_name)
+            if job is None:
+                self._warn_once(ref.job_name, "schedule %s names unknown job %r", ref.id, ref.job_name)
+                continue
+            slot = self._latest_due(job, ref, now)
+            if slot is None or self._seen.get(ref.id) == slot:
+                continue
+            run_id = self._claim(ref, slot, slot_key=f"{ref.job_name}:{ref.id}:{slot.isoformat()}")
+            self._seen[ref.id] = slot  # won or lost, this slot is settled for this process
+            if run_id is not None:
+                claimed.append((run_id, job, ref, slot))
+        return claimed
+
+    def _latest_due(self, job: JobModule, ref: ScheduleRef, now: datetime) -> datetime | None:
+        start = now - self.grace
+        if ref.created_at is not None and ref.created_at > start:
+            start = ref.created_at
+        try:
+            slots = job.slots(ref, start, now)
+        except ValueError as exc:
+            self._warn_once(f"bad:{ref.id}", "schedule %s cannot be computed: %s", ref.id, exc)
+            return None
+        # Coalesce: after downtime, run the latest missed slot once rather than a burst of them.
+        return slots[-1] if slots else None
+
+    def _claim(self, ref: ScheduleRef, slot: datetime, *, slot_key: str) -> int | None:
+        with session_scope(self.deps.engine) as session:
+            return claim_slot(session, team_id=ref.team_id, job_name=ref.job_name, schedule_id=ref.id,
+                              slot_key=slot_key, slot_at=slot, claimed_by=self.instance_id)
+
+    def _execute(self, run_id: int, job: JobModule, ref: ScheduleRef | None, slot: datetime) -> RunResult:
+        status, detail = "ok", None
+        try:
+            detail = job.run(self.deps, now=slot, schedule=ref)
+        except Exception as exc:
+            status, detail = "failed", f"{type(exc).__name__}: {exc}"[:ERROR_TEXT_LIMIT]
+            logger.exception("job %s (run %s, slot %s) failed", job.NAME, run_id, slot.isoformat())
+            self.deps.metrics.job_failures.labels(job.NAME).inc()
+        self.deps.metrics.job_runs.labels(job.NAME, status).inc()
+        with session_scope(self.deps.engine) as session:
+            finish_run(session, run_id=run_id, status=status, error=detail if status == "failed" else None)
+        return RunResult(run_id, job.NAME, slot, status, detail)
+
+    # --- by hand ------------------------------------------------------------------------------
+
+    def run_now(self, job_name: str, now: datetime) -> list[RunResult]:
+        """Run a job once as if the clock read `now`: once per schedule it has, or once without one."""
+        job = self.jobs.get(job_name)
+        if job is None:
+            raise KeyError(job_name)
+        with session_scope(self.deps.engine) as session:
+            refs = [_ref(r) for r in enabled_schedules(session) if r.job_name == job_name] or [None]
+        results = []
+        for ref in refs:
+            team_id = ref.team_id if ref else GLOBAL_TEAM_ID
+            run_id = self._claim(
+                ref or ScheduleRef(None, team_id, job_name, "manual", "", "UTC"), now,
+                slot_key=f"manual:{job_name}:{uuid.uuid4().hex}",
+            )
+            assert run_id is not None  # a fresh uuid key cannot collide
+            results.append(self._execute(run_id, job, ref, now))
+        return results
+
+    def _warn_once(self, key: str, message: str, *args: object) -> None:
+        if key not in self._warned:
+            self._warned.add(key)
+            logger.warning(message, *args)
+
+
+def _ref(row: Schedule) -> ScheduleRef:
+    return ScheduleRef(id=row.id, team_id=row.team_id, job_name=row.job_name, key=row.key, cron=row.cron,
+                       timezone=row.timezone, params=dict(row.params or {}), created_at=row.created_at)

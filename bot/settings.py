@@ -1,0 +1,159 @@
+"""The one settings object: environment variables (and a `.env` file), validated once at start-up."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from typing import Annotated
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+DEFAULT_DATABASE_URL = "sqlite:///pmbot.db"
+
+
+class ConfigError(Exception):
+    """A setting is wrong; the message is one line a person can act on."""
+
+
+def _http_url(value: str, name: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"{name} must be an http(s) URL, got {value!r}")
+    return value
+
+
+def normalize_database_url(url: str) -> str:
+    """Accept the `postgres://` / `postgresql://` forms hosting providers hand out; use psycopg 3."""
+    url = url.strip()
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    if url.startswith(("postgresql+psycopg://", "sqlite://")):
+        return url
+    if url.startswith("postgresql+"):
+        raise ValueError("DATABASE_URL: only the psycopg 3 driver is installed; use postgresql://…")
+    raise ValueError("DATABASE_URL must start with sqlite:// or postgresql://")
+
+
+class Settings(BaseSettings):
+    """Every knob pmbot has. Field names are the environment variable names, lower-cased."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    # Slack
+    slack_bot_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
+    slack_api_url: str = DEFAULT_SLACK_API_URL
+
+    # Storage
+    database_url: str = DEFAULT_DATABASE_URL
+
+    # LLM
+    openai_api_key: SecretStr | None = None
+    openai_base_url: str | None = None
+    pmbot_llm_model: str = "gpt-4o-mini"
+
+    # Jira
+    jira_url: str | None = None
+    jira_user: str | None = None
+    jira_api_token: SecretStr | None = None
+    jira_project: str | None = None
+
+    # Behaviour
+    pmbot_timezone: str = "UTC"
+    pmbot_log_level: str = "INFO"
+    pmbot_worker_threads: Annotated[int, Field(ge=1, le=64)] = 8
+    pmbot_http_threads: Annotated[int, Field(ge=1, le=128)] = 16
+    pmbot_scheduler_enabled: bool = True
+    pmbot_scheduler_tick_seconds: Annotated[float, Field(gt=0, le=3600)] = 15.0
+    pmbot_misfire_grace_seconds: Annotated[int, Field(ge=0, le=7 * 86400)] = 900
+    pmbot_drain_seconds: Annotated[float, Field(ge=0, le=600)] = 25.0
+    pmbot_instance_id: str = Field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _slack_api_url(cls, value: str) -> str:
+        _http_url(value, "SLACK_API_URL")
+        # slack_sdk joins method names with urljoin: without the trailing slash the path is dropped.
+        return value if value.endswith("/") else value + "/"
+
+    @field_validator("openai_base_url", "jira_url")
+    @classmethod
+    def _optional_url(cls, value: str | None, info) -> str | None:
+        if value in (None, ""):
+            return None
+        return _http_url(value, info.field_name.upper())
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        return normalize_database_url(value)
+
+    @field_validator("pmbot_timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"PMBOT_TIMEZONE: unknown time zone {value!r} (use an IANA name)") from None
+        return value
+
+    @field_validator("pmbot_log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        value = value.upper()
+        if value not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+            raise ValueError("PMBOT_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR")
+        return value
+
+    # What is configured, in words people read in logs, /pmbot status and doctor.
+    @property
+    def socket_mode(self) -> bool:
+        return self.slack_app_token is not None
+
+    @property
+    def llm_configured(self) -> bool:
+        return self.openai_api_key is not None
+
+    @property
+    def jira_configured(self) -> bool:
+        return bool(self.jira_url and self.jira_api_token and self.jira_project)
+
+    def missing_integrations(self) -> list[str]:
+        """One sentence per optional integration that is off, for the start-up log."""
+        missing = []
+        if not self.llm_configured:
+            missing.append("LLM grading is off (OPENAI_API_KEY unset): the offline rules grade bugs.")
+        if not self.jira_configured:
+            missing.append("Jira mirroring is off (JIRA_URL, JIRA_API_TOKEN and JIRA_PROJECT not all set).")
+        return missing
+
+    def database_label(self) -> str:
+        """The database URL with any password hidden."""
+        parts = urlsplit(self.database_url)
+        if parts.password:
+            netloc = parts.netloc.replace(":" + parts.password + "@", ":***@")
+            return parts._replace(netloc=netloc).geturl()
+        return self.database_url
+
+
+def load_settings(**overrides) -> Settings:
+    """Build Settings or raise ConfigError with one readable line."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first.get("loc", ())) or "settings"
+        message = first.get("msg", "invalid value").removeprefix("Value error, ")
+        env_name = field.upper()
+        if message.startswith(env_name):
+            raise ConfigError(message) from None
+        raise ConfigError(f"{env_name}: {message}") from None

@@ -1,0 +1,95 @@
+"""Every table pmbot stores, in one module. Each row carries the Slack `team_id`."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from storage.types import UTCDateTime
+
+# Named constraints: Alembic's SQLite batch mode needs names to alter or drop them later.
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# Rows that belong to the deployment rather than to one workspace (e.g. housekeeping schedules).
+GLOBAL_TEAM_ID = "*"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _utc_column(*, nullable: bool = False, index: bool = False, now: bool = False) -> Any:
+    if nullable:
+        return Field(default=None, sa_type=UTCDateTime(), nullable=True, index=index)
+    if now:
+        return Field(default_factory=utcnow, sa_type=UTCDateTime(), nullable=False, index=index)
+    return Field(sa_type=UTCDateTime(), nullable=False, index=index)
+
+
+class SlackDelivery(SQLModel, table=True):
+    """A Slack delivery already handled (event_id, or trigger_id for commands and interactions)."""
+
+    __tablename__ = "slack_delivery"
+
+    team_id: str = Field(primary_key=True, max_length=32)
+    key: str = Field(primary_key=True, max_length=128)
+    kind: str = Field(max_length=64)
+    received_at: datetime = _utc_column(index=True, now=True)
+
+
+class IdSequence(SQLModel, table=True):
+    """The last number handed out per team and prefix, for readable ids such as B-12 or INC-7."""
+
+    __tablename__ = "id_sequence"
+
+    team_id: str = Field(primary_key=True, max_length=32)
+    prefix: str = Field(primary_key=True, max_length=16)
+    last_value: int = Field(default=0)
+
+
+class Schedule(SQLModel, table=True):
+    """A recurring job for one team: which job, when (cron in a time zone), with what parameters."""
+
+    __tablename__ = "schedule"
+    __table_args__ = (UniqueConstraint("team_id", "job_name", "key", name="uq_schedule_team_job_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32, index=True)
+    job_name: str = Field(max_length=64)
+    key: str = Field(default="default", max_length=128)
+    cron: str = Field(max_length=128)
+    timezone: str = Field(default="UTC", max_length=64)
+    params: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    enabled: bool = Field(default=True)
+    created_at: datetime = _utc_column(now=True)
+
+
+class JobRun(SQLModel, table=True):
+    """The ledger: one row per claimed slot. The unique slot key is what makes a run happen once."""
+
+    __tablename__ = "job_run"
+    __table_args__ = (
+        UniqueConstraint("slot_key", name="uq_job_run_slot_key"),
+        Index("ix_job_run_job_started", "job_name", "started_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32, index=True)
+    job_name: str = Field(max_length=64)
+    schedule_id: int | None = Field(default=None, foreign_key="schedule.id", ondelete="SET NULL")
+    slot_key: str = Field(max_length=255)
+    slot_at: datetime = _utc_column()
+    status: str = Field(max_length=16)  # running | ok | failed | missed
+    claimed_by: str = Field(max_length=128)
+    started_at: datetime = _utc_column()
+    finished_at: datetime | None = _utc_column(nullable=True)
+    error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))

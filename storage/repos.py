@@ -1,0 +1,126 @@
+"""Repository verbs. Keyword-only sessions; the caller's unit of work owns the transaction."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session
+
+from storage.models import IdSequence, JobRun, Schedule, SlackDelivery, utcnow
+
+
+def _insert(session: Session, table):
+    """INSERT with the dialect's ON CONFLICT support (SQLite ≥ 3.35 and PostgreSQL both have it)."""
+    dialect = session.get_bind().dialect.name
+    module = postgresql if dialect == "postgresql" else sqlite
+    return module.insert(table)
+
+
+# --- readable ids -------------------------------------------------------------------------------
+
+
+def allocate_id(session: Session, *, team_id: str, prefix: str) -> str:
+    """Hand out the next readable id for a team (`B-12`); one atomic upsert, so no two callers race."""
+    stmt = _insert(session, IdSequence).values(team_id=team_id, prefix=prefix, last_value=1)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["team_id", "prefix"],
+        set_={"last_value": IdSequence.last_value + 1},
+    ).returning(IdSequence.last_value)
+    number = session.execute(stmt).scalar_one()
+    return f"{prefix}-{number}"
+
+
+# --- Slack deliveries ---------------------------------------------------------------------------
+
+
+def record_delivery(session: Session, *, team_id: str, key: str, kind: str) -> bool:
+    """Remember a delivery; False when it was seen before (a Slack retry or a double submit)."""
+    stmt = (
+        _insert(session, SlackDelivery)
+        .values(team_id=team_id, key=key, kind=kind, received_at=utcnow())
+        .on_conflict_do_nothing(index_elements=["team_id", "key"])
+        .returning(SlackDelivery.key)
+    )
+    return session.execute(stmt).first() is not None
+
+
+def purge_deliveries(session: Session, *, before: datetime) -> int:
+    """Forget deliveries older than `before` (Slack stops retrying after minutes)."""
+    result = session.execute(delete(SlackDelivery).where(SlackDelivery.received_at < before))
+    return result.rowcount or 0
+
+
+# --- schedules ----------------------------------------------------------------------------------
+
+
+def enabled_schedules(session: Session) -> list[Schedule]:
+    """Every schedule that should fire, in a stable order."""
+    stmt = select(Schedule).where(Schedule.enabled.is_(True)).order_by(Schedule.id)
+    return list(session.execute(stmt).scalars())
+
+
+def ensure_schedule(
+    session: Session, *, team_id: str, job_name: str, key: str, cron: str, timezone: str = "UTC"
+) -> Schedule:
+    """Create a schedule if none exists for (team, job, key); an existing one is left as it is."""
+    stmt = (
+        _insert(session, Schedule)
+        .values(team_id=team_id, job_name=job_name, key=key, cron=cron, timezone=timezone, params={},
+                enabled=True, created_at=utcnow())
+        .on_conflict_do_nothing(index_elements=["team_id", "job_name", "key"])
+    )
+    session.execute(stmt)
+    found = select(Schedule).where(
+        Schedule.team_id == team_id, Schedule.job_name == job_name, Schedule.key == key
+    )
+    return session.execute(found).scalar_one()
+
+
+# --- job ledger ---------------------------------------------------------------------------------
+
+
+def claim_slot(
+    session: Session,
+    *,
+    team_id: str,
+    job_name: str,
+    schedule_id: int | None,
+    slot_key: str,
+    slot_at: datetime,
+    claimed_by: str,
+    status: str = "running",
+) -> int | None:
+    """Insert the ledger row for a slot; the run id if this caller won it, None if it was taken."""
+    stmt = (
+        _insert(session, JobRun)
+        .values(team_id=team_id, job_name=job_name, schedule_id=schedule_id, slot_key=slot_key,
+                slot_at=slot_at, status=status, claimed_by=claimed_by, started_at=utcnow())
+        .on_conflict_do_nothing(index_elements=["slot_key"])
+        .returning(JobRun.id)
+    )
+    return session.execute(stmt).scalar()
+
+
+def finish_run(session: Session, *, run_id: int, status: str, error: str | None = None) -> None:
+    """Close a ledger row with its outcome."""
+    run = session.get(JobRun, run_id)
+    if run is None:
+        raise LookupError(f"job run {run_id} not found")
+    run.status = status
+    run.error = error
+    run.finished_at = utcnow()
+    session.add(run)
+
+
+def last_slot(session: Session, *, schedule_id: int) -> datetime | None:
+    """The latest slot already claimed for a schedule."""
+    stmt = select(func.max(JobRun.slot_at)).where(JobRun.schedule_id == schedule_id)
+    return session.execute(stmt).scalar()
+
+
+def purge_runs(session: Session, *, before: datetime) -> int:
+    """Drop ledger rows of slots older than `before`."""
+    result = session.execute(delete(JobRun).where(JobRun.slot_at < before))
+    return result.rowcount or 0

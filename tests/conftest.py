@@ -1,0 +1,148 @@
+"""Fixtures: a fresh database on SQLite and PostgreSQL, the Slack sandbox, and a running bot."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import Engine, make_url
+
+from bot.app import Runtime, Service, build
+from bot.sandbox import Driver, SlackSandbox
+from bot.sandbox.server import BOT_TOKEN
+from bot.settings import Settings, normalize_database_url
+from storage.db import make_engine
+from storage.migrate import upgrade
+
+SIGNING_SECRET = "sandbox-signing-secret"
+POSTGRES_ENV = "PMBOT_TEST_POSTGRES_URL"
+DATABASES = ["sqlite", "postgresql"]
+
+
+def postgres_admin_url() -> str | None:
+    url = os.environ.get(POSTGRES_ENV)
+    if not url:
+        if os.environ.get("CI"):
+            raise RuntimeError(f"{POSTGRES_ENV} must be set in CI: every storage test runs on PostgreSQL too")
+        return None
+    return normalize_database_url(url)
+
+
+def _admin_engine(url: str) -> Engine:
+    return create_engine(url, isolation_level="AUTOCOMMIT")
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    engine.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_template() -> Iterator[str | None]:
+    admin_url = postgres_admin_url()
+    if admin_url is None:
+        yield None
+        return
+    name = f"pmbot_tmpl_{uuid.uuid4().hex[:8]}"
+    admin = _admin_engine(admin_url)
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    template_url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    engine = make_engine(template_url)
+    upgrade(engine)
+    engine.dispose()
+    yield name
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(params=DATABASES)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path,
+           postgres_template: str | None) -> Iterator[str]:
+    """A fresh, migrated database: a SQLite file, or a PostgreSQL database cloned from a template."""
+    if request.param == "sqlite":
+        path = tmp_path / "pmbot.db"
+        shutil.copy(sqlite_template, path)
+        yield f"sqlite:///{path}"
+        return
+    if postgres_template is None:
+        pytest.skip(f"{POSTGRES_ENV} not set (CI sets it; see README)")
+    admin_url = postgres_admin_url()
+    assert admin_url is not None
+    name = f"pmbot_t_{uuid.uuid4().hex[:10]}"
+    admin = _admin_engine(admin_url)
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{postgres_template}"'))
+    yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    engine = make_engine(db_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def sandbox() -> Iterator[SlackSandbox]:
+    box = SlackSandbox()
+    box.start()
+    yield box
+    box.stop()
+
+
+class IsolatedSettings(Settings):
+    """Settings from arguments only: tests never read a developer's environment or .env file."""
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings, **_sources):
+        return (init_settings,)
+
+
+def make_settings(**overrides) -> Settings:
+    values = {
+        "slack_bot_token": BOT_TOKEN,
+        "slack_signing_secret": SIGNING_SECRET,
+        "pmbot_scheduler_enabled": False,
+        "pmbot_instance_id": "test",
+        **overrides,
+    }
+    return IsolatedSettings(**values)
+
+
+@dataclass
+class RunningBot:
+    runtime: Runtime
+    service: Service
+    sandbox: SlackSandbox
+    driver: Driver
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.service.http.port}"
+
+
+@pytest.fixture
+def bot(db_url: str, sandbox: SlackSandbox) -> Iterator[RunningBot]:
+    """The real bot: cheroot HTTP server, Bolt, slack_sdk → sandbox, on a fresh database."""
+    settings = make_settings(slack_api_url=sandbox.api_url, database_url=db_url)
+    runtime = build(settings)
+    service = Service(runtime, host="127.0.0.1", port=0)
+    service.start()
+    driver = Driver(f"http://127.0.0.1:{service.http.port}/slack/events", SIGNING_SECRET, sandbox)
+    yield RunningBot(runtime, service, sandbox, driver)
+    service.stop()
