@@ -29,6 +29,17 @@ logger = logging.getLogger("bot")
 _SECRET_PATTERN = re.compile(r"\b(xox[abposr]-[A-Za-z0-9-]+|xapp-[A-Za-z0-9-]+|sk-[A-Za-z0-9_-]{12,})")
 
 
+class _DropClientTokenWarning(logging.Filter):
+    """Bolt reads SLACK_BOT_TOKEN itself and warns that our prebuilt client wins; that is intended."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "`token` will be unused" not in record.getMessage()
+
+
+_BOLT_LOGGER = logging.getLogger("slack_bolt.App")
+_BOLT_LOGGER.addFilter(_DropClientTokenWarning())
+
+
 class RedactSecrets(logging.Filter):
     """Replace anything shaped like a Slack token or API key in a log record."""
 
@@ -49,6 +60,8 @@ def configure_logging(level: str) -> None:
     root.setLevel(level)
     # slack_sdk's DEBUG output includes request bodies; keep it at INFO whatever our level.
     logging.getLogger("slack_sdk").setLevel(max(logging.INFO, logging.getLevelName(level)))
+    # APScheduler logs every tick at INFO; our scheduler logs what matters (claims, failures).
+    logging.getLogger("apscheduler").setLevel(max(logging.WARNING, logging.getLevelName(level)))
 
 
 @dataclass
@@ -62,18 +75,20 @@ class Runtime:
     executor: ThreadPoolExecutor
 
 
+def build_deps(settings: Settings) -> Deps:
+    """Engine, metrics, Slack client and registries; enough for jobs and the CLI. No network, no threads."""
+    return Deps(settings=settings, engine=make_engine(settings.database_url), metrics=Metrics(),
+                client=build_web_client(settings), commands=commands.specs(), jobs=jobs.registry())
+
+
 def build(settings: Settings) -> Runtime:
-    """Build the bot from settings; no network calls, no threads started."""
-    engine = make_engine(settings.database_url)
-    metrics = Metrics()
-    client = build_web_client(settings)
-    deps = Deps(settings=settings, engine=engine, metrics=metrics, client=client,
-                commands=commands.specs(), jobs=jobs.registry())
+    """Build the whole bot from settings; no network calls, no threads started."""
+    deps = build_deps(settings)
     # Listener bodies run here after the ack; sized in settings so slow work cannot starve acks.
     executor = ThreadPoolExecutor(max_workers=settings.pmbot_worker_threads, thread_name_prefix="pmbot-work")
     signing_secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
     bolt = App(
-        client=client,
+        client=deps.client,
         signing_secret=signing_secret,
         # auth.test happens lazily on the first request, never while building.
         token_verification_enabled=False,
@@ -84,7 +99,7 @@ def build(settings: Settings) -> Runtime:
     bolt.use(dedupe_middleware(deps))
     commands.register_all(bolt, deps)
     home.register(bolt, deps)
-    return Runtime(deps=deps, bolt=bolt, wsgi=WsgiApp(bolt, engine, metrics),
+    return Runtime(deps=deps, bolt=bolt, wsgi=WsgiApp(bolt, deps.engine, deps.metrics),
                    scheduler=Scheduler(deps), executor=executor)
 
 

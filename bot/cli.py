@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import datetime
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
+
+from sqlalchemy.exc import OperationalError
 
 from bot import __version__
 from bot.settings import ConfigError, Settings, load_settings
@@ -52,6 +54,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"pmbot: {exc}", file=sys.stderr)
         return 2
+    except OperationalError as exc:
+        print(f"pmbot: the database cannot be reached: {str(exc.orig).strip().splitlines()[0]}", file=sys.stderr)
+        return 1
 
 
 def _dispatch(args: argparse.Namespace, settings: Settings, parser: argparse.ArgumentParser) -> int:
@@ -99,13 +104,15 @@ def _doctor(settings: Settings) -> int:
     return 1 if any(check.status == FAIL for check in checks) else 0
 
 
-def _runtime(settings: Settings):
-    from bot.app import build
+def _scheduler(settings: Settings):
+    """Deps and a scheduler on a migrated database; no Bolt app (jobs run without Slack credentials)."""
+    from bot.app import build_deps
+    from bot.scheduler import Scheduler
     from storage.migrate import upgrade
 
-    runtime = build(settings)
-    upgrade(runtime.deps.engine)
-    return runtime
+    deps = build_deps(settings)
+    upgrade(deps.engine)
+    return Scheduler(deps)
 
 
 def _jobs_list(settings: Settings) -> int:
@@ -115,12 +122,12 @@ def _jobs_list(settings: Settings) -> int:
     from storage.models import utcnow
     from storage.repos import enabled_schedules
 
-    runtime = _runtime(settings)
-    runtime.scheduler.ensure_default_schedules()
-    with session_scope(runtime.deps.engine) as session:
+    scheduler = _scheduler(settings)
+    scheduler.ensure_default_schedules()
+    with session_scope(scheduler.deps.engine) as session:
         schedules = [_ref(row) for row in enabled_schedules(session)]
     now = utcnow()
-    for name, job in sorted(runtime.deps.jobs.items()):
+    for name, job in sorted(scheduler.jobs.items()):
         print(f"{name} — {job.SUMMARY}")
         for ref in (s for s in schedules if s.job_name == name):
             upcoming = next_fire(ref, now)
@@ -132,9 +139,9 @@ def _jobs_list(settings: Settings) -> int:
 def _jobs_run(settings: Settings, name: str, now_text: str | None) -> int:
     from storage.models import utcnow
 
-    runtime = _runtime(settings)
-    if name not in runtime.deps.jobs:
-        known = ", ".join(sorted(runtime.deps.jobs))
+    scheduler = _scheduler(settings)
+    if name not in scheduler.jobs:
+        known = ", ".join(sorted(scheduler.jobs))
         print(f"pmbot: no job named {name!r} (known: {known})", file=sys.stderr)
         return 2
     try:
@@ -142,7 +149,7 @@ def _jobs_run(settings: Settings, name: str, now_text: str | None) -> int:
     except ValueError as exc:
         print(f"pmbot: --now: {exc}", file=sys.stderr)
         return 2
-    results = runtime.scheduler.run_now(name, now)
+    results = scheduler.run_now(name, now)
     for result in results:
         print(f"{result.job_name} at {result.slot_at.isoformat()}: {result.status}"
               + (f" — {result.detail}" if result.detail else ""))
@@ -157,4 +164,4 @@ def _parse_now(text: str, timezone: str) -> datetime:
         raise ValueError(f"{text!r} is not an ISO time such as 2026-12-01T09:30 or 2026-12-01T09:30+01:00") from None
     if value.tzinfo is None:
         value = value.replace(tzinfo=ZoneInfo(timezone))
-    return value
+    return value.astimezone(UTC)

@@ -67,6 +67,21 @@ def postgres_template() -> Iterator[str | None]:
     admin.dispose()
 
 
+def _fresh_postgres(template: str | None) -> Iterator[str]:
+    if template is None:
+        pytest.skip(f"{POSTGRES_ENV} not set (CI sets it; see README)")
+    admin_url = postgres_admin_url()
+    assert admin_url is not None
+    name = f"pmbot_t_{uuid.uuid4().hex[:10]}"
+    admin = _admin_engine(admin_url)
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+    yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
 @pytest.fixture(params=DATABASES)
 def db_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path,
            postgres_template: str | None) -> Iterator[str]:
@@ -75,19 +90,14 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
         path = tmp_path / "pmbot.db"
         shutil.copy(sqlite_template, path)
         yield f"sqlite:///{path}"
-        return
-    if postgres_template is None:
-        pytest.skip(f"{POSTGRES_ENV} not set (CI sets it; see README)")
-    admin_url = postgres_admin_url()
-    assert admin_url is not None
-    name = f"pmbot_t_{uuid.uuid4().hex[:10]}"
-    admin = _admin_engine(admin_url)
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{postgres_template}"'))
-    yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    else:
+        yield from _fresh_postgres(postgres_template)
+
+
+@pytest.fixture
+def postgres_url(postgres_template: str | None) -> Iterator[str]:
+    """A fresh, migrated PostgreSQL database, for what only PostgreSQL does (leader election)."""
+    yield from _fresh_postgres(postgres_template)
 
 
 @pytest.fixture

@@ -135,3 +135,21 @@ def test_metrics_count_requests_and_ack_latency(bot: RunningBot) -> None:
 def test_unknown_paths_and_methods(bot: RunningBot) -> None:
     assert _get(bot.url + "/nope")[0] == 404
     assert _get(bot.url + "/slack/events")[0] == 405
+
+
+def test_healthz_is_503_when_the_database_is_unreachable(sandbox, tmp_path) -> None:
+    from bot.app import Service, build
+    from tests.conftest import make_settings
+
+    settings = make_settings(slack_api_url=sandbox.api_url,
+                             database_url="postgresql://nobody:nothing@127.0.0.1:1/none")
+    service = Service(build(settings), host="127.0.0.1", port=0)
+    service.start()
+    try:
+        status, body = _get(f"http://127.0.0.1:{service.http.port}/healthz")
+    finally:
+        service.stop()
+    assert status == 503
+    payload = json.loads(body)
+    assert (payload["status"], payload["database"]) == ("unavailable", "unreachable")
+    assert "nothing" not in body  # no credentials in the answer
