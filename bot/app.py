@@ -25,8 +25,16 @@ from storage.migrate import current_revision, head_revision, upgrade
 
 logger = logging.getLogger("bot")
 
-# Tokens and keys that must never reach a log line, whoever logs them.
-_SECRET_PATTERN = re.compile(r"\b(xox[abposr]-[A-Za-z0-9-]+|xapp-[A-Za-z0-9-]+|sk-[A-Za-z0-9_-]{12,})")
+# Tokens, keys and key=value passwords must never reach a log line, whoever logs them (tracebacks included).
+_SECRET_PATTERN = re.compile(
+    r"\b(xox[abposr]-[A-Za-z0-9-]+|xapp-[A-Za-z0-9-]+|sk-[A-Za-z0-9_-]{12,})"
+    r"|(?i:\b(password|passwd|pwd|secret|token|api_key)\s*[=:]\s*)[^\s,;&]+"
+)
+
+
+def redact(text: str) -> str:
+    """Replace anything shaped like a secret."""
+    return _SECRET_PATTERN.sub(lambda m: (m.group(2) + "=" if m.group(2) else "") + "[redacted]", text)
 
 
 class _DropClientTokenWarning(logging.Filter):
@@ -36,25 +44,22 @@ class _DropClientTokenWarning(logging.Filter):
         return "`token` will be unused" not in record.getMessage()
 
 
-_BOLT_LOGGER = logging.getLogger("slack_bolt.App")
-_BOLT_LOGGER.addFilter(_DropClientTokenWarning())
+def _quiet_bolt_token_warning() -> None:
+    bolt_logger = logging.getLogger("slack_bolt.App")
+    if not any(isinstance(f, _DropClientTokenWarning) for f in bolt_logger.filters):
+        bolt_logger.addFilter(_DropClientTokenWarning())
 
 
-class RedactSecrets(logging.Filter):
-    """Replace anything shaped like a Slack token or API key in a log record."""
+class RedactingFormatter(logging.Formatter):
+    """Formats as usual, then redacts the whole line, traceback and all."""
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if _SECRET_PATTERN.search(message):
-            record.msg = _SECRET_PATTERN.sub("[redacted]", message)
-            record.args = ()
-        return True
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
 
 
 def configure_logging(level: str) -> None:
     handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    handler.addFilter(RedactSecrets())
+    handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
@@ -87,6 +92,7 @@ def build(settings: Settings) -> Runtime:
     # Listener bodies run here after the ack; sized in settings so slow work cannot starve acks.
     executor = ThreadPoolExecutor(max_workers=settings.pmbot_worker_threads, thread_name_prefix="pmbot-work")
     signing_secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
+    _quiet_bolt_token_warning()
     bolt = App(
         client=deps.client,
         signing_secret=signing_secret,

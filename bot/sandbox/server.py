@@ -15,10 +15,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs
 
+from bot.sandbox.socket_mode import SocketModeServer
+
 TEAM_ID = "T0SANDBOX"
 BOT_USER_ID = "U0PMBOT"
 BOT_ID = "B0PMBOT"
 BOT_TOKEN = "xoxb-sandbox-token"
+APP_TOKEN = "xapp-sandbox-token"
 
 JSON_FIELDS = ("blocks", "attachments", "view", "metadata")
 
@@ -60,8 +63,10 @@ class SlackApiFailure(Exception):
 class SlackSandbox:
     """In-memory workspace + HTTP server. `start()` returns the base URL for SLACK_API_URL."""
 
-    def __init__(self, *, bot_token: str = BOT_TOKEN, team_id: str = TEAM_ID):
+    def __init__(self, *, bot_token: str = BOT_TOKEN, app_token: str = APP_TOKEN, team_id: str = TEAM_ID):
         self.bot_token = bot_token
+        self.app_token = app_token
+        self.socket_mode: SocketModeServer | None = None
         self.team_id = team_id
         self.users: dict[str, User] = {}
         self.channels: dict[str, Channel] = {}
@@ -153,6 +158,8 @@ class SlackSandbox:
         return self.api_url
 
     def stop(self) -> None:
+        if self.socket_mode is not None:
+            self.socket_mode.close()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -167,6 +174,8 @@ class SlackSandbox:
             if limited and limited[0] > 0:
                 self.rate_limits[method] = (limited[0] - 1, limited[1])
                 return 429, {"Retry-After": str(limited[1])}, {"ok": False, "error": "ratelimited"}
+            if method == "apps.connections.open":
+                return 200, {}, self._apps_connections_open(token)
             if method not in self._methods:
                 return 200, {}, {"ok": False, "error": "unknown_method"}
             if token != self.bot_token:
@@ -199,6 +208,15 @@ class SlackSandbox:
         if user is None:
             raise SlackApiFailure("user_not_found")
         return user
+
+    def _apps_connections_open(self, token: str | None) -> dict[str, Any]:
+        if not token:
+            return {"ok": False, "error": "not_authed"}
+        if token != self.app_token:
+            return {"ok": False, "error": "invalid_auth" if token.startswith("xapp-") else "not_allowed_token_type"}
+        if self.socket_mode is None:
+            self.socket_mode = SocketModeServer()
+        return {"ok": True, "url": self.socket_mode.url}
 
     def _auth_test(self, _args: dict[str, Any]) -> dict[str, Any]:
         return {"url": "https://sandbox.slack.local/", "team": "Sandbox", "user": "pmbot",
