@@ -1,4 +1,7 @@
-"""Sends Slack-shaped, correctly signed requests to the bot's real `POST /slack/events`."""
+"""Plays Slack's side: signed slash commands, button presses, select choices, modal submissions and
+events, posted to the bot's real `POST /slack/events`. People's actions also change the sandbox
+workspace first (a reply is stored before its event is sent), as in Slack.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ import json
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -14,8 +18,10 @@ from urllib.parse import urlencode
 from slack_sdk.signature import SignatureVerifier
 
 from bot.sandbox.server import TEAM_ID, SlackSandbox
+from bot.sandbox.workspace import BOT_USER_ID
 
 HTTP_TIMEOUT = 10
+FORM = "application/x-www-form-urlencoded"
 
 
 @dataclass(frozen=True)
@@ -25,11 +31,46 @@ class Response:
     body: str
 
     def json(self) -> Any:
-        return json.loads(self.body)
+        return json.loads(self.body) if self.body else {}
+
+
+@dataclass(frozen=True)
+class Found:
+    """An interactive element found on a surface a person can see."""
+
+    element: dict[str, Any]
+    block_id: str
+    surface: str  # "message", "ephemeral" or "view"
+    source: dict[str, Any]  # the message or view holding it
+
+
+class NotFoundOnScreen(LookupError):
+    """No button, select or input matches what was asked for."""
+
+
+def element_label(element: dict[str, Any]) -> str:
+    for key in ("text", "placeholder"):
+        value = element.get(key)
+        if isinstance(value, dict):
+            return value.get("text", "")
+    return ""
+
+
+def iter_elements(blocks: list[dict[str, Any]]) -> Iterator[tuple[dict[str, Any], str, str]]:
+    """(element, block_id, label) for every interactive element, input blocks labelled by their label."""
+    for index, block in enumerate(blocks or []):
+        block_id = block.get("block_id") or f"b{index}"
+        if block.get("type") == "actions":
+            for element in block.get("elements", []):
+                yield element, block_id, element_label(element)
+        elif block.get("type") == "section" and isinstance(block.get("accessory"), dict):
+            yield block["accessory"], block_id, element_label(block["accessory"])
+        elif block.get("type") == "input" and isinstance(block.get("element"), dict):
+            yield block["element"], block_id, (block.get("label") or {}).get("text", "")
 
 
 class Driver:
-    """Plays Slack: builds payloads, signs them, posts them, and returns the bot's HTTP answer."""
+    """Builds payloads, signs them, posts them, and returns the bot's HTTP answer."""
 
     def __init__(self, events_url: str, signing_secret: str, sandbox: SlackSandbox | None = None,
                  *, team_id: str = TEAM_ID):
@@ -39,8 +80,7 @@ class Driver:
         self.team_id = team_id
         self._ids = itertools.count(1)
 
-    def _next(self, prefix: str) -> str:
-        return f"{prefix}{int(time.time() * 1000)}{next(self._ids):04d}"
+    # --- transport ----------------------------------------------------------------------------
 
     def post(self, body: str, content_type: str, *, timestamp: int | None = None, signature: str | None = None,
              retry_num: int | None = None) -> Response:
@@ -61,28 +101,235 @@ class Driver:
         except urllib.error.HTTPError as err:
             return Response(err.code, dict(err.headers), err.read().decode("utf-8"))
 
+    def _next(self, prefix: str) -> str:
+        return f"{prefix}{int(time.time() * 1000)}{next(self._ids):04d}"
+
+    def _trigger(self, user: str) -> str:
+        if self.sandbox is None:
+            return self._next("13345224609.")
+        with self.sandbox.lock:
+            return self.sandbox.ws.issue_trigger(user)
+
+    def _user(self, user: str) -> dict[str, str]:
+        name = self.sandbox.users[user].name if self.sandbox and user in self.sandbox.users else user
+        return {"id": user, "username": name, "name": name, "team_id": self.team_id}
+
+    def _channel_name(self, channel: str) -> str:
+        if self.sandbox and channel in self.sandbox.channels:
+            return self.sandbox.channels[channel].name
+        return "unknown"
+
+    # --- slash commands -----------------------------------------------------------------------
+
     def command(self, command: str, text: str = "", *, user: str = "U0ALICE", channel: str = "C0GENERAL",
                 trigger_id: str | None = None, **post_options: Any) -> Response:
         """A slash command as Slack sends it (form-encoded, with trigger_id and response_url)."""
-        response_url = self.sandbox.new_response_url() if self.sandbox else "http://127.0.0.1:9/response/0"
-        channel_name = self.sandbox.channels[channel].name if self.sandbox and channel in self.sandbox.channels \
-            else "unknown"
+        response_url = (self.sandbox.new_response_url(channel, user) if self.sandbox
+                        else "http://127.0.0.1:9/response/0")
         form = {
             "token": "deprecated-verification-token",
             "team_id": self.team_id,
             "team_domain": "sandbox",
             "channel_id": channel,
-            "channel_name": channel_name,
+            "channel_name": self._channel_name(channel),
             "user_id": user,
-            "user_name": self.sandbox.users[user].name if self.sandbox and user in self.sandbox.users else user,
+            "user_name": self._user(user)["name"],
             "command": command,
             "text": text,
             "api_app_id": "A0PMBOT",
             "is_enterprise_install": "false",
             "response_url": response_url,
-            "trigger_id": trigger_id or self._next("13345224609."),
+            "trigger_id": trigger_id or self._trigger(user),
         }
-        return self.post(urlencode(form), "application/x-www-form-urlencoded", **post_options)
+        return self.post(urlencode(form), FORM, **post_options)
+
+    # --- finding things on screen -------------------------------------------------------------
+
+    def surfaces(self, user: str, channel: str | None) -> Iterator[tuple[str, dict[str, Any]]]:
+        """What `user` sees, newest first: their open modal, then messages and ephemeral ones in `channel`."""
+        if self.sandbox is None:
+            return
+        ws = self.sandbox.ws
+        with self.sandbox.lock:
+            stack = list(ws.view_stacks.get(user) or [])
+            views = [ws.views[v] for v in reversed(stack) if v in ws.views]
+            home = ws.home_views.get(user)
+            messages = [("message", m) for m in ws.messages if channel is None or m["channel"] == channel]
+            messages += [("ephemeral", m) for m in ws.ephemeral
+                         if m["user"] == user and (channel is None or m["channel"] == channel)]
+        for view in views:
+            yield "view", view
+        yield from sorted(messages, key=lambda pair: float(pair[1]["ts"]), reverse=True)
+        if home is not None:
+            yield "view", home
+
+    def find(self, label: str, *, user: str = "U0ALICE", channel: str | None = "C0GENERAL",
+             types: tuple[str, ...] | None = None) -> Found:
+        """The newest element whose label or action_id matches `label` (case-insensitive)."""
+        wanted = label.strip().lower()
+        for surface, source in self.surfaces(user, channel):
+            for element, block_id, text in iter_elements(source.get("blocks") or []):
+                if types and element.get("type") not in types:
+                    continue
+                if wanted in (text.strip().lower(), str(element.get("action_id", "")).lower()):
+                    return Found(element, block_id, surface, source)
+        raise NotFoundOnScreen(f"nothing labelled {label!r} is on screen")
+
+    # --- interactions -------------------------------------------------------------------------
+
+    def press(self, label: str, *, user: str = "U0ALICE", channel: str | None = "C0GENERAL",
+              **post_options: Any) -> Response:
+        """Press a button by its label or action_id."""
+        found = self.find(label, user=user, channel=channel, types=("button",))
+        action = {"type": "button", "action_id": found.element.get("action_id"), "block_id": found.block_id,
+                  "text": found.element.get("text"), "value": found.element.get("value", ""),
+                  "action_ts": f"{time.time():.6f}"}
+        return self._block_actions(found, action, user, **post_options)
+
+    def choose(self, label: str, option: str, *, user: str = "U0ALICE", channel: str | None = "C0GENERAL",
+               **post_options: Any) -> Response:
+        """Pick `option` (its text or value; a user or channel id for pickers) in a select."""
+        found = self.find(label, user=user, channel=channel)
+        element = found.element
+        action: dict[str, Any] = {"type": element.get("type"), "action_id": element.get("action_id"),
+                                  "block_id": found.block_id, "action_ts": f"{time.time():.6f}"}
+        kind = element.get("type", "")
+        if kind in ("static_select", "radio_buttons"):
+            action["selected_option"] = self._option(element, option)
+        elif kind == "users_select":
+            action["selected_user"] = option
+        elif kind in ("conversations_select", "channels_select"):
+            action["selected_conversation" if kind == "conversations_select" else "selected_channel"] = option
+        else:
+            raise NotFoundOnScreen(f"{label!r} is a {kind}, not a select")
+        return self._block_actions(found, action, user, **post_options)
+
+    @staticmethod
+    def _option(element: dict[str, Any], option: str) -> dict[str, Any]:
+        options = list(element.get("options") or [])
+        for group in element.get("option_groups") or []:
+            options += group.get("options", [])
+        wanted = option.strip().lower()
+        for candidate in options:
+            if wanted in (candidate.get("value", "").lower(), candidate["text"]["text"].strip().lower()):
+                return candidate
+        raise NotFoundOnScreen(f"no option {option!r}")
+
+    def _block_actions(self, found: Found, action: dict[str, Any], user: str, **post_options: Any) -> Response:
+        payload: dict[str, Any] = {
+            "type": "block_actions", "user": self._user(user), "api_app_id": "A0PMBOT",
+            "token": "deprecated-verification-token", "team": {"id": self.team_id, "domain": "sandbox"},
+            "trigger_id": self._trigger(user), "actions": [action], "state": {"values": {}},
+            "is_enterprise_install": False, "enterprise": None,
+        }
+        source = found.source
+        if found.surface == "view":
+            payload["container"] = {"type": "view", "view_id": source["id"]}
+            payload["view"] = source
+        else:
+            channel = source["channel"]
+            ephemeral = found.surface == "ephemeral"
+            payload["container"] = {"type": "message", "message_ts": source["ts"], "channel_id": channel,
+                                    "is_ephemeral": ephemeral}
+            payload["channel"] = {"id": channel, "name": self._channel_name(channel)}
+            if not ephemeral:
+                payload["message"] = source
+            payload["response_url"] = self.sandbox.new_response_url(channel, user, message_ts=source["ts"],
+                                                                    ephemeral=ephemeral)
+        return self.post(urlencode({"payload": json.dumps(payload)}), FORM, **post_options)
+
+    # --- modals -------------------------------------------------------------------------------
+
+    def open_view(self, user: str = "U0ALICE") -> dict[str, Any]:
+        """The modal on top of the user's stack."""
+        with self.sandbox.lock:
+            stack = self.sandbox.ws.view_stacks.get(user) or []
+            if not stack:
+                raise NotFoundOnScreen("no modal is open")
+            return self.sandbox.ws.views[stack[-1]]
+
+    def submit(self, values: dict[str, str] | None = None, *, user: str = "U0ALICE",
+               **post_options: Any) -> Response:
+        """Submit the open modal, filling inputs by label, block_id or action_id; applies the bot's answer."""
+        view = self.open_view(user)
+        state = self._state(view, values or {})
+        submitted = {**view, "state": {"values": state}}
+        payload = {"type": "view_submission", "team": {"id": self.team_id, "domain": "sandbox"},
+                   "user": self._user(user), "api_app_id": "A0PMBOT", "token": "deprecated-verification-token",
+                   "trigger_id": self._trigger(user), "view": submitted, "response_urls": [],
+                   "is_enterprise_install": False}
+        response = self.post(urlencode({"payload": json.dumps(payload)}), FORM, **post_options)
+        self._apply_view_answer(user, view, response)
+        return response
+
+    def _state(self, view: dict[str, Any], values: dict[str, str]) -> dict[str, Any]:
+        wanted = {k.strip().lower(): v for k, v in values.items()}
+        state: dict[str, Any] = {}
+        for element, block_id, label in iter_elements(view.get("blocks") or []):
+            action_id = element.get("action_id") or "a"
+            keys = {label.strip().lower(), block_id.lower(), action_id.lower()}
+            value = next((wanted.pop(k) for k in list(wanted) if k in keys), None)
+            state.setdefault(block_id, {})[action_id] = self._input_value(element, value)
+        if wanted:
+            raise NotFoundOnScreen(f"the modal has no field {', '.join(repr(k) for k in wanted)}")
+        return state
+
+    def _input_value(self, element: dict[str, Any], value: str | None) -> dict[str, Any]:
+        kind = element.get("type", "")
+        result: dict[str, Any] = {"type": kind}
+        if kind == "plain_text_input":
+            result["value"] = value if value is not None else element.get("initial_value")
+        elif kind in ("static_select", "radio_buttons"):
+            result["selected_option"] = self._option(element, value) if value else element.get("initial_option")
+        elif kind == "users_select":
+            result["selected_user"] = value or element.get("initial_user")
+        elif kind == "conversations_select":
+            result["selected_conversation"] = value or element.get("initial_conversation")
+        elif kind == "channels_select":
+            result["selected_channel"] = value or element.get("initial_channel")
+        elif kind == "datepicker":
+            result["selected_date"] = value or element.get("initial_date")
+        elif kind == "number_input":
+            result["value"] = value if value is not None else element.get("initial_value")
+        else:
+            result["value"] = value
+        return result
+
+    def _apply_view_answer(self, user: str, view: dict[str, Any], response: Response) -> None:
+        """What Slack does with the HTTP answer to a view_submission."""
+        if response.status != 200:
+            return
+        answer = response.json() if response.body.strip().startswith("{") else {}
+        action = answer.get("response_action")
+        ws = self.sandbox.ws
+        with self.sandbox.lock:
+            stack = ws.view_stacks.get(user) or []
+            if action == "errors":
+                ws.views[view["id"]]["errors"] = answer.get("errors", {})
+            elif action == "update":
+                ws.views[view["id"]] = {**view, **answer["view"], "id": view["id"], "errors": {}}
+            elif action == "push":
+                pushed = ws._view(answer["view"], user, root=view["root_view_id"], previous=view["id"])
+                stack.append(pushed["id"])
+            elif action == "clear":
+                stack.clear()
+            elif stack:
+                stack.pop()
+
+    def close(self, *, user: str = "U0ALICE", **post_options: Any) -> Response | None:
+        """Cancel the open modal; the bot hears of it only if the view asked (notify_on_close)."""
+        view = self.open_view(user)
+        with self.sandbox.lock:
+            stack = self.sandbox.ws.view_stacks.get(user) or []
+            if stack:
+                stack.pop()
+        if not view.get("notify_on_close"):
+            return None
+        payload = {"type": "view_closed", "team": {"id": self.team_id}, "user": self._user(user),
+                   "api_app_id": "A0PMBOT", "view": view, "is_cleared": False}
+        return self.post(urlencode({"payload": json.dumps(payload)}), FORM, **post_options)
+
+    # --- events -------------------------------------------------------------------------------
 
     def event(self, event: dict[str, Any], *, event_id: str | None = None, **post_options: Any) -> Response:
         """An Events API callback wrapping `event`."""
@@ -94,6 +341,56 @@ class Driver:
             "type": "event_callback",
             "event_id": event_id or self._next("Ev"),
             "event_time": int(time.time()),
-            "authorizations": [{"team_id": self.team_id, "user_id": "U0PMBOT", "is_bot": True}],
+            "authorizations": [{"team_id": self.team_id, "user_id": BOT_USER_ID, "is_bot": True}],
         }
         return self.post(json.dumps(payload), "application/json", **post_options)
+
+    def say(self, text: str, *, user: str = "U0ALICE", channel: str = "C0GENERAL", thread_ts: str | None = None,
+            broadcast: bool = False, **post_options: Any) -> tuple[Response, dict[str, Any]]:
+        """A person posts a message (in a thread when `thread_ts`); stored, then the `message` event sent."""
+        with self.sandbox.lock:
+            message = self.sandbox.ws.post(self.sandbox.channels[channel], user,
+                                           {"text": text, "thread_ts": thread_ts})
+        event = {"type": "message", "channel": channel, "user": user, "text": text, "ts": message["ts"],
+                 "channel_type": "channel" if not self.sandbox.channels[channel].is_private else "group"}
+        if "thread_ts" in message:
+            event["thread_ts"] = message["thread_ts"]
+            if broadcast:
+                event["subtype"] = "thread_broadcast"
+        return self.event(event, **post_options), message
+
+    def reply(self, thread_ts: str, text: str, **options: Any) -> tuple[Response, dict[str, Any]]:
+        """A person replies in a thread."""
+        return self.say(text, thread_ts=thread_ts, **options)
+
+    def edit(self, message: dict[str, Any], text: str, **post_options: Any) -> Response:
+        """A person edits their message: `message_changed`."""
+        previous = dict(message)
+        with self.sandbox.lock:
+            message["text"] = text
+            message["edited"] = {"user": message["user"], "ts": f"{time.time():.6f}"}
+        event = {"type": "message", "subtype": "message_changed", "channel": message["channel"],
+                 "hidden": True, "ts": f"{time.time():.6f}", "message": dict(message), "previous_message": previous}
+        return self.event(event, **post_options)
+
+    def react(self, name: str, message: dict[str, Any], *, user: str = "U0ALICE", **post_options: Any) -> Response:
+        """A person adds an emoji reaction: stored, then `reaction_added` sent."""
+        name = name.strip(":")
+        with self.sandbox.lock:
+            self.sandbox.ws.react(message["channel"], message["ts"], name, user)
+        event = {"type": "reaction_added", "user": user, "reaction": name, "item_user": message.get("user"),
+                 "item": {"type": "message", "channel": message["channel"], "ts": message["ts"]}}
+        return self.event(event, **post_options)
+
+    def join(self, user: str, channel: str, **post_options: Any) -> Response:
+        """Someone joins a channel: membership stored, then `member_joined_channel` sent."""
+        with self.sandbox.lock:
+            self.sandbox.channels[channel].members.add(user)
+        event = {"type": "member_joined_channel", "user": user, "channel": channel,
+                 "channel_type": "G" if self.sandbox.channels[channel].is_private else "C", "team": self.team_id}
+        return self.event(event, **post_options)
+
+    def open_home(self, user: str = "U0ALICE", **post_options: Any) -> Response:
+        """Someone opens the bot's Home tab."""
+        return self.event({"type": "app_home_opened", "user": user, "channel": f"D{user}", "tab": "home"},
+                          **post_options)

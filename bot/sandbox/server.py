@@ -1,6 +1,7 @@
-"""A stand-in for the Slack Web API on loopback, with Slack's response shapes and error codes.
+"""A stand-in for the Slack Web API on loopback: HTTP in front of the in-memory Workspace.
 
-The bot's ordinary slack_sdk client reaches it through SLACK_API_URL. State lives in memory.
+The bot's ordinary slack_sdk client reaches it through SLACK_API_URL. Besides `/api/<method>` it
+serves `response_url` posts (`/response/<id>`) and the upload step of files_upload_v2 (`/upload/v1/<id>`).
 """
 
 from __future__ import annotations
@@ -10,118 +11,113 @@ import json
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs
 
 from bot.sandbox.socket_mode import SocketModeServer
+from bot.sandbox.workspace import BOT_ID, BOT_USER_ID, TEAM_ID, SlackApiFailure, User, Workspace
 
-TEAM_ID = "T0SANDBOX"
-BOT_USER_ID = "U0PMBOT"
-BOT_ID = "B0PMBOT"
+__all__ = ["APP_TOKEN", "BOT_ID", "BOT_TOKEN", "BOT_USER_ID", "TEAM_ID", "Call", "SlackSandbox"]
+
 BOT_TOKEN = "xoxb-sandbox-token"
 APP_TOKEN = "xapp-sandbox-token"
-
-JSON_FIELDS = ("blocks", "attachments", "view", "metadata")
-
-
-@dataclass
-class User:
-    id: str
-    name: str
-    tz: str = "UTC"
-    is_bot: bool = False
-
-
-@dataclass
-class Channel:
-    id: str
-    name: str
-    is_private: bool = False
-    is_archived: bool = False
-    members: set[str] = field(default_factory=set)
-    topic: str = ""
-    purpose: str = ""
+JSON_FIELDS = ("blocks", "attachments", "view", "metadata", "files")
+RESPONSE_URL_USES = 5
 
 
 @dataclass
 class Call:
-    """One Web API request as the sandbox received it."""
+    """One Web API request as the sandbox received it: decoded args, and the raw ones for contract checks."""
 
     method: str
     args: dict[str, Any]
     token: str | None
+    content_type: str
+    raw: dict[str, Any]
 
 
-class SlackApiFailure(Exception):
-    def __init__(self, error: str):
-        super().__init__(error)
-        self.error = error
+@dataclass
+class ResponseUrl:
+    channel: str
+    user: str
+    message_ts: str | None  # the message the interaction came from, for replace_original
+    ephemeral: bool
+    uses: int = 0
 
 
 class SlackSandbox:
-    """In-memory workspace + HTTP server. `start()` returns the base URL for SLACK_API_URL."""
+    """Workspace + HTTP server. `start()` returns the base URL for SLACK_API_URL."""
 
     def __init__(self, *, bot_token: str = BOT_TOKEN, app_token: str = APP_TOKEN, team_id: str = TEAM_ID):
         self.bot_token = bot_token
         self.app_token = app_token
-        self.socket_mode: SocketModeServer | None = None
-        self.team_id = team_id
-        self.users: dict[str, User] = {}
-        self.channels: dict[str, Channel] = {}
-        self.messages: list[dict[str, Any]] = []
-        self.ephemeral: list[dict[str, Any]] = []
-        self.home_views: dict[str, dict[str, Any]] = {}
-        self.responses: list[dict[str, Any]] = []
+        self.ws = Workspace(team_id)
         self.calls: list[Call] = []
+        self.responses: list[dict[str, Any]] = []
         self.rate_limits: dict[str, tuple[int, int]] = {}
         self.response_delay = 0.0
-        self._lock = threading.RLock()
-        self._ts = itertools.count(1)
+        self.socket_mode: SocketModeServer | None = None
+        self.lock = threading.RLock()
+        self._response_urls: dict[str, ResponseUrl] = {}
         self._response_ids = itertools.count(1)
         self._server: ThreadingHTTPServer | None = None
-        self._methods: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
-            "auth.test": self._auth_test,
-            "chat.postMessage": self._chat_post_message,
-            "chat.postEphemeral": self._chat_post_ephemeral,
-            "chat.update": self._chat_update,
-            "users.info": self._users_info,
-            "views.publish": self._views_publish,
-        }
-        self._seed()
 
-    # --- workspace ----------------------------------------------------------------------------
+    # --- the workspace, for tests and the shell -----------------------------------------------
 
-    def _seed(self) -> None:
-        self.add_user("U0PMBOT", "pmbot", is_bot=True)
-        self.add_user("U0ALICE", "alice", tz="Europe/Berlin")
-        self.add_user("U0BOB", "bob", tz="America/New_York")
-        self.add_channel("C0GENERAL", "general", members={"U0PMBOT", "U0ALICE", "U0BOB"})
+    @property
+    def team_id(self) -> str:
+        return self.ws.team_id
+
+    @property
+    def users(self) -> dict[str, User]:
+        return self.ws.users
+
+    @property
+    def channels(self):
+        return self.ws.channels
+
+    @property
+    def messages(self) -> list[dict[str, Any]]:
+        return self.ws.messages
+
+    @property
+    def ephemeral(self) -> list[dict[str, Any]]:
+        return self.ws.ephemeral
+
+    @property
+    def home_views(self) -> dict[str, dict[str, Any]]:
+        return self.ws.home_views
+
+    @property
+    def views(self) -> dict[str, dict[str, Any]]:
+        return self.ws.views
 
     def add_user(self, user_id: str, name: str, *, tz: str = "UTC", is_bot: bool = False) -> User:
-        with self._lock:
-            self.users[user_id] = User(user_id, name, tz, is_bot)
-            return self.users[user_id]
+        with self.lock:
+            return self.ws.add_user(user_id, name, tz=tz, is_bot=is_bot)
 
-    def add_channel(self, channel_id: str, name: str, *, members: set[str] | None = None,
-                    is_private: bool = False) -> Channel:
-        with self._lock:
-            self.channels[channel_id] = Channel(channel_id, name, is_private, members=set(members or ()))
-            return self.channels[channel_id]
+    def add_channel(self, channel_id: str, name: str, *, members: set[str] | None = None, is_private: bool = False):
+        with self.lock:
+            return self.ws.add_channel(channel_id, name, members=members, is_private=is_private)
 
     # --- switches for tests -------------------------------------------------------------------
 
     def rate_limit(self, method: str, *, times: int = 1, retry_after: int = 1) -> None:
         """Answer the next `times` calls of `method` with HTTP 429 `ratelimited` and `Retry-After`."""
-        with self._lock:
+        with self.lock:
             self.rate_limits[method] = (times, retry_after)
 
-    def new_response_url(self) -> str:
-        return f"{self.base_url}response/{next(self._response_ids)}"
+    def new_response_url(self, channel: str = "C0GENERAL", user: str = "U0ALICE", *,
+                         message_ts: str | None = None, ephemeral: bool = False) -> str:
+        with self.lock:
+            response_id = str(next(self._response_ids))
+            self._response_urls[response_id] = ResponseUrl(channel, user, message_ts, ephemeral)
+        return f"{self.base_url}response/{response_id}"
 
     def calls_to(self, method: str) -> list[Call]:
-        with self._lock:
+        with self.lock:
             return [c for c in self.calls if c.method == method]
 
     def wait_for(self, predicate: Callable[[], Any], *, timeout: float = 5.0) -> Any:
@@ -166,48 +162,31 @@ class SlackSandbox:
 
     # --- dispatch -----------------------------------------------------------------------------
 
-    def handle_api(self, method: str, args: dict[str, Any], token: str | None) -> tuple[int, dict, dict]:
+    def handle_api(self, method: str, call: Call) -> tuple[int, dict[str, str], dict[str, Any]]:
         """(HTTP status, headers, JSON body) for one Web API call."""
-        with self._lock:
-            self.calls.append(Call(method, args, token))
+        with self.lock:
+            self.calls.append(call)
             limited = self.rate_limits.get(method)
             if limited and limited[0] > 0:
                 self.rate_limits[method] = (limited[0] - 1, limited[1])
                 return 429, {"Retry-After": str(limited[1])}, {"ok": False, "error": "ratelimited"}
             if method == "apps.connections.open":
-                return 200, {}, self._apps_connections_open(token)
-            if method not in self._methods:
+                return 200, {}, self._apps_connections_open(call.token)
+            handler = self.ws.method(method)
+            if handler is None:
                 return 200, {}, {"ok": False, "error": "unknown_method"}
-            if token != self.bot_token:
-                return 200, {}, {"ok": False, "error": "not_authed" if not token else "invalid_auth"}
+            if call.token != self.bot_token:
+                return 200, {}, {"ok": False, "error": "not_authed" if not call.token else "invalid_auth"}
             try:
-                return 200, {}, {"ok": True, **self._methods[method](args)}
+                result = handler(call.args)
             except SlackApiFailure as failure:
-                return 200, {}, {"ok": False, "error": failure.error}
-
-    def handle_response_url(self, response_id: str, payload: dict[str, Any]) -> None:
-        if self.response_delay:
-            time.sleep(self.response_delay)
-        with self._lock:
-            self.responses.append({"response_id": response_id, **payload})
-
-    # --- methods ------------------------------------------------------------------------------
-
-    def _next_ts(self) -> str:
-        return f"{int(time.time())}.{next(self._ts):06d}"
-
-    def _channel(self, args: dict[str, Any], key: str = "channel") -> Channel:
-        channel_id = _required(args, key)
-        channel = self.channels.get(channel_id)
-        if channel is None:
-            raise SlackApiFailure("channel_not_found")
-        return channel
-
-    def _user(self, args: dict[str, Any], key: str = "user") -> User:
-        user = self.users.get(_required(args, key))
-        if user is None:
-            raise SlackApiFailure("user_not_found")
-        return user
+                body: dict[str, Any] = {"ok": False, "error": failure.error}
+                if failure.messages:
+                    body["response_metadata"] = {"messages": failure.messages}
+                return 200, {}, body
+            if method == "files.getUploadURLExternal":
+                result["upload_url"] = self.base_url + result["upload_url"].lstrip("/")
+            return 200, {}, {"ok": True, **result}
 
     def _apps_connections_open(self, token: str | None) -> dict[str, Any]:
         if not token:
@@ -218,87 +197,70 @@ class SlackSandbox:
             self.socket_mode = SocketModeServer()
         return {"ok": True, "url": self.socket_mode.url}
 
-    def _auth_test(self, _args: dict[str, Any]) -> dict[str, Any]:
-        return {"url": "https://sandbox.slack.local/", "team": "Sandbox", "user": "pmbot",
-                "team_id": self.team_id, "user_id": BOT_USER_ID, "bot_id": BOT_ID, "is_enterprise_install": False}
+    def handle_response_url(self, response_id: str, payload: dict[str, Any]) -> tuple[int, str]:
+        """Apply a response_url post the way Slack does: ephemeral by default, in_channel, replace, delete."""
+        if self.response_delay:
+            time.sleep(self.response_delay)
+        with self.lock:
+            target = self._response_urls.get(response_id)
+            if target is None:
+                return 404, "no_such_url"
+            if target.uses >= RESPONSE_URL_USES:
+                return 404, "used_url"
+            target.uses += 1
+            self.responses.append({"response_id": response_id, **payload})
+            self._apply_response(target, payload)
+            return 200, "ok"
 
-    def _chat_post_message(self, args: dict[str, Any]) -> dict[str, Any]:
-        channel = self._channel(args)
-        if channel.is_archived:
-            raise SlackApiFailure("is_archived")
-        if BOT_USER_ID not in channel.members:
-            raise SlackApiFailure("not_in_channel")
-        if not args.get("text") and not args.get("blocks") and not args.get("attachments"):
-            raise SlackApiFailure("no_text")
-        thread_ts = args.get("thread_ts")
-        if thread_ts is not None and not any(m["ts"] == str(thread_ts) for m in self.messages):
-            raise SlackApiFailure("thread_not_found")
-        message = {"type": "message", "channel": channel.id, "ts": self._next_ts(), "user": BOT_USER_ID,
-                   "bot_id": BOT_ID, "text": args.get("text", ""), "blocks": args.get("blocks") or []}
-        if thread_ts is not None:
-            message["thread_ts"] = str(thread_ts)
-        self.messages.append(message)
-        return {"channel": channel.id, "ts": message["ts"], "message": message}
+    def _apply_response(self, target: ResponseUrl, payload: dict[str, Any]) -> None:
+        ws = self.ws
+        original = None
+        if target.message_ts is not None:
+            pool = ws.ephemeral if target.ephemeral else ws.messages
+            original = next((m for m in pool if m["channel"] == target.channel and m["ts"] == target.message_ts),
+                            None)
+        if _flag(payload.get("delete_original")) and original is not None:
+            (ws.ephemeral if target.ephemeral else ws.messages).remove(original)
+            return
+        if _flag(payload.get("replace_original")) and original is not None:
+            original["text"] = payload.get("text") or ""
+            original["blocks"] = payload.get("blocks") or []
+            return
+        if payload.get("response_type") == "in_channel":
+            channel = ws.channels.get(target.channel)
+            if channel is not None:
+                ws.post(channel, BOT_USER_ID, {"text": payload.get("text"), "blocks": payload.get("blocks"),
+                                               "thread_ts": payload.get("thread_ts")})
+            return
+        ws.ephemeral.append({"channel": target.channel, "user": target.user, "ts": ws.next_ts(),
+                             "text": payload.get("text") or "", "blocks": payload.get("blocks") or [],
+                             "source": "response_url"})
 
-    def _chat_post_ephemeral(self, args: dict[str, Any]) -> dict[str, Any]:
-        channel = self._channel(args)
-        user = self._user(args)
-        if user.id not in channel.members:
-            raise SlackApiFailure("user_not_in_channel")
-        message = {"channel": channel.id, "user": user.id, "ts": self._next_ts(), "text": args.get("text", ""),
-                   "blocks": args.get("blocks") or []}
-        self.ephemeral.append(message)
-        return {"message_ts": message["ts"]}
-
-    def _chat_update(self, args: dict[str, Any]) -> dict[str, Any]:
-        channel = self._channel(args)
-        ts = _required(args, "ts")
-        for message in self.messages:
-            if message["channel"] == channel.id and message["ts"] == ts:
-                if "text" in args:
-                    message["text"] = args["text"]
-                if "blocks" in args:
-                    message["blocks"] = args["blocks"]
-                message["edited"] = {"user": BOT_USER_ID, "ts": self._next_ts()}
-                return {"channel": channel.id, "ts": ts, "text": message["text"]}
-        raise SlackApiFailure("message_not_found")
-
-    def _users_info(self, args: dict[str, Any]) -> dict[str, Any]:
-        user = self._user(args)
-        return {"user": {"id": user.id, "team_id": self.team_id, "name": user.name, "real_name": user.name,
-                         "tz": user.tz, "is_bot": user.is_bot, "deleted": False}}
-
-    def _views_publish(self, args: dict[str, Any]) -> dict[str, Any]:
-        user = self._user(args, "user_id")
-        view = args.get("view")
-        if not isinstance(view, dict) or view.get("type") != "home":
-            raise SlackApiFailure("invalid_arguments")
-        self.home_views[user.id] = view
-        return {"view": {"id": f"V{len(self.home_views):08d}", **view}}
+    def handle_upload(self, file_id: str, content: bytes) -> bool:
+        with self.lock:
+            return self.ws.upload(file_id, content)
 
 
-def _required(args: dict[str, Any], key: str) -> str:
-    value = args.get(key)
-    if value in (None, ""):
-        raise SlackApiFailure("invalid_arguments")
-    return str(value)
+def _flag(value: Any) -> bool:
+    return value in (True, "true", "1", 1)
 
 
-def parse_args(body: bytes, content_type: str, query: str = "") -> dict[str, Any]:
-    """Web API arguments from a form or JSON body (slack_sdk sends both), JSON fields decoded."""
-    args: dict[str, Any] = {k: v[-1] for k, v in parse_qs(query).items()}
+def parse_args(body: bytes, content_type: str, query: str = "") -> tuple[dict[str, Any], dict[str, Any]]:
+    """(decoded, raw) Web API arguments from a form or JSON body (slack_sdk sends both)."""
+    raw: dict[str, Any] = {k: v[-1] for k, v in parse_qs(query).items()}
     if body:
         if content_type.startswith("application/json"):
-            args.update(json.loads(body.decode("utf-8")))
+            raw.update(json.loads(body.decode("utf-8")))
         else:
-            args.update({k: v[-1] for k, v in parse_qs(body.decode("utf-8"), keep_blank_values=True).items()})
+            raw.update({k: v[-1] for k, v in parse_qs(body.decode("utf-8"), keep_blank_values=True).items()})
+    args = dict(raw)
     for key in JSON_FIELDS:
         if isinstance(args.get(key), str):
             try:
                 args[key] = json.loads(args[key])
             except json.JSONDecodeError:
                 pass
-    return args
+    return args, raw
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -314,16 +276,32 @@ class _Handler(BaseHTTPRequestHandler):
         path, _, query = self.path.partition("?")
         content_type = self.headers.get("Content-Type", "")
         if path.startswith("/api/"):
-            auth = self.headers.get("Authorization", "")
-            args = parse_args(body, content_type, query)
-            token = auth[7:] if auth.startswith("Bearer ") else args.pop("token", None)
-            status, headers, payload = self.sandbox.handle_api(path[5:], args, token)
-            self._send(status, json.dumps(payload).encode(), "application/json; charset=utf-8", headers)
+            self._api(path[5:], body, content_type, query)
         elif path.startswith("/response/"):
-            self.sandbox.handle_response_url(path[10:], json.loads(body or b"{}"))
-            self._send(200, b"ok", "text/plain")
+            try:
+                payload = json.loads(body or b"{}")
+            except json.JSONDecodeError:
+                self._send(400, b"invalid_payload", "text/plain")
+                return
+            status, text = self.sandbox.handle_response_url(path[10:], payload)
+            self._send(status, text.encode(), "text/plain")
+        elif path.startswith("/upload/v1/"):
+            ok = self.sandbox.handle_upload(path[11:], body)
+            self._send(200 if ok else 404, b"OK - " + str(len(body)).encode() if ok else b"not found", "text/plain")
         else:
             self._send(404, b"not found", "text/plain")
+
+    def _api(self, method: str, body: bytes, content_type: str, query: str) -> None:
+        try:
+            args, raw = parse_args(body, content_type, query)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            self._send(200, json.dumps({"ok": False, "error": "invalid_json"}).encode(), "application/json")
+            return
+        auth = self.headers.get("Authorization", "")
+        token = auth[7:] if auth.startswith("Bearer ") else args.pop("token", None)
+        call = Call(method, args, token, content_type.split(";")[0], raw)
+        status, headers, payload = self.sandbox.handle_api(method, call)
+        self._send(status, json.dumps(payload).encode(), "application/json; charset=utf-8", headers)
 
     def _send(self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None) -> None:
         self.send_response(status)

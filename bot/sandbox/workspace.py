@@ -1,0 +1,586 @@
+"""The sandbox's in-memory workspace and its Web API methods, with Slack's shapes and error codes.
+
+Each `api_<method>` (dots as underscores) takes the decoded arguments and returns the response fields
+beside `"ok": true`, or raises SlackApiFailure with Slack's error string.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+TEAM_ID = "T0SANDBOX"
+BOT_USER_ID = "U0PMBOT"
+BOT_ID = "B0PMBOT"
+CHANNEL_NAME = re.compile(r"^[a-z0-9_\-]+$")
+CHANNEL_NAME_MAX = 80
+TOPIC_MAX = 250
+TRIGGER_LIFETIME_SECONDS = 3.0
+
+
+class SlackApiFailure(Exception):
+    def __init__(self, error: str, *, messages: list[str] | None = None):
+        super().__init__(error)
+        self.error = error
+        self.messages = messages or []
+
+
+@dataclass
+class User:
+    id: str
+    name: str
+    tz: str = "UTC"
+    is_bot: bool = False
+    email: str | None = None
+
+    def to_api(self, team_id: str) -> dict[str, Any]:
+        return {"id": self.id, "team_id": team_id, "name": self.name, "real_name": self.name, "tz": self.tz,
+                "is_bot": self.is_bot, "deleted": False,
+                "profile": {"display_name": self.name, "real_name": self.name, "email": self.email}}
+
+
+@dataclass
+class Channel:
+    id: str
+    name: str
+    is_private: bool = False
+    is_archived: bool = False
+    is_im: bool = False
+    members: set[str] = field(default_factory=set)
+    topic: str = ""
+    purpose: str = ""
+    created: int = field(default_factory=lambda: int(time.time()))
+    pins: list[str] = field(default_factory=list)
+    bookmarks: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_api(self, viewer: str = BOT_USER_ID) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "is_channel": not self.is_private and not self.is_im,
+                "is_group": self.is_private, "is_im": self.is_im, "is_private": self.is_private or self.is_im,
+                "is_archived": self.is_archived, "is_member": viewer in self.members, "created": self.created,
+                "num_members": len(self.members),
+                "topic": {"value": self.topic, "creator": "", "last_set": 0},
+                "purpose": {"value": self.purpose, "creator": "", "last_set": 0}}
+
+
+def required(args: dict[str, Any], *keys: str) -> None:
+    """Slack's answer to a call that lacks an argument it needs."""
+    missing = [k for k in keys if args.get(k) in (None, "")]
+    if missing:
+        raise SlackApiFailure("invalid_arguments",
+                              messages=[f"[ERROR] missing required field: {k}" for k in missing])
+
+
+def _bool(value: Any) -> bool:
+    return value in (True, "true", "1", 1, "True")
+
+
+class Workspace:
+    """Users, channels, messages, views and files of one team."""
+
+    def __init__(self, team_id: str = TEAM_ID):
+        self.team_id = team_id
+        self.users: dict[str, User] = {}
+        self.usergroups: dict[str, list[str]] = {}
+        self.channels: dict[str, Channel] = {}
+        self.messages: list[dict[str, Any]] = []
+        self.ephemeral: list[dict[str, Any]] = []
+        self.views: dict[str, dict[str, Any]] = {}
+        self.view_stacks: dict[str, list[str]] = {}
+        self.home_views: dict[str, dict[str, Any]] = {}
+        self.files: dict[str, dict[str, Any]] = {}
+        self.triggers: dict[str, tuple[str, float]] = {}
+        self._ts = itertools.count(1)
+        self._ids = itertools.count(1)
+        self._seed()
+
+    # --- set-up -------------------------------------------------------------------------------
+
+    def _seed(self) -> None:
+        self.add_user(BOT_USER_ID, "pmbot", is_bot=True)
+        self.add_user("U0ALICE", "alice", tz="Europe/Berlin")
+        self.add_user("U0BOB", "bob", tz="America/New_York")
+        self.add_user("U0CARLOS", "carlos", tz="America/Mexico_City")
+        self.add_channel("C0GENERAL", "general", members={BOT_USER_ID, "U0ALICE", "U0BOB", "U0CARLOS"})
+        self.add_channel("C0RANDOM", "random", members={"U0ALICE", "U0BOB"})
+        self.usergroups["S0ONCALL"] = ["U0ALICE", "U0BOB"]
+
+    def add_user(self, user_id: str, name: str, *, tz: str = "UTC", is_bot: bool = False) -> User:
+        self.users[user_id] = User(user_id, name, tz, is_bot, email=None if is_bot else f"{name}@example.com")
+        return self.users[user_id]
+
+    def add_channel(self, channel_id: str, name: str, *, members: set[str] | None = None,
+                    is_private: bool = False) -> Channel:
+        self.channels[channel_id] = Channel(channel_id, name, is_private, members=set(members or ()))
+        return self.channels[channel_id]
+
+    def next_ts(self) -> str:
+        return f"{int(time.time())}.{next(self._ts):06d}"
+
+    def new_id(self, prefix: str) -> str:
+        return f"{prefix}0{next(self._ids):07d}"
+
+    def issue_trigger(self, user_id: str) -> str:
+        trigger = f"{next(self._ids)}.{int(time.time())}.sandbox"
+        self.triggers[trigger] = (user_id, time.monotonic())
+        return trigger
+
+    # --- lookups ------------------------------------------------------------------------------
+
+    def channel(self, args: dict[str, Any], key: str = "channel") -> Channel:
+        channel = self.channels.get(str(args.get(key) or ""))
+        if channel is None:
+            raise SlackApiFailure("channel_not_found")
+        return channel
+
+    def channel_by_name(self, name: str) -> Channel | None:
+        name = name.lstrip("#")
+        return next((c for c in self.channels.values() if c.name == name), None)
+
+    def user(self, args: dict[str, Any], key: str = "user") -> User:
+        user = self.users.get(str(args.get(key) or ""))
+        if user is None:
+            raise SlackApiFailure("user_not_found")
+        return user
+
+    def user_by_name(self, name: str) -> User | None:
+        name = name.lstrip("@")
+        return next((u for u in self.users.values() if u.name == name or u.id == name), None)
+
+    def message(self, channel_id: str, ts: str) -> dict[str, Any]:
+        for message in self.messages:
+            if message["channel"] == channel_id and message["ts"] == ts:
+                return message
+        raise SlackApiFailure("message_not_found")
+
+    def writable(self, channel: Channel) -> Channel:
+        if channel.is_archived:
+            raise SlackApiFailure("is_archived")
+        if BOT_USER_ID not in channel.members:
+            raise SlackApiFailure("not_in_channel")
+        return channel
+
+    def thread(self, channel_id: str, ts: str) -> list[dict[str, Any]]:
+        return [m for m in self.messages if m["channel"] == channel_id and (m["ts"] == ts or m.get("thread_ts") == ts)]
+
+    # --- auth ---------------------------------------------------------------------------------
+
+    def api_auth_test(self, _args: dict[str, Any]) -> dict[str, Any]:
+        return {"url": "https://sandbox.slack.local/", "team": "Sandbox", "user": "pmbot", "team_id": self.team_id,
+                "user_id": BOT_USER_ID, "bot_id": BOT_ID, "is_enterprise_install": False}
+
+    # --- messages -----------------------------------------------------------------------------
+
+    def post(self, channel: Channel, user_id: str, args: dict[str, Any]) -> dict[str, Any]:
+        """Store a message (from the bot or a person) and return it."""
+        thread_ts = args.get("thread_ts")
+        if thread_ts not in (None, ""):
+            parent = self.message(channel.id, str(thread_ts))
+            if parent.get("thread_ts") not in (None, parent["ts"]):
+                parent = self.message(channel.id, parent["thread_ts"])  # a reply's ts: Slack threads on the parent
+            parent["reply_count"] = parent.get("reply_count", 0) + 1
+            parent.setdefault("thread_ts", parent["ts"])
+            thread_ts = parent["ts"]
+        message: dict[str, Any] = {"type": "message", "channel": channel.id, "ts": self.next_ts(), "user": user_id,
+                                   "text": args.get("text") or "", "blocks": args.get("blocks") or []}
+        if user_id == BOT_USER_ID:
+            message["bot_id"] = BOT_ID
+        if thread_ts not in (None, ""):
+            message["thread_ts"] = str(thread_ts)
+        if args.get("files"):
+            message["files"] = args["files"]
+        self.messages.append(message)
+        return message
+
+    def api_chat_postMessage(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = self.writable(self.channel(args))
+        if not args.get("text") and not args.get("blocks") and not args.get("attachments"):
+            raise SlackApiFailure("no_text")
+        if isinstance(args.get("blocks"), list) and len(args["blocks"]) > 50:
+            raise SlackApiFailure("invalid_blocks")
+        message = self.post(channel, BOT_USER_ID, args)
+        return {"channel": channel.id, "ts": message["ts"], "message": message}
+
+    def api_chat_postEphemeral(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = self.channel(args)
+        user = self.user(args)
+        if user.id not in channel.members:
+            raise SlackApiFailure("user_not_in_channel")
+        if not args.get("text") and not args.get("blocks"):
+            raise SlackApiFailure("no_text")
+        message = {"channel": channel.id, "user": user.id, "ts": self.next_ts(), "text": args.get("text") or "",
+                   "blocks": args.get("blocks") or [], "source": "chat.postEphemeral"}
+        if args.get("thread_ts"):
+            message["thread_ts"] = str(args["thread_ts"])
+        self.ephemeral.append(message)
+        return {"message_ts": message["ts"]}
+
+    def api_chat_update(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = self.channel(args)
+        required(args, "ts")
+        message = self.message(channel.id, str(args["ts"]))
+        if message["user"] != BOT_USER_ID:
+            raise SlackApiFailure("cant_update_message")
+        for key in ("text", "blocks"):
+            if key in args:
+                message[key] = args[key]
+        message["edited"] = {"user": BOT_USER_ID, "ts": self.next_ts()}
+        return {"channel": channel.id, "ts": message["ts"], "text": message["text"]}
+
+    def api_chat_delete(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = self.channel(args)
+        required(args, "ts")
+        message = self.message(channel.id, str(args["ts"]))
+        if message["user"] != BOT_USER_ID:
+            raise SlackApiFailure("cant_delete_message")
+        self.messages.remove(message)
+        return {"channel": channel.id, "ts": message["ts"]}
+
+    def api_chat_getPermalink(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = self.channel(args)
+        required(args, "message_ts")
+        message = self.message(channel.id, str(args["message_ts"]))
+        link = f"https://sandbox.slack.local/archives/{channel.id}/p{message['ts'].replace('.', '')}"
+        return {"channel": channel.id, "permalink": link}
+
+    # --- conversations ------------------------------------------------------------------------
+
+    def api_conversations_create(self, args: dict[str, Any]) -> dict[str, Any]:
+        name = str(args.get("name") or "")
+        if not name:
+            raise SlackApiFailure("invalid_name_required")
+        if len(name) > CHANNEL_NAME_MAX:
+            raise SlackApiFailure("invalid_name_maxlength")
+        if not CHANNEL_NAME.match(name):
+            raise SlackApiFailure("invalid_name_specials")
+        if any(c.name == name for c in self.channels.values()):  # archived channels keep their names
+            raise SlackApiFailure("name_taken")
+        private = _bool(args.get("is_private"))
+        channel = self.add_channel(self.new_id("G" if private else "C"), name, members={BOT_USER_ID},
+                                   is_private=private)
+        return {"channel": channel.to_api()}
+
+    def api_conversations_invite(self, args: dict[str, Any]) -> dict[str, Any]:
+        required(args, "channel", "users")
+        channel = self.writable(self.channel(args))
+        ids = [u.strip() for u in str(args["users"]).split(",") if u.strip()]
+        if len(ids) > 1000:
+            raise SlackApiFailure("too_many_users")
+        for user_id in ids:
+            if user_id == BOT_USER_ID:
+                raise SlackApiFailure("cant_invite_self")
+            if user_id not in self.users:
+                raise SlackApiFailure("user_not_found")
+            if user_id in channel.members:
+                raise SlackApiFailure("already_in_channel")
+        channel.members.update(ids)
+        return {"channel": channel.to_api()}
+
+    def api_conversations_join(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = self.channel(args)
+        if channel.is_private or channel.is_im:
+            raise SlackApiFailure("method_not_supported_for_channel_type")
+        if channel.is_archived:
+            raise SlackApiFailure("is_archived")
+        already = BOT_USER_ID in channel.members
+        channel.members.add(BOT_USER_ID)
+        result: dict[str, Any] = {"channel": channel.to_api()}
+        if already:
+            result["warning"] = "already_in_channel"
+        return result
+
+    def api_conversations_info(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = self.channel(args)
+        if channel.is_private and BOT_USER_ID not in channel.members:
+            raise SlackApiFailure("channel_not_found")
+        return {"channel": channel.to_api()}
+
+    def api_conversations_list(self, args: dict[str, Any]) -> dict[str, Any]:
+        types = str(args.get("types") or "public_channel").split(",")
+        exclude_archived = _bool(args.get("exclude_archived"))
+        found = []
+        for channel in self.channels.values():
+            kind = "im" if channel.is_im else "private_channel" if channel.is_private else "public_channel"
+            if kind not in types or (exclude_archived and channel.is_archived):
+                continue
+            if kind != "public_channel" and BOT_USER_ID not in channel.members:
+                continue
+            found.append(channel.to_api())
+        return {"channels": found, "response_metadata": {"next_cursor": ""}}
+
+    def api_conversations_members(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = self.channel(args)
+        return {"members": sorted(channel.members), "response_metadata": {"next_cursor": ""}}
+
+    def _set_text(self, args: dict[str, Any], key: str) -> dict[str, Any]:
+        required(args, "channel", key)
+        channel = self.writable(self.channel(args))
+        value = str(args[key])
+        if len(value) > TOPIC_MAX:
+            raise SlackApiFailure("too_long")
+        setattr(channel, key, value)
+        return {"channel": channel.to_api()}
+
+    def api_conversations_setTopic(self, args: dict[str, Any]) -> dict[str, Any]:
+        return self._set_text(args, "topic")
+
+    def api_conversations_setPurpose(self, args: dict[str, Any]) -> dict[str, Any]:
+        return self._set_text(args, "purpose")
+
+    def api_conversations_archive(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = self.channel(args)
+        if channel.is_archived:
+            raise SlackApiFailure("already_archived")
+        if BOT_USER_ID not in channel.members:
+            raise SlackApiFailure("not_in_channel")
+        channel.is_archived = True
+        return {}
+
+    def api_conversations_unarchive(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = self.channel(args)
+        if not channel.is_archived:
+            raise SlackApiFailure("not_archived")
+        channel.is_archived = False
+        return {}
+
+    def api_conversations_history(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = self.channel(args)
+        if BOT_USER_ID not in channel.members:
+            raise SlackApiFailure("not_in_channel")
+        top = [m for m in self.messages if m["channel"] == channel.id and m.get("thread_ts") in (None, m["ts"])]
+        limit = int(args.get("limit") or 100)
+        return {"messages": list(reversed(top))[:limit], "has_more": len(top) > limit}
+
+    def api_conversations_replies(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = self.channel(args)
+        required(args, "ts")
+        self.message(channel.id, str(args["ts"]))
+        return {"messages": self.thread(channel.id, str(args["ts"])), "has_more": False}
+
+    def api_conversations_open(self, args: dict[str, Any]) -> dict[str, Any]:
+        required(args, "users")
+        user = self.user({"user": str(args["users"]).split(",")[0]})
+        for channel in self.channels.values():
+            if channel.is_im and channel.members == {BOT_USER_ID, user.id}:
+                return {"channel": {"id": channel.id}, "already_open": True}
+        channel = self.add_channel(self.new_id("D"), user.id, members={BOT_USER_ID, user.id})
+        channel.is_im = True
+        return {"channel": {"id": channel.id}}
+
+    # --- reactions, pins, bookmarks -----------------------------------------------------------
+
+    def react(self, channel_id: str, ts: str, name: str, user_id: str) -> dict[str, Any]:
+        message = self.message(channel_id, ts)
+        reactions = message.setdefault("reactions", [])
+        reaction = next((r for r in reactions if r["name"] == name), None)
+        if reaction is None:
+            reaction = {"name": name, "users": [], "count": 0}
+            reactions.append(reaction)
+        if user_id in reaction["users"]:
+            raise SlackApiFailure("already_reacted")
+        reaction["users"].append(user_id)
+        reaction["count"] += 1
+        return message
+
+    def api_reactions_add(self, args: dict[str, Any]) -> dict[str, Any]:
+        required(args, "channel", "timestamp", "name")
+        channel = self.channel(args)
+        self.react(channel.id, str(args["timestamp"]), str(args["name"]).strip(":"), BOT_USER_ID)
+        return {}
+
+    def api_reactions_remove(self, args: dict[str, Any]) -> dict[str, Any]:
+        required(args, "channel", "timestamp", "name")
+        message = self.message(self.channel(args).id, str(args["timestamp"]))
+        for reaction in message.get("reactions", []):
+            if reaction["name"] == str(args["name"]).strip(":") and BOT_USER_ID in reaction["users"]:
+                reaction["users"].remove(BOT_USER_ID)
+                reaction["count"] -= 1
+                return {}
+        raise SlackApiFailure("no_reaction")
+
+    def api_reactions_get(self, args: dict[str, Any]) -> dict[str, Any]:
+        required(args, "channel", "timestamp")
+        channel = self.channel(args)
+        return {"type": "message", "channel": channel.id, "message": self.message(channel.id, str(args["timestamp"]))}
+
+    def api_pins_add(self, args: dict[str, Any]) -> dict[str, Any]:
+        required(args, "channel", "timestamp")
+        channel = self.writable(self.channel(args))
+        ts = str(args["timestamp"])
+        self.message(channel.id, ts)
+        if ts in channel.pins:
+            raise SlackApiFailure("already_pinned")
+        channel.pins.append(ts)
+        return {}
+
+    def api_pins_remove(self, args: dict[str, Any]) -> dict[str, Any]:
+        required(args, "channel", "timestamp")
+        channel = self.channel(args)
+        if str(args["timestamp"]) not in channel.pins:
+            raise SlackApiFailure("no_pin")
+        channel.pins.remove(str(args["timestamp"]))
+        return {}
+
+    def api_pins_list(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = self.channel(args)
+        items = [{"type": "message", "channel": channel.id, "message": self.message(channel.id, ts)}
+                 for ts in channel.pins]
+        return {"items": items}
+
+    def api_bookmarks_add(self, args: dict[str, Any]) -> dict[str, Any]:
+        required(args, "channel_id", "title", "type")
+        channel = self.writable(self.channel(args, "channel_id"))
+        if args["type"] == "link" and not args.get("link"):
+            raise SlackApiFailure("invalid_link")
+        bookmark = {"id": self.new_id("Bk"), "channel_id": channel.id, "title": str(args["title"]),
+                    "link": args.get("link"), "emoji": args.get("emoji"), "type": args["type"]}
+        channel.bookmarks.append(bookmark)
+        return {"bookmark": bookmark}
+
+    def api_bookmarks_list(self, args: dict[str, Any]) -> dict[str, Any]:
+        required(args, "channel_id")
+        return {"bookmarks": list(self.channel(args, "channel_id").bookmarks)}
+
+    # --- users ------------------------------------------------------------------------------------
+
+    def api_users_info(self, args: dict[str, Any]) -> dict[str, Any]:
+        required(args, "user")
+        return {"user": self.user(args).to_api(self.team_id)}
+
+    def api_users_list(self, args: dict[str, Any]) -> dict[str, Any]:
+        return {"members": [u.to_api(self.team_id) for u in self.users.values()],
+                "response_metadata": {"next_cursor": ""}}
+
+    def api_usergroups_users_list(self, args: dict[str, Any]) -> dict[str, Any]:
+        required(args, "usergroup")
+        users = self.usergroups.get(str(args["usergroup"]))
+        if users is None:
+            raise SlackApiFailure("no_such_subteam")
+        return {"users": list(users)}
+
+    # --- views --------------------------------------------------------------------------------
+
+    def _view(self, view: Any, user_id: str, *, root: str | None = None, previous: str | None = None) -> dict:
+        if not isinstance(view, dict) or view.get("type") not in ("modal", "home"):
+            raise SlackApiFailure("invalid_arguments", messages=["[ERROR] view must be a modal or home view"])
+        view_id = self.new_id("V")
+        stored = {**view, "id": view_id, "team_id": self.team_id, "user": user_id, "hash": f"{time.time_ns()}",
+                  "state": {"values": {}}, "root_view_id": root or view_id, "previous_view_id": previous,
+                  "private_metadata": view.get("private_metadata", ""), "callback_id": view.get("callback_id", "")}
+        self.views[view_id] = stored
+        return stored
+
+    def _trigger_user(self, args: dict[str, Any]) -> str:
+        required(args, "trigger_id")
+        found = self.triggers.get(str(args["trigger_id"]))
+        if found is None:
+            raise SlackApiFailure("invalid_trigger_id")
+        user_id, issued = found
+        if time.monotonic() - issued > TRIGGER_LIFETIME_SECONDS:
+            raise SlackApiFailure("expired_trigger_id")
+        return user_id
+
+    def api_views_open(self, args: dict[str, Any]) -> dict[str, Any]:
+        user_id = self._trigger_user(args)
+        required(args, "view")
+        view = self._view(args["view"], user_id)
+        self.view_stacks[user_id] = [view["id"]]
+        return {"view": view}
+
+    def api_views_push(self, args: dict[str, Any]) -> dict[str, Any]:
+        user_id = self._trigger_user(args)
+        stack = self.view_stacks.get(user_id) or []
+        if not stack:
+            raise SlackApiFailure("not_found")
+        if len(stack) >= 3:
+            raise SlackApiFailure("push_limit_reached")
+        view = self._view(args.get("view"), user_id, root=stack[0], previous=stack[-1])
+        stack.append(view["id"])
+        return {"view": view}
+
+    def api_views_update(self, args: dict[str, Any]) -> dict[str, Any]:
+        view_id = args.get("view_id")
+        if not view_id and args.get("external_id"):
+            view_id = next((v["id"] for v in self.views.values() if v.get("external_id") == args["external_id"]), None)
+        old = self.views.get(str(view_id or ""))
+        if old is None:
+            raise SlackApiFailure("not_found")
+        if args.get("hash") and args["hash"] != old["hash"]:
+            raise SlackApiFailure("hash_conflict")
+        new = self._view(args.get("view"), old["user"], root=old["root_view_id"], previous=old["previous_view_id"])
+        del self.views[new["id"]]
+        new["id"] = old["id"]
+        self.views[old["id"]] = new
+        return {"view": new}
+
+    def api_views_publish(self, args: dict[str, Any]) -> dict[str, Any]:
+        required(args, "user_id", "view")
+        user = self.user(args, "user_id")
+        if not isinstance(args["view"], dict) or args["view"].get("type") != "home":
+            raise SlackApiFailure("invalid_arguments", messages=["[ERROR] a published view must be of type home"])
+        view = self._view(args["view"], user.id)
+        self.home_views[user.id] = view
+        return {"view": view}
+
+    # --- files --------------------------------------------------------------------------------
+
+    def api_files_getUploadURLExternal(self, args: dict[str, Any]) -> dict[str, Any]:
+        required(args, "filename", "length")
+        try:
+            length = int(args["length"])
+        except (TypeError, ValueError):
+            raise SlackApiFailure("invalid_arguments") from None
+        file_id = self.new_id("F")
+        self.files[file_id] = {"id": file_id, "name": str(args["filename"]), "title": str(args["filename"]),
+                               "size": length, "content": None, "shares": {}, "completed": False}
+        return {"file_id": file_id, "upload_url": f"/upload/v1/{file_id}"}
+
+    def upload(self, file_id: str, content: bytes) -> bool:
+        file = self.files.get(file_id)
+        if file is None or file["completed"]:
+            return False
+        file["content"] = content
+        return True
+
+    def api_files_completeUploadExternal(self, args: dict[str, Any]) -> dict[str, Any]:
+        required(args, "files")
+        entries = args["files"]
+        if isinstance(entries, str):
+            entries = json.loads(entries)
+        channel = self.writable(self.channel(args, "channel_id")) if args.get("channel_id") else None
+        done = []
+        for entry in entries:
+            file = self.files.get(str(entry.get("id")))
+            if file is None or file["content"] is None:
+                raise SlackApiFailure("file_not_found")
+            if file["completed"]:
+                raise SlackApiFailure("file_already_completed")
+            file.update(completed=True, title=entry.get("title") or file["name"])
+            done.append(file)
+        if channel is not None:
+            shared = self.post(channel, BOT_USER_ID, {"text": args.get("initial_comment") or "",
+                                                      "thread_ts": args.get("thread_ts"),
+                                                      "files": [f["id"] for f in done]})
+            for file in done:
+                file["shares"] = {"public": {channel.id: [{"ts": shared["ts"]}]}}
+        return {"files": [self.file_api(f) for f in done]}
+
+    def api_files_info(self, args: dict[str, Any]) -> dict[str, Any]:
+        required(args, "file")
+        file = self.files.get(str(args["file"]))
+        if file is None or not file["completed"]:
+            raise SlackApiFailure("file_not_found")
+        return {"file": self.file_api(file)}
+
+    @staticmethod
+    def file_api(file: dict[str, Any]) -> dict[str, Any]:
+        return {"id": file["id"], "name": file["name"], "title": file["title"], "size": file["size"],
+                "shares": file["shares"]}
+
+    # --- dispatch -----------------------------------------------------------------------------
+
+    def method(self, name: str):
+        return getattr(self, "api_" + name.replace(".", "_"), None)
