@@ -19,6 +19,7 @@ from bot.sandbox.server import BOT_TOKEN
 from bot.settings import Settings, normalize_database_url
 from storage.db import make_engine
 from storage.migrate import upgrade
+from tests.slack_contract import violations
 
 SIGNING_SECRET = "sandbox-signing-secret"
 POSTGRES_ENV = "PMBOT_TEST_POSTGRES_URL"
@@ -109,10 +110,13 @@ def engine(db_url: str) -> Iterator[Engine]:
 
 @pytest.fixture
 def sandbox() -> Iterator[SlackSandbox]:
+    """The local Slack; on teardown every request the bot made is checked against Slack's spec."""
     box = SlackSandbox()
     box.start()
     yield box
     box.stop()
+    problems = violations(box.calls)
+    assert problems == [], "requests that break Slack's contract:\n" + "\n".join(problems)
 
 
 class IsolatedSettings(Settings):
