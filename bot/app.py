@@ -6,7 +6,6 @@ import logging
 import re
 import signal
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from slack_bolt import App
@@ -20,6 +19,7 @@ from bot.http import HttpServer, WsgiApp
 from bot.metrics import Metrics
 from bot.scheduler import Scheduler
 from bot.settings import ConfigError, Settings
+from bot.workpool import WorkPool
 from storage.db import make_engine
 from storage.migrate import current_revision, head_revision, upgrade
 
@@ -77,7 +77,11 @@ class Runtime:
     bolt: App
     wsgi: WsgiApp
     scheduler: Scheduler
-    executor: ThreadPoolExecutor
+    executor: WorkPool
+
+    def settle(self, timeout: float = 10.0) -> bool:
+        """Wait until work started by requests and jobs has finished (for the shell and tests)."""
+        return self.executor.wait_idle(timeout) and self.scheduler.wait_idle(timeout)
 
 
 def build_deps(settings: Settings) -> Deps:
@@ -90,7 +94,7 @@ def build(settings: Settings) -> Runtime:
     """Build the whole bot from settings; no network calls, no threads started."""
     deps = build_deps(settings)
     # Listener bodies run here after the ack; sized in settings so slow work cannot starve acks.
-    executor = ThreadPoolExecutor(max_workers=settings.pmbot_worker_threads, thread_name_prefix="pmbot-work")
+    executor = WorkPool(max_workers=settings.pmbot_worker_threads, thread_name_prefix="pmbot-work")
     signing_secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
     _quiet_bolt_token_warning()
     bolt = App(

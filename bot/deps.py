@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -26,6 +27,8 @@ class Deps:
     client: WebClient
     commands: tuple[CommandSpec, ...]
     jobs: dict[str, JobModule]
+    # What time it is: the wall clock, or the shell's movable one. Handlers pass it into the domain.
+    clock: Callable[[], datetime] = utcnow
     started_at: datetime = field(default_factory=utcnow)
     # Filled in by the scheduler: whether this process currently runs the schedules.
     scheduler_role: str = "off"

@@ -1,11 +1,14 @@
-"""The Slack edge of every listener: ack, error translation, metrics, and repeat-delivery filtering."""
+"""The Slack edge of every listener: ack, error translation, metrics, and repeat-delivery filtering.
+
+Handlers stay plain functions of (request, reply, deps); the wrappers here make them Bolt listeners.
+"""
 
 from __future__ import annotations
 
 import logging
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from slack_bolt import Ack, BoltResponse, Respond
@@ -22,53 +25,86 @@ logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class CommandRequest:
-    """A slash command as our handlers see it."""
+class Request:
+    """A slash command or an interaction, as our handlers see it."""
 
-    command: str
+    name: str  # the command ("/pmbot") or the action_id / callback_id
     text: str
     team_id: str
     user_id: str
     channel_id: str
     trigger_id: str
     response_url: str
+    value: str = ""
+    message_ts: str = ""
+    private_metadata: str = ""
+    state: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def from_body(cls, body: dict[str, Any]) -> CommandRequest:
+    def from_command(cls, body: dict[str, Any]) -> Request:
+        return cls(name=body.get("command", ""), text=(body.get("text") or "").strip(),
+                   team_id=body.get("team_id", ""), user_id=body.get("user_id", ""),
+                   channel_id=body.get("channel_id", ""), trigger_id=body.get("trigger_id", ""),
+                   response_url=body.get("response_url", ""))
+
+    @classmethod
+    def from_interaction(cls, body: dict[str, Any]) -> Request:
+        action = (body.get("actions") or [{}])[0]
+        view = body.get("view") or {}
+        container = body.get("container") or {}
         return cls(
-            command=body.get("command", ""),
-            text=(body.get("text") or "").strip(),
-            team_id=body.get("team_id", ""),
-            user_id=body.get("user_id", ""),
-            channel_id=body.get("channel_id", ""),
+            name=action.get("action_id") or view.get("callback_id", ""),
+            text="",
+            team_id=(body.get("team") or {}).get("id", "") or (body.get("user") or {}).get("team_id", ""),
+            user_id=(body.get("user") or {}).get("id", ""),
+            channel_id=(body.get("channel") or {}).get("id", "") or container.get("channel_id", ""),
             trigger_id=body.get("trigger_id", ""),
             response_url=body.get("response_url", ""),
+            value=_action_value(action),
+            message_ts=container.get("message_ts", ""),
+            private_metadata=view.get("private_metadata", ""),
+            state=(view.get("state") or {}).get("values", {}),
         )
 
 
-class Reply:
-    """How a handler answers: in the ack while it is young, through response_url after."""
+def _action_value(action: dict[str, Any]) -> str:
+    if "value" in action:
+        return str(action["value"])
+    for key in ("selected_option", "selected_user", "selected_conversation", "selected_channel", "selected_date"):
+        chosen = action.get(key)
+        if isinstance(chosen, dict):
+            return str(chosen.get("value", ""))
+        if chosen:
+            return str(chosen)
+    return ""
 
-    def __init__(self, ack: Ack, respond: Respond):
+
+class Reply:
+    """How a handler answers: in the ack while it is young (commands), through response_url after."""
+
+    def __init__(self, ack: Ack, respond: Respond | None, *, ack_carries_text: bool = True):
         self._ack = ack
         self._respond = respond
+        self._ack_carries_text = ack_carries_text
         self.acked = False
 
     def ack(self, text: str | None = None, blocks_: list[dict] | None = None) -> None:
         """Acknowledge now, optionally with a private answer."""
         self.acked = True
-        if text is None:
-            self._ack()
-        else:
+        if text is not None and self._ack_carries_text:
             self._ack(response_type="ephemeral", **blocks.message(text, blocks_))
+            return
+        self._ack()
+        if text is not None:
+            self.later(text, blocks_)
 
     def later(self, text: str, blocks_: list[dict] | None = None, *, public: bool = False) -> None:
         """Answer after the ack (the slow path), privately unless `public`."""
-        self._respond(
-            response_type="in_channel" if public else "ephemeral",
-            replace_original=False,
-            **blocks.message(text, blocks_),
-        )
+        if self._respond is None:
+            logger.warning("no response_url to answer with: %s", text[:200])
+            return
+        self._respond(response_type="in_channel" if public else "ephemeral", replace_original=False,
+                      **blocks.message(text, blocks_))
 
     def private(self, text: str) -> None:
         """A private message, whichever way is still open."""
@@ -78,42 +114,144 @@ class Reply:
             self.ack(text)
 
 
-CommandHandler = Callable[[CommandRequest, Reply, Deps], None]
+Handler = Callable[[Request, Reply, Deps], None]
 
 
 def unexpected_error_text(error_id: str) -> str:
     return (
-        "Something went wrong on our side and the command did not finish. "
+        "Something went wrong on our side and this did not finish. "
         f"Please try again; if it keeps failing, give your admin the error id `{error_id}`."
     )
 
 
-def command_listener(deps: Deps, spec: CommandSpec, handler: CommandHandler) -> Callable[..., None]:
-    """Wrap a plain handler as a Bolt listener: help, typed errors, an error id for the unexpected."""
+def _guarded(deps: Deps, label: str, reply: Reply, work: Callable[[], None]) -> None:
+    """Run `work`; typed errors become the user's message, the unexpected get a traceback and an id."""
+    outcome = "ok"
+    try:
+        work()
+    except PmbotError as exc:
+        outcome = "user_error"
+        reply.private(escape_mrkdwn(str(exc)))
+    except Exception:
+        outcome = "error"
+        error_id = uuid.uuid4().hex[:10]
+        logger.exception("%s failed (error id %s)", label, error_id)
+        reply.private(unexpected_error_text(error_id))
+    finally:
+        if not reply.acked:
+            reply.ack()
+        deps.metrics.requests.labels(label, outcome).inc()
+
+
+def command_listener(deps: Deps, spec: CommandSpec, handler: Handler) -> Callable[..., None]:
+    """Wrap a plain handler as a Bolt command listener; `help` is answered from the spec."""
 
     def listener(ack: Ack, respond: Respond, body: dict[str, Any]) -> None:
-        request = CommandRequest.from_body(body)
+        request = Request.from_command(body)
         reply = Reply(ack, respond)
+        if is_help(request.text) and not spec.own_help:
+            _guarded(deps, spec.name, reply, lambda: reply.ack(spec.help_text()))
+        else:
+            _guarded(deps, spec.name, reply, lambda: handler(request, reply, deps))
+
+    listener.__name__ = f"command_{spec.name.strip('/')}"
+    return listener
+
+
+def action_listener(deps: Deps, action_id: str, handler: Handler) -> Callable[..., None]:
+    """Wrap a plain handler as a Bolt block-action listener (button press, select choice)."""
+
+    def listener(ack: Ack, respond: Respond, body: dict[str, Any]) -> None:
+        reply = Reply(ack, respond if body.get("response_url") else None, ack_carries_text=False)
+        _guarded(deps, f"action:{action_id}", reply, lambda: handler(Request.from_interaction(body), reply, deps))
+
+    listener.__name__ = f"action_{action_id.replace('.', '_')}"
+    return listener
+
+
+class FieldErrors(PmbotError):
+    """Modal input that cannot be used: messages shown under the fields, by block_id."""
+
+    def __init__(self, errors: dict[str, str]):
+        super().__init__("; ".join(errors.values()))
+        self.errors = errors
+
+
+ViewHandler = Callable[[Request, Deps], dict[str, Any] | None]
+
+
+def view_listener(deps: Deps, callback_id: str, handler: ViewHandler) -> Callable[..., None]:
+    """Wrap a modal submission handler: its return value is the ack (None closes the modal)."""
+
+    def listener(ack: Ack, body: dict[str, Any]) -> None:
+        label = f"view:{callback_id}"
         outcome = "ok"
         try:
-            if is_help(request.text) and not spec.own_help:
-                reply.ack(spec.help_text())
+            answer = handler(Request.from_interaction(body), deps)
+            if answer:
+                ack(**answer)
             else:
-                handler(request, reply, deps)
+                ack()
+        except FieldErrors as exc:
+            outcome = "user_error"
+            ack(response_action="errors", errors=exc.errors)
         except PmbotError as exc:
             outcome = "user_error"
-            reply.private(escape_mrkdwn(str(exc)))
+            ack(response_action="update", view=message_view("Not saved", escape_mrkdwn(str(exc))))
         except Exception:
             outcome = "error"
             error_id = uuid.uuid4().hex[:10]
-            logger.exception("command %s failed (error id %s)", spec.name, error_id)
-            reply.private(unexpected_error_text(error_id))
+            logger.exception("%s failed (error id %s)", label, error_id)
+            ack(response_action="update", view=message_view("Not saved", unexpected_error_text(error_id)))
         finally:
-            if not reply.acked:
-                reply.ack()
-            deps.metrics.requests.labels(spec.name, outcome).inc()
+            deps.metrics.requests.labels(label, outcome).inc()
 
-    listener.__name__ = f"command_{spec.name.strip('/')}"
+    listener.__name__ = f"view_{callback_id.replace('.', '_')}"
+    return listener
+
+
+def message_view(title: str, text: str) -> dict[str, Any]:
+    """A modal that only says something."""
+    return {"type": "modal", "title": blocks.plain(title, 24), "close": blocks.plain("Close", 24),
+            "blocks": blocks.sections(text)}
+
+
+@dataclass(frozen=True)
+class Event:
+    """An Events API event, with who the bot is (to tell its own joins and messages apart)."""
+
+    body: dict[str, Any]
+    bot_user_id: str
+
+    @property
+    def data(self) -> dict[str, Any]:
+        return self.body.get("event") or {}
+
+    @property
+    def team_id(self) -> str:
+        return self.body.get("team_id") or ""
+
+
+EventHandler = Callable[[Event, Deps], None]
+
+
+def event_listener(deps: Deps, name: str, handler: EventHandler) -> Callable[..., None]:
+    """Wrap an event handler: Bolt has acked already; failures are logged with an id, never lost silently."""
+
+    def listener(body: dict[str, Any], context: dict[str, Any]) -> None:
+        outcome = "ok"
+        try:
+            handler(Event(body, context.get("bot_user_id") or ""), deps)
+        except PmbotError as exc:
+            outcome = "user_error"
+            logger.warning("event %s: %s", name, exc)
+        except Exception:
+            outcome = "error"
+            logger.exception("event %s failed (error id %s)", name, uuid.uuid4().hex[:10])
+        finally:
+            deps.metrics.requests.labels(f"event:{name}", outcome).inc()
+
+    listener.__name__ = f"event_{name}"
     return listener
 
 
@@ -144,26 +282,3 @@ def dedupe_middleware(deps: Deps) -> Callable[..., Any]:
         return next()
 
     return dedupe
-
-
-EventHandler = Callable[[dict[str, Any], Deps], None]
-
-
-def event_listener(deps: Deps, name: str, handler: EventHandler) -> Callable[..., None]:
-    """Wrap an event handler: Bolt has acked already; failures are logged with an id, never lost silently."""
-
-    def listener(body: dict[str, Any]) -> None:
-        outcome = "ok"
-        try:
-            handler(body, deps)
-        except PmbotError as exc:
-            outcome = "user_error"
-            logger.warning("event %s: %s", name, exc)
-        except Exception:
-            outcome = "error"
-            logger.exception("event %s failed (error id %s)", name, uuid.uuid4().hex[:10])
-        finally:
-            deps.metrics.requests.labels(f"event:{name}", outcome).inc()
-
-    listener.__name__ = f"event_{name}"
-    return listener

@@ -1,4 +1,4 @@
-"""The App Home tab: what pmbot does and how to start, shown when someone opens the bot."""
+"""The App Home tab, and the hello pmbot says when it is added to a channel."""
 
 from __future__ import annotations
 
@@ -7,24 +7,27 @@ from typing import Any
 from slack_bolt import App
 
 from bot import blocks
+from bot.commands.pmbot import ACTION_HELP
 from bot.deps import Deps
-from bot.edge import event_listener
+from bot.edge import Event, event_listener
 from bot.gateways.slack import call
 
-EVENTS = ("app_home_opened",)
+EVENTS = ("app_home_opened", "member_joined_channel")
+
 
 
 def register(app: App, deps: Deps) -> None:
-    """Wire the `app_home_opened` event."""
+    """Wire the events."""
     app.event("app_home_opened")(event_listener(deps, "app_home_opened", on_home_opened))
+    app.event("member_joined_channel")(event_listener(deps, "member_joined_channel", on_member_joined))
 
 
-def on_home_opened(body: dict[str, Any], deps: Deps) -> None:
+def on_home_opened(event: Event, deps: Deps) -> None:
     """Publish the Home tab for the user who opened it."""
-    event = body.get("event") or {}
-    if event.get("tab", "home") != "home" or not event.get("user"):
+    data = event.data
+    if data.get("tab", "home") != "home" or not data.get("user"):
         return
-    call(deps.client, "views_publish", user_id=event["user"], view=home_view(deps))
+    call(deps.client, "views_publish", user_id=data["user"], view=home_view(deps))
 
 
 def home_view(deps: Deps) -> dict[str, Any]:
@@ -37,3 +40,14 @@ def home_view(deps: Deps) -> dict[str, Any]:
             blocks.context("Type `/pmbot help` in any channel for this list, `/<command> help` for details."),
         ],
     }
+
+
+def on_member_joined(event: Event, deps: Deps) -> None:
+    """When pmbot itself is added to a channel, say hello once; other people's joins are not ours to greet."""
+    data = event.data
+    if not event.bot_user_id or data.get("user") != event.bot_user_id or not data.get("channel"):
+        return
+    text = ("Hi! I'm pmbot. I keep this project's risks, bugs, incidents, stand-ups and budget in order. "
+            "Type `/pmbot help` to see what I can do.")
+    call(deps.client, "chat_postMessage", channel=data["channel"], text=text,
+         blocks=[*blocks.sections(text), blocks.actions(blocks.button("Show commands", ACTION_HELP))])

@@ -11,7 +11,9 @@ from bot.http import EVENTS_PATH
 from bot.registry import CommandSpec
 
 DEFAULT_URL = "https://pmbot.example.com"
-BASE_SCOPES = ("commands", "chat:write", "users:read")
+# chat:write (messages, ephemeral notes), commands, users:read (admin checks, time zones),
+# channels:read + groups:read (member_joined_channel), im:write (DMs when a channel is closed to us).
+BASE_SCOPES = ("channels:read", "chat:write", "commands", "groups:read", "im:write", "users:read")
 DESCRIPTION_LIMIT = 2000
 
 

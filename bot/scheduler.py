@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -25,6 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.deps import Deps
 from bot.jobs.base import JobModule, ScheduleRef
+from bot.workpool import WorkPool
 from storage.db import session_scope
 from storage.models import GLOBAL_TEAM_ID, Schedule
 from storage.repos import claim_slot, enabled_schedules, ensure_schedule, finish_run
@@ -124,7 +125,7 @@ class Scheduler:
         self.grace = timedelta(seconds=settings.pmbot_misfire_grace_seconds)
         self.tick_seconds = settings.pmbot_scheduler_tick_seconds
         self.leader = leader or LeaderLock(deps.engine)
-        self._pool = ThreadPoolExecutor(max_workers=JOB_WORKERS, thread_name_prefix="pmbot-job")
+        self._pool = WorkPool(max_workers=JOB_WORKERS, thread_name_prefix="pmbot-job")
         self._seen: dict[int, datetime] = {}
         self._warned: set[str] = set()
         self._aps: BackgroundScheduler | None = None
@@ -161,6 +162,9 @@ class Scheduler:
         self._pool.shutdown(wait=wait)
         self.leader.release()
         self.deps.scheduler_role = "stopped"
+
+    def wait_idle(self, timeout: float = 10.0) -> bool:
+        return self._pool.wait_idle(timeout)
 
     def _on_aps_event(self, event: JobExecutionEvent) -> None:
         if event.exception is not None:

@@ -93,3 +93,15 @@ class JobRun(SQLModel, table=True):
     started_at: datetime = _utc_column()
     finished_at: datetime | None = _utc_column(nullable=True)
     error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
+class TeamSettings(SQLModel, table=True):
+    """A workspace's own settings, changed with `/pmbot settings` by a workspace admin."""
+
+    __tablename__ = "team_settings"
+
+    team_id: str = Field(primary_key=True, max_length=32)
+    timezone: str = Field(max_length=64)
+    admin_channel_id: str | None = Field(default=None, max_length=32)
+    updated_by: str = Field(max_length=32)
+    updated_at: datetime = _utc_column(now=True)

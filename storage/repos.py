@@ -8,7 +8,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
-from storage.models import IdSequence, JobRun, Schedule, SlackDelivery, utcnow
+from storage.models import IdSequence, JobRun, Schedule, SlackDelivery, TeamSettings, utcnow
 
 
 def _insert(session: Session, table):
@@ -124,3 +124,23 @@ def purge_runs(session: Session, *, before: datetime) -> int:
     """Drop ledger rows of slots older than `before`."""
     result = session.execute(delete(JobRun).where(JobRun.slot_at < before))
     return result.rowcount or 0
+
+
+# --- team settings ------------------------------------------------------------------------------
+
+
+def team_settings(session: Session, *, team_id: str) -> TeamSettings | None:
+    """The team's saved settings, if it has any."""
+    return session.get(TeamSettings, team_id)
+
+
+def save_team_settings(session: Session, *, team_id: str, timezone: str, admin_channel_id: str | None,
+                       updated_by: str) -> TeamSettings:
+    """Create or replace the team's settings."""
+    row = session.get(TeamSettings, team_id) or TeamSettings(team_id=team_id, timezone=timezone, updated_by=updated_by)
+    row.timezone = timezone
+    row.admin_channel_id = admin_channel_id
+    row.updated_by = updated_by
+    row.updated_at = utcnow()
+    session.add(row)
+    return row

@@ -1,68 +1,92 @@
-"""`/pmbot`: what the bot can do, and how it is doing."""
+"""`/pmbot`: what the bot can do, how it is doing, and the team's settings."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from slack_bolt import App
 
 from bot import __version__, blocks
 from bot.deps import Deps
 from bot.domain.text import escape_mrkdwn, truncate
-from bot.edge import CommandRequest, Reply, command_listener
-from bot.errors import UserInputError
+from bot.edge import FieldErrors, Reply, Request, action_listener, command_listener, view_listener
+from bot.errors import NotAllowed, SlackError, UserInputError
+from bot.gateways.slack import call, is_workspace_admin
 from bot.registry import CommandSpec, is_help
-from storage.db import ping
+from storage.db import ping, session_scope
 from storage.migrate import current_revision, head_revision
-from storage.models import utcnow
+from storage.repos import save_team_settings, team_settings
 
 SPEC = CommandSpec(
     name="/pmbot",
-    summary="help and status for pmbot",
-    usage_hint="help | status",
+    summary="help, status and team settings for pmbot",
+    usage_hint="help | status | settings",
     usage=(
         ("help", "every command, one line each"),
-        ("status", "version, database and integrations"),
+        ("status", "version, database, integrations and this team's settings"),
+        ("settings", "this team's time zone and admin channel (workspace admins)"),
     ),
     own_help=True,
 )
 
+ACTION_STATUS = "pmbot.status"
+ACTION_HELP = "pmbot.help"
+VIEW_SETTINGS = "pmbot.settings"
+BLOCK_TZ, ACTION_TZ = "timezone", "timezone_input"
+BLOCK_ADMIN_CHANNEL, ACTION_ADMIN_CHANNEL = "admin_channel", "admin_channel_select"
+
 
 def register(app: App, deps: Deps) -> None:
-    """Wire `/pmbot` into Bolt."""
+    """Wire `/pmbot`, its buttons and its settings modal into Bolt."""
     app.command(SPEC.name)(command_listener(deps, SPEC, handle))
+    app.action(ACTION_STATUS)(action_listener(deps, ACTION_STATUS, show_status))
+    app.action(ACTION_HELP)(action_listener(deps, ACTION_HELP, show_help))
+    app.view(VIEW_SETTINGS)(view_listener(deps, VIEW_SETTINGS, save_settings))
 
 
-def handle(request: CommandRequest, reply: Reply, deps: Deps) -> None:
+def handle(request: Request, reply: Reply, deps: Deps) -> None:
     """Route `/pmbot <sub>`."""
     sub = request.text.split(maxsplit=1)[0].lower() if request.text else ""
     if sub == "" or is_help(sub):
         reply.ack(*overview(deps))
     elif sub == "status":
         reply.ack()
-        text = status_text(deps)
-        reply.later(text, blocks.sections(text))
+        show_status(request, reply, deps)
+    elif sub == "settings":
+        open_settings(request, reply, deps)
     else:
-        raise UserInputError(
-            f"I don't know `{truncate(sub, 40)}`. Try `/pmbot help` for the list of commands."
-        )
+        raise UserInputError(f"I don't know `{truncate(sub, 40)}`. Try `/pmbot help` for the list of commands.")
+
+
+def show_help(request: Request, reply: Reply, deps: Deps) -> None:
+    """The [Show commands] button."""
+    reply.ack(*overview(deps))
 
 
 def overview(deps: Deps) -> tuple[str, list[dict]]:
-    """Every command with one line each."""
+    """Every command with one line each, and a button to the status."""
     lines = [f"• `{spec.name}` — {spec.summary}" for spec in deps.commands]
     text = "*pmbot commands*\n" + "\n".join(lines)
-    footer = "`/pmbot status` shows how the bot is doing; `/<command> help` explains one command."
-    return text, [*blocks.sections(text), blocks.context(footer)]
+    footer = "`/<command> help` explains one command."
+    return text, [*blocks.sections(text), blocks.context(footer),
+                  blocks.actions(blocks.button("Show status", ACTION_STATUS))]
 
 
+def show_status(request: Request, reply: Reply, deps: Deps) -> None:
+    """Status, sent after the ack (it touches the database)."""
+    text = status_text(deps, request.team_id)
+    reply.later(text, blocks.sections(text))
 
-def status_text(deps: Deps) -> str:
-    """Version, database, integrations: what an admin checks first."""
+
+def status_text(deps: Deps, team_id: str) -> str:
+    """Version, database, integrations, team settings: what an admin checks first."""
     settings = deps.settings
+    team_tz, admin_channel = _team_settings(deps, team_id)
     return "\n".join(
         [
-            f"*pmbot {__version__}* — up {_duration(utcnow() - deps.started_at)}",
+            f"*pmbot {__version__}* — up {_duration(deps.clock() - deps.started_at)}",
             f"• Database: {_database_line(deps)}",
             "• Slack: " + ("Socket Mode" if settings.socket_mode else "HTTP (events at `/slack/events`)")
             + f", Web API `{escape_mrkdwn(settings.slack_api_url)}`",
@@ -71,9 +95,21 @@ def status_text(deps: Deps) -> str:
             "• Jira: " + (f"on, project `{escape_mrkdwn(settings.jira_project or '')}`"
                           if settings.jira_configured else "off"),
             f"• Scheduler: {deps.scheduler_role}",
-            f"• Time zone: {settings.pmbot_timezone}",
+            f"• Team time zone: {team_tz}",
+            "• Admin channel: " + (f"<#{admin_channel}>" if admin_channel else "not set (`/pmbot settings`)"),
         ]
     )
+
+
+def _team_settings(deps: Deps, team_id: str) -> tuple[str, str | None]:
+    try:
+        with session_scope(deps.engine) as session:
+            row = team_settings(session, team_id=team_id)
+    except Exception:  # noqa: BLE001 — the database line of the status says what is wrong
+        row = None
+    if row is None:
+        return deps.settings.pmbot_timezone, None
+    return row.timezone, row.admin_channel_id
 
 
 def _database_line(deps: Deps) -> str:
@@ -88,8 +124,84 @@ def _database_line(deps: Deps) -> str:
 
 
 def _duration(delta: timedelta) -> str:
-    minutes = int(delta.total_seconds() // 60)
+    minutes = max(0, int(delta.total_seconds() // 60))
     if minutes < 60:
         return f"{minutes} min"
     hours, minutes = divmod(minutes, 60)
     return f"{hours} h {minutes} min" if hours < 48 else f"{hours // 24} days"
+
+
+# --- settings modal ---------------------------------------------------------------------------
+
+
+def _require_admin(deps: Deps, user_id: str) -> None:
+    if not is_workspace_admin(deps.client, user_id):
+        raise NotAllowed("Only workspace admins and owners can change pmbot's team settings.")
+
+
+def open_settings(request: Request, reply: Reply, deps: Deps) -> None:
+    """Open the settings modal at once (the trigger expires in 3 s), for admins."""
+    reply.ack()
+    _require_admin(deps, request.user_id)
+    team_tz, admin_channel = _team_settings(deps, request.team_id)
+    call(deps.client, "views_open", trigger_id=request.trigger_id,
+         view=settings_view(team_tz, admin_channel, origin_channel=request.channel_id))
+
+
+def settings_view(timezone: str, admin_channel: str | None, *, origin_channel: str) -> dict:
+    """The team settings modal."""
+    channel_select: dict = {"type": "conversations_select", "action_id": ACTION_ADMIN_CHANNEL,
+                            "placeholder": blocks.plain("Pick a channel"),
+                            "filter": {"include": ["public", "private"], "exclude_bot_users": True}}
+    if admin_channel:
+        channel_select["initial_conversation"] = admin_channel
+    return {
+        "type": "modal",
+        "callback_id": VIEW_SETTINGS,
+        "title": blocks.plain("pmbot settings", 24),
+        "submit": blocks.plain("Save", 24),
+        "close": blocks.plain("Cancel", 24),
+        "private_metadata": json.dumps({"channel": origin_channel}),
+        "blocks": [
+            {"type": "input", "block_id": BLOCK_TZ, "label": blocks.plain("Team time zone"),
+             "hint": blocks.plain("An IANA name such as Europe/Berlin or America/New_York."),
+             "element": {"type": "plain_text_input", "action_id": ACTION_TZ, "initial_value": timezone}},
+            {"type": "input", "block_id": BLOCK_ADMIN_CHANNEL, "optional": True,
+             "label": blocks.plain("Admin channel"),
+             "hint": blocks.plain("Where pmbot reports problems that need an admin (e.g. Jira sync failures)."),
+             "element": channel_select},
+        ],
+    }
+
+
+def save_settings(request: Request, deps: Deps) -> None:
+    """Validate and store the modal's values; confirm privately where the command was typed."""
+    _require_admin(deps, request.user_id)
+    timezone = ((request.state.get(BLOCK_TZ) or {}).get(ACTION_TZ) or {}).get("value") or ""
+    timezone = timezone.strip()
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise FieldErrors({BLOCK_TZ: f"“{truncate(timezone, 60)}” is not a time zone I know. "
+                                     "Use a name like Europe/Berlin."}) from None
+    channel = ((request.state.get(BLOCK_ADMIN_CHANNEL) or {}).get(ACTION_ADMIN_CHANNEL) or {}).get(
+        "selected_conversation")
+    with session_scope(deps.engine) as session:
+        save_team_settings(session, team_id=request.team_id, timezone=timezone, admin_channel_id=channel,
+                           updated_by=request.user_id)
+    origin = json.loads(request.private_metadata or "{}").get("channel")
+    text = f"Saved: team time zone {timezone}" + (f", admin channel <#{channel}>." if channel else ".")
+    _tell(deps, request.user_id, origin, text)
+    return None
+
+
+def _tell(deps: Deps, user_id: str, channel: str | None, text: str) -> None:
+    """A private note in the channel, or a DM when the bot cannot post there."""
+    if channel:
+        try:
+            call(deps.client, "chat_postEphemeral", channel=channel, user=user_id, text=text)
+            return
+        except SlackError:
+            pass
+    dm = call(deps.client, "conversations_open", users=user_id)["channel"]["id"]
+    call(deps.client, "chat_postMessage", channel=dm, text=text)

@@ -57,3 +57,9 @@ def call(client: WebClient, method: str, **kwargs: Any) -> dict[str, Any]:
     except OSError as exc:
         raise IntegrationUnavailable(f"Slack could not be reached ({api_name}).") from exc
     return response.data if isinstance(response.data, dict) else {}
+
+
+def is_workspace_admin(client: WebClient, user_id: str) -> bool:
+    """True for the workspace's admins and owners (users.info)."""
+    user = call(client, "users_info", user=user_id).get("user") or {}
+    return bool(user.get("is_admin") or user.get("is_owner") or user.get("is_primary_owner"))

@@ -141,7 +141,25 @@ class Driver:
             "response_url": response_url,
             "trigger_id": trigger_id or self._trigger(user),
         }
-        return self.post(urlencode(form), FORM, **post_options)
+        response = self.post(urlencode(form), FORM, **post_options)
+        self._show_ack(response, channel, user)
+        return response
+
+    def _show_ack(self, response: Response, channel: str, user: str) -> None:
+        """Slack shows a command's ack body as a message: ephemeral unless response_type is in_channel."""
+        if self.sandbox is None or response.status != 200 or not response.body.strip().startswith("{"):
+            return
+        answer = response.json()
+        if not answer.get("text") and not answer.get("blocks"):
+            return
+        with self.sandbox.lock:
+            ws = self.sandbox.ws
+            if answer.get("response_type") == "in_channel" and channel in ws.channels:
+                ws.post(ws.channels[channel], BOT_USER_ID, {"text": answer.get("text"), "blocks": answer.get("blocks")})
+            else:
+                ws.ephemeral.append({"channel": channel, "user": user, "ts": ws.next_ts(),
+                                     "text": answer.get("text") or "", "blocks": answer.get("blocks") or [],
+                                     "source": "ack"})
 
     # --- finding things on screen -------------------------------------------------------------
 

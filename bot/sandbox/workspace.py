@@ -36,10 +36,11 @@ class User:
     tz: str = "UTC"
     is_bot: bool = False
     email: str | None = None
+    is_admin: bool = False
 
     def to_api(self, team_id: str) -> dict[str, Any]:
         return {"id": self.id, "team_id": team_id, "name": self.name, "real_name": self.name, "tz": self.tz,
-                "is_bot": self.is_bot, "deleted": False,
+                "is_bot": self.is_bot, "deleted": False, "is_admin": self.is_admin, "is_owner": False,
                 "profile": {"display_name": self.name, "real_name": self.name, "email": self.email}}
 
 
@@ -101,7 +102,7 @@ class Workspace:
 
     def _seed(self) -> None:
         self.add_user(BOT_USER_ID, "pmbot", is_bot=True)
-        self.add_user("U0ALICE", "alice", tz="Europe/Berlin")
+        self.add_user("U0ALICE", "alice", tz="Europe/Berlin").is_admin = True
         self.add_user("U0BOB", "bob", tz="America/New_York")
         self.add_user("U0CARLOS", "carlos", tz="America/Mexico_City")
         self.add_channel("C0GENERAL", "general", members={BOT_USER_ID, "U0ALICE", "U0BOB", "U0CARLOS"})
