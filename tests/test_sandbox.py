@@ -1,0 +1,193 @@
+"""The sandbox answers the real slack_sdk client with Slack's shapes and error codes."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.sandbox import SlackSandbox
+from bot.sandbox.server import BOT_TOKEN
+from tests.conftest import make_settings
+
+
+@pytest.fixture
+def sandbox() -> Iterator[SlackSandbox]:
+    """Overrides the checked sandbox: these tests send wrong requests on purpose to see Slack's errors."""
+    box = SlackSandbox()
+    box.start()
+    yield box
+    box.stop()
+
+
+@pytest.fixture
+def client(sandbox: SlackSandbox) -> WebClient:
+    from bot.gateways.slack import build_web_client
+
+    return build_web_client(make_settings(slack_api_url=sandbox.api_url))
+
+
+def error_of(fn, **kwargs) -> str:
+    with pytest.raises(SlackApiError) as excinfo:
+        fn(**kwargs)
+    return excinfo.value.response["error"]
+
+
+def test_wrong_token_is_invalid_auth(sandbox: SlackSandbox) -> None:
+    client = WebClient(token="xoxb-wrong", base_url=sandbox.api_url)
+    assert error_of(client.auth_test) == "invalid_auth"
+
+
+def test_channel_names_follow_slack_rules(client: WebClient) -> None:
+    created = client.conversations_create(name="inc-20261201-1-model-leak")["channel"]
+    assert created["name"] == "inc-20261201-1-model-leak" and created["is_member"] is True
+    assert error_of(client.conversations_create, name="Has Spaces") == "invalid_name_specials"
+    assert error_of(client.conversations_create, name="x" * 81) == "invalid_name_maxlength"
+    assert error_of(client.conversations_create, name="inc-20261201-1-model-leak") == "name_taken"
+
+
+def test_archived_channels_keep_their_names(client: WebClient) -> None:
+    channel = client.conversations_create(name="war-room")["channel"]["id"]
+    client.conversations_archive(channel=channel)
+    assert error_of(client.conversations_create, name="war-room") == "name_taken"
+    assert error_of(client.chat_postMessage, channel=channel, text="hi") == "is_archived"
+    assert error_of(client.conversations_archive, channel=channel) == "already_archived"
+    client.conversations_unarchive(channel=channel)
+    assert client.conversations_info(channel=channel)["channel"]["is_archived"] is False
+
+
+def test_invites_topic_purpose_and_their_errors(client: WebClient) -> None:
+    channel = client.conversations_create(name="inc-room")["channel"]["id"]
+    client.conversations_invite(channel=channel, users=["U0ALICE", "U0BOB"])
+    assert error_of(client.conversations_invite, channel=channel, users="U0ALICE") == "already_in_channel"
+    assert error_of(client.conversations_invite, channel=channel, users="U0NOBODY") == "user_not_found"
+    assert error_of(client.conversations_invite, channel="C0NOPE", users="U0ALICE") == "channel_not_found"
+    client.conversations_setTopic(channel=channel, topic="Grade 1 · commander @alice")
+    client.conversations_setPurpose(channel=channel, purpose="War room")
+    info = client.conversations_info(channel=channel)["channel"]
+    assert info["topic"]["value"] == "Grade 1 · commander @alice" and info["purpose"]["value"] == "War room"
+    assert info["num_members"] == 3
+    assert error_of(client.conversations_setTopic, channel=channel, topic="t" * 251) == "too_long"
+
+
+def test_not_in_channel_until_joined(client: WebClient) -> None:
+    assert error_of(client.chat_postMessage, channel="C0RANDOM", text="hi") == "not_in_channel"
+    client.conversations_join(channel="C0RANDOM")
+    assert client.chat_postMessage(channel="C0RANDOM", text="hi")["ok"]
+
+
+def test_missing_required_argument(client: WebClient) -> None:
+    with pytest.raises(SlackApiError) as excinfo:
+        client.api_call("conversations.invite", params={"channel": "C0GENERAL"})
+    assert excinfo.value.response["error"] == "invalid_arguments"
+    assert "users" in excinfo.value.response["response_metadata"]["messages"][0]
+
+
+def test_threads_updates_and_deletes(client: WebClient, sandbox: SlackSandbox) -> None:
+    parent = client.chat_postMessage(channel="C0GENERAL", text="parent")["ts"]
+    reply = client.chat_postMessage(channel="C0GENERAL", text="reply", thread_ts=parent)["ts"]
+    # Replying to a reply's ts lands in the same thread, as in Slack.
+    client.chat_postMessage(channel="C0GENERAL", text="reply 2", thread_ts=reply)
+    thread = client.conversations_replies(channel="C0GENERAL", ts=parent)["messages"]
+    assert [m["text"] for m in thread] == ["parent", "reply", "reply 2"]
+    assert {m.get("thread_ts") for m in thread} == {parent}
+    history = client.conversations_history(channel="C0GENERAL")["messages"]
+    assert [m["text"] for m in history] == ["parent"] and history[0]["reply_count"] == 2
+    client.chat_update(channel="C0GENERAL", ts=parent, text="edited")
+    assert sandbox.ws.message("C0GENERAL", parent)["text"] == "edited"
+    assert error_of(client.chat_update, channel="C0GENERAL", ts="1.999999", text="x") == "message_not_found"
+    client.chat_delete(channel="C0GENERAL", ts=reply)
+    assert error_of(client.chat_delete, channel="C0GENERAL", ts=reply) == "message_not_found"
+    link = client.chat_getPermalink(channel="C0GENERAL", message_ts=parent)["permalink"]
+    assert link.endswith(parent.replace(".", ""))
+
+
+def test_reactions_pins_and_bookmarks(client: WebClient) -> None:
+    ts = client.chat_postMessage(channel="C0GENERAL", text="runbook")["ts"]
+    client.reactions_add(channel="C0GENERAL", timestamp=ts, name="white_check_mark")
+    assert error_of(client.reactions_add, channel="C0GENERAL", timestamp=ts, name="white_check_mark") == \
+        "already_reacted"
+    client.pins_add(channel="C0GENERAL", timestamp=ts)
+    assert error_of(client.pins_add, channel="C0GENERAL", timestamp=ts) == "already_pinned"
+    assert [i["message"]["ts"] for i in client.pins_list(channel="C0GENERAL")["items"]] == [ts]
+    client.pins_remove(channel="C0GENERAL", timestamp=ts)
+    assert error_of(client.pins_remove, channel="C0GENERAL", timestamp=ts) == "no_pin"
+    bookmark = client.bookmarks_add(channel_id="C0GENERAL", title="Jira AI-12", type="link",
+                                    link="https://jira.example.com/browse/AI-12")["bookmark"]
+    assert client.bookmarks_list(channel_id="C0GENERAL")["bookmarks"] == [bookmark]
+
+
+def test_users_and_groups(client: WebClient) -> None:
+    assert client.users_info(user="U0ALICE")["user"]["tz"] == "Europe/Berlin"
+    assert error_of(client.users_info, user="U0NOBODY") == "user_not_found"
+    assert client.usergroups_users_list(usergroup="S0ONCALL")["users"] == ["U0ALICE", "U0BOB"]
+    dm = client.conversations_open(users="U0BOB")["channel"]["id"]
+    assert client.conversations_open(users="U0BOB")["channel"]["id"] == dm
+    assert client.chat_postMessage(channel=dm, text="psst")["ok"]
+
+
+def test_files_upload_v2_three_steps(client: WebClient, sandbox: SlackSandbox) -> None:
+    png = b"\x89PNG\r\n\x1a\n" + b"0" * 100
+    parent = client.chat_postMessage(channel="C0GENERAL", text="Weekly budget")["ts"]
+    result = client.files_upload_v2(channel="C0GENERAL", file=png, filename="budget.png", title="Budget",
+                                    thread_ts=parent, initial_comment="This week")
+    file_id = result["file"]["id"]
+    assert sandbox.ws.files[file_id]["content"] == png
+    shared = [m for m in sandbox.messages if m.get("files") == [file_id]]
+    assert len(shared) == 1 and shared[0]["thread_ts"] == parent
+    assert [c.method for c in sandbox.calls][-2:] == ["files.getUploadURLExternal", "files.completeUploadExternal"]
+    assert error_of(client.files_upload_v2, channel="C0RANDOM", file=png, filename="x.png") == "not_in_channel"
+
+
+def test_views_open_push_update_and_trigger_expiry(client: WebClient, sandbox: SlackSandbox,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    modal = {"type": "modal", "title": {"type": "plain_text", "text": "Risk"}, "blocks": []}
+    trigger = sandbox.ws.issue_trigger("U0ALICE")
+    opened = client.views_open(trigger_id=trigger, view=modal)["view"]
+    pushed = client.views_push(trigger_id=trigger, view=modal)["view"]
+    assert pushed["root_view_id"] == opened["id"] and pushed["previous_view_id"] == opened["id"]
+    updated = client.views_update(view_id=opened["id"], view={**modal, "title": {"type": "plain_text",
+                                                                                  "text": "Risk R-3"}})["view"]
+    assert updated["id"] == opened["id"] and sandbox.views[opened["id"]]["title"]["text"] == "Risk R-3"
+    assert error_of(client.views_update, view_id="V0NOPE", view=modal) == "not_found"
+    assert error_of(client.views_open, trigger_id="0.0.bogus", view=modal) == "invalid_trigger_id"
+    stale = sandbox.ws.issue_trigger("U0ALICE")
+    user, issued = sandbox.ws.triggers[stale]
+    sandbox.ws.triggers[stale] = (user, issued - 4)
+    assert error_of(client.views_open, trigger_id=stale, view=modal) == "expired_trigger_id"
+
+
+def test_rate_limited_call_is_retried_after_retry_after(client: WebClient, sandbox: SlackSandbox) -> None:
+    sandbox.rate_limit("chat.postMessage", times=1, retry_after=1)
+    started = time.monotonic()
+    assert client.chat_postMessage(channel="C0GENERAL", text="patient")["ok"]
+    assert time.monotonic() - started >= 0.9  # slack_sdk waited for Retry-After before trying again
+    assert len(sandbox.calls_to("chat.postMessage")) == 2
+    assert len([m for m in sandbox.messages if m["text"] == "patient"]) == 1
+
+
+def test_response_url_semantics(sandbox: SlackSandbox) -> None:
+    from slack_sdk.webhook import WebhookClient
+
+    ts = sandbox.ws.post(sandbox.channels["C0GENERAL"], "U0PMBOT", {"text": "card"})["ts"]
+    url = sandbox.new_response_url("C0GENERAL", "U0ALICE", message_ts=ts)
+    hook = WebhookClient(url)
+    hook.send(text="only you")
+    assert sandbox.ephemeral[-1]["text"] == "only you" and sandbox.ephemeral[-1]["user"] == "U0ALICE"
+    hook.send(text="card, confirmed", replace_original=True)
+    assert sandbox.ws.message("C0GENERAL", ts)["text"] == "card, confirmed"
+    hook.send(text="for everyone", response_type="in_channel")
+    assert sandbox.messages[-1]["text"] == "for everyone"
+    hook.send(text="x", delete_original=True)
+    assert all(m["ts"] != ts for m in sandbox.messages)
+    assert hook.send(text="fifth").status_code == 200
+    assert hook.send(text="sixth").status_code == 404  # five uses per response_url
+    assert WebhookClient(sandbox.base_url + "response/999").send(text="x").status_code == 404
+
+
+def test_token_is_taken_from_the_body_when_no_header(sandbox: SlackSandbox) -> None:
+    client = WebClient(base_url=sandbox.api_url)
+    assert client.api_call("auth.test", params={"token": BOT_TOKEN})["ok"]
