@@ -23,6 +23,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=3000)
     serve.add_argument("--no-migrate", action="store_true", help="do not upgrade the database schema at start")
 
+    shell = sub.add_parser("shell", help="try the bot in a local Slack workspace, in this terminal")
+    shell.add_argument("--files-dir", default="sandbox-files", help="where files the bot uploads are saved")
+
     sub.add_parser("migrate", help="upgrade the database schema to the latest version")
 
     manifest = sub.add_parser("manifest", help="print the Slack app manifest (YAML)")
@@ -64,6 +67,8 @@ def _dispatch(args: argparse.Namespace, settings: Settings, parser: argparse.Arg
         from bot.app import serve
 
         return serve(settings, host=args.host, port=args.port, migrate=not args.no_migrate)
+    if args.verb == "shell":
+        return _shell(settings, args.files_dir)
     if args.verb == "migrate":
         return _migrate(settings)
     if args.verb == "doctor":
@@ -83,6 +88,17 @@ def _manifest(args: argparse.Namespace) -> int:
 
     print(manifest_yaml(commands.specs(), url=args.url or DEFAULT_URL, socket_mode=args.socket_mode), end="")
     return 0
+
+
+def _shell(settings: Settings, files_dir: str) -> int:
+    from pathlib import Path
+
+    from bot.app import configure_logging
+    from bot.sandbox.shell import run_shell
+
+    # The terminal is for the conversation; only warnings and errors are logged (to stderr).
+    configure_logging("WARNING" if settings.pmbot_log_level != "DEBUG" else "DEBUG")
+    return run_shell(settings, files_dir=Path(files_dir))
 
 
 def _migrate(settings: Settings) -> int:

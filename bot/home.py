@@ -37,7 +37,7 @@ def home_view(deps: Deps) -> dict[str, Any]:
         "blocks": [
             blocks.header("pmbot — your AI project's day-to-day, in Slack"),
             *blocks.sections("*Commands*\n" + lines),
-            blocks.context("Type `/pmbot help` in any channel for this list, `/<command> help` for details."),
+            blocks.context("Type `/pmbot help` in any channel for this list, `/pmbot status` for the bot's health."),
         ],
     }
 

@@ -5,6 +5,7 @@ and every Block Kit payload against slack_sdk's own models and Slack's documente
 from __future__ import annotations
 
 import json
+import re
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -56,8 +57,38 @@ def _check_spec(call: Call) -> list[str]:
     return [f"{'/'.join(map(str, e.path)) or 'request'}: {e.message}" for e in validator.iter_errors(body)]
 
 
+# What the bot may put between < and > in mrkdwn: mentions, channel links, dates, user groups and URLs.
+# Anything else (a literal "<command>", an unescaped "<!channel>" from user text) renders wrongly or pings.
+_CONTROL = re.compile(r"<([^<>]*)>")
+_ALLOWED_CONTROL = re.compile(r"^(@[UW][A-Z0-9]+|#[CG][A-Z0-9]+|!date\^|!subteam\^|https?://|mailto:)")
+
+
+def _check_mrkdwn(text: str, where: str) -> list[str]:
+    return [f"{where}: unescaped <{inner}> in mrkdwn" for inner in _CONTROL.findall(text)
+            if not _ALLOWED_CONTROL.match(inner)]
+
+
+def _mrkdwn_texts(value: Any, where: str) -> list[tuple[str, str]]:
+    """Every mrkdwn string inside blocks, with a path for the message."""
+    found: list[tuple[str, str]] = []
+    if isinstance(value, dict):
+        if value.get("type") == "mrkdwn" and isinstance(value.get("text"), str):
+            found.append((value["text"], where))
+        for key, inner in value.items():
+            found += _mrkdwn_texts(inner, f"{where}.{key}")
+    elif isinstance(value, list):
+        for index, inner in enumerate(value):
+            found += _mrkdwn_texts(inner, f"{where}[{index}]")
+    return found
+
+
 def _check_blocks(call: Call) -> list[str]:
     problems: list[str] = []
+    if isinstance(call.args.get("text"), str):
+        problems += _check_mrkdwn(call.args["text"], "text")
+    for text, where in _mrkdwn_texts(call.args.get("blocks"), "blocks") + _mrkdwn_texts(call.args.get("view"),
+                                                                                        "view"):
+        problems += _check_mrkdwn(text, where)
     blocks = call.args.get("blocks")
     if isinstance(blocks, list):
         if len(blocks) > MESSAGE_BLOCKS_MAX:

@@ -43,3 +43,12 @@ def test_modal_title_limit_is_checked() -> None:
             "blocks": []}
     problems = check_call(call("views.open", {"trigger_id": "1.2", "view": view}))
     assert any("title" in p for p in problems)
+
+
+def test_unescaped_angle_brackets_in_mrkdwn_are_violations() -> None:
+    good = "Owner <@U0ALICE>, see <#C0GENERAL> and <https://jira.example.com/browse/AI-1|AI-1>; 2 &lt; 3"
+    assert check_call(call("chat.postMessage", {"channel": "C1", "text": good})) == []
+    ping = [{"type": "section", "text": {"type": "mrkdwn", "text": "user wrote <!channel>"}}]
+    assert check_call(call("chat.postMessage", {"channel": "C1", "text": "x", "blocks": ping}))
+    literal = {"type": "home", "blocks": [{"type": "context", "elements": [{"type": "mrkdwn", "text": "/<cmd> help"}]}]}
+    assert check_call(call("views.publish", {"user_id": "U1", "view": literal}))

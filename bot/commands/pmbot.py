@@ -69,7 +69,7 @@ def overview(deps: Deps) -> tuple[str, list[dict]]:
     """Every command with one line each, and a button to the status."""
     lines = [f"• `{spec.name}` — {spec.summary}" for spec in deps.commands]
     text = "*pmbot commands*\n" + "\n".join(lines)
-    footer = "`/<command> help` explains one command."
+    footer = "Add `help` to any command for its details, e.g. `/pmbot help`."
     return text, [*blocks.sections(text), blocks.context(footer),
                   blocks.actions(blocks.button("Show status", ACTION_STATUS))]
 

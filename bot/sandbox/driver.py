@@ -73,8 +73,10 @@ class Driver:
     """Builds payloads, signs them, posts them, and returns the bot's HTTP answer."""
 
     def __init__(self, events_url: str, signing_secret: str, sandbox: SlackSandbox | None = None,
-                 *, team_id: str = TEAM_ID):
+                 *, team_id: str = TEAM_ID, subscriptions: set[str] | None = None):
         self.events_url = events_url
+        # The app's bot_events (e.g. "message.channels"); None sends every event, as tests want.
+        self.subscriptions = subscriptions
         self.signer = SignatureVerifier(signing_secret)
         self.sandbox = sandbox
         self.team_id = team_id
@@ -349,8 +351,20 @@ class Driver:
 
     # --- events -------------------------------------------------------------------------------
 
-    def event(self, event: dict[str, Any], *, event_id: str | None = None, **post_options: Any) -> Response:
-        """An Events API callback wrapping `event`."""
+    def subscribed(self, event: dict[str, Any]) -> bool:
+        """Would Slack send this event to an app with these subscriptions?"""
+        if self.subscriptions is None:
+            return True
+        name = event.get("type", "")
+        if name == "message":
+            kind = {"channel": "channels", "group": "groups", "im": "im", "mpim": "mpim"}
+            name = "message." + kind.get(event.get("channel_type", "channel"), "channels")
+        return name in self.subscriptions
+
+    def event(self, event: dict[str, Any], *, event_id: str | None = None, **post_options: Any) -> Response | None:
+        """An Events API callback wrapping `event`; None when the app is not subscribed to it."""
+        if not self.subscribed(event):
+            return None
         payload = {
             "token": "deprecated-verification-token",
             "team_id": self.team_id,
@@ -364,7 +378,7 @@ class Driver:
         return self.post(json.dumps(payload), "application/json", **post_options)
 
     def say(self, text: str, *, user: str = "U0ALICE", channel: str = "C0GENERAL", thread_ts: str | None = None,
-            broadcast: bool = False, **post_options: Any) -> tuple[Response, dict[str, Any]]:
+            broadcast: bool = False, **post_options: Any) -> tuple[Response | None, dict[str, Any]]:
         """A person posts a message (in a thread when `thread_ts`); stored, then the `message` event sent."""
         with self.sandbox.lock:
             message = self.sandbox.ws.post(self.sandbox.channels[channel], user,
@@ -377,11 +391,11 @@ class Driver:
                 event["subtype"] = "thread_broadcast"
         return self.event(event, **post_options), message
 
-    def reply(self, thread_ts: str, text: str, **options: Any) -> tuple[Response, dict[str, Any]]:
+    def reply(self, thread_ts: str, text: str, **options: Any) -> tuple[Response | None, dict[str, Any]]:
         """A person replies in a thread."""
         return self.say(text, thread_ts=thread_ts, **options)
 
-    def edit(self, message: dict[str, Any], text: str, **post_options: Any) -> Response:
+    def edit(self, message: dict[str, Any], text: str, **post_options: Any) -> Response | None:
         """A person edits their message: `message_changed`."""
         previous = dict(message)
         with self.sandbox.lock:
@@ -391,7 +405,8 @@ class Driver:
                  "hidden": True, "ts": f"{time.time():.6f}", "message": dict(message), "previous_message": previous}
         return self.event(event, **post_options)
 
-    def react(self, name: str, message: dict[str, Any], *, user: str = "U0ALICE", **post_options: Any) -> Response:
+    def react(self, name: str, message: dict[str, Any], *, user: str = "U0ALICE",
+              **post_options: Any) -> Response | None:
         """A person adds an emoji reaction: stored, then `reaction_added` sent."""
         name = name.strip(":")
         with self.sandbox.lock:
@@ -400,7 +415,7 @@ class Driver:
                  "item": {"type": "message", "channel": message["channel"], "ts": message["ts"]}}
         return self.event(event, **post_options)
 
-    def join(self, user: str, channel: str, **post_options: Any) -> Response:
+    def join(self, user: str, channel: str, **post_options: Any) -> Response | None:
         """Someone joins a channel: membership stored, then `member_joined_channel` sent."""
         with self.sandbox.lock:
             self.sandbox.channels[channel].members.add(user)
@@ -408,7 +423,7 @@ class Driver:
                  "channel_type": "G" if self.sandbox.channels[channel].is_private else "C", "team": self.team_id}
         return self.event(event, **post_options)
 
-    def open_home(self, user: str = "U0ALICE", **post_options: Any) -> Response:
+    def open_home(self, user: str = "U0ALICE", **post_options: Any) -> Response | None:
         """Someone opens the bot's Home tab."""
         return self.event({"type": "app_home_opened", "user": user, "channel": f"D{user}", "tab": "home"},
                           **post_options)

@@ -1,0 +1,365 @@
+"""`pmbot shell`: the real bot (HTTP server, Bolt, slack_sdk) wired to an in-process sandbox, in a terminal.
+
+Type a slash command as in Slack; the bot's messages appear rendered from Block Kit. With stdin not a
+terminal it reads one line per step and exits 0 at the end of input.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from pydantic import SecretStr
+
+from bot.app import Runtime, Service, build
+from bot.sandbox.driver import Driver, NotFoundOnScreen
+from bot.sandbox.render import mrkdwn_to_text, render_message, render_view
+from bot.sandbox.server import BOT_TOKEN, BOT_USER_ID, SlackSandbox
+from bot.settings import Settings
+from storage.migrate import upgrade
+
+SIGNING_SECRET = "sandbox-signing-secret"
+_OFFSET = re.compile(r"^([+-])(\d+)([wdhm])$")
+_UNITS = {"w": "weeks", "d": "days", "h": "hours", "m": "minutes"}
+
+HELP = """\
+Commands (you are {user} in #{channel}):
+  /<command> [text]        a slash command, as in Slack (try /pmbot help)
+  click <label>            press a button, by its label or action id
+  choose <select> = <opt>  pick an option in a select menu
+  fill <field> = <value>   fill a field of the open modal; then submit (or cancel)
+  submit | cancel          submit or close the open modal
+  say <text>               post a message in the channel
+  reply <text>             reply in the current thread
+  react :emoji:            react to the latest message in the channel
+  as @user                 act as someone else      users     list people
+  in #channel              switch channel           channels  list channels
+  open #channel            switch and show the channel's recent messages
+  time +1d | +2h | +30m | 2026-12-01T09:30
+                           move the clock and run the jobs that fall due
+  help                     this list                quit      leave"""
+
+
+class Shell:
+    """One terminal session on the local workspace."""
+
+    def __init__(self, settings: Settings, *, files_dir: Path, out: Callable[[str], None] = print):
+        self.out = out
+        self.files_dir = files_dir
+        self.sandbox = SlackSandbox()
+        self.sandbox.start()
+        self.settings = settings.model_copy(update={
+            "slack_api_url": self.sandbox.api_url, "slack_bot_token": SecretStr(BOT_TOKEN), "slack_app_token": None,
+            "slack_signing_secret": SecretStr(SIGNING_SECRET), "pmbot_scheduler_enabled": False,
+        })
+        self.runtime: Runtime = build(self.settings)
+        upgrade(self.runtime.deps.engine)
+        self.runtime.scheduler.ensure_default_schedules()
+        self.offset = timedelta(0)
+        self.runtime.deps.clock = self.now
+        self.service = Service(self.runtime, host="127.0.0.1", port=0)
+        self.service.start()
+        # Like Slack, deliver only the events the app's manifest subscribes to.
+        self.driver = Driver(f"http://127.0.0.1:{self.service.http.port}/slack/events", SIGNING_SECRET,
+                             self.sandbox, subscriptions=subscribed_events())
+        self.user, self.channel = "U0ALICE", "C0GENERAL"
+        self.thread_ts: str | None = None
+        self.fields: dict[str, str] = {}
+        self._seen_messages = 0
+        self._seen_ephemeral = 0
+        self._seen_view: tuple[str, str] | None = None
+        self._saved_files: set[str] = set()
+
+    # --- clock --------------------------------------------------------------------------------
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+    # --- loop ---------------------------------------------------------------------------------
+
+    @property
+    def prompt(self) -> str:
+        return f"{self._name(self.user)}@#{self._name(self.channel)}> "
+
+    def run(self, lines: Iterable[str] | None = None) -> int:
+        """Read commands until end of input or `quit`."""
+        interactive = lines is None and sys.stdin.isatty()
+        self.out(f"pmbot shell — a local Slack workspace. You are @{self._name(self.user)} in "
+                 f"#{self._name(self.channel)}. Type `help` for commands.")
+        source = self._terminal() if interactive else (lines if lines is not None else sys.stdin)
+        try:
+            for raw in source:
+                line = raw.rstrip("\n")
+                if not interactive:
+                    self.out(self.prompt + line)
+                if line.strip() in ("quit", "exit"):
+                    break
+                self.step(line)
+        finally:
+            self.close()
+        return 0
+
+    def _terminal(self) -> Iterable[str]:
+        while True:
+            try:
+                yield input(self.prompt)
+            except EOFError:
+                self.out("")
+                return
+
+    def close(self) -> None:
+        self.service.stop()
+        self.sandbox.stop()
+
+    def step(self, line: str) -> None:
+        """One command, then whatever the bot did in reply."""
+        line = line.strip()
+        if not line or line.startswith("#!"):
+            return
+        try:
+            self._dispatch(line)
+        except (NotFoundOnScreen, ValueError) as exc:
+            self.out(f"! {exc}")
+        self.runtime.settle()
+        self._show_new()
+
+    def _dispatch(self, line: str) -> None:
+        if line.startswith("/"):
+            command, _, text = line.partition(" ")
+            self._check_status(self.driver.command(command, text.strip(), user=self.user, channel=self.channel))
+            return
+        verb, _, rest = line.partition(" ")
+        handler = self._verbs().get(verb.lower())
+        if handler is None:
+            self.out(f"! Unknown command `{verb}`. Type `help` for the list.")
+            return
+        handler(rest.strip())
+
+    def _verbs(self) -> dict[str, Callable[[str], None]]:
+        return {"help": self._help, "click": self._click, "choose": self._choose, "fill": self._fill,
+                "submit": self._submit, "cancel": self._cancel, "say": self._say, "reply": self._reply,
+                "react": self._react, "as": self._as, "in": self._in, "open": self._open, "channels": self._channels,
+                "users": self._users, "time": self._time}
+
+    def _check_status(self, response) -> None:
+        if response is not None and response.status != 200:
+            self.out(f"! the bot answered HTTP {response.status}")
+
+    # --- verbs --------------------------------------------------------------------------------
+
+    def _help(self, _rest: str) -> None:
+        self.out(HELP.format(user="@" + self._name(self.user), channel=self._name(self.channel)))
+
+    def _click(self, label: str) -> None:
+        if not label:
+            raise ValueError("click what? e.g. `click Show status`")
+        self._check_status(self.driver.press(label, user=self.user, channel=self.channel))
+
+    def _choose(self, rest: str) -> None:
+        select, sep, option = rest.partition("=")
+        if not sep or not option.strip():
+            raise ValueError("usage: choose <select> = <option>")
+        option = self._resolve_id(option.strip())
+        self._check_status(self.driver.choose(select.strip(), option, user=self.user, channel=self.channel))
+
+    def _fill(self, rest: str) -> None:
+        field, sep, value = rest.partition("=")
+        if not sep:
+            raise ValueError("usage: fill <field> = <value>")
+        self.driver.open_view(self.user)
+        self.fields[field.strip()] = self._resolve_id(value.strip())
+        self.out(f"  {field.strip()} = {value.strip()}")
+
+    def _submit(self, _rest: str) -> None:
+        response = self.driver.submit(self.fields, user=self.user)
+        self.fields = {}
+        self._check_status(response)
+        self._seen_view = None  # show the modal again if it stayed open (errors, update)
+
+    def _cancel(self, _rest: str) -> None:
+        self.driver.close(user=self.user)
+        self.fields = {}
+        self.out("  (modal closed)")
+
+    def _say(self, text: str) -> None:
+        if not text:
+            raise ValueError("say what?")
+        response, message = self.driver.say(text, user=self.user, channel=self.channel)
+        self._check_status(response)
+        self.thread_ts = message["ts"]
+
+    def _reply(self, text: str) -> None:
+        if not text:
+            raise ValueError("reply what?")
+        if self.thread_ts is None:
+            raise ValueError("no thread to reply to yet in this channel")
+        self._check_status(self.driver.reply(self.thread_ts, text, user=self.user, channel=self.channel)[0])
+
+    def _react(self, emoji: str) -> None:
+        name = emoji.strip().strip(":")
+        if not name:
+            raise ValueError("react with what? e.g. `react :pushpin:`")
+        with self.sandbox.lock:
+            latest = next((m for m in reversed(self.sandbox.messages) if m["channel"] == self.channel), None)
+        if latest is None:
+            raise ValueError("there is no message here to react to")
+        self._check_status(self.driver.react(name, latest, user=self.user))
+        self.out(f"  :{name}: on “{mrkdwn_to_text(latest['text'], self._name)[:60]}”")
+
+    def _as(self, who: str) -> None:
+        user = self.sandbox.ws.user_by_name(who)
+        if user is None or user.is_bot:
+            raise ValueError(f"nobody called {who or '…'} here; `users` lists people")
+        self.user = user.id
+        self.out(f"  you are now @{user.name}")
+
+    def _in(self, where: str) -> None:
+        channel = self.sandbox.ws.channel_by_name(where)
+        if channel is None:
+            raise ValueError(f"no channel {where or '…'}; `channels` lists them")
+        if channel.id != self.channel:
+            self.thread_ts = None
+        self.channel = channel.id
+        self.out(f"  now in #{channel.name}")
+
+    def _open(self, where: str) -> None:
+        self._in(where)
+        with self.sandbox.lock:
+            history = [m for m in self.sandbox.messages if m["channel"] == self.channel]
+        for message in history[-10:]:
+            self._print_message(message)
+        if not history:
+            self.out("  (no messages yet)")
+
+    def _channels(self, _rest: str) -> None:
+        for channel in self.sandbox.channels.values():
+            if channel.is_im:
+                continue
+            flags = [f for f, on in (("private", channel.is_private), ("archived", channel.is_archived),
+                                     ("pmbot is a member", "U0PMBOT" in channel.members)) if on]
+            topic = f" — {channel.topic}" if channel.topic else ""
+            self.out(f"  #{channel.name}{topic}  ({', '.join(flags) or 'public'}, {len(channel.members)} members)")
+
+    def _users(self, _rest: str) -> None:
+        for user in self.sandbox.users.values():
+            flags = "".join(flag for flag, on in (("  (bot)", user.is_bot), ("  (admin)", user.is_admin)) if on)
+            self.out(f"  @{user.name}  {user.tz}{flags}")
+
+    def _time(self, rest: str) -> None:
+        if not rest:
+            self.out(f"  it is {self._local(self.now())}")
+            return
+        before = self.now()
+        target = self._parse_time(rest, before)
+        self.offset += target - before
+        self.out(f"  the clock now reads {self._local(target)}")
+        if target <= before:
+            return
+        results, skipped = self.runtime.scheduler.run_due(before, target)
+        if skipped:
+            self.out(f"  ({skipped} older scheduled runs skipped: only the latest of each schedule run)")
+        for result in results:
+            detail = f" — {result.detail}" if result.detail else ""
+            self.out(f"  ran {result.job_name} for {self._local(result.slot_at)}: {result.status}{detail}")
+
+    def _parse_time(self, text: str, now: datetime) -> datetime:
+        match = _OFFSET.match(text.strip())
+        if match:
+            amount = int(match[2]) * (1 if match[1] == "+" else -1)
+            return now + timedelta(**{_UNITS[match[3]]: amount})
+        try:
+            value = datetime.fromisoformat(text.strip())
+        except ValueError:
+            raise ValueError(f"`{text}` is neither +1d/+2h/+30m nor a time like 2026-12-01T09:30") from None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=ZoneInfo(self.settings.pmbot_timezone))
+        return value.astimezone(UTC)
+
+    def _local(self, moment: datetime) -> str:
+        return moment.astimezone(ZoneInfo(self.settings.pmbot_timezone)).strftime("%a %d %b %Y %H:%M %Z")
+
+    # --- output -------------------------------------------------------------------------------
+
+    def _name(self, some_id: str) -> str:
+        ws = self.sandbox.ws
+        if some_id in ws.users:
+            return ws.users[some_id].name
+        if some_id in ws.channels:
+            return ws.channels[some_id].name
+        return some_id
+
+    def _resolve_id(self, value: str) -> str:
+        """`@bob` and `#general` typed in the shell become the ids Slack would send."""
+        if value.startswith("@") and (user := self.sandbox.ws.user_by_name(value)):
+            return user.id
+        if value.startswith("#") and (channel := self.sandbox.ws.channel_by_name(value)):
+            return channel.id
+        return value
+
+    def _show_new(self) -> None:
+        with self.sandbox.lock:
+            messages = self.sandbox.messages[self._seen_messages:]
+            ephemeral = self.sandbox.ephemeral[self._seen_ephemeral:]
+            self._seen_messages = len(self.sandbox.messages)
+            self._seen_ephemeral = len(self.sandbox.ephemeral)
+        for message in messages:
+            if message["user"] == self.user:
+                continue  # what you typed yourself is already on screen
+            self._print_message(message, announce_channel=message["channel"] != self.channel)
+            if message["channel"] == self.channel and "thread_ts" not in message:
+                self.thread_ts = message["ts"]
+        for message in ephemeral:
+            if message["user"] == self.user:  # ephemeral messages are stored with the person who sees them
+                self._print_message(message, prefix="(only you) ", author=self._name(BOT_USER_ID))
+        self._show_view()
+
+    def _print_message(self, message: dict[str, Any], *, prefix: str = "", announce_channel: bool = False,
+                       author: str | None = None) -> None:
+        lines = render_message(message, self._name, author=author)
+        where = f"[#{self._name(message['channel'])}] " if announce_channel else ""
+        indent = "    ↳ " if message.get("thread_ts") not in (None, message["ts"]) else ""
+        pad = " " * len(indent) if indent else ""
+        self.out(f"{indent}{where}{prefix}{lines[0]}")
+        for line in lines[1:]:
+            self.out(f"{pad}{line}")
+        for file_id in message.get("files") or []:
+            self.out(f"{pad}  📎 {self._save_file(file_id)}")
+
+    def _save_file(self, file_id: str) -> str:
+        file = self.sandbox.ws.files.get(file_id) or {}
+        path = self.files_dir / f"{file_id}-{Path(file.get('name', 'file')).name}"
+        if file_id not in self._saved_files and file.get("content") is not None:
+            self.files_dir.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(file["content"])
+            self._saved_files.add(file_id)
+        return f"{file.get('title', file_id)} saved to {path}"
+
+    def _show_view(self) -> None:
+        ws = self.sandbox.ws
+        with self.sandbox.lock:
+            stack = ws.view_stacks.get(self.user) or []
+            view = ws.views.get(stack[-1]) if stack else None
+        key = (view["id"], view["hash"] + str(view.get("errors"))) if view else None
+        if key != self._seen_view and view is not None:
+            for line in render_view(view, self._name):
+                self.out(line)
+        self._seen_view = key
+
+
+def subscribed_events() -> set[str]:
+    from bot import commands
+    from bot.manifest import build_manifest
+
+    return set(build_manifest(commands.specs())["settings"]["event_subscriptions"]["bot_events"])
+
+
+def run_shell(settings: Settings, *, files_dir: Path, script: list[str] | None = None) -> int:
+    """Entry point for `pmbot shell`."""
+    shell = Shell(settings, files_dir=files_dir)
+    return shell.run(script)
+
