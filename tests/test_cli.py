@@ -114,3 +114,12 @@ def test_doctor_fails_on_a_bad_token_and_an_unreachable_jira(sandbox: SlackSandb
     assert "✗ jira: http://127.0.0.1:9" in result.stdout
     assert "✗ database: schema at None" in result.stdout
     assert "xoxb-wrong" not in result.stdout
+
+
+def test_doctor_fails_on_an_unreachable_llm(sandbox: SlackSandbox, tmp_path: Path) -> None:
+    env = bot_env(SLACK_API_URL=sandbox.api_url, OPENAI_API_KEY="sk-test-key-not-real",
+                  OPENAI_BASE_URL="http://127.0.0.1:9/v1")
+    result = pmbot("doctor", env=env, cwd=tmp_path)
+    assert result.returncode == 1
+    assert "✗ llm: http://127.0.0.1:9/v1: APIConnectionError" in result.stdout
+    assert "sk-test-key-not-real" not in result.stdout

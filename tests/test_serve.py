@@ -15,7 +15,8 @@ from tests.helpers import ServeProcess, bot_env
 
 
 def test_serve_comes_up_with_only_slack_credentials(db_url: str, sandbox: SlackSandbox, tmp_path: Path) -> None:
-    server = ServeProcess(bot_env(SLACK_API_URL=sandbox.api_url, DATABASE_URL=db_url), tmp_path)
+    plain_url = db_url.replace("postgresql+psycopg://", "postgresql://")  # the form hosting providers hand out
+    server = ServeProcess(bot_env(SLACK_API_URL=sandbox.api_url, DATABASE_URL=plain_url), tmp_path)
     try:
         health = server.wait_healthy()
         assert health["http"] == 200 and health["status"] == "ok" and health["database"] == "ok"

@@ -64,6 +64,7 @@ class Shell:
         self.runtime.deps.clock = self.now
         self.service = Service(self.runtime, host="127.0.0.1", port=0)
         self.service.start()
+        self.runtime.deps.scheduler_role = "driven by the shell (`time +1d` runs what falls due)"
         # Like Slack, deliver only the events the app's manifest subscribes to.
         self.driver = Driver(f"http://127.0.0.1:{self.service.http.port}/slack/events", SIGNING_SECRET,
                              self.sandbox, subscriptions=subscribed_events())
