@@ -137,10 +137,14 @@ def check_slack(runtime: Runtime) -> None:
     """auth.test once at start, so a bad token shows up in the log now rather than on the first command."""
     try:
         who = runtime.deps.client.auth_test()
+    except SlackApiError as exc:
+        logger.warning("Slack: auth.test refused (%s); commands will fail until this is fixed",
+                       exc.response.get("error"))
+    except (SlackClientError, OSError) as exc:
+        logger.warning("Slack: %s unreachable (%s); commands will fail until it answers",
+                       runtime.deps.settings.slack_api_url, type(exc).__name__)
+    else:
         logger.info("Slack: connected as %s in %s", who.get("user"), who.get("team"))
-    except (SlackApiError, SlackClientError, OSError) as exc:
-        logger.warning("Slack: auth.test failed (%s); commands will fail until this is fixed",
-                       getattr(getattr(exc, "response", None), "get", lambda _k: None)("error") or exc)
 
 
 class Service:
