@@ -6,6 +6,7 @@ import os
 import shutil
 import time
 import uuid
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from bot.app import Runtime, Service, build
 from bot.sandbox import Driver, SlackSandbox
@@ -68,8 +69,7 @@ def postgres_template() -> Iterator[str | None]:
         # Nobody (autovacuum included) may sit in the template, or cloning it fails now and then.
         conn.execute(text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false'))
     yield name
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    _drop(admin, name)
     admin.dispose()
 
 
@@ -85,6 +85,18 @@ def _create_from_template(admin: Engine, name: str, template: str) -> None:
             time.sleep(0.2)
 
 
+def _drop(admin: Engine, name: str) -> None:
+    """Drop a test database; an autovacuum worker still in it (not ours to terminate) is waited out."""
+    for _ in range(50):
+        try:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            return
+        except (OperationalError, ProgrammingError):
+            time.sleep(0.1)
+    warnings.warn(f"test database {name} could not be dropped", stacklevel=1)
+
+
 def _fresh_postgres(template: str | None) -> Iterator[str]:
     if template is None:
         pytest.skip(f"{POSTGRES_ENV} not set (CI sets it; see README)")
@@ -94,8 +106,7 @@ def _fresh_postgres(template: str | None) -> Iterator[str]:
     admin = _admin_engine(admin_url)
     _create_from_template(admin, name, template)
     yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    _drop(admin, name)
     admin.dispose()
 
 
