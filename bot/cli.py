@@ -26,6 +26,10 @@ def _parser() -> argparse.ArgumentParser:
     shell = sub.add_parser("shell", help="try the bot in a local Slack workspace, in this terminal")
     shell.add_argument("--files-dir", default="sandbox-files", help="where files the bot uploads are saved")
 
+    classify = sub.add_parser("classify", help="grade a bug report (JSON out): TEXT, or --jsonl FILE of {id, text}")
+    classify.add_argument("text", nargs="?", help="the report text")
+    classify.add_argument("--jsonl", metavar="FILE", help="one JSON object per line with id and text; - for stdin")
+
     sub.add_parser("migrate", help="upgrade the database schema to the latest version")
 
     manifest = sub.add_parser("manifest", help="print the Slack app manifest (YAML)")
@@ -51,6 +55,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.verb == "manifest":
         return _manifest(args)
+    if args.verb == "classify":
+        return _classify(args, parser)
     try:
         settings = load_settings()
         return _dispatch(args, settings, parser)
@@ -99,6 +105,43 @@ def _shell(settings: Settings, files_dir: str) -> int:
     # The terminal is for the conversation; only warnings and errors are logged (to stderr).
     configure_logging("WARNING" if settings.pmbot_log_level != "DEBUG" else "DEBUG")
     return run_shell(settings, files_dir=Path(files_dir))
+
+
+def _classify(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    import json
+
+    from bot.domain.grading import grade_report
+
+    if (args.text is None) == (args.jsonl is None):
+        parser.error("classify takes either TEXT or --jsonl FILE")
+    if args.text is not None:
+        print(json.dumps(grade_report(args.text).as_json(), ensure_ascii=False))
+        return 0
+    stream = sys.stdin if args.jsonl == "-" else open(args.jsonl, encoding="utf-8")  # noqa: SIM115
+    failures = 0
+    with stream:
+        for number, line in enumerate(stream, start=1):
+            if not line.strip():
+                continue
+            result = _classify_line(line, number)
+            failures += "error" in result
+            print(json.dumps(result, ensure_ascii=False))
+    return 1 if failures else 0
+
+
+def _classify_line(line: str, number: int) -> dict:
+    import json
+
+    from bot.domain.grading import grade_report
+
+    try:
+        item = json.loads(line)
+    except json.JSONDecodeError as exc:
+        return {"line": number, "error": f"not JSON: {exc.msg}"}
+    if not isinstance(item, dict) or not isinstance(item.get("text"), str):
+        return {"id": item.get("id") if isinstance(item, dict) else None, "line": number,
+                "error": "each line needs an object with a string 'text'"}
+    return {"id": item.get("id"), **grade_report(item["text"]).as_json()}
 
 
 def _migrate(settings: Settings) -> int:

@@ -123,3 +123,34 @@ def test_doctor_fails_on_an_unreachable_llm(sandbox: SlackSandbox, tmp_path: Pat
     assert result.returncode == 1
     assert "✗ llm: http://127.0.0.1:9/v1: APIConnectionError" in result.stdout
     assert "sk-test-key-not-real" not in result.stdout
+
+
+def test_classify_text_prints_one_json_object(tmp_path: Path) -> None:
+    import json
+
+    result = pmbot("classify", "my card 4111 1111 1111 1111 is in the answer", env=bot_env(), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    verdict = json.loads(result.stdout)
+    assert set(verdict) == {"grade", "label", "reasons", "source", "pii"}
+    assert (verdict["grade"], verdict["source"], verdict["pii"]) == (1, "rules", ["card"])
+    assert "4111" not in result.stdout
+
+
+def test_classify_jsonl_keeps_ids_and_reports_bad_lines(tmp_path: Path) -> None:
+    import json
+
+    source = tmp_path / "reports.jsonl"
+    source.write_text('{"id": "a", "text": "please add dark mode"}\n'
+                      'not json\n'
+                      '{"id": 7, "text": "the logo is blurry"}\n'
+                      '{"id": "b"}\n', encoding="utf-8")
+    result = pmbot("classify", "--jsonl", str(source), env=bot_env(), cwd=tmp_path)
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert result.returncode == 1
+    assert [(line.get("id"), line.get("grade")) for line in lines] == [("a", 5), (None, None), (7, 4), ("b", None)]
+    assert lines[1]["line"] == 2 and "not JSON" in lines[1]["error"]
+
+
+def test_classify_needs_text_or_a_file(tmp_path: Path) -> None:
+    result = pmbot("classify", env=bot_env(), cwd=tmp_path)
+    assert result.returncode == 2 and "either TEXT or --jsonl" in result.stderr

@@ -1,0 +1,459 @@
+"""The offline bug grader: rules over normalised text in English, Spanish, German and French.
+
+It looks for what a report *describes* (another user's data shown, a crash, a typo, a wish), never
+for what it *asks* ("CRITICAL!!!", "file this as grade 5"): urgency wording and instructions inside a
+report are data. Safety floors — personal data or secrets in the report, other users' data exposed,
+credentials leaked, injection or exfiltration, access without authentication, harmful output or
+dangerous advice — make a report grade 1 whatever else it says, and no other classifier may go lower.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+
+from bot.domain.grades import grade_info
+from bot.domain.pii import Redaction, redact
+
+# PII kinds that are a breach wherever they appear in a report; e-mail addresses and phone numbers
+# are ordinary in bug reports and count only when the text says they were exposed.
+ALWAYS_SENSITIVE = frozenset({"card", "iban", "national_id", "api_key", "private_key", "secret", "password"})
+
+
+@dataclass(frozen=True)
+class Signal:
+    grade: int
+    reason: str
+    pattern: re.Pattern[str]
+    floor: bool = False
+    negatable: bool = True
+    # A weak signal ("bug", "error", "wrong") sets the grade only when nothing more specific matched.
+    weak: bool = False
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What the grader decided, with reasons a person can check."""
+
+    grade: int
+    label: str
+    reasons: tuple[str, ...]
+    confidence: float
+    source: str = "rules"
+    pii: tuple[str, ...] = ()
+    floor: bool = False
+    redacted_text: str = field(default="", repr=False)
+
+    def as_json(self) -> dict:
+        return {"grade": self.grade, "label": self.label, "reasons": list(self.reasons), "source": self.source,
+                "pii": list(self.pii)}
+
+
+def _rx(*alternatives: str) -> re.Pattern[str]:
+    return re.compile("|".join(f"(?:{a})" for a in alternatives))
+
+
+# Who else's data: "other users", "otros usuarios", "anderer Nutzer", "d'autres utilisateurs".
+_OTHERS = (r"(?:other|another|different|random|wrong|someone else'?s?|somebody else'?s?|other people'?s?|"
+           r"every(?:one|body)'?s?|all (?:the )?(?:other )?|any(?:one|body)'?s?|strangers?'?s?)")
+_PEOPLE = (r"(?:users?|customers?|people|persons?|accounts?|tenants?|patients?|clients?|members?|employees?|"
+           r"students?|clinics?|compan(?:y|ies)|organi[sz]ations?|orgs?|teams?|workspaces?|schools?|firms?)'?s?")
+_DATA = (r"(?:data|chats?|conversations?|messages?|histor(?:y|ies)|files?|documents?|emails?|records?|prompts?|"
+         r"info(?:rmation)?|details|orders?|photos?|pictures?|responses?|answers?|invoices?|addresses|"
+         r"profiles?|uploads?|transcripts?|threads?|notes?|results?)")
+_EXPOSE = (r"(?:leak|expos|reveal|visible|shown|show(?:s|ed|ing)?|display|dump|print|output|return|"
+           r"appear|surfac|disclos|log(?:s|ged)?\b|public)")
+
+SIGNALS: tuple[Signal, ...] = (
+    # --- grade 1 floors -------------------------------------------------------------------------
+    Signal(1, "other users' data is exposed", _rx(
+        rf"\b{_OTHERS} ?{_PEOPLE} {_DATA}",
+        rf"\b{_OTHERS} ?{_PEOPLE}\b.{{0,40}}\b(?:see|saw|seen|read|view|access|download)",
+        rf"\b(?:see|saw|seen|read|view|access|download|get|got|receive|received)s?\b.{{0,50}}\b{_OTHERS} ?{_PEOPLE}",
+        rf"\b(?:see|saw|read|view|access|download|get)s?\b.{{0,30}}\b(?:everyone|everybody)'?s? {_DATA}",
+        rf"\b{_DATA} (?:of|from|belonging to) (?:other|another|different|random) {_PEOPLE}",
+        r"\bcross.(?:tenant|account|user) (?:leak|data|access|exposure|contamination)",
+        r"\bdatos de (?:otros|otras|otro|otra) (?:usuari|client|persona|pacient)",
+        r"\b(?:ver|veo|ve|vemos|muestra|aparecen?|salen?)\b.{0,40}\bde (?:otros|otro|otra|otras) "
+        r"(?:usuari|client|persona|pacient)",
+        r"\b(?:daten|chats?|nachrichten|verlauf|dateien|dokumente|unterhaltungen) (?:von )?(?:anderer|anderen|"
+        r"fremder|fremden) (?:nutzer|benutzer|kunden|personen|patienten)",
+        r"\b(?:sehe|sieht|sehen|angezeigt|zeigt)\b.{0,40}\b(?:anderer|anderen|fremder|fremden) (?:nutzer|benutzer|"
+        r"kunden|personen)",
+        r"\b(?:donnees|conversations?|messages?|historiques?|fichiers?|documents?) d'(?:autres|un autre) "
+        r"(?:utilisateur|client|personne|patient)",
+        r"\b(?:voir|vois|voit|voient|affiche|apparai)\w*\b.{0,40}\b(?:d'autres|d'un autre|des autres) "
+        r"(?:utilisateur|client|personne)",
+    ), floor=True),
+    Signal(1, "personal data is exposed", _rx(
+        r"\b(?:leak|expos|reveal|disclos|dump)\w*\b.{0,30}\b(?:names?|diagnos[ie]s|salar(?:y|ies)|addresses|"
+        r"phone numbers|emails?|medical|health|financial|biometric)",
+        r"\b(?:pii|personal (?:data|information|details)|personally identifiable|social security|ssn|"
+        r"credit card|card numbers?|passport|medical records?|health (?:data|records?)|home address(?:es)?|"
+        r"dates? of birth|bank (?:details|account))\b.{0,50}" + _EXPOSE,
+        _EXPOSE + r"\w*\b.{0,50}\b(?:pii|personal (?:data|information|details)|social security|credit card|"
+        r"card numbers?|passport|medical records?|health records?|home address(?:es)?|phone numbers|"
+        r"email addresses|dates? of birth)",
+        r"\b(?:data breach|data leak|privacy (?:breach|violation|leak|incident)|leaks? (?:user|customer) data)",
+        r"\b(?:fuga|filtracion) de (?:datos|informacion)|\bdatos personales\b.{0,40}(?:expuest|visible|filtr|muestra)",
+        r"\b(?:datenleck|datenpanne|datenschutzverletzung)|\bpersonenbezogene(?:n)? daten\b.{0,40}"
+        r"(?:sichtbar|offengelegt|angezeigt|geleakt)",
+        r"\bfuite de (?:donnees|informations)|\bdonnees personnelles\b.{0,40}(?:expose|visible|affich|divulg)",
+    ), floor=True),
+    Signal(1, "a credential or secret is leaked", _rx(
+        r"\b(?:api[ _-]?keys?|secret(?: key)?s?|access (?:key|token)s?|auth(?:entication)? tokens?|bearer tokens?|"
+        r"passwords?|credentials?|private keys?|session (?:token|cookie)s?|connection strings?)\b.{0,40}"
+        r"(?:leak|expos|reveal|visible|shown|in (?:the )?(?:logs?|response|output|url|html|page source|repo)|"
+        r"plain ?text|printed|committed|public)",
+        r"\b(?:leak|expos|reveal|print|log|dump|return)\w*\b.{0,30}\b(?:api[ _-]?keys?|secret keys?|access tokens?|"
+        r"passwords?|credentials|private keys?|session tokens?)",
+        r"\b(?:clave|contrasena)s?(?: de api)?\b.{0,30}(?:expuest|visible|filtrad|en texto plano)",
+        r"\b(?:passwort|kennwort|api.schlussel|zugangsdaten)\b.{0,30}(?:sichtbar|im klartext|geleakt|offengelegt)",
+        r"\b(?:mot de passe|cle api|identifiants)\b.{0,30}(?:visible|en clair|expose|divulgu)",
+    ), floor=True),
+    Signal(1, "injection, exfiltration or a guardrail bypass", _rx(
+        r"\bprompt.?injection|\bjail ?break|\bindirect injection",
+        r"\b(?:system|hidden|internal) (?:prompt|instructions?)\b.{0,30}(?:leak|reveal|expos|dump|extract|print|"
+        r"disclos|show)",
+        r"\b(?:leak|reveal|expos|dump|extract|print|disclos|show)\w*\b.{0,30}\b(?:system|hidden|internal) "
+        r"(?:prompt|instructions)",
+        r"\bexfiltrat|\bsql.?injection|\bxss\b|\bcross.site.scripting|\bremote code execution|\brce\b|\bssrf\b|"
+        r"\barbitrary code|\bcommand injection|\bpath traversal|\bcsrf\b",
+        r"\b(?:bypass|circumvent|get around|disable|turn off|defeat)\w*\b.{0,30}\b(?:safety|guardrails?|filters?|"
+        r"moderation|content polic|safeguards?)",
+        r"\binyeccion de (?:prompt|sql|comandos)|\bprompt.injektion|\binjection de (?:prompt|sql)",
+    ), floor=True),
+    Signal(1, "access without authentication or authorisation", _rx(
+        r"\b(?:without|no|bypass\w*|skip\w*) (?:being )?(?:logged in|logging in|login|log in|auth\w*|signing in|"
+        r"sign.in|credentials|a password|an account|permission)",
+        r"\bunauthenticated|\bunauthori[sz]ed (?:access|users?|requests?)|\bidor\b|\bprivilege escalation|"
+        r"\bbroken access control",
+        r"\b(?:any|anonymous|logged.out) (?:user|one|visitor|person|member)s? (?:can|could|is able to) "
+        r"(?:access|delete|edit|modify|see|read|download|change|view)",
+        r"\badmin (?:panel|page|endpoint|api|console|dashboard)\b.{0,40}(?:public|open|without|anyone|accessible)",
+        r"\bsin (?:iniciar sesion|autenticacion|login|contrasena|permiso)|\bohne (?:anmeldung|login|"
+        r"authentifizierung|passwort|berechtigung)|\bsans (?:authentification|connexion|se connecter|mot de passe)",
+    ), floor=True, negatable=False),
+    Signal(1, "harmful, hateful or unsafe output", _rx(
+        r"\bself.?harm|\bsuicid|\bkill (?:yourself|myself|himself|herself|themselves)|\bhurt (?:yourself|"
+        r"themselves)",
+        r"\bhate ?speech|\bhateful|\bracis[tm]|\bracial slur|\bslurs?\b|\bantisemit|\bhomophob|\btransphob|"
+        r"\bsexis[tm]|\bmisogyn|\bnazi|\bwhite supremac|\bgenocid|\bdehumaniz",
+        r"\b(?:child\w*|minors?|underage|kids?|teen\w*)\b.{0,60}\b(?:sexual|explicit|nsfw|porn\w*|nude|"
+        r"grooming)|\b(?:sexual|explicit|nsfw|porn\w*|nude)\b.{0,60}\b(?:child\w*|minors?|underage|kids?|teen\w*)\b|"
+        r"\bcsam\b",
+        r"\b(?:bomb|explosive|weapon|firearm|poison|meth|nerve agent|bioweapon|ransomware|malware)s?\b.{0,40}"
+        r"\b(?:instructions|recipe|how to|steps|make|build|synthesi)",
+        r"\b(?:how to|instructions (?:for|to)|steps to)\b.{0,30}\b(?:make|build|synthesi[sz]e)\b.{0,20}"
+        r"\b(?:bomb|explosive|poison|meth|weapon)",
+        r"\b(?:dangerous|harmful|lethal|toxic|unsafe|deadly) (?:medical |health |legal |financial )?"
+        r"(?:advice|instructions|dosage|dose|recommendation)",
+        r"\b(?:stop taking|double (?:the|their|your) dose|overdose|mix(?:ing)? bleach|drink bleach)",
+        r"\b(?:violent threats?|threaten\w* (?:to|the user)|harass\w*|extremis[tm]|terroris[tm])",
+        r"\bdiscurso de odio|\bautolesion|\bracista|\bhassrede|\bselbstverletzung|\brassistisch|"
+        r"\bdiscours haineux|\bautomutilation|\braciste",
+    ), floor=True),
+    Signal(1, "a security weakness is described", _rx(
+        r"\b(?:security (?:issue|bug|hole|flaw|vulnerabilit\w*|problem)|security:|vulnerab\w*|exploit\w*|"
+        r"attacker|malicious|phishing|impersonat\w*|spoof\w*|session hijack\w*|account takeover|"
+        r"data exfil\w*|steal\w*)\b",
+        r"\b(?:no|missing|without|skips?|lacks?|broken) (?:ownership|authori[sz]ation|authz|access|permission|"
+        r"tenant|acl|rbac) (?:check|control|validation|scoping)s?\b",
+        r"\b(?:any|every|arbitrary|other) (?:\w+_)?ids?\b.{0,30}\b(?:returns?|access|read|download|delete|edit)|"
+        r"\b(?:returns?|exposes?|serves?)\b.{0,20}\bfor (?:any|every|arbitrary) \w*_?id",
+        r"\b(?:anyone|everyone|any user|anybody) with (?:the |a )?(?:\w+ )?(?:link|url)\b.{0,30}"
+        r"\b(?:edit|delete|change|modify|admin|see|read|access)",
+        r"\b(?:cookies?|session ids?|tokens?|secrets?|credentials?)\b.{0,40}\b(?:attacker|third part|external|"
+        r"browser console|console|written to|logged|in (?:the )?url|public)",
+        r"\b(?:tricked|manipulated|coerced|hijacked)\b.{0,40}\b(?:into|to) (?:send|sending|leak|reveal|run|"
+        r"execut|click|visit|delet)",
+    ), floor=True),
+    Signal(1, "private or training data is exposed", _rx(
+        r"\b(?:training data|fine.tuning data|dataset)\b.{0,40}\b(?:memori[sz]|regurgitat|verbatim|leak|"
+        r"reproduc|extract|real)",
+        r"\b(?:memori[sz]\w*|regurgitat\w*)\b",
+        r"\b(?:users?'?s?|customers?'?s?|patients?'?s?) (?:prompts?|conversations?|messages?|data|emails?)\b.{0,20}"
+        r"\bverbatim|\bverbatim\b.{0,30}\b(?:prompts?|tickets?|emails?|conversations?|messages?|records?)",
+        r"\b(?:public|publicly|world.readable|open) (?:logs?|status page|buckets?|dashboards?|urls?|pages?)\b.{0,40}"
+        r"\b(?:contain|include|show|expose|list)",
+        r"\b(?:belong|belongs|belonging) to (?:a |an )?(?:different|another|other|wrong) (?:account|user|org\w*|"
+        r"tenant|customer|team|workspace|person)",
+        r"\b(?:full name|real name|insurance number|national insurance|tax id|patient id|account number)s?\b.{0,40}"
+        r"\b(?:real|of a|output|included|shown|exposed|leak|visible)",
+        r"\b(?:donnees|informations) de sante|\bdatos (?:medicos|de salud)|\bgesundheitsdaten",
+        r"\bd'un autre patient|\bde otro paciente|\beines anderen patienten",
+    ), floor=True),
+    Signal(1, "unsafe content reaches users", _rx(
+        r"\b(?:unsafe|harmful|toxic|nsfw|explicit|violent|graphic) (?:completions?|outputs?|content|responses?|"
+        r"answers?|images?|replies|generations?)",
+        r"\b(?:graphic violence|gore|sexual content|nudity)\b",
+        r"\b(?:guard ?rails?|llama ?guard|safety (?:filter|model|classifier|layer|checks?)|moderation|content filter)"
+        r"\b.{0,30}\b(?:disabled|off|bypassed|broken|not (?:work|run|appl)|missing|skipped|failing)",
+        r"\b(?:kids?|child\w*|\d+ ?(?:year|yr)s? old|minors?|teen\w*) (?:mode|users?|account)?\b.{0,40}\b(?:violen\w*|"
+        r"gore|sexual|explicit|self.harm|drugs?|alcohol)",
+        r"\b(?:defamat\w*|libel\w*|slander\w*)\b|\b(?:falsely|wrongly) (?:claims?|accus\w*|says?)\b.{0,40}"
+        r"\b(?:convicted|criminal|fraud|crime|arrested)",
+        r"\binsult\w* racist\w*|\binsultos racistas",
+    ), floor=True),
+    # --- grade 1, not a floor -------------------------------------------------------------------
+    Signal(1, "a legal or ethical breach", _rx(
+        r"\b(?:gdpr|hipaa|ccpa|coppa|ai act)\b.{0,30}(?:violat|breach|non.?complian|infring)",
+        r"\b(?:violat|breach|infring)\w*\b.{0,30}\b(?:gdpr|hipaa|ccpa|law|regulation|copyright|trademark|licen[cs]e)",
+        r"\b(?:copyright|trademark)\w* (?:infring|violat)|\breproduces? (?:copyrighted|licensed)",
+        r"\bdiscriminat\w* (?:against|based on)|\b(?:biased|bias) against\b|\b(?:rejects?|denies|scores? lower)\b"
+        r".{0,40}\b(?:women|female|black|minorit|disabled|older (?:applicants|people)|because of (?:their )?"
+        r"(?:race|gender|age|religion))",
+    )),
+    # --- grade 2 ---------------------------------------------------------------------------------
+    Signal(2, "frequent or consistent wrong output", _rx(
+        r"\b(?:always|consistently|constantly|every (?:time|single)|all the time|most of the time|systematically|"
+        r"frequently|very often|often|repeatedly|keeps?|regularly)\b.{0,30}\b(?:wrong|incorrect|hallucinat|makes? up|"
+        r"invent|fabricat|nonsense|gibberish|garbage|made.up|false|inaccurate)",
+        r"\bhallucinat\w*\b.{0,30}\b(?:constantly|a lot|frequently|all the time|most|every|badly|heavily|"
+        r"high rate|more than half|majority)",
+        r"\b(?:high|huge|massive|terrible) hallucination",
+        r"\b(?:wrong|incorrect|hallucinat\w*|nonsense|fabricat\w*|made.up|empty|blank|inaccurate)\b.{0,40}"
+        r"\b(?:most of the time|all the time|every time|each time|constantly|consistently|always|"
+        r"for (?:all|every|most)|(?:to |in |for |on )?(?:most|all|every|almost all|nearly all|the majority of) "
+        r"(?:of )?(?:the )?(?:\w+ )?(?:questions|queries|answers|requests|prompts|cases|users|files|images|inputs|"
+        r"documents|calls|tests))",
+        r"\b(?:frequently|often|always|consistently|repeatedly|keeps?|most of the time)\b.{0,60}\b(?:when "
+        r"(?:it|they|he|she|there) (?:is ?n[o']?t|are ?n[o']?t|was ?n[o']?t|were ?n[o']?t|does ?n[o']?t)|which is "
+        r"(?:false|untrue|not true)|that (?:is ?n[o']?t|are ?n[o']?t) true)",
+        r"\b(?:almost|nearly|virtually) (?:everything|every \w+|all \w+)\b.{0,20}\b(?:as|wrong|incorrect|fail)",
+        r"\b(?:sources?|citations?|references?|urls?|links|papers?|cases?|studies) (?:that|which) "
+        r"(?:do ?n[o']?t|does ?n[o']?t|never) exist|\b(?:are|is|were|was) (?:completely |all )?fabricated",
+        r"\b(?:accuracy|precision|recall|f1|quality|pass rate|success rate|win rate)\b.{0,20}\b(?:dropped|fell|"
+        r"plummet\w*|tank\w*|collaps\w*|crater\w*|halved)\b",
+        r"\b(?:makes? up|invents?|fabricates?|fake|hallucinat\w*|non.?existent|made.up)\b.{0,20}\b(?:citations?|"
+        r"references?|sources?|facts|statistics|numbers|legal cases?|case law|quotes?|urls?|links|papers?|"
+        r"studies|api|functions?|packages?|libraries?)",
+        r"\b(?:nonsense|gibberish|garbled|unreadable|random characters|word salad)\b",
+        r"\b(?:siempre|constantemente|a menudo|casi siempre)\b.{0,30}\b(?:incorrect|equivoc|invent|alucin|mal)",
+        r"\binventa\w*\b.{0,20}\b(?:citas|referencias|datos|fuentes|cifras)|"
+        r"\balucina\w* (?:mucho|constantemente|siempre)",
+        r"\b(?:immer|standig|oft|dauernd|meistens)\b.{0,30}\b(?:falsch|unsinn|erfind|erfunden|halluzin)",
+        r"\berfind\w*\b.{0,20}\b(?:quellen|zitate|fakten|zahlen|urteile)|"
+        r"\bhalluziniert (?:standig|oft|dauernd|stark)",
+        r"\b(?:toujours|souvent|constamment|systematiquement)\b.{0,30}\b(?:faux|fausse|incorrect|n'importe quoi|"
+        r"invent|halluci)",
+        r"\binvent\w*\b.{0,20}\b(?:sources|citations|references|faits|chiffres)",
+    )),
+    Signal(2, "a major feature fails", _rx(
+        r"\b(?:crash\w*|outage|is down|went down|goes down|completely broken|totally broken|unusable|"
+        r"(?:does ?n[o']?t|doesnt|do not|does not) work at all|not working at all|stopped working|"
+        r"(?:500|502|503|504) (?:error|internal)|internal server error|data loss|lost (?:all|my|our|their) "
+        r"(?:data|work|files|history|chats?)|deleted (?:all|my|our|their)|corrupt\w*)",
+        r"\b(?:can ?n[o']?t|cannot|unable to|impossible to|fails? to|no one can|nobody can)\b.{0,15}\b"
+        r"(?:log ?in|sign ?in|use|access|save|submit|upload|send|pay|checkout|load|open|start)\b",
+        r"\b(?:all|every|100%|most) (?:users|requests|customers|calls|responses)\b.{0,30}\b(?:fail|error|broken|"
+        r"time ?out)",
+        r"\b(?:returns?|returning|throws?|gives?|giving|getting|got|shows?)\b.{0,12}\b(?:500|502|503|504)\b",
+        r"\b(?:fails?|failing|errors?|breaks?|crash\w*|times? out)\b.{0,15}\b(?:every time|each time|always|"
+        r"consistently|for (?:every|all|each))",
+        r"\bnothing (?:else )?works|\bnone of (?:the|our|my) \w+ (?:work|load)",
+        r"\b(?:is|are|went|goes|been) down\b|\b(?:service|api|server|site|app|endpoint|model|cluster) (?:is |are )?"
+        r"down\b|\bdown since\b",
+        r"\b(?:loops?|looping|stuck) (?:forever|indefinitely|endlessly|in a loop)|\bnever (?:answers|responds|returns|"
+        r"finishes|completes|stops)|\bhangs? up\b",
+        r"\b(?:on|for|with|in) (?:every|each|all) (?:request|call|attempt|try|run|file|document|product|page|user)s?\b"
+        r"|\bfor all (?:users|customers|documents|files|requests|products)\b",
+        r"\b(?:breaks?|broken|fails?|failing|crash\w*)\b.{0,20}\b(?:constantly|all the time|every time|each time|"
+        r"repeatedly)",
+        r"\bonly (?:about |around |roughly )?\d{1,2} ?% of the time|\b(?:in|for) (?:most|the majority of) "
+        r"(?:\w+ )?(?:contracts|documents|cases|submissions|tests|files|requests|answers|questions|products)",
+        r"\b(?:regression|regressed)\b.{0,60}\b(?:never|forever|fail\w*|broken|wrong|loops?|crash\w*|down)\b",
+        r"\bschlagt\b.{0,40}\bfehl\b.{0,30}\b(?:jedem|jeder|immer)|\bbei jedem (?:versuch|aufruf)|"
+        r"\bgeht gar nichts mehr|\ba chaque (?:fois|requete|tentative)|\ben cada (?:intento|peticion|solicitud)",
+        r"\b(?:deletes|deleted|deleting|wipes|wiped|overwrote|overwrites|destroyed|dropped)\b.{0,25}\b(?:files?|"
+        r"data|records?|repos?|repositor\w*|databases?|tables?|branch\w*|emails?|accounts?|documents?|backups?)\b",
+        r"\b(?:for|to) (?:everyone|everybody|all (?:users|customers))\b.{0,20}\b(?:down|fail|broken|error)",
+        r"\b(?:wrong|incorrect|false|inaccurate) (?:advice|answers?|information|totals?|calculations?|prices?|"
+        r"amounts?|refunds?|balances?|results)\b.{0,40}\b(?:customers?|users|patients|clients)",
+        r"\bno funciona (?:nada|en absoluto|para nadie)|\bse (?:cae|bloquea|cuelga)|\bcaida del servicio|"
+        r"\bperdi\w* (?:mis|todos|todas|los) (?:datos|archivos|chats)|\bno (?:puedo|podemos|pueden) "
+        r"(?:entrar|iniciar sesion|usar|guardar|acceder)",
+        r"\bsturz\w*\b.{0,40}\bab\b|\babgesturzt|\babsturz|\bfunktioniert\b.{0,25}\b(?:gar|uberhaupt) nicht|"
+        r"\bausfall|\bdatenverlust|"
+        r"\b(?:kann|konnen) (?:mich )?nicht (?:mehr )?(?:anmelden|einloggen|speichern|zugreifen)",
+        r"\bplante\b|\bcrash|\bne (?:fonctionne|marche) (?:pas du tout|plus du tout|plus)|\bpanne|"
+        r"\bperte de donnees|\bimpossible de (?:se connecter|sauvegarder|acceder|charger)",
+    )),
+    # --- grade 3 ---------------------------------------------------------------------------------
+    Signal(3, "occasional wrong output", _rx(
+        r"\b(?:sometimes|occasionally|once in a while|from time to time|now and then|a few times|rarely|"
+        r"intermittent\w*|sporadic\w*|some answers|in some cases|a small number)\b.{0,40}\b(?:wrong|incorrect|"
+        r"hallucinat|makes? up|invent|inaccurate|fails?|errors?|outdated|off|miss\w*|omit\w*|skip\w*|ignor\w*|"
+        r"forget\w*|drops?|truncat\w*|mix\w* up|confus\w*)",
+        r"\b(?:minor|small|slight|occasional) (?:hallucination|inaccurac|factual error|mistake)",
+        r"\b(?:a bit|a little|slightly|somewhat|sometimes) (?:off|wrong|inaccurate|outdated|stale)\b",
+        r"\b(?:a veces|ocasionalmente|de vez en cuando)\b|\b(?:manchmal|gelegentlich|ab und zu)\b|"
+        r"\b(?:parfois|de temps en temps|occasionnellement)\b",
+    )),
+    Signal(3, "slow or degraded responses", _rx(
+        r"\b(?:slow|slower|sluggish|laggy|lag\b|latency|takes? (?:too |very |so )?long|timed? ?out|time-?outs?|"
+        r"performance|degraded|hangs?\b|p9[59]|seconds to (?:respond|load|answer)|(?:endless|infinite|eternal) "
+        r"spinner|spinner (?:forever|for (?:ever|minutes|\d+))|keeps? spinning)",
+        r"\b(?:takes?|took|taking|waits?|waited|waiting)\b.{0,12}\b\d+ ?(?:s|sec|secs|seconds|minutes|mins?)\b",
+        r"\blento|\btarda\w*|\blatencia|\blangsam|\bdauert\w* (?:zu |sehr |ewig )?lange|\blatenz|\blent\b|"
+        r"\blenteur|\blatence|\bprend (?:trop de|beaucoup de) temps",
+    )),
+    Signal(3, "tone or style is off", _rx(
+        r"\b(?:tone|too casual|too formal|informal|rude|condescending|robotic|verbose|wordy|rambl\w*|"
+        r"repetitive|repeats itself|overly (?:casual|formal|apologetic|enthusiastic)|apologi[sz]es)\b",
+        r"\b(?:answers?|responses?|replies|output|summar(?:y|ies)) (?:are|is|were|get) (?:too|very|way too) long\b",
+        r"\binconsistent (?:tone|style|voice|answers|responses|results|recommendations|quality)|"
+        r"\b(?:answers|responses|results) (?:are|were) inconsistent|\bsame question twice\b",
+        r"\b(?:tono|demasiado (?:informal|formal)|repetitiv)|\b(?:tonfall|zu (?:locker|formell|lang)|"
+        r"wiederholt sich)|\b(?:le ton|trop (?:familier|formel|long)|se repete)",
+    )),
+    Signal(3, "something does not work as expected", _rx(
+        r"\b(?:does ?n[o']?t|doesnt|do not|is not|isn'?t|not) (?:work\w*|load\w*|sav\w*|updat\w*|show\w*|"
+        r"display\w*|respond\w*)\b",
+        r"\b(?:bug|broken|error|fails?|failing|failed|wrong|incorrect|issue|problem)\b",
+        r"\bno funciona|\bfunktioniert nicht|\bne (?:fonctionne|marche) pas|\berror\b|\bfehler\b|\berreur\b",
+    ), weak=True),
+    # --- grade 4 ---------------------------------------------------------------------------------
+    Signal(4, "a cosmetic or wording problem", _rx(
+        r"\b(?:typos?|misspel\w*|spelling|grammar|grammatical|punctuation|capitali[sz]ation|wording|phrasing|"
+        r"awkward|misaligned|alignment|overlap\w*|cut off|truncated|clipped|flicker\w*|cosmetic|ui glitch|"
+        r"visual glitch|pixel|not centered|off.center|wrong (?:colou?r|font|icon)|tooltip|placeholder text|"
+        r"broken image|emoji renders?)\b",
+        r"\b(?:button|icon|font|label|logo|menu|modal|layout|text|banner|header|footer|sidebar|dark mode|page)\b"
+        r".{0,25}\b(?:misaligned|overlaps?|cut off|too (?:small|big|large)|hidden|ugly|off by|wrong colou?r|"
+        r"looks (?:off|weird|odd|wrong))",
+        r"\b(?:spelled|spelt|spelling of|misspelt)\b|\binstead of (?:red|green|blue|orange|black|white|grey|gray|"
+        r"yellow|purple|bold|italic)\b|\b(?:render|renders|rendered|shows?|appears?) (?:without|twice|double)\b|"
+        r"\b(?:rounded corners|border|borders|scrollbar|toast|heading|avatar|initials|favicon|breadcrumb|"
+        r"character counter|counter)\b|\bcopy:|\b(?:verzerrt|pixelig|pixelad[oa]|deborde|borroso|flou)\b|"
+        r"\brenders? as (?:a )?(?:box|square|question mark)|\bmojibake|\b\d+ ?px\b|\b(?:gap|spacing|padding|"
+        r"margin|contrast)\b|\bhard to (?:see|read)\b|\bwrong (?:height|width|size|colou?r|font|icon|spacing|"
+        r"position|date format)|\blayout shift|\bpage jumps|\bdouble (?:period|space|comma|full stop)|\bblurry|"
+        r"\bpixelated|\blooks (?:off|weird|odd|wrong|blurry|broken)|\bcapitali[sz]",
+        r"\b(?:errata|falta de ortografia|ortografia|gramatica|desalinead|se corta|mal alineado)|"
+        r"\b(?:tippfehler|rechtschreib\w*|grammatik|verrutscht|abgeschnitten|falsch ausgerichtet)|"
+        r"\b(?:faute de (?:frappe|grammaire)|coquille|orthographe|mal aligne|tronque|coupe)\b",
+    )),
+    # --- grade 5 ---------------------------------------------------------------------------------
+    Signal(5, "feature request or suggestion wording", _rx(
+        r"\b(?:feature request|would (?:be|love|like)|it would help|please add|can you add|could you add|"
+        r"(?:we|i)'?d (?:appreciate|love|like)|(?:a|an|some) way to|please (?:support|allow|let|make it possible)|"
+        r"(?:we|i|customers|users) (?:really |urgently |badly )?(?:need|want)s?\b(?! (?:this|it|that) "
+        r"(?:fixed|resolved|to work))|"
+        r"can we (?:have|get)|could we (?:have|get)|i wish|suggestion:|my suggestion|a suggestion|i suggest|"
+        r"we suggest|idea:|one idea|support for|(?:please )?consider adding|any plans|plans to (?:support|add)|"
+        r"(?:it'?d|it would) be (?:useful|nice|great|helpful|cool)|would it be possible|is it possible to|"
+        r"is there a way to|proposal:|request:|missing thing|\bpls\b|"
+        r"add support|allow (?:us|users|me) to|ability to|an option to|option to|nice to have|enhancement|"
+        r"request:|integrate with|integration with|would appreciate|wishlist|roadmap|want to be able)",
+        r"\b(?:seria (?:bueno|genial|util|ideal)|podrian (?:agregar|anadir|incluir)|sugerencia|me gustaria|"
+        r"estaria bien|solicitud de (?:funcion|mejora))",
+        r"(?:^|[.!?:;] *)(?:add|support|allow|let|make|enable|provide|include|expose|offer)\b"
+        r"(?!.{0,40}\b(?:crash|error|fail|broken|bug|wrong)\w*)",
+        r"\b(?:hay planes|tienen planes|ser(?:i|a) posible|seria util)|\b(?:ware (?:cool|praktisch|nett)|"
+        r"gibt es plane)|\b(?:serait(?:-il)? possible|est-ce (?:qu'il|que vous) (?:serait|pourriez)|une idee)",
+        r"\b(?:ware (?:schon|toll|gut|super|hilfreich)|bitte\b.{0,30}\b(?:hinzufugen|einbauen|erganzen)|"
+        r"funktionswunsch|vorschlag|ich wunsche mir|wunsch:|konnt ihr\b.{0,30}\b(?:hinzufugen|einbauen))",
+        r"\b(?:ce serait (?:bien|genial|super|utile)|pourriez.vous (?:ajouter|integrer)|suggestion|j'aimerais|"
+        r"demande de fonctionnalite|ajouter (?:le )?support|il faudrait ajouter)",
+    ), negatable=False),
+)
+
+_NEGATION = re.compile(r"(?:\b(?:no|not|never|without|nor|neither|isn'?t|wasn'?t|aren'?t|weren'?t|don'?t|"
+                       r"doesn'?t|didn'?t|cannot|can'?t|sin|ningun\w*|nunca|kein\w*|nicht|nie|pas|aucun\w*|jamais)"
+                       r"\b[ ,'-]+(?:\w+[ ,'-]+){0,2})$")
+_LEAK_CONTEXT = re.compile(_EXPOSE + r"|\b(?:other|another|someone|every(?:one|body)|wrong (?:user|person))\b")
+_SHOUTING = re.compile(r"\b(?:urgent|critical|asap|emergency|blocker|sev ?[01]|p0|!!+)\b|!!+|\b[A-Z]{5,}\b")
+_INSTRUCTIONS = re.compile(
+    r"(?i)\b(?:ignore (?:all |any |the )?(?:previous|prior|above|earlier) (?:instructions|rules|prompts?)|"
+    r"disregard (?:the |all )?(?:above|previous|instructions)|(?:file|classify|grade|mark|label|set) "
+    r"(?:this|it|the (?:bug|report|severity|grade|priority))(?: as| to)? (?:grade |severity |sev |p)?[1-5]\b|"
+    r"you are now|new instructions:|system:|as an ai)"
+)
+
+
+def normalise(text: str) -> str:
+    """Lower case, accents off, runs of one letter cut to two, whitespace folded."""
+    text = unicodedata.normalize("NFKD", text)
+    text = "".join(c for c in text if not unicodedata.combining(c)).lower()
+    text = text.replace("’", "'").replace("‘", "'")
+    text = re.sub(r"([a-z])\1{2,}", r"\1\1", text)
+    return re.sub(r"\s+", " ", text)
+
+
+def _matches(signal: Signal, text: str) -> bool:
+    for match in signal.pattern.finditer(text):
+        if not signal.negatable or not _NEGATION.search(text[max(0, match.start() - 40):match.start()]):
+            return True
+    return False
+
+
+def grade_report(text: str) -> Verdict:
+    """Grade a report offline. Works on the redacted text; the raw text goes nowhere."""
+    redaction = redact(text)
+    return grade_redacted(redaction, shouting_source=text)
+
+
+def grade_redacted(redaction: Redaction, *, shouting_source: str | None = None) -> Verdict:
+    """Grade from a redaction already made (the Slack flow redacts once, before storing)."""
+    normalised = normalise(redaction.text)
+    matched = [s for s in SIGNALS if _matches(s, normalised)]
+    reasons = list(dict.fromkeys(s.reason for s in matched))
+    floor = any(s.floor for s in matched)
+    sensitive = [k for k in redaction.kinds if k in ALWAYS_SENSITIVE]
+    contact = [k for k in redaction.kinds if k not in ALWAYS_SENSITIVE]
+    if sensitive:
+        floor = True
+        reasons.insert(0, f"the report contains {', '.join(_KIND_WORDS[k] for k in sensitive)}")
+    elif contact and _LEAK_CONTEXT.search(normalised):
+        floor = True
+        reasons.insert(0, f"{' and '.join(_KIND_WORDS[k] for k in contact)} shown where it should not be")
+    grade = _decide(matched, floor)
+    reasons += _notes(redaction.text, shouting_source or redaction.text)
+    if not matched and not floor:
+        reasons.append("no clear signal: graded medium for a person to check")
+    return Verdict(grade=grade, label=grade_info(grade).label, reasons=tuple(reasons),
+                   confidence=_confidence(matched, floor, grade), pii=tuple(redaction.kinds), floor=floor,
+                   redacted_text=redaction.text)
+
+
+_KIND_WORDS = {"card": "a card number", "iban": "a bank account number", "national_id": "a national id number",
+               "api_key": "an API key", "private_key": "a private key", "secret": "a secret token",
+               "password": "a password", "email": "an e-mail address", "phone": "a phone number"}
+
+
+def _decide(matched: list[Signal], floor: bool) -> int:
+    if floor or any(s.grade == 1 for s in matched):
+        return 1
+    strong = [s for s in matched if not s.weak]
+    defects = sorted(s.grade for s in (strong if any(s.grade < 5 for s in strong) else matched) if s.grade < 5)
+    wish = any(s.grade == 5 for s in matched)
+    if wish:
+        # A wish that mentions a defect in passing ("would be nice if it did not crash") is the defect;
+        # one that only names a UI part or a vague "issue" stays a wish.
+        serious = [g for g in defects if g <= 2] + [s.grade for s in matched if s.reason in _CLEAR_DEFECTS]
+        return min(serious) if serious else 5
+    return defects[0] if defects else 3
+
+
+# Grade-3/4 reasons concrete enough to outrank wish wording.
+_CLEAR_DEFECTS = frozenset({"occasional wrong output", "slow or degraded responses", "a cosmetic or wording problem"})
+
+
+def _notes(redacted: str, raw: str) -> list[str]:
+    notes = []
+    if _SHOUTING.search(raw):
+        notes.append("urgency wording was noted but does not set the grade")
+    if _INSTRUCTIONS.search(redacted):
+        notes.append("instructions inside the report were treated as text and ignored")
+    return notes
+
+
+def _confidence(matched: list[Signal], floor: bool, grade: int) -> float:
+    if floor:
+        return 0.95
+    same = sum(1 for s in matched if s.grade == grade)
+    if not matched:
+        return 0.3
+    return min(0.9, 0.55 + 0.15 * same)

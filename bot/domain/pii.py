@@ -1,0 +1,220 @@
+"""Find and redact personal data and secrets in free text.
+
+What counts is checked where a checksum exists (Luhn for cards, ISO 7064 for IBANs, the national-id
+rules in python-stdnum), so order numbers and build ids are left alone. Redaction keeps the text
+readable: `card ••••1111`, `j•••@example.com`, and says what kind of thing was removed.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import phonenumbers
+from stdnum import iban as std_iban
+from stdnum import luhn
+from stdnum.es import dni as es_dni
+from stdnum.es import nie as es_nie
+from stdnum.fr import nir as fr_nir
+from stdnum.us import ssn as us_ssn
+
+DOT = "•"
+
+# Provider key shapes: the prefix alone is strong evidence, so these need no entropy test.
+_KEY_PATTERNS = [
+    r"sk-(?:proj-|ant-(?:api\d\d-)?|live-)?[A-Za-z0-9_\-]{16,}",
+    r"(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]{16,}",
+    r"AKIA[0-9A-Z]{16}",
+    r"ASIA[0-9A-Z]{16}",
+    r"gh[pousr]_[A-Za-z0-9]{30,}",
+    r"github_pat_[A-Za-z0-9_]{30,}",
+    r"glpat-[A-Za-z0-9_\-]{20,}",
+    r"xox[abposr]-[A-Za-z0-9\-]{10,}",
+    r"xapp-[A-Za-z0-9\-]{10,}",
+    r"AIza[0-9A-Za-z_\-]{35}",
+    r"hf_[A-Za-z0-9]{30,}",
+    r"SG\.[A-Za-z0-9_\-]{16,}\.[A-Za-z0-9_\-]{16,}",
+    r"eyJ[A-Za-z0-9_\-]{10,}\.eyJ[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]{10,}",  # JWT
+]
+_KEY = re.compile(r"(?<![A-Za-z0-9_\-])(?:" + "|".join(_KEY_PATTERNS) + r")")
+_PRIVATE_KEY = re.compile(
+    r"-----BEGIN (?:[A-Z]+ )*PRIVATE KEY-----.*?(?:-----END (?:[A-Z]+ )*PRIVATE KEY-----|\Z)", re.S
+)
+_PASSWORD = re.compile(
+    r"(?i)\b(password|passwd|pwd|passcode|pass|contrase(?:n|ñ)a|clave|passwort|kennwort|mot de passe|mdp|"
+    r"secret|api[_ -]?key|access[_ -]?token|auth[_ -]?token|token)(\s*(?:=|:|\bis\b|\bes\b|\bist\b|\best\b)\s*)"
+    r"(\"[^\"]{3,}\"|'[^']{3,}'|[^\s,;]{3,})"
+)
+_EMAIL = re.compile(r"(?<![\w.+-])([\w.%+-]+)@([\w-]+(?:\.[\w-]+)*\.[^\W\d_]{2,})")
+_CARD = re.compile(r"(?<![\d-])(?:\d[ \-]?){12,18}\d(?![\d-])")
+_IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b")
+_SSN = re.compile(r"(?<!\d)\d{3}-\d{2}-\d{4}(?!\d)")
+_ES_ID = re.compile(r"\b(?:[XYZ]\d{7}|\d{8})[A-Z]\b")
+_FR_NIR = re.compile(r"\b[12] ?\d{2} ?\d{2} ?(?:\d{2}|2[AB]) ?\d{3} ?\d{3} ?\d{2}\b")
+# A cheap net for phone numbers; python-phonenumbers decides on what it catches.
+_PHONE = re.compile(r"(?<![\w.])(?:\+|00|\()?\d[\d ().\-/]{6,18}\d(?![\w.])")
+_DATE = re.compile(r"\d{4}[-./]\d{1,2}[-./]\d{1,2}|\d{1,2}[-./]\d{1,2}[-./]\d{4}")
+_HIGH_ENTROPY = re.compile(r"(?<![A-Za-z0-9+/_\-])[A-Za-z0-9+/_\-]{32,}={0,2}(?![A-Za-z0-9+/_\-])")
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One thing removed: its kind (`card`, `email`, …) and what the reader still sees."""
+
+    kind: str
+    shown_as: str
+
+
+@dataclass(frozen=True)
+class Redaction:
+    text: str
+    findings: tuple[Finding, ...]
+
+    @property
+    def kinds(self) -> list[str]:
+        """The kinds found, once each, in the order first seen."""
+        return list(dict.fromkeys(f.kind for f in self.findings))
+
+
+def _digits(value: str) -> str:
+    return re.sub(r"\D", "", value)
+
+
+def _mask_card(value: str) -> str:
+    return f"card {DOT * 4}{_digits(value)[-4:]}"
+
+
+def _mask_email(match: re.Match[str]) -> str:
+    user, domain = match[1], match[2]
+    return f"{user[0]}{DOT * 3}@{domain}"
+
+
+def _mask_tail(label: str, value: str, keep: int = 4) -> str:
+    clean = re.sub(r"[\s\-]", "", value)
+    return f"{label} {DOT * 4}{clean[-keep:]}"
+
+
+def _entropy(value: str) -> float:
+    counts = {c: value.count(c) for c in set(value)}
+    return -sum(n / len(value) * math.log2(n / len(value)) for n in counts.values())
+
+
+def _is_card(value: str) -> bool:
+    digits = _digits(value)
+    return 13 <= len(digits) <= 19 and luhn.is_valid(digits) and len(set(digits)) > 1
+
+
+def _is_secret_like(value: str) -> bool:
+    """A long token with high entropy and mixed characters: probably a key, not a word or a hash we show."""
+    has_digit = any(c.isdigit() for c in value)
+    has_alpha = any(c.isalpha() for c in value)
+    return has_digit and has_alpha and _entropy(value) >= 4.2
+
+
+# Without a leading + the number is read as local to one of these regions (where our users are).
+_PHONE_REGIONS = ("US", "GB", "DE", "FR", "ES", "MX")
+
+
+def _phone_spans(text: str) -> Iterator[tuple[int, int]]:
+    for candidate in _PHONE.finditer(text):
+        raw = candidate[0]
+        digits = _digits(raw)
+        if not 8 <= len(digits) <= 15 or _DATE.search(raw):
+            continue  # too short or long for a phone number, or a date
+        # "0049 …" is "+49 …"; replacing with " +" keeps every offset in place.
+        probe = " +" + raw[2:] if raw.startswith("00") else raw
+        regions = ("ZZ",) if probe.lstrip().startswith("+") else _PHONE_REGIONS
+        for region in regions:
+            found = next(iter(phonenumbers.PhoneNumberMatcher(probe, region, leniency=phonenumbers.Leniency.VALID)),
+                         None)
+            if found is not None:
+                # A match on the "+" that stands for "00" covers the two zeros too.
+                zeros = probe.startswith(" +") and found.start <= 1
+                yield (candidate.start() if zeros else candidate.start() + found.start), candidate.start() + found.end
+                break
+
+
+Rule = tuple[str, Callable[[str], Iterator[tuple[int, int, str]]]]
+
+
+def _regex_rule(kind: str, pattern: re.Pattern[str], valid: Callable[[str], bool] | None,
+                mask: Callable[[re.Match[str]], str]) -> Callable[[str], Iterator[tuple[int, int, str]]]:
+    def find(text: str) -> Iterator[tuple[int, int, str]]:
+        for match in pattern.finditer(text):
+            if valid is None or valid(match[0]):
+                yield match.start(), match.end(), mask(match)
+
+    return find
+
+
+def _password_rule(text: str) -> Iterator[tuple[int, int, str]]:
+    for match in _PASSWORD.finditer(text):
+        value = match[3].strip("\"'")
+        if value.lower() in ("reset", "field", "manager", "required", "incorrect", "wrong", "expired", "changed"):
+            continue
+        yield match.start(3), match.end(3), f"{DOT * 6}"
+
+
+def _phone_rule(text: str) -> Iterator[tuple[int, int, str]]:
+    for start, end in _phone_spans(text):
+        yield start, end, _mask_tail("phone", text[start:end])
+
+
+def _entropy_rule(text: str) -> Iterator[tuple[int, int, str]]:
+    for match in _HIGH_ENTROPY.finditer(text):
+        if _is_secret_like(match[0]):
+            yield match.start(), match.end(), f"secret {DOT * 4}"
+
+
+_RULES: list[Rule] = [
+    ("private_key", _regex_rule("private_key", _PRIVATE_KEY, None, lambda m: "[private key removed]")),
+    ("api_key", _regex_rule("api_key", _KEY, None, lambda m: f"{m[0][:4]}{DOT * 4}")),
+    ("password", _password_rule),
+    ("email", _regex_rule("email", _EMAIL, None, _mask_email)),
+    ("iban", _regex_rule("iban", _IBAN, lambda v: std_iban.is_valid(v), lambda m: _mask_tail("IBAN", m[0]))),
+    ("card", _regex_rule("card", _CARD, _is_card, lambda m: _mask_card(m[0]))),
+    ("national_id", _regex_rule("national_id", _SSN, us_ssn.is_valid,
+                                lambda m: f"SSN {DOT * 3}-{DOT * 2}-{m[0][-4:]}")),
+    ("national_id", _regex_rule("national_id", _ES_ID, lambda v: es_dni.is_valid(v) or es_nie.is_valid(v),
+                                lambda m: _mask_tail("ID", m[0], 2))),
+    ("national_id", _regex_rule("national_id", _FR_NIR, fr_nir.is_valid, lambda m: _mask_tail("NIR", m[0], 2))),
+    ("phone", _phone_rule),
+    ("secret", _entropy_rule),
+]
+
+
+def redact(text: str) -> Redaction:
+    """The text with every finding replaced by its masked form, and the list of findings."""
+    taken: list[tuple[int, int, str, str]] = []
+    for kind, find in _RULES:
+        for start, end, shown in find(text):
+            if any(start < t_end and t_start < end for t_start, t_end, _, _ in taken):
+                continue  # an earlier, more specific rule already covers this span
+            taken.append((start, end, kind, shown))
+    taken.sort()
+    pieces, cursor, findings = [], 0, []
+    for start, end, kind, shown in taken:
+        before = text[cursor:start]
+        label, _, rest = shown.partition(" ")
+        if rest and before.rstrip(" :").lower().endswith(label.lower()):
+            shown = rest  # "card 4111…" reads "card ••••1111", not "card card ••••1111"
+        pieces.append(before)
+        pieces.append(shown)
+        findings.append(Finding(kind, shown))
+        cursor = end
+    pieces.append(text[cursor:])
+    return Redaction("".join(pieces), tuple(findings))
+
+
+def describe(findings: tuple[Finding, ...] | list[Finding]) -> str:
+    """“a card number and an e-mail address”, for telling the reporter what was removed."""
+    names = {"card": "a card number", "email": "an e-mail address", "phone": "a phone number",
+             "iban": "a bank account (IBAN)", "national_id": "a national id number", "api_key": "an API key",
+             "secret": "a secret-looking token", "password": "a password", "private_key": "a private key"}
+    kinds = list(dict.fromkeys(f.kind for f in findings))
+    words = [names.get(k, k) for k in kinds]
+    if len(words) <= 1:
+        return "".join(words)
+    return ", ".join(words[:-1]) + " and " + words[-1]

@@ -1,0 +1,64 @@
+"""PII and secret detection: checksums decide, redaction stays readable."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.domain.pii import describe, redact
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "gone", "shown"),
+    [
+        ("card 4111 1111 1111 1111 declined", "card", "4111 1111 1111 1111", "card ••••1111"),
+        ("cc: 4111-1111-1111-1111", "card", "4111-1111-1111-1111", "••••1111"),
+        ("pan 5500005555555559 leaked", "card", "5500005555555559", "••••5559"),
+        ("IBAN DE89 3704 0044 0532 0130 00 in the export", "iban", "0532 0130", "IBAN ••••3000"),
+        ("her SSN 123-45-6789 was shown", "national_id", "123-45-6789", "•••-••-6789"),
+        ("DNI 12345678Z visible", "national_id", "12345678Z", "••••8Z"),
+        ("mail john.doe@example.com please", "email", "john.doe@", "j•••@example.com"),
+        ("call +1 (415) 555-2671 today", "phone", "555-2671", "••••2671"),
+        ("ruf 0049 30 12345678 an", "phone", "30 12345678", "••••5678"),
+        ("key sk-proj-Zx8QmT4vLp9RrWk2Nd7HsY3cAb6Ef0Gj leaked", "api_key", "Zx8QmT4vLp9RrWk2", "sk-p••••"),
+        ("aws AKIAIOSFODNN7EXAMPLE", "api_key", "IOSFODNN7EXAMPLE", "AKIA••••"),
+        ("slack xoxb-1234567890-abcdefghij", "api_key", "1234567890-abcdefghij", "xoxb••••"),
+        ("password=Winter2026! in the page", "password", "Winter2026!", "password=••••••"),
+        ("contraseña: secreto123", "password", "secreto123", "••••••"),
+        ("-----BEGIN RSA PRIVATE KEY-----\nMIIEow\n-----END RSA PRIVATE KEY-----", "private_key", "MIIEow",
+         "[private key removed]"),
+        ("token aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3zA5bC7 in logs", "secret", "aB3dE5fG7hJ9kL1m", "secret ••••"),
+    ],
+)
+def test_each_kind_is_found_and_masked(text: str, kind: str, gone: str, shown: str) -> None:
+    result = redact(text)
+    assert kind in result.kinds
+    assert gone not in result.text
+    assert shown in result.text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "order 1234567890123 was not delivered",  # fails Luhn
+        "card 4111 1111 1111 1112 is a typo",  # fails Luhn
+        "SSN 000-12-3456 is not a valid number",
+        "build 2.3.14 on 2026-12-01 10:00, latency 1500 ms, commit a1b2c3d4e5",
+        "the password reset flow is broken",
+        "request id 9f8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c",  # hex ids are not secrets
+        "our IBAN field rejects DE00 0000 0000 0000 0000 00",
+        "",
+    ],
+)
+def test_look_alikes_are_left_alone(text: str) -> None:
+    assert redact(text).findings == ()
+
+
+def test_unicode_and_markup_survive_redaction() -> None:
+    text = "ünïcødé 🚀 <!channel> <@U123> mail zoë@example.com"
+    result = redact(text)
+    assert result.text == "ünïcødé 🚀 <!channel> <@U123> mail z•••@example.com"
+
+
+def test_describe_lists_kinds_in_words() -> None:
+    found = redact("card 4111111111111111, mail a@b.io, phone +44 20 7946 0958").findings
+    assert describe(found) == "a card number, an e-mail address and a phone number"
