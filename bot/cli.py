@@ -55,8 +55,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.verb == "manifest":
         return _manifest(args)
-    if args.verb == "classify":
-        return _classify(args, parser)
+    if args.verb == "classify" and (args.text is None) == (args.jsonl is None):
+        parser.error("classify takes either TEXT or --jsonl FILE")
     try:
         settings = load_settings()
         return _dispatch(args, settings, parser)
@@ -73,6 +73,8 @@ def _dispatch(args: argparse.Namespace, settings: Settings, parser: argparse.Arg
         from bot.app import serve
 
         return serve(settings, host=args.host, port=args.port, migrate=not args.no_migrate)
+    if args.verb == "classify":
+        return _classify(args, settings)
     if args.verb == "shell":
         return _shell(settings, args.files_dir)
     if args.verb == "migrate":
@@ -107,15 +109,15 @@ def _shell(settings: Settings, files_dir: str) -> int:
     return run_shell(settings, files_dir=Path(files_dir))
 
 
-def _classify(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+def _classify(args: argparse.Namespace, settings: Settings) -> int:
+    """Grade one text or a JSONL file; the LLM is used when OPENAI_API_KEY is set."""
     import json
 
-    from bot.domain.grading import grade_report
+    from bot.grader import grade_text, llm_grader
 
-    if (args.text is None) == (args.jsonl is None):
-        parser.error("classify takes either TEXT or --jsonl FILE")
+    llm = llm_grader(settings)
     if args.text is not None:
-        print(json.dumps(grade_report(args.text).as_json(), ensure_ascii=False))
+        print(json.dumps(grade_text(args.text, llm).verdict.as_json(), ensure_ascii=False))
         return 0
     stream = sys.stdin if args.jsonl == "-" else open(args.jsonl, encoding="utf-8")  # noqa: SIM115
     failures = 0
@@ -123,16 +125,14 @@ def _classify(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         for number, line in enumerate(stream, start=1):
             if not line.strip():
                 continue
-            result = _classify_line(line, number)
+            result = _classify_line(line, number, lambda text: grade_text(text, llm).verdict.as_json())
             failures += "error" in result
             print(json.dumps(result, ensure_ascii=False))
     return 1 if failures else 0
 
 
-def _classify_line(line: str, number: int) -> dict:
+def _classify_line(line: str, number: int, grade) -> dict:
     import json
-
-    from bot.domain.grading import grade_report
 
     try:
         item = json.loads(line)
@@ -141,7 +141,7 @@ def _classify_line(line: str, number: int) -> dict:
     if not isinstance(item, dict) or not isinstance(item.get("text"), str):
         return {"id": item.get("id") if isinstance(item, dict) else None, "line": number,
                 "error": "each line needs an object with a string 'text'"}
-    return {"id": item.get("id"), **grade_report(item["text"]).as_json()}
+    return {"id": item.get("id"), **grade(item["text"])}
 
 
 def _migrate(settings: Settings) -> int:

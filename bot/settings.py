@@ -60,6 +60,7 @@ class Settings(BaseSettings):
     openai_api_key: SecretStr | None = None
     openai_base_url: str | None = None
     pmbot_llm_model: str = "gpt-4o-mini"
+    pmbot_llm_timeout_seconds: Annotated[float, Field(gt=0, le=120)] = 20.0
 
     # Jira
     jira_url: str | None = None

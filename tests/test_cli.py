@@ -154,3 +154,20 @@ def test_classify_jsonl_keeps_ids_and_reports_bad_lines(tmp_path: Path) -> None:
 def test_classify_needs_text_or_a_file(tmp_path: Path) -> None:
     result = pmbot("classify", env=bot_env(), cwd=tmp_path)
     assert result.returncode == 2 and "either TEXT or --jsonl" in result.stderr
+
+
+def test_classify_uses_the_llm_when_configured(tmp_path: Path) -> None:
+    import json
+
+    from tests.llm_stub import LlmStub
+
+    stub = LlmStub()
+    stub.grade = 2
+    try:
+        env = bot_env(OPENAI_API_KEY="sk-test-stub-key", OPENAI_BASE_URL=stub.base_url)
+        result = pmbot("classify", "the summaries are bad", env=env, cwd=tmp_path)
+    finally:
+        stub.stop()
+    assert result.returncode == 0, result.stderr
+    verdict = json.loads(result.stdout)
+    assert (verdict["grade"], verdict["source"]) == (2, "llm")
