@@ -12,9 +12,11 @@ from slack_bolt import App
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot import commands, home, jobs
+from bot.bugs.service import recover
 from bot.deps import Deps
 from bot.edge import dedupe_middleware
 from bot.gateways.slack import build_web_client
+from bot.grader import llm_grader
 from bot.http import HttpServer, WsgiApp
 from bot.metrics import Metrics
 from bot.scheduler import Scheduler
@@ -87,7 +89,8 @@ class Runtime:
 def build_deps(settings: Settings) -> Deps:
     """Engine, metrics, Slack client and registries; enough for jobs and the CLI. No network, no threads."""
     return Deps(settings=settings, engine=make_engine(settings.database_url), metrics=Metrics(),
-                client=build_web_client(settings), commands=commands.specs(), jobs=jobs.registry())
+                client=build_web_client(settings), commands=commands.specs(), jobs=jobs.registry(),
+                llm=llm_grader(settings))
 
 
 def build(settings: Settings) -> Runtime:
@@ -168,6 +171,8 @@ class Service:
             self.socket_handler = SocketModeHandler(self.runtime.bolt, settings.slack_app_token.get_secret_value())
             self.socket_handler.connect()
             logger.info("Socket Mode connected")
+        # Reports stored but never graded by a process that died are finished in the background.
+        threading.Thread(target=recover, args=(self.runtime.deps,), name="pmbot-recovery", daemon=True).start()
         if settings.pmbot_scheduler_enabled:
             self.runtime.scheduler.start()
         else:

@@ -16,6 +16,7 @@ from bot.settings import Settings
 from storage.models import utcnow
 
 if TYPE_CHECKING:
+    from bot.grader import LlmGrader
     from bot.jobs.base import JobModule
 
 
@@ -27,6 +28,8 @@ class Deps:
     client: WebClient
     commands: tuple[CommandSpec, ...]
     jobs: dict[str, JobModule]
+    # Grades a redacted report with the LLM; None when no LLM is configured.
+    llm: LlmGrader | None = None
     # What time it is: the wall clock, or the shell's movable one. Handlers pass it into the domain.
     clock: Callable[[], datetime] = utcnow
     started_at: datetime = field(default_factory=utcnow)

@@ -39,6 +39,8 @@ class Request:
     message_ts: str = ""
     private_metadata: str = ""
     state: dict[str, Any] = field(default_factory=dict)
+    block_id: str = ""
+    view_id: str = ""
 
     @classmethod
     def from_command(cls, body: dict[str, Any]) -> Request:
@@ -64,6 +66,8 @@ class Request:
             message_ts=container.get("message_ts", ""),
             private_metadata=view.get("private_metadata", ""),
             state=(view.get("state") or {}).get("values", {}),
+            block_id=action.get("block_id", ""),
+            view_id=view.get("id", ""),
         )
 
 
@@ -177,18 +181,23 @@ class FieldErrors(PmbotError):
         self.errors = errors
 
 
-ViewHandler = Callable[[Request, Deps], dict[str, Any] | None]
+ViewHandler = Callable[[Request, Deps], dict[str, Any] | Callable[[], None] | None]
 
 
 def view_listener(deps: Deps, callback_id: str, handler: ViewHandler) -> Callable[..., None]:
-    """Wrap a modal submission handler: its return value is the ack (None closes the modal)."""
+    """Wrap a modal submission handler. It returns the ack (a dict), None to close the modal, or a
+    function to run after the modal has closed (the slow part of the work)."""
 
     def listener(ack: Ack, body: dict[str, Any]) -> None:
         label = f"view:{callback_id}"
         outcome = "ok"
+        later = None
         try:
             answer = handler(Request.from_interaction(body), deps)
-            if answer:
+            if callable(answer):
+                later = answer
+                ack()
+            elif answer:
                 ack(**answer)
             else:
                 ack()
@@ -203,8 +212,13 @@ def view_listener(deps: Deps, callback_id: str, handler: ViewHandler) -> Callabl
             error_id = uuid.uuid4().hex[:10]
             logger.exception("%s failed (error id %s)", label, error_id)
             ack(response_action="update", view=message_view("Not saved", unexpected_error_text(error_id)))
-        finally:
-            deps.metrics.requests.labels(label, outcome).inc()
+        if later is not None:
+            try:
+                later()
+            except Exception:  # the modal is closed: nobody to answer, so it must be in the log
+                outcome = "error"
+                logger.exception("%s failed after closing the modal (error id %s)", label, uuid.uuid4().hex[:10])
+        deps.metrics.requests.labels(label, outcome).inc()
 
     listener.__name__ = f"view_{callback_id.replace('.', '_')}"
     return listener

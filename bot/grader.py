@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 
 from bot.domain.grades import grade_info
 from bot.domain.grading import Verdict, grade_redacted
-from bot.domain.pii import redact
+from bot.domain.pii import Finding, Redaction, redact
 from bot.domain.text import truncate
 from bot.gateways.llm import LlmOutcome, Usage, build_llm_client, grade_with_llm
 from bot.settings import Settings
@@ -38,7 +38,17 @@ def llm_grader(settings: Settings) -> LlmGrader | None:
 def grade_text(text: str, llm: LlmGrader | None = None) -> Graded:
     """Grade raw text; only its redacted form goes anywhere."""
     redaction = redact(text)
-    rules = grade_redacted(redaction, shouting_source=text)
+    return _grade(redaction, llm, shouting_source=text)
+
+
+def grade_stored(redacted_text: str, pii_kinds: list[str], llm: LlmGrader | None = None) -> Graded:
+    """Grade a report stored earlier: the raw text is gone, but what was found in it still counts."""
+    redaction = Redaction(redacted_text, tuple(Finding(kind, "") for kind in pii_kinds))
+    return _grade(redaction, llm)
+
+
+def _grade(redaction: Redaction, llm: LlmGrader | None, *, shouting_source: str | None = None) -> Graded:
+    rules = grade_redacted(redaction, shouting_source=shouting_source)
     if llm is None:
         return Graded(rules, None)
     outcome = llm(redaction.text)

@@ -13,7 +13,8 @@ from bot.registry import CommandSpec
 DEFAULT_URL = "https://pmbot.example.com"
 # chat:write (messages, ephemeral notes), commands, users:read (admin checks, time zones),
 # channels:read + groups:read (member_joined_channel), im:write (DMs when a channel is closed to us).
-BASE_SCOPES = ("channels:read", "chat:write", "commands", "groups:read", "im:write", "users:read")
+# channels:join lets pmbot post a bug card in a public channel it was not invited to.
+BASE_SCOPES = ("channels:join", "channels:read", "chat:write", "commands", "groups:read", "im:write", "users:read")
 DESCRIPTION_LIMIT = 2000
 
 

@@ -69,6 +69,7 @@ class Settings(BaseSettings):
     jira_project: str | None = None
 
     # Behaviour
+    pmbot_escalation_channel: str | None = None
     pmbot_timezone: str = "UTC"
     pmbot_log_level: str = "INFO"
     pmbot_worker_threads: Annotated[int, Field(ge=1, le=64)] = 8

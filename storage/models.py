@@ -105,3 +105,73 @@ class TeamSettings(SQLModel, table=True):
     admin_channel_id: str | None = Field(default=None, max_length=32)
     updated_by: str = Field(max_length=32)
     updated_at: datetime = _utc_column(now=True)
+
+
+class Bug(SQLModel, table=True):
+    """A bug report: stored redacted the moment it arrives, graded after the ack."""
+
+    __tablename__ = "bug"
+    __table_args__ = (
+        UniqueConstraint("team_id", "readable_id", name="uq_bug_team_readable"),
+        UniqueConstraint("team_id", "delivery_key", name="uq_bug_team_delivery"),
+        Index("ix_bug_team_status_grade", "team_id", "status", "grade"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    readable_id: str = Field(max_length=16)
+    # The Slack delivery that created it (trigger or view id): a retry finds the same bug.
+    delivery_key: str = Field(max_length=128)
+    channel_id: str = Field(max_length=32)
+    reporter_id: str = Field(max_length=32)
+    title: str = Field(max_length=200)
+    text: str = Field(sa_column=Column(Text, nullable=False))  # redacted; the raw text is never stored
+    details: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    pii: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    status: str = Field(default="open", max_length=16)  # open | closed
+    grade: int | None = Field(default=None)
+    auto_grade: int | None = Field(default=None)
+    grade_source: str | None = Field(default=None, max_length=16)  # rules | llm
+    reasons: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    confidence: float | None = Field(default=None)
+    floor: bool = Field(default=False)
+    assignee_id: str | None = Field(default=None, max_length=32)
+    message_channel: str | None = Field(default=None, max_length=32)
+    message_ts: str | None = Field(default=None, max_length=32)
+    resolution: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    created_at: datetime = _utc_column(now=True)
+    graded_at: datetime | None = _utc_column(nullable=True)
+    closed_at: datetime | None = _utc_column(nullable=True)
+    closed_by: str | None = Field(default=None, max_length=32)
+
+
+class BugGradeChange(SQLModel, table=True):
+    """A person's word on a grade: a confirmation or a change, with why."""
+
+    __tablename__ = "bug_grade_change"
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32, index=True)
+    bug_id: int = Field(foreign_key="bug.id", index=True, ondelete="CASCADE")
+    user_id: str = Field(max_length=32)
+    kind: str = Field(max_length=16)  # confirm | change
+    from_grade: int | None = None
+    to_grade: int
+    reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    created_at: datetime = _utc_column(now=True)
+
+
+class LlmUsage(SQLModel, table=True):
+    """One LLM call's tokens, for the budget: missing counts stay NULL (unknown is not zero)."""
+
+    __tablename__ = "llm_usage"
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32, index=True)
+    feature: str = Field(max_length=32)
+    model: str = Field(max_length=128)
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    latency_ms: int
+    request_id: str | None = Field(default=None, max_length=128)
+    created_at: datetime = _utc_column(now=True, index=True)

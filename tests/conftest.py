@@ -7,7 +7,7 @@ import shutil
 import time
 import uuid
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -184,12 +184,25 @@ class RunningBot:
 
 
 @pytest.fixture
-def bot(db_url: str, sandbox: SlackSandbox) -> Iterator[RunningBot]:
+def bot_factory(db_url: str, sandbox: SlackSandbox) -> Iterator[Callable[..., RunningBot]]:
+    """Start the real bot with settings of the test's choosing (one per test)."""
+    started: list[RunningBot] = []
+
+    def start(**overrides) -> RunningBot:
+        settings = make_settings(slack_api_url=sandbox.api_url, database_url=db_url, **overrides)
+        runtime = build(settings)
+        service = Service(runtime, host="127.0.0.1", port=0)
+        service.start()
+        driver = Driver(f"http://127.0.0.1:{service.http.port}/slack/events", SIGNING_SECRET, sandbox)
+        started.append(RunningBot(runtime, service, sandbox, driver))
+        return started[-1]
+
+    yield start
+    for running in started:
+        running.service.stop()
+
+
+@pytest.fixture
+def bot(bot_factory: Callable[..., RunningBot]) -> RunningBot:
     """The real bot: cheroot HTTP server, Bolt, slack_sdk → sandbox, on a fresh database."""
-    settings = make_settings(slack_api_url=sandbox.api_url, database_url=db_url)
-    runtime = build(settings)
-    service = Service(runtime, host="127.0.0.1", port=0)
-    service.start()
-    driver = Driver(f"http://127.0.0.1:{service.http.port}/slack/events", SIGNING_SECRET, sandbox)
-    yield RunningBot(runtime, service, sandbox, driver)
-    service.stop()
+    return bot_factory()

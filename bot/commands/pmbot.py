@@ -12,8 +12,8 @@ from bot import __version__, blocks
 from bot.deps import Deps
 from bot.domain.text import escape_mrkdwn, truncate
 from bot.edge import FieldErrors, Reply, Request, action_listener, command_listener, view_listener
-from bot.errors import NotAllowed, SlackError, UserInputError
-from bot.gateways.slack import call, is_workspace_admin
+from bot.errors import NotAllowed, UserInputError
+from bot.gateways.slack import call, is_workspace_admin, tell_privately
 from bot.registry import CommandSpec, is_help
 from storage.db import ping, session_scope
 from storage.migrate import current_revision, head_revision
@@ -191,17 +191,4 @@ def save_settings(request: Request, deps: Deps) -> None:
                            updated_by=request.user_id)
     origin = json.loads(request.private_metadata or "{}").get("channel")
     text = f"Saved: team time zone {timezone}" + (f", admin channel <#{channel}>." if channel else ".")
-    _tell(deps, request.user_id, origin, text)
-    return None
-
-
-def _tell(deps: Deps, user_id: str, channel: str | None, text: str) -> None:
-    """A private note in the channel, or a DM when the bot cannot post there."""
-    if channel:
-        try:
-            call(deps.client, "chat_postEphemeral", channel=channel, user=user_id, text=text)
-            return
-        except SlackError:
-            pass
-    dm = call(deps.client, "conversations_open", users=user_id)["channel"]["id"]
-    call(deps.client, "chat_postMessage", channel=dm, text=text)
+    tell_privately(deps.client, request.user_id, origin, text=text)

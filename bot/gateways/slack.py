@@ -63,3 +63,41 @@ def is_workspace_admin(client: WebClient, user_id: str) -> bool:
     """True for the workspace's admins and owners (users.info)."""
     user = call(client, "users_info", user=user_id).get("user") or {}
     return bool(user.get("is_admin") or user.get("is_owner") or user.get("is_primary_owner"))
+
+
+def resolve_channel(client: WebClient, ref: str) -> str | None:
+    """A channel id from an id or a `#name`; None when no channel has that name."""
+    ref = ref.strip().lstrip("#")
+    if ref[:1] in ("C", "G") and ref[1:].isalnum() and ref.isupper():
+        return ref
+    cursor = None
+    while True:
+        page = call(client, "conversations_list", types="public_channel,private_channel", limit=200,
+                    exclude_archived=True, cursor=cursor)
+        for channel in page.get("channels", []):
+            if channel.get("name") == ref:
+                return channel["id"]
+        cursor = (page.get("response_metadata") or {}).get("next_cursor")
+        if not cursor:
+            return None
+
+
+def post_in_channel(client: WebClient, channel: str, **message) -> dict:
+    """chat.postMessage; joins a public channel first when the bot is not in it yet."""
+    try:
+        return call(client, "chat_postMessage", channel=channel, **message)
+    except NotInChannel:
+        call(client, "conversations_join", channel=channel)
+        return call(client, "chat_postMessage", channel=channel, **message)
+
+
+def tell_privately(client: WebClient, user_id: str, channel: str | None, **message) -> None:
+    """An ephemeral note in the channel, or a DM when the bot cannot post there."""
+    if channel:
+        try:
+            call(client, "chat_postEphemeral", channel=channel, user=user_id, **message)
+            return
+        except SlackError:
+            pass
+    dm = call(client, "conversations_open", users=user_id)["channel"]["id"]
+    call(client, "chat_postMessage", channel=dm, **message)

@@ -308,15 +308,16 @@ class Shell:
             ephemeral = self.sandbox.ephemeral[self._seen_ephemeral:]
             self._seen_messages = len(self.sandbox.messages)
             self._seen_ephemeral = len(self.sandbox.ephemeral)
-        for message in messages:
+        shown = [(m, False) for m in messages] + [(m, True) for m in ephemeral if m["user"] == self.user]
+        for message, private in sorted(shown, key=lambda pair: float(pair[0]["ts"])):
+            if private:  # ephemeral messages are stored with the person who sees them
+                self._print_message(message, prefix="(only you) ", author=self._name(BOT_USER_ID))
+                continue
             if message["user"] == self.user:
                 continue  # what you typed yourself is already on screen
             self._print_message(message, announce_channel=message["channel"] != self.channel)
             if message["channel"] == self.channel and "thread_ts" not in message:
                 self.thread_ts = message["ts"]
-        for message in ephemeral:
-            if message["user"] == self.user:  # ephemeral messages are stored with the person who sees them
-                self._print_message(message, prefix="(only you) ", author=self._name(BOT_USER_ID))
         self._show_view()
 
     def _print_message(self, message: dict[str, Any], *, prefix: str = "", announce_channel: bool = False,

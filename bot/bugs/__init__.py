@@ -1,0 +1,1 @@
+"""Bug intake: stored redacted, graded, posted with what to do, and reviewed by people."""

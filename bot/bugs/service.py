@@ -1,0 +1,246 @@
+"""Bug use cases: file (redact, store), grade and post, and the people's review of the grade."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from bot.bugs import blocks as bug_blocks
+from bot.deps import Deps
+from bot.domain.pii import describe, redact
+from bot.domain.text import truncate
+from bot.errors import NotFound, SlackError, UserInputError
+from bot.gateways.slack import call, post_in_channel, resolve_channel
+from bot.grader import grade_stored
+from storage.bugs import bug_by_id, create_bug, get_bug, record_change, record_llm_usage
+from storage.db import session_scope
+from storage.models import Bug, utcnow
+
+logger = logging.getLogger(__name__)
+
+MAX_REPORT_CHARS = 20_000
+TITLE_CHARS = 120
+
+
+@dataclass(frozen=True)
+class Intake:
+    bug_id: int
+    readable_id: str
+    created: bool
+    removed: str  # what redaction took out, in words ("" when nothing)
+
+
+def file_report(deps: Deps, *, team_id: str, channel_id: str, reporter_id: str, delivery_key: str, text: str,
+                title: str | None = None, details: dict[str, str] | None = None) -> Intake:
+    """Redact and store a report before anything slow happens; the raw text stops here."""
+    text = text.strip()
+    if not text:
+        raise UserInputError("The report is empty. Type `/bug what went wrong`, or `/bug` alone for a form.")
+    clipped = text[:MAX_REPORT_CHARS]
+    redaction = redact(clipped)
+    clean_title = redact(title).text if title else _title(redaction.text)
+    clean_details = {k: redact(v).text for k, v in (details or {}).items() if v}
+    found = list(redaction.findings) + [f for v in (details or {}).values() if v for f in redact(v).findings]
+    body = redaction.text + ("\n…(report cut at 20,000 characters)" if len(text) > MAX_REPORT_CHARS else "")
+    with session_scope(deps.engine) as session:
+        bug, created = create_bug(session, team_id=team_id, delivery_key=delivery_key, channel_id=channel_id,
+                                  reporter_id=reporter_id, title=truncate(clean_title, 200), text=body,
+                                  details=clean_details, pii=list(dict.fromkeys(f.kind for f in found)))
+        return Intake(bug.id, bug.readable_id, created, describe(found))
+
+
+def _title(text: str) -> str:
+    first = text.strip().splitlines()[0] if text.strip() else "Bug report"
+    return truncate(first, TITLE_CHARS)
+
+
+class CardNotPosted(Exception):
+    """The bug is graded and stored, but its card could not be posted in the channel."""
+
+    def __init__(self, bug: Bug, why: str):
+        super().__init__(why)
+        self.bug = bug
+
+
+def grade_and_post(deps: Deps, *, team_id: str, bug_id: int) -> Bug:
+    """Grade a stored report (once), post its card, escalate a grade 1. Safe to run again."""
+    with session_scope(deps.engine) as session:
+        bug = _bug(session, team_id, bug_id)
+    if bug.grade is None:
+        bug = _grade(deps, bug)
+    if bug.message_ts is None:
+        bug = _post(deps, bug)
+    return bug
+
+
+def _bug(session, team_id: str, bug_id: int) -> Bug:
+    bug = bug_by_id(session, team_id=team_id, bug_id=bug_id)
+    if bug is None:
+        raise NotFound("That bug no longer exists.")
+    return bug
+
+
+def _grade(deps: Deps, bug: Bug) -> Bug:
+    graded = grade_stored(bug.text, list(bug.pii), deps.llm)
+    verdict = graded.verdict
+    with session_scope(deps.engine) as session:
+        row = _bug(session, bug.team_id, bug.id)
+        if row.grade is None:
+            row.grade = row.auto_grade = verdict.grade
+            row.grade_source, row.reasons = verdict.source, list(verdict.reasons)
+            row.confidence, row.floor, row.graded_at = verdict.confidence, verdict.floor, utcnow()
+            session.add(row)
+        if graded.usage is not None:
+            usage = graded.usage
+            record_llm_usage(session, team_id=bug.team_id, feature="bug_grading", model=usage.model,
+                             prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens,
+                             latency_ms=usage.latency_ms, request_id=usage.request_id)
+        return row
+
+
+def _post(deps: Deps, bug: Bug) -> Bug:
+    escalated = _escalation_channel(deps) if bug.grade == 1 else None
+    text, card = bug_blocks.card(bug, escalated_to=escalated)
+    try:
+        posted = post_in_channel(deps.client, bug.channel_id, text=text, blocks=card)
+    except SlackError as exc:
+        raise CardNotPosted(bug, exc.code) from exc
+    with session_scope(deps.engine) as session:
+        row = _bug(session, bug.team_id, bug.id)
+        row.message_channel, row.message_ts = posted["channel"], posted["ts"]
+        session.add(row)
+    if escalated:
+        _escalate(deps, row, escalated)
+    return row
+
+
+def _escalation_channel(deps: Deps) -> str | None:
+    ref = deps.settings.pmbot_escalation_channel
+    if not ref:
+        return None
+    try:
+        return resolve_channel(deps.client, ref)
+    except SlackError:
+        logger.warning("escalation channel %s cannot be looked up", ref)
+        return None
+
+
+def _escalate(deps: Deps, bug: Bug, channel: str) -> None:
+    link = call(deps.client, "chat_getPermalink", channel=bug.message_channel, message_ts=bug.message_ts)
+    text = (f"🚨 {bug.readable_id} was graded 1 (critical): {truncate(bug.title, 150)} — "
+            f"<{link['permalink']}|open the report>. Reported by <@{bug.reporter_id}> in <#{bug.channel_id}>.")
+    try:
+        post_in_channel(deps.client, channel, text=text.replace("&", "&amp;"))
+    except SlackError as exc:
+        logger.warning("could not post the escalation for %s: %s", bug.readable_id, exc.code)
+
+
+# --- people reviewing ---------------------------------------------------------------------------
+
+
+def confirm(deps: Deps, *, team_id: str, bug_id: int, user_id: str) -> Bug:
+    """A person agrees with the grade."""
+    with session_scope(deps.engine) as session:
+        bug = _open_bug(session, team_id, bug_id)
+        record_change(session, bug=bug, user_id=user_id, kind="confirm", to_grade=bug.grade)
+    _refresh(deps, bug, f"✅ <@{user_id}> confirmed grade {bug.grade}.")
+    return bug
+
+
+def change_grade(deps: Deps, *, team_id: str, bug_id: int, user_id: str, grade: int, reason: str) -> Bug:
+    """A person sets another grade, with a reason that is kept."""
+    if grade not in range(1, 6):
+        raise UserInputError("A grade is a number from 1 to 5.")
+    reason = redact(reason.strip()).text
+    if len(reason) < 3:
+        raise UserInputError("Please say why the grade should change.")
+    with session_scope(deps.engine) as session:
+        bug = _open_bug(session, team_id, bug_id)
+        before = bug.grade
+        record_change(session, bug=bug, user_id=user_id, kind="change", to_grade=grade, reason=reason)
+    _refresh(deps, bug, f"✏️ <@{user_id}> changed the grade {before} → {grade}: {_escape(reason)}")
+    return bug
+
+
+def assign(deps: Deps, *, team_id: str, bug_id: int, user_id: str, assignee: str) -> Bug:
+    with session_scope(deps.engine) as session:
+        bug = _open_bug(session, team_id, bug_id)
+        bug.assignee_id = assignee
+        session.add(bug)
+    _refresh(deps, bug, f"👤 <@{user_id}> assigned this to <@{assignee}>.")
+    return bug
+
+
+def close(deps: Deps, *, team_id: str, readable_id: str, user_id: str, resolution: str | None) -> Bug:
+    with session_scope(deps.engine) as session:
+        bug = _by_readable(session, team_id, readable_id)
+        if bug.status == "closed":
+            raise UserInputError(f"{bug.readable_id} is already closed.")
+        bug.status, bug.closed_at, bug.closed_by = "closed", utcnow(), user_id
+        bug.resolution = redact(resolution).text if resolution else None
+        session.add(bug)
+    _refresh(deps, bug, f"🔒 <@{user_id}> closed this" + (f": {_escape(bug.resolution)}" if bug.resolution else "."))
+    return bug
+
+
+def reopen(deps: Deps, *, team_id: str, readable_id: str, user_id: str) -> Bug:
+    with session_scope(deps.engine) as session:
+        bug = _by_readable(session, team_id, readable_id)
+        if bug.status == "open":
+            raise UserInputError(f"{bug.readable_id} is already open.")
+        bug.status, bug.closed_at, bug.closed_by, bug.resolution = "open", None, None, None
+        session.add(bug)
+    _refresh(deps, bug, f"🔓 <@{user_id}> reopened this.")
+    return bug
+
+
+def _open_bug(session, team_id: str, bug_id: int) -> Bug:
+    bug = _bug(session, team_id, bug_id)
+    if bug.status != "open":
+        raise UserInputError(f"{bug.readable_id} is closed; `/bug reopen {bug.readable_id}` first.")
+    if bug.grade is None:
+        raise UserInputError(f"{bug.readable_id} is still being graded; try again in a moment.")
+    return bug
+
+
+def _by_readable(session, team_id: str, readable_id: str) -> Bug:
+    bug = get_bug(session, team_id=team_id, readable_id=readable_id)
+    if bug is None:
+        raise NotFound(f"There is no bug {truncate(readable_id, 20)} here. `/bug list all` shows them.")
+    return bug
+
+
+def _escape(text: str | None) -> str:
+    return (text or "").replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _refresh(deps: Deps, bug: Bug, note: str) -> None:
+    """Update the card in place and say what changed in its thread."""
+    if not bug.message_ts or not bug.message_channel:
+        return
+    text, card = bug_blocks.card(bug)
+    call(deps.client, "chat_update", channel=bug.message_channel, ts=bug.message_ts, text=text, blocks=card)
+    call(deps.client, "chat_postMessage", channel=bug.message_channel, thread_ts=bug.message_ts, text=note)
+
+
+def recover(deps: Deps, *, older_than_seconds: float = 120) -> list[str]:
+    """Grade and post reports that were stored but never graded (a crash or timeout after the ack)."""
+    from datetime import timedelta
+
+    from storage.bugs import ungraded_bugs
+
+    with session_scope(deps.engine) as session:
+        waiting = ungraded_bugs(session, created_before=utcnow() - timedelta(seconds=older_than_seconds))
+    done = []
+    for bug in waiting:
+        try:
+            grade_and_post(deps, team_id=bug.team_id, bug_id=bug.id)
+        except CardNotPosted:
+            pass  # graded and stored; the card stays unposted, as it did for the reporter
+        except Exception:
+            logger.exception("recovery could not grade %s", bug.readable_id)
+            continue
+        done.append(bug.readable_id)
+    if done:
+        logger.info("recovery pass graded %d reports: %s", len(done), ", ".join(done))
+    return done
