@@ -14,6 +14,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from bot import commands, home, jobs
 from bot.bugs.service import recover
 from bot.deps import Deps
+from bot.domain.pii import redact as redact_pii
 from bot.edge import dedupe_middleware
 from bot.gateways.slack import build_web_client
 from bot.grader import llm_grader
@@ -35,8 +36,9 @@ _SECRET_PATTERN = re.compile(
 
 
 def redact(text: str) -> str:
-    """Replace anything shaped like a secret."""
-    return _SECRET_PATTERN.sub(lambda m: (m.group(2) + "=" if m.group(2) else "") + "[redacted]", text)
+    """Replace anything shaped like a secret, then any personal data (cards, ids, e-mails, phones)."""
+    text = _SECRET_PATTERN.sub(lambda m: (m.group(2) + "=" if m.group(2) else "") + "[redacted]", text)
+    return redact_pii(text).text
 
 
 class _DropClientTokenWarning(logging.Filter):
