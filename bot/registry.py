@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from bot.domain.text import escape_mrkdwn
+
 
 @dataclass(frozen=True)
 class CommandSpec:
@@ -19,7 +21,8 @@ class CommandSpec:
     def help_text(self) -> str:
         """The text `/<command> help` answers with."""
         lines = [f"*{self.name}* — {self.summary}"]
-        lines += [f"• `{self.name} {form}`{' — ' + what if what else ''}" for form, what in self.usage]
+        lines += [f"• `{escape_mrkdwn(f'{self.name} {form}'.strip())}`{' — ' + what if what else ''}"
+                  for form, what in self.usage]
         return "\n".join(lines)
 
 
