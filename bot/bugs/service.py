@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from bot.bugs import blocks as bug_blocks
 from bot.deps import Deps
 from bot.domain.pii import describe, redact
@@ -229,8 +231,12 @@ def recover(deps: Deps, *, older_than_seconds: float = 120) -> list[str]:
 
     from storage.bugs import ungraded_bugs
 
-    with session_scope(deps.engine) as session:
-        waiting = ungraded_bugs(session, created_before=utcnow() - timedelta(seconds=older_than_seconds))
+    try:
+        with session_scope(deps.engine) as session:
+            waiting = ungraded_bugs(session, created_before=utcnow() - timedelta(seconds=older_than_seconds))
+    except SQLAlchemyError as exc:
+        logger.warning("recovery pass skipped: the database is unreachable (%s)", type(exc).__name__)
+        return []
     done = []
     for bug in waiting:
         try:
