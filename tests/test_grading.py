@@ -95,7 +95,7 @@ def test_odd_input_still_gets_a_grade(text: str) -> None:
     assert 1 <= grade_report(text).grade <= 5
 
 
-@pytest.mark.parametrize("name", ["bug_reports.tsv", "bug_reports_dev.tsv"])
+@pytest.mark.parametrize("name", ["bug_reports.tsv", "bug_reports_dev.tsv", "bug_reports_blind.tsv"])
 def test_labelled_set_finds_every_grade_1_and_no_false_grade_1(name: str) -> None:
     result = evaluate(load(DATA / name))
     assert result["grade1_recall"] == 1.0, [m for m in result["misses"] if m[0] == 1]

@@ -184,7 +184,35 @@ SIGNALS: tuple[Signal, ...] = (
         r"\b(?:donnees|informations) de sante|\bdatos (?:medicos|de salud)|\bgesundheitsdaten",
         r"\bd'un autre patient|\bde otro paciente|\beines anderen patienten",
     ), floor=True),
+    Signal(1, "confidential data reaches the wrong people", _rx(
+        r"\b(?:internal|confidential|private|sensitive|secret|classified|proprietary|hr|finance'?s?|legal|board|"
+        r"salary|payroll)\b.{0,40}\b(?:docs?|documents?|memos?|files?|data|records?|notes?|reports?|emails?)\b.{0,60}"
+        r"\b(?:anonymous|public|visitors?|external|outsiders?|everyone|anyone|customers|guests?|unauthori[sz]ed|"
+        r"other (?:teams?|departments?|tenants?|customers))",
+        r"\b(?:anonymous|public|visitors?|external|outsiders?|guests?|logged.out)\b.{0,60}\b(?:internal|confidential|"
+        r"private|sensitive|hr|finance)\b.{0,30}\b(?:docs?|documents?|memos?|files?|data|records?|notes?)",
+        r"\bwithout (?:any )?(?:row.level|access|permission|tenant|acl|document.level|user.level) (?:filters?|checks?|"
+        r"controls?|scoping|security)|\b(?:row.level|document.level) (?:security|filters?)\b.{0,30}\b(?:missing|off|"
+        r"disabled|not (?:applied|enforced))",
+        r"\b(?:public|publicly (?:readable|accessible)|world.readable|open) (?:s3 |gcs |storage |blob )?(?:buckets?|"
+        r"containers?)\b|\bpublicly accessible\b.{0,40}\b(?:data|files|recordings?|audio|logs|backups?|documents?)",
+        r"\b(?:recordings?|raw audio|transcripts?|backups?|dumps?)\b.{0,40}\b(?:public|publicly|unencrypted|"
+        r"world.readable|anyone)",
+    ), floor=True),
+    Signal(1, "safeguards are bypassed or insecure behaviour is produced", _rx(
+        r"\bunlocks?\b.{0,40}\b(?:moderation|override|admin|safety|restricted|hidden|developer|god|debug) ?"
+        r"(?:mode|override|settings?|filters?|features?)?",
+        r"\b(?:disables?|disabling|turns? off|skips?)\b.{0,20}\b(?:tls|ssl|certificate|cert|https|signature|csrf|"
+        r"auth\w*) (?:verification|validation|checks?)|\bverify ?= ?false\b",
+        r"\b(?:env(?:ironment)? var\w*|secrets?|api keys?|credentials?|\.env)\b.{0,40}\b(?:pastebin|external|"
+        r"third.party|remote|attacker|webhook|outside)",
+        r"\b(?:voice clon\w*|deep ?fakes?|fake (?:recording|voice|video|image|audio|photo)s?|impersonat\w*)\b",
+        r"\b(?:without|no|missing) (?:a |any )?(?:consent|permission) (?:check|step|prompt)?",
+    ), floor=True),
     Signal(1, "unsafe content reaches users", _rx(
+        r"\bsexuali[sz]\w*|\b(?:dangerous(?:ly)?|harmful(?:ly)?|lethal(?:ly)?)\b.{0,40}\b(?:medications?|medicines?|"
+        r"drugs?|doses?|dosage|interact\w*|mix\w*|combin\w*|advice|treatment|supplements?)|\b(?:medications?|"
+        r"medicines?|drugs?|pills)\b.{0,40}\b(?:interact|overdose)\w* dangerous",
         r"\b(?:unsafe|harmful|toxic|nsfw|explicit|violent|graphic) (?:completions?|outputs?|content|responses?|"
         r"answers?|images?|replies|generations?)",
         r"\b(?:graphic violence|gore|sexual content|nudity)\b",
@@ -253,6 +281,17 @@ SIGNALS: tuple[Signal, ...] = (
         r"\b(?:fails?|failing|errors?|breaks?|crash\w*|times? out)\b.{0,15}\b(?:every time|each time|always|"
         r"consistently|for (?:every|all|each))",
         r"\bnothing (?:else )?works|\bnone of (?:the|our|my) \w+ (?:work|load)",
+        r"\b(?:half|two.thirds|three.quarters|the majority|most|\d{2,3} ?%) of (?:the |all |our )?(?:\w+ )?"
+        r"(?:documents|requests|calls|answers|responses|files|users|customers|queries|tickets|messages|conversations|"
+        r"runs|jobs|images|tests|cases)\b",
+        r"\bevery (?:\w+ ){0,6}(?:fails?|errors?|breaks?|crash\w*|times? out|is (?:wrong|broken|rejected))",
+        r"\b(?:labels?|classif\w*|marks?|routes?|tags?|flags?|sends?) (?:all|every|almost all|nearly all)\b",
+        r"\b(?:is|are) (?:completely |totally )?broken for\b|\b(?:ignores?|skips?|bypasses?)\b.{0,30}\b(?:entirely|"
+        r"completely|altogether|every time)",
+        r"\b(?:wrong|incorrect|false|outdated|made.up) (?:\w+ )?(?:info|information|advice|answers?|prices?|"
+        r"policies|policy)\b.{0,30}\b(?:to |for )?(?:customers|users|patients|clients|students)",
+        r"\b(?:para|en|a) (?:todos|todas) (?:los|las)\b.{0,40}\b(?:vaci|error|falla|mal|incorrect)|"
+        r"\b(?:vaci|error|falla|mal|incorrect)\w*\b.{0,40}\b(?:para|en) (?:todos|todas) (?:los|las)",
         r"\b(?:is|are|went|goes|been) down\b|\b(?:service|api|server|site|app|endpoint|model|cluster) (?:is |are )?"
         r"down\b|\bdown since\b",
         r"\b(?:loops?|looping|stuck) (?:forever|indefinitely|endlessly|in a loop)|\bnever (?:answers|responds|returns|"
@@ -323,6 +362,10 @@ SIGNALS: tuple[Signal, ...] = (
         r"\b(?:button|icon|font|label|logo|menu|modal|layout|text|banner|header|footer|sidebar|dark mode|page)\b"
         r".{0,25}\b(?:misaligned|overlaps?|cut off|too (?:small|big|large)|hidden|ugly|off by|wrong colou?r|"
         r"looks (?:off|weird|odd|wrong))",
+        r"\bwraps? (?:onto|to|into|over)\b|\btext wrap\w*|\b(?:narrow|small|mobile) screens?\b|"
+        r"\bsyntax highlight\w*|\bloses? (?:its |the )?(?:formatting|highlighting|styling|rounded corners|icons?)|"
+        r"\bcolou?r\b.{0,30}\b(?:invisible|unreadable|hard to|too (?:light|dark|faint))|\bmayusculas|"
+        r"\bgross(?:buchstaben|schreibung)|\bmajuscules\b|"
         r"\b(?:spelled|spelt|spelling of|misspelt)\b|\binstead of (?:red|green|blue|orange|black|white|grey|gray|"
         r"yellow|purple|bold|italic)\b|\b(?:render|renders|rendered|shows?|appears?) (?:without|twice|double)\b|"
         r"\b(?:rounded corners|border|borders|scrollbar|toast|heading|avatar|initials|favicon|breadcrumb|"
@@ -342,6 +385,8 @@ SIGNALS: tuple[Signal, ...] = (
         r"(?:we|i|customers|users) (?:really |urgently |badly )?(?:need|want)s?\b(?! (?:this|it|that) "
         r"(?:fixed|resolved|to work))|"
         r"can we (?:have|get)|could we (?:have|get)|i wish|suggestion:|my suggestion|a suggestion|i suggest|"
+        r"accept (?:a |an )?(?:pr|pull request|contribution|patch)|any chance (?:of|to|that|you)|\w+ integration\?|"
+        r"\b(?:as|for) (?:a |an )?(?:new )?(?:provider|backend|option|integration|plugin)\?|"
         r"we suggest|idea:|one idea|support for|(?:please )?consider adding|any plans|plans to (?:support|add)|"
         r"(?:it'?d|it would) be (?:useful|nice|great|helpful|cool)|would it be possible|is it possible to|"
         r"is there a way to|proposal:|request:|missing thing|\bpls\b|"
@@ -351,6 +396,7 @@ SIGNALS: tuple[Signal, ...] = (
         r"estaria bien|solicitud de (?:funcion|mejora))",
         r"(?:^|[.!?:;] *)(?:add|support|allow|let|make|enable|provide|include|expose|offer)\b"
         r"(?!.{0,40}\b(?:crash|error|fail|broken|bug|wrong)\w*)",
+        r"^(?:could|can|would|will|is it|are there|is there|any|do you|does it|will there)\b[^.!]*\?\s*$",
         r"\b(?:hay planes|tienen planes|ser(?:i|a) posible|seria util)|\b(?:ware (?:cool|praktisch|nett)|"
         r"gibt es plane)|\b(?:serait(?:-il)? possible|est-ce (?:qu'il|que vous) (?:serait|pourriez)|une idee)",
         r"\b(?:ware (?:schon|toll|gut|super|hilfreich)|bitte\b.{0,30}\b(?:hinzufugen|einbauen|erganzen)|"
