@@ -3,8 +3,9 @@
 Run: .venv/bin/python bench/grading.py [--file F ...] [--seconds 2]
 
 By default every labelled set in tests/data is evaluated: bug_reports.tsv (the main set the rules were
-written against), bug_reports_dev.tsv and bug_reports_blind.tsv (each held out once, then tuned on), and
-bug_reports_blind2.tsv (evaluated once after the last tuning; the honest estimate for unseen reports).
+written against); bug_reports_dev.tsv, bug_reports_blind.tsv and bug_reports_blind2.tsv (each held out
+once, then tuned on); and bug_reports_blind3.tsv (evaluated once after the last change: the honest
+estimate for unseen reports).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from bot.domain.grading import grade_report
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
 DEFAULT_FILES = [DATA / "bug_reports.tsv", DATA / "bug_reports_dev.tsv", DATA / "bug_reports_blind.tsv",
-                 DATA / "bug_reports_blind2.tsv"]
+                 DATA / "bug_reports_blind2.tsv", DATA / "bug_reports_blind3.tsv"]
 
 
 def load(path: Path) -> list[tuple[int, set[int], str]]:

@@ -406,6 +406,23 @@ SIGNALS: tuple[Signal, ...] = (
     ), negatable=False),
 )
 
+# When nothing specific matched, words from these areas tip an unclear report to grade 1: a missed
+# critical bug costs far more than a second look at a medium one. Cosmetic and wish wording win over it.
+_SENSITIVE = re.compile(
+    r"\b(?:patients?|medical|health|diagnos\w*|prescription|therap\w*|salar(?:y|ies)|payroll|cvs?|resumes?|"
+    r"applicants?|confidential|private|secret\w*|tokens?|api keys?|service accounts?|passwords?|credentials?|"
+    r"ibans?|bank|payment details|account numbers?|phone numbers?|home address\w*|email address\w*|ssn|passports?|"
+    r"personal|pii|gdpr|minors?|child\w*|ransomware|malware|exploit\w*|weapons?|slurs?|racis\w*|religio\w*|"
+    r"ethnic\w*|hate|crisis|end (?:their|his|her|my) life|suicid\w*|self.harm|disclos\w*|leak\w*|expos\w*|"
+    r"extract\w* (?:the |all |our |their )?(?:data|keys?|tokens?|secrets?|prompts?|pii|credentials?)|"
+    r"embedded in|hidden text|inject\w*|bypass\w*|privilege\w*|enterprise.only|admin.only|"
+    r"request headers|performance reviews?|hr|legal (?:risk|issue|exposure|liability|action)|lawsuit|contracts?|"
+    r"another company|"
+    r"different (?:patient|user|customer|account|company|tenant)|another (?:patient|user|customer|tenant)|"
+    r"other (?:patients|users|customers|companies|tenants)|real people|anyone can|any logged.in|"
+    r"historial medico|otro paciente|anderer kunden|adressen|telefonnummern|donnees personnelles)\b"
+)
+
 _NEGATION = re.compile(r"(?:\b(?:no|not|never|without|nor|neither|isn'?t|wasn'?t|aren'?t|weren'?t|don'?t|"
                        r"doesn'?t|didn'?t|cannot|can'?t|sin|ningun\w*|nunca|kein\w*|nicht|nie|pas|aucun\w*|jamais)"
                        r"\b[ ,'-]+(?:\w+[ ,'-]+){0,2})$")
@@ -456,8 +473,13 @@ def grade_redacted(redaction: Redaction, *, shouting_source: str | None = None) 
         floor = True
         reasons.insert(0, f"{' and '.join(_KIND_WORDS[k] for k in contact)} shown where it should not be")
     grade = _decide(matched, floor)
+    unclear = not floor and all(s.weak for s in matched)
+    if unclear and _SENSITIVE.search(normalised):
+        grade = 1
+        reasons.append("no clear signal, but it touches personal, security or safety matters: graded critical "
+                       "until a person looks")
     reasons += _notes(redaction.text, shouting_source or redaction.text)
-    if not matched and not floor:
+    if not matched and grade != 1:
         reasons.append("no clear signal: graded medium for a person to check")
     return Verdict(grade=grade, label=grade_info(grade).label, reasons=tuple(reasons),
                    confidence=_confidence(matched, floor, grade), pii=tuple(redaction.kinds), floor=floor,
