@@ -27,6 +27,15 @@ DATA = Path(__file__).parent / "data"
         ("Le bot affiche les conversations d'autres utilisateurs", 1),
         ("Sería genial poder exportar a PDF", 5),
         ("Le bouton est mal aligné", 4),
+        # Issue-tracker and incident write-up styles.
+        ("[Feature Request]: support Gemini 2", 5),
+        ("feat: add streaming to the CLI", 5),
+        ("[Security] stored XSS in chat titles", 1),
+        ("The dealership chatbot agreed to sell a car for $1 and called it legally binding", 1),
+        ("Delivery company's chatbot swore at a customer", 1),
+        ("City chatbot told business owners it is fine to take workers' tips, which is against the law", 1),
+        ("Airline chatbot invented a bereavement refund policy and a customer relied on it", 2),
+        ("Users could see titles from another active user's chat history", 1),
     ],
 )
 def test_grades_how_people_write(text: str, grade: int) -> None:

@@ -68,7 +68,7 @@ _EXPOSE = (r"(?:leak|expos|reveal|visible|shown|show(?:s|ed|ing)?|display|dump|p
 SIGNALS: tuple[Signal, ...] = (
     # --- grade 1 floors -------------------------------------------------------------------------
     Signal(1, "other users' data is exposed", _rx(
-        rf"\b{_OTHERS} ?{_PEOPLE} {_DATA}",
+        rf"\b{_OTHERS} ?(?:\w+ )?{_PEOPLE} {_DATA}",
         rf"\b{_OTHERS} ?{_PEOPLE}\b.{{0,40}}\b(?:see|saw|seen|read|view|access|download)",
         rf"\b(?:see|saw|seen|read|view|access|download|get|got|receive|received)s?\b.{{0,50}}\b{_OTHERS} ?{_PEOPLE}",
         rf"\b(?:see|saw|read|view|access|download|get)s?\b.{{0,30}}\b(?:everyone|everybody)'?s? {_DATA}",
@@ -155,6 +155,7 @@ SIGNALS: tuple[Signal, ...] = (
         r"\bdiscours haineux|\bautomutilation|\braciste",
     ), floor=True),
     Signal(1, "a security weakness is described", _rx(
+        r"\[security\]|\bsecurity advisory|\bcve-\d{4}-\d+|"
         r"\b(?:security (?:issue|bug|hole|flaw|vulnerabilit\w*|problem)|security:|vulnerab\w*|exploit\w*|"
         r"attacker|malicious|phishing|impersonat\w*|spoof\w*|session hijack\w*|account takeover|"
         r"data exfil\w*|steal\w*)\b",
@@ -225,6 +226,15 @@ SIGNALS: tuple[Signal, ...] = (
         r"\binsult\w* racist\w*|\binsultos racistas",
     ), floor=True),
     # --- grade 1, not a floor -------------------------------------------------------------------
+    Signal(1, "the model was talked into a commitment or abusive output", _rx(
+        r"\b(?:agreed|agrees|promised|promises|committed|offered) to (?:sell|give|refund|honou?r|pay|waive)|"
+        r"\blegally binding\b|\bfor (?:\$ ?1|one dollar|1 dollar)\b",
+        r"\b(?:swore|swearing|cursed at|curses at|insult(?:ed|s|ing) (?:the |a )?(?:user|customer|caller|people)|"
+        r"abusive|profanit\w*|obscen\w*|threaten\w* (?:the |a )?(?:user|customer|people|journalist))",
+        r"\b(?:illegal|unlawful|break(?:ing)? the law|against the law)\b.{0,80}\b(?:advice|told|tells|recommend|"
+        r"suggest|instruct)|\b(?:told|tells|advised|advises|recommend\w*|suggest\w*)\b.{0,80}\b(?:illegal|unlawful|"
+        r"break(?:ing)? the law|against the law)",
+    )),
     Signal(1, "a legal or ethical breach", _rx(
         r"\b(?:gdpr|hipaa|ccpa|coppa|ai act)\b.{0,30}(?:violat|breach|non.?complian|infring)",
         r"\b(?:violat|breach|infring)\w*\b.{0,30}\b(?:gdpr|hipaa|ccpa|law|regulation|copyright|trademark|licen[cs]e)",
@@ -250,6 +260,8 @@ SIGNALS: tuple[Signal, ...] = (
         r"(?:it|they|he|she|there) (?:is ?n[o']?t|are ?n[o']?t|was ?n[o']?t|were ?n[o']?t|does ?n[o']?t)|which is "
         r"(?:false|untrue|not true)|that (?:is ?n[o']?t|are ?n[o']?t) true)",
         r"\b(?:almost|nearly|virtually) (?:everything|every \w+|all \w+)\b.{0,20}\b(?:as|wrong|incorrect|fail)",
+        r"\b(?:invent\w*|fabricat\w*|made up|makes up|hallucinat\w*) (?:a |an |the )?(?:\w+ )?(?:policy|policies|"
+        r"rules?|discounts?|refunds?|prices?|fees?|deadlines?|laws?|regulations?)\b",
         r"\b(?:sources?|citations?|references?|urls?|links|papers?|cases?|studies) (?:that|which) "
         r"(?:do ?n[o']?t|does ?n[o']?t|never) exist|\b(?:are|is|were|was) (?:completely |all )?fabricated",
         r"\b(?:accuracy|precision|recall|f1|quality|pass rate|success rate|win rate)\b.{0,20}\b(?:dropped|fell|"
@@ -385,6 +397,7 @@ SIGNALS: tuple[Signal, ...] = (
         r"(?:we|i|customers|users) (?:really |urgently |badly )?(?:need|want)s?\b(?! (?:this|it|that) "
         r"(?:fixed|resolved|to work))|"
         r"can we (?:have|get)|could we (?:have|get)|i wish|suggestion:|my suggestion|a suggestion|i suggest|"
+        r"^\W*(?:feature(?: request)?|enhancement|feat|proposal|idea|request)\s*(?:\]|:|-)|"
         r"accept (?:a |an )?(?:pr|pull request|contribution|patch)|any chance (?:of|to|that|you)|\w+ integration\?|"
         r"\b(?:as|for) (?:a |an )?(?:new )?(?:provider|backend|option|integration|plugin)\?|"
         r"we suggest|idea:|one idea|support for|(?:please )?consider adding|any plans|plans to (?:support|add)|"
