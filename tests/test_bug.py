@@ -154,11 +154,11 @@ def test_list_show_close_reopen_stats(bot: RunningBot) -> None:
     assert listed.index("B-3") < listed.index("B-2") < listed.index("B-1")  # most severe first
     assert "grade 1" in report(bot, "list grade 1").get("text", "").lower() and "B-2" not in report(
         bot, "list grade 1")["text"]
-    report(bot, "close B-2 fixed the logo asset")
+    report(bot, "close B-2 fixed the logo asset <!channel>")
     assert "B-2" not in report(bot, "list")["text"]
     assert "B-2" in report(bot, "list closed")["text"]
     closed_card = cards(bot)[1]
-    assert "*closed* — fixed the logo asset" in dump(closed_card["blocks"])
+    assert "*closed* — fixed the logo asset &lt;!channel&gt;" in dump(closed_card["blocks"])
     report(bot, "reopen B-2")
     assert "B-2" in report(bot, "list")["text"]
     stats = report(bot, "stats")["text"]
@@ -188,8 +188,9 @@ def test_bad_arguments_get_private_answers(bot: RunningBot) -> None:
 def test_grade_1_alerts_the_escalation_channel(bot_factory, sandbox) -> None:
     sandbox.add_channel("C0ESCAL", "ai-escalations", members={"U0PMBOT"})
     bot = bot_factory(pmbot_escalation_channel="#ai-escalations")
-    report(bot, "the admin API works without logging in")
+    report(bot, "<!here> the admin API works without logging in")  # the contract check fails any ping
     [alert] = [m for m in sandbox.messages if m["channel"] == "C0ESCAL"]
+    assert "&lt;!here&gt;" in alert["text"]
     assert "B-1 was graded 1" in alert["text"] and "open the report" in alert["text"]
     assert "Escalated to <#C0ESCAL>" in dump(cards(bot)[0]["blocks"])
 

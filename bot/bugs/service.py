@@ -10,7 +10,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.bugs import blocks as bug_blocks
 from bot.deps import Deps
 from bot.domain.pii import describe, redact
-from bot.domain.text import truncate
+from bot.domain.text import escape_mrkdwn, truncate
 from bot.errors import NotFound, SlackError, UserInputError
 from bot.gateways.slack import call, post_in_channel, resolve_channel
 from bot.grader import grade_stored
@@ -129,10 +129,10 @@ def _escalation_channel(deps: Deps) -> str | None:
 
 def _escalate(deps: Deps, bug: Bug, channel: str) -> None:
     link = call(deps.client, "chat_getPermalink", channel=bug.message_channel, message_ts=bug.message_ts)
-    text = (f"🚨 {bug.readable_id} was graded 1 (critical): {truncate(bug.title, 150)} — "
+    text = (f"🚨 {bug.readable_id} was graded 1 (critical): {escape_mrkdwn(truncate(bug.title, 150))} — "
             f"<{link['permalink']}|open the report>. Reported by <@{bug.reporter_id}> in <#{bug.channel_id}>.")
     try:
-        post_in_channel(deps.client, channel, text=text.replace("&", "&amp;"))
+        post_in_channel(deps.client, channel, text=text)
     except SlackError as exc:
         logger.warning("could not post the escalation for %s: %s", bug.readable_id, exc.code)
 
@@ -160,7 +160,7 @@ def change_grade(deps: Deps, *, team_id: str, bug_id: int, user_id: str, grade: 
         bug = _open_bug(session, team_id, bug_id)
         before = bug.grade
         record_change(session, bug=bug, user_id=user_id, kind="change", to_grade=grade, reason=reason)
-    _refresh(deps, bug, f"✏️ <@{user_id}> changed the grade {before} → {grade}: {_escape(reason)}")
+    _refresh(deps, bug, f"✏️ <@{user_id}> changed the grade {before} → {grade}: {escape_mrkdwn(reason)}")
     return bug
 
 
@@ -181,7 +181,8 @@ def close(deps: Deps, *, team_id: str, readable_id: str, user_id: str, resolutio
         bug.status, bug.closed_at, bug.closed_by = "closed", utcnow(), user_id
         bug.resolution = redact(resolution).text if resolution else None
         session.add(bug)
-    _refresh(deps, bug, f"🔒 <@{user_id}> closed this" + (f": {_escape(bug.resolution)}" if bug.resolution else "."))
+    said = f": {escape_mrkdwn(bug.resolution)}" if bug.resolution else "."
+    _refresh(deps, bug, f"🔒 <@{user_id}> closed this{said}")
     return bug
 
 
@@ -210,10 +211,6 @@ def _by_readable(session, team_id: str, readable_id: str) -> Bug:
     if bug is None:
         raise NotFound(f"There is no bug {truncate(readable_id, 20)} here. `/bug list all` shows them.")
     return bug
-
-
-def _escape(text: str | None) -> str:
-    return (text or "").replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _refresh(deps: Deps, bug: Bug, note: str) -> None:
