@@ -241,10 +241,6 @@ class Event:
     def data(self) -> dict[str, Any]:
         return self.body.get("event") or {}
 
-    @property
-    def team_id(self) -> str:
-        return self.body.get("team_id") or ""
-
 
 EventHandler = Callable[[Event, Deps], None]
 

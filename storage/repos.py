@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
@@ -112,12 +112,6 @@ def finish_run(session: Session, *, run_id: int, status: str, error: str | None 
     run.error = error
     run.finished_at = utcnow()
     session.add(run)
-
-
-def last_slot(session: Session, *, schedule_id: int) -> datetime | None:
-    """The latest slot already claimed for a schedule."""
-    stmt = select(func.max(JobRun.slot_at)).where(JobRun.schedule_id == schedule_id)
-    return session.execute(stmt).scalar()
 
 
 def purge_runs(session: Session, *, before: datetime) -> int:

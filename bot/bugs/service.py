@@ -41,8 +41,9 @@ def file_report(deps: Deps, *, team_id: str, channel_id: str, reporter_id: str, 
     clipped = text[:MAX_REPORT_CHARS]
     redaction = redact(clipped)
     clean_title = redact(title).text if title else _title(redaction.text)
-    clean_details = {k: redact(v).text for k, v in (details or {}).items() if v}
-    found = list(redaction.findings) + [f for v in (details or {}).values() if v for f in redact(v).findings]
+    redacted_details = {k: redact(v) for k, v in (details or {}).items() if v}
+    clean_details = {k: r.text for k, r in redacted_details.items()}
+    found = list(redaction.findings) + [f for r in redacted_details.values() for f in r.findings]
     body = redaction.text + ("\n…(report cut at 20,000 characters)" if len(text) > MAX_REPORT_CHARS else "")
     with session_scope(deps.engine) as session:
         bug, created = create_bug(session, team_id=team_id, delivery_key=delivery_key, channel_id=channel_id,
@@ -67,7 +68,7 @@ class CardNotPosted(Exception):
 def grade_and_post(deps: Deps, *, team_id: str, bug_id: int) -> Bug:
     """Grade a stored report (once), post its card, escalate a grade 1. Safe to run again."""
     with session_scope(deps.engine) as session:
-        bug = _bug(session, team_id, bug_id)
+        bug = load_bug(session, team_id, bug_id)
     if bug.grade is None:
         bug = _grade(deps, bug)
     if bug.message_ts is None:
@@ -75,7 +76,8 @@ def grade_and_post(deps: Deps, *, team_id: str, bug_id: int) -> Bug:
     return bug
 
 
-def _bug(session, team_id: str, bug_id: int) -> Bug:
+def load_bug(session, team_id: str, bug_id: int) -> Bug:
+    """A bug of this team, or NotFound."""
     bug = bug_by_id(session, team_id=team_id, bug_id=bug_id)
     if bug is None:
         raise NotFound("That bug no longer exists.")
@@ -86,7 +88,7 @@ def _grade(deps: Deps, bug: Bug) -> Bug:
     graded = grade_stored(bug.text, list(bug.pii), deps.llm)
     verdict = graded.verdict
     with session_scope(deps.engine) as session:
-        row = _bug(session, bug.team_id, bug.id)
+        row = load_bug(session, bug.team_id, bug.id)
         if row.grade is None:
             row.grade = row.auto_grade = verdict.grade
             row.grade_source, row.reasons = verdict.source, list(verdict.reasons)
@@ -108,7 +110,7 @@ def _post(deps: Deps, bug: Bug) -> Bug:
     except SlackError as exc:
         raise CardNotPosted(bug, exc.code) from exc
     with session_scope(deps.engine) as session:
-        row = _bug(session, bug.team_id, bug.id)
+        row = load_bug(session, bug.team_id, bug.id)
         row.message_channel, row.message_ts = posted["channel"], posted["ts"]
         session.add(row)
     if escalated:
@@ -198,7 +200,7 @@ def reopen(deps: Deps, *, team_id: str, readable_id: str, user_id: str) -> Bug:
 
 
 def _open_bug(session, team_id: str, bug_id: int) -> Bug:
-    bug = _bug(session, team_id, bug_id)
+    bug = load_bug(session, team_id, bug_id)
     if bug.status != "open":
         raise UserInputError(f"{bug.readable_id} is closed; `/bug reopen {bug.readable_id}` first.")
     if bug.grade is None:

@@ -209,7 +209,7 @@ def on_change(request: Request, reply: Reply, deps: Deps) -> None:
     reply.ack()
     bug_id, _, grade = request.value.partition(":")
     with session_scope(deps.engine) as session:
-        bug = service._bug(session, request.team_id, _bug_id(bug_id))
+        bug = service.load_bug(session, request.team_id, _bug_id(bug_id))
     call(deps.client, "views_open", trigger_id=request.trigger_id,
          view=bug_blocks.change_grade_view(bug, int(grade), channel=request.channel_id, ts=request.message_ts))
 

@@ -139,7 +139,7 @@ def _phone_spans(text: str) -> Iterator[tuple[int, int]]:
 Rule = tuple[str, Callable[[str], Iterator[tuple[int, int, str]]]]
 
 
-def _regex_rule(kind: str, pattern: re.Pattern[str], valid: Callable[[str], bool] | None,
+def _regex_rule(pattern: re.Pattern[str], valid: Callable[[str], bool] | None,
                 mask: Callable[[re.Match[str]], str]) -> Callable[[str], Iterator[tuple[int, int, str]]]:
     def find(text: str) -> Iterator[tuple[int, int, str]]:
         for match in pattern.finditer(text):
@@ -169,17 +169,17 @@ def _entropy_rule(text: str) -> Iterator[tuple[int, int, str]]:
 
 
 _RULES: list[Rule] = [
-    ("private_key", _regex_rule("private_key", _PRIVATE_KEY, None, lambda m: "[private key removed]")),
-    ("api_key", _regex_rule("api_key", _KEY, None, lambda m: f"{m[0][:4]}{DOT * 4}")),
+    ("private_key", _regex_rule(_PRIVATE_KEY, None, lambda m: "[private key removed]")),
+    ("api_key", _regex_rule(_KEY, None, lambda m: f"{m[0][:4]}{DOT * 4}")),
     ("password", _password_rule),
-    ("email", _regex_rule("email", _EMAIL, None, _mask_email)),
-    ("iban", _regex_rule("iban", _IBAN, lambda v: std_iban.is_valid(v), lambda m: _mask_tail("IBAN", m[0]))),
-    ("card", _regex_rule("card", _CARD, _is_card, lambda m: _mask_card(m[0]))),
-    ("national_id", _regex_rule("national_id", _SSN, us_ssn.is_valid,
+    ("email", _regex_rule(_EMAIL, None, _mask_email)),
+    ("iban", _regex_rule(_IBAN, lambda v: std_iban.is_valid(v), lambda m: _mask_tail("IBAN", m[0]))),
+    ("card", _regex_rule(_CARD, _is_card, lambda m: _mask_card(m[0]))),
+    ("national_id", _regex_rule(_SSN, us_ssn.is_valid,
                                 lambda m: f"SSN {DOT * 3}-{DOT * 2}-{m[0][-4:]}")),
-    ("national_id", _regex_rule("national_id", _ES_ID, lambda v: es_dni.is_valid(v) or es_nie.is_valid(v),
+    ("national_id", _regex_rule(_ES_ID, lambda v: es_dni.is_valid(v) or es_nie.is_valid(v),
                                 lambda m: _mask_tail("ID", m[0], 2))),
-    ("national_id", _regex_rule("national_id", _FR_NIR, fr_nir.is_valid, lambda m: _mask_tail("NIR", m[0], 2))),
+    ("national_id", _regex_rule(_FR_NIR, fr_nir.is_valid, lambda m: _mask_tail("NIR", m[0], 2))),
     ("phone", _phone_rule),
     ("secret", _entropy_rule),
 ]
