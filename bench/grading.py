@@ -4,13 +4,15 @@ Run: .venv/bin/python bench/grading.py [--file F ...] [--seconds 2]
 
 By default every labelled set in tests/data is evaluated: bug_reports.tsv (the main set the rules were
 written against); bug_reports_dev.tsv, bug_reports_blind.tsv and bug_reports_blind2.tsv (each held out
-once, then tuned on); and bug_reports_blind3.tsv (evaluated once after the last change: the honest
-estimate for unseen reports).
+once, then tuned on); bug_reports_blind3.tsv (the same); and bug_reports_tracker.tsv: multi-line reports
+in the shape of public LLM-app tracker issues and incident write-ups, written in rounds, each scored once
+before it was used (first scores in the file's header are the honest estimates for unseen reports).
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import time
 from pathlib import Path
 
@@ -18,7 +20,7 @@ from bot.domain.grading import grade_report
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
 DEFAULT_FILES = [DATA / "bug_reports.tsv", DATA / "bug_reports_dev.tsv", DATA / "bug_reports_blind.tsv",
-                 DATA / "bug_reports_blind2.tsv", DATA / "bug_reports_blind3.tsv"]
+                 DATA / "bug_reports_blind2.tsv", DATA / "bug_reports_blind3.tsv", DATA / "bug_reports_tracker.tsv"]
 
 
 def load(path: Path) -> list[tuple[int, set[int], str]]:
@@ -28,6 +30,7 @@ def load(path: Path) -> list[tuple[int, set[int], str]]:
         if not line.strip() or line.startswith("#"):
             continue
         grade, acceptable, text = line.split("\t", 2)
+        text = re.sub(r"\\(.)", lambda m: "\n" if m[1] == "n" else m[1], text)  # "\n" is a line break
         extra = {int(g) for g in acceptable.split(",") if g.strip() not in ("", "-")}
         rows.append((int(grade), {int(grade)} | extra, text))
     return rows
@@ -84,7 +87,7 @@ def report(path: Path) -> None:
     for g, row in result["confusion"].items():
         print(f"  {g}     " + "".join(f"{row[p]:>5}" for p in range(1, 6)))
     for grade, predicted, text in result["misses"]:
-        print(f"  miss: labelled {grade}, graded {predicted}: {text[:90]}")
+        print(f"  miss: labelled {grade}, graded {predicted}: {text.replace(chr(10), ' / ')[:90]}")
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ import pytest
 
 from bench.grading import evaluate, load
 from bot.domain.grading import grade_report
+from bot.domain.pii import redact
 
 DATA = Path(__file__).parent / "data"
 
@@ -116,3 +117,54 @@ def test_the_main_set_is_big_and_covers_every_grade() -> None:
     rows = load(DATA / "bug_reports.tsv")
     assert len(rows) >= 150
     assert {grade for grade, _, _ in rows} == {1, 2, 3, 4, 5}
+
+
+def test_tracker_style_reports_find_every_must_be_critical_and_call_no_wish_critical() -> None:
+    rows = load(DATA / "bug_reports_tracker.tsv")
+    assert any("\n" in text for _, _, text in rows)  # multi-line reports, as trackers have them
+    result = evaluate(rows)
+    must_be_critical = [text for grade, acceptable, text in rows if acceptable == {1}]
+    assert [t for t in must_be_critical if grade_report(t).grade != 1] == []
+    assert result["false_grade1_on_4_5"] == 0
+    assert result["acceptable"] >= 0.95, result["misses"]
+
+
+@pytest.mark.parametrize("text", [
+    "[Feature Request] Mask API keys in the logs",
+    "Feature: add PII redaction before prompts are logged",
+    "Enhancement: detect prompt injection in uploaded documents",
+    "Add a jailbreak detection guardrail",
+    "Please add a setting to disable moderation for internal testing",
+])
+def test_asking_for_a_safeguard_is_a_wish_not_a_breach(text: str) -> None:
+    assert grade_report(text).grade == 5
+
+
+@pytest.mark.parametrize("text", [
+    "[Feature Request] Mask API keys in the logs. With debug on, the OpenAI key is printed in full in the proxy logs.",
+    "Please fix: any user can read everyone's files",
+])
+def test_a_wish_that_goes_on_to_describe_a_breach_is_critical(text: str) -> None:
+    assert grade_report(text).grade == 1
+
+
+@pytest.mark.parametrize("text", [
+    "const model = new ChatAnthropic({model: 'claude', apiKey: ''});",
+    'client = OpenAI(api_key=os.environ["OPENAI_API_KEY"])',
+    "api_key: <your-key>",
+    'api_key="sk-..."',
+    "token: xxxxx",
+    "the first token is not displayed while streaming",
+])
+def test_placeholders_and_llm_tokens_are_not_secrets(text: str) -> None:
+    assert redact(text).kinds == []
+
+
+def test_real_looking_passwords_still_are_secrets() -> None:
+    assert redact("password=hunter2").kinds == ["password"]
+    assert redact("my password is Summer2024").kinds == ["password"]
+
+
+def test_an_ip_address_is_not_a_phone_number() -> None:
+    text = "the plugin fetched http://169.254.169.254/latest/meta-data"
+    assert redact(text).text == text

@@ -74,6 +74,7 @@ SIGNALS: tuple[Signal, ...] = (
         rf"\b(?:see|saw|read|view|access|download|get)s?\b.{{0,30}}\b(?:everyone|everybody)'?s? {_DATA}",
         rf"\b{_DATA} (?:of|from|belonging to) (?:other|another|different|random) {_PEOPLE}",
         r"\bcross.(?:tenant|account|user) (?:leak|data|access|exposure|contamination)",
+        rf"\b(?:someone|somebody) else'?s? (?:\w+ )?(?:{_DATA[3:-1]}|order|account|card|booking|ticket|email|address)",
         r"\bdatos de (?:otros|otras|otro|otra) (?:usuari|client|persona|pacient)",
         r"\b(?:ver|veo|ve|vemos|muestra|aparecen?|salen?)\b.{0,40}\bde (?:otros|otro|otra|otras) "
         r"(?:usuari|client|persona|pacient)",
@@ -108,6 +109,8 @@ SIGNALS: tuple[Signal, ...] = (
         r"plain ?text|printed|committed|public)",
         r"\b(?:leak|expos|reveal|print|log|dump|return)\w*\b.{0,30}\b(?:api[ _-]?keys?|secret keys?|access tokens?|"
         r"passwords?|credentials|private keys?|session tokens?)",
+        r"\b(?:api |secret |private |master |admin |access )?keys? (?:is|are|was|were|gets?|got|being) (?:\w+ )?"
+        r"(?:printed|logged|shown|displayed|exposed|visible|leaked|written|sent|included|dumped|echoed)\b",
         r"\b(?:clave|contrasena)s?(?: de api)?\b.{0,30}(?:expuest|visible|filtrad|en texto plano)",
         r"\b(?:passwort|kennwort|api.schlussel|zugangsdaten)\b.{0,30}(?:sichtbar|im klartext|geleakt|offengelegt)",
         r"\b(?:mot de passe|cle api|identifiants)\b.{0,30}(?:visible|en clair|expose|divulgu)",
@@ -149,6 +152,10 @@ SIGNALS: tuple[Signal, ...] = (
         r"\b(?:bomb|explosive|poison|meth|weapon)",
         r"\b(?:dangerous|harmful|lethal|toxic|unsafe|deadly) (?:medical |health |legal |financial )?"
         r"(?:advice|instructions|dosage|dose|recommendation)",
+        r"\b(?:chlorine|mustard|sarin|ricin|nerve|toxic|poison\w*) gas\b|\bmix\w* (?:household )?(?:chemicals|"
+        r"cleaning products|bleach and)|\b(?:synthesi[sz]\w*|make|making|produce|producing|cook\w*)\b.{0,30}"
+        r"\b(?:meth\w*|"
+        r"fentanyl|explosives?|napalm|thermite|ricin)\b",
         r"\b(?:stop taking|double (?:the|their|your) dose|overdose|mix(?:ing)? bleach|drink bleach)",
         r"\b(?:violent threats?|threaten\w* (?:to|the user)|harass\w*|extremis[tm]|terroris[tm])",
         r"\bdiscurso de odio|\bautolesion|\bracista|\bhassrede|\bselbstverletzung|\brassistisch|"
@@ -167,6 +174,33 @@ SIGNALS: tuple[Signal, ...] = (
         r"\b(?:edit|delete|change|modify|admin|see|read|access)",
         r"\b(?:cookies?|session ids?|tokens?|secrets?|credentials?)\b.{0,40}\b(?:attacker|third part|external|"
         r"browser console|console|written to|logged|in (?:the )?url|public)",
+        r"\b(?:runs?|running|ran|execut\w*)\b.{0,40}\b(?:shell commands?|commands?|code|scripts?)\b.{0,60}"
+        r"\b(?:from|in|found in|embedded in)\b.{0,30}\b(?:readme|web ?pages?|websites?|documents?|emails?|pdfs?|"
+        r"issues?|fetched|retrieved|untrusted|tool outputs?)|\bcurl\b[^|]{0,60}\| ?(?:sudo )?(?:ba|z)?sh\b",
+        r"\b(?:instructions?|prompts?|text|commands?|comments?) (?:hidden |embedded |planted )?in (?:a|an|the) "
+        r"(?:\w+ )?(?:invite|email|document|web ?page|pdf|file|review|comment|image|issue|readme|ticket|message|"
+        r"website|calendar \w+)\b.{0,60}\b(?:made|makes|caused|causes|got|gets|led|leads|tricked|had)\b",
+        r"\b(?:forward\w*|send\w*|sent|email\w*|upload\w*|exfil\w*|post(?:s|ed|ing)?)\b.{0,60}\bto (?:an? |the |some )?"
+        r"(?:outside|external|unknown|third.party|attacker'?s?|personal|random|untrusted) (?:\w+ )?(?:address|email|"
+        r"server|url|domain|account|endpoint|recipient|party|site)",
+        r"\bhttponly\b|\b(?:renders?|rendering|injects?) (?:raw |unsanitized |unescaped )?html (?:from|in|of) "
+        r"(?:the )?(?:model|llm|ai|user|bot)|\b(?:unsanitized|unescaped) (?:html|markdown|output)|"
+        r"\b(?:innerhtml|dangerouslysetinnerhtml)\b",
+        r"\b(?:deactivated|disabled|removed|revoked|deleted|former|offboarded|expired|suspended|rotated)\b.{0,40}"
+        r"\b(?:accounts?|users?|employees?|keys?|tokens?|contractors?|members?|staff)\b.{0,60}\bstill\b.{0,30}"
+        r"\b(?:access|query|use|log|read|call|work|see|download|edit|valid|accepted)",
+        r"\b(?:accounts?|users?|employees?|keys?|tokens?|contractors?|members?|staff)\b.{0,30}\b(?:deactivated|"
+        r"disabled|removed|revoked|deleted|offboarded|expired|suspended|rotated)\b.{0,40}\bstill\b.{0,30}"
+        r"\b(?:access|query|use|log|read|call|work|see|download|edit|valid|accepted)",
+        r"\b(?:read|see|access|download|view|open|edit|delete|get|fetch)\w*\b.{0,80}\bby (?:chang|edit|modify|modifi|"
+        r"increment|guess|swap|tamper)\w*\b.{0,15}\b(?:the |an? )?(?:\w+ )?(?:ids?|numbers?|parameters?|params?)\b",
+        r"\b(?:lists?|listing|returns?|returning|exposes?|exposing|leaks?|shows?)\b.{0,12}\b(?:files|data|documents|"
+        r"records|messages|chats|conversations|keys|secrets|emails|invoices)\b (?:from|of|belonging to|across) "
+        r"(?:all|every|other) (?:organi[sz]ations|orgs|tenants|workspaces|accounts|customers|companies)\b",
+        r"\b169\.254\.169\.254\b|\b(?:cloud|instance|aws|gcp|azure|ec2) metadata\b|\bimds\b|\bany (?:url|host|"
+        r"address|domain)\b.{0,60}\b(?:including|even) (?:localhost|127\.0\.0\.1|internal|intranet|private)|"
+        r"\binternal (?:network|services?|ips?|hosts?|endpoints?)\b.{0,40}\b(?:reachable|exposed|from the (?:model|"
+        r"agent|plugin|tool))",
         r"\b(?:tricked|manipulated|coerced|hijacked)\b.{0,40}\b(?:into|to) (?:send|sending|leak|reveal|run|"
         r"execut|click|visit|delet)",
     ), floor=True),
@@ -182,6 +216,10 @@ SIGNALS: tuple[Signal, ...] = (
         r"tenant|customer|team|workspace|person)",
         r"\b(?:full name|real name|insurance number|national insurance|tax id|patient id|account number)s?\b.{0,40}"
         r"\b(?:real|of a|output|included|shown|exposed|leak|visible)",
+        r"\b(?:credit (?:reports?|histor(?:y|ies)|scores?)|criminal records?|medical histor(?:y|ies)|home address\w*|"
+        r"background checks?)\b.{0,60}\b(?:about|of|for|on) (?:a |any |an? )?(?:real |private |named |specific )?"
+        r"(?:person|people|individual|someone|anyone|neighbou?r|stranger|employee|customer)|\babout (?:a )?(?:real )?"
+        r"(?:person|people|individual|someone) by name\b",
         r"\b(?:donnees|informations) de sante|\bdatos (?:medicos|de salud)|\bgesundheitsdaten",
         r"\bd'un autre patient|\bde otro paciente|\beines anderen patienten",
     ), floor=True),
@@ -197,6 +235,12 @@ SIGNALS: tuple[Signal, ...] = (
         r"disabled|not (?:applied|enforced))",
         r"\b(?:public|publicly (?:readable|accessible)|world.readable|open) (?:s3 |gcs |storage |blob )?(?:buckets?|"
         r"containers?)\b|\bpublicly accessible\b.{0,40}\b(?:data|files|recordings?|audio|logs|backups?|documents?)",
+        r"\b(?:private|confidential|personal|internal|1:1|one.on.one|hr|sensitive|secret)\b.{0,60}\b(?:posted|shared|"
+        r"sent|published|pasted|leaked)\b.{0,40}\b(?:public|everyone|all.hands|#general|whole (?:company|team|org)|"
+        r"open channel|customers)",
+        r"\b(?:posted|shared|sent|published|pasted|leaked)\b.{0,40}\b(?:private|confidential|personal|internal|1:1|"
+        r"one.on.one|hr|sensitive|secret)\b.{0,60}\b(?:public|everyone|all.hands|#general|whole (?:company|team|org)|"
+        r"open channel|customers)",
         r"\b(?:recordings?|raw audio|transcripts?|backups?|dumps?)\b.{0,40}\b(?:public|publicly|unencrypted|"
         r"world.readable|anyone)",
     ), floor=True),
@@ -207,8 +251,14 @@ SIGNALS: tuple[Signal, ...] = (
         r"auth\w*) (?:verification|validation|checks?)|\bverify ?= ?false\b",
         r"\b(?:env(?:ironment)? var\w*|secrets?|api keys?|credentials?|\.env)\b.{0,40}\b(?:pastebin|external|"
         r"third.party|remote|attacker|webhook|outside)",
+        r"\b(?:record\w*|upload\w*|shar(?:es|ed|ing)|collect\w*|track\w*|sold|sells|stor(?:es|ed|ing)|kept|keeps|"
+        r"listen\w*|sends?|sent)\b.{0,60}\bwithout (?:telling|informing|asking|notifying|notice|(?:the |their |users'? "
+        r"|the user'?s? )?(?:knowledge|awareness))",
+        r"\b(?:\d{1,2} ?(?:year|yr)s? old|minors?|child\w*|kids?|teen\w*|underage|pupils?)\b.{0,80}\b(?:vap\w*|"
+        r"alcohol|beer|cigarettes?|tobacco|gambl\w*|casino|weapons?|guns?|porn\w*|without (?:id|age verification|"
+        r"parental consent))\b",
         r"\b(?:voice clon\w*|deep ?fakes?|fake (?:recording|voice|video|image|audio|photo)s?|impersonat\w*)\b",
-        r"\b(?:without|no|missing) (?:a |any )?(?:consent|permission) (?:check|step|prompt)?",
+        r"\b(?:without|no|missing) (?:a |any |the |their |users'? |user |explicit |informed )?(?:consent|permission)\b",
     ), floor=True),
     Signal(1, "unsafe content reaches users", _rx(
         r"\bsexuali[sz]\w*|\b(?:dangerous(?:ly)?|harmful(?:ly)?|lethal(?:ly)?)\b.{0,40}\b(?:medications?|medicines?|"
@@ -221,9 +271,17 @@ SIGNALS: tuple[Signal, ...] = (
         r"\b.{0,30}\b(?:disabled|off|bypassed|broken|not (?:work|run|appl)|missing|skipped|failing)",
         r"\b(?:kids?|child\w*|\d+ ?(?:year|yr)s? old|minors?|teen\w*) (?:mode|users?|account)?\b.{0,40}\b(?:violen\w*|"
         r"gore|sexual|explicit|self.harm|drugs?|alcohol)",
-        r"\b(?:defamat\w*|libel\w*|slander\w*)\b|\b(?:falsely|wrongly) (?:claims?|accus\w*|says?)\b.{0,40}"
+        r"\b(?:defamat\w*|libel\w*|slander\w*)\b|\b(?:fake|false|made.up|invented|fabricated|untrue)\b.{0,50}"
+        r"\b(?:accus\w*|alleg\w*)\b.{0,60}\b(?:brib\w*|fraud|crimes?|corruption|murder|abuse|theft|harass\w*|"
+        r"rape|embezzl\w*|convicted)|\b(?:falsely|wrongly) (?:claims?|accus\w*|says?)\b.{0,40}"
         r"\b(?:convicted|criminal|fraud|crime|arrested)",
         r"\binsult\w* racist\w*|\binsultos racistas",
+        r"\b(?:real|actual|named|identifiable|existing|living) (?:person|people|celebrit\w*|politicians?|individuals?|"
+        r"wom[ae]n|m[ae]n|child\w*|classmates?|colleagues?)\b.{0,50}\b(?:sexual\w*|nude|naked|explicit|nsfw|"
+        r"undress\w*|compromising)|\b(?:sexual\w*|nude|naked|explicit|nsfw|undress\w*)\b.{0,50}\b(?:real|actual|"
+        r"named|identifiable) (?:person|people|celebrit\w*|politicians?|individuals?|wom[ae]n|child\w*)",
+        r"\b(?:eating disorders?|anorexi\w*|bulimi\w*)\b.{0,80}\b(?:calories|diet\w*|fast\w*|lose weight|weigh\w*|"
+        r"skip\w* meals|restrict\w*)|\b(?:under|below|less than) [1-7]\d{2} (?:k?cal|calories)",
     ), floor=True),
     # --- grade 1, not a floor -------------------------------------------------------------------
     Signal(1, "the model was talked into a commitment or abusive output", _rx(
@@ -239,6 +297,18 @@ SIGNALS: tuple[Signal, ...] = (
         r"\b(?:gdpr|hipaa|ccpa|coppa|ai act)\b.{0,30}(?:violat|breach|non.?complian|infring)",
         r"\b(?:violat|breach|infring)\w*\b.{0,30}\b(?:gdpr|hipaa|ccpa|law|regulation|copyright|trademark|licen[cs]e)",
         r"\b(?:copyright|trademark)\w* (?:infring|violat)|\breproduces? (?:copyrighted|licensed)",
+        r"\bcopyrighted (?:\w+ )?(?:photos?|images?|text|books?|articles?|lyrics|songs?|music|code|works?|material|"
+        r"characters?)|\bwatermarks?\b.{0,60}\b(?:reproduc\w*|copies|copy|appears?|shows?|generat\w*)|\b(?:reproduc\w*|"
+        r"generat\w*|outputs?|copies)\b.{0,40}\bwatermarks?\b|\b(?:verbatim|word for word|near.(?:copies|identical))\b"
+        r".{0,40}\b(?:lyrics|books?|articles?|photos?|images?|novels?|songs?|paywalled)",
+        r"\b(?:target\w*|show(?:s|ed|ing)?|serv(?:es|ed|ing)|push(?:es|ed|ing)?|recommend\w*)\b.{0,40}\b(?:ads?|offers?|"
+        r"loans?|bets?|promotions?)\b.{0,60}\b(?:vulnerable|financial distress|in debt|gambling|addict\w*|minors|"
+        r"children|elderly|grieving|depressed|distress)|\bpayday loans?\b",
+        r"\b(?:tried|tries|trying|attempted|urged|urges|urging|encouraged|encourages|encouraging|pressured|pressures|"
+        r"convinc\w*|persuad\w*|manipulat\w*)\b.{0,40}\b(?:to|into)\b.{0,30}\b(?:leave (?:his|her|their) "
+        r"(?:wife|husband|partner|family)|divorce|stop (?:taking|seeing)|hide\b|keep (?:it )?(?:a )?secret|"
+        r"send (?:it )?"
+        r"money|cut off (?:friends|family))",
         r"\bdiscriminat\w* (?:against|based on)|\b(?:biased|bias) against\b|\b(?:rejects?|denies|scores? lower)\b"
         r".{0,40}\b(?:women|female|black|minorit|disabled|older (?:applicants|people)|because of (?:their )?"
         r"(?:race|gender|age|religion))",
@@ -270,6 +340,11 @@ SIGNALS: tuple[Signal, ...] = (
         r"references?|sources?|facts|statistics|numbers|legal cases?|case law|quotes?|urls?|links|papers?|"
         r"studies|api|functions?|packages?|libraries?)",
         r"\b(?:nonsense|gibberish|garbled|unreadable|random characters|word salad)\b",
+        r"\b(?:cases|citations|sources|references|quotes|studies|papers|precedents?|rulings)\b (?:\w+ )?(?:that )?"
+        r"(?:were )?(?:invented|fabricated|made up|hallucinated|fake)\b",
+        r"\b(?:gave|gives|giving|told|tells|telling|quoted|quotes)\b.{0,30}\b(?:misleading|false|wrong|incorrect|"
+        r"inaccurate|made.up|outdated)\b.{0,10}\b(?:information|info|answers?|advice|prices?|policy|terms|figures|"
+        r"dates?|instructions)",
         r"\b(?:siempre|constantemente|a menudo|casi siempre)\b.{0,30}\b(?:incorrect|equivoc|invent|alucin|mal)",
         r"\binventa\w*\b.{0,20}\b(?:citas|referencias|datos|fuentes|cifras)|"
         r"\balucina\w* (?:mucho|constantemente|siempre)",
@@ -310,6 +385,28 @@ SIGNALS: tuple[Signal, ...] = (
         r"finishes|completes|stops)|\bhangs? up\b",
         r"\b(?:on|for|with|in) (?:every|each|all) (?:request|call|attempt|try|run|file|document|product|page|user)s?\b"
         r"|\bfor all (?:users|customers|documents|files|requests|products)\b",
+        r"\b(?:no matter what|regardless of (?:the |what |which )?(?:\w+ ){0,2}(?:input|question|user|prompt|content|"
+        r"language|setting|selection|option|choice|target|selected|model|chosen)|(?:translates?|converts?|answers?|"
+        r"responds?|replies|returns?|outputs?|labels?|classifies|marks?|routes?) everything\b|essentially random|"
+        r"(?:completely |totally )?random for everyone|for everyone since|(?:swaps?|mix\w* up|confus\w*)\b.{0,40}"
+        r"\b(?:on|in|for) (?:nearly |almost |virtually )?(?:every|all|most))\b",
+        r"\b(?:(?:nearly|almost|virtually|practically) (?:every|all|each)|in most|most(?: of (?:the|our))?) "
+        r"(?:\w+ ){0,2}(?:documents?|requests?|answers?|responses?|queries|meetings?|reports?|calls?|customers?|"
+        r"users?|tickets?|files?|pages?|cases|questions|invoices|pull requests|prs|bookings?|attempts?|runs?|emails?|"
+        r"conversations?|chats?|summar(?:y|ies)|transcripts?|products?|orders?)\b",
+        r"\b(?:same|identical) (?:\w+ ){0,3}(?:for|to) (?:every|each|all|any)\b|\b(?:every|each|any) "
+        r"(?:\w+ ){0,2}(?:gets?|receives?|sees?) the same\b",
+        r"\b(?:can ?n[o']?t|cannot|unable to|fails? to) (?:complete|finish|process|create|book|generate|answer|"
+        r"run|execute|import|export|index|connect)\b.{0,10}\b(?:any|all|a single)\b",
+        r"\b(?:refuses?|declines?|won'?t) (?:to )?(?:answer|respond|help|process|reply)\b.{0,20}\b(?:any|all|every)\b",
+        r"\bsilently (?:drops?|discards?|loses?|lost|ignores?|truncates?|skips?|deletes?|fails?|fill\w*)\b",
+        r"\breturns? (?:nothing|no results|an empty (?:list|result|response|array|vector))\b|\b(?:empty|blank|zero) "
+        r"(?:vectors?|embeddings?|responses?|results?|answers?)\b(?!.{0,20}\b(?:sometimes|occasionally|rarely))",
+        r"\b(?:reference|cite|call|use|import)s? (?:\w+ ){0,2}(?:tables?|columns?|functions?|apis?|endpoints?|"
+        r"packages?|modules?|fields?) (?:that|which) (?:do ?n[o']?t|does ?n[o']?t|never) exist",
+        r"\b(?:fast|beinahe|nahezu) (?:jede[mnrs]?|alle[nm]?)\b|\bseit (?:gestern|heute|dem update)\b.{0,60}"
+        r"\b(?:erfunden|falsch|fehler|kaputt)|\bsystematiquement\b|\b(?:casi|practicamente) (?:todos|todas|siempre|"
+        r"cada)\b",
         r"\b(?:breaks?|broken|fails?|failing|crash\w*)\b.{0,20}\b(?:constantly|all the time|every time|each time|"
         r"repeatedly)",
         r"\bonly (?:about |around |roughly )?\d{1,2} ?% of the time|\b(?:in|for) (?:most|the majority of) "
@@ -317,8 +414,10 @@ SIGNALS: tuple[Signal, ...] = (
         r"\b(?:regression|regressed)\b.{0,60}\b(?:never|forever|fail\w*|broken|wrong|loops?|crash\w*|down)\b",
         r"\bschlagt\b.{0,40}\bfehl\b.{0,30}\b(?:jedem|jeder|immer)|\bbei jedem (?:versuch|aufruf)|"
         r"\bgeht gar nichts mehr|\ba chaque (?:fois|requete|tentative)|\ben cada (?:intento|peticion|solicitud)",
-        r"\b(?:deletes|deleted|deleting|wipes|wiped|overwrote|overwrites|destroyed|dropped)\b.{0,25}\b(?:files?|"
-        r"data|records?|repos?|repositor\w*|databases?|tables?|branch\w*|emails?|accounts?|documents?|backups?)\b",
+        r"\b(?:deletes|deleted|deleting|wipes|wiped|overwrote|overwrites|destroyed|dropped|erased|removed)\b.{0,25}"
+        r"\b(?:files?|data|records?|repos?|repositor\w*|databases?|tables?|branch\w*|emails?|accounts?|documents?|"
+        r"backups?|director(?:y|ies)|folders?|projects?|home)\b|\brm -r|\b(?:permanently|irreversibl\w*) "
+        r"(?:lost|deleted|gone|removed|erased)",
         r"\b(?:for|to) (?:everyone|everybody|all (?:users|customers))\b.{0,20}\b(?:down|fail|broken|error)",
         r"\b(?:wrong|incorrect|false|inaccurate) (?:advice|answers?|information|totals?|calculations?|prices?|"
         r"amounts?|refunds?|balances?|results)\b.{0,40}\b(?:customers?|users|patients|clients)",
@@ -386,10 +485,24 @@ SIGNALS: tuple[Signal, ...] = (
         r"margin|contrast)\b|\bhard to (?:see|read)\b|\bwrong (?:height|width|size|colou?r|font|icon|spacing|"
         r"position|date format)|\blayout shift|\bpage jumps|\bdouble (?:period|space|comma|full stop)|\bblurry|"
         r"\bpixelated|\blooks (?:off|weird|odd|wrong|blurry|broken)|\bcapitali[sz]",
+        r"\bglitch\w*|\bhover(?:ing)? (?:state|effect|colou?r)|\b(?:on|when) hover\b|\bhover(?:ing)? over\b.{0,60}"
+        r"\b(?:white|black|grey|gray|invisible|colou?r|background|disappears?|flicker\w*)|"
+        r"\bcolou?r theme\b|\btheme (?:is|looks|breaks|resets|switches)\b|"
+        r"\b(?:white|black|grey|gray|dark|light) (?:text|background|button|icon|box|border|bar)\b|\btexture|"
+        r"\b(?:broken|dead|wrong|outdated) (?:links?|anchors?|urls? in the docs)|\b404 (?:link|page) in (?:the )?docs|"
+        r"^\W{0,3}(?:docs?|documentation|typo|ui|ux|style|css|a11y|i18n|chore\(docs\))(?:\(\w+\))?\s*(?:\]|:|-|\|)",
         r"\b(?:errata|falta de ortografia|ortografia|gramatica|desalinead|se corta|mal alineado)|"
         r"\b(?:tippfehler|rechtschreib\w*|grammatik|verrutscht|abgeschnitten|falsch ausgerichtet)|"
         r"\b(?:faute de (?:frappe|grammaire)|coquille|orthographe|mal aligne|tronque|coupe)\b",
     )),
+    Signal(4, "a cosmetic or wording problem", _rx(
+        r"\b(?:not|isn'?t|aren'?t|no longer) (?:\w+ )?(?:aligned|centered|centred|justified)\b|\bno hover\b|"
+        r"\b(?:shows?|displays?|appears?|renders?|printed)\b.{0,25}\btwice\b|\bbackground (?:is|turns|stays|becomes) "
+        r"(?:white|black|grey|gray|transparent|the wrong)|\boff.?screen\b|\bout of (?:the )?(?:viewport|screen)\b|"
+        r"\b(?:hint|label|tooltip|placeholder|caption|badge|icon|shortcut|button text|title)\b.{0,30}\binstead of\b|"
+        r"\bturns? (?:it |them )?(?:white|black|grey|gray|transparent|invisible)\b|\bcuts? off\b|\bcutting off\b|"
+        r"\b(?:narrow|small|resized) windows?\b|\bau survol\b|\bbeim (?:hover|uberfahren)\b|\bal pasar el raton\b",
+    ), negatable=False),
     # --- grade 5 ---------------------------------------------------------------------------------
     Signal(5, "feature request or suggestion wording", _rx(
         r"\b(?:feature request|would (?:be|love|like)|it would help|please add|can you add|could you add|"
@@ -412,10 +525,20 @@ SIGNALS: tuple[Signal, ...] = (
         r"^(?:could|can|would|will|is it|are there|is there|any|do you|does it|will there)\b[^.!]*\?\s*$",
         r"\b(?:hay planes|tienen planes|ser(?:i|a) posible|seria util)|\b(?:ware (?:cool|praktisch|nett)|"
         r"gibt es plane)|\b(?:serait(?:-il)? possible|est-ce (?:qu'il|que vous) (?:serait|pourriez)|une idee)",
+        r"\bwould make\b.{0,50}\b(?:easier|better|simpler|faster|smoother|nicer)\b|"
+        r"\bkonnte?t? ihr\b.{0,50}\b(?:hinzufugen|einbauen|erganzen|anbieten|unterstutzen)\b",
         r"\b(?:ware (?:schon|toll|gut|super|hilfreich)|bitte\b.{0,30}\b(?:hinzufugen|einbauen|erganzen)|"
         r"funktionswunsch|vorschlag|ich wunsche mir|wunsch:|konnt ihr\b.{0,30}\b(?:hinzufugen|einbauen))",
         r"\b(?:ce serait (?:bien|genial|super|utile)|pourriez.vous (?:ajouter|integrer)|suggestion|j'aimerais|"
         r"demande de fonctionnalite|ajouter (?:le )?support|il faudrait ajouter)",
+    ), negatable=False),
+    Signal(5, "a question about how to use it", _rx(
+        r"^\W{0,3}(?:question|q|help|how to|usage|support)\s*(?:\]|:|-|\|)",
+        r"^\W{0,3}how (?:do|can|should|would) (?:i|we|you|one)\b",
+    ), negatable=False),
+    Signal(5, "filed as a feature request", _rx(
+        r"^\W{0,3}(?:feature(?: request)?|feat|fr|enhancement|proposal|idea|rfc|request|suggestion|wish)"
+        r"(?:\(\w+\))?\s*(?:\]|:|-|\|)",
     ), negatable=False),
 )
 
@@ -423,17 +546,40 @@ SIGNALS: tuple[Signal, ...] = (
 # critical bug costs far more than a second look at a medium one. Cosmetic and wish wording win over it.
 _SENSITIVE = re.compile(
     r"\b(?:patients?|medical|health|diagnos\w*|prescription|therap\w*|salar(?:y|ies)|payroll|cvs?|resumes?|"
-    r"applicants?|confidential|private|secret\w*|tokens?|api keys?|service accounts?|passwords?|credentials?|"
+    r"applicants?|confidential|private|secret\w*|(?:access|auth|bearer|session|refresh|oauth) tokens?|api keys?|"
+    r"service accounts?|passwords?|credentials?|"
     r"ibans?|bank|payment details|account numbers?|phone numbers?|home address\w*|email address\w*|ssn|passports?|"
     r"personal|pii|gdpr|minors?|child\w*|ransomware|malware|exploit\w*|weapons?|slurs?|racis\w*|religio\w*|"
     r"ethnic\w*|hate|crisis|end (?:their|his|her|my) life|suicid\w*|self.harm|disclos\w*|leak\w*|expos\w*|"
     r"extract\w* (?:the |all |our |their )?(?:data|keys?|tokens?|secrets?|prompts?|pii|credentials?)|"
     r"embedded in|hidden text|inject\w*|bypass\w*|privilege\w*|enterprise.only|admin.only|"
-    r"request headers|performance reviews?|hr|legal (?:risk|issue|exposure|liability|action)|lawsuit|contracts?|"
+    r"request headers|performance reviews?|hr|legal (?:risk|issue|exposure|liability|action)|lawsuits?|contracts?|"
+    r"tribunal|sued|class action|regulators?|fined|court|liable|liability|"
     r"another company|"
     r"different (?:patient|user|customer|account|company|tenant)|another (?:patient|user|customer|tenant)|"
     r"other (?:patients|users|customers|companies|tenants)|real people|anyone can|any logged.in|"
     r"historial medico|otro paciente|anderer kunden|adressen|telefonnummern|donnees personnelles)\b"
+)
+
+# A report that opens by asking for something: a feature tag, or a request as its first words.
+_WISH_LEAD = re.compile(
+    r"\W{0,3}(?:(?:feature(?: request)?|feat|fr|enhancement|proposal|idea|rfc|request|suggestion|wish)\b|"
+    r"(?:please |pls |kindly )?(?:add|support|allow|enable|provide|implement|introduce|offer|expose|let(?! me\b))\b|"
+    r"(?:(?:please|pls)(?! (?:fix|help|look|check|investigate|revert|hurry|note|advise|see|urgently)\b)|could you|"
+    r"can you|can we|could we|would love|we would love|i would love|it would be|it'?d be|"
+    r"i'?d (?:like|love)|we'?d (?:like|love)|any plans|is it possible|would it be possible|is there a way|"
+    r"how (?:do|can) "
+    r"(?:i|we))\b)"
+)
+_FIRST_SENTENCE = re.compile(r"^.*?(?:[.!?](?:\s|$)|$)")
+
+# An incident with legal consequences is a legal matter whatever else it is; cosmetic and wish reports are
+# left alone (an angry "I will sue" on a feature request is still a feature request).
+_LEGAL_CONSEQUENCE = re.compile(
+    r"\b(?:sanction(?:ed|s)|sued|lawsuits?|class action|tribunal|court (?:ruled|ordered|found)|judge (?:ruled|fined|"
+    r"sanctioned|ordered)|regulators? (?:fined|opened|launched|ordered|investigat\w*)|(?:was|were|been) fined|"
+    r"held (?:liable|accountable|responsible)|data protection authority|gdpr fine|demanda judicial|"
+    r"bussgeld|amende)\b"
 )
 
 _NEGATION = re.compile(r"(?:\b(?:no|not|never|without|nor|neither|isn'?t|wasn'?t|aren'?t|weren'?t|don'?t|"
@@ -455,6 +601,8 @@ def normalise(text: str) -> str:
     text = "".join(c for c in text if not unicodedata.combining(c)).lower()
     text = text.replace("’", "'").replace("‘", "'")
     text = re.sub(r"([a-z])\1{2,}", r"\1\1", text)
+    # A line break ends a sentence ("Title\nAdd thresholds …" starts a new one) unless punctuation already did.
+    text = re.sub(r"(?<=[\w)\]'\"`])[ \t]*\n\s*", ". ", text)
     return re.sub(r"\s+", " ", text)
 
 
@@ -475,6 +623,11 @@ def grade_redacted(redaction: Redaction, *, shouting_source: str | None = None) 
     """Grade from a redaction already made (the Slack flow redacts once, before storing)."""
     normalised = normalise(redaction.text)
     matched = [s for s in SIGNALS if _matches(s, normalised)]
+    if _WISH_LEAD.match(normalised):
+        # "Feature: mask API keys in the logs" asks for protection; it does not report a leak. A critical
+        # signal counts only when the rest of the report describes something that happened.
+        rest = _FIRST_SENTENCE.sub("", normalised, count=1)
+        matched = [s for s in matched if s.grade != 1 or _matches(s, rest)]
     reasons = list(dict.fromkeys(s.reason for s in matched))
     floor = any(s.floor for s in matched)
     sensitive = [k for k in redaction.kinds if k in ALWAYS_SENSITIVE]
@@ -492,6 +645,9 @@ def grade_redacted(redaction: Redaction, *, shouting_source: str | None = None) 
         reasons.append("no clear signal, but it touches personal, security or safety matters: graded critical "
                        "until a person looks")
     reasons += _notes(redaction.text, shouting_source or redaction.text)
+    if grade > 1 and not any(s.grade >= 4 for s in matched) and _LEGAL_CONSEQUENCE.search(normalised):
+        grade = 1
+        reasons.append("legal consequences are described (a court, regulator, fine or lawsuit)")
     if not matched and grade != 1:
         reasons.append("no clear signal: graded medium for a person to check")
     return Verdict(grade=grade, label=grade_info(grade).label, reasons=tuple(reasons),
@@ -513,12 +669,16 @@ def _decide(matched: list[Signal], floor: bool) -> int:
     if wish:
         # A wish that mentions a defect in passing ("would be nice if it did not crash") is the defect;
         # one that only names a UI part or a vague "issue" stays a wish.
-        serious = [g for g in defects if g <= 2] + [s.grade for s in matched if s.reason in _CLEAR_DEFECTS]
+        serious = [g for g in defects if g <= 2]
+        if not any(s.reason == _FILED_AS_FEATURE for s in matched):
+            serious += [s.grade for s in matched if s.reason in _CLEAR_DEFECTS]
         return min(serious) if serious else 5
     return defects[0] if defects else 3
 
 
-# Grade-3/4 reasons concrete enough to outrank wish wording.
+_FILED_AS_FEATURE = "filed as a feature request"
+
+# Grade-3/4 reasons concrete enough to outrank wish wording (but not a report filed as a feature request).
 _CLEAR_DEFECTS = frozenset({"occasional wrong output", "slow or degraded responses", "a cosmetic or wording problem"})
 
 

@@ -55,6 +55,7 @@ _ES_ID = re.compile(r"\b(?:[XYZ]\d{7}|\d{8})[A-Z]\b")
 _FR_NIR = re.compile(r"\b[12] ?\d{2} ?\d{2} ?(?:\d{2}|2[AB]) ?\d{3} ?\d{3} ?\d{2}\b")
 # A cheap net for phone numbers; python-phonenumbers decides on what it catches.
 _PHONE = re.compile(r"(?<![\w.])(?:\+|00|\()?\d[\d ().\-/]{6,18}\d(?![\w.])")
+_IPV4 = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?")
 _DATE = re.compile(r"\d{4}[-./]\d{1,2}[-./]\d{1,2}|\d{1,2}[-./]\d{1,2}[-./]\d{4}")
 _HIGH_ENTROPY = re.compile(r"(?<![A-Za-z0-9+/_\-])[A-Za-z0-9+/_\-]{32,}={0,2}(?![A-Za-z0-9+/_\-])")
 
@@ -121,8 +122,8 @@ def _phone_spans(text: str) -> Iterator[tuple[int, int]]:
     for candidate in _PHONE.finditer(text):
         raw = candidate[0]
         digits = _digits(raw)
-        if not 8 <= len(digits) <= 15 or _DATE.search(raw):
-            continue  # too short or long for a phone number, or a date
+        if not 8 <= len(digits) <= 15 or _DATE.search(raw) or _IPV4.fullmatch(raw.strip()):
+            continue  # too short or long for a phone number, a date, or an IP address
         # "0049 …" is "+49 …"; replacing with " +" keeps every offset in place.
         probe = " +" + raw[2:] if raw.startswith("00") else raw
         regions = ("ZZ",) if probe.lstrip().startswith("+") else _PHONE_REGIONS
@@ -149,10 +150,23 @@ def _regex_rule(pattern: re.Pattern[str], valid: Callable[[str], bool] | None,
     return find
 
 
+# Values after "password:" / "api_key=" that are not a secret: words, code, and the placeholders people
+# paste in bug reports (`apiKey: ''`, `api_key=os.environ["KEY"]`, `<your-key>`, `sk-...`, `xxxx`).
+_NOT_A_SECRET = re.compile(
+    r"(?i)^(?:reset|field|manager|required|incorrect|wrong|expired|changed|none|null|nil|undefined|true|false|"
+    r"empty|redacted|hidden|masked|placeholder|changeme|dummy|example|test|string|str|optional)$|"
+    r"environ|getenv|process\.env|\benv\b|\$\{|\{\{|^<.*>?$|^\[.*\]?$|\byour|^(?:sk|pk|key)?[-_]?\W*$|"
+    r"^(?:sk-)?(?:x+|\*+|\.+|•+|-+|_+|0+|1234\w{0,4})$|(?-i:^[A-Z][A-Z0-9]*_[A-Z0-9_]+$)|^[\w.]+\(.*"
+)
+
+
 def _password_rule(text: str) -> Iterator[tuple[int, int, str]]:
     for match in _PASSWORD.finditer(text):
-        value = match[3].strip("\"'")
-        if value.lower() in ("reset", "field", "manager", "required", "incorrect", "wrong", "expired", "changed"):
+        value = match[3].strip("\"'`").rstrip(",;)}]")
+        if not value.strip("\"'`") or _NOT_A_SECRET.search(value):
+            continue
+        # "the first token is not shown": after "is" a secret looks like one (a digit or a symbol in it).
+        if match[2].strip().isalpha() and match[3][0] not in "\"'" and value.isalpha():
             continue
         yield match.start(3), match.end(3), f"{DOT * 6}"
 
