@@ -139,6 +139,8 @@ SIGNALS: tuple[Signal, ...] = (
         r"authentifizierung|passwort|berechtigung)|\bsans (?:authentification|connexion|se connecter|mot de passe)",
     ), floor=True, negatable=False),
     Signal(1, "harmful, hateful or unsafe output", _rx(
+        r"\bwant(?:s|ed)? to (?:die|end (?:it|(?:my|their|his|her) life))|"
+        r"\bhelp (?:them|him|her|me|you) (?:plan|end|die)|"
         r"\bself.?harm|\bsuicid|\bkill (?:yourself|myself|himself|herself|themselves)|\bhurt (?:yourself|"
         r"themselves)",
         r"\bhate ?speech|\bhateful|\bracis[tm]|\bracial slur|\bslurs?\b|\bantisemit|\bhomophob|\btransphob|"
@@ -220,6 +222,8 @@ SIGNALS: tuple[Signal, ...] = (
         r"background checks?)\b.{0,60}\b(?:about|of|for|on) (?:a |any |an? )?(?:real |private |named |specific )?"
         r"(?:person|people|individual|someone|anyone|neighbou?r|stranger|employee|customer)|\babout (?:a )?(?:real )?"
         r"(?:person|people|individual|someone) by name\b",
+        r"\b(?:full|complete|unmasked|raw|plain(?:text)?|entire) (?:credit )?(?:card numbers?|ssns?|social security "
+        r"numbers?|ibans?|account numbers?|passport numbers?)\b",
         r"\b(?:donnees|informations) de sante|\bdatos (?:medicos|de salud)|\bgesundheitsdaten",
         r"\bd'un autre patient|\bde otro paciente|\beines anderen patienten",
     ), floor=True),
@@ -286,7 +290,9 @@ SIGNALS: tuple[Signal, ...] = (
     # --- grade 1, not a floor -------------------------------------------------------------------
     Signal(1, "the model was talked into a commitment or abusive output", _rx(
         r"\b(?:agreed|agrees|promised|promises|committed|offered) to (?:sell|give|refund|honou?r|pay|waive)|"
-        r"\blegally binding\b|\bfor (?:\$ ?1|one dollar|1 dollar)\b",
+        r"\blegally binding\b|\b(?:promised|offered|granted|guaranteed)\b.{0,40}\b(?:discounts?|refunds?|deals?|"
+        r"compensation|for free|free (?:upgrade|year|month)s?)\b.{0,60}\b(?:does ?n[o']?t exist|not (?:real|exist|"
+        r"valid|authori[sz]ed)|we (?:never|do not|don'?t) offer|honou?r)|\bfor (?:\$ ?1|one dollar|1 dollar)\b",
         r"\b(?:swore|swearing|cursed at|curses at|insult(?:ed|s|ing) (?:the |a )?(?:user|customer|caller|people)|"
         r"abusive|profanit\w*|obscen\w*|threaten\w* (?:the |a )?(?:user|customer|people|journalist))",
         r"\b(?:illegal|unlawful|break(?:ing)? the law|against the law)\b.{0,80}\b(?:advice|told|tells|recommend|"
@@ -430,6 +436,14 @@ SIGNALS: tuple[Signal, ...] = (
         r"\bplante\b|\bcrash|\bne (?:fonctionne|marche) (?:pas du tout|plus du tout|plus)|\bpanne|"
         r"\bperte de donnees|\bimpossible de (?:se connecter|sauvegarder|acceder|charger)",
     )),
+    Signal(2, "an error or exception stops the feature", _rx(
+        r"\btraceback \(most recent call last\)|\b\w*(?:error|exception)\b: |\bexception (?:is )?(?:thrown|raised)|"
+        r"\b(?:raises?|throws?|raising|throwing) (?:an? )?\w*(?:error|exception)\b|\bsegmentation fault|\bsegfaults?\b|"
+        r"\bcore dumped\b|\bpanic: |\bexit(?:s|ed)? with (?:code|status) [1-9]|\b(?:fails?|failed|failing) to "
+        r"(?:start|load|import|install|build|initiali[sz]e|connect|run)\b|\bwon'?t (?:start|load|run|install)\b|"
+        r"\bstack ?trace\b|\bis not callable\b|\bhas no attribute\b|\bmissing \d+ required\b|"
+        r"\bno module named\b|\bout of memory\b",
+    )),
     # --- grade 3 ---------------------------------------------------------------------------------
     Signal(3, "occasional wrong output", _rx(
         r"\b(?:sometimes|occasionally|once in a while|from time to time|now and then|a few times|rarely|"
@@ -500,6 +514,8 @@ SIGNALS: tuple[Signal, ...] = (
         r"\b(?:shows?|displays?|appears?|renders?|printed)\b.{0,25}\btwice\b|\bbackground (?:is|turns|stays|becomes) "
         r"(?:white|black|grey|gray|transparent|the wrong)|\boff.?screen\b|\bout of (?:the )?(?:viewport|screen)\b|"
         r"\b(?:hint|label|tooltip|placeholder|caption|badge|icon|shortcut|button text|title)\b.{0,30}\binstead of\b|"
+        r"\b(?:label|button|toast|badge|tooltip|spinner|indicator|banner|notice)\b.{0,30}\b(?:forever|stays? "
+        r"(?:visible|on screen|there)|never (?:goes away|disappears|resets|clears))\b|"
         r"\bturns? (?:it |them )?(?:white|black|grey|gray|transparent|invisible)\b|\bcuts? off\b|\bcutting off\b|"
         r"\b(?:narrow|small|resized) windows?\b|\bau survol\b|\bbeim (?:hover|uberfahren)\b|\bal pasar el raton\b",
     ), negatable=False),
@@ -669,14 +685,20 @@ def _decide(matched: list[Signal], floor: bool) -> int:
     if wish:
         # A wish that mentions a defect in passing ("would be nice if it did not crash") is the defect;
         # one that only names a UI part or a vague "issue" stays a wish.
-        serious = [g for g in defects if g <= 2]
+        serious = [s.grade for s in strong if s.grade <= 2 and s.reason != _EXCEPTION]
         if not any(s.reason == _FILED_AS_FEATURE for s in matched):
             serious += [s.grade for s in matched if s.reason in _CLEAR_DEFECTS]
         return min(serious) if serious else 5
+    if defects and defects[0] == 2 and any(s.reason == "occasional wrong output" for s in matched):
+        # "Sometimes raises a timeout error": an error now and then is a medium problem, not a broken feature.
+        grade_two = {s.reason for s in strong if s.grade == 2}
+        if grade_two <= {_EXCEPTION}:
+            return 3
     return defects[0] if defects else 3
 
 
 _FILED_AS_FEATURE = "filed as a feature request"
+_EXCEPTION = "an error or exception stops the feature"
 
 # Grade-3/4 reasons concrete enough to outrank wish wording (but not a report filed as a feature request).
 _CLEAR_DEFECTS = frozenset({"occasional wrong output", "slow or degraded responses", "a cosmetic or wording problem"})
