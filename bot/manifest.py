@@ -6,7 +6,7 @@ from typing import Any
 
 import yaml
 
-from bot import home
+from bot import commands, home
 from bot.http import EVENTS_PATH
 from bot.registry import CommandSpec
 
@@ -32,7 +32,7 @@ def build_manifest(specs: tuple[CommandSpec, ...], *, url: str = DEFAULT_URL,
         if not socket_mode:
             command["url"] = endpoint
         slash_commands.append(command)
-    events: dict[str, Any] = {"bot_events": sorted(set(home.EVENTS))}
+    events: dict[str, Any] = {"bot_events": sorted(set(home.EVENTS) | _from_modules("EVENTS"))}
     interactivity: dict[str, Any] = {"is_enabled": True}
     if not socket_mode:
         events["request_url"] = endpoint
@@ -49,7 +49,7 @@ def build_manifest(specs: tuple[CommandSpec, ...], *, url: str = DEFAULT_URL,
             "bot_user": {"display_name": "pmbot", "always_online": True},
             "slash_commands": slash_commands,
         },
-        "oauth_config": {"scopes": {"bot": sorted(set(BASE_SCOPES))}},
+        "oauth_config": {"scopes": {"bot": sorted(set(BASE_SCOPES) | _from_modules("SCOPES"))}},
         "settings": {
             "event_subscriptions": events,
             "interactivity": interactivity,
@@ -63,3 +63,8 @@ def build_manifest(specs: tuple[CommandSpec, ...], *, url: str = DEFAULT_URL,
 def manifest_yaml(specs: tuple[CommandSpec, ...], *, url: str = DEFAULT_URL, socket_mode: bool = False) -> str:
     return yaml.safe_dump(build_manifest(specs, url=url, socket_mode=socket_mode), sort_keys=False,
                           allow_unicode=True)
+
+
+def _from_modules(name: str) -> set[str]:
+    """Events or scopes a command module needs beyond the base (`/risk` reads thread replies, uploads files)."""
+    return {value for module in commands.MODULES for value in getattr(module, name, ())}

@@ -71,6 +71,10 @@ class Settings(BaseSettings):
     # Behaviour
     pmbot_escalation_channel: str | None = None
     pmbot_timezone: str = "UTC"
+    # Risk reviews: the team-local hour the daily reminders go out, and after how many overdue days the
+    # risk's channel hears about it too.
+    pmbot_risk_review_hour: Annotated[int, Field(ge=0, le=23)] = 9
+    pmbot_risk_escalate_after_days: Annotated[int, Field(ge=1, le=365)] = 3
     pmbot_log_level: str = "INFO"
     pmbot_worker_threads: Annotated[int, Field(ge=1, le=64)] = 8
     pmbot_http_threads: Annotated[int, Field(ge=1, le=128)] = 16

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, Date, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from storage.types import UTCDateTime
@@ -175,3 +175,74 @@ class LlmUsage(SQLModel, table=True):
     latency_ms: int
     request_id: str | None = Field(default=None, max_length=128)
     created_at: datetime = _utc_column(now=True, index=True)
+
+
+class Risk(SQLModel, table=True):
+    """An entry of the risk register; while `intake_step` is set, its thread is still asking questions."""
+
+    __tablename__ = "risk"
+    __table_args__ = (
+        UniqueConstraint("team_id", "readable_id", name="uq_risk_team_readable"),
+        UniqueConstraint("team_id", "delivery_key", name="uq_risk_team_delivery"),
+        Index("ix_risk_team_status", "team_id", "status"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    readable_id: str = Field(max_length=16)
+    delivery_key: str = Field(max_length=128)
+    channel_id: str = Field(max_length=32)
+    title: str = Field(max_length=200)  # redacted, like every free-text field here
+    description: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    category: str | None = Field(default=None, max_length=32)
+    probability: int | None = None
+    impact: int | None = None
+    response: str | None = Field(default=None, max_length=16)  # avoid | mitigate | transfer | accept
+    owner_id: str | None = Field(default=None, max_length=32)
+    mitigation: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    trigger: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    review_on: date | None = Field(default=None, sa_column=Column(Date, nullable=True))
+    status: str = Field(default="open", max_length=16)  # open | mitigating | accepted | closed
+    accepted_until: date | None = Field(default=None, sa_column=Column(Date, nullable=True))
+    close_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    links: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    guessed: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    created_by: str = Field(max_length=32)
+    created_at: datetime = _utc_column(now=True)
+    updated_at: datetime = _utc_column(now=True)
+    message_channel: str | None = Field(default=None, max_length=32)
+    message_ts: str | None = Field(default=None, max_length=32, index=True)
+    # The question the intake thread waits for (probability, impact, owner, category, mitigation), or None.
+    intake_step: str | None = Field(default=None, max_length=16)
+    intake_question_ts: str | None = Field(default=None, max_length=32)  # the question message now waiting
+    intake_reminded: bool = Field(default=False)
+    # Team-local dates on which the review job last reminded the owner / the channel (once a day each).
+    reminded_on: date | None = Field(default=None, sa_column=Column(Date, nullable=True))
+    escalated_on: date | None = Field(default=None, sa_column=Column(Date, nullable=True))
+
+
+class RiskChange(SQLModel, table=True):
+    """One change to a risk: who, which field, old → new, when."""
+
+    __tablename__ = "risk_change"
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32, index=True)
+    risk_id: int = Field(foreign_key="risk.id", index=True, ondelete="CASCADE")
+    user_id: str = Field(max_length=32)
+    field_name: str = Field(max_length=32)
+    old_value: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    new_value: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    created_at: datetime = _utc_column(now=True)
+
+
+class RiskCategory(SQLModel, table=True):
+    """A category a team added to the presets."""
+
+    __tablename__ = "risk_category"
+
+    team_id: str = Field(primary_key=True, max_length=32)
+    key: str = Field(primary_key=True, max_length=32)
+    label: str = Field(max_length=80)
+    created_by: str = Field(max_length=32)
+    created_at: datetime = _utc_column(now=True)

@@ -6,11 +6,11 @@ from types import ModuleType
 
 from slack_bolt import App
 
-from bot.commands import bug, pmbot
+from bot.commands import bug, pmbot, risk
 from bot.deps import Deps
 from bot.registry import CommandSpec
 
-MODULES: tuple[ModuleType, ...] = (pmbot, bug)
+MODULES: tuple[ModuleType, ...] = (pmbot, bug, risk)
 
 
 def specs() -> tuple[CommandSpec, ...]:

@@ -101,3 +101,21 @@ def tell_privately(client: WebClient, user_id: str, channel: str | None, **messa
             pass
     dm = call(client, "conversations_open", users=user_id)["channel"]["id"]
     call(client, "chat_postMessage", channel=dm, **message)
+
+
+def upload_file(client: WebClient, channel: str, *, content: bytes, filename: str, title: str,
+                comment: str | None = None, thread_ts: str | None = None) -> dict:
+    """files_upload_v2 into a channel (by id), joining a public channel first when the bot is not in it.
+
+    Slack refuses the last step with not_in_channel before sharing anything, so a retry cannot double-post.
+    """
+    kwargs = {"channel": channel, "file": content, "filename": filename, "title": title}
+    if comment:
+        kwargs["initial_comment"] = comment
+    if thread_ts:
+        kwargs["thread_ts"] = thread_ts
+    try:
+        return call(client, "files_upload_v2", **kwargs)
+    except NotInChannel:
+        call(client, "conversations_join", channel=channel)
+        return call(client, "files_upload_v2", **kwargs)

@@ -197,14 +197,15 @@ class Driver:
 
     # --- interactions -------------------------------------------------------------------------
 
-    def press(self, label: str, *, user: str = "U0ALICE", channel: str | None = "C0GENERAL",
+    def press(self, label: str, *, user: str = "U0ALICE", channel: str | None = "C0GENERAL", times: int = 1,
               **post_options: Any) -> Response:
-        """Press a button by its label or action_id."""
+        """Press a button by its label or action_id; `times=2` is a double click (both from the same message)."""
         found = self.find(label, user=user, channel=channel, types=("button",))
         action = {"type": "button", "action_id": found.element.get("action_id"), "block_id": found.block_id,
                   "text": found.element.get("text"), "value": found.element.get("value", ""),
                   "action_ts": f"{time.time():.6f}"}
-        return self._block_actions(found, action, user, **post_options)
+        responses = [self._block_actions(found, action, user, **post_options) for _ in range(times)]
+        return responses[0]
 
     def choose(self, label: str, option: str, *, user: str = "U0ALICE", channel: str | None = "C0GENERAL",
                **post_options: Any) -> Response:

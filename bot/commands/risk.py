@@ -1,0 +1,443 @@
+"""`/risk`: the risk register — quick add with a thread intake, the form, list, show, update, close,
+accept, link, the heat map and the CSV export."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import date
+
+from slack_bolt import App
+
+from bot import blocks
+from bot.deps import Deps
+from bot.domain import risk as rules
+from bot.domain.text import escape_mrkdwn
+from bot.edge import (
+    Event,
+    FieldErrors,
+    Reply,
+    Request,
+    action_listener,
+    command_listener,
+    event_listener,
+    view_listener,
+)
+from bot.errors import UserInputError
+from bot.gateways.slack import call, tell_privately, upload_file
+from bot.registry import CommandSpec
+from bot.risks import blocks as risk_blocks
+from bot.risks import matrix, service
+from storage.db import session_scope
+from storage.risks import RiskFilter, add_category, history, list_risks
+
+SPEC = CommandSpec(
+    name="/risk",
+    summary="the risk register: add a risk in a line, score it P×I, review it before it bites",
+    usage_hint="<what could go wrong> [p=4 i=5 owner=@x #category] | list | show R-3 | matrix",
+    usage=(
+        ("<what could go wrong> [p=1–5] [i=1–5] [owner=@x] [#category] [due=2026-12-15]",
+         "add it now; what is missing is asked in the thread, one question at a time"),
+        ("", "(nothing) opens the full form"),
+        ("list [open|mine|closed|accepted|all|<category>|<band>] [page N]", "risks, highest score first"),
+        ("show R-3", "one risk with every change made to it"),
+        ("update R-3 probability=4 owner=@maria mitigation=\"…\"", "change fields (p, i, owner, due, category, "
+                                                                   "response, status, mitigation, trigger, title)"),
+        ("close R-3 <reason>", "close it, saying why"),
+        ("accept R-3 until 2027-03-31 <reason>", "accept it for a while; it reopens when that date passes"),
+        ("link R-3 B-12", "link a bug, an incident or a Jira key"),
+        ("matrix [mine|<category>]", "the 5×5 heat map, as a picture"),
+        ("export", "the whole register as a CSV file"),
+        ("categories | category add <name>", "the categories, and adding your team's own"),
+    ),
+)
+
+PAGE_SIZE = 15
+_ID = re.compile(r"^[Rr]-\d{1,9}$")
+_STATUS_WORDS = {"open": "open", "active": "active", "closed": "closed", "accepted": "accepted",
+                 "mitigating": "mitigating", "all": "all"}
+_LINK = re.compile(r"^(?:[BRbr]-\d{1,9}|INC-\d{1,9}|[A-Z][A-Z0-9_]{1,9}-\d{1,9}|https?://\S+)$")
+
+
+def register(app: App, deps: Deps) -> None:
+    """Wire `/risk`, the intake's buttons and selects, the review buttons, the forms and thread replies."""
+    app.command(SPEC.name)(command_listener(deps, SPEC, handle))
+    app.action(re.compile(r"^risk\.answer\."))(action_listener(deps, risk_blocks.ACTION_ANSWER, on_answer))
+    app.action(re.compile(r"^risk\.skip\."))(action_listener(deps, risk_blocks.ACTION_SKIP, on_skip))
+    app.action(risk_blocks.ACTION_EDIT)(action_listener(deps, risk_blocks.ACTION_EDIT, on_edit))
+    app.action(risk_blocks.ACTION_MORE)(action_listener(deps, risk_blocks.ACTION_MORE, on_more))
+    app.action(risk_blocks.ACTION_STILL_VALID)(action_listener(deps, risk_blocks.ACTION_STILL_VALID, on_still_valid))
+    app.action(risk_blocks.ACTION_UPDATE)(action_listener(deps, risk_blocks.ACTION_UPDATE, on_edit))
+    app.action(risk_blocks.ACTION_CLOSE)(action_listener(deps, risk_blocks.ACTION_CLOSE, on_close_pressed))
+    app.view(risk_blocks.VIEW_FORM)(view_listener(deps, risk_blocks.VIEW_FORM, on_form_submitted))
+    app.view(risk_blocks.VIEW_CLOSE)(view_listener(deps, risk_blocks.VIEW_CLOSE, on_close_submitted))
+    app.event("message")(event_listener(deps, "message", on_message))
+
+
+EVENTS = ("message.channels", "message.groups")
+SCOPES = ("channels:history", "groups:history", "files:write", "files:read")
+
+
+def handle(request: Request, reply: Reply, deps: Deps) -> None:
+    """Route `/risk …`: a sub-command with valid arguments, otherwise the text is a new risk."""
+    words = request.text.split()
+    first = words[0].lower() if words else ""
+    if not words:
+        reply.ack()
+        view = risk_blocks.form_view(channel=request.channel_id, categories=service.team_categories(
+            deps, request.team_id), today=service.team_today(deps, request.team_id))
+        call(deps.client, "views_open", trigger_id=request.trigger_id, view=view)
+    elif first == "list" and (where := _list_filter(deps, request, words[1:])) is not None:
+        reply.ack(*_list(deps, request.team_id, *where))
+    elif first in ("show", "update", "close", "accept", "link") and len(words) >= 2 and _ID.match(words[1]):
+        _by_id(first, words[1].upper(), request.text.split(None, 2)[2] if len(words) > 2 else "", request, reply,
+               deps)
+    elif first in ("show", "update", "close", "accept", "link") and len(words) >= 2 and words[1][:2].lower() == "r-":
+        raise UserInputError(f"`{words[1]}` is not a risk id; they look like R-12.")
+    elif first == "matrix" and len(words) <= 2:
+        _matrix(request, reply, deps, words[1:])
+    elif first == "export" and len(words) == 1:
+        _export(request, reply, deps)
+    elif first == "categories" and len(words) == 1:
+        reply.ack(_categories_text(deps, request.team_id))
+    elif first == "category" and len(words) >= 3 and words[1].lower() == "add":
+        _add_category(request, reply, deps, " ".join(words[2:]))
+    else:
+        _quick_add(request, reply, deps)
+
+
+def _quick_add(request: Request, reply: Reply, deps: Deps) -> None:
+    added = service.quick_add(deps, team_id=request.team_id, channel_id=request.channel_id, user_id=request.user_id,
+                              delivery_key=request.trigger_id, text=request.text)
+    risk = added.risk
+    if risk.intake_step:
+        reply.ack(f"Added *{risk.readable_id}*. I'm asking for the rest in its thread.")
+    else:
+        reply.ack(f"Added *{risk.readable_id}*: {risk_blocks.rating(risk)}.")
+    if added.removed:
+        reply.later(f"Before saving {risk.readable_id} I removed {added.removed}.")
+
+
+def _by_id(verb: str, readable_id: str, rest: str, request: Request, reply: Reply, deps: Deps) -> None:
+    team = request.team_id
+    if verb == "show":
+        with session_scope(deps.engine) as session:
+            risk = service.by_readable(session, team, readable_id)
+            changes = history(session, risk_id=risk.id)
+        text = risk_blocks.details(risk, service.team_categories(deps, team), changes)
+        reply.ack(text, blocks.sections(text))
+        return
+    today = service.team_today(deps, team)
+    if verb == "update":
+        try:
+            changes = rules.parse_updates(rest, today=today, categories=service.team_categories(deps, team))
+        except rules.FieldError as exc:
+            raise UserInputError(str(exc)) from None
+        reply.ack()
+        risk = service.update(deps, team_id=team, readable_id=readable_id, user_id=request.user_id, changes=changes)
+        reply.later(f"{risk.readable_id} updated: {risk_blocks.rating(risk)}.")
+    elif verb == "close":
+        if len(rest.strip()) < 3:
+            raise UserInputError(f"Say why it is closed: `/risk close {readable_id} the vendor signed a two-year "
+                                 "deal`.")
+        with session_scope(deps.engine) as session:
+            if service.by_readable(session, team, readable_id).status == "closed":
+                raise UserInputError(f"{readable_id} is closed already.")
+        reply.ack()
+        service.close(deps, team_id=team, readable_id=readable_id, user_id=request.user_id, reason=rest)
+        reply.later(f"{readable_id} is closed.")
+    elif verb == "accept":
+        until, reason = _accept_args(rest, today, readable_id)
+        reply.ack()
+        service.accept(deps, team_id=team, readable_id=readable_id, user_id=request.user_id, until=until,
+                       reason=reason)
+        reply.later(f"{readable_id} is accepted until {until.isoformat()}; I will reopen it then.")
+    else:
+        target = rest.strip()
+        if not _LINK.match(target):
+            raise UserInputError("Link a bug (B-12), another risk (R-3), an incident (INC-4), a Jira key (AI-123) "
+                                 "or a link (https://…).")
+        if target.upper() == readable_id:
+            raise UserInputError("A risk cannot be linked to itself.")
+        target = target if target.startswith("http") else target.upper()
+        reply.ack()
+        service.link(deps, team_id=team, readable_id=readable_id, user_id=request.user_id, target=target)
+        reply.later(f"{readable_id} is linked to {target}.")
+
+
+def _accept_args(rest: str, today: date, readable_id: str) -> tuple[date, str]:
+    found = re.match(r"^\s*until\s+(\S+)\s*(.*)$", rest, re.I | re.S)
+    if not found:
+        raise UserInputError(f"Accepting needs an end date: `/risk accept {readable_id} until 2027-03-31 <why>`.")
+    try:
+        until = rules.parse_date(found[1], today=today, what="The acceptance end date")
+    except rules.FieldError as exc:
+        raise UserInputError(str(exc)) from None
+    if until == today:
+        raise UserInputError("The acceptance must last at least until tomorrow.")
+    if len(found[2].strip()) < 3:
+        raise UserInputError(f"Say why the risk is accepted, after the date: `/risk accept {readable_id} until "
+                             f"{until.isoformat()} the cost of avoiding it is higher`.")
+    return until, found[2]
+
+
+# --- listing ---------------------------------------------------------------------------------------
+
+
+def _list_filter(deps: Deps, request: Request, words: list[str]) -> tuple[RiskFilter, int] | None:
+    """Parse `[open|mine|closed|…|<category>|<band>] [page N]`; None when the words are not list arguments."""
+    status, owner, category, band_name, page = "active", None, None, None, 1
+    known = service.team_categories(deps, request.team_id)
+    i = 0
+    while i < len(words):
+        word = words[i].lower().lstrip("#")
+        if word in _STATUS_WORDS:
+            status = _STATUS_WORDS[word]
+        elif word == "mine":
+            owner = request.user_id
+        elif word in risk_blocks.BAND_NAMES:
+            band_name = word
+        elif word == "page" and i + 1 < len(words) and words[i + 1].isdigit():
+            page, i = max(1, int(words[i + 1])), i + 1
+        elif (key := rules.category_key(word, known)) is not None:
+            category = key
+        else:
+            return None
+        i += 1
+    return RiskFilter(status=status, owner_id=owner, category=category, band=band_name), page
+
+
+def _list(deps: Deps, team_id: str, where: RiskFilter, page: int) -> tuple[str, list[dict]]:
+    with session_scope(deps.engine) as session:
+        risks, total = list_risks(session, team_id=team_id, where=where, offset=(page - 1) * PAGE_SIZE,
+                                  limit=PAGE_SIZE)
+    scope = {"active": "Risks not closed", "open": "Open risks", "closed": "Closed risks",
+             "accepted": "Accepted risks", "mitigating": "Risks being mitigated", "all": "All risks"}[where.status]
+    if where.category:
+        scope += f", {service.team_categories(deps, team_id).get(where.category, where.category)}"
+    scope += f", {where.band}" if where.band else ""
+    scope += ", yours" if where.owner_id else ""
+    if not risks:
+        text = f"{scope}: none." if page == 1 else f"{scope}: no page {page} (there are {total})."
+        return text, blocks.sections(escape_mrkdwn(text))
+    first, last = (page - 1) * PAGE_SIZE + 1, (page - 1) * PAGE_SIZE + len(risks)
+    text = f"*{escape_mrkdwn(scope)}* ({first}–{last} of {total})\n" + "\n".join(risk_blocks.line(r) for r in risks)
+    parts = blocks.sections(text)
+    if last < total:
+        value = json.dumps({"status": where.status, "owner": bool(where.owner_id), "category": where.category,
+                            "band": where.band, "page": page + 1})
+        parts.append(blocks.actions(blocks.button("Next page", risk_blocks.ACTION_MORE, value)))
+    return text, parts
+
+
+def on_more(request: Request, reply: Reply, deps: Deps) -> None:
+    wanted = json.loads(request.value or "{}")
+    where = RiskFilter(status=wanted.get("status", "active"), owner_id=request.user_id if wanted.get("owner") else None,
+                       category=wanted.get("category"), band=wanted.get("band"))
+    reply.ack()
+    reply.later(*_list(deps, request.team_id, where, int(wanted.get("page", 1))))
+
+
+def _categories_text(deps: Deps, team_id: str) -> str:
+    known = service.team_categories(deps, team_id)
+    lines = [f"• `#{key}` — {escape_mrkdwn(label)}" for key, label in sorted(known.items(), key=lambda kv: kv[1])]
+    return "*Risk categories* (use them as `#key` when adding a risk)\n" + "\n".join(lines)
+
+
+def _add_category(request: Request, reply: Reply, deps: Deps, name: str) -> None:
+    label = name.strip()[:80]
+    key = rules.slug(label)
+    if len(key) < 2:
+        raise UserInputError("A category name needs at least two letters or digits.")
+    with session_scope(deps.engine) as session:
+        added = add_category(session, team_id=request.team_id, key=key, label=label, user_id=request.user_id)
+    if not added:
+        raise UserInputError(f"`#{key}` exists already: `/risk categories` lists them.")
+    reply.ack(f"Added the category `#{key}` ({escape_mrkdwn(label)}).")
+
+
+# --- the heat map and the export -------------------------------------------------------------------
+
+
+def _matrix(request: Request, reply: Reply, deps: Deps, words: list[str]) -> None:
+    where = _list_filter(deps, request, words)
+    if where is None:
+        raise UserInputError("`/risk matrix` takes nothing, `mine`, or a category, e.g. `/risk matrix #privacy`.")
+    reply.ack("Drawing the heat map…")
+    with session_scope(deps.engine) as session:
+        risks, _ = list_risks(session, team_id=request.team_id, where=where[0])
+    today = service.team_today(deps, request.team_id)
+    png = matrix.heat_map_png(risks, title="Risk heat map — impact × probability", as_of=today)
+    scored = sum(1 for r in risks if r.probability and r.impact)
+    _upload(deps, request, reply, content=png, filename=f"risk-matrix-{today.isoformat()}.png",
+            title=f"Risk heat map {today.isoformat()}",
+            comment=f"Risk heat map as of {today.isoformat()}: {scored} scored risks not closed.")
+
+
+def _export(request: Request, reply: Reply, deps: Deps) -> None:
+    reply.ack("Exporting the register…")
+    with session_scope(deps.engine) as session:
+        risks, total = list_risks(session, team_id=request.team_id, where=RiskFilter(status="all"))
+    today = service.team_today(deps, request.team_id)
+    content = matrix.register_csv(risks, service.team_categories(deps, request.team_id))
+    _upload(deps, request, reply, content=content, filename=f"risk-register-{today.isoformat()}.csv",
+            title=f"Risk register {today.isoformat()}", comment=f"The risk register: {total} risks.")
+
+
+def _upload(deps: Deps, request: Request, reply: Reply, **file) -> None:
+    try:
+        upload_file(deps.client, request.channel_id, **file)
+    except UserInputError:
+        raise
+    except Exception as exc:  # noqa: BLE001 — the person learns it did not arrive, the log says why
+        code = getattr(exc, "code", type(exc).__name__)
+        raise UserInputError(f"I could not upload the file here ({code}). Invite me with `/invite @pmbot` "
+                             "and try again.") from exc
+
+
+# --- the intake thread -----------------------------------------------------------------------------
+
+
+def _target(request: Request) -> tuple[int, str]:
+    """(risk id, step) from an intake button's value, or from the block id of a select."""
+    if request.value and request.value.count(":") >= 1 and request.value.split(":")[0].isdigit():
+        risk_id, step = request.value.split(":")[:2]
+        return int(risk_id), step
+    _, step, risk_id = (request.block_id.split(".") + ["", "", ""])[:3]
+    if not risk_id.isdigit():
+        raise UserInputError("That question belongs to a message I no longer understand.")
+    return int(risk_id), step
+
+
+def on_answer(request: Request, reply: Reply, deps: Deps) -> None:
+    reply.ack()
+    risk_id, step = _target(request)
+    if step in ("probability", "impact"):
+        value: object = int(request.value.split(":")[2])
+    else:
+        value = request.value
+    if not service.answer(deps, team_id=request.team_id, risk_id=risk_id, step=step, value=value,
+                          user_id=request.user_id):
+        reply.later("That question was answered already.")
+
+
+def on_skip(request: Request, reply: Reply, deps: Deps) -> None:
+    reply.ack()
+    risk_id, step = _target(request)
+    if not service.answer(deps, team_id=request.team_id, risk_id=risk_id, step=step, value=None,
+                          user_id=request.user_id):
+        reply.later("That question was answered already.")
+
+
+def on_message(event: Event, deps: Deps) -> None:
+    """A plain reply in a risk's thread answers the question it is waiting on."""
+    data = event.data
+    if data.get("subtype") not in (None, "thread_broadcast") or data.get("bot_id") or not data.get("thread_ts"):
+        return
+    if data.get("user") == event.bot_user_id or data.get("thread_ts") == data.get("ts"):
+        return
+    team_id = event.body.get("team_id", "")
+    problem = service.typed_answer(deps, team_id=team_id, channel_id=data.get("channel", ""),
+                                   thread_ts=data["thread_ts"], user_id=data.get("user", ""), text=data.get("text", ""))
+    if problem:
+        call(deps.client, "chat_postEphemeral", channel=data["channel"], user=data["user"],
+             thread_ts=data["thread_ts"], text=escape_mrkdwn(problem))
+
+
+# --- Edit, review buttons and the forms ------------------------------------------------------------
+
+
+def _risk_id(value: str) -> int:
+    if not value.isdigit():
+        raise UserInputError("That button belongs to a message I no longer understand.")
+    return int(value)
+
+
+def on_edit(request: Request, reply: Reply, deps: Deps) -> None:
+    reply.ack()
+    with session_scope(deps.engine) as session:
+        risk = service.load(session, request.team_id, _risk_id(request.value))
+    view = risk_blocks.form_view(channel=risk.channel_id, categories=service.team_categories(deps, request.team_id),
+                                 risk=risk, today=service.team_today(deps, request.team_id))
+    call(deps.client, "views_open", trigger_id=request.trigger_id, view=view)
+
+
+def on_still_valid(request: Request, reply: Reply, deps: Deps) -> None:
+    reply.ack()
+    risk = service.still_valid(deps, team_id=request.team_id, risk_id=_risk_id(request.value),
+                               user_id=request.user_id)
+    reply.later(f"Thanks — {risk.readable_id} is next reviewed on {risk.review_on}.")
+
+
+def on_close_pressed(request: Request, reply: Reply, deps: Deps) -> None:
+    reply.ack()
+    with session_scope(deps.engine) as session:
+        risk = service.load(session, request.team_id, _risk_id(request.value))
+    call(deps.client, "views_open", trigger_id=request.trigger_id,
+         view=risk_blocks.close_view(risk, channel=request.channel_id))
+
+
+def on_close_submitted(request: Request, deps: Deps):
+    meta = json.loads(request.private_metadata or "{}")
+    reason = ((request.state.get("reason") or {}).get("reason") or {}).get("value") or ""
+    if len(reason.strip()) < 3:
+        raise FieldErrors({"reason": "Please say why, in a few words: it is kept with the risk."})
+    with session_scope(deps.engine) as session:
+        risk = service.load(session, request.team_id, int(meta["risk"]))
+    service.close(deps, team_id=request.team_id, readable_id=risk.readable_id, user_id=request.user_id,
+                  reason=reason)
+
+
+def _state_value(request: Request, block: str) -> str | None:
+    element = (request.state.get(block) or {}).get(block) or {}
+    if "selected_option" in element:
+        return (element.get("selected_option") or {}).get("value")
+    if "selected_user" in element:
+        return element.get("selected_user")
+    if "selected_date" in element:
+        return element.get("selected_date")
+    return element.get("value")
+
+
+def on_form_submitted(request: Request, deps: Deps):
+    meta = json.loads(request.private_metadata or "{}")
+    today = service.team_today(deps, request.team_id)
+    values, errors = _form_values(request, today)
+    if errors:
+        raise FieldErrors(errors)
+    channel = meta.get("channel") or request.user_id
+
+    def after_close() -> None:
+        try:
+            service.save_form(deps, team_id=request.team_id, channel_id=channel, user_id=request.user_id,
+                              delivery_key=f"view:{request.view_id}", risk_id=meta.get("risk"), values=values)
+        except UserInputError as exc:
+            tell_privately(deps.client, request.user_id, channel, text=escape_mrkdwn(str(exc)))
+
+    return after_close
+
+
+def _form_values(request: Request, today: date) -> tuple[dict[str, object], dict[str, str]]:
+    raw = {block: (_state_value(request, block) or "").strip() for block in (
+        "title", "description", "probability", "impact", "category", "owner", "response", "mitigation", "trigger",
+        "review_on")}
+    errors: dict[str, str] = {}
+    if len(raw["title"]) < 3:
+        errors["title"] = "Say what could go wrong, in a few words."
+    values: dict[str, object] = {"title": raw["title"][:200]}
+    for name in ("probability", "impact"):
+        if raw[name] in ("1", "2", "3", "4", "5"):
+            values[name] = int(raw[name])
+        else:
+            errors[name] = f"Choose the {name}, from 1 to 5."
+    if raw["review_on"]:
+        try:
+            values["review_on"] = rules.parse_date(raw["review_on"], today=today, what="The review date")
+        except rules.FieldError as exc:
+            errors["review_on"] = str(exc)
+    if raw["response"] and raw["response"] not in rules.RESPONSES:
+        errors["response"] = "Choose one of the responses."
+    for name in ("description", "mitigation", "trigger", "category", "response"):
+        values[name] = raw[name] or None
+    values["owner_id"] = raw["owner"] or None
+    return values, errors

@@ -1,0 +1,89 @@
+"""The 5×5 heat map (impact × probability) as a PNG, and the register as CSV.
+
+matplotlib is imported here, lazily, and only its object API is used (`Figure`, never pyplot): pyplot keeps
+global state that leaks and is not thread-safe in a server.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import defaultdict
+from datetime import date
+
+from bot.domain.risk import band, score
+from storage.models import Risk
+
+BAND_COLOURS = {"low": "#8fd19e", "medium": "#ffe08a", "high": "#ffb26b", "critical": "#f28b82"}
+IDS_PER_CELL = 4
+
+
+def cells(risks: list[Risk]) -> dict[tuple[int, int], list[str]]:
+    """(probability, impact) → the ids of the scored risks in that cell."""
+    found: dict[tuple[int, int], list[str]] = defaultdict(list)
+    for risk in risks:
+        if risk.probability and risk.impact:
+            found[(risk.probability, risk.impact)].append(risk.readable_id)
+    return dict(found)
+
+
+def heat_map_png(risks: list[Risk], *, title: str, as_of: date) -> bytes:
+    """The heat map: band colours, and in each cell the count and the first ids."""
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Rectangle
+
+    grid = cells(risks)
+    figure = Figure(figsize=(7.5, 6.5), dpi=120, layout="constrained")
+    axes = figure.add_subplot()
+    for p in range(1, 6):
+        for i in range(1, 6):
+            axes.add_patch(Rectangle((p - 0.5, i - 0.5), 1, 1, facecolor=BAND_COLOURS[band(p * i)],
+                                     edgecolor="white", linewidth=2))
+            ids = grid.get((p, i), [])
+            if ids:
+                shown = ids[:IDS_PER_CELL] + ([f"+{len(ids) - IDS_PER_CELL} more"] if len(ids) > IDS_PER_CELL else [])
+                axes.text(p, i + 0.18, str(len(ids)), ha="center", va="center", fontsize=15, fontweight="bold")
+                axes.text(p, i - 0.2, "\n".join(shown), ha="center", va="center", fontsize=7, linespacing=1.1)
+    axes.set_xlim(0.5, 5.5)
+    axes.set_ylim(0.5, 5.5)
+    axes.set_xticks(range(1, 6), ["1 rare", "2 unlikely", "3 possible", "4 likely", "5 almost\ncertain"])
+    axes.set_yticks(range(1, 6), ["1 negligible", "2 minor", "3 moderate", "4 major", "5 severe"])
+    axes.set_xlabel("Probability")
+    axes.set_ylabel("Impact")
+    axes.set_aspect("equal")
+    unscored = sum(1 for r in risks if score(r.probability, r.impact) is None)
+    note = f" · {unscored} not scored yet" if unscored else ""
+    axes.set_title(f"{title}\n{sum(len(v) for v in grid.values())} risks as of {as_of.isoformat()}{note}",
+                   fontsize=11)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+CSV_COLUMNS = ("id", "title", "description", "category", "probability", "impact", "score", "band", "response",
+               "owner", "mitigation", "trigger", "review_on", "status", "accepted_until", "close_reason", "links",
+               "created_by", "created_at")
+
+
+def register_csv(risks: list[Risk], categories: dict[str, str]) -> bytes:
+    """Every risk as one CSV row (UTF-8 with a BOM, so spreadsheets read accents right)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(CSV_COLUMNS)
+    for risk in risks:
+        value = score(risk.probability, risk.impact)
+        writer.writerow([
+            risk.readable_id, _cell(risk.title), _cell(risk.description), categories.get(risk.category or "", ""),
+            risk.probability or "", risk.impact or "", value or "", band(value) if value else "", risk.response or "",
+            risk.owner_id or "", _cell(risk.mitigation), _cell(risk.trigger),
+            risk.review_on.isoformat() if risk.review_on else "", risk.status,
+            risk.accepted_until.isoformat() if risk.accepted_until else "", _cell(risk.close_reason),
+            " ".join(risk.links or []), risk.created_by, risk.created_at.isoformat(),
+        ])
+    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+
+
+def _cell(text: str | None) -> str:
+    """Spreadsheets run a cell starting with = + - @ as a formula: quote it so it stays text."""
+    text = text or ""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text

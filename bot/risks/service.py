@@ -1,0 +1,341 @@
+"""Risk use cases: quick add with the thread intake, the form, updates with history, and reviews."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from bot.deps import Deps
+from bot.domain import risk as rules
+from bot.domain.pii import describe, redact
+from bot.domain.text import truncate
+from bot.errors import NotFound, SlackError, UserInputError
+from bot.gateways.slack import call, post_in_channel
+from bot.risks import blocks as risk_blocks
+from storage.db import session_scope
+from storage.models import Risk
+from storage.repos import team_settings
+from storage.risks import apply_changes, categories, claim_step, create_risk, get_risk, risk_by_id, risk_by_message
+
+logger = logging.getLogger(__name__)
+
+TITLE_CHARS = 200
+MAX_TEXT_CHARS = 4000
+
+
+def team_zone(deps: Deps, team_id: str) -> ZoneInfo:
+    with session_scope(deps.engine) as session:
+        row = team_settings(session, team_id=team_id)
+    return ZoneInfo(row.timezone if row else deps.settings.pmbot_timezone)
+
+
+def team_today(deps: Deps, team_id: str, now: datetime | None = None) -> date:
+    """The date it is for the team (their time zone from `/pmbot settings`, or PMBOT_TIMEZONE)."""
+    return (now or deps.clock()).astimezone(team_zone(deps, team_id)).date()
+
+
+def team_categories(deps: Deps, team_id: str) -> dict[str, str]:
+    with session_scope(deps.engine) as session:
+        return categories(session, team_id=team_id)
+
+
+@dataclass(frozen=True)
+class Added:
+    risk: Risk
+    created: bool
+    removed: str  # what redaction took out, in words
+
+
+def quick_add(deps: Deps, *, team_id: str, channel_id: str, user_id: str, delivery_key: str, text: str) -> Added:
+    """`/risk <text with hints>`: store at once with what the text gives; the intake asks for the rest."""
+    text = text.strip()[:MAX_TEXT_CHARS]
+    today = team_today(deps, team_id)
+    known = team_categories(deps, team_id)
+    hints = rules.parse_hints(text, today=today, categories=known)
+    if hints.errors:
+        raise UserInputError("Nothing was saved: " + " ".join(hints.errors))
+    redaction = redact(hints.title)
+    if len(redaction.text.strip()) < 3:
+        raise UserInputError("Say what the risk is, e.g. `/risk the vendor may retire our model p=3 i=4`.")
+    title, description = _title_and_description(redaction.text)
+    values = _with_default_review(_columns(hints.fields), today)
+    step = _next_step(values, after=None)
+    with session_scope(deps.engine) as session:
+        risk, created = create_risk(session, team_id=team_id, delivery_key=delivery_key, channel_id=channel_id,
+                                    title=title, description=description, created_by=user_id,
+                                    guessed=sorted(hints.guessed), intake_step=step, **values)
+    if created:
+        risk = _post(deps, risk, known)
+    return Added(risk, created, describe(redaction.findings))
+
+
+def _title_and_description(text: str) -> tuple[str, str | None]:
+    text = text.strip()
+    if len(text) <= TITLE_CHARS:
+        return text, None
+    cut = text.rfind(". ", 0, TITLE_CHARS)
+    title = text[:cut + 1] if cut >= 40 else truncate(text, TITLE_CHARS)
+    return title, text
+
+
+def _column(name: str) -> str:
+    """Field names as people type them → the risk's columns (only the owner differs)."""
+    return "owner_id" if name == "owner" else name
+
+
+def _columns(values: dict[str, object]) -> dict[str, object]:
+    return {_column(k): v for k, v in values.items()}
+
+
+def _with_default_review(values: dict[str, object], today: date) -> dict[str, object]:
+    value = rules.score(values.get("probability"), values.get("impact"))  # type: ignore[arg-type]
+    if value is not None and not values.get("review_on"):
+        values = {**values, "review_on": rules.review_after(rules.band(value), today)}
+    return values
+
+
+def _missing(values: dict[str, object], step: str) -> bool:
+    return not values.get(_column(step))
+
+
+def _next_step(values: dict[str, object], *, after: str | None) -> str | None:
+    """The first question still open after `after` (questions skipped or answered are not asked again)."""
+    steps = risk_blocks.STEPS
+    start = steps.index(after) + 1 if after else 0
+    return next((s for s in steps[start:] if _missing(values, s)), None)
+
+
+def _post(deps: Deps, risk: Risk, known: dict[str, str]) -> Risk:
+    """Post the card, then the first question in its thread."""
+    text, card = risk_blocks.card(risk, known)
+    try:
+        posted = post_in_channel(deps.client, risk.channel_id, text=text, blocks=card)
+    except SlackError as exc:
+        raise UserInputError(f"{risk.readable_id} is saved, but I cannot post in this channel ({exc.code}). "
+                             "Invite me with `/invite @pmbot`, then `/risk show "
+                             f"{risk.readable_id}`.") from exc
+    question_ts = None
+    if risk.intake_step:
+        question_ts = _ask(deps, risk, posted["channel"], posted["ts"], known)
+    with session_scope(deps.engine) as session:
+        row = load(session, risk.team_id, risk.id)
+        row.message_channel, row.message_ts, row.intake_question_ts = posted["channel"], posted["ts"], question_ts
+        session.add(row)
+        return row
+
+
+def _ask(deps: Deps, risk: Risk, channel: str, thread_ts: str, known: dict[str, str]) -> str:
+    text, parts = risk_blocks.question(risk, risk.intake_step or "", known)
+    return call(deps.client, "chat_postMessage", channel=channel, thread_ts=thread_ts, text=text, blocks=parts)["ts"]
+
+
+def load(session, team_id: str, risk_id: int) -> Risk:
+    """A risk of this team, or NotFound."""
+    risk = risk_by_id(session, team_id=team_id, risk_id=risk_id)
+    if risk is None:
+        raise NotFound("That risk no longer exists.")
+    return risk
+
+
+def by_readable(session, team_id: str, readable_id: str) -> Risk:
+    risk = get_risk(session, team_id=team_id, readable_id=readable_id)
+    if risk is None:
+        raise NotFound(f"There is no risk {truncate(readable_id, 20)} here. `/risk list all` shows them.")
+    return risk
+
+
+# --- the intake thread -----------------------------------------------------------------------------
+
+
+def answer(deps: Deps, *, team_id: str, risk_id: int, step: str, value: object, user_id: str) -> bool:
+    """Record one answer (None = skip) and ask the next question; False when the step was answered already."""
+    known = team_categories(deps, team_id)
+    today = team_today(deps, team_id)
+    with session_scope(deps.engine) as session:
+        risk = load(session, team_id, risk_id)
+        if risk.intake_step != step:
+            return False
+        changes: dict[str, object] = {} if value is None else {_column(step): value}
+        current = {_column(s): getattr(risk, _column(s)) for s in risk_blocks.STEPS} | changes
+        next_step = _next_step(current, after=step)
+        if not claim_step(session, risk_id=risk.id, step=step, next_step=next_step):
+            return False  # two answers at once: the other one won
+        session.refresh(risk)
+        if changes:
+            if risk.review_on is None:
+                merged = {"probability": risk.probability, "impact": risk.impact, **changes}
+                changes = {**changes, "review_on": _with_default_review(merged, today).get("review_on")}
+                changes = {k: v for k, v in changes.items() if v is not None}
+            apply_changes(session, risk=risk, user_id=user_id, changes=changes)
+        old_question = risk.intake_question_ts
+        risk.intake_question_ts = None
+        session.add(risk)
+    shown = "skipped" if value is None else _shown(step, value, known)
+    if old_question and risk.message_channel:
+        text, parts = risk_blocks.answered(step, shown, user_id)
+        _quietly(deps, "chat_update", channel=risk.message_channel, ts=old_question, text=text, blocks=parts)
+    _continue(deps, risk, known)
+    return True
+
+
+def _shown(step: str, value: object, known: dict[str, str]) -> str:
+    if step == "owner":
+        return f"<@{value}>"
+    if step == "category":
+        return known.get(str(value), str(value))
+    if step in ("probability", "impact"):
+        meanings = rules.PROBABILITY if step == "probability" else rules.IMPACT
+        return f"{value} ({meanings[int(value)].split(' — ')[0]})"  # type: ignore[call-overload]
+    return truncate(str(value), 200)
+
+
+def _continue(deps: Deps, risk: Risk, known: dict[str, str]) -> None:
+    """Refresh the card; ask the next question, or post the summary when the intake is complete."""
+    if not risk.message_channel or not risk.message_ts:
+        return
+    text, card = risk_blocks.card(risk, known)
+    _quietly(deps, "chat_update", channel=risk.message_channel, ts=risk.message_ts, text=text, blocks=card)
+    if risk.intake_step:
+        question_ts = _ask(deps, risk, risk.message_channel, risk.message_ts, known)
+        with session_scope(deps.engine) as session:
+            row = load(session, risk.team_id, risk.id)
+            if row.intake_step == risk.intake_step:
+                row.intake_question_ts = question_ts
+                session.add(row)
+    else:
+        text, parts = risk_blocks.done(risk, known)
+        call(deps.client, "chat_postMessage", channel=risk.message_channel, thread_ts=risk.message_ts, text=text,
+             blocks=parts)
+
+
+def _quietly(deps: Deps, method: str, **kwargs) -> None:
+    """A cosmetic Slack call (refreshing a message): its failure is logged, not shown."""
+    try:
+        call(deps.client, method, **kwargs)
+    except SlackError as exc:
+        logger.warning("%s failed: %s", method, exc.code)
+
+
+def typed_answer(deps: Deps, *, team_id: str, channel_id: str, thread_ts: str, user_id: str, text: str) -> str | None:
+    """A plain reply in a risk's thread while it waits for an answer. Returns what to tell the person, if anything."""
+    with session_scope(deps.engine) as session:
+        risk = risk_by_message(session, team_id=team_id, channel_id=channel_id, ts=thread_ts)
+    if risk is None or not risk.intake_step:
+        return None
+    step = risk.intake_step
+    if rules.is_skip(text):
+        value = None
+    else:
+        try:
+            value = rules.parse_answer(step, redact(text).text if step == "mitigation" else text,
+                                       today=team_today(deps, team_id), categories=team_categories(deps, team_id))
+        except rules.FieldError as exc:
+            return str(exc)
+    answer(deps, team_id=team_id, risk_id=risk.id, step=step, value=value, user_id=user_id)
+    return None
+
+
+# --- working the register ------------------------------------------------------------------------
+
+
+def update(deps: Deps, *, team_id: str, readable_id: str, user_id: str, changes: dict[str, object],
+           note: str | None = None) -> Risk:
+    """Change fields, each change logged; the card is refreshed and the change said in its thread."""
+    changes = _columns({k: (redact(v).text if isinstance(v, str) and k not in ("owner", "category", "response",
+                                                                                 "status") else v)
+                        for k, v in changes.items()})
+    with session_scope(deps.engine) as session:
+        risk = by_readable(session, team_id, readable_id)
+        reopening = changes.get("status") in ("open", "mitigating") and risk.status in ("closed", "accepted")
+        if risk.status == "closed" and not reopening and changes.get("status") != "closed":
+            raise UserInputError(f"{risk.readable_id} is closed. Reopen it with "
+                                 f"`/risk update {risk.readable_id} status=open` first.")
+        if reopening:
+            changes = {**changes, "close_reason": None, "accepted_until": None}
+        logged = apply_changes(session, risk=risk, user_id=user_id, changes=changes)
+    if logged:
+        summary = ", ".join(f"{risk_blocks.FIELD_LABELS.get(c.field_name, c.field_name).lower()} "
+                            f"{risk_blocks._shown(c.field_name, c.old_value)} → "
+                            f"{risk_blocks._shown(c.field_name, c.new_value)}" for c in logged)
+        _refresh(deps, risk, note or f"✏️ <@{user_id}> changed {summary}.")
+    return risk
+
+
+def close(deps: Deps, *, team_id: str, readable_id: str, user_id: str, reason: str) -> Risk:
+    with session_scope(deps.engine) as session:
+        if by_readable(session, team_id, readable_id).status == "closed":
+            raise UserInputError(f"{readable_id.upper()} is closed already.")
+    reason = redact(reason.strip()).text
+    if len(reason) < 3:
+        raise UserInputError(f"Say why it is closed: `/risk close {readable_id.upper()} the vendor signed a "
+                             "two-year deal`.")
+    return update(deps, team_id=team_id, readable_id=readable_id, user_id=user_id,
+                  changes={"status": "closed", "close_reason": reason, "accepted_until": None},
+                  note=f"✅ <@{user_id}> closed {readable_id.upper()}: {reason}")
+
+
+def accept(deps: Deps, *, team_id: str, readable_id: str, user_id: str, until: date, reason: str) -> Risk:
+    reason = redact(reason.strip()).text
+    if len(reason) < 3:
+        raise UserInputError("Say why the risk is accepted, after the date: "
+                             f"`/risk accept {readable_id.upper()} until 2027-03-31 the cost of avoiding it is "
+                             "higher`.")
+    return update(deps, team_id=team_id, readable_id=readable_id, user_id=user_id,
+                  changes={"status": "accepted", "response": "accept", "accepted_until": until,
+                           "close_reason": reason},
+                  note=f"🤝 <@{user_id}> accepted {readable_id.upper()} until {until.isoformat()}: {reason}")
+
+
+def link(deps: Deps, *, team_id: str, readable_id: str, user_id: str, target: str) -> Risk:
+    with session_scope(deps.engine) as session:
+        risk = by_readable(session, team_id, readable_id)
+        links = list(risk.links or [])
+    if target in links:
+        raise UserInputError(f"{risk.readable_id} is already linked to {target}.")
+    return update(deps, team_id=team_id, readable_id=readable_id, user_id=user_id,
+                  changes={"links": [*links, target]},
+                  note=f"🔗 <@{user_id}> linked {risk.readable_id} to {target}.")
+
+
+def still_valid(deps: Deps, *, team_id: str, risk_id: int, user_id: str) -> Risk:
+    """The owner looked at it: the next review date moves on by the band's interval."""
+    today = team_today(deps, team_id)
+    with session_scope(deps.engine) as session:
+        risk = load(session, team_id, risk_id)
+    value = rules.score(risk.probability, risk.impact) or 1
+    next_review = rules.review_after(rules.band(value), today)
+    return update(deps, team_id=team_id, readable_id=risk.readable_id, user_id=user_id,
+                  changes={"review_on": next_review},
+                  note=f"👀 <@{user_id}> reviewed {risk.readable_id}: still valid. Next review "
+                       f"{next_review.isoformat()}.")
+
+
+def _refresh(deps: Deps, risk: Risk, note: str) -> None:
+    if not risk.message_ts or not risk.message_channel:
+        return
+    known = team_categories(deps, risk.team_id)
+    text, card = risk_blocks.card(risk, known)
+    _quietly(deps, "chat_update", channel=risk.message_channel, ts=risk.message_ts, text=text, blocks=card)
+    _quietly(deps, "chat_postMessage", channel=risk.message_channel, thread_ts=risk.message_ts, text=note)
+
+
+def save_form(deps: Deps, *, team_id: str, channel_id: str, user_id: str, delivery_key: str,
+              risk_id: int | None, values: dict[str, object]) -> Risk:
+    """The form's values (validated by the caller): a new complete risk, or changes to one."""
+    today = team_today(deps, team_id)
+    values = {k: (redact(v).text if isinstance(v, str) and k in ("title", "description", "mitigation", "trigger")
+                  else v) for k, v in values.items()}
+    if risk_id is None:
+        values = _with_default_review(values, today)
+        with session_scope(deps.engine) as session:
+            risk, created = create_risk(session, team_id=team_id, delivery_key=delivery_key, channel_id=channel_id,
+                                        created_by=user_id, **values)
+        return _post(deps, risk, team_categories(deps, team_id)) if created else risk
+    with session_scope(deps.engine) as session:
+        risk = load(session, team_id, risk_id)
+        readable = risk.readable_id
+        if not values.get("review_on"):
+            values.pop("review_on", None)
+    return update(deps, team_id=team_id, readable_id=readable, user_id=user_id, changes=values)
