@@ -6,13 +6,14 @@ import csv
 import io
 import json
 import threading
-from datetime import date
+from datetime import date, timedelta
 
 from sqlmodel import select
 
 from storage.db import session_scope
 from storage.models import Risk, RiskChange
 from tests.conftest import RunningBot
+from tests.helpers import bot_env, pmbot
 
 
 def dump(value) -> str:
@@ -240,3 +241,70 @@ def test_pii_in_a_risk_is_redacted_before_it_is_stored(bot: RunningBot) -> None:
     [risk] = stored(bot)
     assert "4111 1111" not in risk.title and "••••1111" in risk.title
     assert any("removed a card number" in t for t in private_notes(bot))
+
+
+# --- the review job, run as an operator would: `pmbot jobs run risk_review --now …` ----------------
+
+
+def dms(bot: RunningBot, user: str) -> list[dict]:
+    ims = {c.id for c in bot.sandbox.ws.channels.values() if c.is_im and user in c.members}
+    return [m for m in bot.sandbox.messages if m["channel"] in ims]
+
+
+def run_review(bot: RunningBot, db_url: str, tmp_path, when: date, time: str = "09:30") -> str:
+    env = bot_env(DATABASE_URL=db_url, SLACK_API_URL=bot.sandbox.api_url)
+    result = pmbot("jobs", "run", "risk_review", "--now", f"{when.isoformat()}T{time}", env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr + result.stdout
+    return result.stdout
+
+
+def test_review_job_dms_the_owner_once_a_day_then_tells_the_channel(bot: RunningBot, db_url: str,
+                                                                    tmp_path) -> None:
+    today = date.today()
+    due = today + timedelta(days=2)
+    risk_command(bot, f"Provider rate limits during launch p=3 i=3 owner=<@U0BOB|bob> #vendor due={due}")
+    risk_command(bot, "Someone else's risk, not due p=2 i=2 owner=<@U0CARLOS|carlos> due=2099-01-01")
+    assert "0 reminded" in run_review(bot, db_url, tmp_path, due, "07:00")  # before the team's morning
+    assert "1 reminded" in run_review(bot, db_url, tmp_path, due)
+    assert "0 reminded" in run_review(bot, db_url, tmp_path, due, "15:00")  # the same day: not again
+    [reminder] = dms(bot, "U0BOB")
+    assert "Time to review R-1" in reminder["text"] and "Still valid" in dump(reminder["blocks"])
+    assert dms(bot, "U0CARLOS") == []
+    assert "1 reminded" in run_review(bot, db_url, tmp_path, due + timedelta(days=1))
+    assert len(dms(bot, "U0BOB")) == 2
+    channel_before = len(cards(bot))
+    out = run_review(bot, db_url, tmp_path, due + timedelta(days=3))
+    assert "1 escalated" in out
+    [notice] = cards(bot)[channel_before:]
+    assert "R-1" in notice["text"] and "3 days past its review date" in notice["text"]
+    assert "0 escalated" in run_review(bot, db_url, tmp_path, due + timedelta(days=4))
+
+
+def test_still_valid_moves_the_review_date_by_the_band(bot: RunningBot, db_url: str, tmp_path) -> None:
+    today = date.today()
+    risk_command(bot, f"Eval set leaks into training data p=4 i=4 owner=<@U0ALICE|alice> due={today}")
+    run_review(bot, db_url, tmp_path, today, "23:30")
+    [reminder] = dms(bot, "U0ALICE")
+    bot.driver.press("Still valid", channel=reminder["channel"])
+    bot.runtime.settle()
+    [risk] = stored(bot)
+    assert risk.review_on == today + timedelta(days=7)  # critical (16): every week
+    assert any("still valid" in n["text"] for n in thread(bot, cards(bot)[0]))
+
+
+def test_review_job_reopens_expired_acceptances_and_nudges_unfinished_intakes(bot: RunningBot, db_url: str,
+                                                                             tmp_path) -> None:
+    today = date.today()
+    risk_command(bot, "Model drift after vendor updates p=2 i=3 owner=<@U0CARLOS|carlos> mitigation=\"weekly evals\"")
+    risk_command(bot, f"accept R-1 until {today + timedelta(days=1)} monitored weekly")
+    risk_command(bot, "Half-told risk about the GPU budget")  # its intake waits for answers
+    out = run_review(bot, db_url, tmp_path, today + timedelta(days=2))
+    assert "1 reopened" in out and "1 nudged" in out
+    reopened, waiting = stored(bot)
+    assert (reopened.status, reopened.accepted_until) == ("open", None)
+    assert any("ended on" in m["text"] for m in dms(bot, "U0CARLOS"))
+    assert any("still has questions waiting" in m["text"] and "R-2" in m["text"] for m in dms(bot, "U0ALICE"))
+    assert "0 nudged" in run_review(bot, db_url, tmp_path, today + timedelta(days=3))
+    assert waiting.intake_step is not None
+    shown = risk_command(bot, "show R-1")["text"]
+    assert "pmbot Status: accepted → open" in shown

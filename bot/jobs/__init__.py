@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from bot.jobs import housekeeping
+from bot.jobs import housekeeping, risk_review
 from bot.jobs.base import JobModule
 
-MODULES: tuple[JobModule, ...] = (housekeeping,)  # type: ignore[assignment]
+MODULES: tuple[JobModule, ...] = (housekeeping, risk_review)  # type: ignore[assignment]
 
 
 def registry() -> dict[str, JobModule]:

@@ -99,7 +99,8 @@ def details(risk: Risk, categories: dict[str, str], changes: list[RiskChange]) -
             label = FIELD_LABELS.get(change.field_name, change.field_name)
             old = _shown(change.field_name, change.old_value)
             new = _shown(change.field_name, change.new_value)
-            text += f"\n• {change.created_at:%Y-%m-%d %H:%M} UTC <@{change.user_id}> {label}: {old} → {new}"
+            who = f"<@{change.user_id}>" if change.user_id else "pmbot"
+            text += f"\n• {change.created_at:%Y-%m-%d %H:%M} UTC {who} {label}: {old} → {new}"
     return text
 
 

@@ -1,0 +1,143 @@
+"""risk_review: each team's morning, owners are asked about risks due for review, the channel hears of
+long-overdue ones, acceptances that ran out are reopened, and unfinished intakes are nudged.
+
+It runs every hour and acts for the teams whose local time is past the review hour; what it did each
+day is claimed on the risk row with a conditional UPDATE, so running twice (or on two replicas, or
+with `pmbot jobs run risk_review --now …`) never sends a second reminder the same day.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING
+
+from sqlalchemy import or_, update
+
+from bot.domain.text import escape_mrkdwn, truncate
+from bot.errors import SlackError
+from bot.gateways.slack import post_in_channel, tell_privately
+from bot.jobs.base import ScheduleRef, cron_slots
+from bot.risks import blocks as risk_blocks
+from bot.risks import service
+from storage.db import session_scope
+from storage.models import Risk
+from storage.risks import categories, due_for_review, expired_acceptances, stale_intakes, team_ids_with_risks
+
+if TYPE_CHECKING:
+    from bot.deps import Deps
+
+logger = logging.getLogger(__name__)
+
+NAME = "risk_review"
+SUMMARY = "each team's morning: review reminders to owners, overdue risks to the channel, expired acceptances"
+DEFAULT_CRON = "5 * * * *"
+INTAKE_NUDGE_AFTER = timedelta(days=1)
+
+slots = cron_slots
+
+
+def run(deps: Deps, *, now: datetime, schedule: ScheduleRef | None = None) -> str:
+    done = {"reminded": 0, "escalated": 0, "reopened": 0, "nudged": 0}
+    for team_id in _teams(deps):
+        local = now.astimezone(service.team_zone(deps, team_id))
+        if local.hour < deps.settings.pmbot_risk_review_hour:
+            continue  # not this team's morning yet; a later run today will do it
+        _review_team(deps, team_id, local.date(), now, done)
+    return ", ".join(f"{count} {what}" for what, count in done.items())
+
+
+def _teams(deps: Deps) -> list[str]:
+    with session_scope(deps.engine) as session:
+        return team_ids_with_risks(session)
+
+
+def _review_team(deps: Deps, team_id: str, today: date, now: datetime, done: dict[str, int]) -> None:
+    with session_scope(deps.engine) as session:
+        expired = expired_acceptances(session, team_id=team_id, today=today)
+        due = due_for_review(session, team_id=team_id, today=today)
+        stale = stale_intakes(session, team_id=team_id, before=now - INTAKE_NUDGE_AFTER)
+        known = categories(session, team_id=team_id)
+    for risk in expired:
+        _reopen(deps, risk, today, done)
+    for risk in due:
+        if _claim(deps, risk.id, Risk.reminded_on, today):
+            _remind_owner(deps, risk, known, done)
+        overdue = (today - risk.review_on).days if risk.review_on else 0
+        if overdue >= deps.settings.pmbot_risk_escalate_after_days and _claim_escalation(deps, risk, today):
+            _escalate(deps, risk, overdue, done)
+    for risk in stale:
+        if _claim_nudge(deps, risk.id):
+            _nudge(deps, risk, done)
+
+
+def _claim(deps: Deps, risk_id: int, column, today: date) -> bool:
+    """Mark today's reminder as sent; False when this or another run sent it already."""
+    with session_scope(deps.engine) as session:
+        stmt = (update(Risk).where(Risk.id == risk_id, or_(column.is_(None), column < today))
+                .values({column.key: today}).execution_options(synchronize_session=False))
+        return session.execute(stmt).rowcount == 1
+
+
+def _claim_escalation(deps: Deps, risk: Risk, today: date) -> bool:
+    """Once per overdue review date: after a new review date, a new escalation may follow."""
+    with session_scope(deps.engine) as session:
+        stmt = (update(Risk).where(Risk.id == risk.id, or_(Risk.escalated_on.is_(None),
+                                                           Risk.escalated_on < Risk.review_on))
+                .values(escalated_on=today).execution_options(synchronize_session=False))
+        return session.execute(stmt).rowcount == 1
+
+
+def _claim_nudge(deps: Deps, risk_id: int) -> bool:
+    with session_scope(deps.engine) as session:
+        stmt = (update(Risk).where(Risk.id == risk_id, Risk.intake_reminded.is_(False))
+                .values(intake_reminded=True).execution_options(synchronize_session=False))
+        return session.execute(stmt).rowcount == 1
+
+
+def _reopen(deps: Deps, risk: Risk, today: date, done: dict[str, int]) -> None:
+    until = risk.accepted_until
+    reopened = service.update(deps, team_id=risk.team_id, readable_id=risk.readable_id, user_id="",
+                              changes={"status": "open"},
+                              note=f"⏳ The acceptance of {risk.readable_id} ended on {until}; it is open again.")
+    done["reopened"] += 1
+    person = reopened.owner_id or reopened.created_by
+    text = (f"The acceptance of *{reopened.readable_id}* ({escape_mrkdwn(truncate(reopened.title, 120))}) ended on "
+            f"{until}, so it is open again. Review it, accept it again (`/risk accept {reopened.readable_id} until "
+            "…`) or close it.")
+    _tell(deps, person, text)
+
+
+def _remind_owner(deps: Deps, risk: Risk, known: dict[str, str], done: dict[str, int]) -> None:
+    text, parts = risk_blocks.review_prompt(risk, known)
+    if _tell(deps, risk.owner_id or risk.created_by, text, parts):
+        done["reminded"] += 1
+
+
+def _escalate(deps: Deps, risk: Risk, overdue: int, done: dict[str, int]) -> None:
+    owner = f"<@{risk.owner_id}>" if risk.owner_id else "nobody (no owner yet)"
+    text = (f"⏰ *{risk.readable_id}* {risk_blocks.rating(risk)} — {escape_mrkdwn(truncate(risk.title, 150))} — "
+            f"is {overdue} days past its review date ({risk.review_on}). Owner: {owner}. "
+            f"`/risk show {risk.readable_id}`")
+    try:
+        post_in_channel(deps.client, risk.channel_id, text=text)
+        done["escalated"] += 1
+    except SlackError as exc:
+        logger.warning("could not post the overdue notice for %s: %s", risk.readable_id, exc.code)
+
+
+def _nudge(deps: Deps, risk: Risk, done: dict[str, int]) -> None:
+    text = (f"*{risk.readable_id}* ({escape_mrkdwn(truncate(risk.title, 120))}) still has questions waiting in its "
+            f"thread in <#{risk.channel_id}>. A minute there makes it a complete risk.")
+    if _tell(deps, risk.created_by, text):
+        done["nudged"] += 1
+
+
+def _tell(deps: Deps, user_id: str, text: str, parts: list[dict] | None = None) -> bool:
+    message = {"text": text, **({"blocks": parts} if parts else {})}
+    try:
+        tell_privately(deps.client, user_id, None, **message)
+        return True
+    except SlackError as exc:
+        logger.warning("could not DM %s: %s", user_id, exc.code)
+        return False
