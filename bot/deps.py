@@ -16,7 +16,7 @@ from bot.settings import Settings
 from storage.models import utcnow
 
 if TYPE_CHECKING:
-    from bot.grader import LlmGrader
+    from bot.grader import LlmGrader, RiskReader
     from bot.jobs.base import JobModule
 
 
@@ -30,6 +30,8 @@ class Deps:
     jobs: dict[str, JobModule]
     # Grades a redacted report with the LLM; None when no LLM is configured.
     llm: LlmGrader | None = None
+    # Reads a redacted risk's prose for probability, impact and category; None without an LLM.
+    risk_llm: RiskReader | None = None
     # What time it is: the wall clock, or the shell's movable one. Handlers pass it into the domain.
     clock: Callable[[], datetime] = utcnow
     started_at: datetime = field(default_factory=utcnow)

@@ -13,10 +13,18 @@ from bot.domain.grades import grade_info
 from bot.domain.grading import Verdict, grade_redacted
 from bot.domain.pii import Finding, Redaction, redact
 from bot.domain.text import truncate
-from bot.gateways.llm import LlmOutcome, Usage, build_llm_client, grade_with_llm
+from bot.gateways.llm import (
+    LlmOutcome,
+    RiskOutcome,
+    Usage,
+    build_llm_client,
+    extract_risk_with_llm,
+    grade_with_llm,
+)
 from bot.settings import Settings
 
 LlmGrader = Callable[[str], LlmOutcome]
+RiskReader = Callable[[str, list[str]], RiskOutcome]
 REASON_LIMIT = 200
 
 
@@ -33,6 +41,15 @@ def llm_grader(settings: Settings) -> LlmGrader | None:
     client = build_llm_client(settings)
     model = settings.pmbot_llm_model
     return lambda redacted: grade_with_llm(client, model, redacted)
+
+
+def risk_reader(settings: Settings) -> RiskReader | None:
+    """Reads a risk's prose with the LLM, or None when no LLM is configured."""
+    if not settings.llm_configured:
+        return None
+    client = build_llm_client(settings)
+    model = settings.pmbot_llm_model
+    return lambda redacted, keys: extract_risk_with_llm(client, model, redacted, keys)
 
 
 def grade_text(text: str, llm: LlmGrader | None = None) -> Graded:

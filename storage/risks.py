@@ -86,7 +86,7 @@ def apply_changes(session: Session, *, risk: Risk, user_id: str, changes: dict[s
 def claim_step(session: Session, *, risk_id: int, step: str, next_step: str | None) -> bool:
     """Move an intake from `step` to `next_step`; False when someone else answered `step` first."""
     stmt = (update(Risk).where(Risk.id == risk_id, Risk.intake_step == step)
-            .values(intake_step=next_step).execution_options(synchronize_session=False))
+            .values(intake_step=next_step, intake_question_ts=None).execution_options(synchronize_session=False))
     return session.execute(stmt).rowcount == 1
 
 

@@ -11,9 +11,10 @@ from datetime import date, timedelta
 from sqlmodel import select
 
 from storage.db import session_scope
-from storage.models import Risk, RiskChange
+from storage.models import LlmUsage, Risk, RiskChange
 from tests.conftest import RunningBot
 from tests.helpers import bot_env, pmbot
+from tests.llm_stub import LlmStub
 
 
 def dump(value) -> str:
@@ -146,6 +147,8 @@ def test_two_people_answering_at_once_record_one_answer(bot: RunningBot) -> None
     [risk] = stored(bot)
     assert risk.probability in (2, 5) and risk.intake_step == "impact"
     assert [c.field_name for c in changes(bot)].count("probability") == 1
+    assert any("answered that question just before you" in t
+               for t in private_notes(bot, "U0ALICE") + private_notes(bot, "U0BOB"))
     texts = [m["text"] for m in thread(bot, card)]
     assert sum("✓ Probability" in t for t in texts) == 1 and sum("How bad" in t for t in texts) == 1
 
@@ -308,3 +311,35 @@ def test_review_job_reopens_expired_acceptances_and_nudges_unfinished_intakes(bo
     assert waiting.intake_step is not None
     shown = risk_command(bot, "show R-1")["text"]
     assert "pmbot Status: accepted → open" in shown
+
+
+# --- the LLM reading the prose ----------------------------------------------------------------------
+
+
+def test_the_llm_fills_what_the_author_left_out_and_is_never_trusted_blindly(bot_factory) -> None:
+    stub = LlmStub()
+    try:
+        bot = bot_factory(openai_api_key="sk-test-stub", openai_base_url=stub.base_url, pmbot_llm_model="stub-model")
+        stub.content = {"probability": 4, "impact": 5, "category": "hallucination"}
+        risk_command(bot, "The refund assistant might quote rules we do not have to card 4111 1111 1111 1111 "
+                          "holders p=2")
+        [risk] = stored(bot)
+        assert (risk.probability, risk.impact, risk.category) == (2, 5, "hallucination")  # p=2 was typed: kept
+        assert set(risk.guessed) == {"impact", "category"} and risk.intake_step == "owner"
+        sent = dump(stub.requests[-1])
+        assert "4111 1111" not in sent and "••••1111" in sent and "<risk>" in sent
+        stub.content = {"probability": 9, "impact": 3, "category": "hallucination"}  # out of the schema
+        risk_command(bot, "Vendor may change tokenizer pricing")
+        stub.content = {"probability": 3, "impact": 3, "category": "made-up-category"}
+        risk_command(bot, "Our only eval engineer may leave the team")
+        stub.mode = "error"
+        risk_command(bot, "The provider may have an outage during the demo")
+        _, invalid, unknown, down = stored(bot)
+        assert (invalid.probability, invalid.impact) == (None, None) and invalid.category == "vendor"  # offline
+        assert (unknown.probability, unknown.category) == (3, "people")  # our own guess, not theirs
+        assert down.category == "vendor" and down.message_ts  # posted anyway
+        with session_scope(bot.runtime.deps.engine) as session:
+            usage = session.exec(select(LlmUsage).where(LlmUsage.feature == "risk_intake")).all()
+        assert len(usage) == 3  # the calls that reached the model; the 500 has no usage
+    finally:
+        stub.stop()

@@ -110,12 +110,12 @@ def _quick_add(request: Request, reply: Reply, deps: Deps) -> None:
     added = service.quick_add(deps, team_id=request.team_id, channel_id=request.channel_id, user_id=request.user_id,
                               delivery_key=request.trigger_id, text=request.text)
     risk = added.risk
-    if risk.intake_step:
-        reply.ack(f"Added *{risk.readable_id}*. I'm asking for the rest in its thread.")
-    else:
-        reply.ack(f"Added *{risk.readable_id}*: {risk_blocks.rating(risk)}.")
+    reply.ack(f"Added *{risk.readable_id}*. Posting it here" + (" and asking for the rest in its thread."
+                                                                  if risk.intake_step or deps.risk_llm else "."))
     if added.removed:
         reply.later(f"Before saving {risk.readable_id} I removed {added.removed}.")
+    if added.created:
+        service.publish(deps, risk)
 
 
 def _by_id(verb: str, readable_id: str, rest: str, request: Request, reply: Reply, deps: Deps) -> None:
@@ -338,7 +338,8 @@ def on_message(event: Event, deps: Deps) -> None:
         return
     team_id = event.body.get("team_id", "")
     problem = service.typed_answer(deps, team_id=team_id, channel_id=data.get("channel", ""),
-                                   thread_ts=data["thread_ts"], user_id=data.get("user", ""), text=data.get("text", ""))
+                                   thread_ts=data["thread_ts"], ts=data.get("ts", ""), user_id=data.get("user", ""),
+                                   text=data.get("text", ""))
     if problem:
         call(deps.client, "chat_postEphemeral", channel=data["channel"], user=data["user"],
              thread_ts=data["thread_ts"], text=escape_mrkdwn(problem))

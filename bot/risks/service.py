@@ -14,6 +14,7 @@ from bot.domain.text import truncate
 from bot.errors import NotFound, SlackError, UserInputError
 from bot.gateways.slack import call, post_in_channel
 from bot.risks import blocks as risk_blocks
+from storage.bugs import record_llm_usage
 from storage.db import session_scope
 from storage.models import Risk
 from storage.repos import team_settings
@@ -49,7 +50,7 @@ class Added:
 
 
 def quick_add(deps: Deps, *, team_id: str, channel_id: str, user_id: str, delivery_key: str, text: str) -> Added:
-    """`/risk <text with hints>`: store at once with what the text gives; the intake asks for the rest."""
+    """`/risk <text with hints>`: store at once with what the text gives (no Slack or LLM call yet)."""
     text = text.strip()[:MAX_TEXT_CHARS]
     today = team_today(deps, team_id)
     known = team_categories(deps, team_id)
@@ -66,9 +67,52 @@ def quick_add(deps: Deps, *, team_id: str, channel_id: str, user_id: str, delive
         risk, created = create_risk(session, team_id=team_id, delivery_key=delivery_key, channel_id=channel_id,
                                     title=title, description=description, created_by=user_id,
                                     guessed=sorted(hints.guessed), intake_step=step, **values)
-    if created:
-        risk = _post(deps, risk, known)
     return Added(risk, created, describe(redaction.findings))
+
+
+def publish(deps: Deps, risk: Risk) -> Risk:
+    """After the ack: let the LLM (when configured) suggest what the author left out, then post the card
+    and the first question of the intake."""
+    known = team_categories(deps, risk.team_id)
+    if deps.risk_llm is not None and risk.message_ts is None:
+        risk = _llm_suggestions(deps, risk, known)
+    return _post(deps, risk, known) if risk.message_ts is None else risk
+
+
+_SUGGESTIBLE = ("probability", "impact", "category")
+
+
+def _llm_suggestions(deps: Deps, risk: Risk, known: dict[str, str]) -> Risk:
+    """Fill fields the author did not type from the LLM's reading; each value is checked, and marked as a guess."""
+    open_fields = [f for f in _SUGGESTIBLE if getattr(risk, f) is None or f in (risk.guessed or [])]
+    if not open_fields:
+        return risk
+    text = risk.title + (f"\n{risk.description}" if risk.description else "")
+    outcome = deps.risk_llm(text, sorted(known)) if deps.risk_llm else None
+    if outcome is None:
+        return risk
+    if outcome.fields is None:
+        logger.info("risk %s: %s; the offline reading stands", risk.readable_id, outcome.failure)
+    suggested = outcome.fields.model_dump() if outcome.fields else {}
+    if suggested.get("category") not in known:
+        suggested["category"] = None  # a category we do not have is not trusted
+    changes = {f: suggested[f] for f in open_fields if suggested.get(f) is not None}
+    today = team_today(deps, risk.team_id)
+    with session_scope(deps.engine) as session:
+        row = load(session, risk.team_id, risk.id)
+        for name, value in changes.items():
+            setattr(row, name, value)
+        row.guessed = sorted(set(row.guessed or []) | set(changes))
+        values = {"probability": row.probability, "impact": row.impact, "review_on": row.review_on}
+        row.review_on = _with_default_review(values, today).get("review_on")
+        row.intake_step = _next_step({_column(s): getattr(row, _column(s)) for s in risk_blocks.STEPS}, after=None)
+        session.add(row)
+        if outcome.usage is not None:
+            usage = outcome.usage
+            record_llm_usage(session, team_id=risk.team_id, feature="risk_intake", model=usage.model,
+                             prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens,
+                             latency_ms=usage.latency_ms, request_id=usage.request_id)
+        return row
 
 
 def _title_and_description(text: str) -> tuple[str, str | None]:
@@ -162,6 +206,7 @@ def answer(deps: Deps, *, team_id: str, risk_id: int, step: str, value: object, 
         next_step = _next_step(current, after=step)
         if not claim_step(session, risk_id=risk.id, step=step, next_step=next_step):
             return False  # two answers at once: the other one won
+        old_question = risk.intake_question_ts
         session.refresh(risk)
         if changes:
             if risk.review_on is None:
@@ -169,9 +214,6 @@ def answer(deps: Deps, *, team_id: str, risk_id: int, step: str, value: object, 
                 changes = {**changes, "review_on": _with_default_review(merged, today).get("review_on")}
                 changes = {k: v for k, v in changes.items() if v is not None}
             apply_changes(session, risk=risk, user_id=user_id, changes=changes)
-        old_question = risk.intake_question_ts
-        risk.intake_question_ts = None
-        session.add(risk)
     shown = "skipped" if value is None else _shown(step, value, known)
     if old_question and risk.message_channel:
         text, parts = risk_blocks.answered(step, shown, user_id)
@@ -218,12 +260,19 @@ def _quietly(deps: Deps, method: str, **kwargs) -> None:
         logger.warning("%s failed: %s", method, exc.code)
 
 
-def typed_answer(deps: Deps, *, team_id: str, channel_id: str, thread_ts: str, user_id: str, text: str) -> str | None:
-    """A plain reply in a risk's thread while it waits for an answer. Returns what to tell the person, if anything."""
+def typed_answer(deps: Deps, *, team_id: str, channel_id: str, thread_ts: str, ts: str, user_id: str,
+                 text: str) -> str | None:
+    """A plain reply in a risk's thread while it waits for an answer. Returns what to tell the person, if anything.
+
+    A reply answers the question that was on screen when it was written: one written before the current
+    question was posted was meant for an earlier one (someone else answered it first), so it is not used.
+    """
     with session_scope(deps.engine) as session:
         risk = risk_by_message(session, team_id=team_id, channel_id=channel_id, ts=thread_ts)
     if risk is None or not risk.intake_step:
         return None
+    if not risk.intake_question_ts or _ts(ts) <= _ts(risk.intake_question_ts):
+        return "Someone answered that question just before you; the next one is in the thread."
     step = risk.intake_step
     if rules.is_skip(text):
         value = None
@@ -233,8 +282,16 @@ def typed_answer(deps: Deps, *, team_id: str, channel_id: str, thread_ts: str, u
                                        today=team_today(deps, team_id), categories=team_categories(deps, team_id))
         except rules.FieldError as exc:
             return str(exc)
-    answer(deps, team_id=team_id, risk_id=risk.id, step=step, value=value, user_id=user_id)
+    if not answer(deps, team_id=team_id, risk_id=risk.id, step=step, value=value, user_id=user_id):
+        return "Someone answered that question just before you; the next one is in the thread."
     return None
+
+
+def _ts(value: str) -> float:
+    try:
+        return float(value)
+    except ValueError:
+        return 0.0
 
 
 # --- working the register ------------------------------------------------------------------------
