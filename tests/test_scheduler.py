@@ -202,7 +202,7 @@ def test_default_schedules_are_created_once(db_url: str, engine) -> None:
     runtime.scheduler.ensure_default_schedules()
     with session_scope(engine) as session:
         rows = session.exec(select(Schedule)).all()
-    assert [(r.team_id, r.job_name) for r in rows] == [("*", "housekeeping")]
+    assert sorted((r.team_id, r.job_name) for r in rows) == [("*", "housekeeping"), ("*", "risk_review")]
 
 
 # --- leadership on PostgreSQL -----------------------------------------------------------------
