@@ -183,6 +183,8 @@ def test_bad_arguments_get_clear_private_answers(bot: RunningBot) -> None:
     assert "needs an end date" in risk_command(bot, "accept R-1 because")["text"]
     assert "in the past" in risk_command(bot, "accept R-1 until 2020-01-01 fine")["text"]
     assert "Link a bug" in risk_command(bot, "link R-1 nonsense")["text"]
+    assert "There is no bug B-404" in risk_command(bot, "link R-1 B-404")["text"]
+    assert "There is no risk R-77" in risk_command(bot, "link R-1 R-77")["text"]
     assert "Say why it is closed" in risk_command(bot, "close R-1")["text"]
     assert "Say why the risk is accepted" in risk_command(bot, "accept R-1 until 2030-01-01")["text"]
 
@@ -191,14 +193,16 @@ def test_update_close_accept_link_and_show_keep_the_history(bot: RunningBot) -> 
     risk_command(bot, "Hallucinated citations in legal summaries p=3 i=4 owner=<@U0ALICE|alice> #hallucination "
                       "mitigation=\"citation checker\"")
     risk_command(bot, "update R-1 probability=4 owner=<@U0BOB|bob>")
-    risk_command(bot, "link R-1 B-12")
+    assert bot.driver.command("/bug", "the citation popover is misaligned").status == 200
+    bot.runtime.settle()
+    assert "linked to B-1" in risk_command(bot, "link R-1 b-1")["text"]
     risk_command(bot, "accept R-1 until 2030-06-30 the checker catches most of them")
     [risk] = stored(bot)
-    assert (risk.probability, risk.owner_id, risk.status, risk.links) == (4, "U0BOB", "accepted", ["B-12"])
+    assert (risk.probability, risk.owner_id, risk.status, risk.links) == (4, "U0BOB", "accepted", ["B-1"])
     assert risk.accepted_until == date(2030, 6, 30)
     shown = risk_command(bot, "show R-1")["text"]
     assert "Probability: 3 → 4" in shown and "Owner: <@U0ALICE> → <@U0BOB>" in shown
-    assert "Status: open → accepted" in shown and "Links: ∅ → B-12" in shown
+    assert "Status: open → accepted" in shown and "Links: ∅ → B-1" in shown
     risk_command(bot, "close R-1 replaced the feature")
     assert stored(bot)[0].status == "closed"
     assert "closed already" in risk_command(bot, "close R-1 again")["text"]
@@ -343,3 +347,32 @@ def test_the_llm_fills_what_the_author_left_out_and_is_never_trusted_blindly(bot
         assert len(usage) == 3  # the calls that reached the model; the 500 has no usage
     finally:
         stub.stop()
+
+
+def test_edit_opens_the_form_filled_in_and_saves_changes_with_history(bot: RunningBot) -> None:
+    risk_command(bot, "Token costs may double with the new model p=3 i=3 #cost owner=<@U0BOB|bob> "
+                      "mitigation=\"cache answers\"")
+    bot.driver.press("Edit")
+    view = bot.driver.open_view()
+    assert view["callback_id"] == "risk.form_modal" and "Edit R-1" in dump(view["title"])
+    assert bot.driver.submit({"Impact": "5", "Early-warning sign": "weekly spend up 20%"}).status == 200
+    bot.runtime.settle()
+    [risk] = stored(bot)
+    assert (risk.probability, risk.impact, risk.owner_id, risk.mitigation) == (3, 5, "U0BOB", "cache answers")
+    assert risk.trigger == "weekly spend up 20%"
+    assert [c.field_name for c in changes(bot)] == ["impact", "trigger"]
+    assert "High 15 (P3 × I5)" in dump(cards(bot)[0]["blocks"])
+
+
+def test_review_buttons_close_through_a_form(bot: RunningBot, db_url: str, tmp_path) -> None:
+    today = date.today()
+    risk_command(bot, f"Annotation vendor may miss the deadline p=3 i=2 owner=<@U0BOB|bob> due={today}")
+    run_review(bot, db_url, tmp_path, today, "23:00")
+    [reminder] = dms(bot, "U0BOB")
+    bot.driver.press("Close", user="U0BOB", channel=reminder["channel"])
+    refused = bot.driver.submit({"Why is it closed?": ""}, user="U0BOB").json()
+    assert refused["response_action"] == "errors"
+    bot.driver.submit({"Why is it closed?": "second vendor signed"}, user="U0BOB")
+    bot.runtime.settle()
+    [risk] = stored(bot)
+    assert (risk.status, risk.close_reason) == ("closed", "second vendor signed")

@@ -160,9 +160,8 @@ def _by_id(verb: str, readable_id: str, rest: str, request: Request, reply: Repl
         if target.upper() == readable_id:
             raise UserInputError("A risk cannot be linked to itself.")
         target = target if target.startswith("http") else target.upper()
-        reply.ack()
         service.link(deps, team_id=team, readable_id=readable_id, user_id=request.user_id, target=target)
-        reply.later(f"{readable_id} is linked to {target}.")
+        reply.ack(f"{readable_id} is linked to {target}.")
 
 
 def _accept_args(rest: str, today: date, readable_id: str) -> tuple[date, str]:
@@ -271,7 +270,8 @@ def _matrix(request: Request, reply: Reply, deps: Deps, words: list[str]) -> Non
     scored = sum(1 for r in risks if r.probability and r.impact)
     _upload(deps, request, reply, content=png, filename=f"risk-matrix-{today.isoformat()}.png",
             title=f"Risk heat map {today.isoformat()}",
-            comment=f"Risk heat map as of {today.isoformat()}: {scored} scored risks not closed.")
+            comment=f"Risk heat map as of {today.isoformat()}: {scored} scored risk{'' if scored == 1 else 's'} "
+                    "not closed.")
 
 
 def _export(request: Request, reply: Reply, deps: Deps) -> None:

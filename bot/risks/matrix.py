@@ -53,7 +53,8 @@ def heat_map_png(risks: list[Risk], *, title: str, as_of: date) -> bytes:
     axes.set_aspect("equal")
     unscored = sum(1 for r in risks if score(r.probability, r.impact) is None)
     note = f" · {unscored} not scored yet" if unscored else ""
-    axes.set_title(f"{title}\n{sum(len(v) for v in grid.values())} risks as of {as_of.isoformat()}{note}",
+    count = sum(len(v) for v in grid.values())
+    axes.set_title(f"{title}\n{count} risk{'' if count == 1 else 's'} as of {as_of.isoformat()}{note}",
                    fontsize=11)
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")

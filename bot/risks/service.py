@@ -14,7 +14,7 @@ from bot.domain.text import truncate
 from bot.errors import NotFound, SlackError, UserInputError
 from bot.gateways.slack import call, post_in_channel
 from bot.risks import blocks as risk_blocks
-from storage.bugs import record_llm_usage
+from storage.bugs import get_bug, record_llm_usage
 from storage.db import session_scope
 from storage.models import Risk
 from storage.repos import team_settings
@@ -349,6 +349,10 @@ def link(deps: Deps, *, team_id: str, readable_id: str, user_id: str, target: st
     with session_scope(deps.engine) as session:
         risk = by_readable(session, team_id, readable_id)
         links = list(risk.links or [])
+        if target.startswith("B-") and get_bug(session, team_id=team_id, readable_id=target) is None:
+            raise NotFound(f"There is no bug {target} here. `/bug list all` shows them.")
+        if target.startswith("R-"):
+            by_readable(session, team_id, target)
     if target in links:
         raise UserInputError(f"{risk.readable_id} is already linked to {target}.")
     return update(deps, team_id=team_id, readable_id=readable_id, user_id=user_id,

@@ -316,7 +316,7 @@ class Shell:
             if message["user"] == self.user:
                 continue  # what you typed yourself is already on screen
             self._print_message(message, announce_channel=message["channel"] != self.channel)
-            if message["channel"] == self.channel and "thread_ts" not in message:
+            if message["channel"] == self.channel and message.get("thread_ts", message["ts"]) == message["ts"]:
                 self.thread_ts = message["ts"]
         self._show_view()
 
