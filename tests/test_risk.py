@@ -376,3 +376,24 @@ def test_review_buttons_close_through_a_form(bot: RunningBot, db_url: str, tmp_p
     bot.runtime.settle()
     [risk] = stored(bot)
     assert (risk.status, risk.close_reason) == ("closed", "second vendor signed")
+
+
+def test_owners_typed_as_plain_names_are_looked_up(bot: RunningBot) -> None:
+    risk_command(bot, "Scraped data may carry licence terms we break p=3 i=4 owner=@bob #ip")
+    assert stored(bot)[0].owner_id == "U0BOB"
+    assert "I do not know @nobody" in risk_command(bot, "Another one p=1 i=1 owner=@nobody")["text"]
+    risk_command(bot, "Latency of the reranker could grow with the index p=2 i=2")
+    card = cards(bot)[-1]
+    bot.driver.reply(card["ts"], "@carlos")
+    bot.runtime.settle()
+    assert stored(bot)[-1].owner_id == "U0CARLOS"
+
+
+def test_long_lists_are_paginated(bot: RunningBot) -> None:
+    for n in range(17):
+        risk_command(bot, f"Risk number {n} p=2 i=2 #schedule owner=<@U0BOB|bob> mitigation=\"plan {n}\"")
+    first = risk_command(bot, "list")
+    assert "(1–15 of 17)" in first["text"] and "Next page" in dump(first["blocks"])
+    bot.driver.press("Next page")
+    bot.runtime.settle()
+    assert "(16–17 of 17)" in dump(bot.sandbox.responses)

@@ -106,6 +106,7 @@ class Hints:
 
 
 _USER = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
+_PLAIN_USER = re.compile(r"@([\w.\-]{1,80})")
 _CHANNEL_REF = re.compile(r"<#[CG][A-Z0-9]+\|([^>]*)>")
 _HINT = re.compile(
     r"(?<!\S)(?P<key>[A-Za-z_]+)=(?P<value><@[^>]+>|\"[^\"]*\"|'[^']*'|\S+)"
@@ -192,10 +193,11 @@ def _scale(value: str, name: str, _today: date, _categories: dict[str, str]) -> 
 
 
 def _owner(value: str, _name: str, _today: date, _categories: dict[str, str]) -> str:
-    found = _USER.fullmatch(value)
+    """A user id from Slack's escaped mention, or `@name` as typed (the caller looks the name up)."""
+    found = _USER.fullmatch(value) or _PLAIN_USER.fullmatch(value)
     if not found:
         raise FieldError(f"The owner is one person, mentioned like @maria (not `{value}`).")
-    return found[1]
+    return found[1] if found.re is _USER else "@" + found[1]
 
 
 def _review(value: str, _name: str, today: date, _categories: dict[str, str]) -> date:
@@ -285,9 +287,12 @@ def parse_answer(step: str, text: str, *, today: date, categories: dict[str, str
         return int(found[1])
     if step == "owner":
         found = _USER.search(text)
-        if not found:
+        if found:
+            return found[1]
+        plain = re.search(r"(?<![\w<])" + _PLAIN_USER.pattern, text)
+        if not plain:
             raise FieldError("Reply with one @mention for the owner, or `skip`.")
-        return found[1]
+        return "@" + plain[1]
     if step == "category":
         key = category_key(_CHANNEL_REF.sub(r"\1", text).lstrip("#"), categories)
         if key is None:

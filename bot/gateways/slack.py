@@ -119,3 +119,19 @@ def upload_file(client: WebClient, channel: str, *, content: bytes, filename: st
     except NotInChannel:
         call(client, "conversations_join", channel=channel)
         return call(client, "files_upload_v2", **kwargs)
+
+
+def find_user(client: WebClient, name: str) -> str | None:
+    """The id of the active member whose handle, display name or real name is `name` (case-insensitive)."""
+    wanted = name.lstrip("@").strip().lower()
+    cursor = None
+    while True:
+        page = call(client, "users_list", limit=200, **({"cursor": cursor} if cursor else {}))
+        for member in page.get("members") or []:
+            profile = member.get("profile") or {}
+            names = {member.get("name"), profile.get("display_name"), profile.get("real_name")}
+            if not member.get("deleted") and wanted in {n.lower() for n in names if n}:
+                return member["id"]
+        cursor = (page.get("response_metadata") or {}).get("next_cursor")
+        if not cursor:
+            return None

@@ -12,7 +12,7 @@ from bot.domain import risk as rules
 from bot.domain.pii import describe, redact
 from bot.domain.text import truncate
 from bot.errors import NotFound, SlackError, UserInputError
-from bot.gateways.slack import call, post_in_channel
+from bot.gateways.slack import call, find_user, post_in_channel
 from bot.risks import blocks as risk_blocks
 from storage.bugs import get_bug, record_llm_usage
 from storage.db import session_scope
@@ -61,7 +61,7 @@ def quick_add(deps: Deps, *, team_id: str, channel_id: str, user_id: str, delive
     if len(redaction.text.strip()) < 3:
         raise UserInputError("Say what the risk is, e.g. `/risk the vendor may retire our model p=3 i=4`.")
     title, description = _title_and_description(redaction.text)
-    values = _with_default_review(_columns(hints.fields), today)
+    values = _with_default_review(_columns(_people(deps, hints.fields)), today)
     step = _next_step(values, after=None)
     with session_scope(deps.engine) as session:
         risk, created = create_risk(session, team_id=team_id, delivery_key=delivery_key, channel_id=channel_id,
@@ -113,6 +113,18 @@ def _llm_suggestions(deps: Deps, risk: Risk, known: dict[str, str]) -> Risk:
                              prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens,
                              latency_ms=usage.latency_ms, request_id=usage.request_id)
         return row
+
+
+def _people(deps: Deps, fields: dict[str, object]) -> dict[str, object]:
+    """An owner typed as plain `@name` (not completed by Slack) is looked up; unknown names are refused."""
+    owner = fields.get("owner")
+    if not (isinstance(owner, str) and owner.startswith("@")):
+        return fields
+    found = find_user(deps.client, owner)
+    if found is None:
+        raise UserInputError(f"I do not know {owner} in this workspace. Mention them so Slack completes the "
+                             "name, e.g. owner=@maria picked from the list.")
+    return {**fields, "owner": found}
 
 
 def _title_and_description(text: str) -> tuple[str, str | None]:
@@ -280,7 +292,8 @@ def typed_answer(deps: Deps, *, team_id: str, channel_id: str, thread_ts: str, t
         try:
             value = rules.parse_answer(step, redact(text).text if step == "mitigation" else text,
                                        today=team_today(deps, team_id), categories=team_categories(deps, team_id))
-        except rules.FieldError as exc:
+            value = _people(deps, {step: value})[step]
+        except (rules.FieldError, UserInputError) as exc:
             return str(exc)
     if not answer(deps, team_id=team_id, risk_id=risk.id, step=step, value=value, user_id=user_id):
         return "Someone answered that question just before you; the next one is in the thread."
@@ -300,6 +313,7 @@ def _ts(value: str) -> float:
 def update(deps: Deps, *, team_id: str, readable_id: str, user_id: str, changes: dict[str, object],
            note: str | None = None) -> Risk:
     """Change fields, each change logged; the card is refreshed and the change said in its thread."""
+    changes = _people(deps, changes)
     changes = _columns({k: (redact(v).text if isinstance(v, str) and k not in ("owner", "category", "response",
                                                                                  "status") else v)
                         for k, v in changes.items()})
