@@ -6,36 +6,17 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import case, func, select
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from storage.models import Bug, BugGradeChange, LlmUsage, utcnow
-from storage.repos import allocate_id
+from storage.repos import create_once
 
 
 def create_bug(session: Session, *, team_id: str, delivery_key: str, channel_id: str, reporter_id: str,
                title: str, text: str, details: dict, pii: list[str]) -> tuple[Bug, bool]:
     """Store a new report (False as second value when this delivery already made one)."""
-    existing = _by_delivery(session, team_id=team_id, delivery_key=delivery_key)
-    if existing is not None:
-        return existing, False
-    try:
-        with session.begin_nested():
-            bug = Bug(team_id=team_id, readable_id=allocate_id(session, team_id=team_id, prefix="B"),
-                      delivery_key=delivery_key, channel_id=channel_id, reporter_id=reporter_id, title=title,
-                      text=text, details=details, pii=pii)
-            session.add(bug)
-            session.flush()
-    except IntegrityError:  # the same delivery, handled at the same moment by another worker
-        found = _by_delivery(session, team_id=team_id, delivery_key=delivery_key)
-        assert found is not None
-        return found, False
-    return bug, True
-
-
-def _by_delivery(session: Session, *, team_id: str, delivery_key: str) -> Bug | None:
-    stmt = select(Bug).where(Bug.team_id == team_id, Bug.delivery_key == delivery_key)
-    return session.execute(stmt).scalar_one_or_none()
+    return create_once(session, Bug, team_id=team_id, delivery_key=delivery_key, prefix="B", channel_id=channel_id,
+                       reporter_id=reporter_id, title=title, text=text, details=details, pii=pii)
 
 
 def get_bug(session: Session, *, team_id: str, readable_id: str) -> Bug | None:

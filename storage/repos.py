@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TypeVar
 
 from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import Session
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, SQLModel
 
 from storage.models import IdSequence, JobRun, Schedule, SlackDelivery, TeamSettings, utcnow
 
@@ -30,6 +32,34 @@ def allocate_id(session: Session, *, team_id: str, prefix: str) -> str:
     ).returning(IdSequence.last_value)
     number = session.execute(stmt).scalar_one()
     return f"{prefix}-{number}"
+
+
+Row = TypeVar("Row", bound=SQLModel)
+
+
+def create_once(session: Session, model: type[Row], *, team_id: str, delivery_key: str, prefix: str,
+                **values) -> tuple[Row, bool]:
+    """Insert a row with the next readable id, once per Slack delivery: a retry, a double submit or the
+    same delivery handled at the same moment by another worker gets the first row (and False)."""
+    existing = _by_delivery(session, model, team_id, delivery_key)
+    if existing is not None:
+        return existing, False
+    try:
+        with session.begin_nested():
+            row = model(team_id=team_id, readable_id=allocate_id(session, team_id=team_id, prefix=prefix),
+                        delivery_key=delivery_key, **values)
+            session.add(row)
+            session.flush()
+    except IntegrityError:  # the unique (team_id, delivery_key) constraint: another worker won
+        found = _by_delivery(session, model, team_id, delivery_key)
+        assert found is not None
+        return found, False
+    return row, True
+
+
+def _by_delivery(session: Session, model: type[Row], team_id: str, delivery_key: str) -> Row | None:
+    stmt = select(model).where(model.team_id == team_id, model.delivery_key == delivery_key)
+    return session.execute(stmt).scalar_one_or_none()
 
 
 # --- Slack deliveries ---------------------------------------------------------------------------

@@ -6,35 +6,16 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import func, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from bot.domain.risk import BANDS, CATEGORIES
 from storage.models import Risk, RiskCategory, RiskChange, utcnow
-from storage.repos import allocate_id
+from storage.repos import create_once
 
 
 def create_risk(session: Session, *, team_id: str, delivery_key: str, **values) -> tuple[Risk, bool]:
     """Store a new risk (False as second value when this delivery already made one)."""
-    existing = _by_delivery(session, team_id=team_id, delivery_key=delivery_key)
-    if existing is not None:
-        return existing, False
-    try:
-        with session.begin_nested():
-            risk = Risk(team_id=team_id, readable_id=allocate_id(session, team_id=team_id, prefix="R"),
-                        delivery_key=delivery_key, **values)
-            session.add(risk)
-            session.flush()
-    except IntegrityError:  # the same delivery, handled at the same moment by another worker
-        found = _by_delivery(session, team_id=team_id, delivery_key=delivery_key)
-        assert found is not None
-        return found, False
-    return risk, True
-
-
-def _by_delivery(session: Session, *, team_id: str, delivery_key: str) -> Risk | None:
-    stmt = select(Risk).where(Risk.team_id == team_id, Risk.delivery_key == delivery_key)
-    return session.execute(stmt).scalar_one_or_none()
+    return create_once(session, Risk, team_id=team_id, delivery_key=delivery_key, prefix="R", **values)
 
 
 def get_risk(session: Session, *, team_id: str, readable_id: str) -> Risk | None:

@@ -127,6 +127,14 @@ def _people(deps: Deps, fields: dict[str, object]) -> dict[str, object]:
     return {**fields, "owner": found}
 
 
+_FREE_TEXT = ("title", "description", "mitigation", "trigger", "close_reason")
+
+
+def _redacted(values: dict[str, object]) -> dict[str, object]:
+    """Free-text fields with personal data and secrets removed, as everything stored is."""
+    return {k: redact(v).text if k in _FREE_TEXT and isinstance(v, str) else v for k, v in values.items()}
+
+
 def _title_and_description(text: str) -> tuple[str, str | None]:
     text = text.strip()
     if len(text) <= TITLE_CHARS:
@@ -313,10 +321,7 @@ def _ts(value: str) -> float:
 def update(deps: Deps, *, team_id: str, readable_id: str, user_id: str, changes: dict[str, object],
            note: str | None = None) -> Risk:
     """Change fields, each change logged; the card is refreshed and the change said in its thread."""
-    changes = _people(deps, changes)
-    changes = _columns({k: (redact(v).text if isinstance(v, str) and k not in ("owner", "category", "response",
-                                                                                 "status") else v)
-                        for k, v in changes.items()})
+    changes = _columns(_redacted(_people(deps, changes)))
     with session_scope(deps.engine) as session:
         risk = by_readable(session, team_id, readable_id)
         reopening = changes.get("status") in ("open", "mitigating") and risk.status in ("closed", "accepted")
@@ -400,8 +405,7 @@ def save_form(deps: Deps, *, team_id: str, channel_id: str, user_id: str, delive
               risk_id: int | None, values: dict[str, object]) -> Risk:
     """The form's values (validated by the caller): a new complete risk, or changes to one."""
     today = team_today(deps, team_id)
-    values = {k: (redact(v).text if isinstance(v, str) and k in ("title", "description", "mitigation", "trigger")
-                  else v) for k, v in values.items()}
+    values = _redacted(values)
     if risk_id is None:
         values = _with_default_review(values, today)
         with session_scope(deps.engine) as session:
