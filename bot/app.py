@@ -17,7 +17,7 @@ from bot.deps import Deps
 from bot.domain.pii import redact as redact_pii
 from bot.edge import dedupe_middleware
 from bot.gateways.slack import build_web_client
-from bot.grader import llm_grader, risk_reader
+from bot.grader import llm_grader, narrator, risk_reader
 from bot.http import HttpServer, WsgiApp
 from bot.metrics import Metrics
 from bot.scheduler import Scheduler
@@ -92,7 +92,8 @@ def build_deps(settings: Settings) -> Deps:
     """Engine, metrics, Slack client and registries; enough for jobs and the CLI. No network, no threads."""
     return Deps(settings=settings, engine=make_engine(settings.database_url), metrics=Metrics(),
                 client=build_web_client(settings), commands=commands.specs(), jobs=jobs.registry(),
-                llm=llm_grader(settings), risk_llm=risk_reader(settings))
+                llm=llm_grader(settings), risk_llm=risk_reader(settings),
+                narrator=narrator(settings))
 
 
 def build(settings: Settings) -> Runtime:

@@ -16,7 +16,7 @@ from bot.settings import Settings
 from storage.models import utcnow
 
 if TYPE_CHECKING:
-    from bot.grader import LlmGrader, RiskReader
+    from bot.grader import LlmGrader, Narrator, RiskReader
     from bot.jobs.base import JobModule
 
 
@@ -32,6 +32,8 @@ class Deps:
     llm: LlmGrader | None = None
     # Reads a redacted risk's prose for probability, impact and category; None without an LLM.
     risk_llm: RiskReader | None = None
+    # Writes a post-mortem's narrative from redacted facts; None without an LLM.
+    narrator: Narrator | None = None
     # What time it is: the wall clock, or the shell's movable one. Handlers pass it into the domain.
     clock: Callable[[], datetime] = utcnow
     started_at: datetime = field(default_factory=utcnow)

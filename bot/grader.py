@@ -16,15 +16,18 @@ from bot.domain.text import truncate
 from bot.gateways.llm import (
     LlmOutcome,
     RiskOutcome,
+    TextOutcome,
     Usage,
     build_llm_client,
     extract_risk_with_llm,
     grade_with_llm,
+    write_narrative,
 )
 from bot.settings import Settings
 
 LlmGrader = Callable[[str], LlmOutcome]
 RiskReader = Callable[[str, list[str]], RiskOutcome]
+Narrator = Callable[[str], TextOutcome]
 REASON_LIMIT = 200
 
 
@@ -50,6 +53,15 @@ def risk_reader(settings: Settings) -> RiskReader | None:
     client = build_llm_client(settings)
     model = settings.pmbot_llm_model
     return lambda redacted, keys: extract_risk_with_llm(client, model, redacted, keys)
+
+
+def narrator(settings: Settings) -> Narrator | None:
+    """Writes a post-mortem narrative from redacted facts, or None when no LLM is configured."""
+    if not settings.llm_configured:
+        return None
+    client = build_llm_client(settings)
+    model = settings.pmbot_llm_model
+    return lambda facts: write_narrative(client, model, facts)
 
 
 def grade_text(text: str, llm: LlmGrader | None = None) -> Graded:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import socket
 from typing import Annotated
 from urllib.parse import urlsplit
@@ -75,6 +76,14 @@ class Settings(BaseSettings):
     # risk's channel hears about it too.
     pmbot_risk_review_hour: Annotated[int, Field(ge=0, le=23)] = 9
     pmbot_risk_escalate_after_days: Annotated[int, Field(ge=1, le=365)] = 3
+    # Incidents: where they are announced; who is invited per grade ("1=S0ONCALL U0BOB; 2=S0ONCALL; *=U0LEAD",
+    # user or user-group ids); legal/compliance contacts invited to grade 1; the timeline reaction; how long a
+    # resolved war room stays open before it is archived.
+    pmbot_incident_channel: str | None = None
+    pmbot_incident_responders: str = ""
+    pmbot_legal_contacts: str = ""
+    pmbot_timeline_emoji: str = "pushpin"
+    pmbot_incident_archive_after_hours: Annotated[float, Field(ge=0, le=24 * 365)] = 72.0
     pmbot_log_level: str = "INFO"
     pmbot_worker_threads: Annotated[int, Field(ge=1, le=64)] = 8
     pmbot_http_threads: Annotated[int, Field(ge=1, le=128)] = 16
@@ -83,6 +92,12 @@ class Settings(BaseSettings):
     pmbot_misfire_grace_seconds: Annotated[int, Field(ge=0, le=7 * 86400)] = 900
     pmbot_drain_seconds: Annotated[float, Field(ge=0, le=600)] = 25.0
     pmbot_instance_id: str = Field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
+
+    @field_validator("pmbot_incident_responders")
+    @classmethod
+    def _responders(cls, value: str) -> str:
+        responders_by_grade(value)  # raises with a message naming the bad part
+        return value
 
     @field_validator("slack_api_url")
     @classmethod
@@ -163,3 +178,18 @@ def load_settings(**overrides) -> Settings:
         if message.startswith(env_name):
             raise ConfigError(message) from None
         raise ConfigError(f"{env_name}: {message}") from None
+
+
+def responders_by_grade(value: str) -> dict[str, list[str]]:
+    """`1=S0ONCALL U0BOB; 2=S0ONCALL; *=U0LEAD` → {"1": [...], "2": [...], "*": [...]}."""
+    found: dict[str, list[str]] = {}
+    for part in filter(None, (p.strip() for p in value.split(";"))):
+        grade, sep, people = part.partition("=")
+        grade = grade.strip()
+        ids = people.replace(",", " ").split()
+        if not sep or grade not in ("1", "2", "3", "*") or not ids or not all(
+                re.fullmatch(r"[USW][A-Z0-9]{2,}", i) for i in ids):
+            raise ValueError(f"PMBOT_INCIDENT_RESPONDERS: {part!r} should look like 1=S0ONCALL U0BOB "
+                             "(grade 1, 2, 3 or *, then user or user-group ids)")
+        found[grade] = ids
+    return found

@@ -246,3 +246,104 @@ class RiskCategory(SQLModel, table=True):
     label: str = Field(max_length=80)
     created_by: str = Field(max_length=32)
     created_at: datetime = _utc_column(now=True)
+
+
+class Incident(SQLModel, table=True):
+    """An incident (or a drill) and its war room; the channel id is stored before anything else is done."""
+
+    __tablename__ = "incident"
+    __table_args__ = (
+        UniqueConstraint("team_id", "readable_id", name="uq_incident_team_readable"),
+        UniqueConstraint("team_id", "delivery_key", name="uq_incident_team_delivery"),
+        Index("ix_incident_team_status", "team_id", "status"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    readable_id: str = Field(max_length=16)
+    delivery_key: str = Field(max_length=128)
+    title: str = Field(max_length=200)  # redacted
+    grade: int
+    status: str = Field(default="investigating", max_length=16)  # investigating | mitigated | resolved
+    drill: bool = Field(default=False)
+    scenario: str | None = Field(default=None, max_length=32)
+    origin_channel: str = Field(max_length=32)
+    channel_id: str | None = Field(default=None, max_length=32, index=True)
+    channel_name: str | None = Field(default=None, max_length=80)
+    topic_set: bool = Field(default=False)
+    invited: bool = Field(default=False)
+    runbook_ts: str | None = Field(default=None, max_length=32)
+    announcement_channel: str | None = Field(default=None, max_length=32)
+    announcement_ts: str | None = Field(default=None, max_length=32)
+    declared_by: str = Field(max_length=32)
+    commander_id: str = Field(max_length=32)
+    comms_id: str | None = Field(default=None, max_length=32)
+    scribe_id: str | None = Field(default=None, max_length=32)
+    bug_id: str | None = Field(default=None, max_length=16)  # the readable id of the bug it came from
+    links: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    versions: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))  # model, prompt, …
+    declared_at: datetime = _utc_column(now=True)
+    acknowledged_at: datetime | None = _utc_column(nullable=True)
+    first_update_at: datetime | None = _utc_column(nullable=True)
+    mitigated_at: datetime | None = _utc_column(nullable=True)
+    resolved_at: datetime | None = _utc_column(nullable=True)
+    resolution: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    next_update_due: datetime | None = _utc_column(nullable=True, index=True)
+    archive_after: datetime | None = _utc_column(nullable=True)
+    archived: bool = Field(default=False)
+    next_inject: int = Field(default=0)  # drills: how many scripted injects were posted
+
+
+class IncidentEvent(SQLModel, table=True):
+    """One line of an incident's timeline, at its original time."""
+
+    __tablename__ = "incident_event"
+    __table_args__ = (UniqueConstraint("incident_id", "source_ts", name="uq_incident_event_source"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32, index=True)
+    incident_id: int = Field(foreign_key="incident.id", index=True, ondelete="CASCADE")
+    at: datetime = _utc_column()
+    kind: str = Field(max_length=16)  # declared, note, pinned, update, status, role, task, grade, inject, …
+    user_id: str | None = Field(default=None, max_length=32)
+    text: str = Field(sa_column=Column(Text, nullable=False))  # redacted
+    # The Slack message a pin came from: one timeline entry per message, however often it is pinned.
+    source_ts: str | None = Field(default=None, max_length=32)
+
+
+class IncidentTask(SQLModel, table=True):
+    """One runbook item: ticked once, by whom and when."""
+
+    __tablename__ = "incident_task"
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int = Field(foreign_key="incident.id", index=True, ondelete="CASCADE")
+    position: int
+    key: str = Field(max_length=16)
+    text: str = Field(max_length=200)
+    done_by: str | None = Field(default=None, max_length=32)
+    done_at: datetime | None = _utc_column(nullable=True)
+
+
+class DrillSchedule(SQLModel, table=True):
+    """A recurring drill: announced a day and an hour before, started at the slot when automatic."""
+
+    __tablename__ = "drill_schedule"
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32, index=True)
+    channel_id: str = Field(max_length=32)  # where it is announced
+    description: str = Field(max_length=120)  # as typed: "first tue 15:00 Europe/Berlin"
+    day: str = Field(max_length=32)  # APScheduler cron fields
+    day_of_week: str = Field(max_length=32)
+    hour: int
+    minute: int
+    timezone: str = Field(max_length=64)
+    scenario: str = Field(max_length=32)
+    automatic: bool = Field(default=False)
+    created_by: str = Field(max_length=32)
+    created_at: datetime = _utc_column(now=True)
+    # The slot each step was last done for (claimed with a conditional UPDATE).
+    warned_day_for: datetime | None = _utc_column(nullable=True)
+    warned_hour_for: datetime | None = _utc_column(nullable=True)
+    started_for: datetime | None = _utc_column(nullable=True)

@@ -7,7 +7,11 @@ listener → slack_sdk → sandbox.
 
 from __future__ import annotations
 
+from sqlmodel import select
+
 from bot import blocks
+from storage.db import session_scope
+from storage.models import IncidentEvent
 from tests.conftest import RunningBot
 
 
@@ -54,16 +58,18 @@ def test_choosing_from_a_select_reaches_the_bot(bot: RunningBot) -> None:
 
 
 def test_reaction_event_reaches_the_bot(bot: RunningBot) -> None:
-    app, client = bot.runtime.bolt, bot.runtime.deps.client
-    reactions: list[str] = []
-
-    @app.event("reaction_added")
-    def on_reaction(event):
-        reactions.append(event["reaction"])
-
+    """The real timeline: 📌 in a war room is recorded; the same reaction elsewhere is not pmbot's business."""
+    assert bot.driver.command("/incident", "declare Model v3 answers in the wrong language grade 3").status == 200
+    bot.runtime.settle()
+    room = next(c.id for c in bot.sandbox.ws.channels.values() if c.name.startswith("inc-"))
+    client = bot.runtime.deps.client
+    in_room = client.chat_postMessage(channel=room, text="Model v3 rolled back")["ts"]
+    bot.driver.react(":pushpin:", bot.sandbox.ws.message(room, in_room))
     ts = client.chat_postMessage(channel="C0GENERAL", text="Model v3 rolled back")["ts"]
     bot.driver.react(":pushpin:", bot.sandbox.ws.message("C0GENERAL", ts))
     bot.runtime.settle()
-    assert reactions == ["pushpin"]
+    with session_scope(bot.runtime.deps.engine) as session:
+        pinned = session.exec(select(IncidentEvent).where(IncidentEvent.kind == "pinned")).all()
+    assert [(e.text, e.source_ts) for e in pinned] == [("Model v3 rolled back", in_room)]
     assert bot.sandbox.ws.message("C0GENERAL", ts)["reactions"] == [{"name": "pushpin", "users": ["U0ALICE"],
                                                                      "count": 1}]

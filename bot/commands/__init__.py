@@ -6,11 +6,11 @@ from types import ModuleType
 
 from slack_bolt import App
 
-from bot.commands import bug, pmbot, risk
+from bot.commands import bug, incident, pmbot, risk
 from bot.deps import Deps
 from bot.registry import CommandSpec
 
-MODULES: tuple[ModuleType, ...] = (pmbot, bug, risk)
+MODULES: tuple[ModuleType, ...] = (pmbot, bug, risk, incident)
 
 
 def specs() -> tuple[CommandSpec, ...]:

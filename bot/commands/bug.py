@@ -45,7 +45,6 @@ def register(app: App, deps: Deps) -> None:
     app.action(bug_blocks.ACTION_CONFIRM)(action_listener(deps, bug_blocks.ACTION_CONFIRM, on_confirm))
     app.action(bug_blocks.ACTION_CHANGE)(action_listener(deps, bug_blocks.ACTION_CHANGE, on_change))
     app.action(bug_blocks.ACTION_ASSIGN)(action_listener(deps, bug_blocks.ACTION_ASSIGN, on_assign))
-    app.action(bug_blocks.ACTION_INCIDENT)(action_listener(deps, bug_blocks.ACTION_INCIDENT, on_incident))
     app.action(bug_blocks.ACTION_MORE)(action_listener(deps, bug_blocks.ACTION_MORE, on_more))
     app.view(bug_blocks.VIEW_REPORT)(view_listener(deps, bug_blocks.VIEW_REPORT, on_report_submitted))
     app.view(bug_blocks.VIEW_CHANGE)(view_listener(deps, bug_blocks.VIEW_CHANGE, on_change_submitted))
@@ -233,12 +232,6 @@ def on_assign(request: Request, reply: Reply, deps: Deps) -> None:
 def _card_bug_id(request: Request) -> int:
     # The users_select carries no value of ours; the card's block id does (bug.actions.<id>).
     return _bug_id(request.block_id.rsplit(".", 1)[-1])
-
-
-def on_incident(request: Request, reply: Reply, deps: Deps) -> None:
-    reply.ack()
-    reply.later("Incident war rooms are not in this version of pmbot yet. Until they are: open a channel, "
-                "invite the responders, and follow the grade's plan on the card.")
 
 
 # --- the report form ----------------------------------------------------------------------------

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from bot.jobs import housekeeping, risk_review
+from bot.jobs import drill_reminders, housekeeping, incident_watch, risk_review
 from bot.jobs.base import JobModule
 
-MODULES: tuple[JobModule, ...] = (housekeeping, risk_review)  # type: ignore[assignment]
+MODULES: tuple[JobModule, ...] = (housekeeping, risk_review, incident_watch, drill_reminders)  # type: ignore[assignment]
 
 
 def registry() -> dict[str, JobModule]:

@@ -1,0 +1,254 @@
+"""`/incident`: declare (war room, runbook, announcement), run it (roles, notes, updates, timeline),
+resolve with a post-mortem, reopen, and practise with drills."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from slack_bolt import App
+
+from bot import blocks
+from bot.bugs import blocks as bug_blocks
+from bot.bugs.service import load_bug
+from bot.deps import Deps
+from bot.domain import incident as rules
+from bot.domain.text import escape_mrkdwn
+from bot.edge import (
+    Event,
+    FieldErrors,
+    Reply,
+    Request,
+    action_listener,
+    command_listener,
+    event_listener,
+    view_listener,
+)
+from bot.errors import UserInputError
+from bot.gateways.slack import call
+from bot.incidents import blocks as inc_blocks
+from bot.incidents import drills, service
+from bot.registry import CommandSpec
+from storage.db import session_scope
+from storage.incidents import list_incidents, tasks, timeline
+
+SPEC = CommandSpec(
+    name="/incident",
+    summary="declare an incident: a war room in seconds, the runbook for its grade, updates, a post-mortem",
+    usage_hint="declare <what is happening> [grade 1-3] | update <text> | resolve | drill",
+    usage=(
+        ("declare <what is happening> [grade 1|2|3]", "open a war room with the grade's runbook (grade 2 if "
+                                                      "not given)"),
+        ("", "(nothing) opens the form"),
+        ("role @maria commander|comms|scribe", "hand out a role (commander or scribe only)"),
+        ("note <text>", "add a line to the timeline (or react with :pushpin: to any message in the war room)"),
+        ("update <text>", "post a status update in the war room and the announcement's thread"),
+        ("set model=v12 prompt=p7 dataset=d3 rollback=v11", "record the versions affected and rolled back to"),
+        ("grade 1|2|3", "change the grade (commander or scribe only)"),
+        ("resolve [summary]", "resolve it and get the post-mortem draft (commander or scribe only)"),
+        ("reopen", "reopen it (and its channel)"),
+        ("status", "this incident, or every open one outside a war room"),
+        ("list [all]", "open incidents (all: the resolved ones too)"),
+        ("drill [scenario] | drill scenarios", "a practice incident with scripted injects and a scorecard"),
+        ("drill schedule first tue 15:00 Europe/Berlin [auto] [scenario] | drill schedules | drill unschedule N",
+         "recurring drills, announced a day and an hour before"),
+    ),
+)
+
+_ID = re.compile(r"^INC-\d{1,9}$", re.I)
+_USER = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
+_VERSION = re.compile(r"(?<!\S)(model|prompt|dataset|rollback)=(\"[^\"]*\"|\S+)", re.I)
+ACTING = ("role", "note", "update", "set", "grade", "resolve", "reopen", "status")
+
+
+def register(app: App, deps: Deps) -> None:
+    app.command(SPEC.name)(command_listener(deps, SPEC, handle))
+    app.action(re.compile(r"^incident\.task\."))(action_listener(deps, inc_blocks.ACTION_TASK, on_task))
+    app.action(inc_blocks.ACTION_JOIN)(action_listener(deps, inc_blocks.ACTION_JOIN, on_join))
+    app.action(inc_blocks.ACTION_SNOOZE)(action_listener(deps, inc_blocks.ACTION_SNOOZE, on_snooze))
+    app.action(bug_blocks.ACTION_INCIDENT)(action_listener(deps, bug_blocks.ACTION_INCIDENT, on_bug_button))
+    app.view(inc_blocks.VIEW_DECLARE)(view_listener(deps, inc_blocks.VIEW_DECLARE, on_declare_submitted))
+    app.event("reaction_added")(event_listener(deps, "reaction_added", on_reaction))
+
+
+EVENTS = ("reaction_added",)
+SCOPES = ("channels:manage", "groups:write", "pins:write", "reactions:read", "usergroups:read", "files:write",
+          "channels:history")
+
+
+def handle(request: Request, reply: Reply, deps: Deps) -> None:
+    words = request.text.split()
+    readable_id = None
+    if words and _ID.match(words[0]):
+        readable_id, words = words[0].upper(), words[1:]
+    first = words[0].lower() if words else ""
+    rest = request.text.split(None, 2 if readable_id else 1)[-1] if len(words) > 1 else ""
+    if not words and readable_id is None:
+        reply.ack()
+        call(deps.client, "views_open", trigger_id=request.trigger_id,
+             view=inc_blocks.declare_view(channel=request.channel_id))
+    elif first == "declare":
+        _declare(request, reply, deps, rest)
+    elif first == "list" and len(words) <= 2:
+        reply.ack(_list(deps, request.team_id, active_only=not (len(words) == 2 and words[1].lower() == "all")))
+    elif first == "drill":
+        drills.handle(request, reply, deps, words[1:])
+    elif first == "status" and readable_id is None and not _in_war_room(deps, request):
+        reply.ack(_list(deps, request.team_id, active_only=True))
+    elif first in ACTING or (readable_id and not words):
+        incident = service.find(deps, team_id=request.team_id, channel_id=request.channel_id,
+                                readable_id=readable_id)
+        _act(first or "status", rest, incident, request, reply, deps)
+    else:
+        raise UserInputError("I did not understand that. `/incident help` lists what I can do; "
+                             "`/incident declare <what is happening> grade 1` opens a war room.")
+
+
+def _in_war_room(deps: Deps, request: Request) -> bool:
+    try:
+        service.find(deps, team_id=request.team_id, channel_id=request.channel_id)
+        return True
+    except UserInputError:
+        return False
+
+
+def _declare(request: Request, reply: Reply, deps: Deps, text: str) -> None:
+    try:
+        title, grade = rules.parse_declare(text)
+    except ValueError as exc:
+        raise UserInputError(str(exc)) from None
+    declared = service.declare(deps, team_id=request.team_id, channel_id=request.channel_id,
+                               user_id=request.user_id, delivery_key=request.trigger_id, title=title, grade=grade)
+    reply.ack(f"Declaring *{declared.incident.readable_id}* (grade {grade}): opening the war room…")
+    incident = service.open_war_room(deps, declared.incident.id, request.team_id)
+    reply.later(f"War room ready: <#{incident.channel_id}>. The runbook is pinned there.")
+
+
+def _act(verb: str, rest: str, incident, request: Request, reply: Reply, deps: Deps) -> None:
+    user = request.user_id
+    if verb == "status":
+        with session_scope(deps.engine) as session:
+            items = tasks(session, incident_id=incident.id)
+            events = timeline(session, incident_id=incident.id)
+        text = inc_blocks.status_text(incident, items, events)
+        reply.ack(text, blocks.sections(text))
+    elif verb == "role":
+        found = _USER.search(rest)
+        role = rest.split()[-1].lower() if rest.split() else ""
+        if not found or role not in rules.ROLES:
+            raise UserInputError("Say who and which role: `/incident role @maria scribe` (commander, comms, scribe).")
+        reply.ack()
+        service.set_role(deps, incident, user_id=user, person=found[1], role=role)
+    elif verb == "note":
+        service.note(deps, incident, user_id=user, text=rest)
+        reply.ack("Added to the timeline.")
+    elif verb == "update":
+        reply.ack()
+        service.post_update(deps, incident, user_id=user, text=rest)
+    elif verb == "set":
+        values = {m[1].lower(): m[2].strip('"') for m in _VERSION.finditer(rest)}
+        if not values:
+            raise UserInputError("Record versions as `/incident set model=v12 prompt=p7 dataset=d3 rollback=v11`.")
+        service.set_versions(deps, incident, user_id=user, values=values)
+        reply.ack("Recorded: " + ", ".join(f"{k} {escape_mrkdwn(v)}" for k, v in values.items()))
+    elif verb == "grade":
+        if rest.strip() not in ("1", "2", "3"):
+            raise UserInputError("An incident is grade 1, 2 or 3: `/incident grade 1`.")
+        service.require_lead(deps, incident, user, "change the grade of")
+        reply.ack()
+        service.change_grade(deps, incident, user_id=user, grade=int(rest.strip()))
+    elif verb == "resolve":
+        service.require_lead(deps, incident, user, "resolve")
+        reply.ack(f"Resolving {incident.readable_id} and drafting the post-mortem…")
+        service.resolve(deps, incident, user_id=user, summary=rest)
+    elif verb == "reopen":
+        service.require_lead(deps, incident, user, "reopen")
+        reply.ack()
+        service.reopen(deps, incident, user_id=user)
+
+
+def _list(deps: Deps, team_id: str, *, active_only: bool) -> str:
+    with session_scope(deps.engine) as session:
+        found = list_incidents(session, team_id=team_id, active_only=active_only)
+    if not found:
+        return "No open incidents. 🎉" if active_only else "No incidents yet."
+    title = "*Open incidents*" if active_only else "*Incidents* (newest first)"
+    return title + "\n" + "\n".join(inc_blocks.line(i) for i in found)
+
+
+# --- buttons, the form, reactions ---------------------------------------------------------------------
+
+
+def on_task(request: Request, reply: Reply, deps: Deps) -> None:
+    reply.ack()
+    incident_id, _, task_id = request.value.partition(":")
+    if not (incident_id.isdigit() and task_id.isdigit()):
+        raise UserInputError("That button belongs to a message I no longer understand.")
+    if not service.tick(deps, team_id=request.team_id, incident_id=int(incident_id), task_id=int(task_id),
+                        user_id=request.user_id):
+        reply.later("That step was ticked already.")
+
+
+def on_join(request: Request, reply: Reply, deps: Deps) -> None:
+    reply.ack()
+    incident = service.get(deps, request.team_id, int(request.value))
+    service.invite(deps, incident, [request.user_id])
+    reply.later(f"You are in <#{incident.channel_id}>.")
+
+
+def on_snooze(request: Request, reply: Reply, deps: Deps) -> None:
+    reply.ack()
+    incident = service.snooze(deps, team_id=request.team_id, incident_id=int(request.value), user_id=request.user_id)
+    reply.later(f"Snoozed: I will ask again about {incident.readable_id} in 15 minutes.")
+
+
+def on_bug_button(request: Request, reply: Reply, deps: Deps) -> None:
+    """"Declare incident" on a grade 1–2 bug: the form, filled in from the bug and linked to it."""
+    reply.ack()
+    bug_id = int(request.value.split(":")[0]) if request.value.split(":")[0].isdigit() else 0
+    with session_scope(deps.engine) as session:
+        bug = load_bug(session, request.team_id, bug_id)
+    grade = bug.grade if bug.grade in rules.INCIDENT_GRADES else 2
+    call(deps.client, "views_open", trigger_id=request.trigger_id,
+         view=inc_blocks.declare_view(channel=request.channel_id, title=bug.title, grade=grade,
+                                      bug=bug.readable_id, model=(bug.details or {}).get("version", "")))
+
+
+def _state(request: Request, block: str) -> str:
+    element = (request.state.get(block) or {}).get(block) or {}
+    if "selected_option" in element:
+        return ((element.get("selected_option") or {}).get("value")) or ""
+    return (element.get("value") or "").strip()
+
+
+def on_declare_submitted(request: Request, deps: Deps):
+    title, grade = _state(request, "title"), _state(request, "grade")
+    errors = {}
+    if len(title) < 3:
+        errors["title"] = "Say what is happening, in a few words."
+    if grade not in ("1", "2", "3"):
+        errors["grade"] = "Choose the grade."
+    if errors:
+        raise FieldErrors(errors)
+    meta = json.loads(request.private_metadata or "{}")
+    channel = meta.get("channel") or request.user_id
+    versions = {k: _state(request, k) for k in ("model", "prompt", "dataset")}
+
+    def after_close() -> None:
+        declared = service.declare(deps, team_id=request.team_id, channel_id=channel, user_id=request.user_id,
+                                   delivery_key=f"view:{request.view_id}", title=title, grade=int(grade),
+                                   bug_id=meta.get("bug"), versions=versions)
+        incident = service.open_war_room(deps, declared.incident.id, request.team_id)
+        service.notify(deps, request.user_id, channel,
+                       f"*{incident.readable_id}* is declared: <#{incident.channel_id}>.")
+
+    return after_close
+
+
+def on_reaction(event: Event, deps: Deps) -> None:
+    data = event.data
+    item = data.get("item") or {}
+    if data.get("reaction") != deps.settings.pmbot_timeline_emoji or item.get("type") != "message":
+        return
+    service.pin_to_timeline(deps, team_id=event.body.get("team_id", ""), channel_id=item.get("channel", ""),
+                            ts=item.get("ts", ""), user_id=data.get("user", ""))

@@ -1,0 +1,145 @@
+"""What an incident looks like in Slack: the runbook, the announcement, the topic, status and the form."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from bot import blocks
+from bot.domain.incident import INCIDENT_GRADES, SCENARIOS, duration
+from bot.domain.text import escape_mrkdwn, truncate
+from storage.models import Incident, IncidentEvent, IncidentTask, utcnow
+
+ACTION_TASK = "incident.task"
+ACTION_JOIN = "incident.join"
+ACTION_SNOOZE = "incident.snooze"
+VIEW_DECLARE = "incident.declare_modal"
+GRADE_WORDS = {1: "critical", 2: "high", 3: "medium"}
+DRILL_MARK = "🧪 DRILL — "
+
+
+def mark(incident: Incident, text: str) -> str:
+    """Every message of a drill says so."""
+    return DRILL_MARK + text if incident.drill else text
+
+
+def headline(incident: Incident) -> str:
+    return (f"{incident.readable_id} · grade {incident.grade} ({GRADE_WORDS.get(incident.grade, '?')}) · "
+            f"{incident.status} — {escape_mrkdwn(truncate(incident.title, 150))}")
+
+
+def topic(incident: Incident) -> str:
+    """The war room's topic: grade, commander, status (Slack allows 250 characters)."""
+    kind = "DRILL " if incident.drill else ""
+    return truncate(f"{kind}{incident.readable_id} · grade {incident.grade} · commander <@{incident.commander_id}> · "
+                    f"{incident.status}", 250)
+
+
+def purpose(incident: Incident) -> str:
+    return truncate(f"{'Practice: ' if incident.drill else ''}{incident.title}", 250)
+
+
+def runbook(incident: Incident, items: list[IncidentTask]) -> tuple[str, list[dict[str, Any]]]:
+    """The checklist: one line per step; an open step has a Done button, a done one says who and when."""
+    done = sum(1 for t in items if t.done_at)
+    title = f"Runbook for grade {incident.grade} — {done} of {len(items)} done"
+    parts: list[dict[str, Any]] = [blocks.header(mark(incident, title)[:150])]
+    for task in items:
+        if task.done_at:
+            parts.append({"type": "section", "text": blocks.mrkdwn(
+                f"✅ ~{escape_mrkdwn(task.text)}~ — <@{task.done_by}> at {task.done_at:%H:%M} UTC")})
+        else:
+            parts.append({"type": "section", "text": blocks.mrkdwn(f"☐ {escape_mrkdwn(task.text)}"),
+                          "accessory": blocks.button("Done", f"{ACTION_TASK}.{task.id}", f"{incident.id}:{task.id}")})
+    versions = ", ".join(f"{k}: {escape_mrkdwn(v)}" for k, v in (incident.versions or {}).items())
+    parts.append(blocks.context("Gen-AI fields — " + (versions or "none yet: `/incident set model=… prompt=… "
+                                                      "dataset=… rollback=…`")))
+    return mark(incident, title), parts
+
+
+def announcement(incident: Incident) -> tuple[str, list[dict[str, Any]]]:
+    text = (f"🚨 *{headline(incident)}*\nCommander: <@{incident.commander_id}> · War room: <#{incident.channel_id}>"
+            f" · declared {incident.declared_at:%H:%M} UTC")
+    if incident.status == "resolved":
+        text += f" · resolved after {duration(incident.declared_at, incident.resolved_at)}"
+    parts = blocks.sections(text)
+    if incident.status != "resolved":
+        parts.append(blocks.actions(blocks.button("Join the war room", ACTION_JOIN, str(incident.id), "primary")))
+    return text, parts
+
+
+def status_text(incident: Incident, items: list[IncidentTask], events: list[IncidentEvent]) -> str:
+    roles = (f"Commander <@{incident.commander_id}>"
+             + (f" · comms <@{incident.comms_id}>" if incident.comms_id else "")
+             + (f" · scribe <@{incident.scribe_id}>" if incident.scribe_id else ""))
+    done = sum(1 for t in items if t.done_at)
+    open_for = duration(incident.declared_at, incident.resolved_at or utcnow())
+    lines = [f"*{mark(incident, headline(incident))}*", roles,
+             f"Open for {open_for} · checklist {done}/{len(items)}"
+             + (f" · war room <#{incident.channel_id}>" if incident.channel_id else "")]
+    if incident.versions:
+        lines.append("Versions: " + ", ".join(f"{k} {escape_mrkdwn(v)}" for k, v in incident.versions.items()))
+    if events:
+        lines.append("*Latest on the timeline*")
+        lines += [f"• {e.at:%H:%M} {_who(e.user_id)} {e.kind}: {escape_mrkdwn(truncate(e.text, 200))}"
+                  for e in events[-10:]]
+    return "\n".join(lines)
+
+
+def _who(user_id: str | None) -> str:
+    return f"<@{user_id}>" if user_id else "pmbot"
+
+
+def line(incident: Incident) -> str:
+    room = f" · <#{incident.channel_id}>" if incident.channel_id and not incident.archived else ""
+    drill = "🧪 " if incident.drill else ""
+    return (f"• {drill}*{incident.readable_id}* grade {incident.grade} · {incident.status} — "
+            f"{escape_mrkdwn(truncate(incident.title, 90))}{room}")
+
+
+def reminder(incident: Incident) -> tuple[str, list[dict[str, Any]]]:
+    text = mark(incident, f"⏰ {incident.readable_id} has had no status update for a while. Post one with "
+                          f"`/incident update …` (what we know now) in <#{incident.channel_id}>.")
+    return text, [*blocks.sections(text), blocks.actions(blocks.button("Snooze 15 min", ACTION_SNOOZE,
+                                                                       str(incident.id)))]
+
+
+def declare_view(*, channel: str, title: str = "", grade: int = 2, bug: str | None = None,
+                 model: str = "") -> dict[str, Any]:
+    options = [{"text": blocks.plain(f"{g} — {GRADE_WORDS[g]}", 75), "value": str(g)} for g in INCIDENT_GRADES]
+    grade_select: dict[str, Any] = {"type": "static_select", "action_id": "grade", "options": options}
+    chosen = next((o for o in options if o["value"] == str(grade)), None)
+    if chosen:
+        grade_select["initial_option"] = chosen
+    title_input: dict[str, Any] = {"type": "plain_text_input", "action_id": "title", "max_length": 150}
+    if title:
+        title_input["initial_value"] = title[:150]
+
+    def text_input(action_id: str, initial: str = "") -> dict[str, Any]:
+        element: dict[str, Any] = {"type": "plain_text_input", "action_id": action_id, "max_length": 120}
+        if initial:
+            element["initial_value"] = initial[:120]
+        return element
+
+    intro = f"From bug {bug}." if bug else "Opens a war room channel, invites the responders and posts the runbook."
+    return {
+        "type": "modal", "callback_id": VIEW_DECLARE, "title": blocks.plain("Declare an incident", 24),
+        "submit": blocks.plain("Declare", 24), "close": blocks.plain("Cancel", 24),
+        "private_metadata": json.dumps({"channel": channel, "bug": bug}),
+        "blocks": [
+            *blocks.sections(intro),
+            {"type": "input", "block_id": "title", "label": blocks.plain("What is happening?"), "element": title_input},
+            {"type": "input", "block_id": "grade", "label": blocks.plain("Grade"), "element": grade_select},
+            {"type": "input", "block_id": "model", "label": blocks.plain("Model version affected"),
+             "element": text_input("model", model), "optional": True},
+            {"type": "input", "block_id": "prompt", "label": blocks.plain("Prompt version affected"),
+             "element": text_input("prompt"), "optional": True},
+            {"type": "input", "block_id": "dataset", "label": blocks.plain("Dataset version affected"),
+             "element": text_input("dataset"), "optional": True},
+        ],
+    }
+
+
+def scenarios_text() -> str:
+    return "*Drill scenarios*\n" + "\n".join(f"• `{s.key}` — {escape_mrkdwn(s.title)} (grade {s.grade}, "
+                                             f"{len(s.injects)} injects)" for s in SCENARIOS.values())

@@ -1,0 +1,98 @@
+"""Drills: practice incidents from a scenario library, and recurring drill schedules."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from apscheduler.triggers.cron import CronTrigger
+from sqlalchemy import delete
+
+from bot.deps import Deps
+from bot.domain import incident as rules
+from bot.domain.text import escape_mrkdwn
+from bot.edge import Reply, Request
+from bot.errors import UserInputError
+from bot.incidents import blocks as inc_blocks
+from bot.incidents import service
+from storage.db import session_scope
+from storage.incidents import drill_schedules
+from storage.models import DrillSchedule, Incident
+
+
+def handle(request: Request, reply: Reply, deps: Deps, words: list[str]) -> None:
+    """`/incident drill [scenario] | scenarios | schedule <when> | schedules | unschedule N`."""
+    first = words[0].lower() if words else ""
+    if first == "scenarios":
+        reply.ack(inc_blocks.scenarios_text())
+    elif first == "schedule":
+        reply.ack(_schedule(deps, request, " ".join(words[1:])))
+    elif first == "schedules":
+        reply.ack(_schedules_text(deps, request.team_id))
+    elif first == "unschedule" and len(words) == 2 and words[1].isdigit():
+        with session_scope(deps.engine) as session:
+            gone = session.execute(delete(DrillSchedule).where(DrillSchedule.team_id == request.team_id,
+                                                               DrillSchedule.id == int(words[1]))).rowcount
+        if not gone:
+            raise UserInputError(f"There is no drill schedule {words[1]}: `/incident drill schedules` lists them.")
+        reply.ack(f"Drill schedule {words[1]} removed.")
+    elif len(words) <= 1:
+        key = first or rules.DEFAULT_SCENARIO
+        if key not in rules.SCENARIOS:
+            raise UserInputError(f"There is no scenario `{escape_mrkdwn(key)}`. " + inc_blocks.scenarios_text())
+        reply.ack(f"Starting a drill ({rules.SCENARIOS[key].title})… nothing here is real.")
+        incident = start(deps, team_id=request.team_id, channel_id=request.channel_id, user_id=request.user_id,
+                         delivery_key=request.trigger_id, scenario=key)
+        reply.later(f"Drill room ready: <#{incident.channel_id}>. Run it as you would a real incident; "
+                    "`/incident resolve` there ends it with a scorecard.")
+    else:
+        raise UserInputError("`/incident drill [scenario]`, `drill scenarios`, `drill schedule first tue 15:00 "
+                             "Europe/Berlin [auto]`, `drill schedules` or `drill unschedule N`.")
+
+
+def start(deps: Deps, *, team_id: str, channel_id: str, user_id: str, delivery_key: str, scenario: str) -> Incident:
+    chosen = rules.SCENARIOS[scenario]
+    declared = service.declare(deps, team_id=team_id, channel_id=channel_id, user_id=user_id,
+                               delivery_key=delivery_key, title=chosen.title, grade=chosen.grade, drill=True,
+                               scenario=scenario)
+    return service.open_war_room(deps, declared.incident.id, team_id)
+
+
+def _schedule(deps: Deps, request: Request, text: str) -> str:
+    try:
+        when = rules.parse_drill_schedule(text, default_timezone=deps.settings.pmbot_timezone)
+    except ValueError as exc:
+        raise UserInputError(str(exc)) from None
+    with session_scope(deps.engine) as session:
+        row = DrillSchedule(team_id=request.team_id, channel_id=request.channel_id, description=when.description,
+                            day=when.day, day_of_week=when.day_of_week, hour=when.hour, minute=when.minute,
+                            timezone=when.timezone, scenario=when.scenario, automatic=when.automatic,
+                            created_by=request.user_id)
+        session.add(row)
+        session.flush()
+        first = next_slot(row, deps.clock())
+        number = row.id
+    start_note = "starts it by itself" if when.automatic else "reminds you to start it (`/incident drill`)"
+    return (f"Drill schedule {number}: {when.description}, scenario `{when.scenario}`. I announce it here a day and "
+            f"an hour before and {start_note}. First one: {first:%a %d %b %Y %H:%M %Z}.")
+
+
+def _schedules_text(deps: Deps, team_id: str) -> str:
+    with session_scope(deps.engine) as session:
+        rows = drill_schedules(session, team_id=team_id)
+    if not rows:
+        return "No drill schedules. `/incident drill schedule first tue 15:00 Europe/Berlin` adds one."
+    now = deps.clock()
+    return "*Drill schedules*\n" + "\n".join(
+        f"• {r.id}: {r.description} · `{r.scenario}` · {'automatic' if r.automatic else 'reminder only'} · "
+        f"<#{r.channel_id}> · next {next_slot(r, now):%a %d %b %H:%M %Z}" for r in rows)
+
+
+def trigger(row: DrillSchedule) -> CronTrigger:
+    return CronTrigger(day=row.day, day_of_week=row.day_of_week, hour=row.hour, minute=row.minute,
+                       timezone=ZoneInfo(row.timezone))
+
+
+def next_slot(row: DrillSchedule, after: datetime) -> datetime:
+    """The first drill slot after `after` (in the schedule's time zone)."""
+    return trigger(row).get_next_fire_time(None, after + timedelta(seconds=1))

@@ -1,0 +1,527 @@
+"""Incident use cases: declare and open the war room (resumable), run it, resolve it, and drills.
+
+Every step of opening a war room is stored as soon as it is done (the channel id first of all), so a
+Slack retry, a double submit or a crash half-way resumes where it stopped instead of starting again.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from bot.deps import Deps
+from bot.domain import incident as rules
+from bot.domain.pii import redact
+from bot.domain.text import escape_mrkdwn, truncate
+from bot.errors import NameTaken, NotAllowed, NotFound, SlackError, UserInputError
+from bot.gateways.slack import call, is_workspace_admin, post_in_channel, resolve_channel, tell_privately, upload_file
+from bot.incidents import blocks as inc_blocks
+from bot.settings import responders_by_grade
+from storage.bugs import record_llm_usage
+from storage.db import session_scope
+from storage.incidents import (
+    add_event,
+    add_tasks,
+    create_incident,
+    get_incident,
+    incident_by_id,
+    incident_in_channel,
+    set_if,
+    tasks,
+    tick_task,
+    timeline,
+)
+from storage.models import Incident
+
+logger = logging.getLogger(__name__)
+
+NAME_ATTEMPTS = 20
+
+
+@dataclass(frozen=True)
+class Declared:
+    incident: Incident
+    created: bool
+
+
+def declare(deps: Deps, *, team_id: str, channel_id: str, user_id: str, delivery_key: str, title: str, grade: int,
+            bug_id: str | None = None, versions: dict[str, str] | None = None, drill: bool = False,
+            scenario: str | None = None) -> Declared:
+    """Store the incident (fast, before the ack's follow-up work); one per Slack delivery."""
+    now = deps.clock()
+    clean_title = redact(title).text
+    with session_scope(deps.engine) as session:
+        incident, created = create_incident(
+            session, team_id=team_id, delivery_key=delivery_key, title=truncate(clean_title, 200), grade=grade,
+            drill=drill, scenario=scenario, origin_channel=channel_id, declared_by=user_id, commander_id=user_id,
+            bug_id=bug_id, versions={k: redact(v).text for k, v in (versions or {}).items() if v},
+            declared_at=now, next_update_due=now + rules.UPDATE_INTERVAL[grade])
+        if created:
+            what = f"{'Drill' if drill else 'Incident'} declared (grade {grade}): {incident.title}"
+            add_event(session, incident=incident, at=now, kind="declared", text=what, user_id=user_id)
+        return Declared(incident, created)
+
+
+def open_war_room(deps: Deps, incident_id: int, team_id: str) -> Incident:
+    """Channel, topic, invites, pinned runbook, announcement: each done once, each stored when done."""
+    incident = get(deps, team_id, incident_id)
+    if incident.channel_id is None:
+        incident = _create_channel(deps, incident)
+    if not incident.topic_set:
+        call(deps.client, "conversations_setTopic", channel=incident.channel_id, topic=inc_blocks.topic(incident))
+        call(deps.client, "conversations_setPurpose", channel=incident.channel_id,
+             purpose=inc_blocks.purpose(incident))
+        incident = _store(deps, incident, topic_set=True)
+    if not incident.invited:
+        invite(deps, incident, _responders(deps, incident))
+        incident = _store(deps, incident, invited=True)
+    if incident.runbook_ts is None:
+        incident = _post_runbook(deps, incident)
+    if not incident.drill and incident.announcement_ts is None:
+        incident = _announce(deps, incident)
+    if incident.drill and incident.next_inject == 0:
+        post_due_injects(deps, incident, deps.clock())
+    return incident
+
+
+def get(deps: Deps, team_id: str, incident_id: int) -> Incident:
+    with session_scope(deps.engine) as session:
+        incident = incident_by_id(session, team_id=team_id, incident_id=incident_id)
+        if incident is None:
+            raise NotFound("That incident no longer exists.")
+        return incident
+
+
+def _store(deps: Deps, incident: Incident, **values) -> Incident:
+    with session_scope(deps.engine) as session:
+        row = incident_by_id(session, team_id=incident.team_id, incident_id=incident.id)
+        assert row is not None
+        for name, value in values.items():
+            setattr(row, name, value)
+        session.add(row)
+        return row
+
+
+def _create_channel(deps: Deps, incident: Incident) -> Incident:
+    number = int(incident.readable_id.split("-")[1])
+    prefix = "drill" if incident.drill else "inc"
+    day = incident.declared_at.date()
+    for attempt in range(NAME_ATTEMPTS):
+        name = rules.channel_name(prefix=prefix, day=day, number=number, title=incident.title, attempt=attempt)
+        try:
+            created = call(deps.client, "conversations_create", name=name)
+        except NameTaken:
+            continue  # archived channels keep their names: try the next suffix
+        # Stored before anything else, so a retry finds the room instead of making a second one.
+        return _store(deps, incident, channel_id=created["channel"]["id"], channel_name=name)
+    raise UserInputError(f"Could not find a free channel name for {incident.readable_id} after {NAME_ATTEMPTS} "
+                         "tries; archive or rename old incident channels.")
+
+
+def _responders(deps: Deps, incident: Incident) -> list[str]:
+    """The declarer, the grade's responders (user groups expanded) and, for grade 1, legal/compliance."""
+    configured = responders_by_grade(deps.settings.pmbot_incident_responders)
+    refs = configured.get(str(incident.grade), []) + configured.get("*", [])
+    if incident.grade == 1 and not incident.drill:
+        refs += deps.settings.pmbot_legal_contacts.replace(",", " ").split()
+    people = [incident.declared_by]
+    for ref in refs:
+        if ref.startswith("S"):
+            try:
+                people += call(deps.client, "usergroups_users_list", usergroup=ref).get("users", [])
+            except SlackError as exc:
+                logger.warning("user group %s cannot be read: %s", ref, exc.code)
+        else:
+            people.append(ref)
+    return list(dict.fromkeys(people))
+
+
+def invite(deps: Deps, incident: Incident, people: list[str]) -> None:
+    """Invite each person; one who cannot be invited (gone, already in) does not stop the others."""
+    for user_id in people:
+        try:
+            call(deps.client, "conversations_invite", channel=incident.channel_id, users=user_id)
+        except SlackError as exc:
+            if exc.code not in ("already_in_channel", "cant_invite_self"):
+                logger.warning("could not invite %s to %s: %s", user_id, incident.channel_name, exc.code)
+
+
+def _post_runbook(deps: Deps, incident: Incident) -> Incident:
+    with session_scope(deps.engine) as session:
+        add_tasks(session, incident_id=incident.id,
+                  items=[(item.key, item.text) for item in rules.RUNBOOKS[incident.grade]])
+        items = tasks(session, incident_id=incident.id)
+    text, parts = inc_blocks.runbook(incident, items)
+    posted = call(deps.client, "chat_postMessage", channel=incident.channel_id, text=text, blocks=parts)
+    incident = _store(deps, incident, runbook_ts=posted["ts"])
+    try:
+        call(deps.client, "pins_add", channel=incident.channel_id, timestamp=posted["ts"])
+    except SlackError as exc:
+        logger.warning("could not pin the runbook of %s: %s", incident.readable_id, exc.code)
+    return incident
+
+
+def _announce(deps: Deps, incident: Incident) -> Incident:
+    ref = deps.settings.pmbot_incident_channel
+    if not ref:
+        return incident
+    try:
+        channel = resolve_channel(deps.client, ref)
+    except SlackError as exc:
+        logger.warning("incident channel %s cannot be looked up: %s", ref, exc.code)
+        return incident
+    if channel is None:
+        logger.warning("incident channel %s does not exist", ref)
+        return incident
+    text, parts = inc_blocks.announcement(incident)
+    posted = post_in_channel(deps.client, channel, text=text, blocks=parts)
+    return _store(deps, incident, announcement_channel=posted["channel"], announcement_ts=posted["ts"])
+
+
+# --- finding the incident a command is about --------------------------------------------------------
+
+
+def find(deps: Deps, *, team_id: str, channel_id: str, readable_id: str | None = None) -> Incident:
+    with session_scope(deps.engine) as session:
+        if readable_id:
+            incident = get_incident(session, team_id=team_id, readable_id=readable_id)
+            if incident is None:
+                raise NotFound(f"There is no incident {truncate(readable_id, 20)} here. `/incident list` shows them.")
+            return incident
+        incident = incident_in_channel(session, team_id=team_id, channel_id=channel_id)
+    if incident is None:
+        raise UserInputError("This is not an incident channel. Run it in the war room, or name the incident: "
+                             "`/incident INC-3 status`.")
+    return incident
+
+
+def require_lead(deps: Deps, incident: Incident, user_id: str, what: str) -> None:
+    if user_id in (incident.commander_id, incident.scribe_id):
+        return
+    if is_workspace_admin(deps.client, user_id):
+        return
+    raise NotAllowed(f"Only the commander or the scribe can {what} {incident.readable_id}. Ask them, or ask "
+                     "the commander to make you scribe.")
+
+
+def _acknowledge(session, incident: Incident, now: datetime) -> None:
+    set_if(session, incident.id, Incident.acknowledged_at.is_(None), acknowledged_at=now)
+
+
+def _log(deps: Deps, incident: Incident, kind: str, text: str, user_id: str | None, *,
+         at: datetime | None = None, source_ts: str | None = None, acknowledge: bool = True) -> bool:
+    now = deps.clock()
+    with session_scope(deps.engine) as session:
+        added = add_event(session, incident=incident, at=at or now, kind=kind, text=text, user_id=user_id,
+                          source_ts=source_ts) is not None
+        if added and acknowledge and user_id:
+            _acknowledge(session, incident, now)
+    return added
+
+
+def _say(deps: Deps, incident: Incident, text: str) -> None:
+    """A line in the war room (a drill's lines say so)."""
+    if incident.channel_id and not incident.archived:
+        try:
+            call(deps.client, "chat_postMessage", channel=incident.channel_id, text=inc_blocks.mark(incident, text))
+        except SlackError as exc:
+            logger.warning("could not post in %s: %s", incident.channel_name, exc.code)
+
+
+def refresh(deps: Deps, incident: Incident) -> None:
+    """Topic, runbook and announcement show the incident as it is now."""
+    incident = get(deps, incident.team_id, incident.id)
+    calls = []
+    if incident.channel_id and not incident.archived:
+        calls.append(("conversations_setTopic", {"channel": incident.channel_id, "topic": inc_blocks.topic(incident)}))
+        if incident.runbook_ts:
+            with session_scope(deps.engine) as session:
+                items = tasks(session, incident_id=incident.id)
+            text, parts = inc_blocks.runbook(incident, items)
+            calls.append(("chat_update", {"channel": incident.channel_id, "ts": incident.runbook_ts, "text": text,
+                                          "blocks": parts}))
+    if incident.announcement_ts:
+        text, parts = inc_blocks.announcement(incident)
+        calls.append(("chat_update", {"channel": incident.announcement_channel, "ts": incident.announcement_ts,
+                                      "text": text, "blocks": parts}))
+    for method, kwargs in calls:
+        try:
+            call(deps.client, method, **kwargs)
+        except SlackError as exc:
+            logger.warning("%s for %s failed: %s", method, incident.readable_id, exc.code)
+
+
+# --- running it -------------------------------------------------------------------------------------
+
+
+def set_role(deps: Deps, incident: Incident, *, user_id: str, person: str, role: str) -> Incident:
+    if role not in rules.ROLES:
+        raise UserInputError(f"Roles are {', '.join(rules.ROLES)}: `/incident role @maria scribe`.")
+    require_lead(deps, incident, user_id, "hand out roles in")
+    column = f"{role}_id"
+    before = getattr(incident, column)
+    if before == person:
+        raise UserInputError(f"<@{person}> is the {role} already.")
+    incident = _store(deps, incident, **{column: person})
+    _log(deps, incident, "role", f"{role}: {'<@' + before + '>' if before else 'nobody'} → <@{person}>", user_id)
+    invite(deps, incident, [person])
+    _say(deps, incident, f"👤 <@{person}> is now the {role} (set by <@{user_id}>).")
+    refresh(deps, incident)
+    return incident
+
+
+def note(deps: Deps, incident: Incident, *, user_id: str, text: str) -> None:
+    clean = _clean(text, "Write the note after the command: `/incident note rolled back to v12 at 14:05`.")
+    _log(deps, incident, "note", clean, user_id)
+
+
+def post_update(deps: Deps, incident: Incident, *, user_id: str, text: str) -> None:
+    """A status update: in the war room and the announcement's thread; the reminder clock restarts."""
+    clean = _clean(text, "Write the update after the command: `/incident update cause found, rolling back`.")
+    now = deps.clock()
+    with session_scope(deps.engine) as session:
+        row = incident_by_id(session, team_id=incident.team_id, incident_id=incident.id)
+        assert row is not None
+        row.next_update_due = now + rules.UPDATE_INTERVAL[row.grade]
+        row.first_update_at = row.first_update_at or now
+        session.add(row)
+        add_event(session, incident=row, at=now, kind="update", text=clean, user_id=user_id)
+        _acknowledge(session, row, now)
+        incident = row
+    message = f"📣 *Status update* ({incident.readable_id}, {incident.status}) from <@{user_id}>: " \
+              f"{escape_mrkdwn(clean)}"
+    _say(deps, incident, message)
+    if incident.announcement_ts:
+        try:
+            call(deps.client, "chat_postMessage", channel=incident.announcement_channel,
+                 thread_ts=incident.announcement_ts, text=message)
+        except SlackError as exc:
+            logger.warning("could not post the update in the announcement thread: %s", exc.code)
+
+
+def _clean(text: str, hint: str) -> str:
+    clean = redact(text.strip()).text
+    if len(clean) < 2:
+        raise UserInputError(hint)
+    return truncate(clean, 3000)
+
+
+def tick(deps: Deps, *, team_id: str, incident_id: int, task_id: int, user_id: str) -> bool:
+    """Tick a runbook step (once); the rollback step marks the incident mitigated."""
+    now = deps.clock()
+    with session_scope(deps.engine) as session:
+        incident = incident_by_id(session, team_id=team_id, incident_id=incident_id)
+        if incident is None:
+            raise NotFound("That incident no longer exists.")
+        items = {t.id: t for t in tasks(session, incident_id=incident_id)}
+        task = items.get(task_id)
+        if task is None or not tick_task(session, task_id=task_id, user_id=user_id, at=now):
+            return False
+        add_event(session, incident=incident, at=now, kind="task", text=f"done: {task.text}", user_id=user_id)
+        _acknowledge(session, incident, now)
+        if task.key == "rollback":
+            set_if(session, incident.id, Incident.mitigated_at.is_(None), mitigated_at=now)
+    refresh(deps, incident)
+    return True
+
+
+def set_versions(deps: Deps, incident: Incident, *, user_id: str, values: dict[str, str]) -> Incident:
+    versions = {**(incident.versions or {}), **{k: redact(v).text[:120] for k, v in values.items()}}
+    incident = _store(deps, incident, versions=versions)
+    _log(deps, incident, "versions", ", ".join(f"{k} = {v}" for k, v in values.items()), user_id)
+    refresh(deps, incident)
+    return incident
+
+
+def change_grade(deps: Deps, incident: Incident, *, user_id: str, grade: int) -> Incident:
+    require_lead(deps, incident, user_id, "change the grade of")
+    if grade == incident.grade:
+        raise UserInputError(f"{incident.readable_id} is grade {grade} already.")
+    before = incident.grade
+    incident = _store(deps, incident, grade=grade, next_update_due=deps.clock() + rules.UPDATE_INTERVAL[grade])
+    _log(deps, incident, "grade", f"grade {before} → {grade}", user_id)
+    _say(deps, incident, f"Grade changed {before} → {grade} by <@{user_id}>.")
+    refresh(deps, incident)
+    return incident
+
+
+def snooze(deps: Deps, *, team_id: str, incident_id: int, user_id: str) -> Incident:
+    incident = get(deps, team_id, incident_id)
+    return _store(deps, incident, next_update_due=deps.clock() + rules.SNOOZE)
+
+
+def remind(deps: Deps, incident: Incident, now: datetime) -> bool:
+    """Remind the commander once per overdue interval (claimed on next_update_due, so a missed run catches up
+    and a second run does not repeat it)."""
+    with session_scope(deps.engine) as session:
+        claimed = set_if(session, incident.id, Incident.next_update_due == incident.next_update_due,
+                         next_update_due=now + rules.UPDATE_INTERVAL[incident.grade])
+    if not claimed:
+        return False
+    text, parts = inc_blocks.reminder(incident)
+    tell_privately(deps.client, incident.commander_id, None, text=text, blocks=parts)
+    return True
+
+
+# --- resolve, reopen, archive ----------------------------------------------------------------------
+
+
+def resolve(deps: Deps, incident: Incident, *, user_id: str, summary: str) -> Incident:
+    require_lead(deps, incident, user_id, "resolve")
+    if incident.status == "resolved":
+        raise UserInputError(f"{incident.readable_id} is resolved already; `/incident reopen` if it is back.")
+    now = deps.clock()
+    archive_in = timedelta(hours=deps.settings.pmbot_incident_archive_after_hours)
+    with session_scope(deps.engine) as session:
+        if not set_if(session, incident.id, Incident.status != "resolved", status="resolved", resolved_at=now,
+                      resolution=redact(summary.strip()).text or None, archive_after=now + archive_in):
+            raise UserInputError(f"{incident.readable_id} is resolved already.")
+    incident = get(deps, incident.team_id, incident.id)
+    _log(deps, incident, "resolved", incident.resolution or "resolved", user_id)
+    _say(deps, incident, f"✅ {incident.readable_id} resolved by <@{user_id}>"
+                         + (f": {escape_mrkdwn(incident.resolution)}" if incident.resolution else "."))
+    refresh(deps, incident)
+    _postmortem(deps, incident)
+    return incident
+
+
+def _report(deps: Deps, incident: Incident) -> rules.Report:
+    with session_scope(deps.engine) as session:
+        events = timeline(session, incident_id=incident.id)
+        items = tasks(session, incident_id=incident.id)
+    links = [f"bug {incident.bug_id}"] if incident.bug_id else []
+    links += [str(link) for link in incident.links or []]
+    return rules.Report(
+        readable_id=incident.readable_id, title=incident.title, grade=incident.grade, drill=incident.drill,
+        declared_at=incident.declared_at, acknowledged_at=incident.acknowledged_at,
+        mitigated_at=incident.mitigated_at, resolved_at=incident.resolved_at,
+        first_update_at=incident.first_update_at, commander=_display(deps, incident.commander_id),
+        resolution=incident.resolution or "", versions=dict(incident.versions or {}), links=links,
+        timeline=[rules.TimelineEntry(e.at, _display(deps, e.user_id), e.kind, e.text) for e in events],
+        tasks=[rules.TaskState(t.key, t.text, _display(deps, t.done_by) if t.done_by else None, t.done_at)
+               for t in items])
+
+
+def _display(deps: Deps, user_id: str | None) -> str:
+    if not user_id:
+        return "pmbot"
+    try:
+        user = call(deps.client, "users_info", user=user_id).get("user") or {}
+        return "@" + (user.get("name") or user_id)
+    except SlackError:
+        return f"@{user_id}"
+
+
+def _postmortem(deps: Deps, incident: Incident) -> None:
+    report = _report(deps, incident)
+    narrative = rules.template_narrative(report)
+    source = "a template (edit it)"
+    if deps.narrator is not None and not incident.drill:
+        facts = "\n".join(f"{e.at:%H:%M} {e.kind}: {e.text}" for e in report.timeline)
+        outcome = deps.narrator(f"Title: {report.title}\nGrade: {report.grade}\n{facts}")
+        if outcome.usage is not None:
+            with session_scope(deps.engine) as session:
+                u = outcome.usage
+                record_llm_usage(session, team_id=incident.team_id, feature="postmortem", model=u.model,
+                                 prompt_tokens=u.prompt_tokens, completion_tokens=u.completion_tokens,
+                                 latency_ms=u.latency_ms, request_id=u.request_id)
+        if outcome.text:
+            narrative, source = redact(outcome.text).text, "the LLM (check it)"
+        else:
+            logger.info("post-mortem narrative for %s from the template: %s", incident.readable_id, outcome.failure)
+    document = rules.postmortem_markdown(report, narrative)
+    summary = (f"📝 Post-mortem draft for {incident.readable_id}: time to acknowledge "
+               f"{rules.duration(report.declared_at, report.acknowledged_at)}, to mitigate "
+               f"{rules.duration(report.declared_at, report.mitigated_at)}, to resolve "
+               f"{rules.duration(report.declared_at, report.resolved_at)}. Narrative by {source}; the full draft "
+               "with the timeline is attached.")
+    if incident.drill:
+        summary += "\n" + rules.scorecard(report).text()
+    _say(deps, incident, summary)
+    try:
+        upload_file(deps.client, incident.channel_id, content=document.encode(),
+                    filename=f"postmortem-{incident.readable_id}.md", title=f"Post-mortem {incident.readable_id}")
+    except SlackError as exc:
+        logger.warning("could not upload the post-mortem of %s: %s", incident.readable_id, exc.code)
+
+
+def reopen(deps: Deps, incident: Incident, *, user_id: str) -> Incident:
+    require_lead(deps, incident, user_id, "reopen")
+    if incident.status != "resolved":
+        raise UserInputError(f"{incident.readable_id} is still open.")
+    if incident.archived:
+        call(deps.client, "conversations_unarchive", channel=incident.channel_id)
+    now = deps.clock()
+    incident = _store(deps, incident, status="investigating", resolved_at=None, archive_after=None, archived=False,
+                      next_update_due=now + rules.UPDATE_INTERVAL[incident.grade])
+    _log(deps, incident, "reopened", "reopened", user_id)
+    _say(deps, incident, f"↩️ {incident.readable_id} reopened by <@{user_id}>.")
+    refresh(deps, incident)
+    return incident
+
+
+def archive(deps: Deps, incident: Incident) -> bool:
+    with session_scope(deps.engine) as session:
+        if not set_if(session, incident.id, Incident.archived.is_(False), archived=True):
+            return False
+    try:
+        call(deps.client, "conversations_archive", channel=incident.channel_id)
+    except SlackError as exc:
+        if exc.code != "already_archived":
+            logger.warning("could not archive %s: %s", incident.channel_name, exc.code)
+    return True
+
+
+# --- the timeline reaction -------------------------------------------------------------------------
+
+
+def pin_to_timeline(deps: Deps, *, team_id: str, channel_id: str, ts: str, user_id: str) -> bool:
+    """A message reacted to with the timeline emoji joins the timeline, at the time it was written."""
+    with session_scope(deps.engine) as session:
+        incident = incident_in_channel(session, team_id=team_id, channel_id=channel_id)
+    if incident is None:
+        return False
+    text = _message_text(deps, channel_id, ts)
+    if text is None:
+        return False
+    at = datetime.fromtimestamp(float(ts), UTC)
+    return _log(deps, incident, "pinned", truncate(redact(text).text, 1000), user_id, at=at, source_ts=ts)
+
+
+def _message_text(deps: Deps, channel_id: str, ts: str) -> str | None:
+    history = call(deps.client, "conversations_history", channel=channel_id, latest=ts, inclusive=True, limit=1)
+    for message in history.get("messages") or []:
+        if message.get("ts") == ts:
+            return message.get("text") or ""
+    replies = call(deps.client, "conversations_replies", channel=channel_id, ts=ts, limit=1)
+    for message in replies.get("messages") or []:
+        if message.get("ts") == ts:
+            return message.get("text") or ""
+    return None
+
+
+# --- drills -----------------------------------------------------------------------------------------
+
+
+def post_due_injects(deps: Deps, incident: Incident, now: datetime) -> int:
+    """Post the scenario's injects that are due, each once (claimed on next_inject)."""
+    scenario = rules.SCENARIOS.get(incident.scenario or "")
+    if scenario is None:
+        return 0
+    posted = 0
+    position = incident.next_inject
+    while position < len(scenario.injects) and incident.declared_at + scenario.injects[position].after <= now:
+        with session_scope(deps.engine) as session:
+            claimed = set_if(session, incident.id, Incident.next_inject == position, next_inject=position + 1)
+        if claimed:
+            inject = scenario.injects[position]
+            _say(deps, incident, f"💬 Inject {position + 1}/{len(scenario.injects)}: {inject.text}")
+            _log(deps, incident, "inject", inject.text, None, at=now, acknowledge=False)
+            posted += 1
+        position += 1
+    return posted
+
+
+def notify(deps: Deps, user_id: str, channel: str | None, text: str) -> None:
+    tell_privately(deps.client, user_id, channel, text=text)
