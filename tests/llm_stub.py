@@ -18,6 +18,7 @@ class LlmStub:
         self.reasons = ["the stub says so"]
         self.delay = 0.0
         self.content: dict[str, Any] | None = None  # answer this JSON instead of a grade
+        self.text: str | None = None  # answer this plain text instead
         self.requests: list[dict[str, Any]] = []
         handler = type("Handler", (_Handler,), {"stub": self})
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
@@ -35,8 +36,8 @@ class LlmStub:
     def answer(self) -> tuple[int, dict[str, Any]]:
         if self.mode == "error":
             return 500, {"error": {"message": "upstream exploded", "type": "server_error"}}
-        content: str | None = json.dumps(self.content if self.content is not None
-                                         else {"grade": self.grade, "reasons": self.reasons})
+        content: str | None = self.text if self.text is not None else json.dumps(
+            self.content if self.content is not None else {"grade": self.grade, "reasons": self.reasons})
         refusal = None
         finish = "stop"
         if self.mode == "garbage":

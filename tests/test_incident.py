@@ -15,6 +15,7 @@ from storage.db import session_scope
 from storage.models import Incident, IncidentEvent
 from tests.conftest import RunningBot
 from tests.helpers import bot_env, pmbot
+from tests.llm_stub import LlmStub
 
 RESPONDERS = {"pmbot_incident_channel": "C0RANDOM", "pmbot_incident_responders": "1=S0ONCALL; 2=U0BOB",
               "pmbot_legal_contacts": "U0CARLOS", "pmbot_incident_archive_after_hours": 1.0}
@@ -227,3 +228,31 @@ def test_declare_incident_from_a_bug_card_prefills_and_links(bot: RunningBot) ->
     [incident] = incidents(bot)
     assert (incident.bug_id, incident.grade) == ("B-1", 1)
     assert incident.title.startswith("Any user can read everyone")
+
+
+def test_the_postmortem_narrative_comes_from_the_llm_with_pii_removed(bot_factory) -> None:
+    stub = LlmStub()
+    try:
+        bot = bot_factory(openai_api_key="sk-test-stub", openai_base_url=stub.base_url, pmbot_llm_model="stub-model",
+                          **RESPONDERS)
+        incident_command(bot, "declare Card numbers shown in replies grade 1")
+        [incident] = incidents(bot)
+        room = incident.channel_id
+        incident_command(bot, "note customer card 4111 1111 1111 1111 appeared in a reply", channel=room)
+        assert bot.driver.command("/risk", "Memory feature may mix up users p=3 i=5 #privacy").status == 200
+        bot.runtime.settle()
+        assert bot.driver.command("/risk", "link R-1 INC-1").status == 200
+        incident_command(bot, "link R-1", channel=room)
+        bot.driver.press("Done", channel=room)  # the rollback step: mitigated
+        bot.runtime.settle()
+        assert incidents(bot)[0].status == "mitigated"
+        stub.mode, stub.text = "good", "Users saw card numbers in replies; the team rolled back within minutes."
+        incident_command(bot, "resolve rolled back and patched the memory lookup", channel=room)
+        [document] = [f for f in bot.sandbox.ws.files.values() if f["name"] == "postmortem-INC-1.md"]
+        text = document["content"].decode()
+        assert "the team rolled back within minutes" in text and "- Linked: R-1" in text
+        sent = json.dumps(stub.requests[-1])
+        assert "4111 1111" not in sent and "<facts>" in sent
+        assert "4111 1111" not in text
+    finally:
+        stub.stop()

@@ -44,6 +44,7 @@ SPEC = CommandSpec(
         ("note <text>", "add a line to the timeline (or react with :pushpin: to any message in the war room)"),
         ("update <text>", "post a status update in the war room and the announcement's thread"),
         ("set model=v12 prompt=p7 dataset=d3 rollback=v11", "record the versions affected and rolled back to"),
+        ("link B-12 | R-3 | AI-123", "link a bug, a risk or a Jira issue (they go in the post-mortem)"),
         ("grade 1|2|3", "change the grade (commander or scribe only)"),
         ("resolve [summary]", "resolve it and get the post-mortem draft (commander or scribe only)"),
         ("reopen", "reopen it (and its channel)"),
@@ -58,7 +59,7 @@ SPEC = CommandSpec(
 _ID = re.compile(r"^INC-\d{1,9}$", re.I)
 _USER = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 _VERSION = re.compile(r"(?<!\S)(model|prompt|dataset|rollback)=(\"[^\"]*\"|\S+)", re.I)
-ACTING = ("role", "note", "update", "set", "grade", "resolve", "reopen", "status")
+_LINK = re.compile(r"^(?:[BRbr]-\d{1,9}|[A-Z][A-Z0-9_]{1,9}-\d{1,9}|https?://\S+)$")
 
 
 def register(app: App, deps: Deps) -> None:
@@ -95,7 +96,7 @@ def handle(request: Request, reply: Reply, deps: Deps) -> None:
         drills.handle(request, reply, deps, words[1:])
     elif first == "status" and readable_id is None and not _in_war_room(deps, request):
         reply.ack(_list(deps, request.team_id, active_only=True))
-    elif first in ACTING or (readable_id and not words):
+    elif first in _ACTIONS or (readable_id and not words):
         incident = service.find(deps, team_id=request.team_id, channel_id=request.channel_id,
                                 readable_id=readable_id)
         _act(first or "status", rest, incident, request, reply, deps)
@@ -125,46 +126,75 @@ def _declare(request: Request, reply: Reply, deps: Deps, text: str) -> None:
 
 
 def _act(verb: str, rest: str, incident, request: Request, reply: Reply, deps: Deps) -> None:
-    user = request.user_id
-    if verb == "status":
-        with session_scope(deps.engine) as session:
-            items = tasks(session, incident_id=incident.id)
-            events = timeline(session, incident_id=incident.id)
-        text = inc_blocks.status_text(incident, items, events)
-        reply.ack(text, blocks.sections(text))
-    elif verb == "role":
-        found = _USER.search(rest)
-        role = rest.split()[-1].lower() if rest.split() else ""
-        if not found or role not in rules.ROLES:
-            raise UserInputError("Say who and which role: `/incident role @maria scribe` (commander, comms, scribe).")
-        reply.ack()
-        service.set_role(deps, incident, user_id=user, person=found[1], role=role)
-    elif verb == "note":
-        service.note(deps, incident, user_id=user, text=rest)
-        reply.ack("Added to the timeline.")
-    elif verb == "update":
-        reply.ack()
-        service.post_update(deps, incident, user_id=user, text=rest)
-    elif verb == "set":
-        values = {m[1].lower(): m[2].strip('"') for m in _VERSION.finditer(rest)}
-        if not values:
-            raise UserInputError("Record versions as `/incident set model=v12 prompt=p7 dataset=d3 rollback=v11`.")
-        service.set_versions(deps, incident, user_id=user, values=values)
-        reply.ack("Recorded: " + ", ".join(f"{k} {escape_mrkdwn(v)}" for k, v in values.items()))
-    elif verb == "grade":
-        if rest.strip() not in ("1", "2", "3"):
-            raise UserInputError("An incident is grade 1, 2 or 3: `/incident grade 1`.")
-        service.require_lead(deps, incident, user, "change the grade of")
-        reply.ack()
-        service.change_grade(deps, incident, user_id=user, grade=int(rest.strip()))
-    elif verb == "resolve":
-        service.require_lead(deps, incident, user, "resolve")
-        reply.ack(f"Resolving {incident.readable_id} and drafting the post-mortem…")
-        service.resolve(deps, incident, user_id=user, summary=rest)
-    elif verb == "reopen":
-        service.require_lead(deps, incident, user, "reopen")
-        reply.ack()
-        service.reopen(deps, incident, user_id=user)
+    _ACTIONS[verb](rest, incident, request, reply, deps)
+
+
+def _status(_rest: str, incident, _request: Request, reply: Reply, deps: Deps) -> None:
+    with session_scope(deps.engine) as session:
+        items = tasks(session, incident_id=incident.id)
+        events = timeline(session, incident_id=incident.id)
+    text = inc_blocks.status_text(incident, items, events)
+    reply.ack(text, blocks.sections(text))
+
+
+def _role(rest: str, incident, request: Request, reply: Reply, deps: Deps) -> None:
+    found = _USER.search(rest)
+    role = rest.split()[-1].lower() if rest.split() else ""
+    if not found or role not in rules.ROLES:
+        raise UserInputError("Say who and which role: `/incident role @maria scribe` (commander, comms, scribe).")
+    reply.ack()
+    service.set_role(deps, incident, user_id=request.user_id, person=found[1], role=role)
+
+
+def _note(rest: str, incident, request: Request, reply: Reply, deps: Deps) -> None:
+    service.note(deps, incident, user_id=request.user_id, text=rest)
+    reply.ack("Added to the timeline.")
+
+
+def _update(rest: str, incident, request: Request, reply: Reply, deps: Deps) -> None:
+    reply.ack()
+    service.post_update(deps, incident, user_id=request.user_id, text=rest)
+
+
+def _set(rest: str, incident, request: Request, reply: Reply, deps: Deps) -> None:
+    values = {m[1].lower(): m[2].strip('"') for m in _VERSION.finditer(rest)}
+    if not values:
+        raise UserInputError("Record versions as `/incident set model=v12 prompt=p7 dataset=d3 rollback=v11`.")
+    service.set_versions(deps, incident, user_id=request.user_id, values=values)
+    reply.ack("Recorded: " + ", ".join(f"{k} {escape_mrkdwn(v)}" for k, v in values.items()))
+
+
+def _grade(rest: str, incident, request: Request, reply: Reply, deps: Deps) -> None:
+    if rest.strip() not in ("1", "2", "3"):
+        raise UserInputError("An incident is grade 1, 2 or 3: `/incident grade 1`.")
+    service.require_lead(deps, incident, request.user_id, "change the grade of")
+    reply.ack()
+    service.change_grade(deps, incident, user_id=request.user_id, grade=int(rest.strip()))
+
+
+def _resolve(rest: str, incident, request: Request, reply: Reply, deps: Deps) -> None:
+    service.require_lead(deps, incident, request.user_id, "resolve")
+    reply.ack(f"Resolving {incident.readable_id} and drafting the post-mortem…")
+    service.resolve(deps, incident, user_id=request.user_id, summary=rest)
+
+
+def _reopen(_rest: str, incident, request: Request, reply: Reply, deps: Deps) -> None:
+    service.require_lead(deps, incident, request.user_id, "reopen")
+    reply.ack()
+    service.reopen(deps, incident, user_id=request.user_id)
+
+
+def _link(rest: str, incident, request: Request, reply: Reply, deps: Deps) -> None:
+    target = rest.strip()
+    if not _LINK.match(target):
+        raise UserInputError("Link a bug (B-12), a risk (R-3), a Jira key (AI-123) or a link (https://…).")
+    target = target if target.startswith("http") else target.upper()
+    service.link(deps, incident, user_id=request.user_id, target=target)
+    reply.ack(f"{incident.readable_id} is linked to {target}.")
+
+
+_ACTIONS = {"status": _status, "role": _role, "note": _note, "update": _update, "set": _set, "grade": _grade,
+            "resolve": _resolve, "reopen": _reopen, "link": _link}
 
 
 def _list(deps: Deps, team_id: str, *, active_only: bool) -> str:

@@ -18,7 +18,7 @@ from bot.errors import NameTaken, NotAllowed, NotFound, SlackError, UserInputErr
 from bot.gateways.slack import call, is_workspace_admin, post_in_channel, resolve_channel, tell_privately, upload_file
 from bot.incidents import blocks as inc_blocks
 from bot.settings import responders_by_grade
-from storage.bugs import record_llm_usage
+from storage.bugs import get_bug, record_llm_usage
 from storage.db import session_scope
 from storage.incidents import (
     add_event,
@@ -33,6 +33,7 @@ from storage.incidents import (
     timeline,
 )
 from storage.models import Incident
+from storage.risks import RiskFilter, get_risk, list_risks
 
 logger = logging.getLogger(__name__)
 
@@ -320,10 +321,28 @@ def tick(deps: Deps, *, team_id: str, incident_id: int, task_id: int, user_id: s
             return False
         add_event(session, incident=incident, at=now, kind="task", text=f"done: {task.text}", user_id=user_id)
         _acknowledge(session, incident, now)
-        if task.key == "rollback":
-            set_if(session, incident.id, Incident.mitigated_at.is_(None), mitigated_at=now)
+        mitigated = task.key == "rollback" and set_if(
+            session, incident.id, Incident.mitigated_at.is_(None) & (Incident.status == "investigating"),
+            mitigated_at=now, status="mitigated")
+        if mitigated:
+            add_event(session, incident=incident, at=now, kind="status", text="investigating → mitigated",
+                      user_id=user_id)
     refresh(deps, incident)
     return True
+
+
+def link(deps: Deps, incident: Incident, *, user_id: str, target: str) -> Incident:
+    """Link a bug or a risk (checked to exist), or a Jira key or URL."""
+    with session_scope(deps.engine) as session:
+        if target.startswith("B-") and get_bug(session, team_id=incident.team_id, readable_id=target) is None:
+            raise NotFound(f"There is no bug {target} here.")
+        if target.startswith("R-") and get_risk(session, team_id=incident.team_id, readable_id=target) is None:
+            raise NotFound(f"There is no risk {target} here.")
+    if target in (incident.links or []) or target == incident.bug_id:
+        raise UserInputError(f"{incident.readable_id} is linked to {target} already.")
+    incident = _store(deps, incident, links=[*(incident.links or []), target])
+    _log(deps, incident, "link", f"linked {target}", user_id)
+    return incident
 
 
 def set_versions(deps: Deps, incident: Incident, *, user_id: str, values: dict[str, str]) -> Incident:
@@ -390,8 +409,8 @@ def _report(deps: Deps, incident: Incident) -> rules.Report:
     with session_scope(deps.engine) as session:
         events = timeline(session, incident_id=incident.id)
         items = tasks(session, incident_id=incident.id)
-    links = [f"bug {incident.bug_id}"] if incident.bug_id else []
-    links += [str(link) for link in incident.links or []]
+    links = list(dict.fromkeys(([incident.bug_id] if incident.bug_id else []) + [str(x) for x in incident.links or []]
+                               + _risks_linking(deps, incident)))
     return rules.Report(
         readable_id=incident.readable_id, title=incident.title, grade=incident.grade, drill=incident.drill,
         declared_at=incident.declared_at, acknowledged_at=incident.acknowledged_at,
@@ -401,6 +420,13 @@ def _report(deps: Deps, incident: Incident) -> rules.Report:
         timeline=[rules.TimelineEntry(e.at, _display(deps, e.user_id), e.kind, e.text) for e in events],
         tasks=[rules.TaskState(t.key, t.text, _display(deps, t.done_by) if t.done_by else None, t.done_at)
                for t in items])
+
+
+def _risks_linking(deps: Deps, incident: Incident) -> list[str]:
+    """Risks that named this incident with `/risk link R-n INC-m`."""
+    with session_scope(deps.engine) as session:
+        risks, _ = list_risks(session, team_id=incident.team_id, where=RiskFilter(status="all"))
+    return [r.readable_id for r in risks if incident.readable_id in (r.links or [])]
 
 
 def _display(deps: Deps, user_id: str | None) -> str:
