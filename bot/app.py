@@ -16,6 +16,7 @@ from bot.bugs.service import recover
 from bot.deps import Deps
 from bot.domain.pii import redact as redact_pii
 from bot.edge import dedupe_middleware
+from bot.gateways.llm import build_llm_client
 from bot.gateways.slack import build_web_client
 from bot.grader import llm_grader, narrator, risk_reader
 from bot.http import HttpServer, WsgiApp
@@ -90,10 +91,10 @@ class Runtime:
 
 def build_deps(settings: Settings) -> Deps:
     """Engine, metrics, Slack client and registries; enough for jobs and the CLI. No network, no threads."""
+    llm = build_llm_client(settings) if settings.llm_configured else None  # one client, shared by every LLM use
     return Deps(settings=settings, engine=make_engine(settings.database_url), metrics=Metrics(),
                 client=build_web_client(settings), commands=commands.specs(), jobs=jobs.registry(),
-                llm=llm_grader(settings), risk_llm=risk_reader(settings),
-                narrator=narrator(settings))
+                llm=llm_grader(settings, llm), risk_llm=risk_reader(settings, llm), narrator=narrator(settings, llm))
 
 
 def build(settings: Settings) -> Runtime:

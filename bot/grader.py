@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+from openai import OpenAI
+
 from bot.domain.grades import grade_info
 from bot.domain.grading import Verdict, grade_redacted
 from bot.domain.pii import Finding, Redaction, redact
@@ -37,31 +39,29 @@ class Graded:
     usage: Usage | None  # the LLM call's token usage, for the budget feature
 
 
-def llm_grader(settings: Settings) -> LlmGrader | None:
+def llm_grader(settings: Settings, client: OpenAI | None = None) -> LlmGrader | None:
     """A grading function bound to a client, or None when no LLM is configured."""
-    if not settings.llm_configured:
-        return None
-    client = build_llm_client(settings)
-    model = settings.pmbot_llm_model
-    return lambda redacted: grade_with_llm(client, model, redacted)
+    bound = _bind(settings, client)
+    return None if bound is None else (lambda redacted: grade_with_llm(*bound, redacted))
 
 
-def risk_reader(settings: Settings) -> RiskReader | None:
+def risk_reader(settings: Settings, client: OpenAI | None = None) -> RiskReader | None:
     """Reads a risk's prose with the LLM, or None when no LLM is configured."""
-    if not settings.llm_configured:
-        return None
-    client = build_llm_client(settings)
-    model = settings.pmbot_llm_model
-    return lambda redacted, keys: extract_risk_with_llm(client, model, redacted, keys)
+    bound = _bind(settings, client)
+    return None if bound is None else (lambda redacted, keys: extract_risk_with_llm(*bound, redacted, keys))
 
 
-def narrator(settings: Settings) -> Narrator | None:
+def narrator(settings: Settings, client: OpenAI | None = None) -> Narrator | None:
     """Writes a post-mortem narrative from redacted facts, or None when no LLM is configured."""
+    bound = _bind(settings, client)
+    return None if bound is None else (lambda facts: write_narrative(*bound, facts))
+
+
+def _bind(settings: Settings, client: OpenAI | None) -> tuple[OpenAI, str] | None:
+    """(client, model) for the LLM calls: the given client (one per process), or a new one."""
     if not settings.llm_configured:
         return None
-    client = build_llm_client(settings)
-    model = settings.pmbot_llm_model
-    return lambda facts: write_narrative(client, model, facts)
+    return client or build_llm_client(settings), settings.pmbot_llm_model
 
 
 def grade_text(text: str, llm: LlmGrader | None = None) -> Graded:

@@ -409,16 +409,23 @@ def _report(deps: Deps, incident: Incident) -> rules.Report:
     with session_scope(deps.engine) as session:
         events = timeline(session, incident_id=incident.id)
         items = tasks(session, incident_id=incident.id)
+    names: dict[str | None, str] = {}
+
+    def display(user_id: str | None) -> str:  # one users.info per person, not per timeline line
+        if user_id not in names:
+            names[user_id] = _display(deps, user_id)
+        return names[user_id]
+
     links = list(dict.fromkeys(([incident.bug_id] if incident.bug_id else []) + [str(x) for x in incident.links or []]
                                + _risks_linking(deps, incident)))
     return rules.Report(
         readable_id=incident.readable_id, title=incident.title, grade=incident.grade, drill=incident.drill,
         declared_at=incident.declared_at, acknowledged_at=incident.acknowledged_at,
         mitigated_at=incident.mitigated_at, resolved_at=incident.resolved_at,
-        first_update_at=incident.first_update_at, commander=_display(deps, incident.commander_id),
+        first_update_at=incident.first_update_at, commander=display(incident.commander_id),
         resolution=incident.resolution or "", versions=dict(incident.versions or {}), links=links,
-        timeline=[rules.TimelineEntry(e.at, _display(deps, e.user_id), e.kind, e.text) for e in events],
-        tasks=[rules.TaskState(t.key, t.text, _display(deps, t.done_by) if t.done_by else None, t.done_at)
+        timeline=[rules.TimelineEntry(e.at, display(e.user_id), e.kind, e.text) for e in events],
+        tasks=[rules.TaskState(t.key, t.text, display(t.done_by) if t.done_by else None, t.done_at)
                for t in items])
 
 
