@@ -44,6 +44,12 @@ def _parser() -> argparse.ArgumentParser:
     run = jobs_sub.add_parser("run", help="run a job once now, or as if the clock read --now")
     run.add_argument("name")
     run.add_argument("--now", default=None, help="ISO time, e.g. 2026-12-01T09:30 (zone: PMBOT_TIMEZONE)")
+    cost = sub.add_parser("cost", help="budget costs")
+    cost_sub = cost.add_subparsers(dest="cost_verb", metavar="ACTION")
+    load = cost_sub.add_parser("import", help="import a CSV of costs into a channel's budget (all lines or none)")
+    load.add_argument("file")
+    load.add_argument("--channel", required=True, help="the channel id whose budget it is (C…)")
+    load.add_argument("--team", default=None, help="the team id, when several teams have a budget in that channel")
     return parser
 
 
@@ -87,7 +93,43 @@ def _dispatch(args: argparse.Namespace, settings: Settings, parser: argparse.Arg
         if args.jobs_verb == "run":
             return _jobs_run(settings, args.name, args.now)
         parser.parse_args(["jobs", "--help"])
+    if args.verb == "cost" and args.cost_verb == "import":
+        return _cost_import(settings, args.file, args.channel, args.team)
+    if args.verb == "cost":
+        parser.parse_args(["cost", "--help"])
     return 2
+
+
+def _cost_import(settings: Settings, path: str, channel: str, team: str | None) -> int:
+    from sqlmodel import select
+
+    from bot.budgets import service
+    from bot.errors import PmbotError
+    from storage.db import session_scope
+    from storage.models import Budget
+
+    deps = _scheduler(settings).deps
+    with session_scope(deps.engine) as session:
+        stmt = select(Budget).where(Budget.channel_id == channel)
+        found = [b for b in session.exec(stmt) if team is None or b.team_id == team]
+    if len(found) != 1:
+        print(f"pmbot: {'no budget' if not found else 'several budgets (give --team)'} in channel {channel}",
+              file=sys.stderr)
+        return 2
+    try:
+        with open(path, encoding="utf-8-sig") as handle:
+            content = handle.read()
+        count = service.import_costs(deps, found[0], user_id="pmbot-cli", content=content)
+    except OSError as exc:
+        print(f"pmbot: cannot read {path}: {exc.strerror}", file=sys.stderr)
+        return 2
+    except PmbotError as exc:
+        print(f"pmbot: {exc}", file=sys.stderr)
+        return 1
+    print(f"imported {count} cost lines into the budget of {channel}")
+    for alert in service.check_alerts(deps, found[0]):
+        print(f"alert posted: {alert}")
+    return 0
 
 
 def _manifest(args: argparse.Namespace) -> int:

@@ -6,6 +6,7 @@ import logging
 import os
 import re
 import socket
+from decimal import Decimal, InvalidOperation
 from typing import Annotated
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -84,6 +85,10 @@ class Settings(BaseSettings):
     pmbot_legal_contacts: str = ""
     pmbot_timeline_emoji: str = "pushpin"
     pmbot_incident_archive_after_hours: Annotated[float, Field(ge=0, le=24 * 365)] = 72.0
+    # Budgets: who may set them (user ids; a user group can be added with /budget admins), and what the bot's
+    # own LLM calls cost per 1K tokens: "gpt-4o-mini=0.00015/0.0006; gpt-4o=0.0025/0.01" (input/output).
+    pmbot_budget_admins: str = ""
+    pmbot_llm_prices: str = "gpt-4o-mini=0.00015/0.0006"
     pmbot_log_level: str = "INFO"
     pmbot_worker_threads: Annotated[int, Field(ge=1, le=64)] = 8
     pmbot_http_threads: Annotated[int, Field(ge=1, le=128)] = 16
@@ -97,6 +102,12 @@ class Settings(BaseSettings):
     @classmethod
     def _responders(cls, value: str) -> str:
         responders_by_grade(value)  # raises with a message naming the bad part
+        return value
+
+    @field_validator("pmbot_llm_prices")
+    @classmethod
+    def _prices(cls, value: str) -> str:
+        llm_prices(value)  # raises with a message naming the bad part
         return value
 
     @field_validator("slack_api_url")
@@ -193,3 +204,19 @@ def responders_by_grade(value: str) -> dict[str, list[str]]:
                              "(grade 1, 2, 3 or *, then user or user-group ids)")
         found[grade] = ids
     return found
+
+
+def llm_prices(value: str) -> dict[str, tuple[Decimal, Decimal]]:
+    """`gpt-4o-mini=0.00015/0.0006; …` → {model: (per 1K input tokens, per 1K output tokens)}."""
+    prices: dict[str, tuple[Decimal, Decimal]] = {}
+    for part in filter(None, (p.strip() for p in value.split(";"))):
+        model, sep, pair = part.partition("=")
+        given, slash, taken = pair.partition("/")
+        try:
+            if not (sep and slash and model.strip()):
+                raise InvalidOperation
+            prices[model.strip()] = (Decimal(given.strip()), Decimal(taken.strip()))
+        except InvalidOperation:
+            raise ValueError(f"PMBOT_LLM_PRICES: {part!r} should look like gpt-4o-mini=0.00015/0.0006 "
+                             "(price per 1K input/output tokens)") from None
+    return prices

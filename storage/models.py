@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import JSON, Column, Date, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from storage.types import UTCDateTime
+from storage.types import Money, UTCDateTime
 
 # Named constraints: Alembic's SQLite batch mode needs names to alter or drop them later.
 SQLModel.metadata.naming_convention = {
@@ -347,3 +348,88 @@ class DrillSchedule(SQLModel, table=True):
     warned_day_for: datetime | None = _utc_column(nullable=True)
     warned_hour_for: datetime | None = _utc_column(nullable=True)
     started_for: datetime | None = _utc_column(nullable=True)
+
+
+class Budget(SQLModel, table=True):
+    """A channel's budget: an amount per period (month, quarter or a project's dates), optional caps."""
+
+    __tablename__ = "budget"
+    __table_args__ = (UniqueConstraint("team_id", "channel_id", name="uq_budget_team_channel"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32, index=True)
+    channel_id: str = Field(max_length=32)  # where it was set: it belongs to this channel
+    post_channel_id: str = Field(max_length=32)  # where its alerts and reports go
+    amount: Decimal = Field(sa_type=Money(), nullable=False)
+    currency: str = Field(max_length=3)
+    period: str = Field(max_length=16)  # month | quarter | project
+    project_start: date | None = Field(default=None, sa_column=Column(Date, nullable=True))
+    project_end: date | None = Field(default=None, sa_column=Column(Date, nullable=True))
+    caps: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))  # category → "amount"
+    categories: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))  # a team's own
+    report_weekday: int = Field(default=0)  # 0 Monday … 6 Sunday, team-local
+    report_hour: int = Field(default=9)
+    reported_on: date | None = Field(default=None, sa_column=Column(Date, nullable=True))
+    set_by: str = Field(max_length=32)
+    updated_at: datetime = _utc_column(now=True)
+
+
+class CostEntry(SQLModel, table=True):
+    """Money spent, in the budget's currency."""
+
+    __tablename__ = "cost_entry"
+    __table_args__ = (Index("ix_cost_entry_budget_day", "budget_id", "day"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    budget_id: int = Field(foreign_key="budget.id", ondelete="CASCADE")
+    day: date = Field(sa_column=Column(Date, nullable=False))
+    category: str = Field(max_length=32)
+    amount: Decimal = Field(sa_type=Money(), nullable=False)
+    note: str = Field(default="", max_length=200)
+    user_id: str = Field(max_length=32)
+    import_id: int | None = Field(default=None, foreign_key="cost_import.id", ondelete="CASCADE")
+    delivery_key: str | None = Field(default=None, max_length=128, unique=True)
+    created_at: datetime = _utc_column(now=True)
+
+
+class CostImport(SQLModel, table=True):
+    """One imported file: the same file again is recognised by its key and not counted twice."""
+
+    __tablename__ = "cost_import"
+    __table_args__ = (UniqueConstraint("budget_id", "file_key", name="uq_cost_import_budget_file"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    budget_id: int = Field(foreign_key="budget.id", ondelete="CASCADE")
+    file_key: str = Field(max_length=64)
+    rows: int
+    user_id: str = Field(max_length=32)
+    created_at: datetime = _utc_column(now=True)
+
+
+class BudgetAlert(SQLModel, table=True):
+    """A threshold alert sent: once per budget, period, scope and threshold."""
+
+    __tablename__ = "budget_alert"
+    __table_args__ = (UniqueConstraint("budget_id", "period_start", "scope", "kind", "threshold",
+                                       name="uq_budget_alert_once"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    budget_id: int = Field(foreign_key="budget.id", ondelete="CASCADE")
+    period_start: date = Field(sa_column=Column(Date, nullable=False))
+    scope: str = Field(max_length=32)  # "total" or a category
+    kind: str = Field(max_length=16)  # actual | forecast
+    threshold: int
+    created_at: datetime = _utc_column(now=True)
+
+
+class BudgetAdminGroup(SQLModel, table=True):
+    """The user group whose members may set and change a team's budgets (besides PMBOT_BUDGET_ADMINS)."""
+
+    __tablename__ = "budget_admin_group"
+
+    team_id: str = Field(primary_key=True, max_length=32)
+    usergroup_id: str = Field(max_length=32)
+    set_by: str = Field(max_length=32)
+    updated_at: datetime = _utc_column(now=True)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 
-from sqlalchemy import DateTime
+from sqlalchemy import DateTime, Numeric, String
 from sqlalchemy.types import TypeDecorator
 
 
@@ -29,3 +30,25 @@ class UTCDateTime(TypeDecorator):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+class Money(TypeDecorator):
+    """An exact Decimal amount: NUMERIC(16, 2) on PostgreSQL, text on SQLite (whose NUMERIC is a float)."""
+
+    impl = String(24)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect):
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(Numeric(16, 2, asdecimal=True))
+        return dialect.type_descriptor(String(24))
+
+    def process_bind_param(self, value: Decimal | None, dialect):
+        if value is None:
+            return None
+        if not isinstance(value, Decimal):
+            raise ValueError("money must be a Decimal")
+        return value if dialect.name == "postgresql" else format(value.quantize(Decimal("0.01")), "f")
+
+    def process_result_value(self, value, dialect) -> Decimal | None:
+        return None if value is None else Decimal(str(value)).quantize(Decimal("0.01"))

@@ -20,6 +20,7 @@ from bot.gateways.slack import post_in_channel, tell_privately
 from bot.jobs.base import ScheduleRef, cron_slots
 from bot.risks import blocks as risk_blocks
 from bot.risks import service
+from bot.teams import team_zone
 from storage.db import session_scope
 from storage.models import Risk
 from storage.risks import categories, due_for_review, expired_acceptances, stale_intakes, team_ids_with_risks
@@ -40,7 +41,7 @@ slots = cron_slots
 def run(deps: Deps, *, now: datetime, schedule: ScheduleRef | None = None) -> str:
     done = {"reminded": 0, "escalated": 0, "reopened": 0, "nudged": 0}
     for team_id in _teams(deps):
-        local = now.astimezone(service.team_zone(deps, team_id))
+        local = now.astimezone(team_zone(deps, team_id))
         if local.hour < deps.settings.pmbot_risk_review_hour:
             continue  # not this team's morning yet; a later run today will do it
         _review_team(deps, team_id, local.date(), now, done)

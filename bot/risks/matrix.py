@@ -1,8 +1,4 @@
-"""The 5×5 heat map (impact × probability) as a PNG, and the register as CSV.
-
-matplotlib is imported here, lazily, and only its object API is used (`Figure`, never pyplot): pyplot keeps
-global state that leaks and is not thread-safe in a server.
-"""
+"""The 5×5 heat map (impact × probability) as a PNG (drawn through `bot.charts`), and the register as CSV."""
 
 from __future__ import annotations
 
@@ -11,6 +7,7 @@ import io
 from collections import defaultdict
 from datetime import date
 
+from bot.charts import render
 from bot.domain.risk import band, score
 from storage.models import Risk
 
@@ -29,11 +26,13 @@ def cells(risks: list[Risk]) -> dict[tuple[int, int], list[str]]:
 
 def heat_map_png(risks: list[Risk], *, title: str, as_of: date) -> bytes:
     """The heat map: band colours, and in each cell the count and the first ids."""
-    from matplotlib.figure import Figure
+    return render(lambda figure: _draw(figure, risks, title=title, as_of=as_of), size=(7.5, 6.5))
+
+
+def _draw(figure, risks: list[Risk], *, title: str, as_of: date) -> None:
     from matplotlib.patches import Rectangle
 
     grid = cells(risks)
-    figure = Figure(figsize=(7.5, 6.5), dpi=120, layout="constrained")
     axes = figure.add_subplot()
     for p in range(1, 6):
         for i in range(1, 6):
@@ -56,9 +55,6 @@ def heat_map_png(risks: list[Risk], *, title: str, as_of: date) -> bytes:
     count = sum(len(v) for v in grid.values())
     axes.set_title(f"{title}\n{count} risk{'' if count == 1 else 's'} as of {as_of.isoformat()}{note}",
                    fontsize=11)
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
-    return buffer.getvalue()
 
 
 CSV_COLUMNS = ("id", "title", "description", "category", "probability", "impact", "score", "band", "response",

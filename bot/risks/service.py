@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import date, datetime
-from zoneinfo import ZoneInfo
+from datetime import date
 
 from bot.deps import Deps
 from bot.domain import risk as rules
@@ -14,27 +13,16 @@ from bot.domain.text import truncate
 from bot.errors import NotFound, SlackError, UserInputError
 from bot.gateways.slack import call, find_user, post_in_channel
 from bot.risks import blocks as risk_blocks
+from bot.teams import team_today
 from storage.bugs import get_bug, record_llm_usage
 from storage.db import session_scope
 from storage.models import Risk
-from storage.repos import team_settings
 from storage.risks import apply_changes, categories, claim_step, create_risk, get_risk, risk_by_id, risk_by_message
 
 logger = logging.getLogger(__name__)
 
 TITLE_CHARS = 200
 MAX_TEXT_CHARS = 4000
-
-
-def team_zone(deps: Deps, team_id: str) -> ZoneInfo:
-    with session_scope(deps.engine) as session:
-        row = team_settings(session, team_id=team_id)
-    return ZoneInfo(row.timezone if row else deps.settings.pmbot_timezone)
-
-
-def team_today(deps: Deps, team_id: str, now: datetime | None = None) -> date:
-    """The date it is for the team (their time zone from `/pmbot settings`, or PMBOT_TIMEZONE)."""
-    return (now or deps.clock()).astimezone(team_zone(deps, team_id)).date()
 
 
 def team_categories(deps: Deps, team_id: str) -> dict[str, str]:

@@ -1,0 +1,167 @@
+"""`/budget` and `/cost`: a channel's budget (admins only), its costs, threshold alerts and the chart."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from slack_bolt import App
+
+from bot.budgets import chart, service
+from bot.deps import Deps
+from bot.domain import budget as rules
+from bot.domain.text import escape_mrkdwn
+from bot.edge import Reply, Request, command_listener
+from bot.errors import UserInputError
+from bot.gateways.slack import upload_file
+from bot.registry import CommandSpec
+from bot.teams import team_today
+from storage.budgets import budget_of, entries
+from storage.db import session_scope
+
+SPEC = CommandSpec(
+    name="/budget",
+    summary="this channel's budget: set it (budget admins), see spend and forecast, get the chart",
+    usage_hint="set 20000 USD month [compute=8000 …] | status | chart | channel #x",
+    usage=(
+        ("set <amount> [currency] [month|quarter|project <start> <end>] [category=amount …]",
+         "set or change the budget (budget admins only); caps per category are optional"),
+        ("status", "spent, percent, this week vs last, burn rate, forecast, when it runs out"),
+        ("chart", "the chart: cumulative spend per category against the budget and the forecast"),
+        ("channel #finance", "post alerts and the weekly report in another channel"),
+        ("report <weekday> <HH>", "the weekly report's day and hour (team time), e.g. `report mon 9`"),
+        ("category add <name>", "a category of your own, next to compute, data, annotation, api, evaluation, "
+                                "infra, people"),
+        ("admins @group", "the user group whose members may set budgets (besides PMBOT_BUDGET_ADMINS)"),
+    ),
+)
+
+COST_SPEC = CommandSpec(
+    name="/cost",
+    summary="record what the project spends: add a cost, list, undo, import a CSV",
+    usage_hint="add 1200 compute [2026-11-20] [note] | list [week|month] | undo | import",
+    usage=(
+        ("add <amount> <category> [date] [note]", "record a cost (today unless a date is given)"),
+        ("list [week|month]", "this period's costs (or this week's, or this month's)"),
+        ("undo", "remove your own last cost entry"),
+        ("import <CSV lines pasted after the word import>", "date, category or cloud service, amount, currency, "
+                                                             "note — all lines or none; the same file counts once"),
+    ),
+)
+
+SPECS = (SPEC, COST_SPEC)
+_CHANNEL = re.compile(r"<#([CG][A-Z0-9]+)(?:\|[^>]*)?>")
+_GROUP = re.compile(r"<!subteam\^([A-Z0-9]+)(?:\|[^>]*)?>|^(S[A-Z0-9]+)$")
+_WEEKDAYS = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
+
+
+def register(app: App, deps: Deps) -> None:
+    app.command(SPEC.name)(command_listener(deps, SPEC, handle_budget))
+    app.command(COST_SPEC.name)(command_listener(deps, COST_SPEC, handle_cost))
+
+
+SCOPES = ("usergroups:read", "files:write")
+
+
+def handle_budget(request: Request, reply: Reply, deps: Deps) -> None:
+    words = request.text.split()
+    first = words[0].lower() if words else "status"
+    rest = request.text.split(None, 1)[1] if len(words) > 1 else ""
+    if first == "set":
+        budget = service.set_budget(deps, team_id=request.team_id, channel_id=request.channel_id,
+                                    user_id=request.user_id, text=rest)
+        caps = ", ".join(f"{c} {rules.money(rules.Decimal(v), budget.currency)}" for c, v in budget.caps.items())
+        reply.ack(f"Budget set: {rules.money(budget.amount, budget.currency)} per {budget.period}"
+                  + (f" ({budget.project_start} – {budget.project_end})" if budget.period == "project" else "")
+                  + (f"; caps: {caps}" if caps else "") + ".")
+        service.check_alerts(deps, budget)
+    elif first == "status":
+        budget = service.budget_here(deps, request.team_id, request.channel_id)
+        reply.ack(service.status_text(service.snapshot(deps, budget)))
+    elif first == "chart":
+        budget = service.budget_here(deps, request.team_id, request.channel_id)
+        reply.ack("Drawing the budget chart…")
+        snap = service.snapshot(deps, budget)
+        upload_file(deps.client, request.channel_id, content=chart.budget_png(snap),
+                    filename=f"budget-{snap.today.isoformat()}.png", title=f"Budget {snap.today.isoformat()}",
+                    comment=service.status_text(snap))
+    elif first == "channel" and (found := _CHANNEL.search(rest)):
+        _change(deps, request, post_channel_id=found[1])
+        reply.ack(f"Budget alerts and reports now go to <#{found[1]}>.")
+    elif first == "report" and len(words) == 3 and words[1][:3].lower() in _WEEKDAYS and words[2].isdigit() \
+            and int(words[2]) < 24:
+        _change(deps, request, report_weekday=_WEEKDAYS[words[1][:3].lower()], report_hour=int(words[2]))
+        reply.ack(f"The weekly report goes out on {words[1][:3].capitalize()} at {int(words[2]):02d}:00 team time.")
+    elif first == "category" and len(words) >= 3 and words[1].lower() == "add":
+        name = re.sub(r"[^a-z0-9_-]", "", words[2].lower())[:32]
+        if len(name) < 2:
+            raise UserInputError("A category name is one word of letters, digits, - or _.")
+        budget = service.budget_here(deps, request.team_id, request.channel_id)
+        if name in service.categories_of(budget):
+            raise UserInputError(f"`{name}` is a category already.")
+        _change(deps, request, categories=[*(budget.categories or []), name])
+        reply.ack(f"Added the category `{name}`.")
+    elif first == "admins" and (found := _GROUP.search(rest.strip())):
+        service.set_admins(deps, team_id=request.team_id, user_id=request.user_id, usergroup=found[1] or found[2])
+        reply.ack("Members of that group can now set budgets here.")
+    else:
+        raise UserInputError("I did not understand that. `/budget help` lists what I can do.")
+
+
+def _change(deps: Deps, request: Request, **values) -> None:
+    service.require_admin(deps, request.team_id, request.user_id)
+    with session_scope(deps.engine) as session:
+        budget = budget_of(session, team_id=request.team_id, channel_id=request.channel_id)
+        if budget is None:
+            raise UserInputError("This channel has no budget yet: `/budget set 20000 USD month` first.")
+        for name, value in values.items():
+            setattr(budget, name, value)
+        session.add(budget)
+
+
+def handle_cost(request: Request, reply: Reply, deps: Deps) -> None:
+    words = request.text.split()
+    first = words[0].lower() if words else ""
+    if first == "add":
+        entry = service.add_cost(deps, team_id=request.team_id, channel_id=request.channel_id,
+                                 user_id=request.user_id, delivery_key=request.trigger_id,
+                                 text=request.text.split(None, 1)[1] if len(words) > 1 else "")
+        budget = service.budget_here(deps, request.team_id, request.channel_id)
+        reply.ack(f"Recorded {rules.money(entry.amount, budget.currency)} on {entry.category} for {entry.day}.")
+        service.check_alerts(deps, budget)
+    elif first == "list" and len(words) <= 2:
+        reply.ack(_list(deps, request, words[1].lower() if len(words) == 2 else "period"))
+    elif first == "undo" and len(words) == 1:
+        entry = service.undo(deps, team_id=request.team_id, channel_id=request.channel_id, user_id=request.user_id)
+        reply.ack(f"Removed your entry of {entry.amount} on {entry.category} ({entry.day}).")
+    elif first == "import":
+        content = request.text[len(words[0]):].strip() if words else ""
+        if not content:
+            raise UserInputError("Paste the CSV lines after `/cost import` (date, category or service, amount, "
+                                 "currency, note), or use `pmbot cost import FILE --channel C…` for a big file.")
+        budget = service.budget_here(deps, request.team_id, request.channel_id)
+        count = service.import_costs(deps, budget, user_id=request.user_id, content=content)
+        reply.ack(f"Imported {count} cost lines.")
+        service.check_alerts(deps, budget)
+    else:
+        raise UserInputError("I did not understand that. `/cost help` lists what I can do.")
+
+
+def _list(deps: Deps, request: Request, span: str) -> str:
+    if span not in ("week", "month", "period"):
+        raise UserInputError("`/cost list`, `/cost list week` or `/cost list month`.")
+    budget = service.budget_here(deps, request.team_id, request.channel_id)
+    today = team_today(deps, request.team_id)
+    period = rules.period_for(budget.period, today, project_start=budget.project_start,
+                              project_end=budget.project_end)
+    start = {"week": today - timedelta(days=today.weekday()), "month": today.replace(day=1),
+             "period": period.start}[span]
+    with session_scope(deps.engine) as session:
+        found = entries(session, budget_id=budget.id, start=start, end=today)
+    if not found:
+        return f"No costs recorded since {start:%d %b}."
+    total = rules.spent([rules.Entry(e.day, e.category, e.amount) for e in found])
+    lines = [f"• {e.day:%d %b} {e.category} {rules.money(e.amount, budget.currency)} "
+             f"{escape_mrkdwn(e.note)} (<@{e.user_id}>)".rstrip() for e in found[-60:]]
+    more = f"\n…and {len(found) - 60} earlier" if len(found) > 60 else ""
+    return f"*Costs since {start:%d %b}*: {rules.money(total, budget.currency)}\n" + "\n".join(lines) + more

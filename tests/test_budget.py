@@ -1,0 +1,228 @@
+"""Budgets: the arithmetic, pure; then `/budget` and `/cost` end to end, and the weekly report job."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from sqlmodel import select
+
+from bot.budgets import service
+from bot.domain.budget import (
+    Entry,
+    MoneyError,
+    Period,
+    by_category,
+    crossed,
+    file_key,
+    forecast,
+    money,
+    parse_amount,
+    parse_cost_csv,
+    period_for,
+    runs_out,
+    spent,
+)
+from storage.budgets import budget_of
+from storage.db import session_scope
+from storage.models import BudgetAlert, CostEntry
+from tests.conftest import RunningBot
+from tests.helpers import bot_env, pmbot
+
+D = Decimal
+NOV = Period(date(2026, 11, 1), date(2026, 11, 30))
+
+
+# --- the arithmetic --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("text", "value"), [("1200", "1200.00"), ("1,200.50", "1200.50"), ("$99.999", "100.00"),
+                                             ("1.2k", "1200.00"), ("0.01", "0.01")])
+def test_amounts_are_exact_decimals(text: str, value: str) -> None:
+    assert parse_amount(text) == D(value)
+
+
+@pytest.mark.parametrize("text", ["-5", "0", "abc", "1e9", "NaN", "1.2.3", "∞", "10000000000000"])
+def test_bad_amounts_are_refused(text: str) -> None:
+    with pytest.raises(MoneyError):
+        parse_amount(text)
+
+
+def test_sums_are_exact_and_per_category() -> None:
+    items = [Entry(date(2026, 11, 1), "api", D("0.10"))] * 3 + [Entry(date(2026, 11, 2), "compute", D("0.20"))]
+    assert spent(items) == D("0.50")  # floats would give 0.5000000000000001
+    assert by_category(items) == {"api": D("0.30"), "compute": D("0.20")}
+    assert money(D("12345.6"), "EUR") == "12,345.60 EUR"
+
+
+def test_periods() -> None:
+    assert period_for("month", date(2026, 2, 14)) == Period(date(2026, 2, 1), date(2026, 2, 28))
+    assert period_for("quarter", date(2026, 11, 29)) == Period(date(2026, 10, 1), date(2026, 12, 31))
+    assert period_for("quarter", date(2027, 1, 5)) == Period(date(2027, 1, 1), date(2027, 3, 31))
+    assert period_for("project", date(2026, 12, 3), project_start=date(2026, 12, 1),
+                      project_end=date(2027, 3, 31)).days == 121
+
+
+def test_forecast_is_robust_to_one_large_one_off() -> None:
+    daily = [Entry(date(2026, 11, d), "compute", D("100")) for d in range(1, 11)]
+    steady = forecast(daily, NOV, date(2026, 11, 10), "USD")
+    assert steady.amount == D("3000.00") and steady.reliable
+    licence = [*daily, Entry(date(2026, 11, 5), "data", D("5000"))]
+    with_one_off = forecast(licence, NOV, date(2026, 11, 10), "USD")
+    assert with_one_off.amount == D("8000.00")  # 6000 spent + 100/day × 20, not 600/day
+    assert "leaving out the one-off 5,000.00 USD on 05 Nov" in with_one_off.method
+
+
+def test_no_forecast_to_rely_on_in_the_first_days() -> None:
+    early = forecast([Entry(date(2026, 11, 1), "compute", D("900"))], NOV, date(2026, 11, 2), "USD")
+    assert not early.reliable
+
+
+def test_thresholds_and_run_out_date() -> None:
+    assert crossed(D("749.99"), D("1000")) == [50]
+    assert crossed(D("750"), D("1000")) == [50, 75]
+    assert crossed(D("1200"), D("1000")) == [50, 75, 90, 100]
+    items = [Entry(date(2026, 11, d), "api", D("50")) for d in range(1, 11)]
+    assert runs_out(items, NOV, date(2026, 11, 10), D("1000")) == date(2026, 11, 21)
+
+
+def test_cost_files_report_bad_lines_by_number() -> None:
+    content = ("date,category,amount,currency,note\n2026-11-02,Amazon EC2,1200.50,USD,GPU\n"
+               "2026-11-03,catering,10,USD,\n2026-11-04,api,-3,USD,\n2026-11-05,api,5,EUR,\n2099-01-01,api,5,USD,\n")
+    rows, errors = parse_cost_csv(content, categories=["compute", "api"], currency="USD", today=date(2026, 11, 29))
+    assert [r.category for r in rows] == ["compute"]
+    assert [e.split(":")[0] for e in errors] == ["line 3", "line 4", "line 5", "line 6"]
+    assert file_key(content) == file_key(content.replace("\n", "\r\n") + "\n\n")
+
+
+# --- end to end -----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def bot(bot_factory) -> RunningBot:
+    return bot_factory(pmbot_budget_admins="U0ALICE")
+
+
+def command(bot: RunningBot, name: str, text: str, **options) -> dict:
+    response = bot.driver.command(name, text, **options)
+    assert response.status == 200
+    bot.runtime.settle()
+    return response.json() if response.body else {}
+
+
+def channel_texts(bot: RunningBot, channel: str = "C0GENERAL") -> list[str]:
+    return [m["text"] for m in bot.sandbox.messages if m["channel"] == channel]
+
+
+def costs(bot: RunningBot) -> list[CostEntry]:
+    with session_scope(bot.runtime.deps.engine) as session:
+        return list(session.exec(select(CostEntry).order_by(CostEntry.id)))
+
+
+def test_only_budget_admins_set_a_budget(bot: RunningBot) -> None:
+    refused = command(bot, "/budget", "set 10000 USD month", user="U0BOB")
+    assert "Only budget admins can set or change a budget" in refused["text"]
+    ok = command(bot, "/budget", "set 10000 USD month compute=6000 api=2000")
+    assert "Budget set: 10,000.00 USD per month; caps: compute 6,000.00 USD, api 2,000.00 USD" in ok["text"]
+    assert "caps add up to more" in command(bot, "/budget", "set 100 compute=200")["text"]
+    assert "one budget has one currency" in command(bot, "/budget", "set 100 EUR")["text"]
+    assert "is not an amount" in command(bot, "/budget", "set lots")["text"]
+
+
+def test_costs_add_list_undo_and_bad_input(bot: RunningBot) -> None:
+    assert "no budget yet" in command(bot, "/cost", "add 10 api")["text"]
+    command(bot, "/budget", "set 10000 USD month")
+    today = date.today()
+    assert "Recorded 1,200.50 USD on compute" in command(bot, "/cost", "add 1,200.50 compute GPU hours")["text"]
+    assert "Recorded 300.00 USD on api" in command(bot, "/cost", "add 300 OpenAI yesterday tokens", user="U0BOB")[
+        "text"]
+    assert "is not a category here" in command(bot, "/cost", "add 5 catering")["text"]
+    assert "is in the future" in command(bot, "/cost", f"add 5 api {today + timedelta(days=3)}")["text"]
+    assert "is not an amount" in command(bot, "/cost", "add -5 api")["text"]
+    listed = command(bot, "/cost", "list")["text"]
+    assert "1,500.50 USD" in listed and "GPU hours" in listed
+    assert "Removed your entry of 1200.50" in command(bot, "/cost", "undo")["text"]
+    assert [(c.amount, c.user_id) for c in costs(bot)] == [(Decimal("300.00"), "U0BOB")]
+    assert "no cost entry here to undo" in command(bot, "/cost", "undo")["text"]
+
+
+def test_import_all_or_nothing_and_the_same_file_once(bot: RunningBot, db_url: str, tmp_path) -> None:
+    command(bot, "/budget", "set 50000 USD month")
+    day = date.today().replace(day=1)
+    good = f"date,service,amount,currency,note\n{day},Amazon EC2,1000,USD,GPU\n{day},Scale AI,250.25,USD,labels\n"
+    bad = f"{day},compute,100,USD,\n{day},catering,5,USD,\n{day},api,abc,USD,\n"
+    refused = command(bot, "/cost", "import\n" + bad)["text"]
+    assert "Nothing was imported" in refused and "line 2" in refused and "line 3" in refused
+    assert costs(bot) == []
+    assert "Imported 2 cost lines" in command(bot, "/cost", "import\n" + good)["text"]
+    assert "imported before" in command(bot, "/cost", "import\n" + good.replace("\n", "\r\n"))["text"]
+    path = tmp_path / "bill.csv"
+    path.write_text(good, encoding="utf-8")
+    env = bot_env(DATABASE_URL=db_url, SLACK_API_URL=bot.sandbox.api_url)
+    again = pmbot("cost", "import", str(path), "--channel", "C0GENERAL", env=env, cwd=tmp_path)
+    assert again.returncode == 1 and "imported before" in again.stderr
+    assert sorted(c.category for c in costs(bot)) == ["annotation", "compute"]
+
+
+def test_an_alert_is_posted_exactly_once_when_75_percent_is_crossed(bot: RunningBot) -> None:
+    command(bot, "/budget", "set 1000 USD month")
+    command(bot, "/cost", "add 700 compute")
+    assert sum("50% of the budget" in t for t in channel_texts(bot)) == 1
+    command(bot, "/cost", "add 60 compute")
+    command(bot, "/cost", "add 10 compute")
+    alerts = [t for t in channel_texts(bot) if "75% of the budget" in t]
+    assert len(alerts) == 1 and "760.00 USD of 1,000.00 USD" in alerts[0]
+
+
+def test_once_per_threshold_per_period_across_a_period_boundary(bot: RunningBot) -> None:
+    command(bot, "/budget", "set 1000 USD month")
+    deps = bot.runtime.deps
+    with session_scope(deps.engine) as session:
+        budget = budget_of(session, team_id="T0SANDBOX", channel_id="C0GENERAL")
+        for day, amount in ((date(2026, 10, 20), "800"), (date(2026, 11, 3), "500"), (date(2026, 11, 20), "300")):
+            session.add(CostEntry(team_id=budget.team_id, budget_id=budget.id, day=day, category="api",
+                                  amount=Decimal(amount), user_id="U0ALICE"))
+    assert len(service.check_alerts(deps, budget, date(2026, 10, 25))) == 1  # 80%: 50 and 75 claimed
+    assert service.check_alerts(deps, budget, date(2026, 10, 31)) == []
+    assert len(service.check_alerts(deps, budget, date(2026, 11, 25))) == 1  # a new period: 80% again
+    assert service.check_alerts(deps, budget, date(2026, 11, 26)) == []
+    with session_scope(deps.engine) as session:
+        sent = session.exec(select(BudgetAlert).where(BudgetAlert.kind == "actual")).all()
+    assert sorted((a.period_start.month, a.threshold) for a in sent) == [(10, 50), (10, 75), (11, 50), (11, 75)]
+
+
+def test_weekly_report_job_posts_a_summary_and_the_chart_in_its_thread(bot: RunningBot, db_url: str,
+                                                                         tmp_path) -> None:
+    today = date.today()
+    command(bot, "/budget", "set 20000 USD month compute=8000")
+    command(bot, "/budget", f"report {today:%a} 10")
+    command(bot, "/cost", "add 1000 compute GPU")
+    command(bot, "/cost", "add 500.25 api")
+    env = bot_env(DATABASE_URL=db_url, SLACK_API_URL=bot.sandbox.api_url)
+    at = datetime.combine(today, datetime.min.time(), UTC).replace(hour=10, minute=5)
+    before = datetime.combine(today, datetime.min.time(), UTC).replace(hour=9, minute=5)
+    early = pmbot("jobs", "run", "budget_report", "--now", before.isoformat(), env=env, cwd=tmp_path)
+    assert "0 reports" in early.stdout, early.stderr
+    run = pmbot("jobs", "run", "budget_report", "--now", at.isoformat(), env=env, cwd=tmp_path)
+    assert "1 reports" in run.stdout, run.stderr
+    again = pmbot("jobs", "run", "budget_report", "--now", (at + timedelta(hours=1)).isoformat(), env=env,
+                  cwd=tmp_path)
+    assert "0 reports" in again.stdout
+    [report] = [m for m in bot.sandbox.messages if m["text"].startswith("📊 Weekly budget report")]
+    assert "Spent 1,500.25 USD (8% of budget)" in report["text"]
+    assert "compute: 1,000.00 USD of 8,000.00 USD cap (13%)" in report["text"]
+    [png] = [f for f in bot.sandbox.ws.files.values() if f["name"].endswith(".png")]
+    assert png["content"].startswith(b"\x89PNG")
+    [thread_post] = [m for m in bot.sandbox.messages if png["id"] in (m.get("files") or [])]
+    assert thread_post.get("thread_ts") == report["ts"]
+
+
+def test_status_and_chart_on_demand(bot: RunningBot) -> None:
+    command(bot, "/budget", "set 3000 EUR quarter")
+    command(bot, "/cost", "add 100 evaluation human raters")
+    status = command(bot, "/budget", "status")["text"]
+    assert "Budget 3,000.00 EUR" in status and "evaluation: 100.00 EUR" in status
+    command(bot, "/budget", "chart")
+    assert any(f["name"].endswith(".png") and f["content"].startswith(b"\x89PNG")
+               for f in bot.sandbox.ws.files.values())
