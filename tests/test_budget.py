@@ -226,3 +226,17 @@ def test_status_and_chart_on_demand(bot: RunningBot) -> None:
     command(bot, "/budget", "chart")
     assert any(f["name"].endswith(".png") and f["content"].startswith(b"\x89PNG")
                for f in bot.sandbox.ws.files.values())
+
+
+def test_the_bots_own_llm_calls_count_as_api_spend(bot: RunningBot) -> None:
+    from storage.models import LlmUsage
+
+    command(bot, "/budget", "set 100 USD month")
+    with session_scope(bot.runtime.deps.engine) as session:
+        session.add(LlmUsage(team_id="T0SANDBOX", feature="bug_grading", model="gpt-4o-mini", prompt_tokens=100_000,
+                             completion_tokens=50_000, latency_ms=900))
+        session.add(LlmUsage(team_id="T0SANDBOX", feature="postmortem", model="unknown-model", prompt_tokens=10,
+                             completion_tokens=10, latency_ms=900))
+    status = command(bot, "/budget", "status")["text"]
+    assert "api: 0.05 USD" in status  # 100 × 0.00015 + 50 × 0.0006 = 0.015 + 0.03
+    assert "unknown-model has no price" in status

@@ -47,8 +47,9 @@ def _draw(figure, snap: Snapshot) -> None:
     axes.axhline(limit, color="#222222", linewidth=1.6, label=f"budget {money(budget.amount, budget.currency)}")
     for threshold in THRESHOLDS[:-1]:
         axes.axhline(limit * threshold / 100, color="#999999", linewidth=0.8, linestyle=":")
-        axes.annotate(f"{threshold}%", (snap.period.start, limit * threshold / 100), fontsize=7, color="#666666",
-                      xytext=(2, 2), textcoords="offset points")
+        axes.annotate(f"{threshold}%", (snap.period.end, limit * threshold / 100), fontsize=7, color="#666666",
+                      xytext=(-22, 2), textcoords="offset points")
+    axes.axvline(snap.today, color="#bbbbbb", linewidth=0.8)
     if snap.forecast.amount is not None and snap.today < snap.period.end:
         axes.plot([snap.today, snap.period.end], [float(snap.spent), float(snap.forecast.amount)], linestyle="--",
                   color="#e45756", linewidth=1.5, label=f"forecast {money(snap.forecast.amount, budget.currency)}")

@@ -7,7 +7,7 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from bot.budgets import chart
 from bot.deps import Deps
@@ -277,8 +277,8 @@ def _llm_entries(deps: Deps, session, budget: Budget, start: date, end: date) ->
             continue
         cost = (Decimal(usage.prompt_tokens or 0) * price[0] + Decimal(usage.completion_tokens or 0) * price[1]) / 1000
         per_day[usage.created_at.date()] += cost
-    found = [rules.Entry(day, "api", amount.quantize(rules.CENT)) for day, amount in sorted(per_day.items())
-             if amount.quantize(rules.CENT) > 0]
+    cents = {day: amount.quantize(rules.CENT, rounding=ROUND_HALF_UP) for day, amount in per_day.items()}
+    found = [rules.Entry(day, "api", amount) for day, amount in sorted(cents.items()) if amount > 0]
     note = f"pmbot's own LLM calls are counted as api ({', '.join(sorted(unpriced))} has no price in " \
            "PMBOT_LLM_PRICES and is left out)" if unpriced else ""
     return found, note
