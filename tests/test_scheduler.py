@@ -202,7 +202,7 @@ def test_default_schedules_are_created_once(db_url: str, engine) -> None:
     runtime.scheduler.ensure_default_schedules()
     with session_scope(engine) as session:
         rows = session.exec(select(Schedule)).all()
-    assert sorted(r.job_name for r in rows) == ["drill_reminders", "housekeeping", "incident_watch", "risk_review"]
+    assert sorted(r.job_name for r in rows) == sorted(runtime.deps.jobs)  # every job with a DEFAULT_CRON, once
     assert {r.team_id for r in rows} == {"*"}
 
 
