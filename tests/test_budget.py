@@ -240,3 +240,15 @@ def test_the_bots_own_llm_calls_count_as_api_spend(bot: RunningBot) -> None:
     status = command(bot, "/budget", "status")["text"]
     assert "api: 0.05 USD" in status  # 100 × 0.00015 + 50 × 0.0006 = 0.015 + 0.03
     assert "unknown-model has no price" in status
+
+
+def test_a_user_group_of_budget_admins_and_another_alert_channel(bot: RunningBot) -> None:
+    assert "Only budget admins" in command(bot, "/budget", "set 500 USD", user="U0CARLOS")["text"]
+    refused = command(bot, "/budget", "admins <!subteam^S0ONCALL|@oncall>", user="U0CARLOS")
+    assert "Only a workspace admin or a budget admin" in refused["text"]
+    command(bot, "/budget", "admins <!subteam^S0ONCALL|@oncall>")  # alice: a workspace admin
+    assert "Budget set" in command(bot, "/budget", "set 500 USD", user="U0BOB")["text"]  # bob is in S0ONCALL
+    command(bot, "/budget", "channel <#C0RANDOM|random>", user="U0BOB")
+    command(bot, "/cost", "add 260 infra", user="U0CARLOS")  # anyone may record a cost
+    assert any("50% of the budget" in t for t in channel_texts(bot, "C0RANDOM"))
+    assert not any("50% of the budget" in t for t in channel_texts(bot, "C0GENERAL"))
