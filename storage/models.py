@@ -433,3 +433,85 @@ class BudgetAdminGroup(SQLModel, table=True):
     usergroup_id: str = Field(max_length=32)
     set_by: str = Field(max_length=32)
     updated_at: datetime = _utc_column(now=True)
+
+
+class Standup(SQLModel, table=True):
+    """A team's daily stand-up: where, who, when (local time and zone), which days, which questions."""
+
+    __tablename__ = "standup"
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32, index=True)
+    channel_id: str = Field(max_length=32)
+    members: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    time: str = Field(max_length=5)  # "09:30", local
+    timezone: str = Field(max_length=64)
+    workdays: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))  # 0 = Monday
+    country: str | None = Field(default=None, max_length=8)
+    subdivision: str | None = Field(default=None, max_length=16)
+    questions: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    reminder_minutes: int = Field(default=60)
+    summary_minutes: int = Field(default=240)
+    paused_until: date | None = Field(default=None, sa_column=Column(Date, nullable=True))
+    digest: bool = Field(default=False)  # the weekly participation report, on Fridays
+    created_by: str = Field(max_length=32)
+    created_at: datetime = _utc_column(now=True)
+
+
+class StandupDay(SQLModel, table=True):
+    """One day of a stand-up: claimed once (the unique key), then posted, reminded and summarised once each."""
+
+    __tablename__ = "standup_day"
+    __table_args__ = (UniqueConstraint("standup_id", "day", name="uq_standup_day_once"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    standup_id: int = Field(foreign_key="standup.id", index=True, ondelete="CASCADE")
+    day: date = Field(sa_column=Column(Date, nullable=False))
+    kind: str = Field(default="standup", max_length=16)  # standup | holiday
+    parent_ts: str | None = Field(default=None, max_length=32, index=True)
+    posted_at: datetime = _utc_column(now=True)
+    reminded: bool = Field(default=False)
+    summarised: bool = Field(default=False)
+
+
+class StandupAnswer(SQLModel, table=True):
+    """One person's answers for one day (the latest edit wins)."""
+
+    __tablename__ = "standup_answer"
+    __table_args__ = (UniqueConstraint("standup_day_id", "user_id", name="uq_standup_answer_once"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    standup_day_id: int = Field(foreign_key="standup_day.id", index=True, ondelete="CASCADE")
+    standup_id: int = Field(index=True)
+    user_id: str = Field(max_length=32)
+    answers: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))  # question → text
+    blocker: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    late: bool = Field(default=False)
+    message_ts: str | None = Field(default=None, max_length=32)
+    answered_at: datetime = _utc_column(now=True)
+
+
+class StandupBlocker(SQLModel, table=True):
+    """A blocker, carried from day to day while its owner still reports it (or has not answered since)."""
+
+    __tablename__ = "standup_blocker"
+
+    id: int | None = Field(default=None, primary_key=True)
+    standup_id: int = Field(foreign_key="standup.id", index=True, ondelete="CASCADE")
+    user_id: str = Field(max_length=32)
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    first_day: date = Field(sa_column=Column(Date, nullable=False))
+    last_day: date = Field(sa_column=Column(Date, nullable=False))
+    resolved_on: date | None = Field(default=None, sa_column=Column(Date, nullable=True))
+
+
+class Absence(SQLModel, table=True):
+    """Someone away (always with an end): no reminders, shown in the summary."""
+
+    __tablename__ = "absence"
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32, index=True)
+    user_id: str = Field(max_length=32)
+    start: date = Field(sa_column=Column(Date, nullable=False))
+    end: date = Field(sa_column=Column(Date, nullable=False))

@@ -122,14 +122,18 @@ def change_grade_view(bug: Bug, grade: int, *, channel: str, ts: str) -> dict[st
     }
 
 
-def report_view(channel: str) -> dict[str, Any]:
-    """`/bug` with no text: the full report form."""
+def report_view(channel: str, prefill: dict[str, str] | None = None) -> dict[str, Any]:
+    """`/bug` with no text: the full report form (filled in from elsewhere, e.g. a stand-up blocker)."""
+    prefill = prefill or {}
+
     def field(block_id: str, label: str, *, optional: bool = True, multiline: bool = False, hint: str | None = None,
               max_length: int = 3000) -> dict[str, Any]:
         block: dict[str, Any] = {"type": "input", "block_id": block_id, "optional": optional,
                                  "label": blocks.plain(label),
                                  "element": {"type": "plain_text_input", "action_id": block_id,
                                              "multiline": multiline, "max_length": max_length}}
+        if prefill.get(block_id):
+            block["element"]["initial_value"] = prefill[block_id][:max_length]
         if hint:
             block["hint"] = blocks.plain(hint)
         return block

@@ -6,11 +6,12 @@ from types import ModuleType
 
 from slack_bolt import App
 
-from bot.commands import budget, bug, incident, pmbot, risk
+from bot.commands import budget, bug, incident, pmbot, risk, standup
 from bot.deps import Deps
+from bot.edge import Event, event_listener
 from bot.registry import CommandSpec
 
-MODULES: tuple[ModuleType, ...] = (pmbot, bug, risk, incident, budget)
+MODULES: tuple[ModuleType, ...] = (pmbot, bug, risk, incident, budget, standup)
 
 
 def specs() -> tuple[CommandSpec, ...]:
@@ -19,6 +20,15 @@ def specs() -> tuple[CommandSpec, ...]:
 
 
 def register_all(app: App, deps: Deps) -> None:
-    """Wire every command into the Bolt app."""
+    """Wire every command into the Bolt app, and one `message` listener for the features that read replies."""
     for module in MODULES:
         module.register(app, deps)
+    readers = [module.on_thread_message for module in MODULES if hasattr(module, "on_thread_message")]
+
+    def on_message(event: Event, deps: Deps) -> None:
+        # Bolt runs only the first listener that matches an event, so one listener asks each feature in turn.
+        for read in readers:
+            if read(event, deps):
+                return
+
+    app.event("message")(event_listener(deps, "message", on_message))

@@ -20,7 +20,6 @@ from bot.edge import (
     Request,
     action_listener,
     command_listener,
-    event_listener,
     view_listener,
 )
 from bot.errors import UserInputError
@@ -71,7 +70,6 @@ def register(app: App, deps: Deps) -> None:
     app.action(risk_blocks.ACTION_CLOSE)(action_listener(deps, risk_blocks.ACTION_CLOSE, on_close_pressed))
     app.view(risk_blocks.VIEW_FORM)(view_listener(deps, risk_blocks.VIEW_FORM, on_form_submitted))
     app.view(risk_blocks.VIEW_CLOSE)(view_listener(deps, risk_blocks.VIEW_CLOSE, on_close_submitted))
-    app.event("message")(event_listener(deps, "message", on_message))
 
 
 EVENTS = ("message.channels", "message.groups")
@@ -329,20 +327,21 @@ def on_skip(request: Request, reply: Reply, deps: Deps) -> None:
         reply.later("That question was answered already.")
 
 
-def on_message(event: Event, deps: Deps) -> None:
-    """A plain reply in a risk's thread answers the question it is waiting on."""
+def on_thread_message(event: Event, deps: Deps) -> bool:
+    """A plain reply in a risk's thread answers the question it is waiting on; True when it was one."""
     data = event.data
     if data.get("subtype") not in (None, "thread_broadcast") or data.get("bot_id") or not data.get("thread_ts"):
-        return
+        return False
     if data.get("user") == event.bot_user_id or data.get("thread_ts") == data.get("ts"):
-        return
+        return False
     team_id = event.body.get("team_id", "")
-    problem = service.typed_answer(deps, team_id=team_id, channel_id=data.get("channel", ""),
-                                   thread_ts=data["thread_ts"], ts=data.get("ts", ""), user_id=data.get("user", ""),
-                                   text=data.get("text", ""))
+    handled, problem = service.typed_answer(deps, team_id=team_id, channel_id=data.get("channel", ""),
+                                            thread_ts=data["thread_ts"], ts=data.get("ts", ""),
+                                            user_id=data.get("user", ""), text=data.get("text", ""))
     if problem:
         call(deps.client, "chat_postEphemeral", channel=data["channel"], user=data["user"],
              thread_ts=data["thread_ts"], text=escape_mrkdwn(problem))
+    return handled
 
 
 # --- Edit, review buttons and the forms ------------------------------------------------------------

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from bot.jobs import budget_report, drill_reminders, housekeeping, incident_watch, risk_review
+from bot.jobs import budget_report, drill_reminders, housekeeping, incident_watch, risk_review, standup
 from bot.jobs.base import JobModule
 
 MODULES: tuple[JobModule, ...] = (housekeeping, risk_review, incident_watch, drill_reminders,
-                                   budget_report)  # type: ignore[assignment]
+                                   budget_report, standup)  # type: ignore[assignment]
 
 
 def registry() -> dict[str, JobModule]:

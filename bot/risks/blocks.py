@@ -204,8 +204,8 @@ def _select(action_id: str, options: list[dict[str, Any]], initial: str | None) 
     return element
 
 
-def form_view(*, channel: str, categories: dict[str, str], risk: Risk | None = None,
-              today: date) -> dict[str, Any]:
+def form_view(*, channel: str, categories: dict[str, str], risk: Risk | None = None, today: date,
+              title: str | None = None, description: str | None = None) -> dict[str, Any]:
     """The full form: a new risk (`/risk` alone), or editing one (Edit)."""
     scale = lambda meanings: [_option(f"{n} — {m}", str(n)) for n, m in meanings.items()]  # noqa: E731
     category_options = [_option(label, key) for key, label in sorted(categories.items(), key=lambda kv: kv[1])]
@@ -217,15 +217,15 @@ def form_view(*, channel: str, categories: dict[str, str], risk: Risk | None = N
     if risk and risk.review_on:
         review["initial_date"] = risk.review_on.isoformat()
     meta = json.dumps({"channel": channel, "risk": risk.id if risk else None})
-    title = f"Edit {risk.readable_id}" if risk else "New risk"
+    heading = f"Edit {risk.readable_id}" if risk else "New risk"
     return {
-        "type": "modal", "callback_id": VIEW_FORM, "title": blocks.plain(title, 24),
+        "type": "modal", "callback_id": VIEW_FORM, "title": blocks.plain(heading, 24),
         "submit": blocks.plain("Save", 24), "close": blocks.plain("Cancel", 24), "private_metadata": meta,
         "blocks": [
-            _input("title", "Title", _text_input("title", risk.title if risk else None, max_length=200,
+            _input("title", "Title", _text_input("title", risk.title if risk else title, max_length=200,
                                                    placeholder="What could go wrong, in a line"), optional=False),
-            _input("description", "Description", _text_input("description", risk.description if risk else None,
-                                                               multiline=True)),
+            _input("description", "Description",
+                   _text_input("description", risk.description if risk else description, multiline=True)),
             _input("probability", "Probability", _select("probability", scale(PROBABILITY),
                                                          str(risk.probability) if risk and risk.probability
                                                          else None), optional=False),

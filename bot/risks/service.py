@@ -269,18 +269,21 @@ def _quietly(deps: Deps, method: str, **kwargs) -> None:
 
 
 def typed_answer(deps: Deps, *, team_id: str, channel_id: str, thread_ts: str, ts: str, user_id: str,
-                 text: str) -> str | None:
-    """A plain reply in a risk's thread while it waits for an answer. Returns what to tell the person, if anything.
+                 text: str) -> tuple[bool, str | None]:
+    """A plain reply in a risk's thread while it waits for an answer: (was it a risk's thread, what to tell the
+    person, if anything).
 
     A reply answers the question that was on screen when it was written: one written before the current
     question was posted was meant for an earlier one (someone else answered it first), so it is not used.
     """
     with session_scope(deps.engine) as session:
         risk = risk_by_message(session, team_id=team_id, channel_id=channel_id, ts=thread_ts)
-    if risk is None or not risk.intake_step:
-        return None
+    if risk is None:
+        return False, None
+    if not risk.intake_step:
+        return True, None
     if not risk.intake_question_ts or _ts(ts) <= _ts(risk.intake_question_ts):
-        return "Someone answered that question just before you; the next one is in the thread."
+        return True, "Someone answered that question just before you; the next one is in the thread."
     step = risk.intake_step
     if rules.is_skip(text):
         value = None
@@ -290,10 +293,10 @@ def typed_answer(deps: Deps, *, team_id: str, channel_id: str, thread_ts: str, t
                                        today=team_today(deps, team_id), categories=team_categories(deps, team_id))
             value = _people(deps, {step: value})[step]
         except (rules.FieldError, UserInputError) as exc:
-            return str(exc)
+            return True, str(exc)
     if not answer(deps, team_id=team_id, risk_id=risk.id, step=step, value=value, user_id=user_id):
-        return "Someone answered that question just before you; the next one is in the thread."
-    return None
+        return True, "Someone answered that question just before you; the next one is in the thread."
+    return True, None
 
 
 def _ts(value: str) -> float:

@@ -1,0 +1,243 @@
+"""`/standup`: daily stand-up threads that run themselves — set-up, absences, answers, reports."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from datetime import date, timedelta
+
+from slack_bolt import App
+from sqlalchemy import delete, select
+
+from bot.bugs import blocks as bug_blocks
+from bot.deps import Deps
+from bot.edge import Event, FieldErrors, Reply, Request, action_listener, command_listener, view_listener
+from bot.errors import UserInputError
+from bot.gateways.slack import call
+from bot.registry import CommandSpec
+from bot.risks import blocks as risk_blocks
+from bot.risks.service import team_categories
+from bot.standups import blocks as su_blocks
+from bot.standups import service
+from bot.teams import team_today
+from storage.db import session_scope
+from storage.models import Standup, StandupAnswer, StandupBlocker, StandupDay
+
+SPEC = CommandSpec(
+    name="/standup",
+    summary="daily stand-up threads that run themselves: posted, collected, reminded, summarised",
+    usage_hint="setup #team 09:30 Europe/Berlin mon-fri @ana @ben | list | away 3d | report",
+    usage=(
+        ("setup #channel 09:30 Europe/Berlin mon-fri @ana @ben [holidays=DE-BY] [genai] [remind=60] "
+         "[summary=240]", "a stand-up: local time and zone, working days (sun-thu works too), members"),
+        ("list", "every stand-up here, with its next post"),
+        ("edit N <same as setup>", "replace a stand-up's settings"),
+        ("pause N [until 2026-12-31] | resume N | remove N", "stop it for a while (or for good)"),
+        ("away 2026-12-20 2027-01-02 | away 3d", "you are away (always with an end): no reminders, shown as away"),
+        ("report [week|month] [#channel]", "participation per person (on time, late, missed) and blockers"),
+        ("digest N on|off", "post the weekly report on Fridays after the summary"),
+    ),
+)
+
+
+def register(app: App, deps: Deps) -> None:
+    app.command(SPEC.name)(command_listener(deps, SPEC, handle))
+    app.action(su_blocks.ACTION_ANSWER)(action_listener(deps, su_blocks.ACTION_ANSWER, on_answer_button))
+    app.action(su_blocks.ACTION_RISK)(action_listener(deps, su_blocks.ACTION_RISK, on_make_risk))
+    app.action(su_blocks.ACTION_BUG)(action_listener(deps, su_blocks.ACTION_BUG, on_file_bug))
+    app.view(su_blocks.VIEW_ANSWER)(view_listener(deps, su_blocks.VIEW_ANSWER, on_answer_submitted))
+
+
+EVENTS = ("message.channels", "message.groups")
+SCOPES = ("channels:history", "groups:history", "channels:join", "channels:read", "groups:read")
+
+
+def on_thread_message(event: Event, deps: Deps) -> bool:
+    return service.thread_reply(deps, event.data)
+
+
+def handle(request: Request, reply: Reply, deps: Deps) -> None:
+    words = request.text.split()
+    first = words[0].lower() if words else "list"
+    rest = request.text.split(None, 1)[1] if len(words) > 1 else ""
+    number = int(words[1]) if len(words) > 1 and words[1].isdigit() else None
+    if first == "setup":
+        row = service.setup(deps, team_id=request.team_id, user_id=request.user_id, channel_id=request.channel_id,
+                            text=rest)
+        reply.ack(f"Stand-up {row.id} is set: {_describe(row)}.")
+    elif first == "list":
+        reply.ack(_list(deps, request.team_id))
+    elif first == "edit" and number is not None:
+        old = service.get(deps, request.team_id, number)
+        new = service.setup(deps, team_id=request.team_id, user_id=request.user_id, channel_id=old.channel_id,
+                            text=rest.split(None, 1)[1] if len(rest.split()) > 1 else "")
+        with session_scope(deps.engine) as session:
+            session.execute(delete(Standup).where(Standup.id == new.id))
+            row = session.get(Standup, number)
+            for name in ("channel_id", "members", "time", "timezone", "workdays", "country", "subdivision",
+                         "questions", "reminder_minutes", "summary_minutes"):
+                setattr(row, name, getattr(new, name))
+            session.add(row)
+        reply.ack(f"Stand-up {number} updated: {_describe(service.get(deps, request.team_id, number))}.")
+    elif first in ("pause", "resume", "remove", "digest") and number is not None:
+        reply.ack(_change(deps, request, first, number, words[2:]))
+    elif first == "away":
+        row = service.away(deps, team_id=request.team_id, user_id=request.user_id, text=rest,
+                           today=team_today(deps, request.team_id))
+        reply.ack(f"Noted: away from {row.start:%a %d %b} to {row.end:%a %d %b}. No reminders until then.")
+    elif first == "report":
+        reply.ack(report(deps, request.team_id, words[1:], request.channel_id))
+    else:
+        raise UserInputError("I did not understand that. `/standup help` lists what I can do.")
+
+
+def _describe(row: Standup) -> str:
+    holidays = f", holidays {row.country}{'-' + row.subdivision if row.subdivision else ''}" if row.country else ""
+    return (f"<#{row.channel_id}> at {row.time} {row.timezone} on {su_blocks.days_text(row.workdays)}{holidays}; "
+            f"{len(row.members)} members ({', '.join(f'<@{u}>' for u in row.members)}); reminder after "
+            f"{row.reminder_minutes} min, summary after {row.summary_minutes} min"
+            + (f"; paused until {row.paused_until}" if row.paused_until else ""))
+
+
+def _list(deps: Deps, team_id: str) -> str:
+    with session_scope(deps.engine) as session:
+        rows = list(session.execute(select(Standup).where(Standup.team_id == team_id).order_by(Standup.id)).scalars())
+    if not rows:
+        return "No stand-ups yet: `/standup setup #team 09:30 Europe/Berlin mon-fri @ana @ben`."
+    return "*Stand-ups*\n" + "\n".join(f"• {r.id}: {_describe(r)}" for r in rows)
+
+
+def _change(deps: Deps, request: Request, verb: str, number: int, args: list[str]) -> str:
+    service.get(deps, request.team_id, number)
+    with session_scope(deps.engine) as session:
+        row = session.get(Standup, number)
+        if verb == "remove":
+            session.delete(row)
+            return f"Stand-up {number} removed."
+        if verb == "resume":
+            row.paused_until = None
+        elif verb == "digest":
+            if args not in (["on"], ["off"]):
+                raise UserInputError(f"`/standup digest {number} on` or `off`.")
+            row.digest = args == ["on"]
+        else:
+            row.paused_until = _until(args, team_today(deps, request.team_id))
+        session.add(row)
+    if verb == "digest":
+        return f"Weekly digest for stand-up {number} {'on (Fridays)' if args == ['on'] else 'off'}."
+    return f"Stand-up {number} {'resumed' if verb == 'resume' else f'paused until {row.paused_until}'}."
+
+
+def _until(args: list[str], today: date) -> date:
+    if not args:
+        return date(9999, 12, 31)
+    if args[0].lower() != "until" or len(args) != 2:
+        raise UserInputError("`/standup pause N` or `/standup pause N until 2026-12-31`.")
+    try:
+        until = date.fromisoformat(args[1])
+    except ValueError:
+        raise UserInputError(f"`{args[1]}` is not a date like 2026-12-31.") from None
+    if until < today:
+        raise UserInputError("That date is in the past.")
+    return until
+
+
+# --- answering --------------------------------------------------------------------------------------------
+
+
+def on_answer_button(request: Request, reply: Reply, deps: Deps) -> None:
+    reply.ack()
+    if not request.value.isdigit():
+        raise UserInputError("That button belongs to a message I no longer understand.")
+    standup, day = service.day_by_id(deps, request.team_id, int(request.value))
+    with session_scope(deps.engine) as session:
+        previous = session.execute(select(StandupAnswer).where(StandupAnswer.standup_day_id == day.id,
+                                                               StandupAnswer.user_id == request.user_id)).scalar()
+    call(deps.client, "views_open", trigger_id=request.trigger_id,
+         view=su_blocks.answer_view(standup, day.id, day.day, previous))
+
+
+def on_answer_submitted(request: Request, deps: Deps):
+    meta = json.loads(request.private_metadata or "{}")
+    standup, day = service.day_by_id(deps, request.team_id, int(meta.get("day", 0)))
+    answers = {q: ((request.state.get(f"q{n}") or {}).get(f"q{n}") or {}).get("value") or ""
+               for n, q in enumerate(standup.questions)}
+    if not any(a.strip() for a in answers.values()):
+        raise FieldErrors({"q0": "Write at least one answer."})
+
+    def after_close() -> None:
+        service.record(deps, standup, day, user_id=request.user_id, answers=answers)
+
+    return after_close
+
+
+def _blocker_for(request: Request, deps: Deps) -> StandupBlocker:
+    if not request.value.isdigit():
+        raise UserInputError("That button belongs to a message I no longer understand.")
+    return service.blocker(deps, int(request.value))
+
+
+def on_make_risk(request: Request, reply: Reply, deps: Deps) -> None:
+    """The blocker, as a new risk in the form, ready to score."""
+    reply.ack()
+    found = _blocker_for(request, deps)
+    view = risk_blocks.form_view(channel=request.channel_id, categories=team_categories(deps, request.team_id),
+                                 today=team_today(deps, request.team_id), title=found.text[:200],
+                                 description=f"Blocker reported by <@{found.user_id}> since {found.first_day}.")
+    call(deps.client, "views_open", trigger_id=request.trigger_id, view=view)
+
+
+def on_file_bug(request: Request, reply: Reply, deps: Deps) -> None:
+    reply.ack()
+    found = _blocker_for(request, deps)
+    call(deps.client, "views_open", trigger_id=request.trigger_id,
+         view=bug_blocks.report_view(request.channel_id, {"title": found.text[:150], "what": found.text}))
+
+
+# --- the participation report -------------------------------------------------------------------------------
+
+
+def report(deps: Deps, team_id: str, args: list[str], channel_id: str) -> str:
+    span = "week"
+    for arg in args:
+        if arg.lower() in ("week", "month"):
+            span = arg.lower()
+        elif found := re.fullmatch(r"<#([CG][A-Z0-9]+)(?:\|[^>]*)?>", arg):
+            channel_id = found[1]
+        else:
+            raise UserInputError("`/standup report [week|month] [#channel]`.")
+    today = team_today(deps, team_id)
+    start = today - timedelta(days=7 if span == "week" else 30)
+    with session_scope(deps.engine) as session:
+        standups = list(session.execute(select(Standup).where(Standup.team_id == team_id,
+                                                              Standup.channel_id == channel_id)).scalars())
+        if not standups:
+            raise UserInputError("There is no stand-up in that channel.")
+        lines = []
+        for standup in standups:
+            days = list(session.execute(select(StandupDay).where(
+                StandupDay.standup_id == standup.id, StandupDay.kind == "standup", StandupDay.day >= start,
+                StandupDay.day <= today)).scalars())
+            answers = list(session.execute(select(StandupAnswer).where(
+                StandupAnswer.standup_day_id.in_([d.id for d in days]))).scalars()) if days else []
+            blockers = list(session.execute(select(StandupBlocker).where(
+                StandupBlocker.standup_id == standup.id, StandupBlocker.last_day >= start)).scalars())
+            lines.append(_participation(standup, days, answers, blockers, today))
+    return f"*Stand-up report — last {'7' if span == 'week' else '30'} days*\n" + "\n".join(lines)
+
+
+def _participation(standup: Standup, days, answers, blockers, today: date) -> str:
+    on_time = Counter(a.user_id for a in answers if not a.late)
+    late = Counter(a.user_id for a in answers if a.late)
+    rows = [f"Stand-up {standup.id} in <#{standup.channel_id}>: {len(days)} days posted"]
+    for user in standup.members:
+        missed = len(days) - on_time[user] - late[user]
+        rows.append(f"• <@{user}>: {on_time[user]} on time, {late[user]} late, {missed} missed")
+    open_ones = [b for b in blockers if b.resolved_on is None]
+    if blockers:
+        oldest = max(((b.resolved_on or today) - b.first_day).days + 1 for b in blockers)
+        rows.append(f"Blockers: {len(blockers)} ({len(open_ones)} still open), the longest {oldest} days")
+    else:
+        rows.append("Blockers: none")
+    return "\n".join(rows)

@@ -1,0 +1,27 @@
+"""standup: every few minutes, do what is due for every stand-up at `now` — post the day's thread (or say
+why there is none on a public holiday), remind who has not answered, post the summary.
+
+Each stand-up day is claimed by a unique (stand-up, day) row, so two scheduler instances or a repeated run
+post once; a slot missed by less than PMBOT_MISFIRE_GRACE_SECONDS still posts, once.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from bot.jobs.base import ScheduleRef, cron_slots
+from bot.standups import service
+
+if TYPE_CHECKING:
+    from bot.deps import Deps
+
+NAME = "standup"
+SUMMARY = "post each stand-up at its local time, remind, summarise"
+DEFAULT_CRON = "*/5 * * * *"
+
+slots = cron_slots
+
+
+def run(deps: Deps, *, now: datetime, schedule: ScheduleRef | None = None) -> str:
+    return service.run_due(deps, now).text()

@@ -1,0 +1,72 @@
+"""What a stand-up looks like in Slack: the day's parent message, the answer form, the summary, set-up."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from typing import Any
+
+from bot import blocks
+from bot.domain.standup import DAY_NAMES
+from bot.domain.text import escape_mrkdwn, truncate
+from storage.models import Standup, StandupAnswer, StandupBlocker
+
+ACTION_ANSWER = "standup.answer"
+ACTION_RISK = "standup.make_risk"
+ACTION_BUG = "standup.file_bug"
+VIEW_ANSWER = "standup.answer_modal"
+VIEW_SETUP = "standup.setup_modal"
+
+
+def days_text(workdays: list[int]) -> str:
+    return ", ".join(DAY_NAMES[d] for d in sorted(workdays))
+
+
+def parent(standup: Standup, day: date, answered: int, blockers: int) -> tuple[str, list[dict[str, Any]]]:
+    title = f"Stand-up — <#{standup.channel_id}> — {day:%a %d %b}"
+    progress = f"{answered}/{len(standup.members)} answered · {blockers} blocker{'' if blockers == 1 else 's'}"
+    questions = "\n".join(f"{n}. {escape_mrkdwn(q)}" for n, q in enumerate(standup.questions, start=1))
+    text = (f"*{title}*\n{questions}\nAnswer with the button, or reply in this thread — one line per question "
+            f"(`Yesterday: …`, `Today: …`, `Blockers: …`).")
+    return f"{title} · {progress}", [*blocks.sections(text), blocks.context(progress),
+                                     blocks.actions(blocks.button("Answer", ACTION_ANSWER, "", "primary"))]
+
+
+def answer_view(standup: Standup, day_id: int, day: date, previous: StandupAnswer | None) -> dict[str, Any]:
+    inputs = []
+    for n, question in enumerate(standup.questions):
+        element: dict[str, Any] = {"type": "plain_text_input", "action_id": f"q{n}", "multiline": True,
+                                   "max_length": 3000}
+        if previous and previous.answers.get(question):
+            element["initial_value"] = previous.answers[question][:3000]
+        inputs.append({"type": "input", "block_id": f"q{n}", "label": blocks.plain(question, 2000),
+                       "element": element, "optional": n >= 2})
+    return {"type": "modal", "callback_id": VIEW_ANSWER, "title": blocks.plain("Stand-up", 24),
+            "submit": blocks.plain("Send", 24), "close": blocks.plain("Cancel", 24),
+            "private_metadata": json.dumps({"day": day_id}),
+            "blocks": [*blocks.sections(f"*{day:%A %d %B}*"), *inputs]}
+
+
+def summary(standup: Standup, day: date, answers: list[StandupAnswer], blockers: list[StandupBlocker],
+            away: list[str]) -> tuple[str, list[dict[str, Any]]]:
+    answered = {a.user_id for a in answers}
+    missing = [u for u in standup.members if u not in answered and u not in away]
+    parts: list[dict[str, Any]] = [blocks.header(f"Stand-up summary — {day:%a %d %b}")]
+    lines = []
+    if blockers:
+        parts += blocks.sections(f"*Blockers ({len(blockers)})*")
+        for blocker in blockers[:20]:
+            age = (day - blocker.first_day).days + 1
+            text = f"🚧 <@{blocker.user_id}>: {escape_mrkdwn(truncate(blocker.text, 500))} — day {age}"
+            parts.append({"type": "section", "text": blocks.mrkdwn(text)})
+            parts.append(blocks.actions(blocks.button("Make it a risk", ACTION_RISK, str(blocker.id)),
+                                        blocks.button("File as bug", ACTION_BUG, str(blocker.id))))
+            lines.append(text)
+    people = f"Answered ({len(answered)}): " + (", ".join(f"<@{u}>" for u in standup.members if u in answered)
+                                                or "nobody yet")
+    if missing:
+        people += "\nNo answer yet: " + ", ".join(f"<@{u}>" for u in missing)
+    if away:
+        people += "\nAway: " + ", ".join(f"<@{u}>" for u in away)
+    parts += blocks.sections(people)
+    return f"Stand-up summary {day:%a %d %b}: {len(answered)} answered, {len(blockers)} blockers", parts[:50]
