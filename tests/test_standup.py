@@ -194,3 +194,33 @@ def test_an_edit_replaces_the_answer_others_comments_are_not_answers_and_the_rep
     assert "0 posted" in run(bot, f"2099-01-01T{start:%H:%M}+00:00")
     assert "resumed" in command(bot, "resume 1")["text"]
     assert "1 posted" in run(bot, f"2099-01-01T{start:%H:%M}+00:00")
+
+
+def test_the_setup_form_shows_problems_under_their_fields(bot: RunningBot) -> None:
+    command(bot, "setup")
+    view = bot.driver.open_view()
+    assert view["callback_id"] == "standup.setup_modal"
+    refused = bot.driver.submit({"Time zone": "Mars/Base", "Members": "U0BOB"}).json()
+    assert refused["response_action"] == "errors" and "timezone" in refused["errors"]
+    assert bot.driver.submit({"Time zone": "Europe/Berlin", "Members": "U0BOB,U0ALICE", "Working days": "sun-thu",
+                              "Questions": "genai"}).status == 200
+    bot.runtime.settle()
+    listed = command(bot, "list")["text"]
+    assert "1: <#C0GENERAL> at 09:30 Europe/Berlin on mon, tue, wed, thu, sun" in listed
+    from storage.models import Standup
+
+    with session_scope(bot.runtime.deps.engine) as session:
+        [row] = session.exec(select(Standup)).all()
+    assert row.members == ["U0BOB", "U0ALICE"] and len(row.questions) == 4
+
+
+def test_the_weekly_digest_follows_the_friday_summary(bot: RunningBot) -> None:
+    command(bot, "setup 09:30 UTC mon-fri <@U0BOB|bob> summary=60")
+    assert "on (Fridays)" in command(bot, "digest 1 on")["text"]
+    run(bot, "2027-04-01T09:30+00:00")  # Thursday
+    run(bot, "2027-04-01T10:31+00:00")
+    assert not any("Stand-up report" in m["text"] for m in bot.sandbox.messages)
+    run(bot, "2027-04-02T09:30+00:00")  # Friday
+    run(bot, "2027-04-02T10:31+00:00")
+    [digest] = [m["text"] for m in bot.sandbox.messages if "Stand-up report" in m["text"]]
+    assert "2 days posted" in digest and "<@U0BOB>: 0 on time, 0 late, 2 missed" in digest

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections import Counter
-from datetime import date, timedelta
+from datetime import date
 
 from slack_bolt import App
 from sqlalchemy import delete, select
@@ -14,7 +13,7 @@ from bot.bugs import blocks as bug_blocks
 from bot.deps import Deps
 from bot.edge import Event, FieldErrors, Reply, Request, action_listener, command_listener, view_listener
 from bot.errors import UserInputError
-from bot.gateways.slack import call
+from bot.gateways.slack import call, tell_privately
 from bot.registry import CommandSpec
 from bot.risks import blocks as risk_blocks
 from bot.risks.service import team_categories
@@ -22,7 +21,7 @@ from bot.standups import blocks as su_blocks
 from bot.standups import service
 from bot.teams import team_today
 from storage.db import session_scope
-from storage.models import Standup, StandupAnswer, StandupBlocker, StandupDay
+from storage.models import Standup, StandupAnswer, StandupBlocker
 
 SPEC = CommandSpec(
     name="/standup",
@@ -47,6 +46,7 @@ def register(app: App, deps: Deps) -> None:
     app.action(su_blocks.ACTION_RISK)(action_listener(deps, su_blocks.ACTION_RISK, on_make_risk))
     app.action(su_blocks.ACTION_BUG)(action_listener(deps, su_blocks.ACTION_BUG, on_file_bug))
     app.view(su_blocks.VIEW_ANSWER)(view_listener(deps, su_blocks.VIEW_ANSWER, on_answer_submitted))
+    app.view(su_blocks.VIEW_SETUP)(view_listener(deps, su_blocks.VIEW_SETUP, on_setup_submitted))
 
 
 EVENTS = ("message.channels", "message.groups")
@@ -62,7 +62,11 @@ def handle(request: Request, reply: Reply, deps: Deps) -> None:
     first = words[0].lower() if words else "list"
     rest = request.text.split(None, 1)[1] if len(words) > 1 else ""
     number = int(words[1]) if len(words) > 1 and words[1].isdigit() else None
-    if first == "setup":
+    if first == "setup" and not rest:
+        reply.ack()
+        call(deps.client, "views_open", trigger_id=request.trigger_id,
+             view=su_blocks.setup_view(channel=request.channel_id, timezone=deps.settings.pmbot_timezone))
+    elif first == "setup":
         row = service.setup(deps, team_id=request.team_id, user_id=request.user_id, channel_id=request.channel_id,
                             text=rest)
         reply.ack(f"Stand-up {row.id} is set: {_describe(row)}.")
@@ -87,7 +91,7 @@ def handle(request: Request, reply: Reply, deps: Deps) -> None:
                            today=team_today(deps, request.team_id))
         reply.ack(f"Noted: away from {row.start:%a %d %b} to {row.end:%a %d %b}. No reminders until then.")
     elif first == "report":
-        reply.ack(report(deps, request.team_id, words[1:], request.channel_id))
+        reply.ack(_report(deps, request, words[1:]))
     else:
         raise UserInputError("I did not understand that. `/standup help` lists what I can do.")
 
@@ -195,11 +199,10 @@ def on_file_bug(request: Request, reply: Reply, deps: Deps) -> None:
          view=bug_blocks.report_view(request.channel_id, {"title": found.text[:150], "what": found.text}))
 
 
-# --- the participation report -------------------------------------------------------------------------------
 
 
-def report(deps: Deps, team_id: str, args: list[str], channel_id: str) -> str:
-    span = "week"
+def _report(deps: Deps, request: Request, args: list[str]) -> str:
+    span, channel_id = "week", request.channel_id
     for arg in args:
         if arg.lower() in ("week", "month"):
             span = arg.lower()
@@ -207,37 +210,34 @@ def report(deps: Deps, team_id: str, args: list[str], channel_id: str) -> str:
             channel_id = found[1]
         else:
             raise UserInputError("`/standup report [week|month] [#channel]`.")
-    today = team_today(deps, team_id)
-    start = today - timedelta(days=7 if span == "week" else 30)
-    with session_scope(deps.engine) as session:
-        standups = list(session.execute(select(Standup).where(Standup.team_id == team_id,
-                                                              Standup.channel_id == channel_id)).scalars())
-        if not standups:
-            raise UserInputError("There is no stand-up in that channel.")
-        lines = []
-        for standup in standups:
-            days = list(session.execute(select(StandupDay).where(
-                StandupDay.standup_id == standup.id, StandupDay.kind == "standup", StandupDay.day >= start,
-                StandupDay.day <= today)).scalars())
-            answers = list(session.execute(select(StandupAnswer).where(
-                StandupAnswer.standup_day_id.in_([d.id for d in days]))).scalars()) if days else []
-            blockers = list(session.execute(select(StandupBlocker).where(
-                StandupBlocker.standup_id == standup.id, StandupBlocker.last_day >= start)).scalars())
-            lines.append(_participation(standup, days, answers, blockers, today))
-    return f"*Stand-up report — last {'7' if span == 'week' else '30'} days*\n" + "\n".join(lines)
+    return service.participation_report(deps, request.team_id, channel_id, span, team_today(deps, request.team_id))
 
 
-def _participation(standup: Standup, days, answers, blockers, today: date) -> str:
-    on_time = Counter(a.user_id for a in answers if not a.late)
-    late = Counter(a.user_id for a in answers if a.late)
-    rows = [f"Stand-up {standup.id} in <#{standup.channel_id}>: {len(days)} days posted"]
-    for user in standup.members:
-        missed = len(days) - on_time[user] - late[user]
-        rows.append(f"• <@{user}>: {on_time[user]} on time, {late[user]} late, {missed} missed")
-    open_ones = [b for b in blockers if b.resolved_on is None]
-    if blockers:
-        oldest = max(((b.resolved_on or today) - b.first_day).days + 1 for b in blockers)
-        rows.append(f"Blockers: {len(blockers)} ({len(open_ones)} still open), the longest {oldest} days")
-    else:
-        rows.append("Blockers: none")
-    return "\n".join(rows)
+_FIELD_OF = (("time zone", "timezone"), ("holiday", "holidays"), ("day", "days"), ("members", "members"),
+             ("say when", "time"), ("channel", "channel"), ("invite me", "channel"))
+
+
+def on_setup_submitted(request: Request, deps: Deps):
+    """The set-up form: the same checks as the one-line set-up, shown under the field they concern."""
+    state = {block: (request.state.get(block) or {}).get(block) or {} for block in (
+        "channel", "time", "timezone", "days", "members", "holidays", "questions")}
+    members = " ".join(f"<@{u}>" for u in state["members"].get("selected_users") or [])
+    holidays = (state["holidays"].get("value") or "").strip()
+    genai = (state["questions"].get("selected_option") or {}).get("value") == "genai"
+    channel = state["channel"].get("selected_conversation") or request.user_id
+    text = " ".join(filter(None, [f"<#{channel}>", (state["time"].get("value") or "").strip(),
+                                  (state["timezone"].get("value") or "").strip(),
+                                  (state["days"].get("value") or "").strip().replace(" ", ""), members,
+                                  f"holidays={holidays}" if holidays else "", "genai" if genai else ""]))
+    try:
+        row = service.setup(deps, team_id=request.team_id, user_id=request.user_id, channel_id=channel, text=text)
+    except UserInputError as exc:
+        message = str(exc)
+        block = next((b for key, b in _FIELD_OF if key in message.lower()), "time")
+        raise FieldErrors({block: message[:150]}) from None
+
+    def after_close() -> None:
+        tell_privately(deps.client, request.user_id, row.channel_id,
+                       text=f"Stand-up {row.id} is set: {_describe(row)}.")
+
+    return after_close

@@ -304,6 +304,8 @@ class Driver:
             result["selected_option"] = self._option(element, value) if value else element.get("initial_option")
         elif kind == "users_select":
             result["selected_user"] = value or element.get("initial_user")
+        elif kind == "multi_users_select":
+            result["selected_users"] = value.split(",") if value else list(element.get("initial_users") or [])
         elif kind == "conversations_select":
             result["selected_conversation"] = value or element.get("initial_conversation")
         elif kind == "channels_select":

@@ -70,3 +70,38 @@ def summary(standup: Standup, day: date, answers: list[StandupAnswer], blockers:
         people += "\nAway: " + ", ".join(f"<@{u}>" for u in away)
     parts += blocks.sections(people)
     return f"Stand-up summary {day:%a %d %b}: {len(answered)} answered, {len(blockers)} blockers", parts[:50]
+
+
+def setup_view(*, channel: str, timezone: str) -> dict[str, Any]:
+    def text_input(block_id: str, label: str, initial: str = "", hint: str | None = None,
+                   optional: bool = False) -> dict[str, Any]:
+        element: dict[str, Any] = {"type": "plain_text_input", "action_id": block_id, "max_length": 64}
+        if initial:
+            element["initial_value"] = initial
+        block = {"type": "input", "block_id": block_id, "label": blocks.plain(label), "element": element,
+                 "optional": optional}
+        if hint:
+            block["hint"] = blocks.plain(hint)
+        return block
+
+    questions = [{"text": blocks.plain("Yesterday / today / blockers", 75), "value": "default"},
+                 {"text": blocks.plain("… plus model, prompt, eval or spend changes", 75), "value": "genai"}]
+    return {
+        "type": "modal", "callback_id": VIEW_SETUP, "title": blocks.plain("New stand-up", 24),
+        "submit": blocks.plain("Save", 24), "close": blocks.plain("Cancel", 24),
+        "blocks": [
+            {"type": "input", "block_id": "channel", "label": blocks.plain("Channel"),
+             "element": {"type": "conversations_select", "action_id": "channel", "initial_conversation": channel,
+                         "filter": {"include": ["public", "private"], "exclude_bot_users": True}}},
+            text_input("time", "Time", "09:30", hint="Local time, 24 h: 09:30"),
+            text_input("timezone", "Time zone", timezone, hint="An IANA name: Europe/Berlin, America/New_York"),
+            text_input("days", "Working days", "mon-fri", hint="mon-fri, sun-thu, or mon,wed,fri"),
+            {"type": "input", "block_id": "members", "label": blocks.plain("Members"),
+             "element": {"type": "multi_users_select", "action_id": "members"}},
+            text_input("holidays", "Public holidays of", hint="A country (and region) code: DE, DE-BY, US-CA",
+                       optional=True),
+            {"type": "input", "block_id": "questions", "label": blocks.plain("Questions"),
+             "element": {"type": "static_select", "action_id": "questions", "options": questions,
+                         "initial_option": questions[0]}},
+        ],
+    }

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -227,6 +228,9 @@ def post_summary(deps: Deps, standup: Standup, day: StandupDay) -> None:
     text, parts = su_blocks.summary(standup, day.day, answers, blockers, gone)
     call(deps.client, "chat_postMessage", channel=standup.channel_id, thread_ts=day.parent_ts, text=text,
          blocks=parts)
+    if standup.digest and day.day.weekday() == 4:  # the weekly digest, on Fridays, once (the summary is claimed)
+        post_in_channel(deps.client, standup.channel_id,
+                        text=participation_report(deps, standup.team_id, standup.channel_id, "week", day.day))
 
 
 def refresh_parent(deps: Deps, standup: Standup, day: StandupDay) -> None:
@@ -324,3 +328,43 @@ def blocker(deps: Deps, blocker_id: int) -> StandupBlocker:
     if row is None:
         raise NotFound("That blocker no longer exists.")
     return row
+
+
+# --- the participation report -------------------------------------------------------------------------------
+
+
+def participation_report(deps: Deps, team_id: str, channel_id: str, span: str, today: date) -> str:
+    """On time / late / missed per person, and the blockers, over the last week or month."""
+    start = today - timedelta(days=7 if span == "week" else 30)
+    with session_scope(deps.engine) as session:
+        standups = list(session.execute(select(Standup).where(Standup.team_id == team_id,
+                                                              Standup.channel_id == channel_id)).scalars())
+        if not standups:
+            raise UserInputError("There is no stand-up in that channel.")
+        lines = []
+        for standup in standups:
+            days = list(session.execute(select(StandupDay).where(
+                StandupDay.standup_id == standup.id, StandupDay.kind == "standup", StandupDay.day >= start,
+                StandupDay.day <= today)).scalars())
+            answers = list(session.execute(select(StandupAnswer).where(
+                StandupAnswer.standup_day_id.in_([d.id for d in days]))).scalars()) if days else []
+            blockers = list(session.execute(select(StandupBlocker).where(
+                StandupBlocker.standup_id == standup.id, StandupBlocker.last_day >= start)).scalars())
+            lines.append(_participation(standup, days, answers, blockers, today))
+    return f"*Stand-up report — last {'7' if span == 'week' else '30'} days*\n" + "\n".join(lines)
+
+
+def _participation(standup: Standup, days, answers, blockers, today: date) -> str:
+    on_time = Counter(a.user_id for a in answers if not a.late)
+    late = Counter(a.user_id for a in answers if a.late)
+    rows = [f"Stand-up {standup.id} in <#{standup.channel_id}>: {len(days)} days posted"]
+    for user in standup.members:
+        missed = len(days) - on_time[user] - late[user]
+        rows.append(f"• <@{user}>: {on_time[user]} on time, {late[user]} late, {missed} missed")
+    open_ones = [b for b in blockers if b.resolved_on is None]
+    if blockers:
+        oldest = max(((b.resolved_on or today) - b.first_day).days + 1 for b in blockers)
+        rows.append(f"Blockers: {len(blockers)} ({len(open_ones)} still open), the longest {oldest} days")
+    else:
+        rows.append("Blockers: none")
+    return "\n".join(rows)
