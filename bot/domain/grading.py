@@ -65,6 +65,14 @@ _DATA = (r"(?:data|chats?|conversations?|messages?|histor(?:y|ies)|files?|docume
 _EXPOSE = (r"(?:leak|expos|reveal|visible|shown|show(?:s|ed|ing)?|display|dump|print|output|return|"
            r"appear|surfac|disclos|log(?:s|ged)?\b|public)")
 
+# Decisions about people made on protected characteristics (a legal and ethical breach in hiring, housing,
+# lending): a decision or a question about one, not a mere mention ("the disability form has a typo").
+_PROTECTED = (r"(?:pregnan\w*|marital status|religio\w*|ethnic\w*|race|racial|sexual orientation|disabilit\w*|"
+              r"national origin|gender identity)")
+_DECIDES = (r"(?:asks?|asked|asking|questions?|rejects?|rejected|reject\w*|filters?|filtered|scores?|scored|ranks?|"
+            r"ranked|penali[sz]\w*|screens? out|screened out|infers?|inferred|predicts?|deni\w*|based on)"
+            r"(?: \w+){0,3} (?:about|on|by|for|because of|their|candidates'?|applicants'?)?")
+
 SIGNALS: tuple[Signal, ...] = (
     # --- grade 1 floors -------------------------------------------------------------------------
     Signal(1, "other users' data is exposed", _rx(
@@ -123,8 +131,9 @@ SIGNALS: tuple[Signal, ...] = (
         r"(?:prompt|instructions)",
         r"\bexfiltrat|\bsql.?injection|\bxss\b|\bcross.site.scripting|\bremote code execution|\brce\b|\bssrf\b|"
         r"\barbitrary code|\bcommand injection|\bpath traversal|\bcsrf\b",
-        r"\b(?:bypass|circumvent|get around|disable|turn off|defeat)\w*\b.{0,30}\b(?:safety|guardrails?|filters?|"
-        r"moderation|content polic|safeguards?)",
+        r"\b(?:bypass|circumvent|get around|disable|turn off|defeat|trick|fool|skip)\w*\b.{0,30}\b(?:safety|"
+        r"guardrails?|filters?|moderation|content polic|safeguards?|age (?:checks?|gates?|verification)|"
+        r"identity (?:checks?|verification)|kyc|parental controls?|id checks?)",
         r"\binyeccion de (?:prompt|sql|comandos)|\bprompt.injektion|\binjection de (?:prompt|sql)",
     ), floor=True),
     Signal(1, "access without authentication or authorisation", _rx(
@@ -224,6 +233,9 @@ SIGNALS: tuple[Signal, ...] = (
         r"(?:person|people|individual|someone) by name\b",
         r"\b(?:full|complete|unmasked|raw|plain(?:text)?|entire) (?:credit )?(?:card numbers?|ssns?|social security "
         r"numbers?|ibans?|account numbers?|passport numbers?)\b",
+        r"\b(?:kept|keeps|keeping|retain\w*|stored|stores|storing)\b.{0,60}\bafter\b.{0,40}\b(?:deleted|deletion|"
+        r"opted out|asked (?:us )?to delete|closed (?:their|the) accounts?|unsubscribed)|\b(?:contrary to|against|"
+        r"violat\w*|breach\w*) (?:our |the |its )?privacy polic",
         r"\b(?:donnees|informations) de sante|\bdatos (?:medicos|de salud)|\bgesundheitsdaten",
         r"\bd'un autre patient|\bde otro paciente|\beines anderen patienten",
     ), floor=True),
@@ -284,6 +296,10 @@ SIGNALS: tuple[Signal, ...] = (
         r"wom[ae]n|m[ae]n|child\w*|classmates?|colleagues?)\b.{0,50}\b(?:sexual\w*|nude|naked|explicit|nsfw|"
         r"undress\w*|compromising)|\b(?:sexual\w*|nude|naked|explicit|nsfw|undress\w*)\b.{0,50}\b(?:real|actual|"
         r"named|identifiable) (?:person|people|celebrit\w*|politicians?|individuals?|wom[ae]n|child\w*)",
+        r"\b(?:nude|naked|undress\w*|sexual\w*|explicit|nsfw|porn\w*)\b.{0,60}\b(?:photos?|pictures?|images?|selfies?)"
+        r" of (?:a |an |the |my |their |his |her )?(?:\w+ )?(?:classmates?|colleagues?|coworkers?|co-workers?|"
+        r"neighbou?rs?|friends?|students?|teachers?|girlfriend|boyfriend|wife|husband|ex|child\w*|kids?|minors?|"
+        r"person|people|someone|women|woman|girls?|boys?)\b",
         r"\b(?:eating disorders?|anorexi\w*|bulimi\w*)\b.{0,80}\b(?:calories|diet\w*|fast\w*|lose weight|weigh\w*|"
         r"skip\w* meals|restrict\w*)|\b(?:under|below|less than) [1-7]\d{2} (?:k?cal|calories)",
     ), floor=True),
@@ -315,6 +331,8 @@ SIGNALS: tuple[Signal, ...] = (
         r"(?:wife|husband|partner|family)|divorce|stop (?:taking|seeing)|hide\b|keep (?:it )?(?:a )?secret|"
         r"send (?:it )?"
         r"money|cut off (?:friends|family))",
+        rf"\b{_DECIDES}\b.{{0,40}}\b{_PROTECTED}|\b{_PROTECTED}\b.{{0,30}}\b(?:is |are |was |were )?"
+        r"(?:used|considered|weighed|inferred|factored)\b",
         r"\bdiscriminat\w* (?:against|based on)|\b(?:biased|bias) against\b|\b(?:rejects?|denies|scores? lower)\b"
         r".{0,40}\b(?:women|female|black|minorit|disabled|older (?:applicants|people)|because of (?:their )?"
         r"(?:race|gender|age|religion))",
@@ -346,6 +364,11 @@ SIGNALS: tuple[Signal, ...] = (
         r"references?|sources?|facts|statistics|numbers|legal cases?|case law|quotes?|urls?|links|papers?|"
         r"studies|api|functions?|packages?|libraries?)",
         r"\b(?:nonsense|gibberish|garbled|unreadable|random characters|word salad)\b",
+        r"\b(?:cited|cites|citing|quoted|quotes|gave|gives|applied|applies)\b.{0,30}\b(?:repealed|outdated|"
+        r"superseded|wrong|incorrect|invented|non.?existent|expired)\b.{0,20}\b(?:laws?|statutes?|regulations?|"
+        r"rules?|polic(?:y|ies)|prices?|dosages?|terms)",
+        r"\b(?:leaves?|left|leaving|omits?|omitted|skips?|skipped|drops?|dropped)\b(?: out)?\b.{0,50}"
+        r"\b(?:entirely|completely|altogether|every time)\b",
         r"\b(?:cases|citations|sources|references|quotes|studies|papers|precedents?|rulings)\b (?:\w+ )?(?:that )?"
         r"(?:were )?(?:invented|fabricated|made up|hallucinated|fake)\b",
         r"\b(?:gave|gives|giving|told|tells|telling|quoted|quotes)\b.{0,30}\b(?:misleading|false|wrong|incorrect|"
@@ -536,7 +559,8 @@ SIGNALS: tuple[Signal, ...] = (
         r"request:|integrate with|integration with|would appreciate|wishlist|roadmap|want to be able)",
         r"\b(?:seria (?:bueno|genial|util|ideal)|podrian (?:agregar|anadir|incluir)|sugerencia|me gustaria|"
         r"estaria bien|solicitud de (?:funcion|mejora))",
-        r"(?:^|[.!?:;] *)(?:add|support|allow|let|make|enable|provide|include|expose|offer)\b"
+        r"(?:^|[.!?:;] *)(?:add|support(?! (?:bot|team|agent|ticket|staff|chat|desk|engineer|case|queue|copilot|"
+        r"assistant|people|rep)s?\b)|allow|let|make|enable|provide|include|expose|offer)\b"
         r"(?!.{0,40}\b(?:crash|error|fail|broken|bug|wrong)\w*)",
         r"^(?:could|can|would|will|is it|are there|is there|any|do you|does it|will there)\b[^.!]*\?\s*$",
         r"\b(?:hay planes|tienen planes|ser(?:i|a) posible|seria util)|\b(?:ware (?:cool|praktisch|nett)|"
@@ -580,7 +604,8 @@ _SENSITIVE = re.compile(
 # A report that opens by asking for something: a feature tag, or a request as its first words.
 _WISH_LEAD = re.compile(
     r"\W{0,3}(?:(?:feature(?: request)?|feat|fr|enhancement|proposal|idea|rfc|request|suggestion|wish)\b|"
-    r"(?:please |pls |kindly )?(?:add|support|allow|enable|provide|implement|introduce|offer|expose|let(?! me\b))\b|"
+    r"(?:please |pls |kindly )?(?:add|support(?! (?:bot|team|agent|ticket|staff|chat|desk|engineer|case|queue|"
+    r"copilot|assistant|people|rep)s?\b)|allow|enable|provide|implement|introduce|offer|expose|let(?! me\b))\b|"
     r"(?:(?:please|pls)(?! (?:fix|help|look|check|investigate|revert|hurry|note|advise|see|urgently)\b)|could you|"
     r"can you|can we|could we|would love|we would love|i would love|it would be|it'?d be|"
     r"i'?d (?:like|love)|we'?d (?:like|love)|any plans|is it possible|would it be possible|is there a way|"
