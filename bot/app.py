@@ -12,7 +12,7 @@ from slack_bolt import App
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot import commands, home, jobs
-from bot.bugs.service import recover
+from bot.bugs.service import recover as recover_bugs
 from bot.deps import Deps
 from bot.domain.pii import redact as redact_pii
 from bot.edge import dedupe_middleware
@@ -20,6 +20,7 @@ from bot.gateways.llm import build_llm_client
 from bot.gateways.slack import build_web_client
 from bot.grader import llm_grader, narrator, risk_reader
 from bot.http import HttpServer, WsgiApp
+from bot.incidents.service import recover as recover_incidents
 from bot.metrics import Metrics
 from bot.scheduler import Scheduler
 from bot.settings import ConfigError, Settings
@@ -176,7 +177,7 @@ class Service:
             self.socket_handler.connect()
             logger.info("Socket Mode connected")
         # Reports stored but never graded by a process that died are finished in the background.
-        threading.Thread(target=recover, args=(self.runtime.deps,), name="pmbot-recovery", daemon=True).start()
+        threading.Thread(target=_recover, args=(self.runtime.deps,), name="pmbot-recovery", daemon=True).start()
         if settings.pmbot_scheduler_enabled:
             self.runtime.scheduler.start()
         else:
@@ -216,3 +217,9 @@ def serve(settings: Settings, *, host: str, port: int, migrate: bool = True) -> 
     service.wait()
     service.stop()
     return 0
+
+
+def _recover(deps: Deps) -> None:
+    """Work a crash left half-done: bug reports never graded, war rooms never finished."""
+    recover_bugs(deps)
+    recover_incidents(deps)

@@ -256,3 +256,16 @@ def test_the_postmortem_narrative_comes_from_the_llm_with_pii_removed(bot_factor
         assert "4111 1111" not in text
     finally:
         stub.stop()
+
+
+def test_a_war_room_left_half_open_by_a_crash_is_finished_by_the_recovery_pass(bot: RunningBot) -> None:
+    from bot.incidents import service
+
+    deps = bot.runtime.deps
+    declared = service.declare(deps, team_id="T0SANDBOX", channel_id="C0GENERAL", user_id="U0ALICE",
+                               delivery_key="crashed-1", title="Agent loops on refunds", grade=2)
+    assert declared.incident.channel_id is None  # stored, then the process died before the room was made
+    assert service.recover(deps, older_than_seconds=0) == ["INC-1"]
+    [incident] = incidents(bot)
+    assert incident.channel_id and incident.runbook_ts and incident.invited
+    assert service.recover(deps, older_than_seconds=0) == []

@@ -32,7 +32,7 @@ from storage.incidents import (
     tick_task,
     timeline,
 )
-from storage.models import Incident
+from storage.models import Incident, utcnow
 from storage.risks import RiskFilter, get_risk, list_risks
 
 logger = logging.getLogger(__name__)
@@ -558,3 +558,30 @@ def post_due_injects(deps: Deps, incident: Incident, now: datetime) -> int:
 
 def notify(deps: Deps, user_id: str, channel: str | None, text: str) -> None:
     tell_privately(deps.client, user_id, channel, text=text)
+
+
+def recover(deps: Deps, *, older_than_seconds: float = 120) -> list[str]:
+    """Finish opening war rooms that a crash left half-done (no retry came): the same resumable steps."""
+    from sqlalchemy import or_, select
+    from sqlalchemy.exc import SQLAlchemyError
+
+    before = utcnow() - timedelta(seconds=older_than_seconds)
+    try:
+        with session_scope(deps.engine) as session:
+            stmt = select(Incident).where(Incident.status != "resolved", Incident.declared_at < before,
+                                          or_(Incident.channel_id.is_(None), Incident.runbook_ts.is_(None),
+                                              Incident.topic_set.is_(False), Incident.invited.is_(False)))
+            waiting = list(session.execute(stmt).scalars())
+    except SQLAlchemyError as exc:
+        logger.warning("incident recovery skipped: the database is unreachable (%s)", type(exc).__name__)
+        return []
+    done = []
+    for incident in waiting:
+        try:
+            open_war_room(deps, incident.id, incident.team_id)
+            done.append(incident.readable_id)
+        except Exception:
+            logger.exception("recovery could not open the war room of %s", incident.readable_id)
+    if done:
+        logger.info("recovery pass opened %d war rooms: %s", len(done), ", ".join(done))
+    return done
