@@ -252,3 +252,9 @@ def test_a_user_group_of_budget_admins_and_another_alert_channel(bot: RunningBot
     command(bot, "/cost", "add 260 infra", user="U0CARLOS")  # anyone may record a cost
     assert any("50% of the budget" in t for t in channel_texts(bot, "C0RANDOM"))
     assert not any("50% of the budget" in t for t in channel_texts(bot, "C0GENERAL"))
+
+
+def test_a_channel_typed_by_hand_is_looked_up(bot: RunningBot) -> None:
+    command(bot, "/budget", "set 500 USD")
+    assert "now go to <#C0RANDOM>" in command(bot, "/budget", "channel #random")["text"]
+    assert "no channel #nowhere" in command(bot, "/budget", "channel #nowhere")["text"]

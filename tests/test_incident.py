@@ -269,3 +269,10 @@ def test_a_war_room_left_half_open_by_a_crash_is_finished_by_the_recovery_pass(b
     [incident] = incidents(bot)
     assert incident.channel_id and incident.runbook_ts and incident.invited
     assert service.recover(deps, older_than_seconds=0) == []
+
+
+def test_a_role_given_to_a_name_typed_by_hand(bot: RunningBot) -> None:
+    incident_command(bot, "declare Latency spike grade 3")
+    [incident] = incidents(bot)
+    incident_command(bot, "role @bob scribe", channel=incident.channel_id)
+    assert incidents(bot)[0].scribe_id == "U0BOB"

@@ -224,3 +224,10 @@ def test_the_weekly_digest_follows_the_friday_summary(bot: RunningBot) -> None:
     run(bot, "2027-04-02T10:31+00:00")
     [digest] = [m["text"] for m in bot.sandbox.messages if "Stand-up report" in m["text"]]
     assert "2 days posted" in digest and "<@U0BOB>: 0 on time, 0 late, 2 missed" in digest
+
+
+def test_names_typed_by_hand_are_looked_up(bot: RunningBot) -> None:
+    ok = command(bot, "setup #random 09:30 Europe/Berlin mon-fri @alice @bob")
+    assert "Stand-up 1 is set: <#C0RANDOM> at 09:30" in ok["text"] and "<@U0ALICE>, <@U0BOB>" in ok["text"]
+    assert "I do not know @nobody" in command(bot, "setup 09:30 UTC mon-fri @nobody")["text"]
+    assert "no channel #nowhere" in command(bot, "setup #nowhere 09:30 UTC mon-fri @bob")["text"]

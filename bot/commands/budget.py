@@ -13,7 +13,7 @@ from bot.domain import budget as rules
 from bot.domain.text import escape_mrkdwn
 from bot.edge import Reply, Request, command_listener
 from bot.errors import UserInputError
-from bot.gateways.slack import upload_file
+from bot.gateways.slack import resolve_channel, upload_file
 from bot.registry import CommandSpec
 from bot.teams import team_today
 from storage.budgets import budget_of, entries
@@ -85,9 +85,9 @@ def handle_budget(request: Request, reply: Reply, deps: Deps) -> None:
         upload_file(deps.client, request.channel_id, content=chart.budget_png(snap),
                     filename=f"budget-{snap.today.isoformat()}.png", title=f"Budget {snap.today.isoformat()}",
                     comment=service.status_text(snap))
-    elif first == "channel" and (found := _CHANNEL.search(rest)):
-        _change(deps, request, post_channel_id=found[1])
-        reply.ack(f"Budget alerts and reports now go to <#{found[1]}>.")
+    elif first == "channel" and (target := _channel(deps, rest)):
+        _change(deps, request, post_channel_id=target)
+        reply.ack(f"Budget alerts and reports now go to <#{target}>.")
     elif first == "report" and len(words) == 3 and words[1][:3].lower() in _WEEKDAYS and words[2].isdigit() \
             and int(words[2]) < 24:
         _change(deps, request, report_weekday=_WEEKDAYS[words[1][:3].lower()], report_hour=int(words[2]))
@@ -165,3 +165,15 @@ def _list(deps: Deps, request: Request, span: str) -> str:
              f"{escape_mrkdwn(e.note)} (<@{e.user_id}>)".rstrip() for e in found[-60:]]
     more = f"\n…and {len(found) - 60} earlier" if len(found) > 60 else ""
     return f"*Costs since {start:%d %b}*: {rules.money(total, budget.currency)}\n" + "\n".join(lines) + more
+
+
+def _channel(deps: Deps, text: str) -> str | None:
+    """A channel from Slack's escaped form, or a `#name` typed by hand."""
+    if found := _CHANNEL.search(text):
+        return found[1]
+    if re.fullmatch(r"\s*#[a-z0-9_\-]{1,80}\s*", text):
+        channel = resolve_channel(deps.client, text.strip())
+        if channel is None:
+            raise UserInputError(f"There is no channel {text.strip()} I can see.")
+        return channel
+    return None

@@ -25,7 +25,7 @@ from bot.edge import (
     view_listener,
 )
 from bot.errors import UserInputError
-from bot.gateways.slack import call
+from bot.gateways.slack import call, find_user
 from bot.incidents import blocks as inc_blocks
 from bot.incidents import drills, service
 from bot.registry import CommandSpec
@@ -139,11 +139,13 @@ def _status(_rest: str, incident, _request: Request, reply: Reply, deps: Deps) -
 
 def _role(rest: str, incident, request: Request, reply: Reply, deps: Deps) -> None:
     found = _USER.search(rest)
+    plain = re.search(r"(?<![\w<])@([\w.\-]+)", rest)
+    person = found[1] if found else (find_user(deps.client, plain[1]) if plain else None)
     role = rest.split()[-1].lower() if rest.split() else ""
-    if not found or role not in rules.ROLES:
+    if not person or role not in rules.ROLES:
         raise UserInputError("Say who and which role: `/incident role @maria scribe` (commander, comms, scribe).")
     reply.ack()
-    service.set_role(deps, incident, user_id=request.user_id, person=found[1], role=role)
+    service.set_role(deps, incident, user_id=request.user_id, person=person, role=role)
 
 
 def _note(rest: str, incident, request: Request, reply: Reply, deps: Deps) -> None:

@@ -90,6 +90,10 @@ def _setup_word(setup: Setup, word: str) -> None:
         setup.channel_id = channel[1]
     elif user := _USER.fullmatch(word):
         setup.members.append(user[1])
+    elif re.fullmatch(r"@[\w.\-]{1,80}", word):
+        setup.members.append(word)  # typed by hand, not completed by Slack: the caller looks the name up
+    elif re.fullmatch(r"#[a-z0-9_\-]{1,80}", lowered):
+        setup.channel_id = lowered  # a channel name typed by hand: the caller looks it up
     elif clock := _TIME.match(lowered):
         setup.time = f"{int(clock[1]):02d}:{clock[2]}"
     elif "/" in word or word.upper() == "UTC":

@@ -21,7 +21,7 @@ from bot.deps import Deps
 from bot.domain import standup as rules
 from bot.domain.pii import redact
 from bot.errors import NotFound, SlackError, UserInputError
-from bot.gateways.slack import call, post_in_channel, tell_privately
+from bot.gateways.slack import call, find_user, post_in_channel, resolve_channel, tell_privately
 from bot.standups import blocks as su_blocks
 from storage.db import session_scope
 from storage.models import Absence, Standup, StandupAnswer, StandupBlocker, StandupDay, utcnow
@@ -39,7 +39,8 @@ def setup(deps: Deps, *, team_id: str, user_id: str, channel_id: str, text: str)
         rules.holiday_name(date.today(), found.country, found.subdivision)  # an unknown calendar fails here
     except rules.SetupError as exc:
         raise UserInputError(str(exc)) from None
-    channel = found.channel_id or channel_id
+    channel = _channel_id(deps, found.channel_id) if found.channel_id else channel_id
+    found.members = [_user_id(deps, member) for member in found.members]
     _check_can_post(deps, channel)
     questions = [*rules.DEFAULT_QUESTIONS, *([rules.GENAI_QUESTION] if found.genai else [])]
     with session_scope(deps.engine) as session:
@@ -50,6 +51,24 @@ def setup(deps: Deps, *, team_id: str, user_id: str, channel_id: str, text: str)
         session.add(row)
         session.flush()
         return row
+
+
+def _user_id(deps: Deps, member: str) -> str:
+    if not member.startswith("@"):
+        return member
+    found = find_user(deps.client, member)
+    if found is None:
+        raise UserInputError(f"I do not know {member} in this workspace; mention them so Slack completes the name.")
+    return found
+
+
+def _channel_id(deps: Deps, ref: str) -> str:
+    if not ref.startswith("#"):
+        return ref
+    found = resolve_channel(deps.client, ref)
+    if found is None:
+        raise UserInputError(f"There is no channel {ref} I can see; invite me there first.")
+    return found
 
 
 def _check_can_post(deps: Deps, channel: str) -> None:
