@@ -28,6 +28,7 @@ from storage.budgets import (
     last_entry_by,
     llm_usage_between,
     record_import,
+    set_admin_group,
 )
 from storage.db import session_scope
 from storage.models import Budget, CostEntry
@@ -64,8 +65,6 @@ def require_admin(deps: Deps, team_id: str, user_id: str) -> None:
 def set_admins(deps: Deps, *, team_id: str, user_id: str, usergroup: str) -> None:
     if not (is_workspace_admin(deps.client, user_id) or is_budget_admin(deps, team_id, user_id)):
         raise NotAllowed("Only a workspace admin or a budget admin can choose the budget admins.")
-    from storage.budgets import set_admin_group
-
     with session_scope(deps.engine) as session:
         set_admin_group(session, team_id=team_id, usergroup_id=usergroup, user_id=user_id)
 
@@ -169,9 +168,9 @@ def categories_of(budget: Budget) -> list[str]:
 # --- costs --------------------------------------------------------------------------------------------
 
 
-def add_cost(deps: Deps, *, team_id: str, channel_id: str, user_id: str, delivery_key: str, text: str) -> CostEntry:
-    """`/cost add 1200.50 compute [2026-11-20] [note]`."""
-    budget = budget_here(deps, team_id, channel_id)
+def add_cost(deps: Deps, budget: Budget, *, user_id: str, delivery_key: str, text: str) -> CostEntry:
+    """`/cost add 1200.50 compute [2026-11-20] [note]` in the channel of `budget`."""
+    team_id = budget.team_id
     words = text.split()
     if len(words) < 2:
         raise UserInputError("Say how much and on what: `/cost add 1200 compute 2026-11-20 GPU hours`.")

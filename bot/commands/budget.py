@@ -123,10 +123,9 @@ def handle_cost(request: Request, reply: Reply, deps: Deps) -> None:
     words = request.text.split()
     first = words[0].lower() if words else ""
     if first == "add":
-        entry = service.add_cost(deps, team_id=request.team_id, channel_id=request.channel_id,
-                                 user_id=request.user_id, delivery_key=request.trigger_id,
-                                 text=request.text.split(None, 1)[1] if len(words) > 1 else "")
         budget = service.budget_here(deps, request.team_id, request.channel_id)
+        entry = service.add_cost(deps, budget, user_id=request.user_id, delivery_key=request.trigger_id,
+                                 text=request.text.split(None, 1)[1] if len(words) > 1 else "")
         reply.ack(f"Recorded {rules.money(entry.amount, budget.currency)} on {entry.category} for {entry.day}.")
         service.check_alerts(deps, budget)
     elif first == "list" and len(words) <= 2:

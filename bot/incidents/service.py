@@ -10,6 +10,9 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import or_, select
+from sqlalchemy.exc import SQLAlchemyError
+
 from bot.deps import Deps
 from bot.domain import incident as rules
 from bot.domain.pii import redact
@@ -562,9 +565,6 @@ def notify(deps: Deps, user_id: str, channel: str | None, text: str) -> None:
 
 def recover(deps: Deps, *, older_than_seconds: float = 120) -> list[str]:
     """Finish opening war rooms that a crash left half-done (no retry came): the same resumable steps."""
-    from sqlalchemy import or_, select
-    from sqlalchemy.exc import SQLAlchemyError
-
     before = utcnow() - timedelta(seconds=older_than_seconds)
     try:
         with session_scope(deps.engine) as session:
