@@ -7,6 +7,7 @@ import re
 import signal
 import threading
 from dataclasses import dataclass
+from functools import partial
 
 from slack_bolt import App
 from slack_sdk.errors import SlackApiError, SlackClientError
@@ -16,12 +17,14 @@ from bot.bugs.service import recover as recover_bugs
 from bot.deps import Deps
 from bot.domain.pii import redact as redact_pii
 from bot.edge import dedupe_middleware
+from bot.gateways.jira_gateway import JiraGateway
 from bot.gateways.llm import build_llm_client
 from bot.gateways.slack import build_web_client
 from bot.grader import llm_grader, narrator, risk_reader
-from bot.http import HttpServer, WsgiApp
+from bot.http import HttpServer, JiraWebhook, WsgiApp
 from bot.incidents.service import recover as recover_incidents
 from bot.metrics import Metrics
+from bot.mirror import sync
 from bot.scheduler import Scheduler
 from bot.settings import ConfigError, Settings
 from bot.workpool import WorkPool
@@ -95,7 +98,9 @@ def build_deps(settings: Settings) -> Deps:
     llm = build_llm_client(settings) if settings.llm_configured else None  # one client, shared by every LLM use
     return Deps(settings=settings, engine=make_engine(settings.database_url), metrics=Metrics(),
                 client=build_web_client(settings), commands=commands.specs(), jobs=jobs.registry(),
-                llm=llm_grader(settings, llm), risk_llm=risk_reader(settings, llm), narrator=narrator(settings, llm))
+                llm=llm_grader(settings, llm), risk_llm=risk_reader(settings, llm), narrator=narrator(settings, llm),
+                # Built lazily by the Jira jobs on first use: its constructor calls Jira, never at start-up.
+                jira=JiraGateway(settings) if settings.jira_configured else None)
 
 
 def build(settings: Settings) -> Runtime:
@@ -117,7 +122,10 @@ def build(settings: Settings) -> Runtime:
     bolt.use(dedupe_middleware(deps))
     commands.register_all(bolt, deps)
     home.register(bolt, deps)
-    return Runtime(deps=deps, bolt=bolt, wsgi=WsgiApp(bolt, deps.engine, deps.metrics),
+    webhook = None
+    if deps.jira is not None and settings.jira_webhook_secret is not None:
+        webhook = JiraWebhook(partial(sync.webhook_authorised, deps), partial(sync.on_webhook, deps))
+    return Runtime(deps=deps, bolt=bolt, wsgi=WsgiApp(bolt, deps.engine, deps.metrics, jira_webhook=webhook),
                    scheduler=Scheduler(deps), executor=executor)
 
 

@@ -64,3 +64,8 @@ def message(text: str, blocks: list[Block] | None = None) -> dict[str, Any]:
             blocks = blocks[: MAX_MESSAGE_BLOCKS - 1] + [context("…more was cut to fit one message.")]
         payload["blocks"] = blocks
     return payload
+
+
+def jira_line(link: Any) -> str:
+    """`🔗 Jira: PM-12`, linked, for an item that has a Jira twin (a JiraLink row)."""
+    return f"🔗 Jira: <{link.url}|{link.jira_key}>"

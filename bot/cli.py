@@ -44,6 +44,11 @@ def _parser() -> argparse.ArgumentParser:
     run = jobs_sub.add_parser("run", help="run a job once now, or as if the clock read --now")
     run.add_argument("name")
     run.add_argument("--now", default=None, help="ISO time, e.g. 2026-12-01T09:30 (zone: PMBOT_TIMEZONE)")
+    jira = sub.add_parser("jira", help="the Jira mirror: what is waiting or stuck, and replaying it")
+    jira_sub = jira.add_subparsers(dest="jira_verb", metavar="ACTION")
+    jira_sub.add_parser("status", help="outbox counts, a pause, failing and given-up deliveries")
+    retry = jira_sub.add_parser("retry", help="replay given-up and failing deliveries now")
+    retry.add_argument("--id", type=int, action="append", dest="ids", help="only this outbox row (repeatable)")
     cost = sub.add_parser("cost", help="budget costs")
     cost_sub = cost.add_subparsers(dest="cost_verb", metavar="ACTION")
     load = cost_sub.add_parser("import", help="import a CSV of costs into a channel's budget (all lines or none)")
@@ -93,10 +98,17 @@ def _dispatch(args: argparse.Namespace, settings: Settings, parser: argparse.Arg
         if args.jobs_verb == "run":
             return _jobs_run(settings, args.name, args.now)
         parser.parse_args(["jobs", "--help"])
+    return _dispatch_admin(args, settings, parser)
+
+
+def _dispatch_admin(args: argparse.Namespace, settings: Settings, parser: argparse.ArgumentParser) -> int:
+    """`pmbot jira …` and `pmbot cost …`."""
+    if args.verb == "jira" and args.jira_verb in ("status", "retry"):
+        return _jira(settings, args.jira_verb, args.ids if args.jira_verb == "retry" else None)
     if args.verb == "cost" and args.cost_verb == "import":
         return _cost_import(settings, args.file, args.channel, args.team)
-    if args.verb == "cost":
-        parser.parse_args(["cost", "--help"])
+    if args.verb in ("jira", "cost"):
+        parser.parse_args([args.verb, "--help"])
     return 2
 
 
@@ -203,6 +215,24 @@ def _doctor(settings: Settings) -> int:
     for check in checks:
         print(check.line())
     return 1 if any(check.status == FAIL for check in checks) else 0
+
+
+def _jira(settings: Settings, verb: str, ids: list[int] | None) -> int:
+    from bot.app import build_deps
+    from bot.mirror import outbox, status
+    from storage.migrate import upgrade
+
+    deps = build_deps(settings)
+    upgrade(deps.engine)
+    if deps.jira is None:
+        print(status.status_text(deps), file=sys.stderr)
+        return 1
+    if verb == "retry":
+        count = status.retry(deps, ids=ids)
+        print(f"{count} deliver{'y' if count == 1 else 'ies'} put back in the queue; delivering now…")
+        print(f"  {outbox.deliver(deps)}")
+    print(status.status_text(deps))
+    return 0
 
 
 def _scheduler(settings: Settings):

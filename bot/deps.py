@@ -16,6 +16,7 @@ from bot.settings import Settings
 from storage.models import utcnow
 
 if TYPE_CHECKING:
+    from bot.gateways.jira_gateway import JiraGateway
     from bot.grader import LlmGrader, Narrator, RiskReader
     from bot.jobs.base import JobModule
 
@@ -34,6 +35,8 @@ class Deps:
     risk_llm: RiskReader | None = None
     # Writes a post-mortem's narrative from redacted facts; None without an LLM.
     narrator: Narrator | None = None
+    # Mirrors bugs, risks and incidents to Jira (from the jobs only); None when Jira is not configured.
+    jira: JiraGateway | None = None
     # What time it is: the wall clock, or the shell's movable one. Handlers pass it into the domain.
     clock: Callable[[], datetime] = utcnow
     started_at: datetime = field(default_factory=utcnow)

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from bot.gateways.jira_gateway import build_jira_client
+from bot.gateways.jira_gateway import JiraGateway, JiraRejected, JiraUnavailable, build_jira_client
 from bot.gateways.llm import build_llm_client
 from bot.gateways.slack import build_web_client
-from bot.settings import Settings
+from bot.settings import JIRA_KINDS, JIRA_PRIORITY_KEYS, Settings, jira_ids
 from storage.db import make_engine, ping
 from storage.migrate import current_revision, head_revision
 
@@ -30,7 +30,8 @@ class Check:
 
 def run_checks(settings: Settings) -> list[Check]:
     """Every check, in the order an admin would fix things."""
-    checks: list[Callable[[Settings], Check]] = [check_config, check_database, check_slack, check_jira, check_llm]
+    checks: list[Callable[[Settings], Check]] = [check_config, check_database, check_slack, check_jira,
+                                                 check_jira_mapping, check_llm]
     return [check(settings) for check in checks]
 
 
@@ -78,11 +79,50 @@ def check_jira(settings: Settings) -> Check:
     try:
         client = build_jira_client(settings)
         info = client.server_info()
-        client.project(settings.jira_project)
+        me = client.myself()
     except Exception as exc:  # noqa: BLE001 — the library raises many kinds; all mean "not usable"
         return Check("jira", FAIL, f"{settings.jira_url}: {type(exc).__name__}: {str(exc)[:200]}")
     return Check("jira", OK, f"{info.get('deploymentType', 'Jira')} {info.get('version', '')}, "
-                             f"project {settings.jira_project} found")
+                             f"signed in as {me.get('displayName') or me.get('name') or 'the API user'}")
+
+
+# What Jira fills in itself when a create leaves it out.
+_JIRA_FILLS = {"reporter"}
+
+
+def check_jira_mapping(settings: Settings) -> Check:
+    """Read the project's create screens: required fields we do not send, fields we send that are not there."""
+    if not settings.jira_configured:
+        return Check("jira mapping", OFF, "Jira is not configured")
+    types = jira_ids(settings.jira_issue_types, "JIRA_ISSUE_TYPES", keys=JIRA_KINDS)
+    priorities = jira_ids(settings.jira_priorities, "JIRA_PRIORITIES", keys=JIRA_PRIORITY_KEYS)
+    components = jira_ids(settings.jira_components, "JIRA_COMPONENTS", keys=JIRA_KINDS)
+    problems = [f"no issue type id for {kind}s in JIRA_ISSUE_TYPES" for kind in JIRA_KINDS if kind not in types]
+    unmapped = [key for key in JIRA_PRIORITY_KEYS if key not in priorities]
+    if unmapped:
+        problems.append(f"no priority id for {', '.join(unmapped)} in JIRA_PRIORITIES (those go without a priority)")
+    gateway = JiraGateway(settings)
+    for kind, type_id in types.items():
+        sent = {"project", "issuetype", "summary", "description", "labels"}
+        if priorities:
+            sent.add("priority")
+        if kind in components:
+            sent.add("components")
+        try:
+            screen = gateway.create_screen(type_id)
+        except (JiraUnavailable, JiraRejected) as exc:
+            problems.append(f"{kind} (issue type {type_id}): cannot read the create screen: {str(exc)[:200]}")
+            continue
+        missing = sorted(f for f, required in screen.items() if required and f not in sent and f not in _JIRA_FILLS)
+        absent = sorted(f for f in sent - {"project", "issuetype"} if f not in screen)
+        if missing:
+            problems.append(f"{kind}: Jira requires {', '.join(missing)}, which pmbot does not send")
+        if absent:
+            problems.append(f"{kind}: pmbot sends {', '.join(absent)}, which is not on the create screen")
+    if problems:
+        return Check("jira mapping", FAIL, "; ".join(problems))
+    return Check("jira mapping", OK, f"issue types {', '.join(f'{k}={v}' for k, v in types.items())} "
+                                     "accept every field pmbot sends")
 
 
 def check_llm(settings: Settings) -> Check:

@@ -22,6 +22,7 @@ from storage.db import ping
 logger = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
+JIRA_WEBHOOK_PATH = "/jira/webhook"
 MAX_BODY_BYTES = 1_000_000  # Slack payloads are far smaller; refuse anything absurd before reading it.
 
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
@@ -44,12 +45,13 @@ def _request_kind(body: dict[str, Any]) -> str:
 
 
 class WsgiApp:
-    """Routes `/slack/events`, `/healthz` and `/metrics`."""
+    """Routes `/slack/events`, `/healthz`, `/metrics`, and `/jira/webhook` when a webhook secret is set."""
 
-    def __init__(self, bolt: App, engine: Engine, metrics: Metrics):
+    def __init__(self, bolt: App, engine: Engine, metrics: Metrics, *, jira_webhook: JiraWebhook | None = None):
         self.bolt = bolt
         self.engine = engine
         self.metrics = metrics
+        self.jira_webhook = jira_webhook
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -58,6 +60,8 @@ class WsgiApp:
             return self._slack(environ, start_response)
         if path == "/healthz" and method in ("GET", "HEAD"):
             return self._health(start_response)
+        if path == JIRA_WEBHOOK_PATH and method == "POST" and self.jira_webhook is not None:
+            return self._jira(environ, start_response)
         if path == "/metrics" and method == "GET":
             return _respond(start_response, 200, self.metrics.render(), self.metrics.content_type)
         if path in (EVENTS_PATH, "/healthz", "/metrics"):
@@ -88,6 +92,32 @@ class WsgiApp:
         start_response(_status_line(response.status), out_headers)
         return [body]
 
+    def _jira(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        assert self.jira_webhook is not None
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = -1
+        if length < 0 or length > MAX_BODY_BYTES:
+            return _respond(start_response, 413, b"payload too large\n", "text/plain")
+        raw = environ["wsgi.input"].read(length) if length else b""
+        secret = (parse_qs(environ.get("QUERY_STRING", "")).get("secret") or [None])[0]
+        signature = environ.get("HTTP_X_HUB_SIGNATURE")
+        if not self.jira_webhook.authorised(body=raw, query_secret=secret, signature=signature):
+            return _respond(start_response, 401, b"bad or missing secret\n", "text/plain")
+        try:
+            payload = json.loads(raw or b"{}")
+        except ValueError:
+            return _respond(start_response, 400, b"body is not JSON\n", "text/plain")
+        if not isinstance(payload, dict):
+            return _respond(start_response, 400, b"body is not a JSON object\n", "text/plain")
+        try:
+            said = self.jira_webhook.handle(payload)
+        except Exception:
+            logger.exception("jira webhook failed")
+            return _respond(start_response, 500, b"could not apply the event; the poll will\n", "text/plain")
+        return _respond(start_response, 200, (said + "\n").encode(), "text/plain")
+
     def _health(self, start_response: StartResponse) -> Iterable[bytes]:
         try:
             ping(self.engine)
@@ -98,6 +128,14 @@ class WsgiApp:
         payload = {"status": "ok" if status == 200 else "unavailable", "database": database,
                    "version": __version__}
         return _respond(start_response, status, json.dumps(payload).encode(), "application/json")
+
+
+class JiraWebhook:
+    """What the Jira webhook route needs: a check of the secret and a handler for one event."""
+
+    def __init__(self, authorised: Callable[..., bool], handle: Callable[[dict[str, Any]], str]):
+        self.authorised = authorised
+        self.handle = handle
 
 
 def _respond(start_response: StartResponse, status: int, body: bytes, content_type: str) -> list[bytes]:

@@ -69,6 +69,19 @@ class Settings(BaseSettings):
     jira_user: str | None = None
     jira_api_token: SecretStr | None = None
     jira_project: str | None = None
+    # What our items become in Jira, by id (names differ per instance and language):
+    # issue types "bug=10004; risk=10005; incident=10006"; priorities per bug/incident grade and risk band
+    # "1=1; 2=2; 3=3; 4=4; 5=5; critical=1; high=2; medium=3; low=4"; optional components "bug=10100".
+    jira_issue_types: str = ""
+    jira_priorities: str = ""
+    jira_components: str = ""
+    # Workflow transitions by name, first one the issue offers wins ("Done" / "Reopen, To Do").
+    jira_transition_close: str = "Done"
+    jira_transition_reopen: str = "Reopen, To Do"
+    jira_max_attempts: Annotated[int, Field(ge=1, le=100)] = 8
+    jira_webhook_secret: SecretStr | None = None
+    # Where the bot tells admins that something needs a person (Jira deliveries that gave up).
+    pmbot_admin_channel: str | None = None
 
     # Behaviour
     pmbot_escalation_channel: str | None = None
@@ -103,6 +116,27 @@ class Settings(BaseSettings):
     def _responders(cls, value: str) -> str:
         responders_by_grade(value)  # raises with a message naming the bad part
         return value
+
+    @field_validator("jira_issue_types", "jira_components")
+    @classmethod
+    def _jira_kinds(cls, value: str, info) -> str:
+        jira_ids(value, info.field_name.upper(), keys=JIRA_KINDS)
+        return value
+
+    @field_validator("jira_priorities")
+    @classmethod
+    def _jira_priorities(cls, value: str) -> str:
+        jira_ids(value, "JIRA_PRIORITIES", keys=JIRA_PRIORITY_KEYS)
+        return value
+
+    @field_validator("jira_project")
+    @classmethod
+    def _jira_project(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        if not re.fullmatch(r"[A-Z][A-Z0-9_]{0,49}|\d+", value.strip()):
+            raise ValueError(f"JIRA_PROJECT should be a project key such as PM or AIPLAT, got {value!r}")
+        return value.strip()
 
     @field_validator("pmbot_llm_prices")
     @classmethod
@@ -204,6 +238,27 @@ def responders_by_grade(value: str) -> dict[str, list[str]]:
                              "(grade 1, 2, 3 or *, then user or user-group ids)")
         found[grade] = ids
     return found
+
+
+JIRA_KINDS = ("bug", "risk", "incident")
+JIRA_PRIORITY_KEYS = ("1", "2", "3", "4", "5", "critical", "high", "medium", "low")
+
+
+def jira_ids(value: str, name: str, *, keys: tuple[str, ...]) -> dict[str, str]:
+    """`bug=10004; risk=10005` → {"bug": "10004", …}; ids are Jira's numeric ids."""
+    found: dict[str, str] = {}
+    for part in filter(None, (p.strip() for p in value.split(";"))):
+        key, sep, ident = (x.strip() for x in part.partition("="))
+        if not sep or key.lower() not in keys or not ident.isdigit():
+            raise ValueError(f"{name}: {part!r} should look like {keys[0]}=10004 "
+                             f"(one of {', '.join(keys)}, then the numeric id Jira shows for it)")
+        found[key.lower()] = ident
+    return found
+
+
+def jira_transition_names(value: str) -> list[str]:
+    """`Reopen, To Do` → ["Reopen", "To Do"]."""
+    return [name.strip() for name in value.split(",") if name.strip()]
 
 
 def llm_prices(value: str) -> dict[str, tuple[Decimal, Decimal]]:

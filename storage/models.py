@@ -20,6 +20,9 @@ SQLModel.metadata.naming_convention = {
     "pk": "pk_%(table_name)s",
 }
 
+# Who made a change that came from Jira (in history rows that otherwise hold a Slack user id).
+JIRA_USER = "jira"
+
 # Rows that belong to the deployment rather than to one workspace (e.g. housekeeping schedules).
 GLOBAL_TEAM_ID = "*"
 
@@ -515,3 +518,67 @@ class Absence(SQLModel, table=True):
     user_id: str = Field(max_length=32)
     start: date = Field(sa_column=Column(Date, nullable=False))
     end: date = Field(sa_column=Column(Date, nullable=False))
+
+
+class JiraOutbox(SQLModel, table=True):
+    """A change to mirror to Jira, written in the same transaction as the change itself.
+
+    Rows of one item (team, kind, entity) are delivered in id order; a row is `pending` until it is `done`,
+    `dead` after too many attempts (an admin is told once, `pmbot jira retry` revives it), or `dropped`
+    when it no longer applies (an item linked by hand before its create was delivered).
+    """
+
+    __tablename__ = "jira_outbox"
+    __table_args__ = (Index("ix_jira_outbox_status_due", "status", "next_attempt_at"),
+                      Index("ix_jira_outbox_item", "team_id", "kind", "entity_id"))
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    kind: str = Field(max_length=16)  # bug | risk | incident
+    entity_id: int
+    readable_id: str = Field(max_length=16)
+    op: str = Field(max_length=16)  # create | fields | comment | close | reopen | adopt
+    payload: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    status: str = Field(default="pending", max_length=16)  # pending | done | dead | dropped
+    attempts: int = Field(default=0)
+    next_attempt_at: datetime = _utc_column(now=True)
+    last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    alerted: bool = Field(default=False)
+    created_at: datetime = _utc_column(now=True)
+    done_at: datetime | None = _utc_column(nullable=True)
+
+
+class JiraLink(SQLModel, table=True):
+    """Which Jira issue mirrors an item, and the Jira state we last saw or set (so our own changes coming
+    back from Jira are recognised as echoes, not news)."""
+
+    __tablename__ = "jira_link"
+    __table_args__ = (UniqueConstraint("team_id", "kind", "entity_id", name="uq_jira_link_item"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    kind: str = Field(max_length=16)
+    entity_id: int
+    readable_id: str = Field(max_length=16)
+    jira_key: str = Field(max_length=64, index=True)
+    jira_id: str | None = Field(default=None, max_length=32)
+    url: str = Field(max_length=500)
+    origin: str = Field(default="created", max_length=16)  # created | linked
+    status_done: bool | None = None
+    status_name: str | None = Field(default=None, max_length=80)
+    priority_id: str | None = Field(default=None, max_length=32)
+    assignee: str | None = Field(default=None, max_length=200)
+    created_at: datetime = _utc_column(now=True)
+
+
+class JiraState(SQLModel, table=True):
+    """Deployment-wide Jira bookkeeping: when deliveries may resume after an outage or a 429, and the last
+    time the poll saw Jira's changes."""
+
+    __tablename__ = "jira_state"
+
+    name: str = Field(primary_key=True, max_length=32)  # "jira"
+    paused_until: datetime | None = _utc_column(nullable=True)
+    failures: int = Field(default=0)
+    last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    last_sync_at: datetime | None = _utc_column(nullable=True)

@@ -8,7 +8,7 @@ from typing import Any
 from bot import blocks
 from bot.domain.grades import GRADES, grade_info
 from bot.domain.text import escape_mrkdwn, truncate
-from storage.models import Bug, BugGradeChange
+from storage.models import JIRA_USER, Bug, BugGradeChange, JiraLink
 
 ACTION_CONFIRM = "bug.confirm"
 ACTION_CHANGE = "bug.change_grade"
@@ -26,7 +26,8 @@ def grade_option(number: int) -> dict[str, Any]:
     return {"text": blocks.plain(f"{number} — {info.label}", 75), "value": str(number)}
 
 
-def card(bug: Bug, *, escalated_to: str | None = None) -> tuple[str, list[dict[str, Any]]]:
+def card(bug: Bug, *, escalated_to: str | None = None,
+         jira: JiraLink | None = None) -> tuple[str, list[dict[str, Any]]]:
     """The message a graded bug gets in its channel: grade, reasons, what to do, and the review buttons."""
     info = grade_info(bug.grade or 3)
     title = f"{bug.readable_id} · {GRADE_EMOJI[info.number]} Grade {info.number} — {info.label}"
@@ -46,6 +47,8 @@ def card(bug: Bug, *, escalated_to: str | None = None) -> tuple[str, list[dict[s
         parts.append(blocks.context("Personal data and secrets were removed before the report was stored."))
     if escalated_to:
         parts.append(blocks.context(f"🚨 Escalated to <#{escalated_to}>."))
+    if jira is not None:
+        parts.append(blocks.context(blocks.jira_line(jira)))
     if bug.status == "open":
         parts.append(_actions(bug))
     fallback = f"{bug.readable_id}: grade {info.number} ({info.label}) — {escape_mrkdwn(truncate(bug.title, 150))}"
@@ -79,7 +82,7 @@ def line(bug: Bug) -> str:
     return f"`{bug.readable_id}` {grade} — {escape_mrkdwn(truncate(bug.title, 90))}{owner}{closed}"
 
 
-def details(bug: Bug, history: list[BugGradeChange]) -> str:
+def details(bug: Bug, history: list[BugGradeChange], *, jira: JiraLink | None = None) -> str:
     info = grade_info(bug.grade) if bug.grade else None
     lines = [f"*{bug.readable_id}* — {escape_mrkdwn(bug.title)}",
              f"Grade: {f'{info.number} — {info.label}' if info else 'not graded yet'}"
@@ -87,6 +90,8 @@ def details(bug: Bug, history: list[BugGradeChange]) -> str:
              f"Status: {bug.status}" + (f" — {escape_mrkdwn(bug.resolution)}" if bug.resolution else ""),
              f"Reported by <@{bug.reporter_id}> in <#{bug.channel_id}> on {bug.created_at:%Y-%m-%d %H:%M} UTC",
              f"Assigned to <@{bug.assignee_id}>" if bug.assignee_id else "Not assigned"]
+    if jira is not None:
+        lines.append(blocks.jira_line(jira) + (f" ({escape_mrkdwn(jira.status_name)})" if jira.status_name else ""))
     for key, label in (("expected", "Expected"), ("steps", "Steps"), ("version", "Model / prompt version"),
                        ("environment", "Environment"), ("link", "Link")):
         if bug.details.get(key):
@@ -98,7 +103,8 @@ def details(bug: Bug, history: list[BugGradeChange]) -> str:
         for change in history:
             verb = "confirmed" if change.kind == "confirm" else f"changed {change.from_grade} → {change.to_grade}"
             why = f": {escape_mrkdwn(change.reason)}" if change.reason else ""
-            lines.append(f"• {change.created_at:%Y-%m-%d %H:%M} <@{change.user_id}> {verb}{why}")
+            who = "Jira" if change.user_id == JIRA_USER else f"<@{change.user_id}>"
+            lines.append(f"• {change.created_at:%Y-%m-%d %H:%M} {who} {verb}{why}")
     return "\n".join(lines)
 
 

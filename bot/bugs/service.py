@@ -14,9 +14,10 @@ from bot.domain.text import escape_mrkdwn, truncate
 from bot.errors import NotFound, SlackError, UserInputError
 from bot.gateways.slack import call, post_in_channel, resolve_channel
 from bot.grader import grade_stored
+from bot.mirror import links, outbox
 from storage.bugs import bug_by_id, create_bug, get_bug, record_change, record_llm_usage
 from storage.db import session_scope
-from storage.models import Bug, utcnow
+from storage.models import Bug, JiraLink, utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +50,8 @@ def file_report(deps: Deps, *, team_id: str, channel_id: str, reporter_id: str, 
         bug, created = create_bug(session, team_id=team_id, delivery_key=delivery_key, channel_id=channel_id,
                                   reporter_id=reporter_id, title=truncate(clean_title, 200), text=body,
                                   details=clean_details, pii=list(dict.fromkeys(f.kind for f in found)))
+        if created:
+            outbox.record(session, deps, bug, "create")
         return Intake(bug.id, bug.readable_id, created, describe(found))
 
 
@@ -104,7 +107,9 @@ def _grade(deps: Deps, bug: Bug) -> Bug:
 
 def _post(deps: Deps, bug: Bug) -> Bug:
     escalated = _escalation_channel(deps) if bug.grade == 1 else None
-    text, card = bug_blocks.card(bug, escalated_to=escalated)
+    with session_scope(deps.engine) as session:
+        jira = outbox.jira_of(session, bug)
+    text, card = bug_blocks.card(bug, escalated_to=escalated, jira=jira)
     try:
         posted = post_in_channel(deps.client, bug.channel_id, text=text, blocks=card)
     except SlackError as exc:
@@ -162,6 +167,8 @@ def change_grade(deps: Deps, *, team_id: str, bug_id: int, user_id: str, grade: 
         bug = _open_bug(session, team_id, bug_id)
         before = bug.grade
         record_change(session, bug=bug, user_id=user_id, kind="change", to_grade=grade, reason=reason)
+        outbox.record(session, deps, bug, "fields")
+        outbox.record(session, deps, bug, "comment", text=f"Grade changed in Slack: {before} → {grade}. Why: {reason}")
     _refresh(deps, bug, f"✏️ <@{user_id}> changed the grade {before} → {grade}: {escape_mrkdwn(reason)}")
     return bug
 
@@ -183,6 +190,8 @@ def close(deps: Deps, *, team_id: str, readable_id: str, user_id: str, resolutio
         bug.status, bug.closed_at, bug.closed_by = "closed", utcnow(), user_id
         bug.resolution = redact(resolution).text if resolution else None
         session.add(bug)
+        outbox.record(session, deps, bug, "close",
+                      text="Closed in Slack" + (f": {bug.resolution}" if bug.resolution else "."))
     said = f": {escape_mrkdwn(bug.resolution)}" if bug.resolution else "."
     _refresh(deps, bug, f"🔒 <@{user_id}> closed this{said}")
     return bug
@@ -195,8 +204,18 @@ def reopen(deps: Deps, *, team_id: str, readable_id: str, user_id: str) -> Bug:
             raise UserInputError(f"{bug.readable_id} is already open.")
         bug.status, bug.closed_at, bug.closed_by, bug.resolution = "open", None, None, None
         session.add(bug)
+        outbox.record(session, deps, bug, "reopen", text="Reopened in Slack.")
     _refresh(deps, bug, f"🔓 <@{user_id}> reopened this.")
     return bug
+
+
+def link_jira(deps: Deps, *, team_id: str, readable_id: str, user_id: str, key: str) -> JiraLink:
+    """Attach an existing Jira issue as this bug's twin (instead of creating one)."""
+    with session_scope(deps.engine) as session:
+        bug = _by_readable(session, team_id, readable_id)
+    link = links.link_existing(deps, bug, key)
+    _refresh(deps, bug, f"🔗 <@{user_id}> linked {bug.readable_id} to Jira {link.jira_key}.")
+    return link
 
 
 def _open_bug(session, team_id: str, bug_id: int) -> Bug:
@@ -215,12 +234,21 @@ def _by_readable(session, team_id: str, readable_id: str) -> Bug:
     return bug
 
 
+def redraw(deps: Deps, bug: Bug) -> None:
+    """Update the card in place (grade, status, Jira key as they are now)."""
+    if not bug.message_ts or not bug.message_channel:
+        return
+    with session_scope(deps.engine) as session:
+        jira = outbox.jira_of(session, bug)
+    text, card = bug_blocks.card(bug, jira=jira)
+    call(deps.client, "chat_update", channel=bug.message_channel, ts=bug.message_ts, text=text, blocks=card)
+
+
 def _refresh(deps: Deps, bug: Bug, note: str) -> None:
     """Update the card in place and say what changed in its thread."""
     if not bug.message_ts or not bug.message_channel:
         return
-    text, card = bug_blocks.card(bug)
-    call(deps.client, "chat_update", channel=bug.message_channel, ts=bug.message_ts, text=text, blocks=card)
+    redraw(deps, bug)
     call(deps.client, "chat_postMessage", channel=bug.message_channel, thread_ts=bug.message_ts, text=note)
 
 

@@ -16,6 +16,7 @@ from bot.domain.grades import GRADES
 from bot.edge import FieldErrors, Reply, Request, action_listener, command_listener, view_listener
 from bot.errors import UserInputError
 from bot.gateways.slack import call, tell_privately
+from bot.mirror import outbox
 from bot.registry import CommandSpec
 from storage.bugs import BugFilter, bug_stats, get_bug, grade_history, list_bugs
 from storage.db import session_scope
@@ -23,7 +24,7 @@ from storage.db import session_scope
 SPEC = CommandSpec(
     name="/bug",
     summary="report a bug: graded 1–5 at once, redacted, posted with what to do",
-    usage_hint="<what went wrong> | list | show B-12 | close B-12 | stats",
+    usage_hint="<what went wrong> | list | show B-12 | close B-12 | link B-12 PM-7 | stats",
     usage=(
         ("<what went wrong>", "report it; it is graded, posted here, and personal data is removed"),
         ("", "(nothing) opens a form with title, steps, expected result, model version…"),
@@ -31,6 +32,7 @@ SPEC = CommandSpec(
         ("show B-12", "one bug with its grade history"),
         ("close B-12 [resolution]", "close it, saying how it was resolved"),
         ("reopen B-12", "open it again"),
+        ("link B-12 PM-7", "make an existing Jira issue this bug's Jira twin (instead of creating one)"),
         ("stats", "counts by grade and status, open age, how often people agreed with the grade"),
     ),
 )
@@ -62,6 +64,12 @@ def handle(request: Request, reply: Reply, deps: Deps) -> None:
         reply.ack(*_list(deps, request.team_id, *where))
     elif first in ("show", "close", "reopen") and len(words) >= 2 and _ID.match(words[1]):
         _by_id(first, words[1], " ".join(words[2:]), request, reply, deps)
+    elif first == "link" and len(words) == 3 and _ID.match(words[1]):
+        link = service.link_jira(deps, team_id=request.team_id, readable_id=words[1], user_id=request.user_id,
+                                 key=words[2])
+        reply.ack(f"{words[1].upper()} is now mirrored to Jira {link.jira_key}; I will label it and keep it in step.")
+    elif first == "link":
+        raise UserInputError("Say which bug and which Jira issue: `/bug link B-12 PM-7`.")
     elif first == "stats" and len(words) == 1:
         reply.ack(_stats(deps, request.team_id))
     else:
@@ -73,9 +81,10 @@ def _by_id(verb: str, readable_id: str, rest: str, request: Request, reply: Repl
         with session_scope(deps.engine) as session:
             bug = get_bug(session, team_id=request.team_id, readable_id=readable_id)
             history = grade_history(session, bug_id=bug.id) if bug else []
+            jira = outbox.jira_of(session, bug) if bug else None
         if bug is None:
             raise UserInputError(f"There is no bug {readable_id.upper()} here. `/bug list all` shows them.")
-        text = bug_blocks.details(bug, history)
+        text = bug_blocks.details(bug, history, jira=jira)
         reply.ack(text, blocks.sections(text))
         return
     reply.ack()

@@ -14,6 +14,7 @@ from bot.domain.text import escape_mrkdwn, truncate
 from bot.edge import FieldErrors, Reply, Request, action_listener, command_listener, view_listener
 from bot.errors import NotAllowed, UserInputError
 from bot.gateways.slack import call, is_workspace_admin, tell_privately
+from bot.mirror import status as jira_status
 from bot.registry import CommandSpec, is_help
 from storage.db import ping, session_scope
 from storage.migrate import current_revision, head_revision
@@ -22,11 +23,12 @@ from storage.repos import save_team_settings, team_settings
 SPEC = CommandSpec(
     name="/pmbot",
     summary="help, status and team settings for pmbot",
-    usage_hint="help | status | settings",
+    usage_hint="help | status | settings | jira status",
     usage=(
         ("help", "every command, one line each"),
         ("status", "version, database, integrations and this team's settings"),
         ("settings", "this team's time zone and admin channel (workspace admins)"),
+        ("jira status", "the Jira mirror: what is waiting, failing or given up (replay with `pmbot jira retry`)"),
     ),
     own_help=True,
 )
@@ -56,6 +58,10 @@ def handle(request: Request, reply: Reply, deps: Deps) -> None:
         show_status(request, reply, deps)
     elif sub == "settings":
         open_settings(request, reply, deps)
+    elif sub == "jira":
+        reply.ack()
+        text = jira_status.status_text(deps, team_id=request.team_id)
+        reply.later(text, blocks.sections(escape_mrkdwn(text)))
     else:
         raise UserInputError(f"I don't know `{truncate(sub, 40)}`. Try `/pmbot help` for the list of commands.")
 

@@ -24,6 +24,8 @@ from bot.edge import (
 )
 from bot.errors import UserInputError
 from bot.gateways.slack import call, tell_privately, upload_file
+from bot.mirror import outbox
+from bot.mirror.links import is_jira_key
 from bot.registry import CommandSpec
 from bot.risks import blocks as risk_blocks
 from bot.risks import matrix, service
@@ -44,7 +46,8 @@ SPEC = CommandSpec(
                                                                    "response, status, mitigation, trigger, title)"),
         ("close R-3 <reason>", "close it, saying why"),
         ("accept R-3 until 2027-03-31 <reason>", "accept it for a while; it reopens when that date passes"),
-        ("link R-3 B-12", "link a bug, an incident or a Jira key"),
+        ("link R-3 B-12", "link a bug, an incident or a web link"),
+        ("link R-3 PM-7", "make an existing Jira issue this risk's Jira twin (instead of creating one)"),
         ("matrix [mine|<category>]", "the 5×5 heat map, as a picture"),
         ("export", "the whole register as a CSV file"),
         ("categories | category add <name>", "the categories, and adding your team's own"),
@@ -52,6 +55,7 @@ SPEC = CommandSpec(
 )
 
 PAGE_SIZE = 15
+_OUR_ID = re.compile(r"^(?:B|R|INC)-\d+$")
 _ID = re.compile(r"^[Rr]-\d{1,9}$")
 _STATUS_WORDS = {"open": "open", "active": "active", "closed": "closed", "accepted": "accepted",
                  "mitigating": "mitigating", "all": "all"}
@@ -122,7 +126,8 @@ def _by_id(verb: str, readable_id: str, rest: str, request: Request, reply: Repl
         with session_scope(deps.engine) as session:
             risk = service.by_readable(session, team, readable_id)
             changes = history(session, risk_id=risk.id)
-        text = risk_blocks.details(risk, service.team_categories(deps, team), changes)
+            jira = outbox.jira_of(session, risk)
+        text = risk_blocks.details(risk, service.team_categories(deps, team), changes, jira=jira)
         reply.ack(text, blocks.sections(text))
         return
     today = service.team_today(deps, team)
@@ -158,6 +163,10 @@ def _by_id(verb: str, readable_id: str, rest: str, request: Request, reply: Repl
         if target.upper() == readable_id:
             raise UserInputError("A risk cannot be linked to itself.")
         target = target if target.startswith("http") else target.upper()
+        if deps.jira is not None and is_jira_key(target) and not _OUR_ID.match(target):
+            link = service.link_jira(deps, team_id=team, readable_id=readable_id, user_id=request.user_id, key=target)
+            reply.ack(f"{readable_id} is now mirrored to Jira {link.jira_key}; I will label it and keep it in step.")
+            return
         service.link(deps, team_id=team, readable_id=readable_id, user_id=request.user_id, target=target)
         reply.ack(f"{readable_id} is linked to {target}.")
 

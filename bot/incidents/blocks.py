@@ -8,7 +8,7 @@ from typing import Any
 from bot import blocks
 from bot.domain.incident import INCIDENT_GRADES, SCENARIOS, duration
 from bot.domain.text import escape_mrkdwn, truncate
-from storage.models import Incident, IncidentEvent, IncidentTask, utcnow
+from storage.models import Incident, IncidentEvent, IncidentTask, JiraLink, utcnow
 
 ACTION_TASK = "incident.task"
 ACTION_JOIN = "incident.join"
@@ -57,12 +57,14 @@ def runbook(incident: Incident, items: list[IncidentTask]) -> tuple[str, list[di
     return mark(incident, title), parts
 
 
-def announcement(incident: Incident) -> tuple[str, list[dict[str, Any]]]:
+def announcement(incident: Incident, *, jira: JiraLink | None = None) -> tuple[str, list[dict[str, Any]]]:
     text = (f"🚨 *{headline(incident)}*\nCommander: <@{incident.commander_id}> · War room: <#{incident.channel_id}>"
             f" · declared {incident.declared_at:%H:%M} UTC")
     if incident.status == "resolved":
         text += f" · resolved after {duration(incident.declared_at, incident.resolved_at)}"
     parts = blocks.sections(text)
+    if jira is not None:
+        parts.append(blocks.context(blocks.jira_line(jira)))
     if incident.status != "resolved":
         parts.append(blocks.actions(blocks.button("Join the war room", ACTION_JOIN, str(incident.id), "primary")))
     return text, parts

@@ -20,6 +20,7 @@ from bot.domain.text import escape_mrkdwn, truncate
 from bot.errors import NameTaken, NotAllowed, NotFound, SlackError, UserInputError
 from bot.gateways.slack import call, is_workspace_admin, post_in_channel, resolve_channel, tell_privately, upload_file
 from bot.incidents import blocks as inc_blocks
+from bot.mirror import outbox
 from bot.settings import responders_by_grade
 from storage.bugs import get_bug, record_llm_usage
 from storage.db import session_scope
@@ -64,6 +65,7 @@ def declare(deps: Deps, *, team_id: str, channel_id: str, user_id: str, delivery
         if created:
             what = f"{'Drill' if drill else 'Incident'} declared (grade {grade}): {incident.title}"
             add_event(session, incident=incident, at=now, kind="declared", text=what, user_id=user_id)
+            outbox.record(session, deps, incident, "create")
         return Declared(incident, created)
 
 
@@ -97,13 +99,16 @@ def get(deps: Deps, team_id: str, incident_id: int) -> Incident:
         return incident
 
 
-def _store(deps: Deps, incident: Incident, **values) -> Incident:
+def _store(deps: Deps, incident: Incident, *, mirror: list[tuple[str, dict]] = (), **values) -> Incident:
+    """Save values on the incident, and (in the same transaction) what Jira should hear about it."""
     with session_scope(deps.engine) as session:
         row = incident_by_id(session, team_id=incident.team_id, incident_id=incident.id)
         assert row is not None
         for name, value in values.items():
             setattr(row, name, value)
         session.add(row)
+        for op, payload in mirror:
+            outbox.record(session, deps, row, op, **payload)
         return row
 
 
@@ -246,7 +251,9 @@ def refresh(deps: Deps, incident: Incident) -> None:
             calls.append(("chat_update", {"channel": incident.channel_id, "ts": incident.runbook_ts, "text": text,
                                           "blocks": parts}))
     if incident.announcement_ts:
-        text, parts = inc_blocks.announcement(incident)
+        with session_scope(deps.engine) as session:
+            jira = outbox.jira_of(session, incident)
+        text, parts = inc_blocks.announcement(incident, jira=jira)
         calls.append(("chat_update", {"channel": incident.announcement_channel, "ts": incident.announcement_ts,
                                       "text": text, "blocks": parts}))
     for method, kwargs in calls:
@@ -291,6 +298,7 @@ def post_update(deps: Deps, incident: Incident, *, user_id: str, text: str) -> N
         row.first_update_at = row.first_update_at or now
         session.add(row)
         add_event(session, incident=row, at=now, kind="update", text=clean, user_id=user_id)
+        outbox.record(session, deps, row, "comment", text=f"Status update ({row.status}): {clean}")
         _acknowledge(session, row, now)
         incident = row
     message = f"📣 *Status update* ({incident.readable_id}, {incident.status}) from <@{user_id}>: " \
@@ -330,6 +338,7 @@ def tick(deps: Deps, *, team_id: str, incident_id: int, task_id: int, user_id: s
         if mitigated:
             add_event(session, incident=incident, at=now, kind="status", text="investigating → mitigated",
                       user_id=user_id)
+            outbox.record(session, deps, incident, "comment", text="Status: investigating → mitigated.")
     refresh(deps, incident)
     return True
 
@@ -361,7 +370,8 @@ def change_grade(deps: Deps, incident: Incident, *, user_id: str, grade: int) ->
     if grade == incident.grade:
         raise UserInputError(f"{incident.readable_id} is grade {grade} already.")
     before = incident.grade
-    incident = _store(deps, incident, grade=grade, next_update_due=deps.clock() + rules.UPDATE_INTERVAL[grade])
+    incident = _store(deps, incident, grade=grade, next_update_due=deps.clock() + rules.UPDATE_INTERVAL[grade],
+                      mirror=[("fields", {}), ("comment", {"text": f"Grade changed in Slack: {before} → {grade}."})])
     _log(deps, incident, "grade", f"grade {before} → {grade}", user_id)
     _say(deps, incident, f"Grade changed {before} → {grade} by <@{user_id}>.")
     refresh(deps, incident)
@@ -399,6 +409,12 @@ def resolve(deps: Deps, incident: Incident, *, user_id: str, summary: str) -> In
         if not set_if(session, incident.id, Incident.status != "resolved", status="resolved", resolved_at=now,
                       resolution=redact(summary.strip()).text or None, archive_after=now + archive_in):
             raise UserInputError(f"{incident.readable_id} is resolved already.")
+        row = incident_by_id(session, team_id=incident.team_id, incident_id=incident.id)
+        assert row is not None
+        session.refresh(row)
+        outbox.record(session, deps, row, "fields")
+        outbox.record(session, deps, row, "close", text="Resolved in Slack" +
+                      (f": {row.resolution}" if row.resolution else "."))
     incident = get(deps, incident.team_id, incident.id)
     _log(deps, incident, "resolved", incident.resolution or "resolved", user_id)
     _say(deps, incident, f"✅ {incident.readable_id} resolved by <@{user_id}>"
@@ -490,7 +506,8 @@ def reopen(deps: Deps, incident: Incident, *, user_id: str) -> Incident:
         call(deps.client, "conversations_unarchive", channel=incident.channel_id)
     now = deps.clock()
     incident = _store(deps, incident, status="investigating", resolved_at=None, archive_after=None, archived=False,
-                      next_update_due=now + rules.UPDATE_INTERVAL[incident.grade])
+                      next_update_due=now + rules.UPDATE_INTERVAL[incident.grade],
+                      mirror=[("fields", {}), ("reopen", {"text": "Reopened in Slack."})])
     _log(deps, incident, "reopened", "reopened", user_id)
     _say(deps, incident, f"↩️ {incident.readable_id} reopened by <@{user_id}>.")
     refresh(deps, incident)

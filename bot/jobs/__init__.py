@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
-from bot.jobs import budget_report, drill_reminders, housekeeping, incident_watch, risk_review, standup
+from bot.jobs import (
+    budget_report,
+    drill_reminders,
+    housekeeping,
+    incident_watch,
+    jira_outbox,
+    jira_sync,
+    risk_review,
+    standup,
+)
 from bot.jobs.base import JobModule
 
 MODULES: tuple[JobModule, ...] = (housekeeping, risk_review, incident_watch, drill_reminders,
-                                   budget_report, standup)  # type: ignore[assignment]
+                                   budget_report, standup, jira_outbox, jira_sync)  # type: ignore[assignment]
 
 
 def registry() -> dict[str, JobModule]:

@@ -9,7 +9,7 @@ from typing import Any
 from bot import blocks
 from bot.domain.risk import BAND_EMOJI, IMPACT, PROBABILITY, RESPONSES, band, score
 from bot.domain.text import escape_mrkdwn, truncate
-from storage.models import Risk, RiskChange
+from storage.models import JIRA_USER, JiraLink, Risk, RiskChange
 
 ACTION_EDIT = "risk.edit"
 ACTION_ANSWER = "risk.answer"  # risk.answer.<step>[.<n>]: the intake's buttons and selects
@@ -71,13 +71,15 @@ def summary(risk: Risk, categories: dict[str, str]) -> str:
     return "\n".join(lines)
 
 
-def card(risk: Risk, categories: dict[str, str]) -> tuple[str, list[dict[str, Any]]]:
+def card(risk: Risk, categories: dict[str, str], *, jira: JiraLink | None = None) -> tuple[str, list[dict[str, Any]]]:
     """The risk's message in the channel; its thread is where the intake asks its questions."""
     text = summary(risk, categories)
     parts = blocks.sections(text)
     if risk.intake_step:
         parts.append(blocks.context("A few questions are waiting in the thread 🧵 — answer with the buttons or "
                                     "reply there (`4`, `@maria`, `skip`)."))
+    if jira is not None:
+        parts.append(blocks.context(blocks.jira_line(jira)))
     parts.append(blocks.actions(blocks.button("Edit", ACTION_EDIT, str(risk.id))))
     fallback = f"{risk.readable_id} {rating(risk)}: {escape_mrkdwn(truncate(risk.title, 150))}"
     return fallback, parts
@@ -90,16 +92,19 @@ def line(risk: Risk) -> str:
             f" · {risk.status}{owner}{review}")
 
 
-def details(risk: Risk, categories: dict[str, str], changes: list[RiskChange]) -> str:
+def details(risk: Risk, categories: dict[str, str], changes: list[RiskChange], *,
+            jira: JiraLink | None = None) -> str:
     text = summary(risk, categories)
     text += f"\nCreated by <@{risk.created_by}> on {risk.created_at:%Y-%m-%d}"
+    if jira is not None:
+        text += "\n" + blocks.jira_line(jira) + (f" ({escape_mrkdwn(jira.status_name)})" if jira.status_name else "")
     if changes:
         text += "\n*History*"
         for change in changes[-40:]:
             label = FIELD_LABELS.get(change.field_name, change.field_name)
             old = _shown(change.field_name, change.old_value)
             new = _shown(change.field_name, change.new_value)
-            who = f"<@{change.user_id}>" if change.user_id else "pmbot"
+            who = "Jira" if change.user_id == JIRA_USER else f"<@{change.user_id}>" if change.user_id else "pmbot"
             text += f"\n• {change.created_at:%Y-%m-%d %H:%M} UTC {who} {label}: {old} → {new}"
     return text
 

@@ -12,11 +12,13 @@ from bot.domain.pii import describe, redact
 from bot.domain.text import truncate
 from bot.errors import NotFound, SlackError, UserInputError
 from bot.gateways.slack import call, find_user, post_in_channel
+from bot.mirror import links, outbox
+from bot.mirror.content import slack_to_plain
 from bot.risks import blocks as risk_blocks
 from bot.teams import team_today
 from storage.bugs import get_bug, record_llm_usage
 from storage.db import session_scope
-from storage.models import Risk
+from storage.models import JiraLink, Risk
 from storage.risks import apply_changes, categories, claim_step, create_risk, get_risk, risk_by_id, risk_by_message
 
 logger = logging.getLogger(__name__)
@@ -55,6 +57,8 @@ def quick_add(deps: Deps, *, team_id: str, channel_id: str, user_id: str, delive
         risk, created = create_risk(session, team_id=team_id, delivery_key=delivery_key, channel_id=channel_id,
                                     title=title, description=description, created_by=user_id,
                                     guessed=sorted(hints.guessed), intake_step=step, **values)
+        if created:
+            outbox.record(session, deps, risk, "create")
     return Added(risk, created, describe(redaction.findings))
 
 
@@ -161,7 +165,7 @@ def _next_step(values: dict[str, object], *, after: str | None) -> str | None:
 
 def _post(deps: Deps, risk: Risk, known: dict[str, str]) -> Risk:
     """Post the card, then the first question in its thread."""
-    text, card = risk_blocks.card(risk, known)
+    text, card = _card(deps, risk, known)
     try:
         posted = post_in_channel(deps.client, risk.channel_id, text=text, blocks=card)
     except SlackError as exc:
@@ -222,6 +226,7 @@ def answer(deps: Deps, *, team_id: str, risk_id: int, step: str, value: object, 
                 changes = {**changes, "review_on": _with_default_review(merged, today).get("review_on")}
                 changes = {k: v for k, v in changes.items() if v is not None}
             apply_changes(session, risk=risk, user_id=user_id, changes=changes)
+            outbox.record(session, deps, risk, "fields")
     shown = "skipped" if value is None else _shown(step, value, known)
     if old_question and risk.message_channel:
         text, parts = risk_blocks.answered(step, shown, user_id)
@@ -245,7 +250,7 @@ def _continue(deps: Deps, risk: Risk, known: dict[str, str]) -> None:
     """Refresh the card; ask the next question, or post the summary when the intake is complete."""
     if not risk.message_channel or not risk.message_ts:
         return
-    text, card = risk_blocks.card(risk, known)
+    text, card = _card(deps, risk, known)
     _quietly(deps, "chat_update", channel=risk.message_channel, ts=risk.message_ts, text=text, blocks=card)
     if risk.intake_step:
         question_ts = _ask(deps, risk, risk.message_channel, risk.message_ts, known)
@@ -321,12 +326,12 @@ def update(deps: Deps, *, team_id: str, readable_id: str, user_id: str, changes:
                                  f"`/risk update {risk.readable_id} status=open` first.")
         if reopening:
             changes = {**changes, "close_reason": None, "accepted_until": None}
+        was = risk.status
         logged = apply_changes(session, risk=risk, user_id=user_id, changes=changes)
+        if logged:
+            _mirror_update(session, deps, risk, was, logged, note)
     if logged:
-        summary = ", ".join(f"{risk_blocks.FIELD_LABELS.get(c.field_name, c.field_name).lower()} "
-                            f"{risk_blocks._shown(c.field_name, c.old_value)} → "
-                            f"{risk_blocks._shown(c.field_name, c.new_value)}" for c in logged)
-        _refresh(deps, risk, note or f"✏️ <@{user_id}> changed {summary}.")
+        _refresh(deps, risk, note or f"✏️ <@{user_id}> changed {_said(logged)}.")
     return risk
 
 
@@ -370,6 +375,15 @@ def link(deps: Deps, *, team_id: str, readable_id: str, user_id: str, target: st
                   note=f"🔗 <@{user_id}> linked {risk.readable_id} to {target}.")
 
 
+def link_jira(deps: Deps, *, team_id: str, readable_id: str, user_id: str, key: str) -> JiraLink:
+    """Attach an existing Jira issue as this risk's twin."""
+    with session_scope(deps.engine) as session:
+        risk = by_readable(session, team_id, readable_id)
+    link = links.link_existing(deps, risk, key)
+    _refresh(deps, risk, f"🔗 <@{user_id}> linked {risk.readable_id} to Jira {link.jira_key}.")
+    return link
+
+
 def still_valid(deps: Deps, *, team_id: str, risk_id: int, user_id: str) -> Risk:
     """The owner looked at it: the next review date moves on by the band's interval."""
     today = team_today(deps, team_id)
@@ -383,11 +397,44 @@ def still_valid(deps: Deps, *, team_id: str, risk_id: int, user_id: str) -> Risk
                        f"{next_review.isoformat()}.")
 
 
+def _mirror_update(session, deps: Deps, risk: Risk, was: str, logged: list, note: str | None) -> None:
+    """What Jira hears about a change: the fields, a comment saying what changed, a close or a reopen."""
+    now = risk.status
+    if now in ("closed", "accepted") and was not in ("closed", "accepted"):
+        outbox.record(session, deps, risk, "fields")
+        outbox.record(session, deps, risk, "close", text=slack_to_plain(note or f"{risk.readable_id} was {now}."))
+        return
+    if was in ("closed", "accepted") and now not in ("closed", "accepted"):
+        outbox.record(session, deps, risk, "reopen", text="Reopened in Slack.")
+    outbox.record(session, deps, risk, "fields")
+    outbox.record(session, deps, risk, "comment", text=slack_to_plain(f"Updated in Slack: {_said(logged)}."))
+
+
+def _said(logged: list) -> str:
+    """`probability 2 → 4, owner — → <@U1>`: what a list of logged changes changed."""
+    return ", ".join(f"{risk_blocks.FIELD_LABELS.get(c.field_name, c.field_name).lower()} "
+                     f"{risk_blocks._shown(c.field_name, c.old_value)} → "
+                     f"{risk_blocks._shown(c.field_name, c.new_value)}" for c in logged)
+
+
+def _card(deps: Deps, risk: Risk, known: dict[str, str]):
+    with session_scope(deps.engine) as session:
+        jira = outbox.jira_of(session, risk)
+    return risk_blocks.card(risk, known, jira=jira)
+
+
+def redraw(deps: Deps, risk: Risk) -> None:
+    """Update the card in place (as the risk is now, Jira key included)."""
+    if risk.message_ts and risk.message_channel:
+        text, card = _card(deps, risk, team_categories(deps, risk.team_id))
+        _quietly(deps, "chat_update", channel=risk.message_channel, ts=risk.message_ts, text=text, blocks=card)
+
+
 def _refresh(deps: Deps, risk: Risk, note: str) -> None:
     if not risk.message_ts or not risk.message_channel:
         return
     known = team_categories(deps, risk.team_id)
-    text, card = risk_blocks.card(risk, known)
+    text, card = _card(deps, risk, known)
     _quietly(deps, "chat_update", channel=risk.message_channel, ts=risk.message_ts, text=text, blocks=card)
     _quietly(deps, "chat_postMessage", channel=risk.message_channel, thread_ts=risk.message_ts, text=note)
 
@@ -402,6 +449,8 @@ def save_form(deps: Deps, *, team_id: str, channel_id: str, user_id: str, delive
         with session_scope(deps.engine) as session:
             risk, created = create_risk(session, team_id=team_id, delivery_key=delivery_key, channel_id=channel_id,
                                         created_by=user_id, **values)
+            if created:
+                outbox.record(session, deps, risk, "create")
         return _post(deps, risk, team_categories(deps, team_id)) if created else risk
     with session_scope(deps.engine) as session:
         risk = load(session, team_id, risk_id)

@@ -1,0 +1,166 @@
+"""What a bug, risk or incident looks like in Jira: its fields on create, and the fields we keep in step.
+
+Everything here is already redacted (free text is redacted before it is stored); ids for issue types and
+priorities come from the settings, never names.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from bot.domain import jira_text as wiki
+from bot.domain.grades import grade_info
+from bot.domain.risk import band, score
+from bot.settings import JIRA_KINDS, JIRA_PRIORITY_KEYS, Settings, jira_ids
+from storage.models import Bug, Incident, Risk
+
+Item = Bug | Risk | Incident
+KIND_OF = {Bug: "bug", Risk: "risk", Incident: "incident"}
+
+
+class MappingMissing(Exception):
+    """The settings do not say which Jira id to use for something we must send."""
+
+
+_SLACK_USER = re.compile(r"<@([UW][A-Z0-9]+)(?:\|([^>]*))?>")
+_SLACK_CHANNEL = re.compile(r"<#([CG][A-Z0-9]+)(?:\|([^>]*))?>")
+_SLACK_LINK = re.compile(r"<(https?://[^|>]+)(?:\|([^>]*))?>")
+
+
+def slack_to_plain(text: str) -> str:
+    """Slack markup as a person reads it: `<@U1>` → `@U1`, `<#C1|general>` → `#general`, links as text."""
+    text = _SLACK_USER.sub(lambda m: "@" + (m.group(2) or m.group(1)), text)
+    text = _SLACK_CHANNEL.sub(lambda m: "#" + (m.group(2) or m.group(1)), text)
+    text = _SLACK_LINK.sub(lambda m: m.group(2) or m.group(1), text)
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+def our_label(team_id: str, readable_id: str) -> str:
+    """The label that marks a Jira issue as the twin of one of our items (found before any create)."""
+    return wiki.label(f"pmbot-{team_id}-{readable_id}")
+
+
+def issue_type_id(settings: Settings, kind: str) -> str:
+    found = jira_ids(settings.jira_issue_types, "JIRA_ISSUE_TYPES", keys=JIRA_KINDS).get(kind)
+    if found is None:
+        raise MappingMissing(f"JIRA_ISSUE_TYPES has no issue type id for {kind}s (e.g. {kind}=10004)")
+    return found
+
+
+def priority_key(kind: str, item: Item) -> str | None:
+    """Which JIRA_PRIORITIES entry applies: the grade of a bug or incident, the band of a scored risk."""
+    if isinstance(item, Risk):
+        value = score(item.probability, item.impact)
+        return band(value) if value is not None else None
+    return str(item.grade) if item.grade is not None else None
+
+
+def priority_id(settings: Settings, kind: str, item: Item) -> str | None:
+    key = priority_key(kind, item)
+    if key is None:
+        return None
+    return jira_ids(settings.jira_priorities, "JIRA_PRIORITIES", keys=JIRA_PRIORITY_KEYS).get(key)
+
+
+def grade_from_priority(settings: Settings, priority: str) -> int | None:
+    """The bug grade a Jira priority id stands for (the first grade mapped to it), if any."""
+    mapping = jira_ids(settings.jira_priorities, "JIRA_PRIORITIES", keys=JIRA_PRIORITY_KEYS)
+    for grade in ("1", "2", "3", "4", "5"):
+        if mapping.get(grade) == priority:
+            return int(grade)
+    return None
+
+
+def labels(kind: str, item: Item) -> list[str]:
+    found = ["pmbot", f"pmbot-{kind}", our_label(item.team_id, item.readable_id)]
+    if isinstance(item, Risk):
+        value = score(item.probability, item.impact)
+        if value is not None:
+            found.append(f"risk-{band(value)}")
+        if item.category:
+            found.append(wiki.label(f"category-{item.category}"))
+    elif item.grade is not None:
+        found.append(f"grade-{item.grade}")
+    return found
+
+
+def label_update(kind: str, item: Item) -> dict[str, Any]:
+    """Jira's `update` verbs that swap our derived labels (grade, band, category) for the current ones."""
+    current = labels(kind, item)
+    ours = [f"grade-{n}" for n in range(1, 6)] + [f"risk-{b}" for b in ("low", "medium", "high", "critical")]
+    stale = [label for label in ours if label not in current]
+    return {"labels": [{"add": label} for label in current] + [{"remove": label} for label in stale]}
+
+
+def create_fields(settings: Settings, kind: str, item: Item, *, permalink: str | None) -> dict[str, Any]:
+    """The fields of a new Jira issue for one of our items."""
+    fields: dict[str, Any] = {"project": {"key": settings.jira_project},
+                              "issuetype": {"id": issue_type_id(settings, kind)},
+                              **kept_fields(settings, kind, item, permalink=permalink), "labels": labels(kind, item)}
+    component = jira_ids(settings.jira_components, "JIRA_COMPONENTS", keys=JIRA_KINDS).get(kind)
+    if component:
+        fields["components"] = [{"id": component}]
+    return fields
+
+
+def kept_fields(settings: Settings, kind: str, item: Item, *, permalink: str | None) -> dict[str, Any]:
+    """The fields we keep in step after every change here: summary, description, priority. (Labels change
+    through `label_update`, so labels people added in Jira stay.)"""
+    fields: dict[str, Any] = {"summary": wiki.summary(item.readable_id, item.title),
+                              "description": description(kind, item, permalink=permalink)}
+    priority = priority_id(settings, kind, item)
+    if priority is not None:
+        fields["priority"] = {"id": priority}
+    return fields
+
+
+def description(kind: str, item: Item, *, permalink: str | None) -> str:
+    if isinstance(item, Bug):
+        body = _bug(item)
+    elif isinstance(item, Risk):
+        body = _risk(item)
+    else:
+        body = _incident(item)
+    footer = [f"Mirrored by pmbot from Slack as {item.readable_id}."]
+    if permalink:
+        footer.append(wiki.link("Open it in Slack", permalink))
+    return body + "\n\n----\n" + " ".join(footer)
+
+
+def _bug(bug: Bug) -> str:
+    info = grade_info(bug.grade or 3)
+    source = "the LLM" if bug.grade_source == "llm" else "the offline rules"
+    graded = f"graded by {source}" if bug.grade == bug.auto_grade else "grade set by a person"
+    parts = [f"*Grade {info.number} — {wiki.escape(info.label)}* ({graded})",
+             "*Why*\n" + wiki.bullets(list(bug.reasons or [])),
+             f"*What to do ({wiki.escape(info.label.lower())})*\n" + wiki.bullets(list(info.action_plan)),
+             "*The report* (personal data and secrets removed)\n" + wiki.literal(bug.text)]
+    if bug.details:
+        parts.append("*Details*\n" + wiki.bullets([f"{k}: {v}" for k, v in bug.details.items()]))
+    return "\n\n".join(parts)
+
+
+def _risk(risk: Risk) -> str:
+    value = score(risk.probability, risk.impact)
+    rating = (f"*{band(value).capitalize()} {value}* (probability {risk.probability} × impact {risk.impact})"
+              if value is not None else "*Not scored yet*")
+    rows = [("Category", risk.category), ("Response", risk.response), ("Status", risk.status),
+            ("Review by", risk.review_on.isoformat() if risk.review_on else None)]
+    parts = [rating, wiki.bullets([f"{name}: {val}" for name, val in rows if val])]
+    for name, text in (("Description", risk.description), ("Mitigation", risk.mitigation),
+                       ("Early-warning sign", risk.trigger)):
+        if text:
+            parts.append(f"*{name}*\n" + wiki.literal(text))
+    return "\n\n".join(parts)
+
+
+def _incident(incident: Incident) -> str:
+    rows = [("Grade", str(incident.grade)), ("Status", incident.status),
+            ("War room", f"#{incident.channel_name}" if incident.channel_name else None),
+            ("From bug", incident.bug_id)]
+    rows += [(name, value) for name, value in sorted((incident.versions or {}).items())]
+    parts = [wiki.bullets([f"{name}: {val}" for name, val in rows if val])]
+    if incident.resolution:
+        parts.append("*Resolution*\n" + wiki.literal(incident.resolution))
+    return "\n\n".join(parts)

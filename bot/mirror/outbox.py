@@ -1,0 +1,310 @@
+"""The Jira outbox: what services record (in their own transaction), and the worker that delivers it.
+
+Rows of one item go out in order. Jira down, 5xx or 429 pauses every delivery (Retry-After when Jira
+gives one, else exponential backoff); Jira saying no backs off that row alone. After JIRA_MAX_ATTEMPTS a
+row is dead: the admin channel hears about it once and `pmbot jira retry` puts it back. A create first
+looks for our label, so a create whose response was lost is found, not repeated.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from sqlalchemy import update
+from sqlmodel import Session
+
+from bot.domain import jira_text as wiki
+from bot.domain.text import escape_mrkdwn, truncate
+from bot.errors import SlackError
+from bot.gateways.jira_gateway import JiraRejected, JiraUnavailable
+from bot.gateways.slack import call, post_in_channel, resolve_channel
+from bot.mirror import content
+from bot.mirror.content import Item, MappingMissing
+from bot.settings import jira_transition_names
+from storage import jira as repo
+from storage.db import session_scope
+from storage.models import Bug, Incident, JiraLink, JiraOutbox, Risk, utcnow
+
+if TYPE_CHECKING:
+    from bot.deps import Deps
+
+logger = logging.getLogger(__name__)
+
+MODELS: dict[str, type[Bug] | type[Risk] | type[Incident]] = {"bug": Bug, "risk": Risk, "incident": Incident}
+BACKOFF_START, BACKOFF_CAP = timedelta(seconds=30), timedelta(minutes=15)
+REJECTED_START, REJECTED_CAP = timedelta(minutes=1), timedelta(hours=1)
+NOT_READY_DELAY = timedelta(seconds=20)
+
+
+def record(session: Session, deps: Deps, item: Item, op: str, **payload) -> None:
+    """Note a change to mirror, inside the caller's transaction. Nothing when Jira is off; never for drills."""
+    if deps.jira is None or (isinstance(item, Incident) and item.drill):
+        return
+    if item.id is None:
+        session.flush()
+    repo.enqueue(session, team_id=item.team_id, kind=content.KIND_OF[type(item)], entity_id=item.id,
+                 readable_id=item.readable_id, op=op, payload=payload)
+
+
+def jira_of(session: Session, item: Item) -> JiraLink | None:
+    """The Jira twin of an item, if it has one yet."""
+    return repo.link_for(session, team_id=item.team_id, kind=content.KIND_OF[type(item)], entity_id=item.id)
+
+
+@dataclass
+class Run:
+    delivered: int = 0
+    failed: int = 0
+    waiting: int = 0
+    paused_until: datetime | None = None
+
+    def __str__(self) -> str:
+        words = f"{self.delivered} delivered, {self.failed} failed, {self.waiting} waiting"
+        return words + (f"; Jira paused until {self.paused_until:%H:%M:%S} UTC" if self.paused_until else "")
+
+
+def deliver(deps: Deps, *, now: datetime | None = None) -> Run:
+    """One pass over the outbox: everything due, in order, until Jira says wait."""
+    run = Run()
+    if deps.jira is None:
+        return run
+    now = now or utcnow()
+    with session_scope(deps.engine) as session:
+        state = repo.state(session)
+        if state.paused_until is not None and state.paused_until > now:
+            run.paused_until = state.paused_until
+            return run
+        rows = repo.due(session, now=now)
+    for row in rows:
+        with session_scope(deps.engine) as session:
+            if not repo.claim(session, row, now=now):
+                continue
+        try:
+            done = _deliver_one(deps, row)
+        except JiraUnavailable as exc:
+            run.failed += 1
+            run.paused_until = _pause(deps, row, exc, now)
+            break
+        except (JiraRejected, MappingMissing) as exc:
+            run.failed += 1
+            _failed(deps, row, str(exc), now, REJECTED_START, REJECTED_CAP)
+            continue
+        except Exception as exc:  # a bug of ours must not stop the other rows
+            logger.exception("jira outbox: delivering %s %s failed", row.readable_id, row.op)
+            run.failed += 1
+            _failed(deps, row, f"internal error ({type(exc).__name__})", now, REJECTED_START, REJECTED_CAP)
+            continue
+        if done:
+            run.delivered += 1
+            _finish(deps, row)
+        else:
+            run.waiting += 1
+            _postpone(deps, row, now + NOT_READY_DELAY)
+    if run.delivered and run.paused_until is None:
+        with session_scope(deps.engine) as session:
+            state = repo.state(session)
+            state.failures, state.paused_until = 0, None
+            session.add(state)
+    alert_dead(deps)
+    return run
+
+
+def _deliver_one(deps: Deps, row: JiraOutbox) -> bool:
+    """Deliver one row; False when the item is not ready yet (a bug still being graded)."""
+    with session_scope(deps.engine) as session:
+        item = session.get(MODELS[row.kind], row.entity_id)
+        link = repo.link_for(session, team_id=row.team_id, kind=row.kind, entity_id=row.entity_id)
+    if item is None:
+        return True  # deleted since: nothing left to mirror
+    if row.op == "adopt":
+        _adopt(deps, row, item, link)
+        return True
+    if link is None:
+        if isinstance(item, Bug) and item.grade is None:
+            return False
+        # A create, or a change to an item whose create was never mirrored (Jira was off back then): create
+        # it now from its current state, which includes the change.
+        _create(deps, row, item)
+        return True
+    gateway = deps.jira
+    assert gateway is not None
+    if row.op == "fields":
+        fields = content.kept_fields(deps.settings, row.kind, item, permalink=_permalink(deps, item))
+        if link.origin == "linked":  # someone else's issue: keep its summary and description
+            fields = {k: v for k, v in fields.items() if k == "priority"}
+        gateway.edit(link.jira_key, fields, update=content.label_update(row.kind, item))
+        _snapshot(deps, link, priority_id=(fields.get("priority") or {}).get("id", link.priority_id))
+    elif row.op == "comment":
+        gateway.comment(link.jira_key, _comment(row.payload))
+    elif row.op in ("close", "reopen"):
+        done = row.op == "close"
+        if link.status_done is not done:
+            setting = deps.settings.jira_transition_close if done else deps.settings.jira_transition_reopen
+            name = gateway.transition(link.jira_key, jira_transition_names(setting))
+            _snapshot(deps, link, status_done=done, status_name=name)
+        if row.payload.get("text"):
+            gateway.comment(link.jira_key, _comment(row.payload))
+    return True
+
+
+def _comment(payload: dict) -> str:
+    who = payload.get("who")
+    text = wiki.escape(content.slack_to_plain(str(payload.get("text") or "")))
+    return f"{text} _(from Slack{', by ' + wiki.escape(who) if who else ''})_"
+
+
+def _create(deps: Deps, row: JiraOutbox, item: Item) -> None:
+    gateway = deps.jira
+    assert gateway is not None
+    label = content.our_label(item.team_id, item.readable_id)
+    found = gateway.find_by_label(label)
+    if found is not None:
+        issue_id, key = str(found["id"]), str(found["key"])
+        status = (found.get("fields") or {}).get("status") or {}
+        done = ((status.get("statusCategory") or {}).get("key") == "done") if status else False
+        priority = content.priority_id(deps.settings, row.kind, item)
+    else:
+        fields = content.create_fields(deps.settings, row.kind, item, permalink=_permalink(deps, item))
+        issue_id, key = gateway.create(fields)
+        done, priority = False, (fields.get("priority") or {}).get("id")
+    with session_scope(deps.engine) as session:
+        if repo.link_for(session, team_id=row.team_id, kind=row.kind, entity_id=row.entity_id) is None:
+            session.add(JiraLink(team_id=row.team_id, kind=row.kind, entity_id=row.entity_id,
+                                 readable_id=row.readable_id, jira_key=key, jira_id=issue_id,
+                                 url=gateway.browse_url(key), origin="created", status_done=done,
+                                 priority_id=priority))
+    logger.info("jira: %s mirrored as %s%s", row.readable_id, key, " (found by its label)" if found else "")
+    _show_key(deps, row.kind, item.id)
+
+
+def _adopt(deps: Deps, row: JiraOutbox, item: Item, link: JiraLink | None) -> None:
+    """An existing Jira issue linked by hand: read its state, mark it with our label, say so in Jira."""
+    gateway = deps.jira
+    assert gateway is not None and link is not None
+    issue = gateway.issue(link.jira_key, fields=["status", "priority", "assignee", "labels"])
+    fields = issue.get("fields") or {}
+    ours = ["pmbot", f"pmbot-{row.kind}", content.our_label(item.team_id, item.readable_id)]
+    labels = list(dict.fromkeys([*(fields.get("labels") or []), *ours]))
+    if labels != fields.get("labels"):
+        gateway.edit(link.jira_key, {}, update={"labels": [{"add": label} for label in ours]})
+    status = fields.get("status") or {}
+    _snapshot(deps, link, jira_id=str(issue.get("id") or "") or None,
+              status_done=(status.get("statusCategory") or {}).get("key") == "done",
+              status_name=status.get("name"), priority_id=(fields.get("priority") or {}).get("id"),
+              assignee=(fields.get("assignee") or {}).get("displayName"))
+    permalink = _permalink(deps, item)
+    where = f" {wiki.link('Open it in Slack', permalink)}" if permalink else ""
+    gateway.comment(link.jira_key, f"Linked to {item.readable_id} in Slack by pmbot.{where}")
+
+
+def _snapshot(deps: Deps, link: JiraLink, **values) -> None:
+    with session_scope(deps.engine) as session:
+        session.execute(update(JiraLink).where(JiraLink.id == link.id).values(**values))
+
+
+def _permalink(deps: Deps, item: Item) -> str | None:
+    channel, ts = _message_of(item)
+    if not channel or not ts:
+        return None
+    try:
+        return call(deps.client, "chat_getPermalink", channel=channel, message_ts=ts)["permalink"]
+    except SlackError:
+        return None
+
+
+def _message_of(item: Item) -> tuple[str | None, str | None]:
+    if isinstance(item, Incident):
+        if item.announcement_ts:
+            return item.announcement_channel, item.announcement_ts
+        return item.channel_id, item.runbook_ts
+    return item.message_channel, item.message_ts
+
+
+def _show_key(deps: Deps, kind: str, entity_id: int) -> None:
+    """Put the new Jira key on the item's Slack message (and the war room's bookmarks)."""
+    from bot.mirror import slack_side
+
+    try:
+        slack_side.show_key(deps, kind, entity_id)
+    except Exception:  # the issue exists; a message we could not update must not make us create it again
+        logger.warning("jira: could not show the key of %s %s in Slack", kind, entity_id, exc_info=True)
+
+
+# --- bookkeeping ------------------------------------------------------------------------------------
+
+
+def _finish(deps: Deps, row: JiraOutbox) -> None:
+    with session_scope(deps.engine) as session:
+        session.execute(update(JiraOutbox).where(JiraOutbox.id == row.id)
+                        .values(status="done", done_at=utcnow(), last_error=None))
+
+
+def _postpone(deps: Deps, row: JiraOutbox, when: datetime) -> None:
+    with session_scope(deps.engine) as session:
+        session.execute(update(JiraOutbox).where(JiraOutbox.id == row.id).values(next_attempt_at=when))
+
+
+def _failed(deps: Deps, row: JiraOutbox, why: str, now: datetime, start: timedelta, cap: timedelta,
+            *, wait: timedelta | None = None, counts: bool = True) -> None:
+    attempts = row.attempts + (1 if counts else 0)
+    delay = wait if wait is not None else min(cap, start * (2 ** max(0, attempts - 1)))
+    dead = attempts >= deps.settings.jira_max_attempts
+    with session_scope(deps.engine) as session:
+        session.execute(update(JiraOutbox).where(JiraOutbox.id == row.id)
+                        .values(attempts=attempts, last_error=truncate(why, 1000), next_attempt_at=now + delay,
+                                status="dead" if dead else "pending"))
+    logger.warning("jira: %s %s failed (attempt %d%s): %s", row.readable_id, row.op, attempts,
+                   ", giving up" if dead else "", why)
+
+
+def _pause(deps: Deps, row: JiraOutbox, exc: JiraUnavailable, now: datetime) -> datetime:
+    """Jira is down or asked us to wait: hold every delivery, and count the attempt against this row."""
+    with session_scope(deps.engine) as session:
+        state = repo.state(session)
+        state.failures += 1
+        if exc.retry_after is not None:
+            delay = timedelta(seconds=max(1.0, min(exc.retry_after, 3600)))
+        else:
+            delay = min(BACKOFF_CAP, BACKOFF_START * (2 ** (state.failures - 1)))
+        state.paused_until, state.last_error = now + delay, str(exc)
+        session.add(state)
+    # A 429 is about our pace, not this row: it does not count towards giving up.
+    rate_limited = exc.status == 429
+    _failed(deps, row, str(exc), now, BACKOFF_START, BACKOFF_CAP, wait=delay, counts=not rate_limited)
+    return now + delay
+
+
+def alert_dead(deps: Deps) -> int:
+    """Tell the admin channel, once per row, about deliveries given up on."""
+    with session_scope(deps.engine) as session:
+        dead = repo.unalerted_dead(session)
+    if not dead:
+        return 0
+    ref = deps.settings.pmbot_admin_channel or deps.settings.pmbot_escalation_channel
+    channel = None
+    if ref:
+        try:
+            channel = resolve_channel(deps.client, ref)
+        except SlackError:
+            channel = None
+    if channel is None:
+        logger.error("jira: %d deliveries gave up and no admin channel is set (PMBOT_ADMIN_CHANNEL)", len(dead))
+    else:
+        lines = [f"• {row.readable_id} {row.op}: {escape_mrkdwn(truncate(row.last_error or 'unknown error', 300))}"
+                 for row in dead[:20]]
+        more = f"\n…and {len(dead) - 20} more." if len(dead) > 20 else ""
+        text = (f"⚠️ {len(dead)} Jira update(s) could not be delivered after "
+                f"{deps.settings.jira_max_attempts} attempts:\n" + "\n".join(lines) + more +
+                "\nFix the cause, then run `pmbot jira retry` (or `/pmbot jira status` to see what is stuck).")
+        try:
+            post_in_channel(deps.client, channel, text=text)
+        except SlackError as exc:
+            logger.error("jira: could not alert the admin channel: %s", exc.code)
+            return 0
+    with session_scope(deps.engine) as session:
+        session.execute(update(JiraOutbox).where(JiraOutbox.id.in_([row.id for row in dead]))
+                        .values(alerted=True))
+    return len(dead)
