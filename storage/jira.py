@@ -26,19 +26,22 @@ def enqueue(session: Session, *, team_id: str, kind: str, entity_id: int, readab
 
 
 def due(session: Session, *, now: datetime, limit: int = 200) -> list[JiraOutbox]:
-    """Pending rows that may be tried now: due, and with no earlier undelivered row of the same item
-    (rows of one item go out in order, and nothing overtakes a create that is still waiting)."""
-    earlier = aliased(JiraOutbox)
-    blocked = exists().where(and_(earlier.team_id == JiraOutbox.team_id, earlier.kind == JiraOutbox.kind,
-                                  earlier.entity_id == JiraOutbox.entity_id, earlier.id < JiraOutbox.id,
-                                  earlier.status.in_(("pending", "dead"))))
-    stmt = (select(JiraOutbox).where(JiraOutbox.status == "pending", JiraOutbox.next_attempt_at <= now, ~blocked)
+    """Pending rows whose time has come, oldest first (`claim` then checks each is next for its item)."""
+    stmt = (select(JiraOutbox).where(JiraOutbox.status == "pending", JiraOutbox.next_attempt_at <= now)
             .order_by(JiraOutbox.id).limit(limit))
     return list(session.execute(stmt).scalars())
 
 
 def claim(session: Session, row: JiraOutbox, *, now: datetime) -> bool:
-    """Take a row for delivery (a conditional UPDATE, so two workers never deliver the same row)."""
+    """Take a row for delivery: only when no earlier row of its item is undelivered (rows of one item go
+    out in order, nothing overtakes a create still waiting), and with a conditional UPDATE, so two workers
+    never deliver the same row."""
+    earlier = aliased(JiraOutbox)
+    ahead = session.execute(select(exists().where(and_(
+        earlier.team_id == row.team_id, earlier.kind == row.kind, earlier.entity_id == row.entity_id,
+        earlier.id < row.id, earlier.status.in_(("pending", "dead")))))).scalar_one()
+    if ahead:
+        return False
     result = session.execute(update(JiraOutbox)
                              .where(JiraOutbox.id == row.id, JiraOutbox.status == "pending",
                                     JiraOutbox.next_attempt_at == row.next_attempt_at)

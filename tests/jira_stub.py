@@ -187,8 +187,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(400, {"errorMessages": ["body is not JSON"]})
         with stub.lock:
             stub.requests.append((method, parts.path, query, body))
-            fault = next((f for f in stub.faults if (f.method in (None, method)) and (f.path is None or f.path in parts.path)),
-                         None)
+            fault = next((f for f in stub.faults
+                          if f.method in (None, method) and (f.path is None or f.path in parts.path)), None)
             if fault is not None:
                 fault.times -= 1
                 if fault.times <= 0:
@@ -250,7 +250,10 @@ class _Handler(BaseHTTPRequestHandler):
             return self._search(query)
         if not (m := re.fullmatch(r"issue/([^/]+)(/comment|/transitions)?", rest)):
             return 404, {"errorMessages": [f"no such path {path}"]}
-        key, sub = m.group(1), m.group(2)
+        return self._issue_route(method, m.group(1), m.group(2), query, body)
+
+    def _issue_route(self, method: str, key: str, sub: str | None, query: dict, body: Any) -> tuple[int, Any]:
+        stub = self.jira
         issue = stub.issues.get(key) or next((i for i in stub.issues.values() if i.id == key), None)
         if issue is None:
             return 404, {"errorMessages": ["Issue does not exist or you do not have permission to see it."]}

@@ -131,6 +131,8 @@ def apply_remote(deps: Deps, link: JiraLink, issue: dict[str, Any]) -> int:
     elif new.status_name != old.status_name and old.status_name is not None:
         notes.append(f"🔄 Jira: {key} is now *{escape_mrkdwn(new.status_name or '?')}*.")
     if old.priority_id is not None and new.priority_id != old.priority_id and new.priority_id:
+        with session_scope(deps.engine) as session:
+            item = session.get(MODELS[link.kind], link.entity_id)  # as the status change left it
         notes.append(_priority_changed(deps, link, item, issue, new.priority_id))
     if new.assignee != old.assignee:
         who = escape_mrkdwn(new.assignee) if new.assignee else "nobody"
