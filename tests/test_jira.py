@@ -5,6 +5,8 @@ Slack-shaped input goes through the sandbox; the outbox worker and the poll run 
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 from datetime import timedelta
 from urllib.error import HTTPError
@@ -305,7 +307,10 @@ def test_a_status_change_made_in_jira_reaches_the_bug_and_its_thread_once(bot: R
     assert "grade-1" in jira.issues["PM-1"].fields["labels"], "the grade label follows a priority set in Jira"
 
 
-def test_our_own_changes_echoing_back_are_ignored(bot: RunningBot, jira: JiraStub) -> None:
+def test_our_own_changes_echoing_back_are_ignored(bot_factory, jira: JiraStub) -> None:
+    # A transition named unlike the status it leads to: the status is what Jira reports back.
+    jira.workflow["Close Issue"] = jira.workflow.pop("Done")
+    bot = bot_factory(**jira_settings(jira, jira_transition_close="Close Issue"))
     command(bot, "/bug", "the image model renders hands with six fingers")
     deliver(bot)
     command(bot, "/bug", "close B-1 new model version")
@@ -345,8 +350,41 @@ def test_the_webhook_applies_changes_with_the_shared_secret_only(bot_factory, ji
     risk = get(bot, Risk, "R-1")
     assert risk.status == "closed" and risk.close_reason == "Done in Jira (PM-1)"
     assert post("?secret=hook-secret")[1].startswith("0 change(s)"), "a repeated event changes nothing"
+    # Jira's own signature works too (and a wrong one is refused).
+    jira.set_status("PM-1", "To Do")
+    event["issue"]["fields"]["status"] = jira.issues["PM-1"].fields["status"]
+    body = json.dumps(event).encode()
+    signature = "sha256=" + hmac.new(b"hook-secret", body, hashlib.sha256).hexdigest()
+
+    def signed(value: str) -> int:
+        request = Request(f"{bot.url}/jira/webhook", data=body, method="POST",
+                          headers={"Content-Type": "application/json", "X-Hub-Signature": value})
+        try:
+            with urlopen(request, timeout=10) as response:
+                return response.status
+        except HTTPError as exc:
+            return exc.code
+
+    assert signed("sha256=" + "0" * 64) == 401
+    assert signed(signature) == 200
+    bot.runtime.settle()
+    assert get(bot, Risk, "R-1").status == "open"
     assert "0 change(s) applied" in sync.poll(bot.runtime.deps)
-    assert len([t for t in thread(bot, risk) if "PM-1 was moved" in t]) == 1
+    assert len([t for t in thread(bot, risk) if "PM-1 was moved" in t]) == 2  # Done, then back to To Do
+
+
+def test_the_jira_jobs_run_as_the_scheduler_runs_them(bot: RunningBot, jira: JiraStub, db_url: str, tmp_path) -> None:
+    command(bot, "/bug", "the chatbot answers in the wrong language")
+    env = bot_env(DATABASE_URL=db_url, SLACK_API_URL=bot.sandbox.api_url, JIRA_URL=jira.url, JIRA_USER=jira.user,
+                  JIRA_API_TOKEN=jira.token, **{k.upper(): v for k, v in SETTINGS.items()})
+    result = pmbot("jobs", "run", "jira_outbox", env=env, cwd=tmp_path)
+    assert result.returncode == 0 and "1 delivered, 0 failed" in result.stdout, result.stdout + result.stderr
+    jira.set_status("PM-1", "Done")
+    result = pmbot("jobs", "run", "jira_sync", env=env, cwd=tmp_path)
+    assert result.returncode == 0 and "1 changed in Jira, 1 change(s) applied here" in result.stdout, result.stdout
+    assert get(bot, Bug, "B-1").status == "closed"
+    off = pmbot("jobs", "run", "jira_outbox", env=bot_env(DATABASE_URL=db_url), cwd=tmp_path)
+    assert "Jira is not configured" in off.stdout
 
 
 # --- Jira unreachable, misconfigured --------------------------------------------------------------------

@@ -159,17 +159,18 @@ class JiraGateway:
     def issue(self, key: str, *, fields: list[str]) -> dict[str, Any]:
         return self._do(lambda c: c.issue(key, fields=",".join(fields)).raw)
 
-    def transition(self, key: str, names: list[str]) -> str:
-        """Move an issue by the first of `names` its workflow offers now; the name used, or JiraRejected."""
+    def transition(self, key: str, names: list[str]) -> str | None:
+        """Move an issue by the first of `names` its workflow offers now; the status it moved to (if Jira
+        said), or JiraRejected."""
 
-        def run(client: JIRA) -> str:
+        def run(client: JIRA) -> str | None:
             offered = client.transitions(key)
             by_name = {t["name"].casefold(): t for t in offered}
             for name in names:
                 chosen = by_name.get(name.casefold())
                 if chosen is not None:
                     client.transition_issue(key, str(chosen["id"]))
-                    return chosen["name"]
+                    return (chosen.get("to") or {}).get("name")
             offers = ", ".join(f"“{t['name']}”" for t in offered) or "none"
             raise JiraRejected(f"{key}'s workflow offers no transition named {' or '.join(names)} from its "
                                f"current status (it offers {offers}); set JIRA_TRANSITION_CLOSE / "

@@ -143,8 +143,8 @@ def _deliver_one(deps: Deps, row: JiraOutbox) -> bool:
         done = row.op == "close"
         if link.status_done is not done:
             setting = deps.settings.jira_transition_close if done else deps.settings.jira_transition_reopen
-            name = gateway.transition(link.jira_key, jira_transition_names(setting))
-            _snapshot(deps, link, status_done=done, status_name=name)
+            status = gateway.transition(link.jira_key, jira_transition_names(setting))
+            _snapshot(deps, link, status_done=done, status_name=status or link.status_name)
         if row.payload.get("text"):
             gateway.comment(link.jira_key, _comment(row.payload))
     return True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 from bot.bugs import service as bugs
@@ -15,6 +16,8 @@ from storage.models import Bug, Incident, Risk
 
 if TYPE_CHECKING:
     from bot.deps import Deps
+
+logger = logging.getLogger(__name__)
 
 
 def show_key(deps: Deps, kind: str, entity_id: int) -> None:
@@ -34,8 +37,8 @@ def show_key(deps: Deps, kind: str, entity_id: int) -> None:
             try:
                 call(deps.client, "bookmarks_add", channel_id=item.channel_id, title=f"Jira {link.jira_key}",
                      type="link", link=link.url)
-            except SlackError:
-                pass  # the topic and announcement carry the key as well
+            except SlackError as exc:  # the announcement carries the key as well
+                logger.warning("could not bookmark %s in %s's war room: %s", link.jira_key, item.readable_id, exc.code)
 
 
 def say_in_thread(deps: Deps, kind: str, item: Bug | Risk | Incident, text: str) -> None:
@@ -50,5 +53,5 @@ def say_in_thread(deps: Deps, kind: str, item: Bug | Risk | Incident, text: str)
     kwargs = {"thread_ts": thread} if thread else {}
     try:
         call(deps.client, "chat_postMessage", channel=channel, text=text, **kwargs)
-    except SlackError:
-        pass
+    except SlackError as exc:
+        logger.warning("could not tell %s's thread about a Jira change: %s", item.readable_id, exc.code)
