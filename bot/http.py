@@ -70,13 +70,10 @@ class WsgiApp:
 
     def _slack(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         started = time.perf_counter()
-        try:
-            length = int(environ.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            length = -1
-        if length < 0 or length > MAX_BODY_BYTES:
+        body = _read_body(environ)
+        if body is None:
             return _respond(start_response, 413, b"payload too large\n", "text/plain")
-        raw = environ["wsgi.input"].read(length).decode("utf-8", errors="replace") if length else ""
+        raw = body.decode("utf-8", errors="replace")
         headers = {
             key[5:].replace("_", "-").lower(): value for key, value in environ.items() if key.startswith("HTTP_")
         }
@@ -94,13 +91,9 @@ class WsgiApp:
 
     def _jira(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         assert self.jira_webhook is not None
-        try:
-            length = int(environ.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            length = -1
-        if length < 0 or length > MAX_BODY_BYTES:
+        raw = _read_body(environ)
+        if raw is None:
             return _respond(start_response, 413, b"payload too large\n", "text/plain")
-        raw = environ["wsgi.input"].read(length) if length else b""
         secret = (parse_qs(environ.get("QUERY_STRING", "")).get("secret") or [None])[0]
         signature = environ.get("HTTP_X_HUB_SIGNATURE")
         if not self.jira_webhook.authorised(body=raw, query_secret=secret, signature=signature):
@@ -136,6 +129,17 @@ class JiraWebhook:
     def __init__(self, authorised: Callable[..., bool], handle: Callable[[dict[str, Any]], str]):
         self.authorised = authorised
         self.handle = handle
+
+
+def _read_body(environ: dict[str, Any]) -> bytes | None:
+    """The request body, or None when its length is absurd (refused before reading it)."""
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return None
+    if length < 0 or length > MAX_BODY_BYTES:
+        return None
+    return environ["wsgi.input"].read(length) if length else b""
 
 
 def _respond(start_response: StartResponse, status: int, body: bytes, content_type: str) -> list[bytes]:

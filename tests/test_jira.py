@@ -438,3 +438,16 @@ def test_nothing_is_queued_when_jira_is_not_configured(bot_factory) -> None:
     assert rows(plain) == []
     answer = command(plain, "/bug", "link B-1 PM-3")
     assert "Jira is not set up" in answer["text"]
+
+
+def test_data_center_uses_a_personal_access_token_when_no_user_is_given(bot_factory, jira: JiraStub) -> None:
+    bot = bot_factory(**{**jira_settings(jira), "jira_user": None})
+    command(bot, "/bug", "the export button does nothing")
+    assert deliver(bot).delivered == 1
+    assert len(jira.issues) == 1
+    refused = bot_factory(**{**jira_settings(jira), "jira_user": None, "jira_api_token": "wrong"})
+    command(refused, "/bug", "the import button does nothing")
+    run = deliver(refused)
+    assert run.failed == 1
+    row = next(r for r in rows(refused) if r.readable_id == "B-2")
+    assert "HTTP 401" in row.last_error and "wrong" not in row.last_error
