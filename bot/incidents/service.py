@@ -99,7 +99,7 @@ def get(deps: Deps, team_id: str, incident_id: int) -> Incident:
         return incident
 
 
-def _store(deps: Deps, incident: Incident, *, mirror: list[tuple[str, dict]] = (), **values) -> Incident:
+def _store(deps: Deps, incident: Incident, *, mirror: tuple[tuple[str, dict], ...] = (), **values) -> Incident:
     """Save values on the incident, and (in the same transaction) what Jira should hear about it."""
     with session_scope(deps.engine) as session:
         row = incident_by_id(session, team_id=incident.team_id, incident_id=incident.id)
@@ -371,7 +371,7 @@ def change_grade(deps: Deps, incident: Incident, *, user_id: str, grade: int) ->
         raise UserInputError(f"{incident.readable_id} is grade {grade} already.")
     before = incident.grade
     incident = _store(deps, incident, grade=grade, next_update_due=deps.clock() + rules.UPDATE_INTERVAL[grade],
-                      mirror=[("fields", {}), ("comment", {"text": f"Grade changed in Slack: {before} → {grade}."})])
+                      mirror=(("fields", {}), ("comment", {"text": f"Grade changed in Slack: {before} → {grade}."})))
     _log(deps, incident, "grade", f"grade {before} → {grade}", user_id)
     _say(deps, incident, f"Grade changed {before} → {grade} by <@{user_id}>.")
     refresh(deps, incident)
@@ -507,7 +507,7 @@ def reopen(deps: Deps, incident: Incident, *, user_id: str) -> Incident:
     now = deps.clock()
     incident = _store(deps, incident, status="investigating", resolved_at=None, archive_after=None, archived=False,
                       next_update_due=now + rules.UPDATE_INTERVAL[incident.grade],
-                      mirror=[("fields", {}), ("reopen", {"text": "Reopened in Slack."})])
+                      mirror=(("fields", {}), ("reopen", {"text": "Reopened in Slack."})))
     _log(deps, incident, "reopened", "reopened", user_id)
     _say(deps, incident, f"↩️ {incident.readable_id} reopened by <@{user_id}>.")
     refresh(deps, incident)
