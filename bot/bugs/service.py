@@ -107,9 +107,7 @@ def _grade(deps: Deps, bug: Bug) -> Bug:
 
 def _post(deps: Deps, bug: Bug) -> Bug:
     escalated = _escalation_channel(deps) if bug.grade == 1 else None
-    with session_scope(deps.engine) as session:
-        jira = outbox.jira_of(session, bug)
-    text, card = bug_blocks.card(bug, escalated_to=escalated, jira=jira)
+    text, card = bug_blocks.card(bug, escalated_to=escalated, jira=outbox.link_of(deps, bug))
     try:
         posted = post_in_channel(deps.client, bug.channel_id, text=text, blocks=card)
     except SlackError as exc:
@@ -238,9 +236,7 @@ def redraw(deps: Deps, bug: Bug) -> None:
     """Update the card in place (grade, status, Jira key as they are now)."""
     if not bug.message_ts or not bug.message_channel:
         return
-    with session_scope(deps.engine) as session:
-        jira = outbox.jira_of(session, bug)
-    text, card = bug_blocks.card(bug, jira=jira)
+    text, card = bug_blocks.card(bug, jira=outbox.link_of(deps, bug))
     call(deps.client, "chat_update", channel=bug.message_channel, ts=bug.message_ts, text=text, blocks=card)
 
 

@@ -251,9 +251,7 @@ def refresh(deps: Deps, incident: Incident) -> None:
             calls.append(("chat_update", {"channel": incident.channel_id, "ts": incident.runbook_ts, "text": text,
                                           "blocks": parts}))
     if incident.announcement_ts:
-        with session_scope(deps.engine) as session:
-            jira = outbox.jira_of(session, incident)
-        text, parts = inc_blocks.announcement(incident, jira=jira)
+        text, parts = inc_blocks.announcement(incident, jira=outbox.link_of(deps, incident))
         calls.append(("chat_update", {"channel": incident.announcement_channel, "ts": incident.announcement_ts,
                                       "text": text, "blocks": parts}))
     for method, kwargs in calls:

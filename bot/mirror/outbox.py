@@ -54,6 +54,14 @@ def jira_of(session: Session, item: Item) -> JiraLink | None:
     return repo.link_for(session, team_id=item.team_id, kind=content.KIND_OF[type(item)], entity_id=item.id)
 
 
+def link_of(deps: Deps, item: Item) -> JiraLink | None:
+    """The same, for code with no session open: no query at all when Jira is off."""
+    if deps.jira is None:
+        return None
+    with session_scope(deps.engine) as session:
+        return jira_of(session, item)
+
+
 @dataclass
 class Run:
     delivered: int = 0
@@ -187,8 +195,7 @@ def _adopt(deps: Deps, row: JiraOutbox, item: Item, link: JiraLink | None) -> No
     issue = gateway.issue(link.jira_key, fields=["status", "priority", "assignee", "labels"])
     fields = issue.get("fields") or {}
     ours = ["pmbot", f"pmbot-{row.kind}", content.our_label(item.team_id, item.readable_id)]
-    labels = list(dict.fromkeys([*(fields.get("labels") or []), *ours]))
-    if labels != fields.get("labels"):
+    if not set(ours) <= set(fields.get("labels") or []):
         gateway.edit(link.jira_key, {}, update={"labels": [{"add": label} for label in ours]})
     status = fields.get("status") or {}
     _snapshot(deps, link, jira_id=str(issue.get("id") or "") or None,

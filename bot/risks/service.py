@@ -418,9 +418,7 @@ def _said(logged: list) -> str:
 
 
 def _card(deps: Deps, risk: Risk, known: dict[str, str]):
-    with session_scope(deps.engine) as session:
-        jira = outbox.jira_of(session, risk)
-    return risk_blocks.card(risk, known, jira=jira)
+    return risk_blocks.card(risk, known, jira=outbox.link_of(deps, risk))
 
 
 def redraw(deps: Deps, risk: Risk) -> None:
