@@ -12,13 +12,14 @@ from functools import partial
 from slack_bolt import App
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from bot import commands, home, jobs
+from bot import commands, home, installs, jobs
 from bot.bugs.service import recover as recover_bugs
 from bot.deps import Deps
 from bot.domain.pii import redact as redact_pii
-from bot.edge import dedupe_middleware
+from bot.edge import dedupe_middleware, rate_limited_middleware, unhandled_listener
 from bot.gateways.jira_gateway import JiraGateway
 from bot.gateways.llm import build_llm_client
+from bot.gateways.names import Names
 from bot.gateways.slack import build_web_client
 from bot.grader import llm_grader, narrator, risk_reader
 from bot.http import HttpServer, JiraWebhook, WsgiApp
@@ -96,11 +97,13 @@ class Runtime:
 def build_deps(settings: Settings) -> Deps:
     """Engine, metrics, Slack client and registries; enough for jobs and the CLI. No network, no threads."""
     llm = build_llm_client(settings) if settings.llm_configured else None  # one client, shared by every LLM use
+    client = build_web_client(settings)
     return Deps(settings=settings, engine=make_engine(settings.database_url), metrics=Metrics(),
-                client=build_web_client(settings), commands=commands.specs(), jobs=jobs.registry(),
+                client=client, commands=commands.specs(), jobs=jobs.registry(),
                 llm=llm_grader(settings, llm), risk_llm=risk_reader(settings, llm), narrator=narrator(settings, llm),
                 # Built lazily by the Jira jobs on first use: its constructor calls Jira, never at start-up.
-                jira=JiraGateway(settings) if settings.jira_configured else None)
+                jira=JiraGateway(settings) if settings.jira_configured else None,
+                names=Names(client))
 
 
 def build(settings: Settings) -> Runtime:
@@ -119,14 +122,26 @@ def build(settings: Settings) -> Runtime:
         listener_executor=executor,
         request_verification_enabled=not settings.socket_mode or signing_secret is not None,
     )
+    bolt.use(rate_limited_middleware(deps))
     bolt.use(dedupe_middleware(deps))
     commands.register_all(bolt, deps)
     home.register(bolt, deps)
+    installs.register(bolt, deps)
+    _register_fallbacks(bolt, deps)
     webhook = None
     if deps.jira is not None and settings.jira_webhook_secret is not None:
         webhook = JiraWebhook(partial(sync.webhook_authorised, deps), partial(sync.on_webhook, deps))
     return Runtime(deps=deps, bolt=bolt, wsgi=WsgiApp(bolt, deps.engine, deps.metrics, jira_webhook=webhook),
                    scheduler=Scheduler(deps), executor=executor)
+
+
+def _register_fallbacks(bolt: App, deps: Deps) -> None:
+    """Registered last (Bolt runs the first listener that matches): what nothing else handles is acked."""
+    anything = re.compile(".*")
+    bolt.shortcut(anything)(unhandled_listener(deps, "shortcut"))  # global and message shortcuts
+    bolt.action(anything)(unhandled_listener(deps, "action"))  # e.g. a link button: Slack still sends it
+    bolt.view_closed(anything)(unhandled_listener(deps, "view_closed"))
+    bolt.event(anything)(unhandled_listener(deps, "event"))
 
 
 def require_slack_credentials(settings: Settings) -> None:

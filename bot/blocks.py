@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.domain.text import split_text, truncate
+from bot.domain.text import readable, split_text, truncate
 
 SECTION_TEXT_LIMIT = 3000
 MAX_MESSAGE_BLOCKS = 50
@@ -20,7 +20,8 @@ def mrkdwn(text: str) -> dict[str, str]:
 
 
 def plain(text: str, limit: int = SECTION_TEXT_LIMIT) -> dict[str, Any]:
-    return {"type": "plain_text", "text": truncate(text or " ", limit), "emoji": True}
+    """A plain_text object. Slack shows plain_text as it is, so mentions and links are spelt out first."""
+    return {"type": "plain_text", "text": truncate(readable(text) or " ", limit), "emoji": True}
 
 
 def header(text: str) -> Block:

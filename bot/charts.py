@@ -19,9 +19,11 @@ _LOCK = threading.Lock()
 
 def render(draw: Callable[[Figure], None], *, size: tuple[float, float], dpi: int = 120) -> bytes:
     """A PNG of what `draw` puts on a fresh Figure."""
-    from matplotlib.figure import Figure  # imported on first use: start-up stays fast
+    import matplotlib  # imported on first use: start-up stays fast
+    from matplotlib.figure import Figure
 
-    with _LOCK:
+    # Labels carry people's text (categories, money like "$1,200 … $300"): `$…$` must stay text, not math.
+    with _LOCK, matplotlib.rc_context({"text.parse_math": False}):
         figure = Figure(figsize=size, dpi=dpi, layout="constrained")
         try:
             draw(figure)

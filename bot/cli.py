@@ -250,14 +250,13 @@ def _jobs_list(settings: Settings) -> int:
     from bot.jobs.base import next_fire
     from bot.scheduler import _ref
     from storage.db import session_scope
-    from storage.models import utcnow
     from storage.repos import enabled_schedules
 
     scheduler = _scheduler(settings)
     scheduler.ensure_default_schedules()
     with session_scope(scheduler.deps.engine) as session:
         schedules = [_ref(row) for row in enabled_schedules(session)]
-    now = utcnow()
+    now = scheduler.deps.clock()
     for name, job in sorted(scheduler.jobs.items()):
         print(f"{name} — {job.SUMMARY}")
         for ref in (s for s in schedules if s.job_name == name):
@@ -268,15 +267,13 @@ def _jobs_list(settings: Settings) -> int:
 
 
 def _jobs_run(settings: Settings, name: str, now_text: str | None) -> int:
-    from storage.models import utcnow
-
     scheduler = _scheduler(settings)
     if name not in scheduler.jobs:
         known = ", ".join(sorted(scheduler.jobs))
         print(f"pmbot: no job named {name!r} (known: {known})", file=sys.stderr)
         return 2
     try:
-        now = _parse_now(now_text, settings.pmbot_timezone) if now_text else utcnow()
+        now = _parse_now(now_text, settings.pmbot_timezone) if now_text else scheduler.deps.clock()
     except ValueError as exc:
         print(f"pmbot: --now: {exc}", file=sys.stderr)
         return 2

@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine
 from bot.metrics import Metrics
 from bot.registry import CommandSpec
 from bot.settings import Settings
-from storage.models import utcnow
+from storage.clock import Clock, system_clock
 
 if TYPE_CHECKING:
     from bot.gateways.jira_gateway import JiraGateway
@@ -37,8 +37,14 @@ class Deps:
     narrator: Narrator | None = None
     # Mirrors bugs, risks and incidents to Jira (from the jobs only); None when Jira is not configured.
     jira: JiraGateway | None = None
-    # What time it is: the wall clock, or the shell's movable one. Handlers pass it into the domain.
-    clock: Callable[[], datetime] = utcnow
-    started_at: datetime = field(default_factory=utcnow)
+    # What time it is: the one clock of bot code (the real one, or the shell's movable one). Everything
+    # that needs "now" reads it here and passes it down (into the domain and into stored rows).
+    clock: Clock = system_clock
+    started_at: datetime = field(init=False)
     # Filled in by the scheduler: whether this process currently runs the schedules.
     scheduler_role: str = "off"
+    # Names for Slack ids (`U0BOB` → `bob`), for files, CSV, Jira and charts; ids stay ids until set.
+    names: Callable[[str], str | None] = field(default=lambda _id: None)
+
+    def __post_init__(self) -> None:
+        self.started_at = self.clock()

@@ -15,11 +15,11 @@ from slack_bolt import Ack, BoltResponse, Respond
 
 from bot import blocks
 from bot.deps import Deps
-from bot.domain.text import escape_mrkdwn
-from bot.errors import PmbotError
+from bot.domain.text import escape_mrkdwn, from_slack
+from bot.errors import PmbotError, SlackError
 from bot.registry import CommandSpec, is_help
 from storage.db import session_scope
-from storage.repos import record_delivery
+from storage.repos import mark_back, record_delivery
 
 logger = logging.getLogger(__name__)
 
@@ -41,13 +41,20 @@ class Request:
     state: dict[str, Any] = field(default_factory=dict)
     block_id: str = ""
     view_id: str = ""
+    channel_name: str = ""  # as the payload gives it: `directmessage` for a DM, `mpdm-…` for a group DM
+
+    @property
+    def channel_kind(self) -> str:
+        """Where the request came from: `channel`, `private`, `im` (a DM) or `mpim` (a group DM)."""
+        return channel_kind(self.channel_id, self.channel_name)
 
     @classmethod
     def from_command(cls, body: dict[str, Any]) -> Request:
-        return cls(name=body.get("command", ""), text=(body.get("text") or "").strip(),
-                   team_id=body.get("team_id", ""), user_id=body.get("user_id", ""),
+        # Slack escapes &, < and > in command text; decoded here, once, and plain from here on.
+        return cls(name=body.get("command", ""), text=from_slack(body.get("text") or "").strip(),
+                   team_id=installation_team(body), user_id=body.get("user_id", ""),
                    channel_id=body.get("channel_id", ""), trigger_id=body.get("trigger_id", ""),
-                   response_url=body.get("response_url", ""))
+                   response_url=body.get("response_url", ""), channel_name=body.get("channel_name") or "")
 
     @classmethod
     def from_interaction(cls, body: dict[str, Any]) -> Request:
@@ -57,7 +64,7 @@ class Request:
         return cls(
             name=action.get("action_id") or view.get("callback_id", ""),
             text="",
-            team_id=(body.get("team") or {}).get("id", "") or (body.get("user") or {}).get("team_id", ""),
+            team_id=installation_team(body),
             user_id=(body.get("user") or {}).get("id", ""),
             channel_id=(body.get("channel") or {}).get("id", "") or container.get("channel_id", ""),
             trigger_id=body.get("trigger_id", ""),
@@ -68,7 +75,66 @@ class Request:
             state=(view.get("state") or {}).get("values", {}),
             block_id=action.get("block_id", ""),
             view_id=view.get("id", ""),
+            channel_name=(body.get("channel") or {}).get("name") or "",
         )
+
+
+def installation_team(body: dict[str, Any]) -> str:
+    """The team our rows are keyed by: the installation a payload was delivered for.
+
+    Not the outer `team_id` of an event, which in a Slack Connect channel (and across an Enterprise Grid)
+    is the organisation the event came from. For an org-wide install (Grid) it is the organisation's id,
+    the same for every workspace in it, because Slack then leaves the installation's team_id empty.
+    """
+    auth = (body.get("authorizations") or [None])[0]
+    if isinstance(auth, dict):  # Events API: the installation that received this delivery
+        if _flag(auth.get("is_enterprise_install")) and auth.get("enterprise_id"):
+            return str(auth["enterprise_id"])
+        if auth.get("team_id"):
+            return str(auth["team_id"])
+    if _flag(body.get("is_enterprise_install")) and _enterprise_id(body):
+        return _enterprise_id(body)
+    view = body.get("view") if isinstance(body.get("view"), dict) else {}
+    team = body.get("team")
+    user = body.get("user") if isinstance(body.get("user"), dict) else {}
+    for candidate in (view.get("app_installed_team_id"),  # a modal opened from a Connect channel
+                      team.get("id") if isinstance(team, dict) else None,
+                      body.get("team_id"), user.get("team_id"), view.get("team_id")):
+        if candidate:
+            return str(candidate)
+    return ""
+
+
+def _enterprise_id(body: dict[str, Any]) -> str:
+    enterprise = body.get("enterprise")
+    if isinstance(enterprise, dict) and enterprise.get("id"):
+        return str(enterprise["id"])
+    team = body.get("team") if isinstance(body.get("team"), dict) else {}
+    return str(body.get("enterprise_id") or team.get("enterprise_id") or "")
+
+
+def _flag(value: Any) -> bool:
+    """Slack sends booleans as JSON true in events and as the string "true" in form-encoded commands."""
+    return value is True or value == "true"
+
+
+def channel_kind(channel_id: str, channel_name: str = "") -> str:
+    """`im`, `mpim`, `private` or `channel`, from the payload's channel name (ids alone cannot tell all)."""
+    if channel_name == "directmessage" or channel_id.startswith("D"):
+        return "im"
+    if channel_name.startswith("mpdm-"):
+        return "mpim"
+    if channel_name == "privategroup" or channel_id.startswith("G"):
+        return "private"
+    return "channel"
+
+
+def cannot_post_hint(request: Request, *, usage: str) -> str:
+    """What to do when pmbot could not post where a command was typed, said for that kind of place."""
+    if request.channel_kind in ("im", "mpim"):
+        where = "a direct message between people" if request.channel_kind == "im" else "a group DM I am not in"
+        return f"I can't post in {where}; run `{usage}` in a channel, or in your DM with me."
+    return "I could not post in this channel; invite me with `/invite @pmbot` and try again."
 
 
 def _action_value(action: dict[str, Any]) -> str:
@@ -128,11 +194,24 @@ def unexpected_error_text(error_id: str) -> str:
     )
 
 
-def _guarded(deps: Deps, label: str, reply: Reply, work: Callable[[], None]) -> None:
+# Slack's answers when pmbot may not post where a command was typed (a private channel it is not in, a DM
+# between people), from the calls that post there; the person is told what to do rather than Slack's code.
+_CANNOT_POST = {"not_in_channel", "channel_not_found", "method_not_supported_for_channel_type"}
+_POSTING = {"chat.postMessage", "conversations.join", "files.upload_v2", "files.completeUploadExternal"}
+
+
+def _guarded(deps: Deps, label: str, reply: Reply, work: Callable[[], None], *,
+             request: Request | None = None) -> None:
     """Run `work`; typed errors become the user's message, the unexpected get a traceback and an id."""
     outcome = "ok"
     try:
         work()
+    except SlackError as exc:
+        outcome = "user_error"
+        if request is not None and exc.code in _CANNOT_POST and exc.method in _POSTING:
+            reply.private(cannot_post_hint(request, usage=f"{request.name} …"))
+        else:
+            reply.private(escape_mrkdwn(str(exc)))
     except PmbotError as exc:
         outcome = "user_error"
         reply.private(escape_mrkdwn(str(exc)))
@@ -156,7 +235,7 @@ def command_listener(deps: Deps, spec: CommandSpec, handler: Handler) -> Callabl
         if is_help(request.text) and not spec.own_help:
             _guarded(deps, spec.name, reply, lambda: reply.ack(spec.help_text()))
         else:
-            _guarded(deps, spec.name, reply, lambda: handler(request, reply, deps))
+            _guarded(deps, spec.name, reply, lambda: handler(request, reply, deps), request=request)
 
     listener.__name__ = f"command_{spec.name.strip('/')}"
     return listener
@@ -238,8 +317,24 @@ class Event:
     bot_user_id: str
 
     @property
+    def team_id(self) -> str:
+        """The team our rows are keyed by (the installation's), whoever in a shared channel acted."""
+        return installation_team(self.body)
+
+    @property
     def data(self) -> dict[str, Any]:
-        return self.body.get("event") or {}
+        """The event, its message text (and an edit's new and old text) decoded once: plain from here on."""
+        return _decoded(self.body.get("event") or {})
+
+
+def _decoded(event: dict[str, Any]) -> dict[str, Any]:
+    copy = dict(event)
+    if isinstance(copy.get("text"), str):
+        copy["text"] = from_slack(copy["text"])
+    for key in ("message", "previous_message"):
+        if isinstance(copy.get(key), dict) and isinstance(copy[key].get("text"), str):
+            copy[key] = {**copy[key], "text": from_slack(copy[key]["text"])}
+    return copy
 
 
 EventHandler = Callable[[Event, Deps], None]
@@ -267,13 +362,17 @@ def event_listener(deps: Deps, name: str, handler: EventHandler) -> Callable[...
 
 def delivery_key(body: dict[str, Any]) -> tuple[str, str, str] | None:
     """(team, key, kind) naming one Slack delivery: the event id, or the trigger id of an interaction."""
-    team_id = body.get("team_id") or (body.get("team") or {}).get("id") or ""
+    team_id = installation_team(body)
     if body.get("event_id"):
         return team_id, str(body["event_id"]), (body.get("event") or {}).get("type", "event")
     if body.get("trigger_id"):
         kind = body.get("command") or body.get("type") or "interaction"
         return team_id, str(body["trigger_id"]), kind
     return None
+
+
+# The events that say pmbot may no longer act in a team (bot/installs.py keeps the mark).
+GOODBYE_EVENTS = ("app_uninstalled", "tokens_revoked")
 
 
 def dedupe_middleware(deps: Deps) -> Callable[..., Any]:
@@ -284,7 +383,12 @@ def dedupe_middleware(deps: Deps) -> Callable[..., Any]:
         if found is not None:
             team_id, key, kind = found
             with session_scope(deps.engine) as session:
-                fresh = record_delivery(session, team_id=team_id, key=key, kind=kind)
+                fresh = record_delivery(session, team_id=team_id, key=key, kind=kind, now=deps.clock())
+                # Any command, click or event but a goodbye from a team marked uninstalled means it is back.
+                back = fresh and kind not in GOODBYE_EVENTS and mark_back(session, team_id=team_id,
+                                                                          now=deps.clock())
+            if back:
+                logger.info("team %s uses pmbot again: scheduled posts resume", team_id)
             if not fresh:
                 logger.info("repeat delivery %s (%s) ignored", key, kind)
                 deps.metrics.requests.labels(kind, "duplicate").inc()
@@ -292,3 +396,35 @@ def dedupe_middleware(deps: Deps) -> Callable[..., Any]:
         return next()
 
     return dedupe
+
+
+def rate_limited_middleware(deps: Deps) -> Callable[..., Any]:
+    """Global middleware: Slack's `app_rate_limited` notice (a top-level type, not an event) is acknowledged
+    and logged. No listener can match it, and answering 404 would count against the app's event deliveries."""
+
+    def rate_limited(body: dict[str, Any], next: Callable[[], Any]) -> Any:  # noqa: A002 (Bolt's name)
+        if body.get("type") != "app_rate_limited":
+            return next()
+        logger.warning("Slack is rate-limiting event deliveries for team %s since minute %s (epoch); events "
+                       "of that minute may not arrive", body.get("team_id") or "?", body.get("minute_rate_limited"))
+        deps.metrics.requests.labels("app_rate_limited", "ok").inc()
+        return BoltResponse(status=200, body="")
+
+    return rate_limited
+
+
+def unhandled_listener(deps: Deps, kind: str) -> Callable[..., None]:
+    """The last listener of its kind: a shortcut, button, closed modal or event nothing here handles is
+    acknowledged and logged, so Slack shows no error (a 404 would)."""
+
+    def listener(ack: Ack, body: dict[str, Any]) -> None:
+        ack()
+        view = body.get("view") if isinstance(body.get("view"), dict) else {}
+        action = (body.get("actions") or [{}])[0]
+        name = (body.get("callback_id") or action.get("action_id") or view.get("callback_id")
+                or (body.get("event") or {}).get("type") or "?")
+        logger.info("%s %r: nothing handles it here; acknowledged", kind, name)
+        deps.metrics.requests.labels(f"{kind}:unhandled", "ok").inc()
+
+    listener.__name__ = f"unhandled_{kind}"
+    return listener

@@ -46,3 +46,13 @@ class NameTaken(SlackError):
 
 class RateLimited(SlackError):
     pass
+
+
+class MissingScope(SlackError):
+    """Slack refused a call because the app lacks a scope; `scope` is what Slack said it needs."""
+
+    def __init__(self, code: str, method: str, *, scope: str, provided: str = ""):
+        self.scope = scope
+        self.provided = provided
+        super().__init__(code, method, f"pmbot lacks the Slack scope `{scope}` for {method}; a workspace admin "
+                                       "needs to add it to the app and reinstall it.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from slack_bolt import App
@@ -10,10 +11,16 @@ from bot import blocks
 from bot.commands.pmbot import ACTION_HELP
 from bot.deps import Deps
 from bot.edge import Event, event_listener
+from bot.errors import SlackError
 from bot.gateways.slack import call
+from bot.installs import EVENTS as INSTALL_EVENTS
+from storage.db import session_scope
+from storage.incidents import incident_in_channel
 
-EVENTS = ("app_home_opened", "member_joined_channel")
+logger = logging.getLogger(__name__)
 
+# Every event the app subscribes to outside the command modules (the manifest reads this).
+EVENTS = ("app_home_opened", "member_joined_channel", *INSTALL_EVENTS)
 
 
 def register(app: App, deps: Deps) -> None:
@@ -47,7 +54,22 @@ def on_member_joined(event: Event, deps: Deps) -> None:
     data = event.data
     if not event.bot_user_id or data.get("user") != event.bot_user_id or not data.get("channel"):
         return
+    if _created_by_us(event, deps, data["channel"]):
+        return  # a war room or drill room pmbot made itself: its runbook says what it is for
     text = ("Hi! I'm pmbot. I keep this project's risks, bugs, incidents, stand-ups and budget in order. "
             "Type `/pmbot help` to see what I can do.")
     call(deps.client, "chat_postMessage", channel=data["channel"], text=text,
          blocks=[*blocks.sections(text), blocks.actions(blocks.button("Show commands", ACTION_HELP))])
+
+
+def _created_by_us(event: Event, deps: Deps, channel_id: str) -> bool:
+    """A channel pmbot created: a stored war room, or (when the join outran storing its id) Slack's creator."""
+    with session_scope(deps.engine) as session:
+        if incident_in_channel(session, team_id=event.team_id, channel_id=channel_id) is not None:
+            return True
+    try:
+        info = call(deps.client, "conversations_info", channel=channel_id).get("channel") or {}
+    except SlackError as exc:
+        logger.info("member_joined_channel: %s cannot be looked up (%s); greeting anyway", channel_id, exc.code)
+        return False
+    return bool(info.get("creator")) and info.get("creator") == event.bot_user_id

@@ -11,10 +11,14 @@ from bot.http import EVENTS_PATH
 from bot.registry import CommandSpec
 
 DEFAULT_URL = "https://pmbot.example.com"
-# chat:write (messages, ephemeral notes), commands, users:read (admin checks, time zones),
-# channels:read + groups:read (member_joined_channel), im:write (DMs when a channel is closed to us).
-# channels:join lets pmbot post a bug card in a public channel it was not invited to.
-BASE_SCOPES = ("channels:join", "channels:read", "chat:write", "commands", "groups:read", "im:write", "users:read")
+# Scopes of what every part uses; command modules add theirs in `SCOPES`. tests/test_scopes.py checks the union
+# against every Web API method the code can call, so a scope is never only remembered.
+# chat:write (messages, ephemeral notes), commands, users:read (admin checks, time zones, names where Slack does
+# not render mentions), channels:read + groups:read (member_joined_channel, finding a channel by name), im:write
+# (DMs when a channel is closed to us), channels:join (a bug card or an admin notice in a public channel pmbot was
+# not invited to), bookmarks:write (the Jira mirror bookmarks an incident's issue in its war room).
+BASE_SCOPES = ("bookmarks:write", "channels:join", "channels:read", "chat:write", "commands", "groups:read",
+               "im:write", "users:read")
 DESCRIPTION_LIMIT = 2000
 
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from bot.domain.text import escape_mrkdwn
+from bot.domain.text import escape_mrkdwn, truncate
+from bot.errors import UserInputError
 
 
 @dataclass(frozen=True)
@@ -31,3 +34,141 @@ HELP_WORDS = frozenset({"help", "-h", "--help", "?"})
 
 def is_help(text: str) -> bool:
     return text.strip().lower() in HELP_WORDS
+
+
+# --- sub-command grammars --------------------------------------------------------------------------------
+#
+# Each command declares its sub-commands once: the router and the help text both read the table, so a
+# sub-command cannot be routed without being documented, and a typo of one is caught before the text is
+# taken as a report or a risk.
+
+Run = Callable[..., None]  # (request, reply, deps, args) → answers through reply
+
+
+def _anything(_args: list[str]) -> bool:
+    return True
+
+
+def no_args(args: list[str]) -> bool:
+    """For sub-commands that take nothing (`/bug stats`)."""
+    return not args
+
+
+@dataclass(frozen=True)
+class Sub:
+    """One sub-command: the word, its arguments as help shows them, one help line, and what runs it.
+
+    `fits` says whether the words after the sub-command have its shape; `pattern` lets a sub-command be
+    named by a value instead of a word (`/incident INC-3 status`).
+    """
+
+    word: str
+    args: str = ""
+    help: str = ""
+    run: Run | None = None
+    fits: Callable[[list[str]], bool] = _anything
+    aliases: tuple[str, ...] = ()
+    pattern: str | None = None
+    listed: bool = True  # False: routed but left out of help (an alias form)
+
+    def names(self, word: str) -> bool:
+        lowered = word.lower()
+        if lowered == self.word or lowered in self.aliases:
+            return True
+        return bool(self.pattern and re.fullmatch(self.pattern, word, re.I))
+
+    def form(self, command: str) -> str:
+        return f"{command} {self.word} {self.args}".strip()
+
+
+@dataclass(frozen=True)
+class Grammar:
+    """A command's sub-commands, what plain text means (`free`), and what an empty command does."""
+
+    command: str
+    subs: tuple[Sub, ...]
+    free: Sub | None = None  # text that is no sub-command: a report, a risk; None → such text is refused
+    empty: Run | None = None
+    empty_help: str = ""
+    free_word: str = ""  # the sub-command that takes any text as-is (`/bug report <text>`), for the hint
+
+    def usage(self) -> tuple[tuple[str, str], ...]:
+        """(form, what) lines for help, in table order."""
+        lines = [(self.free.args, self.free.help)] if self.free else []
+        if self.empty_help:
+            lines.append(("", self.empty_help))
+        lines += [(f"{sub.word} {sub.args}".strip(), sub.help) for sub in self.subs if sub.listed]
+        return tuple(lines)
+
+    def route(self, text: str) -> tuple[Sub | None, list[str]]:
+        """The sub-command `text` names and its arguments; (None, []) for an empty command.
+
+        Raises UserInputError with the usage when a sub-command's arguments are wrong or its name is
+        misspelt, so nothing is filed by mistake.
+        """
+        words = text.split()
+        if not words:
+            return None, []
+        first, args = words[0], words[1:]
+        sub = next((s for s in self.subs if s.names(first)), None)
+        if sub is not None:
+            if sub.fits(args):
+                return sub, args
+            raise UserInputError(self._wrong_arguments(sub, text))
+        near = self.nearest(first)
+        if near is not None and (not args or near.fits(args) or self.free is None):
+            raise UserInputError(self._did_you_mean(near, text))
+        if self.free is not None:
+            return self.free, words
+        raise UserInputError(f"`{self.command} {truncate(first, 40)}` is not something I know. "
+                             f"`{self.command} help` lists what I can do.")
+
+    def nearest(self, word: str) -> Sub | None:
+        """The sub-command `word` is a typo of: within two letters (one for words of three letters or less)."""
+        lowered = word.lower()
+        if len(lowered) < 2 or not lowered.isalpha():
+            return None
+        best: tuple[int, Sub] | None = None
+        for sub in self.subs:
+            if sub.pattern or (self.free is not None and sub.word == self.free_word):
+                continue  # `report`/`add` take any text: a word near them is more likely a report than a typo
+            for name in (sub.word, *sub.aliases):
+                limit = 1 if min(len(name), len(lowered)) <= 3 else 2
+                distance = edit_distance(lowered, name)
+                if distance <= limit and (best is None or distance < best[0]):
+                    best = (distance, sub)
+        return best[1] if best else None
+
+    def _wrong_arguments(self, sub: Sub, text: str) -> str:
+        return f"`{sub.form(self.command)}` — {sub.help}." + self._nothing_filed(text)
+
+    def _did_you_mean(self, sub: Sub, text: str) -> str:
+        return f"Did you mean `{sub.form(self.command)}`? ({sub.help})" + self._nothing_filed(text)
+
+    def _nothing_filed(self, text: str) -> str:
+        if self.free is None or not self.free_word:
+            return ""
+        return (f"\nNothing was filed. To file it just as you wrote it, use "
+                f"`{self.command} {self.free_word} {truncate(text, 60)}`.")
+
+
+def edit_distance(a: str, b: str) -> int:
+    """Levenshtein distance with adjacent transpositions (`lsit` is one step from `list`)."""
+    previous2: list[int] = []
+    previous = list(range(len(b) + 1))
+    for i, char_a in enumerate(a, 1):
+        current = [i]
+        for j, char_b in enumerate(b, 1):
+            cost = 0 if char_a == char_b else 1
+            best = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
+            if i > 1 and j > 1 and char_a == b[j - 2] and a[i - 2] == char_b:
+                best = min(best, previous2[j - 2] + 1)
+            current.append(best)
+        previous2, previous = previous, current
+    return previous[-1]
+
+
+def rest_of(text: str, words: int) -> str:
+    """`text` after its first `words` words, as typed (inner spacing and line breaks kept)."""
+    parts = text.strip().split(None, words)
+    return parts[words] if len(parts) > words else ""

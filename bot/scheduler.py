@@ -138,7 +138,7 @@ class Scheduler:
             for job in self.jobs.values():
                 if job.DEFAULT_CRON:
                     ensure_schedule(session, team_id=GLOBAL_TEAM_ID, job_name=job.NAME, key="default",
-                                    cron=job.DEFAULT_CRON)
+                                    cron=job.DEFAULT_CRON, now=self.deps.clock())
 
     def start(self) -> None:
         """Tick every `PMBOT_SCHEDULER_TICK_SECONDS` in a background thread."""
@@ -149,7 +149,7 @@ class Scheduler:
         )
         aps.add_listener(self._on_aps_event, EVENT_JOB_ERROR | EVENT_JOB_MISSED)
         aps.add_job(self.tick, "interval", seconds=self.tick_seconds, id="pmbot-tick",
-                    next_run_time=datetime.now(UTC), replace_existing=True)
+                    next_run_time=self.deps.clock(), replace_existing=True)
         aps.start()
         self._aps = aps
         self.deps.scheduler_role = "starting"
@@ -176,7 +176,7 @@ class Scheduler:
 
     def tick(self, now: datetime | None = None, *, wait: bool = False) -> list[Future]:
         """Claim and start every slot that is due at `now`; with `wait`, return after they ran."""
-        now = now or datetime.now(UTC)
+        now = now or self.deps.clock()
         if not self.leader.hold():
             self.deps.scheduler_role = "standby (another replica leads)"
             return []
@@ -220,7 +220,7 @@ class Scheduler:
     def _claim(self, ref: ScheduleRef, slot: datetime, *, slot_key: str) -> int | None:
         with session_scope(self.deps.engine) as session:
             return claim_slot(session, team_id=ref.team_id, job_name=ref.job_name, schedule_id=ref.id,
-                              slot_key=slot_key, slot_at=slot, claimed_by=self.instance_id)
+                              slot_key=slot_key, slot_at=slot, claimed_by=self.instance_id, now=self.deps.clock())
 
     def _execute(self, run_id: int, job: JobModule, ref: ScheduleRef | None, slot: datetime) -> RunResult:
         status, detail = "ok", None
@@ -232,7 +232,8 @@ class Scheduler:
             self.deps.metrics.job_failures.labels(job.NAME).inc()
         self.deps.metrics.job_runs.labels(job.NAME, status).inc()
         with session_scope(self.deps.engine) as session:
-            finish_run(session, run_id=run_id, status=status, error=detail if status == "failed" else None)
+            finish_run(session, run_id=run_id, status=status, now=self.deps.clock(),
+                       error=detail if status == "failed" else None)
         return RunResult(run_id, job.NAME, slot, status, detail)
 
     # --- by hand ------------------------------------------------------------------------------

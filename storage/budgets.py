@@ -49,9 +49,10 @@ def last_entry_by(session: Session, *, budget_id: int, user_id: str) -> CostEntr
 
 
 def record_import(session: Session, *, team_id: str, budget_id: int, file_key: str, rows: int,
-                  user_id: str) -> CostImport | None:
+                  user_id: str, now: datetime) -> CostImport | None:
     """Remember a file; None when the same file was imported into this budget before."""
-    batch = CostImport(team_id=team_id, budget_id=budget_id, file_key=file_key, rows=rows, user_id=user_id)
+    batch = CostImport(team_id=team_id, budget_id=budget_id, file_key=file_key, rows=rows, user_id=user_id,
+                       created_at=now)
     try:
         with session.begin_nested():
             session.add(batch)
@@ -62,12 +63,12 @@ def record_import(session: Session, *, team_id: str, budget_id: int, file_key: s
 
 
 def claim_alert(session: Session, *, budget_id: int, period_start: date, scope: str, kind: str,
-                threshold: int) -> bool:
+                threshold: int, now: datetime) -> bool:
     """True the first time this threshold is reached in this period (the alert is then sent once)."""
     try:
         with session.begin_nested():
             session.add(BudgetAlert(budget_id=budget_id, period_start=period_start, scope=scope, kind=kind,
-                                    threshold=threshold))
+                                    threshold=threshold, created_at=now))
             session.flush()
     except IntegrityError:
         return False
@@ -93,6 +94,6 @@ def admin_group(session: Session, *, team_id: str) -> str | None:
     return row.usergroup_id if row else None
 
 
-def set_admin_group(session: Session, *, team_id: str, usergroup_id: str, user_id: str) -> None:
+def set_admin_group(session: Session, *, team_id: str, usergroup_id: str, user_id: str, now: datetime) -> None:
     session.execute(delete(BudgetAdminGroup).where(BudgetAdminGroup.team_id == team_id))
-    session.add(BudgetAdminGroup(team_id=team_id, usergroup_id=usergroup_id, set_by=user_id))
+    session.add(BudgetAdminGroup(team_id=team_id, usergroup_id=usergroup_id, set_by=user_id, updated_at=now))

@@ -8,15 +8,15 @@ from datetime import datetime
 from sqlalchemy import case, func, select
 from sqlmodel import Session
 
-from storage.models import Bug, BugGradeChange, LlmUsage, utcnow
+from storage.models import Bug, BugGradeChange, LlmUsage
 from storage.repos import create_once
 
 
 def create_bug(session: Session, *, team_id: str, delivery_key: str, channel_id: str, reporter_id: str,
-               title: str, text: str, details: dict, pii: list[str]) -> tuple[Bug, bool]:
+               title: str, text: str, details: dict, pii: list[str], now: datetime) -> tuple[Bug, bool]:
     """Store a new report (False as second value when this delivery already made one)."""
     return create_once(session, Bug, team_id=team_id, delivery_key=delivery_key, prefix="B", channel_id=channel_id,
-                       reporter_id=reporter_id, title=title, text=text, details=details, pii=pii)
+                       reporter_id=reporter_id, title=title, text=text, details=details, pii=pii, created_at=now)
 
 
 def get_bug(session: Session, *, team_id: str, readable_id: str) -> Bug | None:
@@ -30,11 +30,11 @@ def bug_by_id(session: Session, *, team_id: str, bug_id: int) -> Bug | None:
     return bug if bug is not None and bug.team_id == team_id else None
 
 
-def record_change(session: Session, *, bug: Bug, user_id: str, kind: str, to_grade: int,
+def record_change(session: Session, *, bug: Bug, user_id: str, kind: str, to_grade: int, now: datetime,
                   reason: str | None = None) -> BugGradeChange:
     """Log a confirmation or a change of grade, and apply a change to the bug."""
     change = BugGradeChange(team_id=bug.team_id, bug_id=bug.id, user_id=user_id, kind=kind,
-                            from_grade=bug.grade, to_grade=to_grade, reason=reason)
+                            from_grade=bug.grade, to_grade=to_grade, reason=reason, created_at=now)
     session.add(change)
     bug.grade = to_grade
     session.add(bug)
@@ -107,8 +107,8 @@ def bug_stats(session: Session, *, team_id: str, now: datetime) -> BugStats:
 
 
 def record_llm_usage(session: Session, *, team_id: str, feature: str, model: str, prompt_tokens: int | None,
-                     completion_tokens: int | None, latency_ms: int, request_id: str | None) -> None:
+                     completion_tokens: int | None, latency_ms: int, request_id: str | None, now: datetime) -> None:
     """Keep one LLM call's token counts for the budget feature."""
     session.add(LlmUsage(team_id=team_id, feature=feature, model=model, prompt_tokens=prompt_tokens,
                          completion_tokens=completion_tokens, latency_ms=latency_ms, request_id=request_id,
-                         created_at=utcnow()))
+                         created_at=now))

@@ -9,7 +9,7 @@ from sqlalchemy import and_, exists, func, select, update
 from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
-from storage.models import JiraLink, JiraOutbox, JiraState, utcnow
+from storage.models import JiraLink, JiraOutbox, JiraState
 
 STATE_NAME = "jira"
 # How long a worker holds a row it has claimed; a worker that died mid-delivery frees it after this.
@@ -17,10 +17,10 @@ LEASE = timedelta(minutes=5)
 
 
 def enqueue(session: Session, *, team_id: str, kind: str, entity_id: int, readable_id: str, op: str,
-            payload: dict | None = None) -> JiraOutbox:
+            now: datetime, payload: dict | None = None) -> JiraOutbox:
     """Add a change to mirror; call inside the transaction that makes the change."""
     row = JiraOutbox(team_id=team_id, kind=kind, entity_id=entity_id, readable_id=readable_id, op=op,
-                     payload=payload or {})
+                     payload=payload or {}, next_attempt_at=now, created_at=now)
     session.add(row)
     return row
 
@@ -100,13 +100,13 @@ def counts(session: Session, *, team_id: str | None = None) -> dict[str, int]:
     return {str(status): int(count) for status, count in session.execute(stmt).all()}
 
 
-def revive(session: Session, *, now: datetime | None = None, ids: list[int] | None = None) -> int:
+def revive(session: Session, *, now: datetime, ids: list[int] | None = None) -> int:
     """Put dead rows (all, or the given ones) back in the queue, due now, with a fresh count of attempts."""
     conditions = [JiraOutbox.status == "dead"]
     if ids:
         conditions.append(JiraOutbox.id.in_(ids))
     result = session.execute(update(JiraOutbox).where(*conditions)
-                             .values(status="pending", attempts=0, alerted=False, next_attempt_at=now or utcnow()))
+                             .values(status="pending", attempts=0, alerted=False, next_attempt_at=now))
     return result.rowcount
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -27,15 +27,11 @@ JIRA_USER = "jira"
 GLOBAL_TEAM_ID = "*"
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def _utc_column(*, nullable: bool = False, index: bool = False, now: bool = False) -> Any:
+def _utc_column(*, nullable: bool = False, index: bool = False) -> Any:
+    # No default that reads the time: the caller passes its clock's `now` (the shell's clock may not be the
+    # real one), and a row built without it fails at insert instead of being stamped with the wrong time.
     if nullable:
         return Field(default=None, sa_type=UTCDateTime(), nullable=True, index=index)
-    if now:
-        return Field(default_factory=utcnow, sa_type=UTCDateTime(), nullable=False, index=index)
     return Field(sa_type=UTCDateTime(), nullable=False, index=index)
 
 
@@ -47,7 +43,7 @@ class SlackDelivery(SQLModel, table=True):
     team_id: str = Field(primary_key=True, max_length=32)
     key: str = Field(primary_key=True, max_length=128)
     kind: str = Field(max_length=64)
-    received_at: datetime = _utc_column(index=True, now=True)
+    received_at: datetime = _utc_column(index=True)
 
 
 class IdSequence(SQLModel, table=True):
@@ -74,7 +70,7 @@ class Schedule(SQLModel, table=True):
     timezone: str = Field(default="UTC", max_length=64)
     params: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     enabled: bool = Field(default=True)
-    created_at: datetime = _utc_column(now=True)
+    created_at: datetime = _utc_column()
 
 
 class JobRun(SQLModel, table=True):
@@ -108,7 +104,7 @@ class TeamSettings(SQLModel, table=True):
     timezone: str = Field(max_length=64)
     admin_channel_id: str | None = Field(default=None, max_length=32)
     updated_by: str = Field(max_length=32)
-    updated_at: datetime = _utc_column(now=True)
+    updated_at: datetime = _utc_column()
 
 
 class Bug(SQLModel, table=True):
@@ -143,7 +139,7 @@ class Bug(SQLModel, table=True):
     message_channel: str | None = Field(default=None, max_length=32)
     message_ts: str | None = Field(default=None, max_length=32)
     resolution: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
-    created_at: datetime = _utc_column(now=True)
+    created_at: datetime = _utc_column()
     graded_at: datetime | None = _utc_column(nullable=True)
     closed_at: datetime | None = _utc_column(nullable=True)
     closed_by: str | None = Field(default=None, max_length=32)
@@ -162,7 +158,7 @@ class BugGradeChange(SQLModel, table=True):
     from_grade: int | None = None
     to_grade: int
     reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
-    created_at: datetime = _utc_column(now=True)
+    created_at: datetime = _utc_column()
 
 
 class LlmUsage(SQLModel, table=True):
@@ -178,7 +174,7 @@ class LlmUsage(SQLModel, table=True):
     completion_tokens: int | None = None
     latency_ms: int
     request_id: str | None = Field(default=None, max_length=128)
-    created_at: datetime = _utc_column(now=True, index=True)
+    created_at: datetime = _utc_column(index=True)
 
 
 class Risk(SQLModel, table=True):
@@ -212,8 +208,8 @@ class Risk(SQLModel, table=True):
     links: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     guessed: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     created_by: str = Field(max_length=32)
-    created_at: datetime = _utc_column(now=True)
-    updated_at: datetime = _utc_column(now=True)
+    created_at: datetime = _utc_column()
+    updated_at: datetime = _utc_column()
     message_channel: str | None = Field(default=None, max_length=32)
     message_ts: str | None = Field(default=None, max_length=32, index=True)
     # The question the intake thread waits for (probability, impact, owner, category, mitigation), or None.
@@ -237,7 +233,7 @@ class RiskChange(SQLModel, table=True):
     field_name: str = Field(max_length=32)
     old_value: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     new_value: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
-    created_at: datetime = _utc_column(now=True)
+    created_at: datetime = _utc_column()
 
 
 class RiskCategory(SQLModel, table=True):
@@ -249,7 +245,7 @@ class RiskCategory(SQLModel, table=True):
     key: str = Field(primary_key=True, max_length=32)
     label: str = Field(max_length=80)
     created_by: str = Field(max_length=32)
-    created_at: datetime = _utc_column(now=True)
+    created_at: datetime = _utc_column()
 
 
 class Incident(SQLModel, table=True):
@@ -286,7 +282,7 @@ class Incident(SQLModel, table=True):
     bug_id: str | None = Field(default=None, max_length=16)  # the readable id of the bug it came from
     links: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     versions: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))  # model, prompt, …
-    declared_at: datetime = _utc_column(now=True)
+    declared_at: datetime = _utc_column()
     acknowledged_at: datetime | None = _utc_column(nullable=True)
     first_update_at: datetime | None = _utc_column(nullable=True)
     mitigated_at: datetime | None = _utc_column(nullable=True)
@@ -346,7 +342,7 @@ class DrillSchedule(SQLModel, table=True):
     scenario: str = Field(max_length=32)
     automatic: bool = Field(default=False)
     created_by: str = Field(max_length=32)
-    created_at: datetime = _utc_column(now=True)
+    created_at: datetime = _utc_column()
     # The slot each step was last done for (claimed with a conditional UPDATE).
     warned_day_for: datetime | None = _utc_column(nullable=True)
     warned_hour_for: datetime | None = _utc_column(nullable=True)
@@ -374,7 +370,7 @@ class Budget(SQLModel, table=True):
     report_hour: int = Field(default=9)
     reported_on: date | None = Field(default=None, sa_column=Column(Date, nullable=True))
     set_by: str = Field(max_length=32)
-    updated_at: datetime = _utc_column(now=True)
+    updated_at: datetime = _utc_column()
 
 
 class CostEntry(SQLModel, table=True):
@@ -393,7 +389,7 @@ class CostEntry(SQLModel, table=True):
     user_id: str = Field(max_length=32)
     import_id: int | None = Field(default=None, foreign_key="cost_import.id", ondelete="CASCADE")
     delivery_key: str | None = Field(default=None, max_length=128, unique=True)
-    created_at: datetime = _utc_column(now=True)
+    created_at: datetime = _utc_column()
 
 
 class CostImport(SQLModel, table=True):
@@ -408,7 +404,7 @@ class CostImport(SQLModel, table=True):
     file_key: str = Field(max_length=64)
     rows: int
     user_id: str = Field(max_length=32)
-    created_at: datetime = _utc_column(now=True)
+    created_at: datetime = _utc_column()
 
 
 class BudgetAlert(SQLModel, table=True):
@@ -424,7 +420,7 @@ class BudgetAlert(SQLModel, table=True):
     scope: str = Field(max_length=32)  # "total" or a category
     kind: str = Field(max_length=16)  # actual | forecast
     threshold: int
-    created_at: datetime = _utc_column(now=True)
+    created_at: datetime = _utc_column()
 
 
 class BudgetAdminGroup(SQLModel, table=True):
@@ -435,7 +431,7 @@ class BudgetAdminGroup(SQLModel, table=True):
     team_id: str = Field(primary_key=True, max_length=32)
     usergroup_id: str = Field(max_length=32)
     set_by: str = Field(max_length=32)
-    updated_at: datetime = _utc_column(now=True)
+    updated_at: datetime = _utc_column()
 
 
 class Standup(SQLModel, table=True):
@@ -458,7 +454,7 @@ class Standup(SQLModel, table=True):
     paused_until: date | None = Field(default=None, sa_column=Column(Date, nullable=True))
     digest: bool = Field(default=False)  # the weekly participation report, on Fridays
     created_by: str = Field(max_length=32)
-    created_at: datetime = _utc_column(now=True)
+    created_at: datetime = _utc_column()
 
 
 class StandupDay(SQLModel, table=True):
@@ -472,7 +468,7 @@ class StandupDay(SQLModel, table=True):
     day: date = Field(sa_column=Column(Date, nullable=False))
     kind: str = Field(default="standup", max_length=16)  # standup | holiday
     parent_ts: str | None = Field(default=None, max_length=32, index=True)
-    posted_at: datetime = _utc_column(now=True)
+    posted_at: datetime = _utc_column()
     reminded: bool = Field(default=False)
     summarised: bool = Field(default=False)
 
@@ -491,7 +487,7 @@ class StandupAnswer(SQLModel, table=True):
     blocker: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     late: bool = Field(default=False)
     message_ts: str | None = Field(default=None, max_length=32)
-    answered_at: datetime = _utc_column(now=True)
+    answered_at: datetime = _utc_column()
 
 
 class StandupBlocker(SQLModel, table=True):
@@ -541,10 +537,10 @@ class JiraOutbox(SQLModel, table=True):
     payload: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     status: str = Field(default="pending", max_length=16)  # pending | done | dead | dropped
     attempts: int = Field(default=0)
-    next_attempt_at: datetime = _utc_column(now=True)
+    next_attempt_at: datetime = _utc_column()
     last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     alerted: bool = Field(default=False)
-    created_at: datetime = _utc_column(now=True)
+    created_at: datetime = _utc_column()
     done_at: datetime | None = _utc_column(nullable=True)
 
 
@@ -568,7 +564,7 @@ class JiraLink(SQLModel, table=True):
     status_name: str | None = Field(default=None, max_length=80)
     priority_id: str | None = Field(default=None, max_length=32)
     assignee: str | None = Field(default=None, max_length=200)
-    created_at: datetime = _utc_column(now=True)
+    created_at: datetime = _utc_column()
 
 
 class JiraState(SQLModel, table=True):
@@ -582,3 +578,15 @@ class JiraState(SQLModel, table=True):
     failures: int = Field(default=0)
     last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     last_sync_at: datetime | None = _utc_column(nullable=True)
+
+
+class TeamInstallation(SQLModel, table=True):
+    """Whether Slack still lets pmbot act in a team. Marked when the app is uninstalled or its bot token is
+    revoked (scheduled posts stop, the team's data stays); cleared when the team calls on pmbot again."""
+
+    __tablename__ = "team_installation"
+
+    team_id: str = Field(primary_key=True, max_length=32)
+    uninstalled_at: datetime | None = _utc_column(nullable=True)
+    reason: str | None = Field(default=None, max_length=32)  # app_uninstalled | tokens_revoked
+    changed_at: datetime = _utc_column()

@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TypeVar
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel
 
-from storage.models import IdSequence, JobRun, Schedule, SlackDelivery, TeamSettings, utcnow
+from storage.models import IdSequence, JobRun, Schedule, SlackDelivery, TeamInstallation, TeamSettings
 
 
 def _insert(session: Session, table):
@@ -65,11 +65,11 @@ def _by_delivery(session: Session, model: type[Row], team_id: str, delivery_key:
 # --- Slack deliveries ---------------------------------------------------------------------------
 
 
-def record_delivery(session: Session, *, team_id: str, key: str, kind: str) -> bool:
+def record_delivery(session: Session, *, team_id: str, key: str, kind: str, now: datetime) -> bool:
     """Remember a delivery; False when it was seen before (a Slack retry or a double submit)."""
     stmt = (
         _insert(session, SlackDelivery)
-        .values(team_id=team_id, key=key, kind=kind, received_at=utcnow())
+        .values(team_id=team_id, key=key, kind=kind, received_at=now)
         .on_conflict_do_nothing(index_elements=["team_id", "key"])
         .returning(SlackDelivery.key)
     )
@@ -92,13 +92,13 @@ def enabled_schedules(session: Session) -> list[Schedule]:
 
 
 def ensure_schedule(
-    session: Session, *, team_id: str, job_name: str, key: str, cron: str, timezone: str = "UTC"
+    session: Session, *, team_id: str, job_name: str, key: str, cron: str, now: datetime, timezone: str = "UTC"
 ) -> Schedule:
     """Create a schedule if none exists for (team, job, key); an existing one is left as it is."""
     stmt = (
         _insert(session, Schedule)
         .values(team_id=team_id, job_name=job_name, key=key, cron=cron, timezone=timezone, params={},
-                enabled=True, created_at=utcnow())
+                enabled=True, created_at=now)
         .on_conflict_do_nothing(index_elements=["team_id", "job_name", "key"])
     )
     session.execute(stmt)
@@ -120,27 +120,28 @@ def claim_slot(
     slot_key: str,
     slot_at: datetime,
     claimed_by: str,
+    now: datetime,
     status: str = "running",
 ) -> int | None:
     """Insert the ledger row for a slot; the run id if this caller won it, None if it was taken."""
     stmt = (
         _insert(session, JobRun)
         .values(team_id=team_id, job_name=job_name, schedule_id=schedule_id, slot_key=slot_key,
-                slot_at=slot_at, status=status, claimed_by=claimed_by, started_at=utcnow())
+                slot_at=slot_at, status=status, claimed_by=claimed_by, started_at=now)
         .on_conflict_do_nothing(index_elements=["slot_key"])
         .returning(JobRun.id)
     )
     return session.execute(stmt).scalar()
 
 
-def finish_run(session: Session, *, run_id: int, status: str, error: str | None = None) -> None:
+def finish_run(session: Session, *, run_id: int, status: str, now: datetime, error: str | None = None) -> None:
     """Close a ledger row with its outcome."""
     run = session.get(JobRun, run_id)
     if run is None:
         raise LookupError(f"job run {run_id} not found")
     run.status = status
     run.error = error
-    run.finished_at = utcnow()
+    run.finished_at = now
     session.add(run)
 
 
@@ -159,12 +160,40 @@ def team_settings(session: Session, *, team_id: str) -> TeamSettings | None:
 
 
 def save_team_settings(session: Session, *, team_id: str, timezone: str, admin_channel_id: str | None,
-                       updated_by: str) -> TeamSettings:
+                       updated_by: str, now: datetime) -> TeamSettings:
     """Create or replace the team's settings."""
-    row = session.get(TeamSettings, team_id) or TeamSettings(team_id=team_id, timezone=timezone, updated_by=updated_by)
+    row = session.get(TeamSettings, team_id) or TeamSettings(team_id=team_id, timezone=timezone, updated_by=updated_by,
+                                                             updated_at=now)
     row.timezone = timezone
     row.admin_channel_id = admin_channel_id
     row.updated_by = updated_by
-    row.updated_at = utcnow()
+    row.updated_at = now
     session.add(row)
     return row
+
+
+# --- installation state -------------------------------------------------------------------------
+
+
+def mark_uninstalled(session: Session, *, team_id: str, reason: str, now: datetime) -> None:
+    """Remember that Slack no longer lets pmbot act in this team (its rows are kept)."""
+    stmt = _insert(session, TeamInstallation).values(team_id=team_id, uninstalled_at=now, reason=reason,
+                                                     changed_at=now)
+    stmt = stmt.on_conflict_do_update(index_elements=["team_id"],
+                                      set_={"uninstalled_at": now, "reason": reason, "changed_at": now})
+    session.execute(stmt)
+
+
+def mark_back(session: Session, *, team_id: str, now: datetime) -> bool:
+    """Clear the mark when the team uses pmbot again; True when there was one to clear."""
+    stmt = (update(TeamInstallation)
+            .where(TeamInstallation.team_id == team_id, TeamInstallation.uninstalled_at.is_not(None))
+            .values(uninstalled_at=None, reason=None, changed_at=now)
+            .execution_options(synchronize_session=False))
+    return (session.execute(stmt).rowcount or 0) > 0
+
+
+def uninstalled_teams(session: Session) -> set[str]:
+    """Teams pmbot must not post to on its own (scheduled jobs skip them)."""
+    stmt = select(TeamInstallation.team_id).where(TeamInstallation.uninstalled_at.is_not(None))
+    return set(session.execute(stmt).scalars())

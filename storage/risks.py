@@ -9,13 +9,14 @@ from sqlalchemy import func, select, update
 from sqlmodel import Session
 
 from bot.domain.risk import BANDS, CATEGORIES
-from storage.models import Risk, RiskCategory, RiskChange, utcnow
+from storage.models import Risk, RiskCategory, RiskChange
 from storage.repos import create_once
 
 
-def create_risk(session: Session, *, team_id: str, delivery_key: str, **values) -> tuple[Risk, bool]:
+def create_risk(session: Session, *, team_id: str, delivery_key: str, now: datetime, **values) -> tuple[Risk, bool]:
     """Store a new risk (False as second value when this delivery already made one)."""
-    return create_once(session, Risk, team_id=team_id, delivery_key=delivery_key, prefix="R", **values)
+    return create_once(session, Risk, team_id=team_id, delivery_key=delivery_key, prefix="R", created_at=now,
+                       updated_at=now, **values)
 
 
 def get_risk(session: Session, *, team_id: str, readable_id: str) -> Risk | None:
@@ -44,7 +45,8 @@ def _text(value: object) -> str | None:
     return str(value)
 
 
-def apply_changes(session: Session, *, risk: Risk, user_id: str, changes: dict[str, object]) -> list[RiskChange]:
+def apply_changes(session: Session, *, risk: Risk, user_id: str, changes: dict[str, object],
+                  now: datetime) -> list[RiskChange]:
     """Set fields on a risk, logging each one that really changed (old → new)."""
     logged = []
     for name, new in changes.items():
@@ -53,13 +55,13 @@ def apply_changes(session: Session, *, risk: Risk, user_id: str, changes: dict[s
             continue
         setattr(risk, name, new)
         change = RiskChange(team_id=risk.team_id, risk_id=risk.id, user_id=user_id, field_name=name,
-                            old_value=_text(old), new_value=_text(new))
+                            old_value=_text(old), new_value=_text(new), created_at=now)
         session.add(change)
         logged.append(change)
         if name in risk.guessed:
             risk.guessed = [g for g in risk.guessed if g != name]
     if logged:
-        risk.updated_at = utcnow()
+        risk.updated_at = now
         session.add(risk)
     return logged
 
@@ -127,8 +129,10 @@ def expired_acceptances(session: Session, *, team_id: str, today: date) -> list[
 
 
 def stale_intakes(session: Session, *, team_id: str, before: datetime) -> list[Risk]:
-    """Intakes still waiting for an answer, started before `before`, whose author was not reminded yet."""
+    """Intakes still waiting for an answer, started before `before`, whose author was not reminded yet
+    (a risk closed or accepted meanwhile needs no answers: its author is left alone)."""
     stmt = select(Risk).where(Risk.team_id == team_id, Risk.intake_step.is_not(None),
+                              Risk.status.not_in(("closed", "accepted")),
                               Risk.intake_reminded.is_(False), Risk.created_at < before)
     return list(session.execute(stmt).scalars())
 
@@ -139,10 +143,10 @@ def categories(session: Session, *, team_id: str) -> dict[str, str]:
     return {**CATEGORIES, **{c.key: c.label for c in own}}
 
 
-def add_category(session: Session, *, team_id: str, key: str, label: str, user_id: str) -> bool:
+def add_category(session: Session, *, team_id: str, key: str, label: str, user_id: str, now: datetime) -> bool:
     """Add a team category; False when the key exists already."""
     if key in categories(session, team_id=team_id):
         return False
-    session.add(RiskCategory(team_id=team_id, key=key, label=label, created_by=user_id))
+    session.add(RiskCategory(team_id=team_id, key=key, label=label, created_by=user_id, created_at=now))
     session.flush()
     return True

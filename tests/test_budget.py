@@ -182,7 +182,7 @@ def test_once_per_threshold_per_period_across_a_period_boundary(bot: RunningBot)
         budget = budget_of(session, team_id="T0SANDBOX", channel_id="C0GENERAL")
         for day, amount in ((date(2026, 10, 20), "800"), (date(2026, 11, 3), "500"), (date(2026, 11, 20), "300")):
             session.add(CostEntry(team_id=budget.team_id, budget_id=budget.id, day=day, category="api",
-                                  amount=Decimal(amount), user_id="U0ALICE"))
+                                  amount=Decimal(amount), user_id="U0ALICE", created_at=deps.clock()))
     assert len(service.check_alerts(deps, budget, date(2026, 10, 25))) == 1  # 80%: 50 and 75 claimed
     assert service.check_alerts(deps, budget, date(2026, 10, 31)) == []
     assert len(service.check_alerts(deps, budget, date(2026, 11, 25))) == 1  # a new period: 80% again
@@ -234,9 +234,9 @@ def test_the_bots_own_llm_calls_count_as_api_spend(bot: RunningBot) -> None:
     command(bot, "/budget", "set 100 USD month")
     with session_scope(bot.runtime.deps.engine) as session:
         session.add(LlmUsage(team_id="T0SANDBOX", feature="bug_grading", model="gpt-4o-mini", prompt_tokens=100_000,
-                             completion_tokens=50_000, latency_ms=900))
+                             completion_tokens=50_000, latency_ms=900, created_at=bot.runtime.deps.clock()))
         session.add(LlmUsage(team_id="T0SANDBOX", feature="postmortem", model="unknown-model", prompt_tokens=10,
-                             completion_tokens=10, latency_ms=900))
+                             completion_tokens=10, latency_ms=900, created_at=bot.runtime.deps.clock()))
     status = command(bot, "/budget", "status")["text"]
     assert "api: 0.05 USD" in status  # 100 × 0.00015 + 50 × 0.0006 = 0.015 + 0.03
     assert "unknown-model has no price" in status

@@ -180,8 +180,12 @@ def test_bad_arguments_get_private_answers(bot: RunningBot) -> None:
     assert "Grades go from 1 to 5" in report(bot, "list grade 9")["text"]
     report(bot, "close B-42")
     assert "no bug B-42" in bot.sandbox.responses[-1]["text"]
-    # Words that only look like a sub-command are a report.
-    report(bot, "list view is broken on mobile")
+    # A sub-command word with arguments that do not fit gets its usage and files nothing ...
+    answer = report(bot, "list view is broken on mobile")["text"]
+    assert "`/bug list [open|closed|all]" in answer and "/bug report list view is broken" in answer
+    assert stored(bot) == []
+    # ... and `report` files it as written.
+    report(bot, "report list view is broken on mobile")
     assert stored(bot)[0].title == "list view is broken on mobile"
 
 

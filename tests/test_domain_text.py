@@ -6,14 +6,15 @@ import pytest
 
 from bot.blocks import MAX_MESSAGE_BLOCKS, SECTION_TEXT_LIMIT, message, sections
 from bot.domain.mentions import Ref, channel_refs, user_refs
-from bot.domain.text import escape_mrkdwn, split_text, truncate
+from bot.domain.text import escape_mrkdwn, from_slack, mentioned_ids, readable, split_text, truncate
 
 
 @pytest.mark.parametrize(
     ("raw", "escaped"),
     [
         ("<!channel> look", "&lt;!channel&gt; look"),
-        ("<@U123> & <#C1|x>", "&lt;@U123&gt; &amp; &lt;#C1|x&gt;"),
+        ("<@U123> & <#C1|x>", "<@U123> &amp; <#C1>"),  # mentions render as names in Slack: they stay
+        ("<@U123|bob> <!here> <!subteam^S1|@ml>", "<@U123> &lt;!here&gt; &lt;!subteam^S1|@ml&gt;"),
         ("<https://evil|innocent>", "&lt;https://evil|innocent&gt;"),
         ("plain ünïcødé 🚀", "plain ünïcødé 🚀"),
         ("'; DROP TABLE bug; --", "'; DROP TABLE bug; --"),
@@ -56,3 +57,40 @@ def test_user_refs_from_escaped_and_plain_text() -> None:
 def test_channel_refs_from_escaped_and_plain_text() -> None:
     text = "post in <#C0GENERAL|general> or #ai-risks, not &#123;"
     assert channel_refs(text) == [Ref("C0GENERAL", "general"), Ref(None, "ai-risks")]
+
+
+@pytest.mark.parametrize(
+    ("wire", "plain"),
+    [
+        ("Export fails when the file name has &amp; or &lt;1&gt; in it",
+         "Export fails when the file name has & or <1> in it"),
+        ("legal &amp; security", "legal & security"),
+        ("&amp;lt; is how you write &lt;", "&lt; is how you write <"),  # decoded once, never twice
+        ("costs $1,200 *per* day — 模型 ошибка 🚀", "costs $1,200 *per* day — 模型 ошибка 🚀"),
+        ("<@U0BOB|bob> said <!channel>", "<@U0BOB|bob> said <!channel>"),  # Slack's markup is kept
+    ],
+)
+def test_from_slack_decodes_exactly_once(wire: str, plain: str) -> None:
+    assert from_slack(wire) == plain
+
+
+@pytest.mark.parametrize("typed", ["& or <1>", "a < b > c & d", "$5 and $6", "*not bold* _x_", "日本語のテキスト",
+                                   "&amp; typed literally"])
+def test_plain_text_survives_the_round_trip_through_mrkdwn(typed: str) -> None:
+    wire = typed.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")  # what Slack sends
+    assert from_slack(escape_mrkdwn(from_slack(wire))) == typed
+
+
+def test_readable_spells_every_kind_of_markup_out() -> None:
+    names = {"U0BOB": "bob", "C0GENERAL": "general"}.get
+    text = ("role: comms: nobody → <@U0BOB> in <#C0GENERAL> cc <@U0NEW|newbie> <!channel> <!here> "
+            "<!subteam^S0ML|@ml-leads> <https://evil.example/x|click me> <https://a.example> "
+            "<mailto:a@b.example|a@b.example> and <1>")
+    assert readable(text, names) == (
+        "role: comms: nobody → @bob in #general cc @newbie @channel @here @ml-leads click me "
+        "(https://evil.example/x) https://a.example a@b.example and <1>")
+    assert readable("<@U0ZED>") == "@U0ZED"  # no name known: the id, never the markup
+
+
+def test_mentioned_ids() -> None:
+    assert mentioned_ids("<@U1> <#C2|x> <@U1> <!channel>") == ["U1", "C2"]

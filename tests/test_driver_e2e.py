@@ -7,9 +7,10 @@ listener → slack_sdk → sandbox.
 
 from __future__ import annotations
 
+import json
+
 from sqlmodel import select
 
-from bot import blocks
 from storage.db import session_scope
 from storage.models import IncidentEvent
 from tests.conftest import RunningBot
@@ -39,22 +40,13 @@ def test_thread_reply_travels_to_the_bot_and_back(bot: RunningBot) -> None:
 
 
 def test_choosing_from_a_select_reaches_the_bot(bot: RunningBot) -> None:
-    app, client = bot.runtime.bolt, bot.runtime.deps.client
-    options = [{"text": blocks.plain(f"{n} — {word}"), "value": str(n)}
-               for n, word in ((1, "rare"), (3, "possible"), (4, "likely"))]
-    select = {"type": "static_select", "action_id": "test.probability", "placeholder": blocks.plain("Probability"),
-              "options": options}
-
-    @app.action("test.probability")
-    def on_choice(ack, body, respond):
-        ack()
-        chosen = body["actions"][0]["selected_option"]["value"]
-        respond(text=f"Probability set to {chosen}", replace_original=True)
-
-    client.chat_postMessage(channel="C0GENERAL", text="Probability?", blocks=[blocks.actions(select)])
-    assert bot.driver.choose("Probability", "4 — likely").status == 200
+    """The bug card's grade select: choosing an option sends block_actions with the selected option."""
+    assert bot.driver.command("/bug", "the logo looks blurry on the login page").status == 200
     bot.runtime.settle()
-    assert bot.sandbox.messages[-1]["text"] == "Probability set to 4"
+    assert bot.driver.choose("Change grade", "2 — High").status == 200
+    bot.runtime.settle()
+    view = bot.driver.open_view()
+    assert view["callback_id"] == "bug.change_grade_modal" and "2 — High" in json.dumps(view, ensure_ascii=False)
 
 
 def test_reaction_event_reaches_the_bot(bot: RunningBot) -> None:

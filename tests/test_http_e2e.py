@@ -63,7 +63,7 @@ def test_pmbot_without_text_shows_help_too(bot: RunningBot) -> None:
 def test_unknown_subcommand_gets_a_clear_private_answer_that_cannot_ping(bot: RunningBot) -> None:
     payload = bot.driver.command("/pmbot", "<!channel> frobnicate").json()
     assert payload["response_type"] == "ephemeral"
-    assert "Try `/pmbot help`" in payload["text"]
+    assert "`/pmbot help` lists what I can do" in payload["text"]
     assert "<!channel>" not in payload["text"]
     assert "&lt;!channel&gt;" in payload["text"]
 

@@ -71,7 +71,7 @@ def test_declare_opens_a_war_room_with_runbook_invites_and_announcement(bot: Run
     [incident] = incidents(bot)
     room = bot.sandbox.ws.channels[incident.channel_id]
     assert room.name == f"inc-{date.today():%Y%m%d}-1-chatbot-shows-other-users-order-history"
-    assert room.topic.startswith("INC-1 · grade 1 · commander <@U0ALICE> · investigating")
+    assert room.topic.startswith("INC-1 · grade 1 · commander @alice · investigating")
     assert {"U0ALICE", "U0BOB", "U0CARLOS"} <= room.members  # declarer, S0ONCALL (alice, bob), legal
     [runbook] = [m for m in messages(bot, room.id) if m["ts"] == incident.runbook_ts]
     assert runbook["ts"] in room.pins
@@ -132,7 +132,7 @@ def test_only_the_commander_or_scribe_can_resolve_and_resolve_posts_the_postmort
     [document] = [f for f in bot.sandbox.ws.files.values() if f["name"] == "postmortem-INC-1.md"]
     text = document["content"].decode()
     assert "## Timeline (UTC)" in text and "policy doc in the index was a draft" in text
-    assert "cause found: draft policy indexed" in text and "scribe: nobody → <@U0BOB>" in text
+    assert "cause found: draft policy indexed" in text and "scribe: nobody → @bob" in text and "<@" not in text
     assert "- [x] Decide: a targeted patch now" in text
     assert any("Post-mortem draft for INC-1" in m["text"] for m in messages(bot, room))
     assert "resolved after" in dump(messages(bot, "C0RANDOM")[0]["blocks"])

@@ -16,8 +16,9 @@ import pytest
 from sqlmodel import select
 
 from bot.mirror import outbox, status, sync
+from storage.clock import system_clock as utcnow
 from storage.db import session_scope
-from storage.models import Bug, Incident, JiraLink, JiraOutbox, Risk, utcnow
+from storage.models import Bug, Incident, JiraLink, JiraOutbox, Risk
 from tests.conftest import RunningBot
 from tests.helpers import bot_env, free_port, pmbot
 from tests.jira_stub import SETTINGS, JiraStub
@@ -126,7 +127,7 @@ def test_regrade_close_and_reopen_reach_jira_as_fields_comments_and_transitions(
     assert issue.fields["priority"]["id"] == "2"
     assert "grade-2" in issue.fields["labels"] and f"grade-{before}" not in issue.fields["labels"]
     bodies = [c["body"] for c in issue.comments]
-    assert bodies[0].startswith(f"Grade changed in Slack: {before} → 2. Why: it is on the sign-up page @U0BOB")
+    assert bodies[0].startswith(f"Grade changed in Slack: {before} → 2. Why: it is on the sign-up page @bob")
     assert bodies[1].startswith("Closed in Slack: fixed in the copy")
     assert bodies[2].startswith("Reopened in Slack.")
     assert issue.fields["status"]["name"] == "To Do"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -9,7 +10,9 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.sandbox import SlackSandbox
+from bot.sandbox.composer import to_wire
 from bot.sandbox.server import BOT_TOKEN
+from bot.sandbox.workspace import Workspace
 from tests.conftest import make_settings
 
 
@@ -187,3 +190,54 @@ def test_response_url_semantics(sandbox: SlackSandbox) -> None:
 def test_token_is_taken_from_the_body_when_no_header(sandbox: SlackSandbox) -> None:
     client = WebClient(base_url=sandbox.api_url)
     assert client.api_call("auth.test", params={"token": BOT_TOKEN})["ok"]
+
+
+def test_snapshot_restores_the_workspace_and_carries_its_ids_on(client: WebClient, sandbox: SlackSandbox) -> None:
+    room = client.conversations_create(name="inc-room")["channel"]["id"]
+    client.conversations_invite(channel=room, users=["U0BOB"])
+    client.conversations_setTopic(channel=room, topic="INC-1 · grade 1")
+    ts = client.chat_postMessage(channel=room, text="runbook")["ts"]
+    client.pins_add(channel=room, timestamp=ts)
+    client.files_upload_v2(channel=room, file=b"\x89PNG", filename="chart.png", title="Chart")
+    saved = json.loads(json.dumps(sandbox.ws.snapshot()))  # what goes to disk is plain JSON
+
+    restored = Workspace()
+    restored.restore(saved)
+    channel = restored.channels[room]
+    assert (channel.name, channel.topic, channel.members, channel.pins) == \
+        ("inc-room", "INC-1 · grade 1", {"U0PMBOT", "U0BOB"}, [ts])
+    assert restored.message(room, ts)["text"] == "runbook"
+    assert [f["content"] for f in restored.files.values()] == [b"\x89PNG"]
+    assert restored.users["U0ALICE"].is_admin and restored.usergroups["S0ONCALL"] == ["U0ALICE", "U0BOB"]
+    assert restored.new_id("C") not in sandbox.channels  # counters continue: no id is handed out twice
+    assert float(restored.next_ts()) > float(ts)
+    with pytest.raises(ValueError):
+        Workspace("T0OTHER").restore(saved)
+
+
+def test_views_update_keeps_what_was_typed_in_unchanged_inputs(client: WebClient, sandbox: SlackSandbox) -> None:
+    def modal(*block_ids: str) -> dict:
+        return {"type": "modal", "title": {"type": "plain_text", "text": "Risk"},
+                "blocks": [{"type": "input", "block_id": b, "label": {"type": "plain_text", "text": b},
+                            "element": {"type": "plain_text_input", "action_id": "value"}} for b in block_ids]}
+
+    view = client.views_open(trigger_id=sandbox.ws.issue_trigger("U0ALICE"), view=modal("owner", "impact"))["view"]
+    typed = {"owner": {"value": {"type": "plain_text_input", "value": "bob"}},
+             "impact": {"value": {"type": "plain_text_input", "value": "4"}}}
+    sandbox.views[view["id"]]["state"] = {"values": typed}  # what the person has typed so far
+    client.views_update(view_id=view["id"], view=modal("owner", "mitigation"))
+    assert sandbox.views[view["id"]]["state"]["values"] == {"owner": typed["owner"]}
+
+
+@pytest.mark.parametrize(("typed", "wire", "labelled"), [
+    ("& or <1>", "&amp; or &lt;1&gt;", True),
+    ("ask @bob, then #random.", "ask <@U0BOB|bob>, then <#C0RANDOM|random>.", True),
+    ("ask @bob", "ask <@U0BOB>", False),
+    ("@here @channel @everyone", "<!here> <!channel> <!everyone>", False),
+    ("@zed in #nowhere, a@b and x#1", "@zed in #nowhere, a@b and x#1", False),
+    ("see https://x.io/a?b=1&c=2.", "see <https://x.io/a?b=1&amp;c=2>.", False),
+    ("mail ana.lima@example.com now", "mail <mailto:ana.lima@example.com|ana.lima@example.com> now", False),
+    ("tipo «ñandú» 数据 & $5 *bold*", "tipo «ñandú» 数据 &amp; $5 *bold*", False),
+])
+def test_what_a_person_types_is_sent_in_slacks_wire_form(typed: str, wire: str, labelled: bool) -> None:
+    assert to_wire(typed, users={"bob": "U0BOB"}, channels={"random": "C0RANDOM"}, labelled=labelled) == wire

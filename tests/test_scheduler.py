@@ -83,7 +83,7 @@ def make_scheduler(db_url: str, recorder: Recorder, instance: str, **settings) -
 
 def add_schedule(engine, cron: str, *, key: str = "k", created: datetime = T0 - timedelta(days=30)) -> int:
     with session_scope(engine) as session:
-        schedule = ensure_schedule(session, team_id="T1", job_name="probe", key=key, cron=cron)
+        schedule = ensure_schedule(session, team_id="T1", job_name="probe", key=key, cron=cron, now=created)
         schedule.created_at = created
         session.add(schedule)
         return schedule.id

@@ -8,6 +8,7 @@ from pathlib import Path
 from sqlalchemy import text
 
 from bot.sandbox import Driver, SlackSandbox
+from storage.clock import system_clock
 from storage.db import make_engine, session_scope
 from storage.repos import ensure_schedule
 from tests.conftest import SIGNING_SECRET
@@ -59,7 +60,8 @@ def test_sigterm_finishes_work_already_acked(sandbox: SlackSandbox, tmp_path: Pa
 def test_a_killed_leader_is_replaced(postgres_url: str, sandbox: SlackSandbox, tmp_path: Path) -> None:
     engine = make_engine(postgres_url)
     with session_scope(engine) as session:
-        ensure_schedule(session, team_id="*", job_name="housekeeping", key="every-second", cron="* * * * * *")
+        ensure_schedule(session, team_id="*", job_name="housekeeping", key="every-second", cron="* * * * * *",
+                        now=system_clock())  # the replicas run on the real clock
     env = {"SLACK_API_URL": sandbox.api_url, "DATABASE_URL": postgres_url, "PMBOT_SCHEDULER_TICK_SECONDS": "0.2",
            "PMBOT_MISFIRE_GRACE_SECONDS": "5"}
     replicas = {name: ServeProcess(bot_env(PMBOT_INSTANCE_ID=name, **env), tmp_path, name=name)

@@ -143,6 +143,7 @@ def test_blockers_are_carried_forward_with_their_age_and_become_risks(bot: Runni
         [blocker] = session.exec(select(StandupBlocker)).all()
     assert (blocker.first_day, blocker.resolved_on) == (date(2027, 3, 29), None)
     bot.driver.press("Make it a risk")
+    bot.runtime.settle()  # the form opens after the ack, once the reporter's name is looked up
     view = bot.driver.open_view()
     assert view["callback_id"] == "risk.form_modal" and "still waiting for the GPU quota" in json.dumps(view)
 

@@ -76,11 +76,12 @@ def test_ids_allocated_concurrently_never_repeat(engine) -> None:
 
 
 def test_a_delivery_is_recognised_when_it_comes_again(engine) -> None:
+    now = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
     with session_scope(engine) as session:
-        assert record_delivery(session, team_id="T1", key="Ev1", kind="message") is True
+        assert record_delivery(session, team_id="T1", key="Ev1", kind="message", now=now) is True
     with session_scope(engine) as session:
-        assert record_delivery(session, team_id="T1", key="Ev1", kind="message") is False
-        assert record_delivery(session, team_id="T2", key="Ev1", kind="message") is True
+        assert record_delivery(session, team_id="T1", key="Ev1", kind="message", now=now) is False
+        assert record_delivery(session, team_id="T2", key="Ev1", kind="message", now=now) is True
 
 
 def test_old_deliveries_are_purged(engine) -> None:
@@ -96,9 +97,9 @@ def test_old_deliveries_are_purged(engine) -> None:
 def test_a_slot_is_claimed_once(engine) -> None:
     slot = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
     with session_scope(engine) as session:
-        schedule = ensure_schedule(session, team_id="T1", job_name="standup", key="s1", cron="0 9 * * *")
+        schedule = ensure_schedule(session, team_id="T1", job_name="standup", key="s1", cron="0 9 * * *", now=slot)
     args = {"team_id": "T1", "job_name": "standup", "schedule_id": schedule.id, "slot_key": "standup:1:x",
-            "slot_at": slot}
+            "slot_at": slot, "now": slot}
     with session_scope(engine) as session:
         first = claim_slot(session, claimed_by="a", **args)
     with session_scope(engine) as session:
@@ -110,9 +111,10 @@ def test_a_slot_is_claimed_once(engine) -> None:
 
 
 def test_ensure_schedule_keeps_one_row(engine) -> None:
+    now = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
     with session_scope(engine) as session:
-        a = ensure_schedule(session, team_id="T1", job_name="j", key="k", cron="0 * * * *")
-        b = ensure_schedule(session, team_id="T1", job_name="j", key="k", cron="5 * * * *")
+        a = ensure_schedule(session, team_id="T1", job_name="j", key="k", cron="0 * * * *", now=now)
+        b = ensure_schedule(session, team_id="T1", job_name="j", key="k", cron="5 * * * *", now=now)
     assert a.id == b.id and b.cron == "0 * * * *"
     with session_scope(engine) as session:
         assert len(session.exec(select(Schedule)).all()) == 1

@@ -66,7 +66,7 @@ def set_admins(deps: Deps, *, team_id: str, user_id: str, usergroup: str) -> Non
     if not (is_workspace_admin(deps.client, user_id) or is_budget_admin(deps, team_id, user_id)):
         raise NotAllowed("Only a workspace admin or a budget admin can choose the budget admins.")
     with session_scope(deps.engine) as session:
-        set_admin_group(session, team_id=team_id, usergroup_id=usergroup, user_id=user_id)
+        set_admin_group(session, team_id=team_id, usergroup_id=usergroup, user_id=user_id, now=deps.clock())
 
 
 # --- setting it --------------------------------------------------------------------------------------
@@ -130,7 +130,7 @@ def set_budget(deps: Deps, *, team_id: str, channel_id: str, user_id: str, text:
         budget.amount, budget.period = line.amount, line.period
         budget.project_start, budget.project_end = line.start, line.end
         budget.caps = {k: str(v) for k, v in line.caps.items()}
-        budget.set_by = user_id
+        budget.set_by, budget.updated_at = user_id, deps.clock()
         session.add(budget)
         session.flush()
         return budget
@@ -186,7 +186,8 @@ def add_cost(deps: Deps, budget: Budget, *, user_id: str, delivery_key: str, tex
     except rules.MoneyError as exc:
         raise UserInputError(str(exc)) from None
     entry = CostEntry(team_id=team_id, budget_id=budget.id, day=day, category=category, amount=amount,
-                      note=redact(" ".join(rest)).text[:200], user_id=user_id, delivery_key=delivery_key)
+                      note=redact(" ".join(rest)).text[:200], user_id=user_id, delivery_key=delivery_key,
+                      created_at=deps.clock())
     with session_scope(deps.engine) as session:
         stored = add_entry(session, entry)
     return stored or entry
@@ -213,13 +214,13 @@ def import_costs(deps: Deps, budget: Budget, *, user_id: str, content: str) -> i
                              + "\n".join(f"• {e}" for e in shown))
     with session_scope(deps.engine) as session:
         batch = record_import(session, team_id=budget.team_id, budget_id=budget.id,
-                              file_key=rules.file_key(content), rows=len(rows), user_id=user_id)
+                              file_key=rules.file_key(content), rows=len(rows), user_id=user_id, now=deps.clock())
         if batch is None:
             raise UserInputError("This file was imported before; nothing was added twice.")
         for row in rows:
             session.add(CostEntry(team_id=budget.team_id, budget_id=budget.id, day=row.day, category=row.category,
                                   amount=row.amount, note=redact(row.note).text[:200], user_id=user_id,
-                                  import_id=batch.id))
+                                  import_id=batch.id, created_at=batch.created_at))
     return len(rows)
 
 
@@ -330,7 +331,7 @@ def check_alerts(deps: Deps, budget: Budget, today: date | None = None) -> list[
         for scope, value, limit in scopes:
             new = [t for t in rules.crossed(value, limit)
                    if claim_alert(session, budget_id=budget.id, period_start=snap.period.start, scope=scope,
-                                  kind="actual", threshold=t)]
+                                  kind="actual", threshold=t, now=deps.clock())]
             if new:
                 what = "the budget" if scope == "total" else f"the {scope} cap"
                 sent.append(f"⚠️ Spend has reached {max(new)}% of {what}: {m(value)} of {m(limit)} "
@@ -339,7 +340,7 @@ def check_alerts(deps: Deps, budget: Budget, today: date | None = None) -> list[
         # No forecast alert on too little data: see MIN_FORECAST_DAYS in bot.domain.budget.
         if forecast.reliable and forecast.amount is not None and forecast.amount >= budget.amount and claim_alert(
                 session, budget_id=budget.id, period_start=snap.period.start, scope="total", kind="forecast",
-                threshold=100):
+                threshold=100, now=deps.clock()):
             sent.append(f"📈 The forecast for {snap.period.end:%d %b} is {m(forecast.amount)}, over the budget of "
                         f"{m(budget.amount)}: {forecast.method}.")
     for text in sent:

@@ -7,7 +7,7 @@ from typing import Any
 
 from bot import blocks
 from bot.domain.grades import GRADES, grade_info
-from bot.domain.text import escape_mrkdwn, truncate
+from bot.domain.text import escape_mrkdwn, readable, truncate
 from storage.models import JIRA_USER, Bug, BugGradeChange, JiraLink
 
 ACTION_CONFIRM = "bug.confirm"
@@ -139,7 +139,7 @@ def report_view(channel: str, prefill: dict[str, str] | None = None) -> dict[str
                                  "element": {"type": "plain_text_input", "action_id": block_id,
                                              "multiline": multiline, "max_length": max_length}}
         if prefill.get(block_id):
-            block["element"]["initial_value"] = prefill[block_id][:max_length]
+            block["element"]["initial_value"] = readable(prefill[block_id])[:max_length]
         if hint:
             block["hint"] = blocks.plain(hint)
         return block

@@ -17,7 +17,7 @@ from bot.grader import grade_stored
 from bot.mirror import links, outbox
 from storage.bugs import bug_by_id, create_bug, get_bug, record_change, record_llm_usage
 from storage.db import session_scope
-from storage.models import Bug, JiraLink, utcnow
+from storage.models import Bug, JiraLink
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +49,8 @@ def file_report(deps: Deps, *, team_id: str, channel_id: str, reporter_id: str, 
     with session_scope(deps.engine) as session:
         bug, created = create_bug(session, team_id=team_id, delivery_key=delivery_key, channel_id=channel_id,
                                   reporter_id=reporter_id, title=truncate(clean_title, 200), text=body,
-                                  details=clean_details, pii=list(dict.fromkeys(f.kind for f in found)))
+                                  details=clean_details, pii=list(dict.fromkeys(f.kind for f in found)),
+                                  now=deps.clock())
         if created:
             outbox.record(session, deps, bug, "create")
         return Intake(bug.id, bug.readable_id, created, describe(found))
@@ -95,13 +96,13 @@ def _grade(deps: Deps, bug: Bug) -> Bug:
         if row.grade is None:
             row.grade = row.auto_grade = verdict.grade
             row.grade_source, row.reasons = verdict.source, list(verdict.reasons)
-            row.confidence, row.floor, row.graded_at = verdict.confidence, verdict.floor, utcnow()
+            row.confidence, row.floor, row.graded_at = verdict.confidence, verdict.floor, deps.clock()
             session.add(row)
         if graded.usage is not None:
             usage = graded.usage
             record_llm_usage(session, team_id=bug.team_id, feature="bug_grading", model=usage.model,
                              prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens,
-                             latency_ms=usage.latency_ms, request_id=usage.request_id)
+                             latency_ms=usage.latency_ms, request_id=usage.request_id, now=deps.clock())
         return row
 
 
@@ -149,7 +150,7 @@ def confirm(deps: Deps, *, team_id: str, bug_id: int, user_id: str) -> Bug:
     """A person agrees with the grade."""
     with session_scope(deps.engine) as session:
         bug = _open_bug(session, team_id, bug_id)
-        record_change(session, bug=bug, user_id=user_id, kind="confirm", to_grade=bug.grade)
+        record_change(session, bug=bug, user_id=user_id, kind="confirm", to_grade=bug.grade, now=deps.clock())
     _refresh(deps, bug, f"✅ <@{user_id}> confirmed grade {bug.grade}.")
     return bug
 
@@ -164,7 +165,8 @@ def change_grade(deps: Deps, *, team_id: str, bug_id: int, user_id: str, grade: 
     with session_scope(deps.engine) as session:
         bug = _open_bug(session, team_id, bug_id)
         before = bug.grade
-        record_change(session, bug=bug, user_id=user_id, kind="change", to_grade=grade, reason=reason)
+        record_change(session, bug=bug, user_id=user_id, kind="change", to_grade=grade, reason=reason,
+                      now=deps.clock())
         outbox.record(session, deps, bug, "fields")
         outbox.record(session, deps, bug, "comment", text=f"Grade changed in Slack: {before} → {grade}. Why: {reason}")
     _refresh(deps, bug, f"✏️ <@{user_id}> changed the grade {before} → {grade}: {escape_mrkdwn(reason)}")
@@ -185,7 +187,7 @@ def close(deps: Deps, *, team_id: str, readable_id: str, user_id: str, resolutio
         bug = _by_readable(session, team_id, readable_id)
         if bug.status == "closed":
             raise UserInputError(f"{bug.readable_id} is already closed.")
-        bug.status, bug.closed_at, bug.closed_by = "closed", utcnow(), user_id
+        bug.status, bug.closed_at, bug.closed_by = "closed", deps.clock(), user_id
         bug.resolution = redact(resolution).text if resolution else None
         session.add(bug)
         outbox.record(session, deps, bug, "close",
@@ -256,7 +258,7 @@ def recover(deps: Deps, *, older_than_seconds: float = 120) -> list[str]:
 
     try:
         with session_scope(deps.engine) as session:
-            waiting = ungraded_bugs(session, created_before=utcnow() - timedelta(seconds=older_than_seconds))
+            waiting = ungraded_bugs(session, created_before=deps.clock() - timedelta(seconds=older_than_seconds))
     except SQLAlchemyError as exc:
         logger.warning("recovery pass skipped: the database is unreachable (%s)", type(exc).__name__)
         return []

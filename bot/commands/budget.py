@@ -14,42 +14,11 @@ from bot.domain.text import escape_mrkdwn
 from bot.edge import Reply, Request, command_listener
 from bot.errors import UserInputError
 from bot.gateways.slack import resolve_channel, upload_file
-from bot.registry import CommandSpec
+from bot.registry import CommandSpec, Grammar, Sub, no_args, rest_of
 from bot.teams import team_today
 from storage.budgets import budget_of, entries
 from storage.db import session_scope
 
-SPEC = CommandSpec(
-    name="/budget",
-    summary="this channel's budget: set it (budget admins), see spend and forecast, get the chart",
-    usage_hint="set 20000 USD month [compute=8000 …] | status | chart | channel #x",
-    usage=(
-        ("set <amount> [currency] [month|quarter|project <start> <end>] [category=amount …]",
-         "set or change the budget (budget admins only); caps per category are optional"),
-        ("status", "spent, percent, this week vs last, burn rate, forecast, when it runs out"),
-        ("chart", "the chart: cumulative spend per category against the budget and the forecast"),
-        ("channel #finance", "post alerts and the weekly report in another channel"),
-        ("report <weekday> <HH>", "the weekly report's day and hour (team time), e.g. `report mon 9`"),
-        ("category add <name>", "a category of your own, next to compute, data, annotation, api, evaluation, "
-                                "infra, people"),
-        ("admins @group", "the user group whose members may set budgets (besides PMBOT_BUDGET_ADMINS)"),
-    ),
-)
-
-COST_SPEC = CommandSpec(
-    name="/cost",
-    summary="record what the project spends: add a cost, list, undo, import a CSV",
-    usage_hint="add 1200 compute [2026-11-20] [note] | list [week|month] | undo | import",
-    usage=(
-        ("add <amount> <category> [date] [note]", "record a cost (today unless a date is given)"),
-        ("list [week|month]", "this period's costs (or this week's, or this month's)"),
-        ("undo", "remove your own last cost entry"),
-        ("import <CSV lines pasted after the word import>", "date, category or cloud service, amount, currency, "
-                                                             "note — all lines or none; the same file counts once"),
-    ),
-)
-
-SPECS = (SPEC, COST_SPEC)
 _CHANNEL = re.compile(r"<#([CG][A-Z0-9]+)(?:\|[^>]*)?>")
 _GROUP = re.compile(r"<!subteam\^([A-Z0-9]+)(?:\|[^>]*)?>|^(S[A-Z0-9]+)$")
 _WEEKDAYS = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
@@ -64,48 +33,69 @@ SCOPES = ("usergroups:read", "files:write")
 
 
 def handle_budget(request: Request, reply: Reply, deps: Deps) -> None:
-    words = request.text.split()
-    first = words[0].lower() if words else "status"
-    rest = request.text.split(None, 1)[1] if len(words) > 1 else ""
-    if first == "set":
-        budget = service.set_budget(deps, team_id=request.team_id, channel_id=request.channel_id,
-                                    user_id=request.user_id, text=rest)
-        caps = ", ".join(f"{c} {rules.money(rules.Decimal(v), budget.currency)}" for c, v in budget.caps.items())
-        reply.ack(f"Budget set: {rules.money(budget.amount, budget.currency)} per {budget.period}"
-                  + (f" ({budget.project_start} – {budget.project_end})" if budget.period == "project" else "")
-                  + (f"; caps: {caps}" if caps else "") + ".")
-        service.check_alerts(deps, budget)
-    elif first == "status":
-        budget = service.budget_here(deps, request.team_id, request.channel_id)
-        reply.ack(service.status_text(service.snapshot(deps, budget)))
-    elif first == "chart":
-        budget = service.budget_here(deps, request.team_id, request.channel_id)
-        reply.ack("Drawing the budget chart…")
-        snap = service.snapshot(deps, budget)
-        upload_file(deps.client, request.channel_id, content=chart.budget_png(snap),
-                    filename=f"budget-{snap.today.isoformat()}.png", title=f"Budget {snap.today.isoformat()}",
-                    comment=service.status_text(snap))
-    elif first == "channel" and (target := _channel(deps, rest)):
-        _change(deps, request, post_channel_id=target)
-        reply.ack(f"Budget alerts and reports now go to <#{target}>.")
-    elif first == "report" and len(words) == 3 and words[1][:3].lower() in _WEEKDAYS and words[2].isdigit() \
-            and int(words[2]) < 24:
-        _change(deps, request, report_weekday=_WEEKDAYS[words[1][:3].lower()], report_hour=int(words[2]))
-        reply.ack(f"The weekly report goes out on {words[1][:3].capitalize()} at {int(words[2]):02d}:00 team time.")
-    elif first == "category" and len(words) >= 3 and words[1].lower() == "add":
-        name = re.sub(r"[^a-z0-9_-]", "", words[2].lower())[:32]
-        if len(name) < 2:
-            raise UserInputError("A category name is one word of letters, digits, - or _.")
-        budget = service.budget_here(deps, request.team_id, request.channel_id)
-        if name in service.categories_of(budget):
-            raise UserInputError(f"`{name}` is a category already.")
-        _change(deps, request, categories=[*(budget.categories or []), name])
-        reply.ack(f"Added the category `{name}`.")
-    elif first == "admins" and (found := _GROUP.search(rest.strip())):
-        service.set_admins(deps, team_id=request.team_id, user_id=request.user_id, usergroup=found[1] or found[2])
-        reply.ack("Members of that group can now set budgets here.")
-    else:
-        raise UserInputError("I did not understand that. `/budget help` lists what I can do.")
+    """Route `/budget …` through its grammar; nothing typed shows the status."""
+    sub, args = BUDGET_GRAMMAR.route(request.text)
+    (sub.run if sub and sub.run else _budget_status)(request, reply, deps, args)
+
+
+def _budget_set(request: Request, reply: Reply, deps: Deps, _args: list[str]) -> None:
+    budget = service.set_budget(deps, team_id=request.team_id, channel_id=request.channel_id,
+                                user_id=request.user_id, text=rest_of(request.text, 1))
+    caps = ", ".join(f"{c} {rules.money(rules.Decimal(v), budget.currency)}" for c, v in budget.caps.items())
+    reply.ack(f"Budget set: {rules.money(budget.amount, budget.currency)} per {budget.period}"
+              + (f" ({budget.project_start} – {budget.project_end})" if budget.period == "project" else "")
+              + (f"; caps: {caps}" if caps else "") + ".")
+    service.check_alerts(deps, budget)
+
+
+def _budget_status(request: Request, reply: Reply, deps: Deps, _args: list[str]) -> None:
+    budget = service.budget_here(deps, request.team_id, request.channel_id)
+    reply.ack(service.status_text(service.snapshot(deps, budget)))
+
+
+def _budget_chart(request: Request, reply: Reply, deps: Deps, _args: list[str]) -> None:
+    budget = service.budget_here(deps, request.team_id, request.channel_id)
+    reply.ack("Drawing the budget chart…")
+    snap = service.snapshot(deps, budget)
+    upload_file(deps.client, request.channel_id, content=chart.budget_png(snap),
+                filename=f"budget-{snap.today.isoformat()}.png", title=f"Budget {snap.today.isoformat()}",
+                comment=service.status_text(snap))
+
+
+def _budget_channel(request: Request, reply: Reply, deps: Deps, _args: list[str]) -> None:
+    target = _channel(deps, rest_of(request.text, 1))
+    if not target:
+        raise UserInputError("Name the channel: `/budget channel #finance`.")
+    _change(deps, request, post_channel_id=target)
+    reply.ack(f"Budget alerts and reports now go to <#{target}>.")
+
+
+def _fits_report(args: list[str]) -> bool:
+    return len(args) == 2 and args[0][:3].lower() in _WEEKDAYS and args[1].isdigit() and int(args[1]) < 24
+
+
+def _budget_report(request: Request, reply: Reply, deps: Deps, args: list[str]) -> None:
+    _change(deps, request, report_weekday=_WEEKDAYS[args[0][:3].lower()], report_hour=int(args[1]))
+    reply.ack(f"The weekly report goes out on {args[0][:3].capitalize()} at {int(args[1]):02d}:00 team time.")
+
+
+def _budget_category_add(request: Request, reply: Reply, deps: Deps, args: list[str]) -> None:
+    name = re.sub(r"[^a-z0-9_-]", "", args[1].lower())[:32]
+    if len(name) < 2:
+        raise UserInputError("A category name is one word of letters, digits, - or _.")
+    budget = service.budget_here(deps, request.team_id, request.channel_id)
+    if name in service.categories_of(budget):
+        raise UserInputError(f"`{name}` is a category already.")
+    _change(deps, request, categories=[*(budget.categories or []), name])
+    reply.ack(f"Added the category `{name}`.")
+
+
+def _budget_admins(request: Request, reply: Reply, deps: Deps, _args: list[str]) -> None:
+    found = _GROUP.search(rest_of(request.text, 1).strip())
+    if not found:
+        raise UserInputError("Name a user group: `/budget admins @ml-leads` (pick it from Slack's list).")
+    service.set_admins(deps, team_id=request.team_id, user_id=request.user_id, usergroup=found[1] or found[2])
+    reply.ack("Members of that group can now set budgets here.")
 
 
 def _change(deps: Deps, request: Request, **values) -> None:
@@ -120,30 +110,40 @@ def _change(deps: Deps, request: Request, **values) -> None:
 
 
 def handle_cost(request: Request, reply: Reply, deps: Deps) -> None:
-    words = request.text.split()
-    first = words[0].lower() if words else ""
-    if first == "add":
-        budget = service.budget_here(deps, request.team_id, request.channel_id)
-        entry = service.add_cost(deps, budget, user_id=request.user_id, delivery_key=request.trigger_id,
-                                 text=request.text.split(None, 1)[1] if len(words) > 1 else "")
-        reply.ack(f"Recorded {rules.money(entry.amount, budget.currency)} on {entry.category} for {entry.day}.")
-        service.check_alerts(deps, budget)
-    elif first == "list" and len(words) <= 2:
-        reply.ack(_list(deps, request, words[1].lower() if len(words) == 2 else "period"))
-    elif first == "undo" and len(words) == 1:
-        entry = service.undo(deps, team_id=request.team_id, channel_id=request.channel_id, user_id=request.user_id)
-        reply.ack(f"Removed your entry of {entry.amount} on {entry.category} ({entry.day}).")
-    elif first == "import":
-        content = request.text[len(words[0]):].strip() if words else ""
-        if not content:
-            raise UserInputError("Paste the CSV lines after `/cost import` (date, category or service, amount, "
-                                 "currency, note), or use `pmbot cost import FILE --channel C…` for a big file.")
-        budget = service.budget_here(deps, request.team_id, request.channel_id)
-        count = service.import_costs(deps, budget, user_id=request.user_id, content=content)
-        reply.ack(f"Imported {count} cost lines.")
-        service.check_alerts(deps, budget)
-    else:
-        raise UserInputError("I did not understand that. `/cost help` lists what I can do.")
+    """Route `/cost …` through its grammar."""
+    sub, args = COST_GRAMMAR.route(request.text)
+    if sub is None or sub.run is None:
+        raise UserInputError("Say what to do: `/cost add 1200 compute`, `/cost list`, `/cost undo` or "
+                             "`/cost import …`. `/cost help` has the details.")
+    sub.run(request, reply, deps, args)
+
+
+def _cost_add(request: Request, reply: Reply, deps: Deps, _args: list[str]) -> None:
+    budget = service.budget_here(deps, request.team_id, request.channel_id)
+    entry = service.add_cost(deps, budget, user_id=request.user_id, delivery_key=request.trigger_id,
+                             text=rest_of(request.text, 1))
+    reply.ack(f"Recorded {rules.money(entry.amount, budget.currency)} on {entry.category} for {entry.day}.")
+    service.check_alerts(deps, budget)
+
+
+def _cost_list(request: Request, reply: Reply, deps: Deps, args: list[str]) -> None:
+    reply.ack(_list(deps, request, args[0].lower() if args else "period"))
+
+
+def _cost_undo(request: Request, reply: Reply, deps: Deps, _args: list[str]) -> None:
+    entry = service.undo(deps, team_id=request.team_id, channel_id=request.channel_id, user_id=request.user_id)
+    reply.ack(f"Removed your entry of {entry.amount} on {entry.category} ({entry.day}).")
+
+
+def _cost_import(request: Request, reply: Reply, deps: Deps, _args: list[str]) -> None:
+    content = rest_of(request.text, 1).strip()
+    if not content:
+        raise UserInputError("Paste the CSV lines after `/cost import` (date, category or service, amount, "
+                             "currency, note), or use `pmbot cost import FILE --channel C…` for a big file.")
+    budget = service.budget_here(deps, request.team_id, request.channel_id)
+    count = service.import_costs(deps, budget, user_id=request.user_id, content=content)
+    reply.ack(f"Imported {count} cost lines.")
+    service.check_alerts(deps, budget)
 
 
 def _list(deps: Deps, request: Request, span: str) -> str:
@@ -176,3 +176,56 @@ def _channel(deps: Deps, text: str) -> str | None:
             raise UserInputError(f"There is no channel {text.strip()} I can see.")
         return channel
     return None
+
+
+BUDGET_GRAMMAR = Grammar(
+    command="/budget",
+    subs=(
+        Sub("set", "<amount> [currency] [month|quarter|project <start> <end>] [category=amount …]",
+            "set or change the budget (budget admins only); caps per category are optional", run=_budget_set,
+            fits=bool),
+        Sub("status", "", "spent, percent, this week vs last, burn rate, forecast, when it runs out",
+            run=_budget_status, fits=no_args),
+        Sub("chart", "", "the chart: cumulative spend per category against the budget and the forecast",
+            run=_budget_chart, fits=no_args),
+        Sub("channel", "#finance", "post alerts and the weekly report in another channel", run=_budget_channel,
+            fits=lambda args: len(args) == 1),
+        Sub("report", "<weekday> <HH>", "the weekly report's day and hour (team time), e.g. `report mon 9`",
+            run=_budget_report, fits=_fits_report),
+        Sub("category", "add <name>", "a category of your own, next to compute, data, annotation, api, "
+            "evaluation, infra, people", run=_budget_category_add,
+            fits=lambda args: len(args) == 2 and args[0].lower() == "add"),
+        Sub("admins", "@group", "the user group whose members may set budgets (besides PMBOT_BUDGET_ADMINS)",
+            run=_budget_admins, fits=lambda args: len(args) == 1),
+    ),
+)
+
+COST_GRAMMAR = Grammar(
+    command="/cost",
+    subs=(
+        Sub("add", "<amount> <category> [date] [note]", "record a cost (today unless a date is given)",
+            run=_cost_add, fits=lambda args: len(args) >= 2),
+        Sub("list", "[week|month]", "this period's costs (or this week's, or this month's)", run=_cost_list,
+            fits=lambda args: len(args) <= 1),
+        Sub("undo", "", "remove your own last cost entry", run=_cost_undo, fits=no_args),
+        Sub("import", "<CSV lines pasted after the word import>",
+            "date, category or cloud service, amount, currency, note — all lines or none; the same file counts "
+            "once", run=_cost_import),
+    ),
+)
+
+SPEC = CommandSpec(
+    name="/budget",
+    summary="this channel's budget: set it (budget admins), see spend and forecast, get the chart",
+    usage_hint="set 20000 USD month [compute=8000 …] | status | chart | channel #x",
+    usage=BUDGET_GRAMMAR.usage(),
+)
+
+COST_SPEC = CommandSpec(
+    name="/cost",
+    summary="record what the project spends: add a cost, list, undo, import a CSV",
+    usage_hint="add 1200 compute [2026-11-20] [note] | list [week|month] | undo | import",
+    usage=COST_GRAMMAR.usage(),
+)
+
+SPECS = (SPEC, COST_SPEC)

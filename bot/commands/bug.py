@@ -13,29 +13,21 @@ from bot.bugs import blocks as bug_blocks
 from bot.bugs import service
 from bot.deps import Deps
 from bot.domain.grades import GRADES
-from bot.edge import FieldErrors, Reply, Request, action_listener, command_listener, view_listener
+from bot.edge import (
+    FieldErrors,
+    Reply,
+    Request,
+    action_listener,
+    cannot_post_hint,
+    command_listener,
+    view_listener,
+)
 from bot.errors import UserInputError
 from bot.gateways.slack import call, tell_privately
 from bot.mirror import outbox
-from bot.registry import CommandSpec
+from bot.registry import CommandSpec, Grammar, Sub, no_args, rest_of
 from storage.bugs import BugFilter, bug_stats, get_bug, grade_history, list_bugs
 from storage.db import session_scope
-
-SPEC = CommandSpec(
-    name="/bug",
-    summary="report a bug: graded 1–5 at once, redacted, posted with what to do",
-    usage_hint="<what went wrong> | list | show B-12 | close B-12 | link B-12 PM-7 | stats",
-    usage=(
-        ("<what went wrong>", "report it; it is graded, posted here, and personal data is removed"),
-        ("", "(nothing) opens a form with title, steps, expected result, model version…"),
-        ("list [open|closed|all] [grade N] [mine] [page N]", "bugs, most severe first"),
-        ("show B-12", "one bug with its grade history"),
-        ("close B-12 [resolution]", "close it, saying how it was resolved"),
-        ("reopen B-12", "open it again"),
-        ("link B-12 PM-7", "make an existing Jira issue this bug's Jira twin (instead of creating one)"),
-        ("stats", "counts by grade and status, open age, how often people agreed with the grade"),
-    ),
-)
 
 PAGE_SIZE = 15
 _ID = re.compile(r"^[Bb]-\d{1,9}$")
@@ -53,27 +45,48 @@ def register(app: App, deps: Deps) -> None:
 
 
 def handle(request: Request, reply: Reply, deps: Deps) -> None:
-    """Route `/bug …`: a known sub-command with valid arguments, otherwise the text is a report."""
-    words = request.text.split()
-    first = words[0].lower() if words else ""
-    if not words:
+    """Route `/bug …` through its grammar: a sub-command, a form, or a report."""
+    sub, args = GRAMMAR.route(request.text)
+    if sub is None:
         reply.ack()
         call(deps.client, "views_open", trigger_id=request.trigger_id,
              view=bug_blocks.report_view(request.channel_id))
-    elif first == "list" and (where := _list_filter(words[1:], request.user_id)) is not None:
-        reply.ack(*_list(deps, request.team_id, *where))
-    elif first in ("show", "close", "reopen") and len(words) >= 2 and _ID.match(words[1]):
-        _by_id(first, words[1], " ".join(words[2:]), request, reply, deps)
-    elif first == "link" and len(words) == 3 and _ID.match(words[1]):
-        link = service.link_jira(deps, team_id=request.team_id, readable_id=words[1], user_id=request.user_id,
-                                 key=words[2])
-        reply.ack(f"{words[1].upper()} is now mirrored to Jira {link.jira_key}; I will label it and keep it in step.")
-    elif first == "link":
-        raise UserInputError("Say which bug and which Jira issue: `/bug link B-12 PM-7`.")
-    elif first == "stats" and len(words) == 1:
-        reply.ack(_stats(deps, request.team_id))
-    else:
-        _report(request, reply, deps, text=request.text)
+        return
+    assert sub.run is not None
+    sub.run(request, reply, deps, args)
+
+
+def _is_id(word: str) -> bool:
+    return bool(_ID.match(word))
+
+
+def _run_list(request: Request, reply: Reply, deps: Deps, args: list[str]) -> None:
+    where = _list_filter(args, request.user_id)
+    assert where is not None  # the grammar only routes arguments that fit
+    reply.ack(*_list(deps, request.team_id, *where))
+
+
+def _run_by_id(request: Request, reply: Reply, deps: Deps, args: list[str]) -> None:
+    verb = request.text.split()[0].lower()
+    _by_id(verb, args[0], rest_of(request.text, 2), request, reply, deps)
+
+
+def _run_link(request: Request, reply: Reply, deps: Deps, args: list[str]) -> None:
+    link = service.link_jira(deps, team_id=request.team_id, readable_id=args[0], user_id=request.user_id,
+                             key=args[1])
+    reply.ack(f"{args[0].upper()} is now mirrored to Jira {link.jira_key}; I will label it and keep it in step.")
+
+
+def _run_stats(request: Request, reply: Reply, deps: Deps, _args: list[str]) -> None:
+    reply.ack(_stats(deps, request.team_id))
+
+
+def _run_report(request: Request, reply: Reply, deps: Deps, _args: list[str]) -> None:
+    _report(request, reply, deps, text=rest_of(request.text, 1))
+
+
+def _run_free_report(request: Request, reply: Reply, deps: Deps, _args: list[str]) -> None:
+    _report(request, reply, deps, text=request.text)
 
 
 def _by_id(verb: str, readable_id: str, rest: str, request: Request, reply: Reply, deps: Deps) -> None:
@@ -106,16 +119,15 @@ def _report(request: Request, reply: Reply, deps: Deps, *, text: str, title: str
     if intake.removed:
         reply.later(f"Before storing {intake.readable_id} I removed {intake.removed}. Nothing else sees it: "
                     "not the database, the LLM or Jira.")
-    _grade_and_post(deps, request.team_id, intake.bug_id, reply)
+    _grade_and_post(deps, request.team_id, intake.bug_id, reply, where=request)
 
 
-def _grade_and_post(deps: Deps, team_id: str, bug_id: int, reply: Reply) -> None:
+def _grade_and_post(deps: Deps, team_id: str, bug_id: int, reply: Reply, *, where: Request) -> None:
     try:
         service.grade_and_post(deps, team_id=team_id, bug_id=bug_id)
     except service.CardNotPosted as exc:
         text, card = bug_blocks.card(exc.bug)
-        hint = ("I could not post the card in this channel (invite me with `/invite @pmbot`); "
-                "here it is, just for you.")
+        hint = cannot_post_hint(where, usage="/bug …") + " Here is the card, just for you."
         reply.later(hint, [blocks.context(hint), *card])
 
 
@@ -291,3 +303,34 @@ class _DirectReply(Reply):
 
     def later(self, text: str, blocks_: list[dict] | None = None, *, public: bool = False) -> None:
         tell_privately(self._deps.client, self._user, self._channel, **blocks.message(text, blocks_))
+
+
+GRAMMAR = Grammar(
+    command="/bug",
+    free=Sub("", "<what went wrong>", "report it; it is graded, posted here, and personal data is removed",
+             run=_run_free_report),
+    empty_help="(nothing) opens a form with title, steps, expected result, model version…",
+    free_word="report",
+    subs=(
+        Sub("list", "[open|closed|all] [grade N] [mine] [page N]", "bugs, most severe first", run=_run_list,
+            fits=lambda args: _list_filter(args, "") is not None),
+        Sub("show", "B-12", "one bug with its grade history", run=_run_by_id,
+            fits=lambda args: len(args) == 1 and _is_id(args[0])),
+        Sub("close", "B-12 [resolution]", "close it, saying how it was resolved", run=_run_by_id,
+            fits=lambda args: len(args) >= 1 and _is_id(args[0])),
+        Sub("reopen", "B-12", "open it again", run=_run_by_id, fits=lambda args: len(args) == 1 and _is_id(args[0])),
+        Sub("link", "B-12 PM-7", "make an existing Jira issue this bug's Jira twin (instead of creating one)",
+            run=_run_link, fits=lambda args: len(args) == 2 and _is_id(args[0])),
+        Sub("stats", "", "counts by grade and status, open age, how often people agreed with the grade",
+            run=_run_stats, fits=no_args),
+        Sub("report", "<what went wrong>", "report text that starts with one of these words, as it is",
+            run=_run_report, fits=bool),
+    ),
+)
+
+SPEC = CommandSpec(
+    name="/bug",
+    summary="report a bug: graded 1–5 at once, redacted, posted with what to do",
+    usage_hint="<what went wrong> | list | show B-12 | close B-12 | link B-12 PM-7 | stats",
+    usage=GRAMMAR.usage(),
+)

@@ -28,35 +28,10 @@ from bot.errors import UserInputError
 from bot.gateways.slack import call, find_user
 from bot.incidents import blocks as inc_blocks
 from bot.incidents import drills, service
-from bot.registry import CommandSpec
+from bot.registry import CommandSpec, Grammar, Sub, no_args, rest_of
 from storage.db import session_scope
 from storage.incidents import list_incidents, tasks, timeline
 
-SPEC = CommandSpec(
-    name="/incident",
-    summary="declare an incident: a war room in seconds, the runbook for its grade, updates, a post-mortem",
-    usage_hint="declare <what is happening> [grade 1-3] | update <text> | resolve | drill",
-    usage=(
-        ("declare <what is happening> [grade 1|2|3]", "open a war room with the grade's runbook (grade 2 if "
-                                                      "not given)"),
-        ("", "(nothing) opens the form"),
-        ("role @maria commander|comms|scribe", "hand out a role (commander or scribe only)"),
-        ("note <text>", "add a line to the timeline (or react with :pushpin: to any message in the war room)"),
-        ("update <text>", "post a status update in the war room and the announcement's thread"),
-        ("set model=v12 prompt=p7 dataset=d3 rollback=v11", "record the versions affected and rolled back to"),
-        ("link B-12 | R-3 | AI-123", "link a bug, a risk or a Jira issue (they go in the post-mortem)"),
-        ("grade 1|2|3", "change the grade (commander or scribe only)"),
-        ("resolve [summary]", "resolve it and get the post-mortem draft (commander or scribe only)"),
-        ("reopen", "reopen it (and its channel)"),
-        ("status", "this incident, or every open one outside a war room"),
-        ("list [all]", "open incidents (all: the resolved ones too)"),
-        ("drill [scenario] | drill scenarios", "a practice incident with scripted injects and a scorecard"),
-        ("drill schedule first tue 15:00 Europe/Berlin [auto] [scenario] | drill schedules | drill unschedule N",
-         "recurring drills, announced a day and an hour before"),
-    ),
-)
-
-_ID = re.compile(r"^INC-\d{1,9}$", re.I)
 _USER = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 _VERSION = re.compile(r"(?<!\S)(model|prompt|dataset|rollback)=(\"[^\"]*\"|\S+)", re.I)
 _LINK = re.compile(r"^(?:[BRbr]-\d{1,9}|[A-Z][A-Z0-9_]{1,9}-\d{1,9}|https?://\S+)$")
@@ -78,31 +53,48 @@ SCOPES = ("channels:manage", "groups:write", "pins:write", "reactions:read", "us
 
 
 def handle(request: Request, reply: Reply, deps: Deps) -> None:
-    words = request.text.split()
-    readable_id = None
-    if words and _ID.match(words[0]):
-        readable_id, words = words[0].upper(), words[1:]
-    first = words[0].lower() if words else ""
-    rest = request.text.split(None, 2 if readable_id else 1)[-1] if len(words) > 1 else ""
-    if not words and readable_id is None:
+    """Route `/incident …` through its grammar; there is no free text: declaring takes the word."""
+    sub, args = GRAMMAR.route(request.text)
+    if sub is None:
         reply.ack()
         call(deps.client, "views_open", trigger_id=request.trigger_id,
              view=inc_blocks.declare_view(channel=request.channel_id))
-    elif first == "declare":
-        _declare(request, reply, deps, rest)
-    elif first == "list" and len(words) <= 2:
-        reply.ack(_list(deps, request.team_id, active_only=not (len(words) == 2 and words[1].lower() == "all")))
-    elif first == "drill":
-        drills.handle(request, reply, deps, words[1:])
-    elif first == "status" and readable_id is None and not _in_war_room(deps, request):
+        return
+    assert sub.run is not None
+    sub.run(request, reply, deps, args)
+
+
+def _run_declare(request: Request, reply: Reply, deps: Deps, _args: list[str]) -> None:
+    _declare(request, reply, deps, rest_of(request.text, 1))
+
+
+def _run_list(request: Request, reply: Reply, deps: Deps, args: list[str]) -> None:
+    reply.ack(_list(deps, request.team_id, active_only=not args))
+
+
+def _run_drill(request: Request, reply: Reply, deps: Deps, args: list[str]) -> None:
+    drills.handle(request, reply, deps, args)
+
+
+def _run_action(request: Request, reply: Reply, deps: Deps, _args: list[str]) -> None:
+    """A war-room action (`/incident update …`), on the incident of this channel."""
+    verb = request.text.split()[0].lower()
+    if verb == "status" and not _in_war_room(deps, request):
         reply.ack(_list(deps, request.team_id, active_only=True))
-    elif first in _ACTIONS or (readable_id and not words):
-        incident = service.find(deps, team_id=request.team_id, channel_id=request.channel_id,
-                                readable_id=readable_id)
-        _act(first or "status", rest, incident, request, reply, deps)
-    else:
-        raise UserInputError("I did not understand that. `/incident help` lists what I can do; "
-                             "`/incident declare <what is happening> grade 1` opens a war room.")
+        return
+    incident = service.find(deps, team_id=request.team_id, channel_id=request.channel_id, readable_id=None)
+    _act(verb, rest_of(request.text, 1), incident, request, reply, deps)
+
+
+def _run_named(request: Request, reply: Reply, deps: Deps, args: list[str]) -> None:
+    """`/incident INC-3 [action …]`: an action on the incident named, from anywhere."""
+    verb = args[0].lower() if args else "status"
+    if verb not in _ACTIONS:
+        raise UserInputError(f"`{args[0]}` is not something I can do to an incident; try "
+                             f"`/incident {request.text.split()[0].upper()} status`.")
+    incident = service.find(deps, team_id=request.team_id, channel_id=request.channel_id,
+                            readable_id=request.text.split()[0].upper())
+    _act(verb, rest_of(request.text, 2), incident, request, reply, deps)
 
 
 def _in_war_room(deps: Deps, request: Request) -> bool:
@@ -133,7 +125,7 @@ def _status(_rest: str, incident, _request: Request, reply: Reply, deps: Deps) -
     with session_scope(deps.engine) as session:
         items = tasks(session, incident_id=incident.id)
         events = timeline(session, incident_id=incident.id)
-    text = inc_blocks.status_text(incident, items, events)
+    text = inc_blocks.status_text(incident, items, events, now=deps.clock())
     reply.ack(text, blocks.sections(text))
 
 
@@ -282,5 +274,50 @@ def on_reaction(event: Event, deps: Deps) -> None:
     item = data.get("item") or {}
     if data.get("reaction") != deps.settings.pmbot_timeline_emoji or item.get("type") != "message":
         return
-    service.pin_to_timeline(deps, team_id=event.body.get("team_id", ""), channel_id=item.get("channel", ""),
+    service.pin_to_timeline(deps, team_id=event.team_id, channel_id=item.get("channel", ""),
                             ts=item.get("ts", ""), user_id=data.get("user", ""))
+
+
+def _some(args: list[str]) -> bool:
+    return bool(args)
+
+
+GRAMMAR = Grammar(
+    command="/incident",
+    empty_help="(nothing) opens the form",
+    subs=(
+        Sub("declare", "<what is happening> [grade 1|2|3]",
+            "open a war room with the grade's runbook (grade 2 if not given)", run=_run_declare, fits=_some),
+        Sub("role", "@maria commander|comms|scribe", "hand out a role (commander or scribe only)",
+            run=_run_action, fits=lambda args: len(args) >= 2),
+        Sub("note", "<text>", "add a line to the timeline (or react with :pushpin: to any message in the war room)",
+            run=_run_action, fits=_some),
+        Sub("update", "<text>", "post a status update in the war room and the announcement's thread",
+            run=_run_action, fits=_some),
+        Sub("set", "model=v12 prompt=p7 dataset=d3 rollback=v11", "record the versions affected and rolled back to",
+            run=_run_action, fits=_some),
+        Sub("link", "B-12 | R-3 | AI-123", "link a bug, a risk or a Jira issue (they go in the post-mortem)",
+            run=_run_action, fits=lambda args: len(args) == 1),
+        Sub("grade", "1|2|3", "change the grade (commander or scribe only)", run=_run_action,
+            fits=lambda args: len(args) == 1),
+        Sub("resolve", "[summary]", "resolve it and get the post-mortem draft (commander or scribe only)",
+            run=_run_action),
+        Sub("reopen", "", "reopen it (and its channel)", run=_run_action, fits=no_args),
+        Sub("status", "", "this incident, or every open one outside a war room", run=_run_action, fits=no_args),
+        Sub("INC-3", "[status|update …|resolve …]", "the same, on the incident named, from anywhere",
+            run=_run_named, pattern=r"INC-\d{1,9}"),
+        Sub("list", "[all]", "open incidents (all: the resolved ones too)", run=_run_list,
+            fits=lambda args: args in ([], ["all"]) or [a.lower() for a in args] == ["all"]),
+        Sub("drill", "[scenario] | drill scenarios", "a practice incident with scripted injects and a scorecard",
+            run=_run_drill),
+        Sub("drill", "schedule first tue 15:00 Europe/Berlin [auto] [scenario] | drill schedules | "
+            "drill unschedule N", "recurring drills, announced a day and an hour before", run=_run_drill),
+    ),
+)
+
+SPEC = CommandSpec(
+    name="/incident",
+    summary="declare an incident: a war room in seconds, the runbook for its grade, updates, a post-mortem",
+    usage_hint="declare <what is happening> [grade 1-3] | update <text> | resolve | drill",
+    usage=GRAMMAR.usage(),
+)

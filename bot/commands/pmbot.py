@@ -12,26 +12,13 @@ from bot import __version__, blocks
 from bot.deps import Deps
 from bot.domain.text import escape_mrkdwn, truncate
 from bot.edge import FieldErrors, Reply, Request, action_listener, command_listener, view_listener
-from bot.errors import NotAllowed, UserInputError
+from bot.errors import NotAllowed
 from bot.gateways.slack import call, is_workspace_admin, tell_privately
 from bot.mirror import status as jira_status
-from bot.registry import CommandSpec, is_help
+from bot.registry import HELP_WORDS, CommandSpec, Grammar, Sub, no_args
 from storage.db import ping, session_scope
 from storage.migrate import current_revision, head_revision
 from storage.repos import save_team_settings, team_settings
-
-SPEC = CommandSpec(
-    name="/pmbot",
-    summary="help, status and team settings for pmbot",
-    usage_hint="help | status | settings | jira status",
-    usage=(
-        ("help", "every command, one line each"),
-        ("status", "version, database, integrations and this team's settings"),
-        ("settings", "this team's time zone and admin channel (workspace admins)"),
-        ("jira status", "the Jira mirror: what is waiting, failing or given up (replay with `pmbot jira retry`)"),
-    ),
-    own_help=True,
-)
 
 ACTION_STATUS = "pmbot.status"
 ACTION_HELP = "pmbot.help"
@@ -49,21 +36,28 @@ def register(app: App, deps: Deps) -> None:
 
 
 def handle(request: Request, reply: Reply, deps: Deps) -> None:
-    """Route `/pmbot <sub>`."""
-    sub = request.text.split(maxsplit=1)[0].lower() if request.text else ""
-    if sub == "" or is_help(sub):
-        reply.ack(*overview(deps))
-    elif sub == "status":
-        reply.ack()
-        show_status(request, reply, deps)
-    elif sub == "settings":
-        open_settings(request, reply, deps)
-    elif sub == "jira":
-        reply.ack()
-        text = jira_status.status_text(deps, team_id=request.team_id)
-        reply.later(text, blocks.sections(escape_mrkdwn(text)))
-    else:
-        raise UserInputError(f"I don't know `{truncate(sub, 40)}`. Try `/pmbot help` for the list of commands.")
+    """Route `/pmbot <sub>` through its grammar; nothing typed is the overview."""
+    sub, args = GRAMMAR.route(request.text)
+    (sub.run if sub and sub.run else _run_help)(request, reply, deps, args)
+
+
+def _run_help(_request: Request, reply: Reply, deps: Deps, _args: list[str]) -> None:
+    reply.ack(*overview(deps))
+
+
+def _run_status(request: Request, reply: Reply, deps: Deps, _args: list[str]) -> None:
+    reply.ack()
+    show_status(request, reply, deps)
+
+
+def _run_settings(request: Request, reply: Reply, deps: Deps, _args: list[str]) -> None:
+    open_settings(request, reply, deps)
+
+
+def _run_jira(request: Request, reply: Reply, deps: Deps, _args: list[str]) -> None:
+    reply.ack()
+    text = jira_status.status_text(deps, team_id=request.team_id)
+    reply.later(text, blocks.sections(escape_mrkdwn(text)))
 
 
 def show_help(request: Request, reply: Reply, deps: Deps) -> None:
@@ -194,7 +188,29 @@ def save_settings(request: Request, deps: Deps) -> None:
         "selected_conversation")
     with session_scope(deps.engine) as session:
         save_team_settings(session, team_id=request.team_id, timezone=timezone, admin_channel_id=channel,
-                           updated_by=request.user_id)
+                           updated_by=request.user_id, now=deps.clock())
     origin = json.loads(request.private_metadata or "{}").get("channel")
     text = f"Saved: team time zone {timezone}" + (f", admin channel <#{channel}>." if channel else ".")
     tell_privately(deps.client, request.user_id, origin, text=text)
+
+
+GRAMMAR = Grammar(
+    command="/pmbot",
+    subs=(
+        Sub("help", "", "every command, one line each", run=_run_help, fits=no_args,
+            aliases=tuple(HELP_WORDS - {"help"})),
+        Sub("status", "", "version, database, integrations and this team's settings", run=_run_status, fits=no_args),
+        Sub("settings", "", "this team's time zone and admin channel (workspace admins)", run=_run_settings,
+            fits=no_args),
+        Sub("jira", "status", "the Jira mirror: what is waiting, failing or given up (replay with "
+            "`pmbot jira retry`)", run=_run_jira, fits=lambda args: [a.lower() for a in args] in ([], ["status"])),
+    ),
+)
+
+SPEC = CommandSpec(
+    name="/pmbot",
+    summary="help, status and team settings for pmbot",
+    usage_hint="help | status | settings | jira status",
+    usage=GRAMMAR.usage(),
+    own_help=True,
+)

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from datetime import date
 
 from slack_bolt import App
 
-from bot import blocks
+from bot import blocks, replies
 from bot.deps import Deps
 from bot.domain import risk as rules
 from bot.domain.text import escape_mrkdwn
@@ -19,40 +20,19 @@ from bot.edge import (
     Reply,
     Request,
     action_listener,
+    cannot_post_hint,
     command_listener,
     view_listener,
 )
-from bot.errors import UserInputError
+from bot.errors import SlackError, UserInputError
 from bot.gateways.slack import call, tell_privately, upload_file
 from bot.mirror import outbox
 from bot.mirror.links import is_jira_key
-from bot.registry import CommandSpec
+from bot.registry import CommandSpec, Grammar, Sub, no_args, rest_of
 from bot.risks import blocks as risk_blocks
 from bot.risks import matrix, service
 from storage.db import session_scope
 from storage.risks import RiskFilter, add_category, history, list_risks
-
-SPEC = CommandSpec(
-    name="/risk",
-    summary="the risk register: add a risk in a line, score it P×I, review it before it bites",
-    usage_hint="<what could go wrong> [p=4 i=5 owner=@x #category] | list | show R-3 | matrix",
-    usage=(
-        ("<what could go wrong> [p=1–5] [i=1–5] [owner=@x] [#category] [due=2026-12-15]",
-         "add it now; what is missing is asked in the thread, one question at a time"),
-        ("", "(nothing) opens the full form"),
-        ("list [open|mine|closed|accepted|all|<category>|<band>] [page N]", "risks, highest score first"),
-        ("show R-3", "one risk with every change made to it"),
-        ("update R-3 probability=4 owner=@maria mitigation=\"…\"", "change fields (p, i, owner, due, category, "
-                                                                   "response, status, mitigation, trigger, title)"),
-        ("close R-3 <reason>", "close it, saying why"),
-        ("accept R-3 until 2027-03-31 <reason>", "accept it for a while; it reopens when that date passes"),
-        ("link R-3 B-12", "link a bug, an incident or a web link"),
-        ("link R-3 PM-7", "make an existing Jira issue this risk's Jira twin (instead of creating one)"),
-        ("matrix [mine|<category>]", "the 5×5 heat map, as a picture"),
-        ("export", "the whole register as a CSV file"),
-        ("categories | category add <name>", "the categories, and adding your team's own"),
-    ),
-)
 
 PAGE_SIZE = 15
 _OUR_ID = re.compile(r"^(?:B|R|INC)-\d+$")
@@ -81,43 +61,79 @@ SCOPES = ("channels:history", "groups:history", "files:write", "files:read")
 
 
 def handle(request: Request, reply: Reply, deps: Deps) -> None:
-    """Route `/risk …`: a sub-command with valid arguments, otherwise the text is a new risk."""
-    words = request.text.split()
-    first = words[0].lower() if words else ""
-    if not words:
+    """Route `/risk …` through its grammar: a sub-command, the form, or a new risk."""
+    sub, args = GRAMMAR.route(request.text)
+    if sub is None:
         reply.ack()
         view = risk_blocks.form_view(channel=request.channel_id, categories=service.team_categories(
             deps, request.team_id), today=service.team_today(deps, request.team_id))
         call(deps.client, "views_open", trigger_id=request.trigger_id, view=view)
-    elif first == "list" and (where := _list_filter(deps, request, words[1:])) is not None:
-        reply.ack(*_list(deps, request.team_id, *where))
-    elif first in ("show", "update", "close", "accept", "link") and len(words) >= 2 and _ID.match(words[1]):
-        _by_id(first, words[1].upper(), request.text.split(None, 2)[2] if len(words) > 2 else "", request, reply,
-               deps)
-    elif first in ("show", "update", "close", "accept", "link") and len(words) >= 2 and words[1][:2].lower() == "r-":
-        raise UserInputError(f"`{words[1]}` is not a risk id; they look like R-12.")
-    elif first == "matrix" and len(words) <= 2:
-        _matrix(request, reply, deps, words[1:])
-    elif first == "export" and len(words) == 1:
-        _export(request, reply, deps)
-    elif first == "categories" and len(words) == 1:
-        reply.ack(_categories_text(deps, request.team_id))
-    elif first == "category" and len(words) >= 3 and words[1].lower() == "add":
-        _add_category(request, reply, deps, " ".join(words[2:]))
-    else:
-        _quick_add(request, reply, deps)
+        return
+    assert sub.run is not None
+    sub.run(request, reply, deps, args)
 
 
-def _quick_add(request: Request, reply: Reply, deps: Deps) -> None:
+def _is_id(word: str) -> bool:
+    return bool(_ID.match(word))
+
+
+def _run_list(request: Request, reply: Reply, deps: Deps, args: list[str]) -> None:
+    where = _list_filter(deps, request, args)
+    if where is None:
+        raise UserInputError("`/risk list [open|mine|closed|accepted|all|<category>|<band>] [page N]` — "
+                             f"`{' '.join(args)}` is not one of those. `/risk categories` lists the categories.")
+    reply.ack(*_list(deps, request.team_id, *where))
+
+
+def _run_by_id(request: Request, reply: Reply, deps: Deps, args: list[str]) -> None:
+    verb = request.text.split()[0].lower()
+    _by_id(verb, args[0].upper(), rest_of(request.text, 2), request, reply, deps)
+
+
+def _run_matrix(request: Request, reply: Reply, deps: Deps, args: list[str]) -> None:
+    _matrix(request, reply, deps, args)
+
+
+def _run_export(request: Request, reply: Reply, deps: Deps, _args: list[str]) -> None:
+    _export(request, reply, deps)
+
+
+def _run_categories(request: Request, reply: Reply, deps: Deps, _args: list[str]) -> None:
+    reply.ack(_categories_text(deps, request.team_id))
+
+
+def _run_category_add(request: Request, reply: Reply, deps: Deps, args: list[str]) -> None:
+    _add_category(request, reply, deps, " ".join(args[1:]))
+
+
+def _run_add(request: Request, reply: Reply, deps: Deps, _args: list[str]) -> None:
+    _quick_add(request, reply, deps, text=rest_of(request.text, 1))
+
+
+def _run_free_add(request: Request, reply: Reply, deps: Deps, _args: list[str]) -> None:
+    _quick_add(request, reply, deps, text=request.text)
+
+
+def _quick_add(request: Request, reply: Reply, deps: Deps, *, text: str) -> None:
     added = service.quick_add(deps, team_id=request.team_id, channel_id=request.channel_id, user_id=request.user_id,
-                              delivery_key=request.trigger_id, text=request.text)
+                              delivery_key=request.trigger_id, text=text)
     risk = added.risk
     reply.ack(f"Added *{risk.readable_id}*. Posting it here" + (" and asking for the rest in its thread."
                                                                   if risk.intake_step or deps.risk_llm else "."))
     if added.removed:
         reply.later(f"Before saving {risk.readable_id} I removed {added.removed}.")
     if added.created:
+        _publish(deps, risk, request)
+
+
+def _publish(deps: Deps, risk, request: Request) -> None:
+    """Post the card; where pmbot cannot post (a DM between people), say where to run `/risk` instead."""
+    try:
         service.publish(deps, risk)
+    except UserInputError as exc:
+        if not isinstance(exc.__cause__, SlackError) or request.channel_kind not in ("im", "mpim"):
+            raise
+        raise UserInputError(f"{risk.readable_id} is saved. " + cannot_post_hint(request, usage="/risk …")) from exc
 
 
 def _by_id(verb: str, readable_id: str, rest: str, request: Request, reply: Reply, deps: Deps) -> None:
@@ -256,7 +272,8 @@ def _add_category(request: Request, reply: Reply, deps: Deps, name: str) -> None
     if len(key) < 2:
         raise UserInputError("A category name needs at least two letters or digits.")
     with session_scope(deps.engine) as session:
-        added = add_category(session, team_id=request.team_id, key=key, label=label, user_id=request.user_id)
+        added = add_category(session, team_id=request.team_id, key=key, label=label, user_id=request.user_id,
+                             now=deps.clock())
     if not added:
         raise UserInputError(f"`#{key}` exists already: `/risk categories` lists them.")
     reply.ack(f"Added the category `#{key}` ({escape_mrkdwn(label)}).")
@@ -286,7 +303,7 @@ def _export(request: Request, reply: Reply, deps: Deps) -> None:
     with session_scope(deps.engine) as session:
         risks, total = list_risks(session, team_id=request.team_id, where=RiskFilter(status="all"))
     today = service.team_today(deps, request.team_id)
-    content = matrix.register_csv(risks, service.team_categories(deps, request.team_id))
+    content = matrix.register_csv(risks, service.team_categories(deps, request.team_id), deps.names)
     _upload(deps, request, reply, content=content, filename=f"risk-register-{today.isoformat()}.csv",
             title=f"Risk register {today.isoformat()}", comment=f"The risk register: {total} risks.")
 
@@ -337,19 +354,19 @@ def on_skip(request: Request, reply: Reply, deps: Deps) -> None:
 
 
 def on_thread_message(event: Event, deps: Deps) -> bool:
-    """A plain reply in a risk's thread answers the question it is waiting on; True when it was one."""
-    data = event.data
-    if data.get("subtype") not in (None, "thread_broadcast") or data.get("bot_id") or not data.get("thread_ts"):
+    """A reply in a risk's thread (plain, broadcast, with a file, or an edit) answers the question it is waiting
+    on; True when it was a risk's thread."""
+    reply = replies.thread_reply(event.data, bot_user_id=event.bot_user_id)
+    if reply is None:
         return False
-    if data.get("user") == event.bot_user_id or data.get("thread_ts") == data.get("ts"):
-        return False
-    team_id = event.body.get("team_id", "")
-    handled, problem = service.typed_answer(deps, team_id=team_id, channel_id=data.get("channel", ""),
-                                            thread_ts=data["thread_ts"], ts=data.get("ts", ""),
-                                            user_id=data.get("user", ""), text=data.get("text", ""))
+    handled, problem = service.typed_answer(deps, team_id=event.team_id, channel_id=reply.channel,
+                                            thread_ts=reply.thread_ts, ts=reply.ts, user_id=reply.user,
+                                            text=reply.answer_text(), edited=reply.edited)
+    if problem and reply.files and not reply.text.strip():
+        problem = f"I cannot read an answer from a file. {problem}"  # a file alone only answers the mitigation
     if problem:
-        call(deps.client, "chat_postEphemeral", channel=data["channel"], user=data["user"],
-             thread_ts=data["thread_ts"], text=escape_mrkdwn(problem))
+        call(deps.client, "chat_postEphemeral", channel=reply.channel, user=reply.user, thread_ts=reply.thread_ts,
+             text=escape_mrkdwn(problem))
     return handled
 
 
@@ -450,3 +467,49 @@ def _form_values(request: Request, today: date) -> tuple[dict[str, object], dict
         values[name] = raw[name] or None
     values["owner_id"] = raw["owner"] or None
     return values, errors
+
+
+def _id_then(count: int | None = None, *, at_least: int = 1) -> Callable[[list[str]], bool]:
+    """Arguments that start with a risk id: exactly `count` words, or at least `at_least`."""
+    def fits(args: list[str]) -> bool:
+        sized = len(args) == count if count is not None else len(args) >= at_least
+        return sized and _is_id(args[0])
+    return fits
+
+
+GRAMMAR = Grammar(
+    command="/risk",
+    free=Sub("", "<what could go wrong> [p=1–5] [i=1–5] [owner=@x] [#category] [due=2026-12-15]",
+             "add it now; what is missing is asked in the thread, one question at a time", run=_run_free_add),
+    empty_help="(nothing) opens the full form",
+    free_word="add",
+    subs=(
+        Sub("list", "[open|mine|closed|accepted|all|<category>|<band>] [page N]", "risks, highest score first",
+            run=_run_list, fits=lambda args: len(args) <= 3),
+        Sub("show", "R-3", "one risk with every change made to it", run=_run_by_id, fits=_id_then(1)),
+        Sub("update", "R-3 probability=4 owner=@maria mitigation=\"…\"",
+            "change fields (p, i, owner, due, category, response, status, mitigation, trigger, title)",
+            run=_run_by_id, fits=_id_then(at_least=2)),
+        Sub("close", "R-3 <reason>", "close it, saying why", run=_run_by_id, fits=_id_then(at_least=1)),
+        Sub("accept", "R-3 until 2027-03-31 <reason>", "accept it for a while; it reopens when that date passes",
+            run=_run_by_id, fits=_id_then(at_least=1)),
+        Sub("link", "R-3 B-12|INC-4|PM-7|https://…",
+            "link a bug, an incident or a web link; a Jira key makes that issue this risk's Jira twin",
+            run=_run_by_id, fits=_id_then(2)),
+        Sub("matrix", "[mine|<category>]", "the 5×5 heat map, as a picture", run=_run_matrix,
+            fits=lambda args: len(args) <= 1),
+        Sub("export", "", "the whole register as a CSV file", run=_run_export, fits=no_args),
+        Sub("categories", "", "the categories", run=_run_categories, fits=no_args),
+        Sub("category", "add <name>", "add your team's own category", run=_run_category_add,
+            fits=lambda args: len(args) >= 2 and args[0].lower() == "add"),
+        Sub("add", "<what could go wrong>", "add a risk whose text starts with one of these words, as it is",
+            run=_run_add, fits=bool),
+    ),
+)
+
+SPEC = CommandSpec(
+    name="/risk",
+    summary="the risk register: add a risk in a line, score it P×I, review it before it bites",
+    usage_hint="<what could go wrong> [p=4 i=5 owner=@x #category] | list | show R-3 | matrix",
+    usage=GRAMMAR.usage(),
+)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from datetime import date
 
 from slack_bolt import App
@@ -11,10 +12,11 @@ from sqlalchemy import delete, select
 
 from bot.bugs import blocks as bug_blocks
 from bot.deps import Deps
+from bot.domain.text import readable
 from bot.edge import Event, FieldErrors, Reply, Request, action_listener, command_listener, view_listener
 from bot.errors import UserInputError
 from bot.gateways.slack import call, tell_privately
-from bot.registry import CommandSpec
+from bot.registry import CommandSpec, Grammar, Sub, no_args, rest_of
 from bot.risks import blocks as risk_blocks
 from bot.risks.service import team_categories
 from bot.standups import blocks as su_blocks
@@ -22,22 +24,6 @@ from bot.standups import service
 from bot.teams import team_today
 from storage.db import session_scope
 from storage.models import Standup, StandupAnswer, StandupBlocker
-
-SPEC = CommandSpec(
-    name="/standup",
-    summary="daily stand-up threads that run themselves: posted, collected, reminded, summarised",
-    usage_hint="setup #team 09:30 Europe/Berlin mon-fri @ana @ben | list | away 3d | report",
-    usage=(
-        ("setup #channel 09:30 Europe/Berlin mon-fri @ana @ben [holidays=DE-BY] [genai] [remind=60] "
-         "[summary=240]", "a stand-up: local time and zone, working days (sun-thu works too), members"),
-        ("list", "every stand-up here, with its next post"),
-        ("edit N <same as setup>", "replace a stand-up's settings"),
-        ("pause N [until 2026-12-31] | resume N | remove N", "stop it for a while (or for good)"),
-        ("away 2026-12-20 2027-01-02 | away 3d", "you are away (always with an end): no reminders, shown as away"),
-        ("report [week|month] [#channel]", "participation per person (on time, late, missed) and blockers"),
-        ("digest N on|off", "post the weekly report on Fridays after the summary"),
-    ),
-)
 
 
 def register(app: App, deps: Deps) -> None:
@@ -58,42 +44,61 @@ def on_thread_message(event: Event, deps: Deps) -> bool:
 
 
 def handle(request: Request, reply: Reply, deps: Deps) -> None:
-    words = request.text.split()
-    first = words[0].lower() if words else "list"
-    rest = request.text.split(None, 1)[1] if len(words) > 1 else ""
-    number = int(words[1]) if len(words) > 1 and words[1].isdigit() else None
-    if first == "setup" and not rest:
+    """Route `/standup …` through its grammar; nothing typed lists the stand-ups."""
+    sub, args = GRAMMAR.route(request.text)
+    (sub.run if sub and sub.run else _run_list)(request, reply, deps, args)
+
+
+def _run_setup(request: Request, reply: Reply, deps: Deps, args: list[str]) -> None:
+    if not args:
         reply.ack()
         call(deps.client, "views_open", trigger_id=request.trigger_id,
              view=su_blocks.setup_view(channel=request.channel_id, timezone=deps.settings.pmbot_timezone))
-    elif first == "setup":
-        row = service.setup(deps, team_id=request.team_id, user_id=request.user_id, channel_id=request.channel_id,
-                            text=rest)
-        reply.ack(f"Stand-up {row.id} is set: {_describe(row)}.")
-    elif first == "list":
-        reply.ack(_list(deps, request.team_id))
-    elif first == "edit" and number is not None:
-        old = service.get(deps, request.team_id, number)
-        new = service.setup(deps, team_id=request.team_id, user_id=request.user_id, channel_id=old.channel_id,
-                            text=rest.split(None, 1)[1] if len(rest.split()) > 1 else "")
-        with session_scope(deps.engine) as session:
-            session.execute(delete(Standup).where(Standup.id == new.id))
-            row = session.get(Standup, number)
-            for name in ("channel_id", "members", "time", "timezone", "workdays", "country", "subdivision",
-                         "questions", "reminder_minutes", "summary_minutes"):
-                setattr(row, name, getattr(new, name))
-            session.add(row)
-        reply.ack(f"Stand-up {number} updated: {_describe(service.get(deps, request.team_id, number))}.")
-    elif first in ("pause", "resume", "remove", "digest") and number is not None:
-        reply.ack(_change(deps, request, first, number, words[2:]))
-    elif first == "away":
-        row = service.away(deps, team_id=request.team_id, user_id=request.user_id, text=rest,
-                           today=team_today(deps, request.team_id))
-        reply.ack(f"Noted: away from {row.start:%a %d %b} to {row.end:%a %d %b}. No reminders until then.")
-    elif first == "report":
-        reply.ack(_report(deps, request, words[1:]))
-    else:
-        raise UserInputError("I did not understand that. `/standup help` lists what I can do.")
+        return
+    row = service.setup(deps, team_id=request.team_id, user_id=request.user_id, channel_id=request.channel_id,
+                        text=rest_of(request.text, 1))
+    reply.ack(f"Stand-up {row.id} is set: {_describe(row)}.")
+
+
+def _run_list(request: Request, reply: Reply, deps: Deps, _args: list[str]) -> None:
+    reply.ack(_list(deps, request.team_id))
+
+
+def _run_edit(request: Request, reply: Reply, deps: Deps, args: list[str]) -> None:
+    number = int(args[0])
+    old = service.get(deps, request.team_id, number)
+    new = service.setup(deps, team_id=request.team_id, user_id=request.user_id, channel_id=old.channel_id,
+                        text=rest_of(request.text, 2))
+    with session_scope(deps.engine) as session:
+        session.execute(delete(Standup).where(Standup.id == new.id))
+        row = session.get(Standup, number)
+        for name in ("channel_id", "members", "time", "timezone", "workdays", "country", "subdivision",
+                     "questions", "reminder_minutes", "summary_minutes"):
+            setattr(row, name, getattr(new, name))
+        session.add(row)
+    reply.ack(f"Stand-up {number} updated: {_describe(service.get(deps, request.team_id, number))}.")
+
+
+def _run_change(request: Request, reply: Reply, deps: Deps, args: list[str]) -> None:
+    verb = request.text.split()[0].lower()
+    reply.ack(_change(deps, request, verb, int(args[0]), args[1:]))
+
+
+def _run_away(request: Request, reply: Reply, deps: Deps, _args: list[str]) -> None:
+    row = service.away(deps, team_id=request.team_id, user_id=request.user_id, text=rest_of(request.text, 1),
+                       today=team_today(deps, request.team_id))
+    reply.ack(f"Noted: away from {row.start:%a %d %b} to {row.end:%a %d %b}. No reminders until then.")
+
+
+def _run_report(request: Request, reply: Reply, deps: Deps, args: list[str]) -> None:
+    reply.ack(_report(deps, request, args))
+
+
+def _numbered(count: int | None = None) -> Callable[[list[str]], bool]:
+    """Arguments that start with a stand-up number (and have exactly `count` words, when given)."""
+    def fits(args: list[str]) -> bool:
+        return bool(args) and args[0].isdigit() and (count is None or len(args) == count)
+    return fits
 
 
 def _describe(row: Standup) -> str:
@@ -186,19 +191,20 @@ def on_make_risk(request: Request, reply: Reply, deps: Deps) -> None:
     """The blocker, as a new risk in the form, ready to score."""
     reply.ack()
     found = _blocker_for(request, deps)
+    # A form field is plain text: Slack would show `<@U0BOB>` as typed, so people are named.
+    text = readable(found.text, deps.names)
+    who = deps.names(found.user_id) or found.user_id
     view = risk_blocks.form_view(channel=request.channel_id, categories=team_categories(deps, request.team_id),
-                                 today=team_today(deps, request.team_id), title=found.text[:200],
-                                 description=f"Blocker reported by <@{found.user_id}> since {found.first_day}.")
+                                 today=team_today(deps, request.team_id), title=text[:200],
+                                 description=f"Blocker reported by @{who} since {found.first_day}.")
     call(deps.client, "views_open", trigger_id=request.trigger_id, view=view)
 
 
 def on_file_bug(request: Request, reply: Reply, deps: Deps) -> None:
     reply.ack()
-    found = _blocker_for(request, deps)
+    text = readable(_blocker_for(request, deps).text, deps.names)
     call(deps.client, "views_open", trigger_id=request.trigger_id,
-         view=bug_blocks.report_view(request.channel_id, {"title": found.text[:150], "what": found.text}))
-
-
+         view=bug_blocks.report_view(request.channel_id, {"title": text[:150], "what": text}))
 
 
 def _report(deps: Deps, request: Request, args: list[str]) -> str:
@@ -241,3 +247,32 @@ def on_setup_submitted(request: Request, deps: Deps):
                        text=f"Stand-up {row.id} is set: {_describe(row)}.")
 
     return after_close
+
+
+GRAMMAR = Grammar(
+    command="/standup",
+    subs=(
+        Sub("setup", "#channel 09:30 Europe/Berlin mon-fri @ana @ben [holidays=DE-BY] [genai] [remind=60] "
+            "[summary=240]", "a stand-up: local time and zone, working days (sun-thu works too), members; "
+            "alone, it opens the form", run=_run_setup),
+        Sub("list", "", "every stand-up here, with its next post", run=_run_list, fits=no_args),
+        Sub("edit", "N <same as setup>", "replace a stand-up's settings", run=_run_edit,
+            fits=lambda args: len(args) >= 2 and args[0].isdigit()),
+        Sub("pause", "N [until 2026-12-31]", "stop it for a while", run=_run_change, fits=_numbered()),
+        Sub("resume", "N", "start it again", run=_run_change, fits=_numbered(1)),
+        Sub("remove", "N", "remove it for good", run=_run_change, fits=_numbered(1)),
+        Sub("away", "2026-12-20 2027-01-02 | away 3d", "you are away (always with an end): no reminders, shown as "
+            "away", run=_run_away, fits=bool),
+        Sub("report", "[week|month] [#channel]", "participation per person (on time, late, missed) and blockers",
+            run=_run_report, fits=lambda args: len(args) <= 2),
+        Sub("digest", "N on|off", "post the weekly report on Fridays after the summary", run=_run_change,
+            fits=_numbered(2)),
+    ),
+)
+
+SPEC = CommandSpec(
+    name="/standup",
+    summary="daily stand-up threads that run themselves: posted, collected, reminded, summarised",
+    usage_hint="setup #team 09:30 Europe/Berlin mon-fri @ana @ben | list | away 3d | report",
+    usage=GRAMMAR.usage(),
+)

@@ -13,8 +13,6 @@ GENAI_QUESTION = "Any model, prompt or eval changes, or spend surprises?"
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DEFAULT_REMINDER_MINUTES = 60
 DEFAULT_SUMMARY_MINUTES = 240
-_NO_BLOCKER = re.compile(r"^\s*(?:no(?:ne|thing|pe)?|n/?a|-+|nada|all good|not really|no blockers?)\s*[.!]*\s*$",
-                         re.I)
 
 
 class SetupError(ValueError):
@@ -137,44 +135,143 @@ def local_moment(day: date, clock: str, zone: str, *, plus_minutes: int = 0) -> 
 
 # --- answers ---------------------------------------------------------------------------------------------
 
-_LABELS = (
-    (0, r"yesterday|y|done|did|ayer|gestern|hier"),
-    (1, r"today|t|plan|hoy|heute|aujourd'hui"),
-    (2, r"blockers?|blocked|b|impediments?|bloqueos?|blocker|blockaden?|blocages?"),
-    (3, r"genai|gen-?ai|model|models|ai|changes"),
+# The labels people put before each part of an answer, per question (yesterday, today, blockers, the GenAI
+# question), in English, Spanish, German and French. Strong labels are words used for little else: they may
+# stand alone on a line as a heading, and they split a line where they appear in its middle (the one-line
+# form "Yesterday: … Today: … Blockers: …"). Weak ones count only at the start of a line, before `:` or a dash.
+_STRONG_LABELS = (
+    r"yesterday|done yesterday|ayer|gestern|hier",
+    r"today|plans? for today|hoy|heute|aujourd'hui",
+    r"blockers?|blocked(?: by)?|blocking|blocks|impediments?|bloqueos?|bloqueantes?|impedimentos?|obst[aá]culos?"
+    r"|blockaden?|hindernisse?|blocages?|bloquants?|points? bloquants?|obstacles?",
+    r"gen-?ai|gen ai",
 )
+_WEAK_LABELS = (
+    r"y|did|done|last",
+    r"t|plans?|next",
+    r"b|issues|problems|problemas|probleme|problèmes",
+    r"models?|ai|changes",
+)
+_APOSTROPHE = "['’]"
+_MARKS = r"[*_~]*"  # bold, italic and strike-through wrapped around a label: *Today:*, _Today_:, ~Today~
+_BULLET = r"(?:[-–•◦▪‣+>]|\*(?=\s)|\d{1,2}[.)])"  # -, •, * and 1. / 1) bullets, and > quotes
+_EMOJI = r":[a-z0-9_+\-]+:"
+_WORD_END = r"(?![^\W_]|['’])"  # the label's word ends here (an underscore may close italics)
+
+
+def _alternatives(patterns: tuple[str, ...]) -> str:
+    return "|".join(f"(?:{p})" for p in patterns).replace("'", _APOSTROPHE)
+
+
+_STRONG = tuple(re.compile(p.replace("'", _APOSTROPHE), re.I) for p in _STRONG_LABELS)
+_WEAK = tuple(re.compile(p, re.I) for p in _WEAK_LABELS)
+_LABEL = rf"(?P<label>{_alternatives(_STRONG_LABELS)}|{_alternatives(_WEAK_LABELS)}){_WORD_END}"
+_HEAD = re.compile(rf"^\s*(?:{_BULLET}\s+)*(?:{_EMOJI}\s*)?(?P<open>{_MARKS})\s*{_LABEL}(?P<close>{_MARKS})"
+                   rf"\s*(?P<sep>:|[-–—](?=\s|$)|$)(?P<after>{_MARKS})\s*(?P<rest>.*)$", re.I)
+_INLINE = re.compile(rf"(?<=[\s.;,|)])(?P<open>{_MARKS})(?P<label>{_alternatives(_STRONG_LABELS)}){_WORD_END}"
+                     rf"(?P<close>{_MARKS})\s?:", re.I)
+_LINE_START = re.compile(rf"\s*(?:{_BULLET}\s*)*(?:{_EMOJI}\s*)?{_MARKS}", re.I)
+_NUMBERED = re.compile(r"^\s*(\d{1,2})[.)](?:\s+(.*))?$")
+_BULLET_START = re.compile(rf"^\s*{_BULLET}\s+")
+
+# Ways of saying "no blocker", once formatting, bullets, emoji codes and end punctuation are taken off.
+_NO_BLOCKER = re.compile(
+    r"(?:none|no|nope|nah|nothing|nil|zero|0|n/?a|n\.a|all good|all clear|not really|not blocked|unblocked"
+    r"|no blockers?|no blocks|no issues|nothing blocking(?: me)?"
+    r"|ninguno|ninguna|nada|no hay|sin bloqueos?|ningún bloqueo"
+    r"|keine|keiner|keins|nichts|nein|keine blocker|keine blockaden|keine hindernisse"
+    r"|aucun|aucune|rien|non|pas de blocages?|aucun blocage|rien à signaler|ras)"
+    r"(?:\s+(?:yet|so far|today|for now|right now|at the moment|atm|por ahora|hoy|heute|aujourd'hui))?",
+    re.I)
 
 
 def split_answer(text: str, questions: list[str]) -> dict[str, str]:
-    """Lines headed `Yesterday:` / `Today:` / `Blockers:` (or numbered 1. 2. 3.) go to their question;
-    anything else is kept whole under the first question."""
+    """Sort a typed answer into its questions by the labels people write (bold or italic, after bullets, on
+    one line or several, in English, Spanish, German or French), else by numbers `1.` `2.` `3.`; lines after a
+    label belong to it. An answer with neither is kept whole under the first question."""
+    if not questions or not text.strip():
+        return {}
+    lines = text.splitlines()
+    pieces = [piece for line in lines for piece in _labelled_pieces(line, len(questions))]
+    if all(index is None for index, _ in pieces):
+        pieces = [_numbered(line, len(questions)) for line in lines]
+    if all(index is None for index, _ in pieces):
+        return {questions[0]: text.strip()}
     found: dict[int, list[str]] = {}
-    current = None
-    for line in text.splitlines():
-        head = re.match(r"^\s*(?:[*_]*)(?:(\d)[.)]|([A-Za-z' -]{1,20})\s*[:\-–])\s*(.*)$", line)
-        index = None
-        if head:
-            if head[1]:
-                index = int(head[1]) - 1
-            else:
-                label = head[2].strip().lower()
-                index = next((i for i, pattern in _LABELS if re.fullmatch(pattern, label)), None)
-        if index is not None and 0 <= index < len(questions):
-            current = index
-            found.setdefault(index, []).append(head[3].strip())
-        elif current is not None:
-            found[current].append(line.strip())
-        else:
-            found.setdefault(0, []).append(line.strip())
-    return {questions[i]: "\n".join(p for p in parts if p).strip() for i, parts in sorted(found.items())}
+    current = 0  # what comes before the first label belongs to the first question
+    for index, content in pieces:
+        current = current if index is None else index
+        found.setdefault(current, []).append(content)
+    answers = {questions[i]: "\n".join(p for p in parts if p) for i, parts in sorted(found.items())}
+    answers = {question: answer for question, answer in answers.items() if answer}
+    return answers or {questions[0]: text.strip()}  # labels with nothing after them: keep what was typed
+
+
+def _labelled_pieces(line: str, count: int) -> list[tuple[int | None, str]]:
+    """A line cut where a label starts in its middle, each piece with its question (None: no label)."""
+    cuts = [m.start() for m in _INLINE.finditer(line) if _inline_label(line, m)]
+    return [_labelled(line[start:end], count) for start, end in zip([0, *cuts], [*cuts, len(line)], strict=True)]
+
+
+def _inline_label(line: str, match: re.Match[str]) -> bool:
+    # "… for today: …" in a sentence is not a label; "… Today: …", "… *today:* …" and "…. today: …" are.
+    before = line[:match.start()].rstrip()
+    looks_like_one = bool(match["open"]) or match["label"][0].isupper() or before.endswith((".", ";", ",", "|", ")"))
+    return looks_like_one and not _LINE_START.fullmatch(before)
+
+
+def _labelled(piece: str, count: int) -> tuple[int | None, str]:
+    head = _HEAD.match(piece)
+    index, strong = _label_index(head["label"]) if head else (None, False)
+    if head is None or index is None or not (strong or head["sep"] or (head["open"] and head["close"])):
+        return None, piece.strip()  # no label, or a weak one alone on a line ("Done"): an answer, not a heading
+    if index >= count:
+        # A question this stand-up does not ask ("GenAI: …" without the GenAI question): kept, with its label,
+        # under the first question rather than inside someone's blocker.
+        return (0, piece.strip()) if strong else (None, piece.strip())
+    rest = head["rest"].strip()
+    unclosed = head["open"] if not head["close"] and not head["after"] else ""
+    if unclosed and rest.endswith(unclosed[::-1]):
+        rest = rest[:-len(unclosed)].rstrip()  # `_Blockers: none_`: the italics close after the answer
+    return index, rest
+
+
+def _label_index(label: str) -> tuple[int | None, bool]:
+    """The question a label heads, and whether it is a strong label."""
+    label = " ".join(label.split())
+    for index, (strong, weak) in enumerate(zip(_STRONG, _WEAK, strict=True)):
+        if strong.fullmatch(label):
+            return index, True
+        if weak.fullmatch(label):
+            return index, False
+    return None, False
+
+
+def _numbered(line: str, count: int) -> tuple[int | None, str]:
+    found = _NUMBERED.match(line)
+    if found and 1 <= int(found[1]) <= count:
+        return int(found[1]) - 1, (found[2] or "").strip()
+    return None, line.strip()
+
+
+def _bare(line: str) -> str:
+    """A line without its bullet, emoji codes, formatting marks and end punctuation, in lower case."""
+    line = re.sub(_EMOJI, " ", _BULLET_START.sub("", line), flags=re.I)
+    line = re.sub(r"[*_~`]", "", line)
+    return " ".join(line.split()).strip(" .!…-–—").lower().replace("’", "'")
 
 
 def blocker_of(answers: dict[str, str], questions: list[str]) -> str | None:
-    """The blocker an answer reports (the third question), or None for none."""
+    """The blocker an answer reports (the third question), or None for none ("none", "n/a", "—", "keine",
+    "rien", … with or without formatting)."""
     if len(questions) < 3:
         return None
-    text = (answers.get(questions[2]) or "").strip()
-    return None if not text or _NO_BLOCKER.match(text) else text
+    lines = [line.strip() for line in (answers.get(questions[2]) or "").splitlines() if _bare(line)]
+    if not lines or all(_NO_BLOCKER.fullmatch(_bare(line)) for line in lines):
+        return None
+    if len(lines) == 1:
+        return _BULLET_START.sub("", lines[0]).strip()  # "• waiting on legal" is the blocker "waiting on legal"
+    return "\n".join(lines)
 
 
 def same_blocker(a: str, b: str) -> bool:

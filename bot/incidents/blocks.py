@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 from bot import blocks
 from bot.domain.incident import INCIDENT_GRADES, SCENARIOS, duration
-from bot.domain.text import escape_mrkdwn, truncate
-from storage.models import Incident, IncidentEvent, IncidentTask, JiraLink, utcnow
+from bot.domain.text import NameLookup, escape_mrkdwn, readable, truncate
+from storage.models import Incident, IncidentEvent, IncidentTask, JiraLink
 
 ACTION_TASK = "incident.task"
 ACTION_JOIN = "incident.join"
@@ -28,15 +29,18 @@ def headline(incident: Incident) -> str:
             f"{incident.status} — {escape_mrkdwn(truncate(incident.title, 150))}")
 
 
-def topic(incident: Incident) -> str:
-    """The war room's topic: grade, commander, status (Slack allows 250 characters)."""
+def topic(incident: Incident, names: NameLookup | None = None) -> str:
+    """The war room's topic: grade, commander, status (Slack allows 250 characters). A topic is plain text
+    to Slack's API and to every client that shows it raw, so the commander is named, not `<@U…>`."""
     kind = "DRILL " if incident.drill else ""
-    return truncate(f"{kind}{incident.readable_id} · grade {incident.grade} · commander <@{incident.commander_id}> · "
+    commander = readable(f"<@{incident.commander_id}>", names)
+    return truncate(f"{kind}{incident.readable_id} · grade {incident.grade} · commander {commander} · "
                     f"{incident.status}", 250)
 
 
-def purpose(incident: Incident) -> str:
-    return truncate(f"{'Practice: ' if incident.drill else ''}{incident.title}", 250)
+def purpose(incident: Incident, names: NameLookup | None = None) -> str:
+    """The war room's purpose: Slack shows it as plain text, so mentions and links are spelt out."""
+    return truncate(f"{'Practice: ' if incident.drill else ''}{readable(incident.title, names)}", 250)
 
 
 def runbook(incident: Incident, items: list[IncidentTask]) -> tuple[str, list[dict[str, Any]]]:
@@ -70,12 +74,12 @@ def announcement(incident: Incident, *, jira: JiraLink | None = None) -> tuple[s
     return text, parts
 
 
-def status_text(incident: Incident, items: list[IncidentTask], events: list[IncidentEvent]) -> str:
+def status_text(incident: Incident, items: list[IncidentTask], events: list[IncidentEvent], *, now: datetime) -> str:
     roles = (f"Commander <@{incident.commander_id}>"
              + (f" · comms <@{incident.comms_id}>" if incident.comms_id else "")
              + (f" · scribe <@{incident.scribe_id}>" if incident.scribe_id else ""))
     done = sum(1 for t in items if t.done_at)
-    open_for = duration(incident.declared_at, incident.resolved_at or utcnow())
+    open_for = duration(incident.declared_at, incident.resolved_at or now)
     lines = [f"*{mark(incident, headline(incident))}*", roles,
              f"Open for {open_for} · checklist {done}/{len(items)}"
              + (f" · war room <#{incident.channel_id}>" if incident.channel_id else "")]
@@ -115,7 +119,7 @@ def declare_view(*, channel: str, title: str = "", grade: int = 2, bug: str | No
         grade_select["initial_option"] = chosen
     title_input: dict[str, Any] = {"type": "plain_text_input", "action_id": "title", "max_length": 150}
     if title:
-        title_input["initial_value"] = title[:150]
+        title_input["initial_value"] = readable(title)[:150]
 
     def text_input(action_id: str, initial: str = "") -> dict[str, Any]:
         element: dict[str, Any] = {"type": "plain_text_input", "action_id": action_id, "max_length": 120}

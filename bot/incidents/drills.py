@@ -67,7 +67,7 @@ def _schedule(deps: Deps, request: Request, text: str) -> str:
         row = DrillSchedule(team_id=request.team_id, channel_id=request.channel_id, description=when.description,
                             day=when.day, day_of_week=when.day_of_week, hour=when.hour, minute=when.minute,
                             timezone=when.timezone, scenario=when.scenario, automatic=when.automatic,
-                            created_by=request.user_id)
+                            created_by=request.user_id, created_at=deps.clock())
         session.add(row)
         session.flush()
         first = next_slot(row, deps.clock())

@@ -16,7 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.deps import Deps
 from bot.domain import incident as rules
 from bot.domain.pii import redact
-from bot.domain.text import escape_mrkdwn, truncate
+from bot.domain.text import escape_mrkdwn, from_slack, readable, truncate
 from bot.errors import NameTaken, NotAllowed, NotFound, SlackError, UserInputError
 from bot.gateways.slack import call, is_workspace_admin, post_in_channel, resolve_channel, tell_privately, upload_file
 from bot.incidents import blocks as inc_blocks
@@ -36,7 +36,7 @@ from storage.incidents import (
     tick_task,
     timeline,
 )
-from storage.models import Incident, utcnow
+from storage.models import Incident
 from storage.risks import RiskFilter, get_risk, list_risks
 
 logger = logging.getLogger(__name__)
@@ -75,9 +75,10 @@ def open_war_room(deps: Deps, incident_id: int, team_id: str) -> Incident:
     if incident.channel_id is None:
         incident = _create_channel(deps, incident)
     if not incident.topic_set:
-        call(deps.client, "conversations_setTopic", channel=incident.channel_id, topic=inc_blocks.topic(incident))
+        call(deps.client, "conversations_setTopic", channel=incident.channel_id,
+             topic=inc_blocks.topic(incident, deps.names))
         call(deps.client, "conversations_setPurpose", channel=incident.channel_id,
-             purpose=inc_blocks.purpose(incident))
+             purpose=inc_blocks.purpose(incident, deps.names))
         incident = _store(deps, incident, topic_set=True)
     if not incident.invited:
         invite(deps, incident, _responders(deps, incident))
@@ -243,7 +244,8 @@ def refresh(deps: Deps, incident: Incident) -> None:
     incident = get(deps, incident.team_id, incident.id)
     calls = []
     if incident.channel_id and not incident.archived:
-        calls.append(("conversations_setTopic", {"channel": incident.channel_id, "topic": inc_blocks.topic(incident)}))
+        calls.append(("conversations_setTopic", {"channel": incident.channel_id,
+                                                 "topic": inc_blocks.topic(incident, deps.names)}))
         if incident.runbook_ts:
             with session_scope(deps.engine) as session:
                 items = tasks(session, incident_id=incident.id)
@@ -423,26 +425,27 @@ def resolve(deps: Deps, incident: Incident, *, user_id: str, summary: str) -> In
 
 
 def _report(deps: Deps, incident: Incident) -> rules.Report:
+    """The post-mortem's facts, as a file reads them: people and channels by name, never as `<@U…>`."""
     with session_scope(deps.engine) as session:
         events = timeline(session, incident_id=incident.id)
         items = tasks(session, incident_id=incident.id)
-    names: dict[str | None, str] = {}
 
-    def display(user_id: str | None) -> str:  # one users.info per person, not per timeline line
-        if user_id not in names:
-            names[user_id] = _display(deps, user_id)
-        return names[user_id]
+    def display(user_id: str | None) -> str:
+        return "@" + (deps.names(user_id) or user_id) if user_id else "pmbot"
+
+    def plain(text: str) -> str:
+        return readable(text, deps.names)
 
     links = list(dict.fromkeys(([incident.bug_id] if incident.bug_id else []) + [str(x) for x in incident.links or []]
                                + _risks_linking(deps, incident)))
     return rules.Report(
-        readable_id=incident.readable_id, title=incident.title, grade=incident.grade, drill=incident.drill,
+        readable_id=incident.readable_id, title=plain(incident.title), grade=incident.grade, drill=incident.drill,
         declared_at=incident.declared_at, acknowledged_at=incident.acknowledged_at,
         mitigated_at=incident.mitigated_at, resolved_at=incident.resolved_at,
         first_update_at=incident.first_update_at, commander=display(incident.commander_id),
-        resolution=incident.resolution or "", versions=dict(incident.versions or {}), links=links,
-        timeline=[rules.TimelineEntry(e.at, display(e.user_id), e.kind, e.text) for e in events],
-        tasks=[rules.TaskState(t.key, t.text, display(t.done_by) if t.done_by else None, t.done_at)
+        resolution=plain(incident.resolution or ""), versions=dict(incident.versions or {}), links=links,
+        timeline=[rules.TimelineEntry(e.at, display(e.user_id), e.kind, plain(e.text)) for e in events],
+        tasks=[rules.TaskState(t.key, plain(t.text), display(t.done_by) if t.done_by else None, t.done_at)
                for t in items])
 
 
@@ -451,16 +454,6 @@ def _risks_linking(deps: Deps, incident: Incident) -> list[str]:
     with session_scope(deps.engine) as session:
         risks, _ = list_risks(session, team_id=incident.team_id, where=RiskFilter(status="all"))
     return [r.readable_id for r in risks if incident.readable_id in (r.links or [])]
-
-
-def _display(deps: Deps, user_id: str | None) -> str:
-    if not user_id:
-        return "pmbot"
-    try:
-        user = call(deps.client, "users_info", user=user_id).get("user") or {}
-        return "@" + (user.get("name") or user_id)
-    except SlackError:
-        return f"@{user_id}"
 
 
 def _postmortem(deps: Deps, incident: Incident) -> None:
@@ -475,7 +468,7 @@ def _postmortem(deps: Deps, incident: Incident) -> None:
                 u = outcome.usage
                 record_llm_usage(session, team_id=incident.team_id, feature="postmortem", model=u.model,
                                  prompt_tokens=u.prompt_tokens, completion_tokens=u.completion_tokens,
-                                 latency_ms=u.latency_ms, request_id=u.request_id)
+                                 latency_ms=u.latency_ms, request_id=u.request_id, now=deps.clock())
         if outcome.text:
             narrative, source = redact(outcome.text).text, "the LLM (check it)"
         else:
@@ -544,11 +537,11 @@ def _message_text(deps: Deps, channel_id: str, ts: str) -> str | None:
     history = call(deps.client, "conversations_history", channel=channel_id, latest=ts, inclusive=True, limit=1)
     for message in history.get("messages") or []:
         if message.get("ts") == ts:
-            return message.get("text") or ""
+            return from_slack(message.get("text") or "")
     replies = call(deps.client, "conversations_replies", channel=channel_id, ts=ts, limit=1)
     for message in replies.get("messages") or []:
         if message.get("ts") == ts:
-            return message.get("text") or ""
+            return from_slack(message.get("text") or "")
     return None
 
 
@@ -580,7 +573,7 @@ def notify(deps: Deps, user_id: str, channel: str | None, text: str) -> None:
 
 def recover(deps: Deps, *, older_than_seconds: float = 120) -> list[str]:
     """Finish opening war rooms that a crash left half-done (no retry came): the same resumable steps."""
-    before = utcnow() - timedelta(seconds=older_than_seconds)
+    before = deps.clock() - timedelta(seconds=older_than_seconds)
     try:
         with session_scope(deps.engine) as session:
             stmt = select(Incident).where(Incident.status != "resolved", Incident.declared_at < before,

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from bot.budgets import service
+from bot.installs import still_installed
 from bot.jobs.base import ScheduleRef, cron_slots
 from bot.teams import team_zone
 from storage.budgets import all_budgets, claim_report
@@ -30,7 +31,7 @@ def run(deps: Deps, *, now: datetime, schedule: ScheduleRef | None = None) -> st
     with session_scope(deps.engine) as session:
         budgets = all_budgets(session)
     reported = alerts = 0
-    for budget in budgets:
+    for budget in still_installed(deps, budgets):  # an uninstalled team hears nothing more
         local = now.astimezone(team_zone(deps, budget.team_id))
         try:
             alerts += len(service.check_alerts(deps, budget, local.date()))

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from bot.errors import SlackError
 from bot.gateways.slack import post_in_channel
 from bot.incidents import drills
+from bot.installs import still_installed
 from bot.jobs.base import ScheduleRef, cron_slots
 from storage.db import session_scope
 from storage.incidents import claim_drill_step, drill_schedules
@@ -33,7 +34,7 @@ def run(deps: Deps, *, now: datetime, schedule: ScheduleRef | None = None) -> st
     with session_scope(deps.engine) as session:
         rows = drill_schedules(session)
     done = {"day": 0, "hour": 0, "started": 0}
-    for row in rows:
+    for row in still_installed(deps, rows):  # an uninstalled team hears nothing more
         upcoming = drills.next_slot(row, now)
         if upcoming - now <= timedelta(hours=1) and _claim(deps, row, DrillSchedule.warned_hour_for, upcoming):
             done["hour"] += _announce(deps, row, upcoming, "in an hour")

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from bot.incidents import service
+from bot.installs import still_installed
 from bot.jobs.base import ScheduleRef, cron_slots
 from storage.db import session_scope
 from storage.incidents import needing_reminder, ready_to_archive, running_drills
@@ -33,6 +34,8 @@ def run(deps: Deps, *, now: datetime, schedule: ScheduleRef | None = None) -> st
         overdue = needing_reminder(session, now=now)
         drills = running_drills(session)
         old = ready_to_archive(session, now=now)
+    # An uninstalled team hears nothing more (and its rooms stay as they are until it comes back).
+    overdue, drills, old = (still_installed(deps, rows) for rows in (overdue, drills, old))
     reminded = sum(1 for incident in overdue if _safely(service.remind, deps, incident, now))
     injects = sum(_safely(service.post_due_injects, deps, incident, now) or 0 for incident in drills)
     archived = sum(1 for incident in old if _safely(service.archive, deps, incident))

@@ -17,6 +17,7 @@ from sqlalchemy import or_, update
 from bot.domain.text import escape_mrkdwn, truncate
 from bot.errors import SlackError
 from bot.gateways.slack import post_in_channel, tell_privately
+from bot.installs import gone_teams
 from bot.jobs.base import ScheduleRef, cron_slots
 from bot.risks import blocks as risk_blocks
 from bot.risks import service
@@ -50,7 +51,9 @@ def run(deps: Deps, *, now: datetime, schedule: ScheduleRef | None = None) -> st
 
 def _teams(deps: Deps) -> list[str]:
     with session_scope(deps.engine) as session:
-        return team_ids_with_risks(session)
+        teams = team_ids_with_risks(session)
+    gone = gone_teams(deps)  # an uninstalled team hears nothing more
+    return [team for team in teams if team not in gone]
 
 
 def _review_team(deps: Deps, team_id: str, today: date, now: datetime, done: dict[str, int]) -> None:

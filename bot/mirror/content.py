@@ -6,12 +6,13 @@ priorities come from the settings, never names.
 
 from __future__ import annotations
 
-import re
+from collections.abc import Callable
 from typing import Any
 
 from bot.domain import jira_text as wiki
 from bot.domain.grades import grade_info
 from bot.domain.risk import band, score
+from bot.domain.text import NameLookup, readable
 from bot.settings import JIRA_KINDS, JIRA_PRIORITY_KEYS, Settings, jira_ids
 from storage.models import Bug, Incident, Risk
 
@@ -21,19 +22,6 @@ KIND_OF = {Bug: "bug", Risk: "risk", Incident: "incident"}
 
 class MappingMissing(Exception):
     """The settings do not say which Jira id to use for something we must send."""
-
-
-_SLACK_USER = re.compile(r"<@([UW][A-Z0-9]+)(?:\|([^>]*))?>")
-_SLACK_CHANNEL = re.compile(r"<#([CG][A-Z0-9]+)(?:\|([^>]*))?>")
-_SLACK_LINK = re.compile(r"<(https?://[^|>]+)(?:\|([^>]*))?>")
-
-
-def slack_to_plain(text: str) -> str:
-    """Slack markup as a person reads it: `<@U1>` → `@U1`, `<#C1|general>` → `#general`, links as text."""
-    text = _SLACK_USER.sub(lambda m: "@" + (m.group(2) or m.group(1)), text)
-    text = _SLACK_CHANNEL.sub(lambda m: "#" + (m.group(2) or m.group(1)), text)
-    text = _SLACK_LINK.sub(lambda m: m.group(2) or m.group(1), text)
-    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
 def our_label(team_id: str, readable_id: str) -> str:
@@ -93,55 +81,63 @@ def label_update(kind: str, item: Item) -> dict[str, Any]:
     return {"labels": [{"add": label} for label in current] + [{"remove": label} for label in stale]}
 
 
-def create_fields(settings: Settings, kind: str, item: Item, *, permalink: str | None) -> dict[str, Any]:
+def create_fields(settings: Settings, kind: str, item: Item, *, permalink: str | None,
+                  names: NameLookup | None = None) -> dict[str, Any]:
     """The fields of a new Jira issue for one of our items."""
     fields: dict[str, Any] = {"project": {"key": settings.jira_project},
                               "issuetype": {"id": issue_type_id(settings, kind)},
-                              **kept_fields(settings, kind, item, permalink=permalink), "labels": labels(kind, item)}
+                              **kept_fields(settings, kind, item, permalink=permalink, names=names),
+                              "labels": labels(kind, item)}
     component = jira_ids(settings.jira_components, "JIRA_COMPONENTS", keys=JIRA_KINDS).get(kind)
     if component:
         fields["components"] = [{"id": component}]
     return fields
 
 
-def kept_fields(settings: Settings, kind: str, item: Item, *, permalink: str | None) -> dict[str, Any]:
+def kept_fields(settings: Settings, kind: str, item: Item, *, permalink: str | None,
+                names: NameLookup | None = None) -> dict[str, Any]:
     """The fields we keep in step after every change here: summary, description, priority. (Labels change
     through `label_update`, so labels people added in Jira stay.)"""
-    fields: dict[str, Any] = {"summary": wiki.summary(item.readable_id, item.title),
-                              "description": description(kind, item, permalink=permalink)}
+    fields: dict[str, Any] = {"summary": wiki.summary(item.readable_id, readable(item.title, names)),
+                              "description": description(kind, item, permalink=permalink, names=names)}
     priority = priority_id(settings, kind, item)
     if priority is not None:
         fields["priority"] = {"id": priority}
     return fields
 
 
-def description(kind: str, item: Item, *, permalink: str | None) -> str:
+def description(kind: str, item: Item, *, permalink: str | None, names: NameLookup | None = None) -> str:
+    """The issue's description in wiki markup; Slack's mentions and links spelt out (Jira cannot show them)."""
+
+    def plain(text: str) -> str:
+        return readable(text, names)
+
     if isinstance(item, Bug):
-        body = _bug(item)
+        body = _bug(item, plain)
     elif isinstance(item, Risk):
-        body = _risk(item)
+        body = _risk(item, plain)
     else:
-        body = _incident(item)
+        body = _incident(item, plain)
     footer = [f"Mirrored by pmbot from Slack as {item.readable_id}."]
     if permalink:
         footer.append(wiki.link("Open it in Slack", permalink))
     return body + "\n\n----\n" + " ".join(footer)
 
 
-def _bug(bug: Bug) -> str:
+def _bug(bug: Bug, plain: Callable[[str], str]) -> str:
     info = grade_info(bug.grade or 3)
     source = "the LLM" if bug.grade_source == "llm" else "the offline rules"
     graded = f"graded by {source}" if bug.grade == bug.auto_grade else "grade set by a person"
     parts = [f"*Grade {info.number} — {wiki.escape(info.label)}* ({graded})",
              "*Why*\n" + wiki.bullets(list(bug.reasons or [])),
              f"*What to do ({wiki.escape(info.label.lower())})*\n" + wiki.bullets(list(info.action_plan)),
-             "*The report* (personal data and secrets removed)\n" + wiki.literal(bug.text)]
+             "*The report* (personal data and secrets removed)\n" + wiki.literal(plain(bug.text))]
     if bug.details:
-        parts.append("*Details*\n" + wiki.bullets([f"{k}: {v}" for k, v in bug.details.items()]))
+        parts.append("*Details*\n" + wiki.bullets([f"{k}: {plain(str(v))}" for k, v in bug.details.items()]))
     return "\n\n".join(parts)
 
 
-def _risk(risk: Risk) -> str:
+def _risk(risk: Risk, plain: Callable[[str], str]) -> str:
     value = score(risk.probability, risk.impact)
     rating = (f"*{band(value).capitalize()} {value}* (probability {risk.probability} × impact {risk.impact})"
               if value is not None else "*Not scored yet*")
@@ -151,16 +147,16 @@ def _risk(risk: Risk) -> str:
     for name, text in (("Description", risk.description), ("Mitigation", risk.mitigation),
                        ("Early-warning sign", risk.trigger)):
         if text:
-            parts.append(f"*{name}*\n" + wiki.literal(text))
+            parts.append(f"*{name}*\n" + wiki.literal(plain(text)))
     return "\n\n".join(parts)
 
 
-def _incident(incident: Incident) -> str:
+def _incident(incident: Incident, plain: Callable[[str], str]) -> str:
     rows = [("Grade", str(incident.grade)), ("Status", incident.status),
             ("War room", f"#{incident.channel_name}" if incident.channel_name else None),
             ("From bug", incident.bug_id)]
     rows += [(name, value) for name, value in sorted((incident.versions or {}).items())]
     parts = [wiki.bullets([f"{name}: {val}" for name, val in rows if val])]
     if incident.resolution:
-        parts.append("*Resolution*\n" + wiki.literal(incident.resolution))
+        parts.append("*Resolution*\n" + wiki.literal(plain(incident.resolution)))
     return "\n\n".join(parts)

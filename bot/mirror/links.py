@@ -49,7 +49,7 @@ def link_existing(deps: Deps, item: Item, key: str) -> JiraLink:
         if waiting:
             session.execute(update(JiraOutbox).where(JiraOutbox.id.in_(waiting)).values(status="dropped"))
         link = JiraLink(team_id=item.team_id, kind=kind, entity_id=item.id, readable_id=item.readable_id, jira_key=key,
-                        url=deps.jira.browse_url(key), origin="linked")
+                        url=deps.jira.browse_url(key), origin="linked", created_at=deps.clock())
         session.add(link)
         outbox.record(session, deps, item, "adopt")
         session.flush()

@@ -17,16 +17,16 @@ from sqlalchemy import update
 from sqlmodel import Session
 
 from bot.domain import jira_text as wiki
-from bot.domain.text import escape_mrkdwn, truncate
+from bot.domain.text import NameLookup, escape_mrkdwn, readable, truncate
 from bot.errors import SlackError
 from bot.gateways.jira_gateway import JiraRejected, JiraUnavailable
-from bot.gateways.slack import call, post_in_channel, resolve_channel
+from bot.gateways.slack import admin_channel, call, post_in_channel
 from bot.mirror import content
 from bot.mirror.content import Item, MappingMissing
 from bot.settings import jira_transition_names
 from storage import jira as repo
 from storage.db import session_scope
-from storage.models import Bug, Incident, JiraLink, JiraOutbox, Risk, utcnow
+from storage.models import Bug, Incident, JiraLink, JiraOutbox, Risk
 
 if TYPE_CHECKING:
     from bot.deps import Deps
@@ -46,7 +46,7 @@ def record(session: Session, deps: Deps, item: Item, op: str, **payload) -> None
     if item.id is None:
         session.flush()
     repo.enqueue(session, team_id=item.team_id, kind=content.KIND_OF[type(item)], entity_id=item.id,
-                 readable_id=item.readable_id, op=op, payload=payload)
+                 readable_id=item.readable_id, op=op, payload=payload, now=deps.clock())
 
 
 def jira_of(session: Session, item: Item) -> JiraLink | None:
@@ -79,7 +79,7 @@ def deliver(deps: Deps, *, now: datetime | None = None) -> Run:
     run = Run()
     if deps.jira is None:
         return run
-    now = now or utcnow()
+    now = now or deps.clock()
     with session_scope(deps.engine) as session:
         state = repo.state(session)
         if state.paused_until is not None and state.paused_until > now:
@@ -140,13 +140,14 @@ def _deliver_one(deps: Deps, row: JiraOutbox) -> bool:
     gateway = deps.jira
     assert gateway is not None
     if row.op == "fields":
-        fields = content.kept_fields(deps.settings, row.kind, item, permalink=_permalink(deps, item))
+        fields = content.kept_fields(deps.settings, row.kind, item, permalink=_permalink(deps, item),
+                                    names=deps.names)
         if link.origin == "linked":  # someone else's issue: keep its summary and description
             fields = {k: v for k, v in fields.items() if k == "priority"}
         gateway.edit(link.jira_key, fields, update=content.label_update(row.kind, item))
         _snapshot(deps, link, priority_id=(fields.get("priority") or {}).get("id", link.priority_id))
     elif row.op == "comment":
-        gateway.comment(link.jira_key, _comment(row.payload))
+        gateway.comment(link.jira_key, _comment(row.payload, deps.names))
     elif row.op in ("close", "reopen"):
         done = row.op == "close"
         if link.status_done is not done:
@@ -154,13 +155,13 @@ def _deliver_one(deps: Deps, row: JiraOutbox) -> bool:
             status = gateway.transition(link.jira_key, jira_transition_names(setting))
             _snapshot(deps, link, status_done=done, status_name=status or link.status_name)
         if row.payload.get("text"):
-            gateway.comment(link.jira_key, _comment(row.payload))
+            gateway.comment(link.jira_key, _comment(row.payload, deps.names))
     return True
 
 
-def _comment(payload: dict) -> str:
+def _comment(payload: dict, names: NameLookup | None = None) -> str:
     who = payload.get("who")
-    text = wiki.escape(content.slack_to_plain(str(payload.get("text") or "")))
+    text = wiki.escape(readable(str(payload.get("text") or ""), names))
     return f"{text} _(from Slack{', by ' + wiki.escape(who) if who else ''})_"
 
 
@@ -175,7 +176,8 @@ def _create(deps: Deps, row: JiraOutbox, item: Item) -> None:
         done = ((status.get("statusCategory") or {}).get("key") == "done") if status else False
         priority = content.priority_id(deps.settings, row.kind, item)
     else:
-        fields = content.create_fields(deps.settings, row.kind, item, permalink=_permalink(deps, item))
+        fields = content.create_fields(deps.settings, row.kind, item, permalink=_permalink(deps, item),
+                                       names=deps.names)
         issue_id, key = gateway.create(fields)
         done, priority = False, (fields.get("priority") or {}).get("id")
     with session_scope(deps.engine) as session:
@@ -183,7 +185,7 @@ def _create(deps: Deps, row: JiraOutbox, item: Item) -> None:
             session.add(JiraLink(team_id=row.team_id, kind=row.kind, entity_id=row.entity_id,
                                  readable_id=row.readable_id, jira_key=key, jira_id=issue_id,
                                  url=gateway.browse_url(key), origin="created", status_done=done,
-                                 priority_id=priority))
+                                 priority_id=priority, created_at=deps.clock()))
     logger.info("jira: %s mirrored as %s%s", row.readable_id, key, " (found by its label)" if found else "")
     _show_key(deps, row.kind, item.id)
 
@@ -246,7 +248,7 @@ def _show_key(deps: Deps, kind: str, entity_id: int) -> None:
 def _finish(deps: Deps, row: JiraOutbox) -> None:
     with session_scope(deps.engine) as session:
         session.execute(update(JiraOutbox).where(JiraOutbox.id == row.id)
-                        .values(status="done", done_at=utcnow(), last_error=None))
+                        .values(status="done", done_at=deps.clock(), last_error=None))
 
 
 def _postpone(deps: Deps, row: JiraOutbox, when: datetime) -> None:
@@ -290,13 +292,7 @@ def alert_dead(deps: Deps) -> int:
         dead = repo.unalerted_dead(session)
     if not dead:
         return 0
-    ref = deps.settings.pmbot_admin_channel or deps.settings.pmbot_escalation_channel
-    channel = None
-    if ref:
-        try:
-            channel = resolve_channel(deps.client, ref)
-        except SlackError:
-            channel = None
+    channel = admin_channel(deps.client, deps.settings)
     if channel is None:
         logger.error("jira: %d deliveries gave up and no admin channel is set (PMBOT_ADMIN_CHANNEL)", len(dead))
     else:

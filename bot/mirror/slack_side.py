@@ -9,6 +9,7 @@ from bot.bugs import service as bugs
 from bot.errors import SlackError
 from bot.gateways.slack import call
 from bot.incidents import service as incidents
+from bot.installs import gone_teams
 from bot.risks import service as risks
 from storage import jira as repo
 from storage.db import session_scope
@@ -48,7 +49,7 @@ def say_in_thread(deps: Deps, kind: str, item: Bug | Risk | Incident, text: str)
             (item.announcement_channel, item.announcement_ts)
     else:
         channel, thread = item.message_channel, item.message_ts
-    if not channel:
+    if not channel or item.team_id in gone_teams(deps):  # an uninstalled team hears nothing more
         return
     kwargs = {"thread_ts": thread} if thread else {}
     try:

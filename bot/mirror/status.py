@@ -10,7 +10,7 @@ from sqlalchemy import update
 from bot.domain.text import truncate
 from storage import jira as repo
 from storage.db import session_scope
-from storage.models import JiraOutbox, utcnow
+from storage.models import JiraOutbox
 
 if TYPE_CHECKING:
     from bot.deps import Deps
@@ -20,7 +20,7 @@ def status_text(deps: Deps, *, team_id: str | None = None, now: datetime | None 
     """Counts, the pause if any, the last poll, and the rows that are failing or given up on."""
     if deps.jira is None:
         return "Jira mirroring is off: set JIRA_URL, JIRA_API_TOKEN and JIRA_PROJECT (see `pmbot doctor`)."
-    now = now or utcnow()
+    now = now or deps.clock()
     with session_scope(deps.engine) as session:
         counts = repo.counts(session, team_id=team_id)
         state = repo.state(session)
@@ -44,7 +44,7 @@ def status_text(deps: Deps, *, team_id: str | None = None, now: datetime | None 
 
 def retry(deps: Deps, *, ids: list[int] | None = None, now: datetime | None = None) -> int:
     """Revive given-up rows (all, or those ids), make failing rows due now, and lift a pause."""
-    now = now or utcnow()
+    now = now or deps.clock()
     with session_scope(deps.engine) as session:
         revived = repo.revive(session, now=now, ids=ids)
         waiting = [JiraOutbox.status == "pending", JiraOutbox.attempts > 0]

@@ -26,7 +26,7 @@ from bot.risks import service as risks
 from storage import jira as repo
 from storage.bugs import record_change
 from storage.db import session_scope
-from storage.models import JIRA_USER, Bug, Incident, JiraLink, Risk, utcnow
+from storage.models import JIRA_USER, Bug, Incident, JiraLink, Risk
 from storage.risks import apply_changes
 
 if TYPE_CHECKING:
@@ -43,7 +43,7 @@ def poll(deps: Deps, *, now: datetime | None = None) -> str:
     """Read the issues Jira changed since the last poll (with some overlap) and apply what is new."""
     gateway = deps.jira
     assert gateway is not None
-    now = now or utcnow()
+    now = now or deps.clock()
     with session_scope(deps.engine) as session:
         since = repo.state(session).last_sync_at
     minutes = FIRST_LOOK_MINUTES if since is None else \
@@ -156,7 +156,7 @@ def _status_changed(deps: Deps, link: JiraLink, item, new: Seen) -> str:
         row = session.get(type(item), item.id)
         if isinstance(row, Bug):
             if new.status_done and row.status == "open":
-                row.status, row.closed_at, row.closed_by = "closed", utcnow(), JIRA_USER
+                row.status, row.closed_at, row.closed_by = "closed", deps.clock(), JIRA_USER
                 row.resolution = f"{new.status_name or 'Done'} in Jira ({key})"
                 verb = "closed"
             elif not new.status_done and row.status == "closed":
@@ -169,11 +169,13 @@ def _status_changed(deps: Deps, link: JiraLink, item, new: Seen) -> str:
             assert isinstance(row, Risk)
             if new.status_done and row.status not in ("closed", "accepted"):
                 why = f"{new.status_name or 'Done'} in Jira ({key})"
-                apply_changes(session, risk=row, user_id=JIRA_USER, changes={"status": "closed", "close_reason": why})
+                apply_changes(session, risk=row, user_id=JIRA_USER, changes={"status": "closed", "close_reason": why},
+                              now=deps.clock())
                 verb = "closed"
             elif not new.status_done and row.status in ("closed", "accepted"):
                 apply_changes(session, risk=row, user_id=JIRA_USER,
-                              changes={"status": "open", "close_reason": None, "accepted_until": None})
+                              changes={"status": "open", "close_reason": None, "accepted_until": None},
+                              now=deps.clock())
                 verb = "reopened"
             else:
                 return f"🔄 Jira: {key} was moved to *{status}*."
@@ -190,7 +192,7 @@ def _priority_changed(deps: Deps, link: JiraLink, item, issue: dict[str, Any], p
         row = session.get(Bug, item.id)
         before = row.grade
         record_change(session, bug=row, user_id=JIRA_USER, kind="change", to_grade=grade,
-                      reason=f"priority set to {name} in Jira ({link.jira_key})")
+                      reason=f"priority set to {name} in Jira ({link.jira_key})", now=deps.clock())
         outbox.record(session, deps, row, "fields")  # the grade label follows
     _redraw(deps, row)
     return f"⚖️ Jira: {link.jira_key}'s priority is now *{name}*, so {row.readable_id} is grade {before} → {grade}."

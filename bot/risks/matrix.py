@@ -9,6 +9,7 @@ from datetime import date
 
 from bot.charts import render
 from bot.domain.risk import band, score
+from bot.domain.text import NameLookup, readable
 from storage.models import Risk
 
 BAND_COLOURS = {"low": "#8fd19e", "medium": "#ffe08a", "high": "#ffb26b", "critical": "#f28b82"}
@@ -62,25 +63,31 @@ CSV_COLUMNS = ("id", "title", "description", "category", "probability", "impact"
                "created_by", "created_at")
 
 
-def register_csv(risks: list[Risk], categories: dict[str, str]) -> bytes:
-    """Every risk as one CSV row (UTF-8 with a BOM, so spreadsheets read accents right)."""
+def register_csv(risks: list[Risk], categories: dict[str, str], names: NameLookup | None = None) -> bytes:
+    """Every risk as one CSV row (UTF-8 with a BOM, so spreadsheets read accents right); people by name."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(CSV_COLUMNS)
+
+    def cell(text: str | None) -> str:
+        return _cell(readable(text or "", names))
+
+    def person(user_id: str | None) -> str:  # the name alone: a leading @ would read as a formula
+        return _cell((names(user_id) if names else None) or user_id) if user_id else ""
+
     for risk in risks:
         value = score(risk.probability, risk.impact)
         writer.writerow([
-            risk.readable_id, _cell(risk.title), _cell(risk.description), categories.get(risk.category or "", ""),
+            risk.readable_id, cell(risk.title), cell(risk.description), categories.get(risk.category or "", ""),
             risk.probability or "", risk.impact or "", value or "", band(value) if value else "", risk.response or "",
-            risk.owner_id or "", _cell(risk.mitigation), _cell(risk.trigger),
+            person(risk.owner_id), cell(risk.mitigation), cell(risk.trigger),
             risk.review_on.isoformat() if risk.review_on else "", risk.status,
-            risk.accepted_until.isoformat() if risk.accepted_until else "", _cell(risk.close_reason),
-            " ".join(risk.links or []), risk.created_by, risk.created_at.isoformat(),
+            risk.accepted_until.isoformat() if risk.accepted_until else "", cell(risk.close_reason),
+            " ".join(risk.links or []), person(risk.created_by), risk.created_at.isoformat(),
         ])
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
 
 
-def _cell(text: str | None) -> str:
+def _cell(text: str) -> str:
     """Spreadsheets run a cell starting with = + - @ as a formula: quote it so it stays text."""
-    text = text or ""
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text

@@ -13,7 +13,6 @@ from bot.domain.text import truncate
 from bot.errors import NotFound, SlackError, UserInputError
 from bot.gateways.slack import call, find_user, post_in_channel
 from bot.mirror import links, outbox
-from bot.mirror.content import slack_to_plain
 from bot.risks import blocks as risk_blocks
 from bot.teams import team_today
 from storage.bugs import get_bug, record_llm_usage
@@ -56,7 +55,7 @@ def quick_add(deps: Deps, *, team_id: str, channel_id: str, user_id: str, delive
     with session_scope(deps.engine) as session:
         risk, created = create_risk(session, team_id=team_id, delivery_key=delivery_key, channel_id=channel_id,
                                     title=title, description=description, created_by=user_id,
-                                    guessed=sorted(hints.guessed), intake_step=step, **values)
+                                    guessed=sorted(hints.guessed), intake_step=step, now=deps.clock(), **values)
         if created:
             outbox.record(session, deps, risk, "create")
     return Added(risk, created, describe(redaction.findings))
@@ -103,7 +102,7 @@ def _llm_suggestions(deps: Deps, risk: Risk, known: dict[str, str]) -> Risk:
             usage = outcome.usage
             record_llm_usage(session, team_id=risk.team_id, feature="risk_intake", model=usage.model,
                              prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens,
-                             latency_ms=usage.latency_ms, request_id=usage.request_id)
+                             latency_ms=usage.latency_ms, request_id=usage.request_id, now=deps.clock())
         return row
 
 
@@ -225,7 +224,7 @@ def answer(deps: Deps, *, team_id: str, risk_id: int, step: str, value: object, 
                 merged = {"probability": risk.probability, "impact": risk.impact, **changes}
                 changes = {**changes, "review_on": _with_default_review(merged, today).get("review_on")}
                 changes = {k: v for k, v in changes.items() if v is not None}
-            apply_changes(session, risk=risk, user_id=user_id, changes=changes)
+            apply_changes(session, risk=risk, user_id=user_id, changes=changes, now=deps.clock())
             outbox.record(session, deps, risk, "fields")
     shown = "skipped" if value is None else _shown(step, value, known)
     if old_question and risk.message_channel:
@@ -274,7 +273,7 @@ def _quietly(deps: Deps, method: str, **kwargs) -> None:
 
 
 def typed_answer(deps: Deps, *, team_id: str, channel_id: str, thread_ts: str, ts: str, user_id: str,
-                 text: str) -> tuple[bool, str | None]:
+                 text: str, edited: bool = False) -> tuple[bool, str | None]:
     """A plain reply in a risk's thread while it waits for an answer: (was it a risk's thread, what to tell the
     person, if anything).
 
@@ -288,6 +287,9 @@ def typed_answer(deps: Deps, *, team_id: str, channel_id: str, thread_ts: str, t
     if not risk.intake_step:
         return True, None
     if not risk.intake_question_ts or _ts(ts) <= _ts(risk.intake_question_ts):
+        if edited:  # an edit of a reply written for an earlier question: that answer is recorded already
+            return True, (f"That question was answered already, so your edit does not change {risk.readable_id}; "
+                          f"use `/risk update {risk.readable_id} …` to change a field.")
         return True, "Someone answered that question just before you; the next one is in the thread."
     step = risk.intake_step
     if rules.is_skip(text):
@@ -327,7 +329,7 @@ def update(deps: Deps, *, team_id: str, readable_id: str, user_id: str, changes:
         if reopening:
             changes = {**changes, "close_reason": None, "accepted_until": None}
         was = risk.status
-        logged = apply_changes(session, risk=risk, user_id=user_id, changes=changes)
+        logged = apply_changes(session, risk=risk, user_id=user_id, changes=changes, now=deps.clock())
         if logged:
             _mirror_update(session, deps, risk, was, logged, note)
     if logged:
@@ -402,12 +404,12 @@ def _mirror_update(session, deps: Deps, risk: Risk, was: str, logged: list, note
     now = risk.status
     if now in ("closed", "accepted") and was not in ("closed", "accepted"):
         outbox.record(session, deps, risk, "fields")
-        outbox.record(session, deps, risk, "close", text=slack_to_plain(note or f"{risk.readable_id} was {now}."))
+        outbox.record(session, deps, risk, "close", text=note or f"{risk.readable_id} was {now}.")
         return
     if was in ("closed", "accepted") and now not in ("closed", "accepted"):
         outbox.record(session, deps, risk, "reopen", text="Reopened in Slack.")
     outbox.record(session, deps, risk, "fields")
-    outbox.record(session, deps, risk, "comment", text=slack_to_plain(f"Updated in Slack: {_said(logged)}."))
+    outbox.record(session, deps, risk, "comment", text=f"Updated in Slack: {_said(logged)}.")
 
 
 def _said(logged: list) -> str:
@@ -446,7 +448,7 @@ def save_form(deps: Deps, *, team_id: str, channel_id: str, user_id: str, delive
         values = _with_default_review(values, today)
         with session_scope(deps.engine) as session:
             risk, created = create_risk(session, team_id=team_id, delivery_key=delivery_key, channel_id=channel_id,
-                                        created_by=user_id, **values)
+                                        created_by=user_id, now=deps.clock(), **values)
             if created:
                 outbox.record(session, deps, risk, "create")
         return _post(deps, risk, team_categories(deps, team_id)) if created else risk

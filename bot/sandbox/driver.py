@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import time
 import urllib.error
 import urllib.request
@@ -18,7 +19,7 @@ from urllib.parse import urlencode
 from slack_sdk.signature import SignatureVerifier
 
 from bot.sandbox.server import TEAM_ID, SlackSandbox
-from bot.sandbox.workspace import BOT_USER_ID
+from bot.sandbox.workspace import BOT_USER_ID, kept_state
 
 HTTP_TIMEOUT = 10
 FORM = "application/x-www-form-urlencoded"
@@ -46,6 +47,16 @@ class Found:
 
 class NotFoundOnScreen(LookupError):
     """No button, select or input matches what was asked for."""
+
+
+# Dashes people type for the one in a label like "2 — High"; a label splits into parts at them.
+_DASHES = re.compile(r"\s*(?:—|–|--|-)\s+|\s+(?:—|–|--|-)\s*")
+_LABEL_PARTS = re.compile(r" — |: |, |\s+")
+
+
+def _loose(text: str) -> str:
+    """An option label or what was typed for it, compared without case, extra spaces or dash style."""
+    return _DASHES.sub(" — ", " ".join(text.split())).lower()
 
 
 def element_label(element: dict[str, Any]) -> str:
@@ -209,7 +220,8 @@ class Driver:
 
     def choose(self, label: str, option: str, *, user: str = "U0ALICE", channel: str | None = "C0GENERAL",
                **post_options: Any) -> Response:
-        """Pick `option` (its text or value; a user or channel id for pickers) in a select."""
+        """Pick `option` in a select: its label, a part of it, its value or its number in the list (see
+        `_option`); a user or channel id for pickers."""
         found = self.find(label, user=user, channel=channel)
         element = found.element
         action: dict[str, Any] = {"type": element.get("type"), "action_id": element.get("action_id"),
@@ -227,14 +239,30 @@ class Driver:
 
     @staticmethod
     def _option(element: dict[str, Any], option: str) -> dict[str, Any]:
+        """The option a person means by `option`, tried in this order: its value or its whole label
+        (`2 — High`, dashes and spaces as typed), one word of the label (`2`, `High`), its 1-based number in
+        the list (unless the labels carry numbers of their own), or the start of exactly one label (`crit`)."""
         options = list(element.get("options") or [])
         for group in element.get("option_groups") or []:
             options += group.get("options", [])
-        wanted = option.strip().lower()
-        for candidate in options:
-            if wanted in (candidate.get("value", "").lower(), candidate["text"]["text"].strip().lower()):
-                return candidate
-        raise NotFoundOnScreen(f"no option {option!r}")
+        wanted = _loose(option)
+        labels = [_loose(o["text"]["text"]) for o in options]
+        words = [_LABEL_PARTS.split(label) for label in labels]
+        rules = (
+            lambda n: wanted in (_loose(options[n].get("value", "")), labels[n]),
+            lambda n: wanted in words[n],
+            lambda n: wanted.isdigit() and int(wanted) == n + 1 and not any(w.isdigit() for ws in words for w in ws),
+        )
+        for rule in rules:
+            found = [options[n] for n in range(len(options)) if rule(n)]
+            if found:
+                return found[0]
+        started = [o for o, label, ws in zip(options, labels, words, strict=True)
+                   if wanted and any(part.startswith(wanted) for part in (label, *ws))]
+        if len(started) == 1:
+            return started[0]
+        shown = " | ".join(o["text"]["text"] for o in options)
+        raise NotFoundOnScreen(f"no option {option!r} (the options: {shown or 'none'})")
 
     def _block_actions(self, found: Found, action: dict[str, Any], user: str, **post_options: Any) -> Response:
         payload: dict[str, Any] = {
@@ -271,7 +299,10 @@ class Driver:
 
     def submit(self, values: dict[str, str] | None = None, *, user: str = "U0ALICE",
                **post_options: Any) -> Response:
-        """Submit the open modal, filling inputs by label, block_id or action_id; applies the bot's answer."""
+        """Submit the open modal, filling inputs by label, block_id or action_id; applies the bot's answer.
+
+        Inputs not named keep what the modal shows: what was typed before an error answer, else the
+        initial value."""
         view = self.open_view(user)
         state = self._state(view, values or {})
         submitted = {**view, "state": {"values": state}}
@@ -280,17 +311,20 @@ class Driver:
                    "trigger_id": self._trigger(user), "view": submitted, "response_urls": [],
                    "is_enterprise_install": False}
         response = self.post(urlencode({"payload": json.dumps(payload)}), FORM, **post_options)
-        self._apply_view_answer(user, view, response)
+        self._apply_view_answer(user, view, response, state)
         return response
 
     def _state(self, view: dict[str, Any], values: dict[str, str]) -> dict[str, Any]:
         wanted = {k.strip().lower(): v for k, v in values.items()}
+        shown = (view.get("state") or {}).get("values") or {}
         state: dict[str, Any] = {}
         for element, block_id, label in iter_elements(view.get("blocks") or []):
             action_id = element.get("action_id") or "a"
             keys = {label.strip().lower(), block_id.lower(), action_id.lower()}
             value = next((wanted.pop(k) for k in list(wanted) if k in keys), None)
-            state.setdefault(block_id, {})[action_id] = self._input_value(element, value)
+            kept = (shown.get(block_id) or {}).get(action_id)
+            entry = kept if value is None and kept is not None else self._input_value(element, value)
+            state.setdefault(block_id, {})[action_id] = entry
         if wanted:
             raise NotFoundOnScreen(f"the modal has no field {', '.join(repr(k) for k in wanted)}")
         return state
@@ -318,8 +352,11 @@ class Driver:
             result["value"] = value
         return result
 
-    def _apply_view_answer(self, user: str, view: dict[str, Any], response: Response) -> None:
-        """What Slack does with the HTTP answer to a view_submission."""
+    def _apply_view_answer(self, user: str, view: dict[str, Any], response: Response,
+                           state: dict[str, Any]) -> None:
+        """What Slack does with the HTTP answer to a view_submission: an `errors` answer leaves the modal
+        open with what the person typed still in it; an `update` keeps what was typed in inputs whose
+        block_id and action_id the new view still has."""
         if response.status != 200:
             return
         answer = response.json() if response.body.strip().startswith("{") else {}
@@ -328,9 +365,10 @@ class Driver:
         with self.sandbox.lock:
             stack = ws.view_stacks.get(user) or []
             if action == "errors":
-                ws.views[view["id"]]["errors"] = answer.get("errors", {})
+                ws.views[view["id"]].update(errors=answer.get("errors", {}), state={"values": state})
             elif action == "update":
-                ws.views[view["id"]] = {**view, **answer["view"], "id": view["id"], "errors": {}}
+                kept = kept_state(state, answer["view"])
+                ws.views[view["id"]] = {**view, **answer["view"], "id": view["id"], "errors": {}, "state": kept}
             elif action == "push":
                 pushed = ws._view(answer["view"], user, root=view["root_view_id"], previous=view["id"])
                 stack.append(pushed["id"])
@@ -430,3 +468,57 @@ class Driver:
         """Someone opens the bot's Home tab."""
         return self.event({"type": "app_home_opened", "user": user, "channel": f"D{user}", "tab": "home"},
                           **post_options)
+
+    def share_file(self, name: str, content: bytes = b"", *, text: str = "", user: str = "U0ALICE",
+                   channel: str = "C0GENERAL", thread_ts: str | None = None,
+                   **post_options: Any) -> tuple[Response | None, dict[str, Any]]:
+        """A person uploads a file (a screenshot, say), with a message or none, in a channel or a thread: file
+        and message stored, then the `message` event with subtype `file_share` and the file in `files` sent."""
+        room = self.sandbox.channels[channel]
+        with self.sandbox.lock:
+            ws = self.sandbox.ws
+            file_id = ws.new_id("F")
+            ws.files[file_id] = {"id": file_id, "name": name, "title": name, "size": len(content),
+                                 "content": content, "shares": {}, "completed": True}
+            message = ws.post(room, user, {"text": text, "thread_ts": thread_ts, "files": [file_id]})
+            share = {"ts": message["ts"], **({"thread_ts": message["thread_ts"]} if "thread_ts" in message else {})}
+            ws.files[file_id]["shares"] = {"private" if room.is_private else "public": {channel: [share]}}
+            parent_user = ws.message(channel, message["thread_ts"]).get("user") if "thread_ts" in message else None
+        event = {"type": "message", "subtype": "file_share", "text": text,
+                 "files": [self._shared_file(ws.files[file_id], user)], "upload": True, "user": user,
+                 "display_as_bot": False, "ts": message["ts"], "channel": channel,
+                 "channel_type": "group" if room.is_private else "channel"}
+        if "thread_ts" in message:
+            event.update(thread_ts=message["thread_ts"], parent_user_id=parent_user)
+        return self.event(event, **post_options), message
+
+    def _shared_file(self, file: dict[str, Any], user: str) -> dict[str, Any]:
+        """A file object as message events carry it (Slack's `files` items: a subset of the fields)."""
+        name, stamp = file["name"], int(time.time())
+        extension = name.rsplit(".", 1)[-1].lower() if "." in name else "binary"
+        mimetype = {"png": "image/png", "jpg": "image/jpeg", "jpeg": "image/jpeg", "gif": "image/gif",
+                    "pdf": "application/pdf", "txt": "text/plain", "csv": "text/csv"}.get(extension,
+                                                                                       "application/octet-stream")
+        private = f"https://files.slack.local/files-pri/{self.team_id}-{file['id']}"
+        return {"id": file["id"], "created": stamp, "timestamp": stamp, "name": name, "title": file["title"],
+                "mimetype": mimetype, "filetype": extension, "pretty_type": extension.upper(), "user": user,
+                "user_team": self.team_id, "editable": False, "size": file["size"], "mode": "hosted",
+                "is_external": False, "external_type": "", "is_public": "public" in file["shares"],
+                "public_url_shared": False, "display_as_bot": False, "username": "", "url_private": f"{private}/{name}",
+                "url_private_download": f"{private}/download/{name}",
+                "permalink": f"https://sandbox.slack.local/files/{user}/{file['id']}/{name}",
+                "is_starred": False, "has_rich_preview": False}
+
+    def delete(self, message: dict[str, Any], **post_options: Any) -> Response | None:
+        """A person deletes their message: removed, then `message_deleted` sent with the message as it was."""
+        with self.sandbox.lock:
+            ws = self.sandbox.ws
+            ws.messages[:] = [m for m in ws.messages if m is not message]
+            if message.get("thread_ts") not in (None, message["ts"]):
+                parent = ws.message(message["channel"], message["thread_ts"])
+                parent["reply_count"] = max(0, parent.get("reply_count", 1) - 1)
+        room = self.sandbox.channels[message["channel"]]
+        event = {"type": "message", "subtype": "message_deleted", "hidden": True, "channel": message["channel"],
+                 "ts": f"{time.time():.6f}", "deleted_ts": message["ts"], "previous_message": dict(message),
+                 "channel_type": "group" if room.is_private else "channel"}
+        return self.event(event, **post_options)

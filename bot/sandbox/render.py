@@ -51,15 +51,36 @@ def element_text(element: dict[str, Any], names: Names) -> str:
     return _text(element, names) or f"[{kind}]"
 
 
-def render_blocks(blocks: list[dict[str, Any]], names: Names, *, errors: dict[str, str] | None = None) -> list[str]:
-    """Lines for a list of blocks."""
+def render_blocks(blocks: list[dict[str, Any]], names: Names, *, errors: dict[str, str] | None = None,
+                  state: dict[str, Any] | None = None) -> list[str]:
+    """Lines for a list of blocks; `state` is a modal's `state.values`, what was typed in its inputs."""
     lines: list[str] = []
     for block in blocks or []:
-        lines += _render_block(block, names)
+        typed = _typed(block, state or {}, names)
+        lines += [_input_line(block, typed, names)] if typed is not None else _render_block(block, names)
         error = (errors or {}).get(block.get("block_id", ""))
         if error:
             lines.append(f"  ⚠ {error}")
     return lines
+
+
+def _typed(block: dict[str, Any], state: dict[str, Any], names: Names) -> str | None:
+    """What the person typed or picked in an input block, as it shows in the modal; None when nothing."""
+    element = block.get("element") if block.get("type") == "input" else None
+    if not isinstance(element, dict):
+        return None
+    entry = (state.get(block.get("block_id", "")) or {}).get(element.get("action_id") or "a") or {}
+    option = entry.get("selected_option") or {}
+    people = [names(u) for u in entry.get("selected_users") or []]
+    ids = [names(entry[k]) for k in ("selected_user", "selected_conversation", "selected_channel") if entry.get(k)]
+    picked = (entry.get("value"), _text(option.get("text"), names), ", ".join(people), *ids,
+              entry.get("selected_date"))
+    return next((str(p) for p in picked if p), None)
+
+
+def _input_line(block: dict[str, Any], typed: str, names: Names) -> str:
+    optional = " (optional)" if block.get("optional") else ""
+    return f"{_text(block.get('label'), names)}{optional}: [{typed}]"
 
 
 def _render_block(block: dict[str, Any], names: Names) -> list[str]:
@@ -110,7 +131,8 @@ def render_view(view: dict[str, Any], names: Names) -> list[str]:
     """A modal in a box, with its buttons and any field errors."""
     title = _text(view.get("title"), names) or "Modal"
     lines = [f"┌─ {title} " + "─" * max(2, 36 - len(title))]
-    lines += ["│ " + line for line in render_blocks(view.get("blocks") or [], names, errors=view.get("errors"))]
+    lines += ["│ " + line for line in render_blocks(view.get("blocks") or [], names, errors=view.get("errors"),
+                                                          state=(view.get("state") or {}).get("values"))]
     buttons = [f"[{_text(view.get(key), names)}]" for key in ("submit", "close") if view.get(key)]
     lines.append("└─ " + (" ".join(buttons) if buttons else "[Close]") + "   (fill <field> = <value>, submit, cancel)")
     return lines

@@ -57,6 +57,7 @@ class SlackSandbox:
         self.calls: list[Call] = []
         self.responses: list[dict[str, Any]] = []
         self.rate_limits: dict[str, tuple[int, int]] = {}
+        self.withheld_scopes: dict[str, tuple[str, str]] = {}  # method → (needed, provided)
         self.response_delay = 0.0
         self.socket_mode: SocketModeServer | None = None
         self.lock = threading.RLock()
@@ -108,6 +109,11 @@ class SlackSandbox:
         """Answer the next `times` calls of `method` with HTTP 429 `ratelimited` and `Retry-After`."""
         with self.lock:
             self.rate_limits[method] = (times, retry_after)
+
+    def withhold_scope(self, method: str, *, needed: str, provided: str) -> None:
+        """Answer every call of `method` with `missing_scope`, as Slack does when the app lacks `needed`."""
+        with self.lock:
+            self.withheld_scopes[method] = (needed, provided)
 
     def new_response_url(self, channel: str = "C0GENERAL", user: str = "U0ALICE", *,
                          message_ts: str | None = None, ephemeral: bool = False) -> str:
@@ -177,6 +183,9 @@ class SlackSandbox:
                 return 200, {}, {"ok": False, "error": "unknown_method"}
             if call.token != self.bot_token:
                 return 200, {}, {"ok": False, "error": "not_authed" if not call.token else "invalid_auth"}
+            if method in self.withheld_scopes:
+                needed, provided = self.withheld_scopes[method]
+                return 200, {}, {"ok": False, "error": "missing_scope", "needed": needed, "provided": provided}
             try:
                 result = handler(call.args)
             except SlackApiFailure as failure:

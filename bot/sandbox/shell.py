@@ -6,6 +6,8 @@ terminal it reads one line per step and exits 0 at the end of input.
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import sys
 from collections.abc import Callable, Iterable
@@ -15,12 +17,17 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from pydantic import SecretStr
+from sqlalchemy.engine import make_url
 
 from bot.app import Runtime, Service, build
-from bot.sandbox.driver import Driver, NotFoundOnScreen
+from bot.sandbox.composer import to_wire
+from bot.sandbox.driver import Driver, NotFoundOnScreen, iter_elements
 from bot.sandbox.render import mrkdwn_to_text, render_message, render_view
 from bot.sandbox.server import BOT_TOKEN, BOT_USER_ID, SlackSandbox
+from bot.sandbox.workspace import Workspace
+from bot.scheduler import RunResult
 from bot.settings import Settings
+from storage.clock import system_clock
 from storage.migrate import upgrade
 
 SIGNING_SECRET = "sandbox-signing-secret"
@@ -30,8 +37,9 @@ _UNITS = {"w": "weeks", "d": "days", "h": "hours", "m": "minutes"}
 HELP = """\
 Commands (you are {user} in #{channel}):
   /<command> [text]        a slash command, as in Slack (try /pmbot help)
+  /invite @user            add someone (or @pmbot) to this channel
   click <label>            press a button, by its label or action id
-  choose <select> = <opt>  pick an option in a select menu
+  choose <select> = <opt>  pick an option in a select menu: its label, a word of it, or its number
   fill <field> = <value>   fill a field of the open modal; then submit (or cancel)
   submit | cancel          submit or close the open modal
   say <text>               post a message in the channel
@@ -48,10 +56,14 @@ Commands (you are {user} in #{channel}):
 class Shell:
     """One terminal session on the local workspace."""
 
-    def __init__(self, settings: Settings, *, files_dir: Path, out: Callable[[str], None] = print):
+    def __init__(self, settings: Settings, *, files_dir: Path, out: Callable[[str], None] = print,
+                 state_path: Path | None = None):
         self.out = out
         self.files_dir = files_dir
         self.sandbox = SlackSandbox()
+        # The workspace lives as long as the database: the ids the database holds must still resolve.
+        self.state_path = state_path or sandbox_state_path(settings.database_url)
+        self._load_state()
         self.sandbox.start()
         self.settings = settings.model_copy(update={
             "slack_api_url": self.sandbox.api_url, "slack_bot_token": SecretStr(BOT_TOKEN), "slack_app_token": None,
@@ -62,6 +74,7 @@ class Shell:
         self.runtime.scheduler.ensure_default_schedules()
         self.offset = timedelta(0)
         self.runtime.deps.clock = self.now
+        self.sandbox.ws.clock = lambda: self.now().timestamp()  # Slack's message ts follow the same clock
         self.service = Service(self.runtime, host="127.0.0.1", port=0)
         self.service.start()
         self.runtime.deps.scheduler_role = "driven by the shell (`time +1d` runs what falls due)"
@@ -71,15 +84,17 @@ class Shell:
         self.user, self.channel = "U0ALICE", "C0GENERAL"
         self.thread_ts: str | None = None
         self.fields: dict[str, str] = {}
-        self._seen_messages = 0
+        self._seen_messages = len(self.sandbox.messages)  # a restored workspace's history is not news
         self._seen_ephemeral = 0
         self._seen_view: tuple[str, str] | None = None
         self._saved_files: set[str] = set()
+        self._save_failed = False
+        self.slash_commands = manifest_commands()
 
     # --- clock --------------------------------------------------------------------------------
 
     def now(self) -> datetime:
-        return datetime.now(UTC) + self.offset
+        return system_clock() + self.offset
 
     # --- loop ---------------------------------------------------------------------------------
 
@@ -114,6 +129,8 @@ class Shell:
                 return
 
     def close(self) -> None:
+        self.runtime.settle()
+        self._save_state()
         self.service.stop()
         self.sandbox.stop()
 
@@ -128,11 +145,11 @@ class Shell:
             self.out(f"! {exc}")
         self.runtime.settle()
         self._show_new()
+        self._save_state()
 
     def _dispatch(self, line: str) -> None:
         if line.startswith("/"):
-            command, _, text = line.partition(" ")
-            self._check_status(self.driver.command(command, text.strip(), user=self.user, channel=self.channel))
+            self._command(line)
             return
         verb, _, rest = line.partition(" ")
         handler = self._verbs().get(verb.lower())
@@ -146,6 +163,28 @@ class Shell:
                 "submit": self._submit, "cancel": self._cancel, "say": self._say, "reply": self._reply,
                 "react": self._react, "as": self._as, "in": self._in, "open": self._open, "channels": self._channels,
                 "users": self._users, "time": self._time}
+
+    def _command(self, line: str) -> None:
+        """A slash command goes to the bot only if the app has it, like in Slack; its text in Slack's wire form."""
+        command, _, text = line.partition(" ")
+        builtin = {"/invite": self._invite}.get(command)
+        if builtin is not None:
+            builtin(text.strip())
+        elif command not in self.slash_commands:
+            # Slack answers itself (Slackbot, only to you); no app hears of it. Slack's own wording.
+            self.out(f"(only you) Slackbot: {command} is not a valid command. In Slack, all messages that start "
+                     "with the “/” character are interpreted as commands.")
+        else:
+            wire = self._wire(text.strip(), labelled=True)  # the manifest's should_escape: true
+            self._check_status(self.driver.command(command, wire, user=self.user, channel=self.channel))
+
+    def _wire(self, text: str, *, labelled: bool = False) -> str:
+        """What Slack sends for `text` as typed: entities, mentions and links of this workspace."""
+        ws = self.sandbox.ws
+        with self.sandbox.lock:
+            users = {u.name.lower(): u.id for u in ws.users.values()}
+            channels = {c.name.lower(): c.id for c in ws.channels.values() if not c.is_im}
+        return to_wire(text, users=users, channels=channels, labelled=labelled)
 
     def _check_status(self, response) -> None:
         if response is not None and response.status != 200:
@@ -172,13 +211,19 @@ class Shell:
         field, sep, value = rest.partition("=")
         if not sep:
             raise ValueError("usage: fill <field> = <value>")
-        self.driver.open_view(self.user)
+        view = self.driver.open_view(self.user)
+        fields = [(label, block_id, element.get("action_id") or "")
+                  for element, block_id, label in iter_elements(view.get("blocks") or [])]
+        if field.strip().lower() not in {name.strip().lower() for names in fields for name in names}:
+            shown = ", ".join(label for label, _, _ in fields if label) or "none"
+            raise ValueError(f"the modal has no field {field.strip()!r} (its fields: {shown})")
+        # Modal inputs reach the bot as typed: Slack encodes none of it.
         self.fields[field.strip()] = self._resolve_id(value.strip())
         self.out(f"  {field.strip()} = {value.strip()}")
 
     def _submit(self, _rest: str) -> None:
         response = self.driver.submit(self.fields, user=self.user)
-        self.fields = {}
+        self.fields = {}  # now in the modal's state: an error answer leaves them there to fix and submit again
         self._check_status(response)
         self._seen_view = None  # show the modal again if it stayed open (errors, update)
 
@@ -190,7 +235,7 @@ class Shell:
     def _say(self, text: str) -> None:
         if not text:
             raise ValueError("say what?")
-        response, message = self.driver.say(text, user=self.user, channel=self.channel)
+        response, message = self.driver.say(self._wire(text), user=self.user, channel=self.channel)
         self._check_status(response)
         self.thread_ts = message["ts"]
 
@@ -199,7 +244,8 @@ class Shell:
             raise ValueError("reply what?")
         if self.thread_ts is None:
             raise ValueError("no thread to reply to yet in this channel")
-        self._check_status(self.driver.reply(self.thread_ts, text, user=self.user, channel=self.channel)[0])
+        self._check_status(self.driver.reply(self.thread_ts, self._wire(text), user=self.user,
+                                             channel=self.channel)[0])
 
     def _react(self, emoji: str) -> None:
         name = emoji.strip().strip(":")
@@ -211,6 +257,21 @@ class Shell:
             raise ValueError("there is no message here to react to")
         self._check_status(self.driver.react(name, latest, user=self.user))
         self.out(f"  :{name}: on “{mrkdwn_to_text(latest['text'], self._name)[:60]}”")
+
+    def _invite(self, who: str) -> None:
+        """Slack's own /invite: people join the channel, and the bot hears `member_joined_channel`."""
+        if not who:
+            raise ValueError("usage: /invite @someone [@someone-else …]")
+        channel = self.sandbox.channels[self.channel]
+        for name in who.replace(",", " ").split():
+            user = self.sandbox.ws.user_by_name(name)
+            if user is None:
+                raise ValueError(f"nobody called {name} here; `users` lists people")
+            if user.id in channel.members:
+                self.out(f"  @{user.name} is already in #{channel.name}")
+                continue
+            self._check_status(self.driver.join(user.id, channel.id))
+            self.out(f"  @{user.name} joined #{channel.name}")
 
     def _as(self, who: str) -> None:
         user = self.sandbox.ws.user_by_name(who)
@@ -264,9 +325,11 @@ class Shell:
         results, skipped = self.runtime.scheduler.run_due(before, target)
         if skipped:
             self.out(f"  ({skipped} older scheduled runs skipped: only the latest of each schedule run)")
-        for result in results:
-            detail = f" — {result.detail}" if result.detail else ""
-            self.out(f"  ran {result.job_name} for {self._local(result.slot_at)}: {result.status}{detail}")
+        self._report_runs(results)
+
+    def _report_runs(self, results: list[RunResult]) -> None:
+        for line in summarize_runs(results, local=self._local):
+            self.out(line)
 
     def _parse_time(self, text: str, now: datetime) -> datetime:
         match = _OFFSET.match(text.strip())
@@ -283,6 +346,36 @@ class Shell:
 
     def _local(self, moment: datetime) -> str:
         return moment.astimezone(ZoneInfo(self.settings.pmbot_timezone)).strftime("%a %d %b %Y %H:%M %Z")
+
+    # --- the workspace on disk ---------------------------------------------------------------
+
+    def _load_state(self) -> None:
+        if self.state_path is None or not self.state_path.exists():
+            return
+        workspace = Workspace(self.sandbox.team_id)
+        try:
+            workspace.restore(json.loads(self.state_path.read_text(encoding="utf-8")))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            self.out(f"! could not read the workspace saved in {self.state_path} ({exc}); starting a fresh one")
+            return
+        self.sandbox.ws = workspace
+        shown = [c for c in workspace.channels.values() if not c.is_im]
+        self.out(f"(workspace restored from {self.state_path}: {len(shown)} channels, "
+                 f"{len(workspace.messages)} messages)")
+
+    def _save_state(self) -> None:
+        if self.state_path is None:
+            return
+        with self.sandbox.lock:
+            text = json.dumps(self.sandbox.ws.snapshot(), ensure_ascii=False)
+        partial = self.state_path.with_name(self.state_path.name + ".partial")
+        try:
+            partial.write_text(text, encoding="utf-8")
+            os.replace(partial, self.state_path)  # never a half-written file, even if the shell is killed
+        except OSError as exc:
+            if not self._save_failed:
+                self.out(f"! could not save the workspace to {self.state_path} ({exc}); it will not be kept")
+            self._save_failed = True
 
     # --- output -------------------------------------------------------------------------------
 
@@ -351,6 +444,45 @@ class Shell:
             for line in render_view(view, self._name):
                 self.out(line)
         self._seen_view = key
+
+
+def summarize_runs(results: list[RunResult], *, local: Callable[[datetime], str]) -> list[str]:
+    """One line per job: how many runs, how many failed and the first failure, else the latest outcome."""
+    if not results:
+        return ["  no scheduled job fell due"]
+    by_job: dict[str, list[RunResult]] = {}
+    for result in results:
+        by_job.setdefault(result.job_name, []).append(result)
+    lines = []
+    for job, runs in by_job.items():
+        failed = [run for run in runs if run.status != "ok"]
+        counts = f"{len(runs) - len(failed)} ok" + (f", {len(failed)} failed" if failed else "")
+        line = f"  {job}: {len(runs)} run{'s' if len(runs) != 1 else ''} ({counts})"
+        if failed:
+            line += f" — first failure, {local(failed[0].slot_at)}: {failed[0].detail}"
+        elif runs[-1].detail:
+            line += f" — latest: {runs[-1].detail}"
+        lines.append(line)
+    return lines
+
+
+def sandbox_state_path(database_url: str) -> Path | None:
+    """Where the workspace is kept: beside a SQLite file (`pmbot.db` → `pmbot.sandbox.json`), in the working
+    directory for another database (`<name>.sandbox.json`), nowhere for an in-memory one."""
+    url = make_url(database_url)
+    if url.get_backend_name() != "sqlite":
+        return Path(f"{url.database or 'pmbot'}.sandbox.json")
+    if not url.database or url.database == ":memory:" or url.database.startswith("file:"):
+        return None
+    return Path(url.database).with_suffix(".sandbox.json")
+
+
+def manifest_commands() -> set[str]:
+    """The slash commands the app's manifest declares: the only ones Slack sends the bot."""
+    from bot import commands
+    from bot.manifest import build_manifest
+
+    return {c["command"] for c in build_manifest(commands.specs())["features"]["slash_commands"]}
 
 
 def subscribed_events() -> set[str]:

@@ -6,11 +6,12 @@ beside `"ok": true`, or raises SlackApiFailure with Slack's error string.
 
 from __future__ import annotations
 
-import itertools
+import base64
 import json
 import re
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 TEAM_ID = "T0SANDBOX"
@@ -20,6 +21,7 @@ CHANNEL_NAME = re.compile(r"^[a-z0-9_\-]+$")
 CHANNEL_NAME_MAX = 80
 TOPIC_MAX = 250
 TRIGGER_LIFETIME_SECONDS = 3.0
+SNAPSHOT_VERSION = 1
 
 
 class SlackApiFailure(Exception):
@@ -57,14 +59,29 @@ class Channel:
     created: int = field(default_factory=lambda: int(time.time()))
     pins: list[str] = field(default_factory=list)
     bookmarks: list[dict[str, Any]] = field(default_factory=list)
+    creator: str = ""  # who made the channel (Slack's conversations.info says it)
 
     def to_api(self, viewer: str = BOT_USER_ID) -> dict[str, Any]:
         return {"id": self.id, "name": self.name, "is_channel": not self.is_private and not self.is_im,
                 "is_group": self.is_private, "is_im": self.is_im, "is_private": self.is_private or self.is_im,
                 "is_archived": self.is_archived, "is_member": viewer in self.members, "created": self.created,
-                "num_members": len(self.members),
+                "num_members": len(self.members), "creator": self.creator,
                 "topic": {"value": self.topic, "creator": "", "last_set": 0},
                 "purpose": {"value": self.purpose, "creator": "", "last_set": 0}}
+
+
+def kept_state(values: dict[str, Any], view: dict[str, Any]) -> dict[str, Any]:
+    """Slack keeps what was typed in an updated modal's inputs whose block_id and action_id are unchanged."""
+    kept: dict[str, Any] = {}
+    for block in view.get("blocks") or []:
+        element = block.get("element") if block.get("type") == "input" else None
+        if not isinstance(element, dict) or "block_id" not in block:
+            continue
+        action_id = element.get("action_id") or "a"
+        entry = (values.get(block["block_id"]) or {}).get(action_id)
+        if entry is not None:
+            kept.setdefault(block["block_id"], {})[action_id] = entry
+    return {"values": kept}
 
 
 def required(args: dict[str, Any], *keys: str) -> None:
@@ -77,6 +94,19 @@ def required(args: dict[str, Any], *keys: str) -> None:
 
 def _bool(value: Any) -> bool:
     return value in (True, "true", "1", 1, "True")
+
+
+def _replace(target: dict[str, Any], items: dict[str, Any]) -> None:
+    target.clear()
+    target.update(items)
+
+
+def _b64(content: bytes | None) -> str | None:
+    return None if content is None else base64.b64encode(content).decode("ascii")
+
+
+def _unb64(content: str | None) -> bytes | None:
+    return None if content is None else base64.b64decode(content)
 
 
 class Workspace:
@@ -94,8 +124,10 @@ class Workspace:
         self.home_views: dict[str, dict[str, Any]] = {}
         self.files: dict[str, dict[str, Any]] = {}
         self.triggers: dict[str, tuple[str, float]] = {}
-        self._ts = itertools.count(1)
-        self._ids = itertools.count(1)
+        # Seconds since the epoch for message ts: the real time, or the shell's clock (so `time +36m` moves it).
+        self.clock: Callable[[], float] = time.time
+        # Plain counters, not itertools.count: a snapshot carries them on, so ids never repeat after a restart.
+        self._counters = {"ts": 0, "id": 0}
         self._seed()
 
     # --- set-up -------------------------------------------------------------------------------
@@ -119,15 +151,47 @@ class Workspace:
         return self.channels[channel_id]
 
     def next_ts(self) -> str:
-        return f"{int(time.time())}.{next(self._ts):06d}"
+        return f"{int(self.clock())}.{self._count('ts'):06d}"
 
     def new_id(self, prefix: str) -> str:
-        return f"{prefix}0{next(self._ids):07d}"
+        return f"{prefix}0{self._count('id'):07d}"
 
     def issue_trigger(self, user_id: str) -> str:
-        trigger = f"{next(self._ids)}.{int(time.time())}.sandbox"
+        trigger = f"{self._count('id')}.{int(time.time())}.sandbox"
         self.triggers[trigger] = (user_id, time.monotonic())
         return trigger
+
+    def _count(self, key: str) -> int:
+        self._counters[key] += 1
+        return self._counters[key]
+
+    # --- persistence --------------------------------------------------------------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        """What must outlive a restart, as JSON-ready data: the ids the bot's database holds must still
+        resolve (people, channels with their members and topics, messages and files) and new ids must not
+        repeat. Modals, ephemeral messages and triggers are a client's passing state and are left out."""
+        return {
+            "version": SNAPSHOT_VERSION, "team_id": self.team_id, "counters": dict(self._counters),
+            "users": [asdict(u) for u in self.users.values()],
+            "usergroups": self.usergroups,
+            "channels": [{**asdict(c), "members": sorted(c.members)} for c in self.channels.values()],
+            "messages": self.messages,
+            "files": [{**f, "content": _b64(f.get("content"))} for f in self.files.values()],
+        }
+
+    def restore(self, data: dict[str, Any]) -> None:
+        """Take back a `snapshot()`: what it holds replaces the seeded workspace."""
+        if data.get("version") != SNAPSHOT_VERSION or data.get("team_id") != self.team_id:
+            raise ValueError(f"not a snapshot of team {self.team_id} (version {SNAPSHOT_VERSION})")
+        # In place: the sandbox and the driver hold on to these containers.
+        _replace(self.users, {u["id"]: User(**u) for u in data["users"]})
+        _replace(self.usergroups, {k: list(v) for k, v in data["usergroups"].items()})
+        _replace(self.channels, {c["id"]: Channel(**{**c, "members": set(c["members"])}) for c in data["channels"]})
+        self.messages[:] = data["messages"]
+        _replace(self.files, {f["id"]: {**f, "content": _unb64(f.get("content"))} for f in data["files"]})
+        for key, value in data["counters"].items():
+            self._counters[key] = max(self._counters.get(key, 0), int(value))
 
     # --- lookups ------------------------------------------------------------------------------
 
@@ -262,6 +326,7 @@ class Workspace:
         private = _bool(args.get("is_private"))
         channel = self.add_channel(self.new_id("G" if private else "C"), name, members={BOT_USER_ID},
                                    is_private=private)
+        channel.creator = BOT_USER_ID
         return {"channel": channel.to_api()}
 
     def api_conversations_invite(self, args: dict[str, Any]) -> dict[str, Any]:
@@ -514,6 +579,7 @@ class Workspace:
         new = self._view(args.get("view"), old["user"], root=old["root_view_id"], previous=old["previous_view_id"])
         del self.views[new["id"]]
         new["id"] = old["id"]
+        new["state"] = kept_state(old["state"]["values"], new)
         self.views[old["id"]] = new
         return {"view": new}
 

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
+from bot import replies
 from bot.deps import Deps
 from bot.domain import standup as rules
 from bot.domain.pii import redact
@@ -24,7 +25,8 @@ from bot.errors import NotFound, SlackError, UserInputError
 from bot.gateways.slack import call, find_user, post_in_channel, resolve_channel, tell_privately
 from bot.standups import blocks as su_blocks
 from storage.db import session_scope
-from storage.models import Absence, Standup, StandupAnswer, StandupBlocker, StandupDay, utcnow
+from storage.models import Absence, Standup, StandupAnswer, StandupBlocker, StandupDay
+from storage.repos import uninstalled_teams
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +38,7 @@ def setup(deps: Deps, *, team_id: str, user_id: str, channel_id: str, text: str)
     """Check everything now (time zone, holiday calendar, that pmbot can post there), then save."""
     try:
         found = rules.parse_setup(text, default_timezone=deps.settings.pmbot_timezone)
-        rules.holiday_name(date.today(), found.country, found.subdivision)  # an unknown calendar fails here
+        rules.holiday_name(deps.clock().date(), found.country, found.subdivision)  # an unknown calendar fails here
     except rules.SetupError as exc:
         raise UserInputError(str(exc)) from None
     channel = _channel_id(deps, found.channel_id) if found.channel_id else channel_id
@@ -47,7 +49,7 @@ def setup(deps: Deps, *, team_id: str, user_id: str, channel_id: str, text: str)
         row = Standup(team_id=team_id, channel_id=channel, members=list(dict.fromkeys(found.members)),
                       time=found.time, timezone=found.timezone, workdays=found.workdays, country=found.country,
                       subdivision=found.subdivision, questions=questions, reminder_minutes=found.reminder_minutes,
-                      summary_minutes=found.summary_minutes, created_by=user_id)
+                      summary_minutes=found.summary_minutes, created_by=user_id, created_at=deps.clock())
         session.add(row)
         session.flush()
         return row
@@ -146,7 +148,8 @@ def run_due(deps: Deps, now: datetime) -> Done:
     done = Done()
     with session_scope(deps.engine) as session:
         standups = list(session.execute(select(Standup).order_by(Standup.id)).scalars())
-    for standup in standups:
+        gone = uninstalled_teams(session)
+    for standup in (s for s in standups if s.team_id not in gone):  # an uninstalled team hears nothing more
         try:
             _due(deps, standup, now, done)
         except Exception:
@@ -188,7 +191,8 @@ def _post_day(deps: Deps, standup: Standup, today: date, done: Done) -> None:
     holiday = rules.holiday_name(today, standup.country, standup.subdivision)
     try:
         with session_scope(deps.engine) as session, session.begin_nested():
-            row = StandupDay(standup_id=standup.id, day=today, kind="holiday" if holiday else "standup")
+            row = StandupDay(standup_id=standup.id, day=today, kind="holiday" if holiday else "standup",
+                             posted_at=deps.clock())
             session.add(row)
             session.flush()
             day_id = row.id
@@ -295,7 +299,7 @@ def record(deps: Deps, standup: Standup, day: StandupDay, *, user_id: str, answe
         row = session.execute(stmt).scalar_one_or_none()
         if row is None:
             row = StandupAnswer(standup_day_id=day.id, standup_id=standup.id, user_id=user_id, late=late)
-        row.answers, row.blocker, row.answered_at = answers, blocker, utcnow()
+        row.answers, row.blocker, row.answered_at = answers, blocker, now
         row.message_ts = message_ts or row.message_ts
         session.add(row)
         _carry_blocker(session, standup.id, user_id, blocker, day.day)
@@ -320,25 +324,26 @@ def _carry_blocker(session, standup_id: int, user_id: str, blocker: str | None, 
 
 
 def thread_reply(deps: Deps, event: dict) -> bool:
-    """A reply in a stand-up's thread (or an edit of one) is that person's answer for that day."""
-    if event.get("subtype") == "message_changed":
-        message = event.get("message") or {}
-        thread_ts, user, text, ts = message.get("thread_ts"), message.get("user"), message.get("text", ""), \
-            message.get("ts")
-    elif event.get("subtype") in (None, "thread_broadcast") and not event.get("bot_id"):
-        thread_ts, user, text, ts = event.get("thread_ts"), event.get("user"), event.get("text", ""), event.get("ts")
-    else:
+    """A reply in a stand-up's thread (plain, broadcast to the channel, with a file, or an edit of one) is that
+    person's answer for that day; a file shared without text counts as answered, the file named."""
+    reply = replies.thread_reply(event)
+    if reply is None:
         return False
-    if not thread_ts or thread_ts == ts or not user:
-        return False
-    found = day_by_parent(deps, event.get("channel", ""), thread_ts)
+    found = day_by_parent(deps, reply.channel, reply.thread_ts)
     if found is None:
         return False
     standup, day = found
-    if user not in standup.members:
+    if reply.user not in standup.members:
         return True  # a comment by someone else in the thread: not an answer, and nobody else's business
-    record(deps, standup, day, user_id=user, answers=rules.split_answer(text, standup.questions), message_ts=ts)
+    record(deps, standup, day, user_id=reply.user, answers=_typed_answers(reply, standup.questions),
+           message_ts=reply.ts)
     return True
+
+
+def _typed_answers(reply: replies.ThreadReply, questions: list[str]) -> dict[str, str]:
+    if not reply.text.strip():
+        return {questions[0]: reply.answer_text()}  # only a file: the file is the answer, not a blocker
+    return rules.split_answer(reply.text, questions)
 
 
 def blocker(deps: Deps, blocker_id: int) -> StandupBlocker:
