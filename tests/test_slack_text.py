@@ -161,3 +161,11 @@ def test_chart_labels_show_dollars_as_text_not_math() -> None:
 
     assert render(draw, size=(3, 2)).startswith(b"\x89PNG")
     assert seen == [False]
+
+
+def test_a_web_address_as_slack_sends_it_is_a_link(bot: RunningBot) -> None:
+    command(bot, "/risk", "Vendor raises GPU prices p=3 i=4")
+    ack = command(bot, "/risk", "link R-1 <https://docs.example.com/vendor-terms>")
+    assert "R-1 is linked to https://docs.example.com/vendor-terms" in ack["text"]
+    [risk] = stored(bot, Risk)
+    assert risk.links == ["https://docs.example.com/vendor-terms"]

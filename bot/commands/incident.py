@@ -13,7 +13,7 @@ from bot.bugs import blocks as bug_blocks
 from bot.bugs.service import load_bug
 from bot.deps import Deps
 from bot.domain import incident as rules
-from bot.domain.text import escape_mrkdwn
+from bot.domain.text import escape_mrkdwn, unwrap_link
 from bot.edge import (
     Event,
     FieldErrors,
@@ -179,7 +179,7 @@ def _reopen(_rest: str, incident, request: Request, reply: Reply, deps: Deps) ->
 
 
 def _link(rest: str, incident, request: Request, reply: Reply, deps: Deps) -> None:
-    target = rest.strip()
+    target = unwrap_link(rest)  # Slack sends a typed address as <https://…>
     if not _LINK.match(target):
         raise UserInputError("Link a bug (B-12), a risk (R-3), a Jira key (AI-123) or a link (https://…).")
     target = target if target.startswith("http") else target.upper()

@@ -13,7 +13,7 @@ from slack_bolt import App
 from bot import blocks, replies
 from bot.deps import Deps
 from bot.domain import risk as rules
-from bot.domain.text import escape_mrkdwn
+from bot.domain.text import escape_mrkdwn, unwrap_link
 from bot.edge import (
     Event,
     FieldErrors,
@@ -172,7 +172,7 @@ def _by_id(verb: str, readable_id: str, rest: str, request: Request, reply: Repl
                        reason=reason)
         reply.later(f"{readable_id} is accepted until {until.isoformat()}; I will reopen it then.")
     else:
-        target = rest.strip()
+        target = unwrap_link(rest)  # Slack sends a typed address as <https://…>
         if not _LINK.match(target):
             raise UserInputError("Link a bug (B-12), another risk (R-3), an incident (INC-4), a Jira key (AI-123) "
                                  "or a link (https://…).")

@@ -68,6 +68,15 @@ def readable(text: str, names: NameLookup | None = None) -> str:
     return _MARKUP.sub(spell, text)
 
 
+_LINK_MARKUP = re.compile(r"^<((?:https?|mailto):[^<>|\s]+)(?:\|[^<>]*)?>$")
+
+
+def unwrap_link(word: str) -> str:
+    """A web address as Slack sends it in escaped text (`<https://x>` or `<https://x|x>`) → `https://x`."""
+    found = _LINK_MARKUP.match(word.strip())
+    return found[1] if found else word.strip()
+
+
 def mentioned_ids(text: str) -> list[str]:
     """The user and channel ids Slack markup in `text` refers to, in order, once each."""
     return list(dict.fromkeys(m[2] for m in _MENTION.finditer(text)))
