@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from bot.domain.text import escape_mrkdwn, truncate
 from bot.errors import UserInputError
@@ -65,7 +66,7 @@ class Sub:
     word: str
     args: str = ""
     help: str = ""
-    run: Run | None = None
+    run: Run = field(kw_only=True)
     fits: Callable[[list[str]], bool] = _anything
     aliases: tuple[str, ...] = ()
     pattern: str | None = None
@@ -99,6 +100,16 @@ class Grammar:
             lines.append(("", self.empty_help))
         lines += [(f"{sub.word} {sub.args}".strip(), sub.help) for sub in self.subs if sub.listed]
         return tuple(lines)
+
+    def dispatch(self, request: Any, reply: Any, deps: Any) -> None:
+        """Route the command's text and run what it names: a sub-command, the free text, or `empty`."""
+        sub, args = self.route(request.text)
+        if sub is not None:
+            sub.run(request, reply, deps, args)
+        elif self.empty is not None:
+            self.empty(request, reply, deps, args)
+        else:
+            raise UserInputError(f"Say what to do; `{self.command} help` lists it.")
 
     def route(self, text: str) -> tuple[Sub | None, list[str]]:
         """The sub-command `text` names and its arguments; (None, []) for an empty command.

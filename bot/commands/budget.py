@@ -34,8 +34,7 @@ SCOPES = ("usergroups:read", "files:write")
 
 def handle_budget(request: Request, reply: Reply, deps: Deps) -> None:
     """Route `/budget …` through its grammar; nothing typed shows the status."""
-    sub, args = BUDGET_GRAMMAR.route(request.text)
-    (sub.run if sub and sub.run else _budget_status)(request, reply, deps, args)
+    BUDGET_GRAMMAR.dispatch(request, reply, deps)
 
 
 def _budget_set(request: Request, reply: Reply, deps: Deps, _args: list[str]) -> None:
@@ -111,11 +110,12 @@ def _change(deps: Deps, request: Request, **values) -> None:
 
 def handle_cost(request: Request, reply: Reply, deps: Deps) -> None:
     """Route `/cost …` through its grammar."""
-    sub, args = COST_GRAMMAR.route(request.text)
-    if sub is None or sub.run is None:
-        raise UserInputError("Say what to do: `/cost add 1200 compute`, `/cost list`, `/cost undo` or "
-                             "`/cost import …`. `/cost help` has the details.")
-    sub.run(request, reply, deps, args)
+    COST_GRAMMAR.dispatch(request, reply, deps)
+
+
+def _cost_nothing(_request: Request, _reply: Reply, _deps: Deps, _args: list[str]) -> None:
+    raise UserInputError("Say what to do: `/cost add 1200 compute`, `/cost list`, `/cost undo` or "
+                         "`/cost import …`. `/cost help` has the details.")
 
 
 def _cost_add(request: Request, reply: Reply, deps: Deps, _args: list[str]) -> None:
@@ -180,6 +180,7 @@ def _channel(deps: Deps, text: str) -> str | None:
 
 BUDGET_GRAMMAR = Grammar(
     command="/budget",
+    empty=_budget_status,
     subs=(
         Sub("set", "<amount> [currency] [month|quarter|project <start> <end>] [category=amount …]",
             "set or change the budget (budget admins only); caps per category are optional", run=_budget_set,
@@ -202,6 +203,7 @@ BUDGET_GRAMMAR = Grammar(
 
 COST_GRAMMAR = Grammar(
     command="/cost",
+    empty=_cost_nothing,
     subs=(
         Sub("add", "<amount> <category> [date] [note]", "record a cost (today unless a date is given)",
             run=_cost_add, fits=lambda args: len(args) >= 2),

@@ -46,14 +46,12 @@ def register(app: App, deps: Deps) -> None:
 
 def handle(request: Request, reply: Reply, deps: Deps) -> None:
     """Route `/bug …` through its grammar: a sub-command, a form, or a report."""
-    sub, args = GRAMMAR.route(request.text)
-    if sub is None:
-        reply.ack()
-        call(deps.client, "views_open", trigger_id=request.trigger_id,
-             view=bug_blocks.report_view(request.channel_id))
-        return
-    assert sub.run is not None
-    sub.run(request, reply, deps, args)
+    GRAMMAR.dispatch(request, reply, deps)
+
+
+def _open_form(request: Request, reply: Reply, deps: Deps, _args: list[str]) -> None:
+    reply.ack()
+    call(deps.client, "views_open", trigger_id=request.trigger_id, view=bug_blocks.report_view(request.channel_id))
 
 
 def _is_id(word: str) -> bool:
@@ -309,6 +307,7 @@ GRAMMAR = Grammar(
     command="/bug",
     free=Sub("", "<what went wrong>", "report it; it is graded, posted here, and personal data is removed",
              run=_run_free_report),
+    empty=_open_form,
     empty_help="(nothing) opens a form with title, steps, expected result, model version…",
     free_word="report",
     subs=(

@@ -54,14 +54,13 @@ SCOPES = ("channels:manage", "groups:write", "pins:write", "reactions:read", "us
 
 def handle(request: Request, reply: Reply, deps: Deps) -> None:
     """Route `/incident …` through its grammar; there is no free text: declaring takes the word."""
-    sub, args = GRAMMAR.route(request.text)
-    if sub is None:
-        reply.ack()
-        call(deps.client, "views_open", trigger_id=request.trigger_id,
-             view=inc_blocks.declare_view(channel=request.channel_id))
-        return
-    assert sub.run is not None
-    sub.run(request, reply, deps, args)
+    GRAMMAR.dispatch(request, reply, deps)
+
+
+def _open_form(request: Request, reply: Reply, deps: Deps, _args: list[str]) -> None:
+    reply.ack()
+    call(deps.client, "views_open", trigger_id=request.trigger_id,
+         view=inc_blocks.declare_view(channel=request.channel_id))
 
 
 def _run_declare(request: Request, reply: Reply, deps: Deps, _args: list[str]) -> None:
@@ -284,6 +283,7 @@ def _some(args: list[str]) -> bool:
 
 GRAMMAR = Grammar(
     command="/incident",
+    empty=_open_form,
     empty_help="(nothing) opens the form",
     subs=(
         Sub("declare", "<what is happening> [grade 1|2|3]",

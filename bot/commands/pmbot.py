@@ -37,8 +37,7 @@ def register(app: App, deps: Deps) -> None:
 
 def handle(request: Request, reply: Reply, deps: Deps) -> None:
     """Route `/pmbot <sub>` through its grammar; nothing typed is the overview."""
-    sub, args = GRAMMAR.route(request.text)
-    (sub.run if sub and sub.run else _run_help)(request, reply, deps, args)
+    GRAMMAR.dispatch(request, reply, deps)
 
 
 def _run_help(_request: Request, reply: Reply, deps: Deps, _args: list[str]) -> None:
@@ -196,6 +195,7 @@ def save_settings(request: Request, deps: Deps) -> None:
 
 GRAMMAR = Grammar(
     command="/pmbot",
+    empty=_run_help,
     subs=(
         Sub("help", "", "every command, one line each", run=_run_help, fits=no_args,
             aliases=tuple(HELP_WORDS - {"help"})),

@@ -62,15 +62,14 @@ SCOPES = ("channels:history", "groups:history", "files:write", "files:read")
 
 def handle(request: Request, reply: Reply, deps: Deps) -> None:
     """Route `/risk …` through its grammar: a sub-command, the form, or a new risk."""
-    sub, args = GRAMMAR.route(request.text)
-    if sub is None:
-        reply.ack()
-        view = risk_blocks.form_view(channel=request.channel_id, categories=service.team_categories(
-            deps, request.team_id), today=service.team_today(deps, request.team_id))
-        call(deps.client, "views_open", trigger_id=request.trigger_id, view=view)
-        return
-    assert sub.run is not None
-    sub.run(request, reply, deps, args)
+    GRAMMAR.dispatch(request, reply, deps)
+
+
+def _open_form(request: Request, reply: Reply, deps: Deps, _args: list[str]) -> None:
+    reply.ack()
+    view = risk_blocks.form_view(channel=request.channel_id, categories=service.team_categories(
+        deps, request.team_id), today=service.team_today(deps, request.team_id))
+    call(deps.client, "views_open", trigger_id=request.trigger_id, view=view)
 
 
 def _is_id(word: str) -> bool:
@@ -481,6 +480,7 @@ GRAMMAR = Grammar(
     command="/risk",
     free=Sub("", "<what could go wrong> [p=1–5] [i=1–5] [owner=@x] [#category] [due=2026-12-15]",
              "add it now; what is missing is asked in the thread, one question at a time", run=_run_free_add),
+    empty=_open_form,
     empty_help="(nothing) opens the full form",
     free_word="add",
     subs=(

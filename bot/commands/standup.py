@@ -45,8 +45,7 @@ def on_thread_message(event: Event, deps: Deps) -> bool:
 
 def handle(request: Request, reply: Reply, deps: Deps) -> None:
     """Route `/standup …` through its grammar; nothing typed lists the stand-ups."""
-    sub, args = GRAMMAR.route(request.text)
-    (sub.run if sub and sub.run else _run_list)(request, reply, deps, args)
+    GRAMMAR.dispatch(request, reply, deps)
 
 
 def _run_setup(request: Request, reply: Reply, deps: Deps, args: list[str]) -> None:
@@ -251,6 +250,7 @@ def on_setup_submitted(request: Request, deps: Deps):
 
 GRAMMAR = Grammar(
     command="/standup",
+    empty=_run_list,
     subs=(
         Sub("setup", "#channel 09:30 Europe/Berlin mon-fri @ana @ben [holidays=DE-BY] [genai] [remind=60] "
             "[summary=240]", "a stand-up: local time and zone, working days (sun-thu works too), members; "
