@@ -27,6 +27,10 @@ from bot.domain.pii import describe, redact
         ("-----BEGIN RSA PRIVATE KEY-----\nMIIEow\n-----END RSA PRIVATE KEY-----", "private_key", "MIIEow",
          "[private key removed]"),
         ("token aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3zA5bC7 in logs", "secret", "aB3dE5fG7hJ9kL1m", "secret ••••"),
+        ("appelez le +33\u00a06\u00a012\u00a034\u00a056\u00a078 svp", "phone", "34\u00a056", "phone ••••5678"),  # NBSPs
+        ("邮箱jane.roe@example.com已显示", "email", "jane.roe@", "邮箱j•••@example.com已显示"),
+        ("电话+49 151 2345 6789已显示", "phone", "2345 6789", "电话phone ••••6789已显示"),
+        ("mail ｊａｎｅ＠ｅｘａｍｐｌｅ．ｃｏｍ", "email", "ｊａｎｅ", "mail j•••@example.com"),  # full-width
     ],
 )
 def test_each_kind_is_found_and_masked(text: str, kind: str, gone: str, shown: str) -> None:
@@ -46,6 +50,9 @@ def test_each_kind_is_found_and_masked(text: str, kind: str, gone: str, shown: s
         "the password reset flow is broken",
         "request id 9f8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c",  # hex ids are not secrets
         "our IBAN field rejects DE00 0000 0000 0000 0000 00",
+        "订单号1234567890123未送达",  # next to CJK, still only an order number
+        "版本2.3.14于2026-12-01发布，延迟1500毫秒",
+        "请求id9f8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c失败",
         "",
     ],
 )

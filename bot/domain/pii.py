@@ -3,12 +3,21 @@
 What counts is checked where a checksum exists (Luhn for cards, ISO 7064 for IBANs, the national-id
 rules in python-stdnum), so order numbers and build ids are left alone. Redaction keeps the text
 readable: `card ••••1111`, `j•••@example.com`, and says what kind of thing was removed.
+
+Reports come in every script. Chinese, Japanese and Thai use no spaces, and Python's `\\w` counts CJK,
+Cyrillic, Arabic … letters as word characters, so "电话+49 151 23456789" or "邮箱john@example.com" would
+hide the number and the address from a `\\w` boundary. The boundaries below therefore count only Latin
+letters and digits as "the same word". The rules also run over a *probe* of the text: full-width forms
+(＋４９, ｊｏｈｎ＠…) folded by NFKC, other decimal digits (٤٩, ४९) made ASCII, odd spaces made plain, and
+invisible format characters (RTL marks, zero-width joiners, BOM) dropped. Every probe character remembers
+where it came from, so the redacted text keeps the original surrounding text untouched.
 """
 
 from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -47,14 +56,20 @@ _PASSWORD = re.compile(
     r"secret|api[_ -]?key|access[_ -]?token|auth[_ -]?token|token)(\s*(?:=|:|\bis\b|\bes\b|\bist\b|\best\b)\s*)"
     r"(\"[^\"]{3,}\"|'[^']{3,}'|[^\s,;]{3,})"
 )
-_EMAIL = re.compile(r"(?<![\w.+-])([\w.%+-]+)@([\w-]+(?:\.[\w-]+)*\.[^\W\d_]{2,})")
+# Latin letters (with accents), digits and "_": what may sit next to an address or a number and still be
+# part of the same token. A CJK, Cyrillic, Arabic … letter right next to one is a word boundary.
+_LATIN = "A-Za-z\u00C0-\u00D6\u00D8-\u00F6\u00F8-\u024F\u1E00-\u1EFF"
+_W = f"{_LATIN}0-9_"
+_EMAIL = re.compile(rf"(?<![{_W}.+-])([{_W}.%+-]+)@([{_W}-]+(?:\.[{_W}-]+)*\.[{_LATIN}]{{2,}})")
+# Addresses in another script altogether (иван@пример.рф): the old `\w` rule, run after the Latin one.
+_EMAIL_ANY = re.compile(r"(?<![\w.+-])([\w.%+-]+)@([\w-]+(?:\.[\w-]+)*\.[^\W\d_]{2,})")
 _CARD = re.compile(r"(?<![\d-])(?:\d[ \-]?){12,18}\d(?![\d-])")
-_IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b")
+_IBAN = re.compile(rf"(?<![{_W}])[A-Z]{{2}}\d{{2}}(?: ?[A-Z0-9]){{11,30}}(?![{_W}])")
 _SSN = re.compile(r"(?<!\d)\d{3}-\d{2}-\d{4}(?!\d)")
-_ES_ID = re.compile(r"\b(?:[XYZ]\d{7}|\d{8})[A-Z]\b")
-_FR_NIR = re.compile(r"\b[12] ?\d{2} ?\d{2} ?(?:\d{2}|2[AB]) ?\d{3} ?\d{3} ?\d{2}\b")
+_ES_ID = re.compile(rf"(?<![{_W}])(?:[XYZ]\d{{7}}|\d{{8}})[A-Z](?![{_W}])")
+_FR_NIR = re.compile(rf"(?<![{_W}])[12] ?\d{{2}} ?\d{{2}} ?(?:\d{{2}}|2[AB]) ?\d{{3}} ?\d{{3}} ?\d{{2}}(?![{_W}])")
 # A cheap net for phone numbers; python-phonenumbers decides on what it catches.
-_PHONE = re.compile(r"(?<![\w.])(?:\+|00|\()?\d[\d ().\-/]{6,18}\d(?![\w.])")
+_PHONE = re.compile(rf"(?<![{_W}.])(?:\+|00|\()?\d[\d ().\-/]{{6,18}}\d(?![{_W}.])")
 _IPV4 = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?")
 _DATE = re.compile(r"\d{4}[-./]\d{1,2}[-./]\d{1,2}|\d{1,2}[-./]\d{1,2}[-./]\d{4}")
 _HIGH_ENTROPY = re.compile(r"(?<![A-Za-z0-9+/_\-])[A-Za-z0-9+/_\-]{32,}={0,2}(?![A-Za-z0-9+/_\-])")
@@ -187,6 +202,7 @@ _RULES: list[Rule] = [
     ("api_key", _regex_rule(_KEY, None, lambda m: f"{m[0][:4]}{DOT * 4}")),
     ("password", _password_rule),
     ("email", _regex_rule(_EMAIL, None, _mask_email)),
+    ("email", _regex_rule(_EMAIL_ANY, None, _mask_email)),
     ("iban", _regex_rule(_IBAN, lambda v: std_iban.is_valid(v), lambda m: _mask_tail("IBAN", m[0]))),
     ("card", _regex_rule(_CARD, _is_card, lambda m: _mask_card(m[0]))),
     ("national_id", _regex_rule(_SSN, us_ssn.is_valid,
@@ -199,11 +215,49 @@ _RULES: list[Rule] = [
 ]
 
 
+# What the probe changes: format characters (Cf: LRM/RLM, ZWJ/ZWNJ, bidi controls, BOM, soft hyphen …),
+# spaces other than " ", full-width and small forms, and decimal digits other than 0-9.
+_FOLDABLE = re.compile(r"[\u00A0\u00AD\u061C\u1680\u180E\u2000-\u200F\u2028-\u202F\u205F-\u206F\u3000\uFE50-\uFE6B"
+                       r"\uFEFF\uFF01-\uFF5E\uFFF9-\uFFFB]|(?![0-9])\d")
+
+
+def _fold_char(c: str) -> str:
+    if unicodedata.category(c) == "Cf":
+        return ""
+    if c.isspace():
+        return " "
+    if c.isdecimal():
+        return str(unicodedata.decimal(c))
+    folded = unicodedata.normalize("NFKC", c)
+    return folded if len(folded) == 1 else c
+
+
+def _probe(text: str) -> tuple[str, list[int] | None]:
+    """The text the rules read, and for each of its characters the index it came from (None: the same text).
+
+    Folding maps one character to at most one, so a span in the probe is a span of the original text; a
+    dropped mark inside a value is simply covered by the span around it.
+    """
+    if not _FOLDABLE.search(text):
+        return text, None
+    chars: list[str] = []
+    origin: list[int] = []
+    for i, c in enumerate(text):
+        folded = _fold_char(c) if _FOLDABLE.match(c) else c
+        if folded:
+            chars.append(folded)
+            origin.append(i)
+    return "".join(chars), origin
+
+
 def redact(text: str) -> Redaction:
     """The text with every finding replaced by its masked form, and the list of findings."""
+    probe, origin = _probe(text)
     taken: list[tuple[int, int, str, str]] = []
     for kind, find in _RULES:
-        for start, end, shown in find(text):
+        for start, end, shown in find(probe):
+            if origin is not None:
+                start, end = origin[start], origin[end - 1] + 1
             if any(start < t_end and t_start < end for t_start, t_end, _, _ in taken):
                 continue  # an earlier, more specific rule already covers this span
             taken.append((start, end, kind, shown))
