@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from datetime import UTC, datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import OperationalError
@@ -29,6 +30,15 @@ def _parser() -> argparse.ArgumentParser:
     classify = sub.add_parser("classify", help="grade a bug report (JSON out): TEXT, or --jsonl FILE of {id, text}")
     classify.add_argument("text", nargs="?", help="the report text")
     classify.add_argument("--jsonl", metavar="FILE", help="one JSON object per line with id and text; - for stdin")
+
+    grader = sub.add_parser("grader", help="the learned bug grader: train it, export a team's regrades")
+    grader_sub = grader.add_subparsers(dest="grader_verb", metavar="ACTION")
+    train = grader_sub.add_parser("train", help="fit the model on tests/data/grading/*.jsonl (needs scikit-learn)")
+    train.add_argument("--data", default=None, help="a folder of labelled *.jsonl files (default: the repository's)")
+    train.add_argument("--out", default=None, help="where to write the model (default: the one the bot loads)")
+    export = grader_sub.add_parser("export", help="write a team's regraded bugs as labelled JSONL for training")
+    export.add_argument("--team", default=None, help="only this team id (default: every team)")
+    export.add_argument("--out", default="-", help="a file, or - for standard output")
 
     sub.add_parser("migrate", help="upgrade the database schema to the latest version")
 
@@ -86,6 +96,8 @@ def _dispatch(args: argparse.Namespace, settings: Settings, parser: argparse.Arg
         return serve(settings, host=args.host, port=args.port, migrate=not args.no_migrate)
     if args.verb == "classify":
         return _classify(args, settings)
+    if args.verb == "grader":
+        return _grader(args, settings, parser)
     if args.verb == "shell":
         return _shell(settings, args.files_dir)
     if args.verb == "migrate":
@@ -171,6 +183,10 @@ def _classify(args: argparse.Namespace, settings: Settings) -> int:
 
     llm = llm_grader(settings)
     if args.text is not None:
+        if not args.text.strip():
+            print("pmbot: the report is empty: say what went wrong, e.g. pmbot classify \"answers are cut off\"",
+                  file=sys.stderr)
+            return 2
         print(json.dumps(grade_text(args.text, llm).verdict.as_json(), ensure_ascii=False))
         return 0
     stream = sys.stdin if args.jsonl == "-" else open(args.jsonl, encoding="utf-8")  # noqa: SIM115
@@ -185,6 +201,59 @@ def _classify(args: argparse.Namespace, settings: Settings) -> int:
     return 1 if failures else 0
 
 
+def _grader(args: argparse.Namespace, settings: Settings, parser: argparse.ArgumentParser) -> int:
+    if args.grader_verb == "train":
+        return _grader_train(args)
+    if args.grader_verb == "export":
+        return _grader_export(args, settings)
+    parser.parse_args(["grader", "--help"])
+    return 2
+
+
+def _grader_train(args: argparse.Namespace) -> int:
+    try:
+        from bot import grader_train
+    except ImportError as exc:  # pragma: no cover - the train extra is missing
+        print(f"pmbot: training needs scikit-learn: pip install 'pmbot[train]' ({exc})", file=sys.stderr)
+        return 2
+    data = Path(args.data) if args.data else grader_train.DATA_DIR
+    out = Path(args.out) if args.out else grader_train.MODEL_PATH
+    if not any(data.glob("*.jsonl")):
+        print(f"pmbot: no labelled *.jsonl files in {data}", file=sys.stderr)
+        return 2
+    try:
+        model, used, held = grader_train.train(out, data)
+    except ValueError as exc:
+        print(f"pmbot: {exc}", file=sys.stderr)
+        return 2
+    files = ", ".join(f"{name} {n}" for name, n in sorted(grader_train.counts(used).items()))
+    print(f"Trained on {len(used)} reports ({files}); {len(held)} dev reports held out.")
+    print(f"Wrote {out} ({out.stat().st_size / 1e6:.1f} MB, data sha256 {model.meta['data_sha256'][:12]}).")
+    return 0
+
+
+def _grader_export(args: argparse.Namespace, settings: Settings) -> int:
+    import json
+
+    from storage.bugs import all_regrades
+    from storage.db import make_engine, session_scope
+
+    engine = make_engine(settings.database_url)
+    with session_scope(engine) as session:
+        regrades = all_regrades(session, team_id=args.team)
+    lines = [json.dumps({"id": f"{team}-{r.readable_id}", "text": r.text, "grade": r.grade, "acceptable": [r.grade],
+                         "why": r.reason, "source": f"pmbot-team/{team}#{r.readable_id}", "auto_grade": r.auto_grade,
+                         "changed_by": r.user_id, "changed_at": r.changed_at.isoformat()}, ensure_ascii=False)
+             for team, r in regrades]
+    text = "".join(line + "\n" for line in lines)
+    if args.out == "-":
+        sys.stdout.write(text)
+    else:
+        Path(args.out).write_text(text, encoding="utf-8")
+        print(f"Wrote {len(lines)} regraded reports to {args.out}.", file=sys.stderr)
+    return 0
+
+
 def _classify_line(line: str, number: int, grade) -> dict:
     import json
 
@@ -195,6 +264,8 @@ def _classify_line(line: str, number: int, grade) -> dict:
     if not isinstance(item, dict) or not isinstance(item.get("text"), str):
         return {"id": item.get("id") if isinstance(item, dict) else None, "line": number,
                 "error": "each line needs an object with a string 'text'"}
+    if not item["text"].strip():
+        return {"id": item.get("id"), "line": number, "error": "the report is empty"}
     return {"id": item.get("id"), **grade(item["text"])}
 
 

@@ -127,7 +127,7 @@ def check_jira_mapping(settings: Settings) -> Check:
 
 def check_llm(settings: Settings) -> Check:
     if not settings.llm_configured:
-        return Check("llm", OFF, "not configured (OPENAI_API_KEY): bugs are graded by the offline rules")
+        return Check("llm", OFF, "not configured (OPENAI_API_KEY): bugs are graded by the offline grader")
     try:
         build_llm_client(settings, max_retries=0).models.list()
     except Exception as exc:  # noqa: BLE001

@@ -197,7 +197,7 @@ class Settings(BaseSettings):
         """One sentence per optional integration that is off, for the start-up log."""
         missing = []
         if not self.llm_configured:
-            missing.append("LLM grading is off (OPENAI_API_KEY unset): the offline rules grade bugs.")
+            missing.append("LLM grading is off (OPENAI_API_KEY unset): the offline grader grades bugs.")
         if not self.jira_configured:
             missing.append("Jira mirroring is off (JIRA_URL, JIRA_API_TOKEN and JIRA_PROJECT not all set).")
         return missing

@@ -106,6 +106,44 @@ def bug_stats(session: Session, *, team_id: str, now: datetime) -> BugStats:
     return BugStats(by, median, reviews)
 
 
+@dataclass(frozen=True)
+class Regrade:
+    """A report of the team whose grade a person changed: the team's own labelled example."""
+
+    bug_id: int
+    readable_id: str
+    text: str  # redacted
+    auto_grade: int | None
+    grade: int  # the grade the person set last
+    category: str | None
+    user_id: str
+    reason: str
+    changed_at: datetime
+
+
+def team_regrades(session: Session, *, team_id: str, limit: int = 500) -> list[Regrade]:
+    """The team's regraded reports, newest change first, one per report (its latest change counts)."""
+    rows = session.execute(select(Bug, BugGradeChange).join(BugGradeChange, BugGradeChange.bug_id == Bug.id)
+                           .where(Bug.team_id == team_id, BugGradeChange.team_id == team_id,
+                                  BugGradeChange.kind == "change")
+                           .order_by(BugGradeChange.created_at.desc(), BugGradeChange.id.desc())
+                           .limit(limit * 2)).all()
+    seen: dict[int, Regrade] = {}
+    for bug, change in rows:
+        if bug.id not in seen and len(seen) < limit:
+            seen[bug.id] = Regrade(bug.id, bug.readable_id, bug.text, bug.auto_grade, change.to_grade, bug.category,
+                                   change.user_id, change.reason or "", change.created_at)
+    return list(seen.values())
+
+
+def all_regrades(session: Session, *, team_id: str | None = None) -> list[tuple[str, Regrade]]:
+    """(team id, regrade) for one team or every team, for `pmbot grader export`."""
+    teams = [team_id] if team_id else session.execute(
+        select(BugGradeChange.team_id).where(BugGradeChange.kind == "change").distinct()
+        .order_by(BugGradeChange.team_id)).scalars().all()
+    return [(team, r) for team in teams for r in team_regrades(session, team_id=team, limit=100_000)]
+
+
 def record_llm_usage(session: Session, *, team_id: str, feature: str, model: str, prompt_tokens: int | None,
                      completion_tokens: int | None, latency_ms: int, request_id: str | None, now: datetime) -> None:
     """Keep one LLM call's token counts for the budget feature."""

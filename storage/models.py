@@ -131,7 +131,10 @@ class Bug(SQLModel, table=True):
     status: str = Field(default="open", max_length=16)  # open | closed
     grade: int | None = Field(default=None)
     auto_grade: int | None = Field(default=None)
-    grade_source: str | None = Field(default=None, max_length=16)  # rules | llm
+    grade_source: str | None = Field(default=None, max_length=16)  # rules | model | team | llm
+    category: str | None = Field(default=None, max_length=24)  # the kind of problem (bot.domain.grades.CATEGORIES)
+    # When the grader could not tell two grades apart: the other one (the card asks a person to look).
+    unsure_of: int | None = Field(default=None)
     reasons: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     confidence: float | None = Field(default=None)
     floor: bool = Field(default=False)

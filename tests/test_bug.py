@@ -8,9 +8,10 @@ import logging
 from sqlalchemy import text
 from sqlmodel import select
 
+from bot.sandbox import Driver
 from storage.db import session_scope
 from storage.models import Bug, BugGradeChange, LlmUsage
-from tests.conftest import RunningBot
+from tests.conftest import SIGNING_SECRET, RunningBot
 from tests.llm_stub import LlmStub
 
 CARD = "4111 1111 1111 1111"
@@ -232,3 +233,59 @@ def test_an_ungraded_report_is_graded_by_the_recovery_pass(bot: RunningBot) -> N
     assert stored(bot)[0].grade is None
     assert recover(bot.runtime.deps, older_than_seconds=0) == [intake.readable_id]
     assert stored(bot)[0].grade == 4 and len(cards(bot)) == 1
+
+
+def regrade(bot: RunningBot, option: str, why: str, *, user: str = "U0BOB") -> None:
+    bot.driver.choose("Change grade", option, user=user)
+    bot.runtime.settle()
+    assert bot.driver.submit({"Why?": why}, user=user).status == 200
+    bot.runtime.settle()
+
+
+def test_a_regrade_teaches_the_team_and_no_other_team(bot: RunningBot) -> None:
+    report(bot, "The export button overlaps the chat input on small screens")
+    [first] = stored(bot)
+    assert (first.grade, first.category, first.grade_source) == (4, "display", "model")
+    regrade(bot, "3 — Medium", "on phones it hides the send button, people cannot send at all")
+    report(bot, "The export button overlaps the chat input on small phones")
+    second = stored(bot)[1]
+    assert (second.grade, second.auto_grade, second.grade_source) == (3, 3, "team")
+    assert second.reasons[0] == ("graded like B-1, which <@U0BOB> changed to 3: on phones it hides the send button, "
+                                 "people cannot send at all")
+    card = dump(cards(bot)[1]["blocks"])
+    assert "graded by the team's earlier regrades" in card and "graded like B-1, which <@U0BOB> changed to 3" in card
+
+    elsewhere = Driver(bot.driver.events_url, SIGNING_SECRET, bot.sandbox, team_id="T0ELSEWHERE")
+    assert elsewhere.command("/bug", "The export button overlaps the chat input on small phones").status == 200
+    bot.runtime.settle()
+    third = stored(bot)[2]
+    assert (third.team_id, third.grade, third.grade_source) == ("T0ELSEWHERE", 4, "model")
+
+
+def test_an_unrelated_report_is_not_graded_like_a_regrade(bot: RunningBot) -> None:
+    report(bot, "The export button overlaps the chat input on small screens")
+    regrade(bot, "3 — Medium", "it hides the send button")
+    report(bot, "Please add a dark theme to the settings page")
+    assert [(b.grade, b.grade_source) for b in stored(bot)][1] == (5, "model")
+
+
+def test_a_card_says_when_the_grader_is_not_sure_and_what_kind_of_problem_it_is(bot: RunningBot) -> None:
+    report(bot, "Chat UI i18n: switching the language only works properly for English; the Korean and Chinese "
+                "versions are broken.")
+    [bug] = stored(bot)
+    assert bug.unsure_of is not None and bug.unsure_of != bug.grade
+    low, high = sorted((bug.grade, bug.unsure_of))
+    [card] = cards(bot)
+    shown = dump(card["blocks"])
+    assert f"Not sure: {low} or {high}?" in shown and "Confirm grade" in shown
+    assert "graded by the learned grader" in shown
+    bot.driver.press("Confirm grade", user="U0BOB")
+    bot.runtime.settle()
+    assert "Not sure" not in dump(cards(bot)[0]["blocks"])  # a person looked
+
+
+def test_a_slow_answer_gets_a_plan_for_speed_not_retraining(bot: RunningBot) -> None:
+    report(bot, "Responses got 3x slower since Tuesday's deploy")
+    [card] = cards(bot)
+    shown = dump(card["blocks"])
+    assert "speed or cost" in shown and "Optimise the inference path" in shown and "fine-tuning" not in shown

@@ -11,7 +11,7 @@ from sqlmodel import select
 from bot import commands
 from bot.sandbox import SlackSandbox
 from storage.db import make_engine, session_scope
-from storage.models import JobRun, SlackDelivery
+from storage.models import Bug, BugGradeChange, JobRun, SlackDelivery
 from tests.helpers import bot_env, pmbot
 
 
@@ -131,7 +131,8 @@ def test_classify_text_prints_one_json_object(tmp_path: Path) -> None:
     result = pmbot("classify", "my card 4111 1111 1111 1111 is in the answer", env=bot_env(), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     verdict = json.loads(result.stdout)
-    assert set(verdict) == {"grade", "label", "reasons", "source", "pii"}
+    assert set(verdict) == {"grade", "label", "category", "reasons", "source", "confidence", "unsure", "similar_to",
+                            "pii"}
     assert (verdict["grade"], verdict["source"], verdict["pii"]) == (1, "rules", ["card"])
     assert "4111" not in result.stdout
 
@@ -143,12 +144,50 @@ def test_classify_jsonl_keeps_ids_and_reports_bad_lines(tmp_path: Path) -> None:
     source.write_text('{"id": "a", "text": "please add dark mode"}\n'
                       'not json\n'
                       '{"id": 7, "text": "the logo is blurry"}\n'
-                      '{"id": "b"}\n', encoding="utf-8")
+                      '{"id": "b"}\n'
+                      '{"id": "c", "text": "  "}\n', encoding="utf-8")
     result = pmbot("classify", "--jsonl", str(source), env=bot_env(), cwd=tmp_path)
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert result.returncode == 1
-    assert [(line.get("id"), line.get("grade")) for line in lines] == [("a", 5), (None, None), (7, 4), ("b", None)]
+    assert [(line.get("id"), line.get("grade")) for line in lines] == [("a", 5), (None, None), (7, 4), ("b", None),
+                                                                       ("c", None)]
     assert lines[1]["line"] == 2 and "not JSON" in lines[1]["error"]
+    assert lines[4]["error"] == "the report is empty"
+
+
+def test_classify_refuses_an_empty_report(tmp_path: Path) -> None:
+    result = pmbot("classify", "", env=bot_env(), cwd=tmp_path)
+    assert result.returncode == 2 and result.stdout == ""
+    assert "the report is empty" in result.stderr
+
+
+def test_grader_export_writes_each_teams_regrades_as_training_lines(db_url: str, tmp_path: Path) -> None:
+    import json
+
+    env = bot_env(DATABASE_URL=db_url)
+    assert pmbot("migrate", env=env, cwd=tmp_path).returncode == 0
+    engine = make_engine(db_url)
+    t = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+    with session_scope(engine) as session:
+        for team, number, text, auto, to in (("T1", 1, "export overlaps the input", 4, 3), ("T2", 1, "slow", 3, 2),
+                                             ("T1", 2, "add dark mode", 5, 5)):
+            bug = Bug(team_id=team, readable_id=f"B-{number}", delivery_key=f"{team}{number}", channel_id="C1",
+                      reporter_id="U1", title=text, text=text, grade=to, auto_grade=auto, created_at=t)
+            session.add(bug)
+            session.flush()
+            kind = "change" if to != auto else "confirm"
+            session.add(BugGradeChange(team_id=team, bug_id=bug.id, user_id="U0MARIA", kind=kind, from_grade=auto,
+                                       to_grade=to, reason="hides the send button" if kind == "change" else None,
+                                       created_at=t))
+    engine.dispose()
+    out = tmp_path / "t1.jsonl"
+    result = pmbot("grader", "export", "--team", "T1", "--out", str(out), env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    [line] = [json.loads(x) for x in out.read_text().splitlines()]
+    assert (line["id"], line["text"], line["grade"], line["auto_grade"], line["why"], line["source"]) == (
+        "T1-B-1", "export overlaps the input", 3, 4, "hides the send button", "pmbot-team/T1#B-1")
+    everyone = pmbot("grader", "export", env=env, cwd=tmp_path)
+    assert [json.loads(x)["id"] for x in everyone.stdout.splitlines()] == ["T1-B-1", "T2-B-1"]
 
 
 def test_classify_needs_text_or_a_file(tmp_path: Path) -> None:

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from bot import blocks
-from bot.domain.grades import GRADES, grade_info
+from bot.domain.grades import GRADES, action_plan, category_label, grade_info, grader_name
 from bot.domain.text import escape_mrkdwn, readable, truncate
 from storage.models import JIRA_USER, Bug, BugGradeChange, JiraLink
 
@@ -34,14 +34,21 @@ def card(bug: Bug, *, escalated_to: str | None = None,
     resolution = f" — {escape_mrkdwn(bug.resolution)}" if bug.resolution else ""
     status = "" if bug.status == "open" else f" · *closed*{resolution}"
     who = f"Reported by <@{bug.reporter_id}>" + (f" · assigned to <@{bug.assignee_id}>" if bug.assignee_id else "")
-    source = "the LLM" if bug.grade_source == "llm" else "the offline rules"
-    graded = f"graded by {source}" if bug.grade == bug.auto_grade else "grade set by a person"
+    graded = f"graded by {grader_name(bug.grade_source)}" if bug.grade == bug.auto_grade else "grade set by a person"
+    kind = category_label(bug.category)
     parts = [
         blocks.header(title),
         *blocks.sections(f"*{escape_mrkdwn(bug.title)}*" + _body(bug)),
-        blocks.context(f"{who} · {graded}{status}"),
+        blocks.context(f"{who} · {graded}" + (f" · {kind}" if kind else "") + status),
+    ]
+    if bug.unsure_of and bug.grade == bug.auto_grade and bug.status == "open":
+        pair = sorted((info.number, bug.unsure_of))
+        parts += blocks.sections(f"🤔 *Not sure: {pair[0]} or {pair[1]}?* The grader could not tell them apart. "
+                                    "Please confirm the grade or change it below.")
+    parts += [
         *blocks.sections("*Why*\n" + "\n".join(f"• {escape_mrkdwn(r)}" for r in bug.reasons or ["—"])),
-        *blocks.sections(f"*What to do ({info.label.lower()})*\n" + "\n".join(f"• {s}" for s in info.action_plan)),
+        *blocks.sections(f"*What to do ({info.label.lower()}" + (f", {kind}" if kind else "") + ")*\n"
+                         + "\n".join(f"• {s}" for s in action_plan(info.number, bug.category))),
     ]
     if bug.pii:
         parts.append(blocks.context("Personal data and secrets were removed before the report was stored."))

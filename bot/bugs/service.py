@@ -13,9 +13,9 @@ from bot.domain.pii import describe, redact
 from bot.domain.text import escape_mrkdwn, truncate
 from bot.errors import NotFound, SlackError, UserInputError
 from bot.gateways.slack import call, post_in_channel, resolve_channel
-from bot.grader import grade_stored
+from bot.grader import corrections_from, grade_stored
 from bot.mirror import links, outbox
-from storage.bugs import bug_by_id, create_bug, get_bug, record_change, record_llm_usage
+from storage.bugs import bug_by_id, create_bug, get_bug, record_change, record_llm_usage, team_regrades
 from storage.db import session_scope
 from storage.models import Bug, JiraLink
 
@@ -89,7 +89,10 @@ def load_bug(session, team_id: str, bug_id: int) -> Bug:
 
 
 def _grade(deps: Deps, bug: Bug) -> Bug:
-    graded = grade_stored(bug.text, list(bug.pii), deps.llm)
+    with session_scope(deps.engine) as session:
+        regrades = team_regrades(session, team_id=bug.team_id)
+    corrections = corrections_from(r for r in regrades if r.bug_id != bug.id)
+    graded = grade_stored(bug.text, list(bug.pii), deps.llm, corrections)
     verdict = graded.verdict
     with session_scope(deps.engine) as session:
         row = load_bug(session, bug.team_id, bug.id)
@@ -97,6 +100,8 @@ def _grade(deps: Deps, bug: Bug) -> Bug:
             row.grade = row.auto_grade = verdict.grade
             row.grade_source, row.reasons = verdict.source, list(verdict.reasons)
             row.confidence, row.floor, row.graded_at = verdict.confidence, verdict.floor, deps.clock()
+            row.category = verdict.category
+            row.unsure_of = next((g for g in verdict.unsure or () if g != verdict.grade), None)
             session.add(row)
         if graded.usage is not None:
             usage = graded.usage
@@ -150,6 +155,7 @@ def confirm(deps: Deps, *, team_id: str, bug_id: int, user_id: str) -> Bug:
     """A person agrees with the grade."""
     with session_scope(deps.engine) as session:
         bug = _open_bug(session, team_id, bug_id)
+        bug.unsure_of = None  # a person looked: the card stops asking
         record_change(session, bug=bug, user_id=user_id, kind="confirm", to_grade=bug.grade, now=deps.clock())
     _refresh(deps, bug, f"✅ <@{user_id}> confirmed grade {bug.grade}.")
     return bug
@@ -165,6 +171,7 @@ def change_grade(deps: Deps, *, team_id: str, bug_id: int, user_id: str, grade: 
     with session_scope(deps.engine) as session:
         bug = _open_bug(session, team_id, bug_id)
         before = bug.grade
+        bug.unsure_of = None
         record_change(session, bug=bug, user_id=user_id, kind="change", to_grade=grade, reason=reason,
                       now=deps.clock())
         outbox.record(session, deps, bug, "fields")

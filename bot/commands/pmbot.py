@@ -90,7 +90,7 @@ def status_text(deps: Deps, team_id: str) -> str:
             "• Slack: " + ("Socket Mode" if settings.socket_mode else "HTTP (events at `/slack/events`)")
             + f", Web API `{escape_mrkdwn(settings.slack_api_url)}`",
             "• LLM: " + (f"on, model `{escape_mrkdwn(settings.pmbot_llm_model)}`" if settings.llm_configured
-                         else "off — bugs are graded by the offline rules"),
+                         else "off — bugs are graded by the offline grader"),
             "• Jira: " + (f"on, project `{escape_mrkdwn(settings.jira_project or '')}`"
                           if settings.jira_configured else "off"),
             f"• Scheduler: {deps.scheduler_role}",

@@ -11,10 +11,14 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Literal
 
+from bot.domain import floors_intl
 from bot.domain.grades import grade_info
 from bot.domain.pii import Redaction, redact
+from bot.domain.textmodel import TextModel, Vector, shipped
 
 # PII kinds that are a breach wherever they appear in a report; e-mail addresses and phone numbers
 # are ordinary in bug reports and count only when the text says they were exposed.
@@ -40,14 +44,35 @@ class Verdict:
     label: str
     reasons: tuple[str, ...]
     confidence: float
-    source: str = "rules"
+    source: str = "rules"  # rules | model | team | llm
     pii: tuple[str, ...] = ()
     floor: bool = False
     redacted_text: str = field(default="", repr=False)
+    category: str | None = None
+    unsure: tuple[int, int] | None = None  # the two grades the model could not tell apart
+    similar_to: str | None = None  # the team's regraded report this one was graded like
 
     def as_json(self) -> dict:
-        return {"grade": self.grade, "label": self.label, "reasons": list(self.reasons), "source": self.source,
+        return {"grade": self.grade, "label": self.label, "category": self.category, "reasons": list(self.reasons),
+                "source": self.source, "confidence": self.confidence,
+                "unsure": list(self.unsure) if self.unsure else None, "similar_to": self.similar_to,
                 "pii": list(self.pii)}
+
+
+class EmptyReport(ValueError):
+    """A report with no text: nothing to grade."""
+
+
+@dataclass(frozen=True)
+class Correction:
+    """A person's regrade of one of the team's reports: a labelled example the grader follows."""
+
+    readable_id: str
+    user_id: str
+    grade: int
+    reason: str
+    vector: Vector
+    category: str | None = None
 
 
 def _rx(*alternatives: str) -> re.Pattern[str]:
@@ -654,16 +679,42 @@ def _matches(signal: Signal, text: str) -> bool:
     return False
 
 
-def grade_report(text: str) -> Verdict:
+def grade_report(text: str, *, model: TextModel | None | Literal["shipped"] = "shipped",
+                 corrections: Sequence[Correction] = ()) -> Verdict:
     """Grade a report offline. Works on the redacted text; the raw text goes nowhere."""
+    if not text.strip():
+        raise EmptyReport("A bug report needs some text: say what went wrong.")
     redaction = redact(text)
-    return grade_redacted(redaction, shouting_source=text)
+    return grade_redacted(redaction, shouting_source=text, model=model, corrections=corrections)
 
 
-def grade_redacted(redaction: Redaction, *, shouting_source: str | None = None) -> Verdict:
-    """Grade from a redaction already made (the Slack flow redacts once, before storing)."""
+def grade_redacted(redaction: Redaction, *, shouting_source: str | None = None,
+                   model: TextModel | None | Literal["shipped"] = "shipped",
+                   corrections: Sequence[Correction] = ()) -> Verdict:
+    """Grade from a redaction already made (the Slack flow redacts once, before storing).
+
+    The safety floors decide first: a floor is grade 1, whatever follows. Then a team's own corrections
+    (a close enough report a person regraded), then the learned model. `model=None` grades by the
+    hand-written rules alone, as before the model existed (kept for comparison in the benchmark).
+    """
     normalised = normalise(redaction.text)
-    matched = [s for s in SIGNALS if _matches(s, normalised)]
+    # The learned path needs the floors only; the other signals are the rules-only grader's.
+    found = _findings(redaction, normalised, SIGNALS if model is None else _FLOOR_SIGNALS)
+    notes = _notes(redaction.text, shouting_source or redaction.text)
+    if model is None:
+        return _by_rules(redaction, normalised, found, notes)
+    return _learned(redaction, normalised, found, notes, shipped() if model == "shipped" else model, corrections)
+
+
+@dataclass(frozen=True)
+class _Findings:
+    matched: list[Signal]
+    floor: bool
+    reasons: list[str]  # the floors' reasons first, then every matched signal's
+
+
+def _findings(redaction: Redaction, normalised: str, signals: Sequence[Signal]) -> _Findings:
+    matched = [s for s in signals if _matches(s, normalised)]
     if _WISH_LEAD.match(normalised):
         # "Feature: mask API keys in the logs" asks for protection; it does not report a leak. A critical
         # signal counts only when the rest of the report describes something that happened.
@@ -671,21 +722,32 @@ def grade_redacted(redaction: Redaction, *, shouting_source: str | None = None) 
         matched = [s for s in matched if s.grade != 1 or _matches(s, rest)]
     reasons = list(dict.fromkeys(s.reason for s in matched))
     floor = any(s.floor for s in matched)
+    for reason, pattern in floors_intl.FLOORS:
+        if pattern.search(normalised):
+            floor = True
+            if reason not in reasons:
+                reasons.append(reason)
     sensitive = [k for k in redaction.kinds if k in ALWAYS_SENSITIVE]
     contact = [k for k in redaction.kinds if k not in ALWAYS_SENSITIVE]
     if sensitive:
         floor = True
         reasons.insert(0, f"the report contains {', '.join(_KIND_WORDS[k] for k in sensitive)}")
-    elif contact and _LEAK_CONTEXT.search(normalised):
+    elif contact and (_LEAK_CONTEXT.search(normalised) or floors_intl.LEAK_CONTEXT.search(normalised)):
         floor = True
         reasons.insert(0, f"{' and '.join(_KIND_WORDS[k] for k in contact)} shown where it should not be")
+    return _Findings(matched, floor, reasons)
+
+
+def _by_rules(redaction: Redaction, normalised: str, found: _Findings, notes: list[str], *,
+              tilt: bool = True) -> Verdict:
+    matched, floor, reasons = found.matched, found.floor, list(found.reasons)
     grade = _decide(matched, floor)
     unclear = not floor and all(s.weak for s in matched)
-    if unclear and _SENSITIVE.search(normalised):
+    if tilt and unclear and _SENSITIVE.search(normalised):
         grade = 1
         reasons.append("no clear signal, but it touches personal, security or safety matters: graded critical "
                        "until a person looks")
-    reasons += _notes(redaction.text, shouting_source or redaction.text)
+    reasons += notes
     if grade > 1 and not any(s.grade >= 4 for s in matched) and _LEGAL_CONSEQUENCE.search(normalised):
         grade = 1
         reasons.append("legal consequences are described (a court, regulator, fine or lawsuit)")
@@ -694,6 +756,106 @@ def grade_redacted(redaction: Redaction, *, shouting_source: str | None = None) 
     return Verdict(grade=grade, label=grade_info(grade).label, reasons=tuple(reasons),
                    confidence=_confidence(matched, floor, grade), pii=tuple(redaction.kinds), floor=floor,
                    redacted_text=redaction.text)
+
+
+def _learned(redaction: Redaction, normalised: str, found: _Findings, notes: list[str], model: TextModel,
+             corrections: Sequence[Correction]) -> Verdict:
+    vector = model.vector(normalised)
+    odds = model.grade.probabilities(vector)
+    kinds = model.category.probabilities(vector)
+    ranked = sorted(odds, key=odds.__getitem__, reverse=True)
+    common = {"pii": tuple(redaction.kinds), "redacted_text": redaction.text}
+    if found.floor:
+        category = floor_category(found.reasons, kinds)
+        reasons = [r for r in found.reasons if r in _FLOOR_REASONS or r.startswith(_FLOOR_LEADS)] or found.reasons
+        return Verdict(grade=1, label=grade_info(1).label, reasons=(*reasons, *notes), confidence=0.95,
+                       source="rules", floor=True, category=category, **common)
+    nearest = closest(vector, corrections)
+    if nearest is not None:
+        correction, similarity = nearest
+        why = f"graded like {correction.readable_id}, which <@{correction.user_id}> changed to {correction.grade}"
+        reason = f"{why}: {correction.reason}" if correction.reason else why
+        grade = correction.grade
+        return Verdict(grade=grade, label=grade_info(grade).label, reasons=(reason, *notes),
+                       confidence=round(similarity, 2), source="team", category=correction.category
+                       or _category(kinds, grade), similar_to=correction.readable_id, **common)
+    asks = bool(_WISH_LEAD.match(normalised))  # "Enhancement: detect prompt injection": asks, reports nothing
+    if odds[1] >= GRADE_ONE_AT and not asks:
+        grade = 1
+    else:
+        # Likeliest, but a critical the model is this unsure of is not called critical: the floors and a
+        # person's look are there for it (a flat guess of 1 on a wish costs a team an escalation).
+        grade = next(g for g in ranked if g != 1 or (odds[1] >= GRADE_ONE_FLOOR_FREE and not asks))
+    runner_up = next(g for g in ranked if g != grade)
+    if odds[grade] < NO_SIGNAL_BELOW:
+        # The model has nothing to go on (a language or a kind of report it never saw): the hand-written
+        # rules grade it, and the card asks a person to look.
+        # (Without the rules' "sensitive words" tilt: the model already saw those words and did not say 1.)
+        rules = _by_rules(redaction, normalised, _findings(redaction, normalised, SIGNALS), notes, tilt=False)
+        pair = (rules.grade, ranked[0] if ranked[0] != rules.grade else ranked[1])
+        return replace(rules, category=_category(kinds, rules.grade), unsure=tuple(sorted(pair)),
+                       reasons=(*rules.reasons, "the learned model has no clear signal here: a person should look"))
+    unsure = tuple(sorted((grade, runner_up))) if odds[grade] - odds[runner_up] < UNSURE_MARGIN or \
+        odds[grade] < odds[runner_up] else None
+    words = model.words_for(vector, grade)
+    said = f" — words like {', '.join(f'“{w}”' for w in words)}" if words else ""
+    reasons = [f"the learned model: {grade_info(grade).label.lower()} ({odds[grade]:.0%}){said}"]
+    if unsure:
+        reasons.append(f"not sure: {unsure[0]} or {unsure[1]}? A person should look")
+    return Verdict(grade=grade, label=grade_info(grade).label, reasons=tuple(dict.fromkeys((*reasons, *notes))),
+                   confidence=round(odds[grade], 2), source="model", category=_category(kinds, grade),
+                   unsure=unsure, **common)
+
+
+# The learned model says 1 from this probability up, even when another grade is likelier: a missed
+# critical costs far more than a second look. Both numbers were chosen by grouped cross-validation.
+GRADE_ONE_AT = 0.35
+# Below this, the model alone never says 1 even as its likeliest grade.
+GRADE_ONE_FLOOR_FREE = 0.3
+# Below this the model's likeliest grade is a guess: the rules decide, and a person is asked.
+NO_SIGNAL_BELOW = 0.3
+UNSURE_MARGIN = 0.1
+# A team's correction applies to a new report this close (cosine of the model's features).
+SIMILAR_AT = 0.6
+
+_FLOOR_SIGNALS = tuple(s for s in SIGNALS if s.floor)
+_FLOOR_LEADS = ("the report contains", "an e-mail", "a phone", "an e-mail address and", "a phone number and")
+_FLOOR_REASONS = frozenset(s.reason for s in SIGNALS if s.floor) | frozenset(r for r, _ in floors_intl.FLOORS)
+_FLOOR_CATEGORY = {
+    "other users' data is exposed": "personal_data", "personal data is exposed": "personal_data",
+    "private or training data is exposed": "personal_data", "confidential data reaches the wrong people":
+    "personal_data", "harmful, hateful or unsafe output": "harmful", "unsafe content reaches users": "harmful",
+    "harmful or dangerous output": "harmful",
+}
+_GRADE_ONE_CATEGORIES = ("personal_data", "security", "harmful")
+
+
+def floor_category(reasons: Sequence[str], kinds: dict[str, float]) -> str:
+    """The kind of a grade-1 report: what its first floor says, else the likeliest critical kind."""
+    for reason in reasons:
+        if reason in _FLOOR_CATEGORY:
+            return _FLOOR_CATEGORY[reason]
+        if reason.startswith("the report contains"):
+            return "security" if any(w in reason for w in ("key", "secret", "password")) else "personal_data"
+        if reason.startswith(("an e-mail", "a phone")):
+            return "personal_data"
+        if reason in _FLOOR_REASONS:
+            return "security"
+    return max(_GRADE_ONE_CATEGORIES, key=lambda c: kinds.get(c, 0.0))
+
+
+def _category(kinds: dict[str, float], grade: int) -> str:
+    """The likeliest kind of problem; a wish is a feature request only when the grade says so too."""
+    if grade == 5:
+        return "feature"
+    allowed = [c for c in kinds if c != "feature" and (grade == 1 or c not in _GRADE_ONE_CATEGORIES)] or list(kinds)
+    return max(allowed, key=kinds.__getitem__)
+
+
+def closest(vector: Vector, corrections: Sequence[Correction]) -> tuple[Correction, float] | None:
+    """The team's regraded report most like this one, if it is close enough to follow."""
+    best = max(((c, vector.dot(c.vector)) for c in corrections), key=lambda pair: pair[1], default=None)
+    return best if best is not None and best[1] >= SIMILAR_AT else None
 
 
 _KIND_WORDS = {"card": "a card number", "iban": "a bank account number", "national_id": "a national id number",

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bot.domain import jira_text as wiki
-from bot.domain.grades import grade_info
+from bot.domain.grades import action_plan, category_label, grade_info, grader_name
 from bot.domain.risk import band, score
 from bot.domain.text import NameLookup, readable
 from bot.settings import JIRA_KINDS, JIRA_PRIORITY_KEYS, Settings, jira_ids
@@ -126,11 +126,12 @@ def description(kind: str, item: Item, *, permalink: str | None, names: NameLook
 
 def _bug(bug: Bug, plain: Callable[[str], str]) -> str:
     info = grade_info(bug.grade or 3)
-    source = "the LLM" if bug.grade_source == "llm" else "the offline rules"
-    graded = f"graded by {source}" if bug.grade == bug.auto_grade else "grade set by a person"
-    parts = [f"*Grade {info.number} — {wiki.escape(info.label)}* ({graded})",
-             "*Why*\n" + wiki.bullets(list(bug.reasons or [])),
-             f"*What to do ({wiki.escape(info.label.lower())})*\n" + wiki.bullets(list(info.action_plan)),
+    graded = f"graded by {grader_name(bug.grade_source)}" if bug.grade == bug.auto_grade else "grade set by a person"
+    kind = category_label(bug.category)
+    parts = [f"*Grade {info.number} — {wiki.escape(info.label)}* ({graded})" + (f" · {kind}" if kind else ""),
+             "*Why*\n" + wiki.bullets([plain(r) for r in bug.reasons or []]),
+             f"*What to do ({wiki.escape(info.label.lower())})*\n"
+             + wiki.bullets(list(action_plan(info.number, bug.category))),
              "*The report* (personal data and secrets removed)\n" + wiki.literal(plain(bug.text))]
     if bug.details:
         parts.append("*Details*\n" + wiki.bullets([f"{k}: {plain(str(v))}" for k, v in bug.details.items()]))
