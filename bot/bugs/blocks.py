@@ -93,7 +93,8 @@ def details(bug: Bug, history: list[BugGradeChange], *, jira: JiraLink | None = 
     info = grade_info(bug.grade) if bug.grade else None
     lines = [f"*{bug.readable_id}* — {escape_mrkdwn(bug.title)}",
              f"Grade: {f'{info.number} — {info.label}' if info else 'not graded yet'}"
-             + (f" (automatic: {bug.auto_grade}, by {bug.grade_source})" if bug.auto_grade else ""),
+             + (f" (automatic: {bug.auto_grade}, by {grader_name(bug.grade_source)})" if bug.auto_grade else "")
+             + (f" · {category_label(bug.category)}" if bug.category else ""),
              f"Status: {bug.status}" + (f" — {escape_mrkdwn(bug.resolution)}" if bug.resolution else ""),
              f"Reported by <@{bug.reporter_id}> in <#{bug.channel_id}> on {bug.created_at:%Y-%m-%d %H:%M} UTC",
              f"Assigned to <@{bug.assignee_id}>" if bug.assignee_id else "Not assigned"]
