@@ -31,15 +31,7 @@ def _parser() -> argparse.ArgumentParser:
     classify.add_argument("text", nargs="?", help="the report text")
     classify.add_argument("--jsonl", metavar="FILE", help="one JSON object per line with id and text; - for stdin")
 
-    grader = sub.add_parser("grader", help="the learned bug grader: train it, export a team's regrades")
-    grader_sub = grader.add_subparsers(dest="grader_verb", metavar="ACTION")
-    train = grader_sub.add_parser("train", help="fit the model on tests/data/grading/*.jsonl (needs scikit-learn)")
-    train.add_argument("--data", default=None, help="a folder of labelled *.jsonl files (default: the repository's)")
-    train.add_argument("--out", default=None, help="where to write the model (default: the one the bot loads)")
-    export = grader_sub.add_parser("export", help="write a team's regraded bugs as labelled JSONL for training")
-    export.add_argument("--team", default=None, help="only this team id (default: every team)")
-    export.add_argument("--out", default="-", help="a file, or - for standard output")
-
+    _grader_parser(sub)
     sub.add_parser("migrate", help="upgrade the database schema to the latest version")
 
     manifest = sub.add_parser("manifest", help="print the Slack app manifest (YAML)")
@@ -66,6 +58,18 @@ def _parser() -> argparse.ArgumentParser:
     load.add_argument("--channel", required=True, help="the channel id whose budget it is (C…)")
     load.add_argument("--team", default=None, help="the team id, when several teams have a budget in that channel")
     return parser
+
+
+def _grader_parser(sub) -> None:
+    """`pmbot grader train|export`."""
+    grader = sub.add_parser("grader", help="the learned bug grader: train it, export a team's regrades")
+    grader_sub = grader.add_subparsers(dest="grader_verb", metavar="ACTION")
+    train = grader_sub.add_parser("train", help="fit the model on tests/data/grading/*.jsonl (needs scikit-learn)")
+    train.add_argument("--data", default=None, help="a folder of labelled *.jsonl files (default: the repository's)")
+    train.add_argument("--out", default=None, help="where to write the model (default: the one the bot loads)")
+    export = grader_sub.add_parser("export", help="write a team's regraded bugs as labelled JSONL for training")
+    export.add_argument("--team", default=None, help="only this team id (default: every team)")
+    export.add_argument("--out", default="-", help="a file, or - for standard output")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,6 +12,7 @@ import hashlib
 import io
 import json
 import re
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -143,8 +144,6 @@ def fit_sklearn(reports: Sequence[Report]):
     return vectorizers, heads
 
 
-def counts(reports: Iterable[Report]) -> dict[str, int]:
-    by: dict[str, int] = {}
-    for r in reports:
-        by[r.file] = by.get(r.file, 0) + 1
-    return by
+def counts(reports: Iterable[Report]) -> Counter[str]:
+    """Reports per file."""
+    return Counter(r.file for r in reports)

@@ -819,7 +819,7 @@ UNSURE_MARGIN = 0.1
 SIMILAR_AT = 0.6
 
 _FLOOR_SIGNALS = tuple(s for s in SIGNALS if s.floor)
-_FLOOR_LEADS = ("the report contains", "an e-mail", "a phone", "an e-mail address and", "a phone number and")
+_FLOOR_LEADS = ("the report contains", "an e-mail", "a phone")  # the PII floors' reasons
 _FLOOR_REASONS = frozenset(s.reason for s in SIGNALS if s.floor) | frozenset(r for r, _ in floors_intl.FLOORS)
 _FLOOR_CATEGORY = {
     "other users' data is exposed": "personal_data", "personal data is exposed": "personal_data",

@@ -82,10 +82,9 @@ class Block:
         """Column (with the offset) → term, for explanations."""
         return {index + self.offset: term for term, index in self.vocabulary.items()}
 
-    def terms(self, text: str) -> list[str]:
+    def _word_terms(self, text: str) -> list[str]:
+        """Word n-grams: scikit-learn's `word` analyzer (char n-grams go word by word, in `vector`)."""
         low, high = self.ngram_range
-        if self.analyzer == "char_wb":
-            return _char_wb(text, low, high)
         assert self.token_pattern is not None
         tokens = self.token_pattern.findall(text)
         grams = list(tokens) if low == 1 else []
@@ -100,7 +99,7 @@ class Block:
                 found += self._word_columns(word)
             counts = Counter(found)
         else:
-            counts = Counter(map(self.vocabulary.get, self.terms(text)))
+            counts = Counter(map(self.vocabulary.get, self._word_terms(text)))
             counts.pop(None, None)
         columns = sorted(counts)
         idf = self.idf_list
