@@ -3,17 +3,27 @@
 from __future__ import annotations
 
 import json
+import logging
+import threading
 import time
+import urllib.request
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs
 
 import pytest
+import requests
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+from slack_sdk.signature import SignatureVerifier
+from slack_sdk.webhook import WebhookClient
 
-from bot.sandbox import SlackSandbox
+from bot.sandbox import Driver, SlackSandbox
 from bot.sandbox.composer import to_wire
 from bot.sandbox.server import BOT_TOKEN
 from bot.sandbox.workspace import Workspace
-from tests.conftest import make_settings
+from tests.conftest import RunningBot, make_settings
+from tests.slack_contract import violations
 
 
 @pytest.fixture
@@ -241,3 +251,200 @@ def test_views_update_keeps_what_was_typed_in_unchanged_inputs(client: WebClient
 ])
 def test_what_a_person_types_is_sent_in_slacks_wire_form(typed: str, wire: str, labelled: bool) -> None:
     assert to_wire(typed, users={"bob": "U0BOB"}, channels={"random": "C0RANDOM"}, labelled=labelled) == wire
+
+
+# --- shortcuts, file downloads, user groups, admins ----------------------------------------------------------
+
+SIGNING_SECRET = "capture-signing-secret"
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256))
+
+
+class Capture:
+    """A stand-in for the bot's /slack/events that keeps what the driver sent, to look at the raw request."""
+
+    def __init__(self) -> None:
+        self.requests: list[tuple[dict[str, str], bytes]] = []
+        capture = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args) -> None:  # noqa: A002 — quiet test output
+                pass
+
+            def do_POST(self) -> None:  # noqa: N802 — http.server's name
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                capture.requests.append((dict(self.headers), body))
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/slack/events"
+
+    def last(self) -> tuple[dict[str, str], str]:
+        headers, body = self.requests[-1]
+        return headers, body.decode("utf-8")
+
+    def payload(self) -> dict:
+        """The last interactivity payload, after checking its signature the way Bolt does."""
+        headers, body = self.last()
+        assert headers["Content-Type"] == "application/x-www-form-urlencoded"
+        assert SignatureVerifier(SIGNING_SECRET).is_valid(body, headers["X-Slack-Request-Timestamp"],
+                                                          headers["X-Slack-Signature"])
+        assert not SignatureVerifier("another-secret").is_valid(body, headers["X-Slack-Request-Timestamp"],
+                                                                headers["X-Slack-Signature"])
+        [payload] = parse_qs(body)["payload"]
+        return json.loads(payload)
+
+    def event(self) -> dict:
+        return json.loads(self.last()[1])["event"]
+
+
+@pytest.fixture
+def capture() -> Iterator[Capture]:
+    capture = Capture()
+    yield capture
+    capture.server.shutdown()
+    capture.server.server_close()
+
+
+@pytest.fixture
+def driver(sandbox: SlackSandbox, capture: Capture) -> Driver:
+    return Driver(capture.url, SIGNING_SECRET, sandbox)
+
+
+def test_message_shortcut_is_a_signed_message_action_in_slacks_shape(driver: Driver, capture: Capture,
+                                                                      sandbox: SlackSandbox,
+                                                                      client: WebClient) -> None:
+    _, said = driver.share_file("trace.png", PNG, text="the summariser leaks emails", user="U0BOB")
+    shared_file = capture.event()["files"][0]
+    assert driver.shortcut("pmbot_file_bug", message=said, user="U0CARLOS").status == 200
+    payload = capture.payload()
+    assert (payload["type"], payload["callback_id"], payload["message_ts"]) == \
+        ("message_action", "pmbot_file_bug", said["ts"])
+    assert payload["channel"] == {"id": "C0GENERAL", "name": "general"}
+    assert payload["team"] == {"id": "T0SANDBOX", "domain": "sandbox"} and payload["token"]
+    assert payload["user"]["id"] == "U0CARLOS" and payload["user"]["username"] == "carlos"
+    message = payload["message"]
+    assert (message["type"], message["user"], message["ts"], message["text"]) == \
+        ("message", "U0BOB", said["ts"], "the summariser leaks emails")
+    assert "channel" not in message and message["files"] == [shared_file]  # objects, as the event had them
+    assert float(payload["action_ts"]) > 0
+    modal = {"type": "modal", "title": {"type": "plain_text", "text": "File a bug"}, "blocks": []}
+    assert client.views_open(trigger_id=payload["trigger_id"], view=modal)["view"]["user"] == "U0CARLOS"
+    assert WebhookClient(payload["response_url"]).send(text="Filed as B-1").status_code == 200
+    assert (sandbox.ephemeral[-1]["user"], sandbox.ephemeral[-1]["channel"]) == ("U0CARLOS", "C0GENERAL")
+
+
+def test_global_shortcut_has_no_channel_message_or_response_url(driver: Driver, capture: Capture,
+                                                                 client: WebClient) -> None:
+    assert driver.shortcut("pmbot_new_risk", user="U0BOB").status == 200
+    payload = capture.payload()
+    assert (payload["type"], payload["callback_id"], payload["user"]["id"]) == ("shortcut", "pmbot_new_risk", "U0BOB")
+    assert not {"channel", "message", "message_ts", "response_url"} & set(payload)
+    modal = {"type": "modal", "title": {"type": "plain_text", "text": "New risk"}, "blocks": []}
+    assert client.views_open(trigger_id=payload["trigger_id"], view=modal)["ok"]
+
+
+def test_the_bot_acks_both_kinds_of_shortcut(bot: RunningBot, caplog: pytest.LogCaptureFixture) -> None:
+    """Through the real Bolt app, which checks the signature and routes on type and callback_id."""
+    caplog.set_level(logging.INFO)
+    said = bot.driver.say("the demo is at 3", user="U0BOB")[1]
+    for callback_id, message in (("sandbox_global", None), ("sandbox_message", said)):
+        response = bot.driver.shortcut(callback_id, message=message)
+        assert (response.status, response.body) == (200, "")
+        bot.runtime.settle()
+        assert any(r.getMessage().startswith(f"shortcut {callback_id!r}") for r in caplog.records)
+    assert bot.driver.shortcut("sandbox_global", timestamp=int(time.time()) - 600).status == 401
+
+
+def test_files_are_served_to_the_bot_token_only(driver: Driver, capture: Capture, sandbox: SlackSandbox) -> None:
+    driver.share_file("trace.png", PNG, user="U0BOB")
+    shared = capture.event()["files"][0]
+    assert shared["url_private"].startswith(sandbox.base_url) and shared["mimetype"] == "image/png"
+    bearer = {"Authorization": f"Bearer {BOT_TOKEN}"}
+
+    got = requests.get(shared["url_private"], headers=bearer, timeout=5)
+    assert (got.status_code, got.content, got.headers["Content-Type"]) == (200, PNG, "image/png")
+    saved = requests.get(shared["url_private_download"], headers=bearer, timeout=5)
+    assert saved.content == PNG and saved.headers["Content-Disposition"].startswith("attachment")
+
+    for headers in ({}, {"Authorization": "Bearer xoxb-wrong"}, {"Authorization": BOT_TOKEN}):
+        refused = requests.get(shared["url_private"], headers=headers, timeout=5, allow_redirects=False)
+        assert refused.status_code == 302 and refused.content != PNG
+        followed = requests.get(shared["url_private"], headers=headers, timeout=5)  # what a careless bot saves
+        assert followed.headers["Content-Type"].startswith("text/html") and PNG not in followed.content
+    with urllib.request.urlopen(shared["url_private"], timeout=5) as page:  # urllib follows the redirect too
+        assert b"Sign in" in page.read()
+
+    gone = shared["url_private"].replace(shared["id"], "F0NOPE")
+    assert requests.get(gone, headers=bearer, timeout=5).status_code == 404
+    assert [(d.file_id, d.token, d.status) for d in sandbox.downloads[:3]] == \
+        [(shared["id"], BOT_TOKEN, 200), (shared["id"], BOT_TOKEN, 200), (shared["id"], None, 302)]
+    assert sandbox.downloads[-1].status == 404 and sandbox.downloads[-1].file_id is None
+
+
+def test_files_info_carries_what_a_downloader_needs(driver: Driver, capture: Capture, sandbox: SlackSandbox,
+                                                   client: WebClient) -> None:
+    _, said = driver.share_file("eval report.pdf", b"%PDF-1.7 eval", user="U0ALICE")
+    shared = capture.event()["files"][0]
+    info = client.files_info(file=shared["id"])["file"]
+    assert {k: info[k] for k in ("id", "name", "title", "mimetype", "filetype", "size", "user")} == \
+        {"id": shared["id"], "name": "eval report.pdf", "title": "eval report.pdf", "mimetype": "application/pdf",
+         "filetype": "pdf", "size": 13, "user": "U0ALICE"}
+    assert info["url_private"] == shared["url_private"] and info["url_private_download"].endswith(
+        "/download/eval%20report.pdf")
+    assert info["created"] > 0 and info["shares"] == {"public": {"C0GENERAL": [{"ts": said["ts"]}]}}
+    assert requests.get(info["url_private_download"], headers={"Authorization": f"Bearer {BOT_TOKEN}"},
+                        timeout=5).content == b"%PDF-1.7 eval"
+    assert error_of(client.files_info, file="F0NOPE") == "file_not_found"
+
+
+def test_files_the_bot_uploaded_can_be_downloaded_again(client: WebClient) -> None:
+    uploaded = client.files_upload_v2(channel="C0GENERAL", file=b"week,cost\n1,2\n", filename="costs.csv")
+    info = client.files_info(file=uploaded["file"]["id"])["file"]
+    assert (info["user"], info["mimetype"], info["channels"]) == ("U0PMBOT", "text/csv", ["C0GENERAL"])
+    got = requests.get(info["url_private"], headers={"Authorization": f"Bearer {BOT_TOKEN}"}, timeout=5)
+    assert got.content == b"week,cost\n1,2\n" and got.headers["Content-Type"] == "text/csv"
+
+
+def test_usergroups_list_by_handle(client: WebClient, sandbox: SlackSandbox) -> None:
+    sandbox.add_usergroup("S0PMLEADS", "pm-leads", ["U0ALICE"], name="PM leads")
+    groups = {g["handle"]: g for g in client.usergroups_list()["usergroups"]}
+    assert {h: (g["id"], g["name"], g["user_count"], g["team_id"]) for h, g in groups.items()} == \
+        {"oncall": ("S0ONCALL", "On-call", 2, "T0SANDBOX"), "pm-leads": ("S0PMLEADS", "PM leads", 1, "T0SANDBOX")}
+    assert all("users" not in g for g in groups.values())
+    with_users = {g["handle"]: g["users"] for g in client.usergroups_list(include_users=True)["usergroups"]}
+    assert with_users == {"oncall": ["U0ALICE", "U0BOB"], "pm-leads": ["U0ALICE"]}
+    assert client.usergroups_users_list(usergroup="S0PMLEADS")["users"] == ["U0ALICE"]
+    assert violations(sandbox.calls_to("usergroups.list")) == []
+    with pytest.raises(ValueError):
+        sandbox.add_usergroup("S0OTHER", "@oncall", ["U0BOB"])
+
+
+def test_groups_written_straight_into_usergroups_still_list(client: WebClient, sandbox: SlackSandbox) -> None:
+    sandbox.ws.usergroups["S0LEGACY"] = ["U0CARLOS"]  # how tests set groups before handles existed
+    listed = {g["id"]: g for g in client.usergroups_list()["usergroups"]}
+    assert (listed["S0LEGACY"]["handle"], listed["S0LEGACY"]["user_count"]) == ("s0legacy", 1)
+    assert client.usergroups_users_list(usergroup="S0LEGACY")["users"] == ["U0CARLOS"]
+
+
+def test_snapshot_keeps_handles_and_reads_snapshots_without_them(sandbox: SlackSandbox) -> None:
+    sandbox.add_usergroup("S0PMLEADS", "pm-leads", ["U0ALICE"])
+    saved = json.loads(json.dumps(sandbox.ws.snapshot()))
+    restored = Workspace()
+    restored.restore(saved)
+    assert restored.usergroup_by_handle("@pm-leads").id == "S0PMLEADS"  # type: ignore[union-attr]
+    del saved["usergroup_info"]
+    older = Workspace()
+    older.restore(saved)
+    assert older.usergroups["S0PMLEADS"] == ["U0ALICE"] and older.usergroup("S0PMLEADS").handle == "s0pmleads"
+
+
+def test_users_info_says_who_is_admin_or_owner(client: WebClient, sandbox: SlackSandbox) -> None:
+    sandbox.add_user("U0DANA", "dana", is_owner=True)
+    sandbox.add_user("U0EVE", "eve", is_admin=True)
+    flags = {u: (client.users_info(user=u)["user"]["is_admin"], client.users_info(user=u)["user"]["is_owner"])
+             for u in ("U0ALICE", "U0BOB", "U0DANA", "U0EVE")}
+    assert flags == {"U0ALICE": (True, False), "U0BOB": (False, False), "U0DANA": (True, True),
+                     "U0EVE": (True, False)}

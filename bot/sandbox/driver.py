@@ -287,6 +287,38 @@ class Driver:
                                                                     ephemeral=ephemeral)
         return self.post(urlencode({"payload": json.dumps(payload)}), FORM, **post_options)
 
+    # --- shortcuts ----------------------------------------------------------------------------
+
+    def shortcut(self, callback_id: str, *, message: dict[str, Any] | None = None, user: str = "U0ALICE",
+                 channel: str = "C0GENERAL", **post_options: Any) -> Response:
+        """A shortcut, as Slack sends it: on a stored `message` (its "More actions" menu) a `message_action`
+        with the channel, the message and a response_url; without one a global `shortcut` (composer or
+        search), which carries no channel. Both carry a trigger_id that views.open accepts. Shapes from
+        Slack's shortcut payload reference (api.slack.com/reference/interaction-payloads/shortcuts) and
+        bolt-js's MessageShortcut type (docs.slack.dev/tools/bolt-js/reference/interfaces/MessageShortcut)."""
+        payload: dict[str, Any] = {
+            "type": "shortcut", "token": "deprecated-verification-token", "action_ts": f"{time.time():.6f}",
+            "team": {"id": self.team_id, "domain": "sandbox"}, "user": self._user(user), "api_app_id": "A0PMBOT",
+            "callback_id": callback_id, "trigger_id": self._trigger(user), "is_enterprise_install": False,
+            "enterprise": None,
+        }
+        if message is not None:
+            payload.update(self._message_action(message, message.get("channel") or channel, user))
+        return self.post(urlencode({"payload": json.dumps(payload)}), FORM, **post_options)
+
+    def _message_action(self, message: dict[str, Any], channel: str, user: str) -> dict[str, Any]:
+        """The fields a message shortcut adds: the message as Slack shows it to apps (no `channel` key, file
+        ids turned into file objects) and a response_url that answers `user` in that channel."""
+        shown = {"type": "message", **{k: v for k, v in message.items() if k != "channel"}}
+        response_url = "http://127.0.0.1:9/response/0"
+        if self.sandbox is not None:
+            with self.sandbox.lock:
+                if message.get("files"):
+                    shown["files"] = self.sandbox.ws.message_files(message)
+            response_url = self.sandbox.new_response_url(channel, user)
+        return {"type": "message_action", "channel": {"id": channel, "name": self._channel_name(channel)},
+                "message_ts": message["ts"], "message": shown, "response_url": response_url}
+
     # --- modals -------------------------------------------------------------------------------
 
     def open_view(self, user: str = "U0ALICE") -> dict[str, Any]:
@@ -473,41 +505,23 @@ class Driver:
                    channel: str = "C0GENERAL", thread_ts: str | None = None,
                    **post_options: Any) -> tuple[Response | None, dict[str, Any]]:
         """A person uploads a file (a screenshot, say), with a message or none, in a channel or a thread: file
-        and message stored, then the `message` event with subtype `file_share` and the file in `files` sent."""
+        and message stored, then the `message` event with subtype `file_share` and the file in `files` sent.
+        The file's url_private points at the sandbox, which hands its bytes to the bot token."""
         room = self.sandbox.channels[channel]
         with self.sandbox.lock:
             ws = self.sandbox.ws
-            file_id = ws.new_id("F")
-            ws.files[file_id] = {"id": file_id, "name": name, "title": name, "size": len(content),
-                                 "content": content, "shares": {}, "completed": True}
-            message = ws.post(room, user, {"text": text, "thread_ts": thread_ts, "files": [file_id]})
+            file = ws.add_file(name, content, user=user)
+            message = ws.post(room, user, {"text": text, "thread_ts": thread_ts, "files": [file["id"]]})
             share = {"ts": message["ts"], **({"thread_ts": message["thread_ts"]} if "thread_ts" in message else {})}
-            ws.files[file_id]["shares"] = {"private" if room.is_private else "public": {channel: [share]}}
+            file["shares"] = {"private" if room.is_private else "public": {channel: [share]}}
             parent_user = ws.message(channel, message["thread_ts"]).get("user") if "thread_ts" in message else None
-        event = {"type": "message", "subtype": "file_share", "text": text,
-                 "files": [self._shared_file(ws.files[file_id], user)], "upload": True, "user": user,
-                 "display_as_bot": False, "ts": message["ts"], "channel": channel,
+            files = ws.message_files(message)
+        event = {"type": "message", "subtype": "file_share", "text": text, "files": files, "upload": True,
+                 "user": user, "display_as_bot": False, "ts": message["ts"], "channel": channel,
                  "channel_type": "group" if room.is_private else "channel"}
         if "thread_ts" in message:
             event.update(thread_ts=message["thread_ts"], parent_user_id=parent_user)
         return self.event(event, **post_options), message
-
-    def _shared_file(self, file: dict[str, Any], user: str) -> dict[str, Any]:
-        """A file object as message events carry it (Slack's `files` items: a subset of the fields)."""
-        name, stamp = file["name"], int(time.time())
-        extension = name.rsplit(".", 1)[-1].lower() if "." in name else "binary"
-        mimetype = {"png": "image/png", "jpg": "image/jpeg", "jpeg": "image/jpeg", "gif": "image/gif",
-                    "pdf": "application/pdf", "txt": "text/plain", "csv": "text/csv"}.get(extension,
-                                                                                       "application/octet-stream")
-        private = f"https://files.slack.local/files-pri/{self.team_id}-{file['id']}"
-        return {"id": file["id"], "created": stamp, "timestamp": stamp, "name": name, "title": file["title"],
-                "mimetype": mimetype, "filetype": extension, "pretty_type": extension.upper(), "user": user,
-                "user_team": self.team_id, "editable": False, "size": file["size"], "mode": "hosted",
-                "is_external": False, "external_type": "", "is_public": "public" in file["shares"],
-                "public_url_shared": False, "display_as_bot": False, "username": "", "url_private": f"{private}/{name}",
-                "url_private_download": f"{private}/download/{name}",
-                "permalink": f"https://sandbox.slack.local/files/{user}/{file['id']}/{name}",
-                "is_starred": False, "has_rich_preview": False}
 
     def delete(self, message: dict[str, Any], **post_options: Any) -> Response | None:
         """A person deletes their message: removed, then `message_deleted` sent with the message as it was."""

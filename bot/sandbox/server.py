@@ -1,7 +1,8 @@
 """A stand-in for the Slack Web API on loopback: HTTP in front of the in-memory Workspace.
 
 The bot's ordinary slack_sdk client reaches it through SLACK_API_URL. Besides `/api/<method>` it
-serves `response_url` posts (`/response/<id>`) and the upload step of files_upload_v2 (`/upload/v1/<id>`).
+serves `response_url` posts (`/response/<id>`), the upload step of files_upload_v2 (`/upload/v1/<id>`) and
+files' `url_private`/`url_private_download` (`GET /files-pri/...`) to the bot token.
 """
 
 from __future__ import annotations
@@ -14,17 +15,23 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, quote
 
 from bot.sandbox.socket_mode import SocketModeServer
-from bot.sandbox.workspace import BOT_ID, BOT_USER_ID, TEAM_ID, SlackApiFailure, User, Workspace
+from bot.sandbox.workspace import BOT_ID, BOT_USER_ID, TEAM_ID, SlackApiFailure, User, Usergroup, Workspace
 
-__all__ = ["APP_TOKEN", "BOT_ID", "BOT_TOKEN", "BOT_USER_ID", "TEAM_ID", "Call", "SlackSandbox"]
+__all__ = ["APP_TOKEN", "BOT_ID", "BOT_TOKEN", "BOT_USER_ID", "TEAM_ID", "Call", "Download", "SlackSandbox"]
 
 BOT_TOKEN = "xoxb-sandbox-token"
 APP_TOKEN = "xapp-sandbox-token"
 JSON_FIELDS = ("blocks", "attachments", "view", "metadata", "files")
 RESPONSE_URL_USES = 5
+# What Slack answers a url_private request without a valid token: a redirect to the workspace's sign-in
+# page, whose HTML a careless downloader then saves instead of the file (slackapi/bolt-js#2585,
+# drewminns/slackdeletron#48, wee-slack/wee-slack#767; the header rule: Slack's platform blog post
+# "Important Changes to Files in the Web API", 2015).
+SIGN_IN_PAGE = (b"<!DOCTYPE html><html><head><title>Sign in | Slack</title></head><body>"
+                b"<h1>Sign in to Sandbox</h1><p>Sign in to see this file.</p></body></html>")
 
 
 @dataclass
@@ -36,6 +43,16 @@ class Call:
     token: str | None
     content_type: str
     raw: dict[str, Any]
+
+
+@dataclass
+class Download:
+    """One GET of a file URL: which file (None if the path named none), the bearer token sent, the status."""
+
+    path: str
+    file_id: str | None
+    token: str | None
+    status: int
 
 
 @dataclass
@@ -56,6 +73,7 @@ class SlackSandbox:
         self.ws = Workspace(team_id)
         self.calls: list[Call] = []
         self.responses: list[dict[str, Any]] = []
+        self.downloads: list[Download] = []
         self.rate_limits: dict[str, tuple[int, int]] = {}
         self.withheld_scopes: dict[str, tuple[str, str]] = {}  # method → (needed, provided)
         self.response_delay = 0.0
@@ -95,9 +113,15 @@ class SlackSandbox:
     def views(self) -> dict[str, dict[str, Any]]:
         return self.ws.views
 
-    def add_user(self, user_id: str, name: str, *, tz: str = "UTC", is_bot: bool = False) -> User:
+    def add_user(self, user_id: str, name: str, *, tz: str = "UTC", is_bot: bool = False, is_admin: bool = False,
+                 is_owner: bool = False) -> User:
         with self.lock:
-            return self.ws.add_user(user_id, name, tz=tz, is_bot=is_bot)
+            return self.ws.add_user(user_id, name, tz=tz, is_bot=is_bot, is_admin=is_admin, is_owner=is_owner)
+
+    def add_usergroup(self, group_id: str, handle: str, users: list[str], *, name: str | None = None) -> Usergroup:
+        """A user group people mention as @handle, e.g. `add_usergroup("S0PMLEADS", "pm-leads", ["U0ALICE"])`."""
+        with self.lock:
+            return self.ws.add_usergroup(group_id, handle, users, name=name)
 
     def add_channel(self, channel_id: str, name: str, *, members: set[str] | None = None, is_private: bool = False):
         with self.lock:
@@ -155,6 +179,8 @@ class SlackSandbox:
         handler = type("Handler", (_Handler,), {"sandbox": self})
         self._server = ThreadingHTTPServer(("127.0.0.1", port), handler)
         self._server.daemon_threads = True
+        with self.lock:
+            self.ws.file_host = self.base_url
         threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="slack-sandbox",
                          daemon=True).start()
         return self.api_url
@@ -249,6 +275,27 @@ class SlackSandbox:
         with self.lock:
             return self.ws.upload(file_id, content)
 
+    def handle_download(self, path: str, authorization: str) -> tuple[int, dict[str, str], bytes, str]:
+        """(status, headers, body, content type) for a GET of a url_private[_download]: the bytes for the bot
+        token; otherwise Slack's redirect to its sign-in page, never the file. Every try is recorded."""
+        token = authorization[7:] if authorization.startswith("Bearer ") else None
+        with self.lock:
+            found = self.ws.file_at(path)
+            if token != self.bot_token:
+                answer = 302, {"Location": f"{self.base_url}?redir={quote(path, safe='')}"}, b"", "text/html"
+            elif found is None:
+                answer = 404, {}, b"file_not_found", "text/plain"
+            else:
+                answer = _file_answer(*found)
+            self.downloads.append(Download(path, found[0]["id"] if found else None, token, answer[0]))
+        return answer
+
+
+def _file_answer(file: dict[str, Any], attachment: bool) -> tuple[int, dict[str, str], bytes, str]:
+    """A file's bytes with its mimetype; url_private_download asks the browser to save rather than show it."""
+    headers = {"Content-Disposition": f"attachment; filename*=UTF-8''{quote(file['name'])}"} if attachment else {}
+    return 200, headers, file["content"], file.get("mimetype") or "application/octet-stream"
+
 
 def _flag(value: Any) -> bool:
     return value in (True, "true", "1", 1)
@@ -278,6 +325,18 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 — quiet test output
         pass
+
+    def do_GET(self) -> None:  # noqa: N802 — http.server's name
+        path, _, query = self.path.partition("?")
+        if path.startswith("/files-pri/"):
+            status, headers, body, kind = self.sandbox.handle_download(path, self.headers.get("Authorization", ""))
+            self._send(status, body, kind, headers)
+        elif path == "/":
+            self._send(200, SIGN_IN_PAGE, "text/html; charset=utf-8")  # where a tokenless download ends up
+        elif path.startswith("/api/"):
+            self._api(path[5:], b"", "", query)  # Slack takes Web API calls as GET with a query string, too
+        else:
+            self._send(404, b"not found", "text/plain")
 
     def do_POST(self) -> None:  # noqa: N802 — http.server's name
         length = int(self.headers.get("Content-Length") or 0)

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
+from urllib.parse import quote, unquote
 
 TEAM_ID = "T0SANDBOX"
 BOT_USER_ID = "U0PMBOT"
@@ -22,6 +23,12 @@ CHANNEL_NAME_MAX = 80
 TOPIC_MAX = 250
 TRIGGER_LIFETIME_SECONDS = 3.0
 SNAPSHOT_VERSION = 1
+# Where url_private points until the sandbox's HTTP server is up (then it is the server's own base URL).
+FILE_HOST = "https://files.slack.local/"
+FILES_PATH = "files-pri/"
+MIMETYPES = {"png": "image/png", "jpg": "image/jpeg", "jpeg": "image/jpeg", "gif": "image/gif",
+             "pdf": "application/pdf", "txt": "text/plain", "csv": "text/csv", "md": "text/markdown",
+             "json": "application/json"}
 
 
 class SlackApiFailure(Exception):
@@ -39,11 +46,40 @@ class User:
     is_bot: bool = False
     email: str | None = None
     is_admin: bool = False
+    is_owner: bool = False
 
     def to_api(self, team_id: str) -> dict[str, Any]:
+        # Slack's owners are admins too; the primary owner (one per workspace) is not modelled.
         return {"id": self.id, "team_id": team_id, "name": self.name, "real_name": self.name, "tz": self.tz,
-                "is_bot": self.is_bot, "deleted": False, "is_admin": self.is_admin, "is_owner": False,
+                "is_bot": self.is_bot, "deleted": False, "is_admin": self.is_admin or self.is_owner,
+                "is_owner": self.is_owner, "is_primary_owner": False,
                 "profile": {"display_name": self.name, "real_name": self.name, "email": self.email}}
+
+
+@dataclass
+class Usergroup:
+    """A user group's name and @handle; its members stay in `Workspace.usergroups` (id → user ids), the
+    shape callers already read and write."""
+
+    id: str
+    handle: str
+    name: str
+    description: str = ""
+    created: int = field(default_factory=lambda: int(time.time()))
+    created_by: str = "USLACKBOT"
+
+    def to_api(self, team_id: str, users: list[str], *, with_users: bool) -> dict[str, Any]:
+        """Slack's subteam object (the fields the 2020 spec requires, plus user_count and, if asked, users)."""
+        group: dict[str, Any] = {
+            "id": self.id, "team_id": team_id, "is_usergroup": True, "is_subteam": True, "name": self.name,
+            "description": self.description, "handle": self.handle, "is_external": False,
+            "date_create": self.created, "date_update": self.created, "date_delete": 0, "auto_type": None,
+            "auto_provision": False, "enterprise_subteam_id": "", "created_by": self.created_by,
+            "updated_by": self.created_by, "deleted_by": None, "prefs": {"channels": [], "groups": []},
+            "user_count": len(users)}
+        if with_users:
+            group["users"] = list(users)
+        return group
 
 
 @dataclass
@@ -109,13 +145,22 @@ def _unb64(content: str | None) -> bytes | None:
     return None if content is None else base64.b64decode(content)
 
 
+def file_kind(name: str) -> tuple[str, str]:
+    """(filetype, mimetype) Slack would give a file of this name; unknown kinds are `binary`."""
+    extension = name.rsplit(".", 1)[-1].lower() if "." in name else ""
+    if extension in MIMETYPES:
+        return extension, MIMETYPES[extension]
+    return (extension or "binary"), "application/octet-stream"
+
+
 class Workspace:
     """Users, channels, messages, views and files of one team."""
 
     def __init__(self, team_id: str = TEAM_ID):
         self.team_id = team_id
         self.users: dict[str, User] = {}
-        self.usergroups: dict[str, list[str]] = {}
+        self.usergroups: dict[str, list[str]] = {}  # id → members; names and handles in usergroup_info
+        self.usergroup_info: dict[str, Usergroup] = {}
         self.channels: dict[str, Channel] = {}
         self.messages: list[dict[str, Any]] = []
         self.ephemeral: list[dict[str, Any]] = []
@@ -123,6 +168,7 @@ class Workspace:
         self.view_stacks: dict[str, list[str]] = {}
         self.home_views: dict[str, dict[str, Any]] = {}
         self.files: dict[str, dict[str, Any]] = {}
+        self.file_host = FILE_HOST  # the sandbox server puts its base URL here, so url_private can be fetched
         self.triggers: dict[str, tuple[str, float]] = {}
         # Seconds since the epoch for message ts: the real time, or the shell's clock (so `time +36m` moves it).
         self.clock: Callable[[], float] = time.time
@@ -134,16 +180,38 @@ class Workspace:
 
     def _seed(self) -> None:
         self.add_user(BOT_USER_ID, "pmbot", is_bot=True)
-        self.add_user("U0ALICE", "alice", tz="Europe/Berlin").is_admin = True
+        self.add_user("U0ALICE", "alice", tz="Europe/Berlin", is_admin=True)
         self.add_user("U0BOB", "bob", tz="America/New_York")
         self.add_user("U0CARLOS", "carlos", tz="America/Mexico_City")
         self.add_channel("C0GENERAL", "general", members={BOT_USER_ID, "U0ALICE", "U0BOB", "U0CARLOS"})
         self.add_channel("C0RANDOM", "random", members={"U0ALICE", "U0BOB"})
-        self.usergroups["S0ONCALL"] = ["U0ALICE", "U0BOB"]
+        self.add_usergroup("S0ONCALL", "oncall", ["U0ALICE", "U0BOB"], name="On-call")
 
-    def add_user(self, user_id: str, name: str, *, tz: str = "UTC", is_bot: bool = False) -> User:
-        self.users[user_id] = User(user_id, name, tz, is_bot, email=None if is_bot else f"{name}@example.com")
+    def add_user(self, user_id: str, name: str, *, tz: str = "UTC", is_bot: bool = False, is_admin: bool = False,
+                 is_owner: bool = False) -> User:
+        self.users[user_id] = User(user_id, name, tz, is_bot, email=None if is_bot else f"{name}@example.com",
+                                   is_admin=is_admin, is_owner=is_owner)
         return self.users[user_id]
+
+    def add_usergroup(self, group_id: str, handle: str, users: list[str], *, name: str | None = None,
+                      description: str = "") -> Usergroup:
+        """A user group people mention as @handle. Handles are unique in a workspace, as in Slack."""
+        handle = handle.lstrip("@")
+        taken = self.usergroup_by_handle(handle)
+        if taken is not None and taken.id != group_id:
+            raise ValueError(f"the handle @{handle} belongs to {taken.id}")
+        self.usergroup_info[group_id] = Usergroup(group_id, handle, name or handle, description)
+        self.usergroups[group_id] = list(users)
+        return self.usergroup_info[group_id]
+
+    def usergroup(self, group_id: str) -> Usergroup:
+        """The group's name and handle; a group put straight into `usergroups` gets its id as both."""
+        found = self.usergroup_info.get(group_id)
+        return found if found is not None else Usergroup(group_id, group_id.lower(), group_id, created=0)
+
+    def usergroup_by_handle(self, handle: str) -> Usergroup | None:
+        handle = handle.lstrip("@")
+        return next((self.usergroup(g) for g in self.usergroups if self.usergroup(g).handle == handle), None)
 
     def add_channel(self, channel_id: str, name: str, *, members: set[str] | None = None,
                     is_private: bool = False) -> Channel:
@@ -175,6 +243,7 @@ class Workspace:
             "version": SNAPSHOT_VERSION, "team_id": self.team_id, "counters": dict(self._counters),
             "users": [asdict(u) for u in self.users.values()],
             "usergroups": self.usergroups,
+            "usergroup_info": [asdict(g) for g in self.usergroup_info.values()],
             "channels": [{**asdict(c), "members": sorted(c.members)} for c in self.channels.values()],
             "messages": self.messages,
             "files": [{**f, "content": _b64(f.get("content"))} for f in self.files.values()],
@@ -187,6 +256,8 @@ class Workspace:
         # In place: the sandbox and the driver hold on to these containers.
         _replace(self.users, {u["id"]: User(**u) for u in data["users"]})
         _replace(self.usergroups, {k: list(v) for k, v in data["usergroups"].items()})
+        # Snapshots from before handles existed have none: their groups fall back to their ids.
+        _replace(self.usergroup_info, {g["id"]: Usergroup(**g) for g in data.get("usergroup_info", [])})
         _replace(self.channels, {c["id"]: Channel(**{**c, "members": set(c["members"])}) for c in data["channels"]})
         self.messages[:] = data["messages"]
         _replace(self.files, {f["id"]: {**f, "content": _unb64(f.get("content"))} for f in data["files"]})
@@ -520,6 +591,13 @@ class Workspace:
         return {"members": [u.to_api(self.team_id) for u in self.users.values()],
                 "response_metadata": {"next_cursor": ""}}
 
+    def api_usergroups_list(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Every group with its handle and user_count; `include_users` adds the members. Disabled groups are
+        not modelled, so include_disabled changes nothing."""
+        with_users = _bool(args.get("include_users"))
+        return {"usergroups": [self.usergroup(g).to_api(self.team_id, users, with_users=with_users)
+                               for g, users in self.usergroups.items()]}
+
     def api_usergroups_users_list(self, args: dict[str, Any]) -> dict[str, Any]:
         required(args, "usergroup")
         users = self.usergroups.get(str(args["usergroup"]))
@@ -600,10 +678,20 @@ class Workspace:
             length = int(args["length"])
         except (TypeError, ValueError):
             raise SlackApiFailure("invalid_arguments") from None
+        file = self.add_file(str(args["filename"]), None, user=BOT_USER_ID, size=length)
+        return {"file_id": file["id"], "upload_url": f"/upload/v1/{file['id']}"}
+
+    def add_file(self, name: str, content: bytes | None, *, user: str, size: int | None = None,
+                 title: str | None = None) -> dict[str, Any]:
+        """Store a file: complete when its bytes are here (a person's upload), pending when they are still to
+        come (files.getUploadURLExternal)."""
+        filetype, mimetype = file_kind(name)
         file_id = self.new_id("F")
-        self.files[file_id] = {"id": file_id, "name": str(args["filename"]), "title": str(args["filename"]),
-                               "size": length, "content": None, "shares": {}, "completed": False}
-        return {"file_id": file_id, "upload_url": f"/upload/v1/{file_id}"}
+        self.files[file_id] = {"id": file_id, "name": name, "title": title or name,
+                               "size": len(content) if content is not None else (size or 0), "content": content,
+                               "shares": {}, "completed": content is not None, "user": user,
+                               "created": int(self.clock()), "filetype": filetype, "mimetype": mimetype}
+        return self.files[file_id]
 
     def upload(self, file_id: str, content: bytes) -> bool:
         file = self.files.get(file_id)
@@ -640,12 +728,47 @@ class Workspace:
         file = self.files.get(str(args["file"]))
         if file is None or not file["completed"]:
             raise SlackApiFailure("file_not_found")
-        return {"file": self.file_api(file)}
+        return {"file": self.file_api(file), "comments": []}
 
-    @staticmethod
-    def file_api(file: dict[str, Any]) -> dict[str, Any]:
-        return {"id": file["id"], "name": file["name"], "title": file["title"], "size": file["size"],
-                "shares": file["shares"]}
+    def file_url(self, file: dict[str, Any], *, download: bool = False) -> str:
+        """Slack's url_private / url_private_download shape (`files-pri/<team>-<file>/[download/]<name>`),
+        on the sandbox's own server, which serves them to the bot token."""
+        prefix = f"{self.file_host}{FILES_PATH}{self.team_id}-{file['id']}/"
+        return prefix + ("download/" if download else "") + quote(file["name"])
+
+    def file_api(self, file: dict[str, Any]) -> dict[str, Any]:
+        """A file object as files.info and message events carry it: what a downloader needs (the URLs,
+        mimetype, size, who shared it where) and the rest of Slack's hosted-file fields."""
+        filetype, mimetype = file_kind(file["name"])
+        filetype, mimetype = file.get("filetype", filetype), file.get("mimetype", mimetype)
+        user, created, shares = file.get("user", BOT_USER_ID), file.get("created", 0), file["shares"]
+        return {"id": file["id"], "created": created, "timestamp": created, "name": file["name"],
+                "title": file["title"], "mimetype": mimetype, "filetype": filetype, "pretty_type": filetype.upper(),
+                "user": user, "user_team": self.team_id, "editable": False, "size": file["size"], "mode": "hosted",
+                "is_external": False, "external_type": "", "is_public": "public" in shares,
+                "public_url_shared": False, "display_as_bot": False, "username": "",
+                "url_private": self.file_url(file), "url_private_download": self.file_url(file, download=True),
+                "permalink": f"https://sandbox.slack.local/files/{user}/{file['id']}/{quote(file['name'])}",
+                "is_starred": False, "has_rich_preview": False, "shares": shares,
+                "channels": sorted(shares.get("public", {})), "groups": sorted(shares.get("private", {})),
+                "ims": []}
+
+    def message_files(self, message: dict[str, Any]) -> list[dict[str, Any]]:
+        """The file objects of a stored message (it keeps only their ids), as Slack's payloads carry them."""
+        return [self.file_api(self.files[f]) for f in message.get("files") or [] if f in self.files]
+
+    def file_at(self, path: str) -> tuple[dict[str, Any], bool] | None:
+        """(file, as an attachment?) for a url_private path, or None when no complete file is there."""
+        if not path.startswith("/" + FILES_PATH):
+            return None
+        key, _, rest = path[len(FILES_PATH) + 1:].partition("/")
+        team, _, file_id = key.rpartition("-")
+        download = rest.startswith("download/")
+        name = unquote(rest[len("download/"):] if download else rest)
+        file = self.files.get(file_id)
+        if team != self.team_id or file is None or not file["completed"] or name != file["name"]:
+            return None
+        return file, download
 
     # --- dispatch -----------------------------------------------------------------------------
 
