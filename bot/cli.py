@@ -53,9 +53,12 @@ def _parser() -> argparse.ArgumentParser:
     retry.add_argument("--id", type=int, action="append", dest="ids", help="only this outbox row (repeatable)")
     cost = sub.add_parser("cost", help="budget costs")
     cost_sub = cost.add_subparsers(dest="cost_verb", metavar="ACTION")
-    load = cost_sub.add_parser("import", help="import a CSV of costs into a channel's budget (all lines or none)")
+    load = cost_sub.add_parser("import", help="import a cost file into a channel's budget, all lines or none: pmbot's "
+                               "CSV, or a bill from AWS (CUR, Cost Explorer), Google Cloud, Azure, OpenAI, Anthropic")
     load.add_argument("file")
-    load.add_argument("--channel", required=True, help="the channel id whose budget it is (C…)")
+    load.add_argument("--channel", required=True, help="the channel whose budget it is: its id (C…) or #name")
+    load.add_argument("--rate", default=None, help="for a file in another currency: e.g. USD=0.92 (one USD in the "
+                                                   "budget's currency); recorded with the lines")
     load.add_argument("--team", default=None, help="the team id, when several teams have a budget in that channel")
     return parser
 
@@ -122,41 +125,53 @@ def _dispatch_admin(args: argparse.Namespace, settings: Settings, parser: argpar
     if args.verb == "jira" and args.jira_verb in ("status", "retry"):
         return _jira(settings, args.jira_verb, args.ids if args.jira_verb == "retry" else None)
     if args.verb == "cost" and args.cost_verb == "import":
-        return _cost_import(settings, args.file, args.channel, args.team)
+        return _cost_import(settings, args.file, args.channel, args.team, args.rate)
     if args.verb in ("jira", "cost"):
         parser.parse_args([args.verb, "--help"])
     return 2
 
 
-def _cost_import(settings: Settings, path: str, channel: str, team: str | None) -> int:
-    from sqlmodel import select
-
+def _cost_import(settings: Settings, path: str, channel: str, team: str | None, rate: str | None) -> int:
+    """Stream a cost file into a channel's budget; the reply says what was read. Alerts that Slack cannot take
+    now are stored and posted by the hourly job, so they never make the import fail."""
     from bot.budgets import service
-    from bot.errors import PmbotError
+    from bot.errors import IntegrationUnavailable, PmbotError
+    from bot.gateways.slack import resolve_channel
+    from storage.budgets import budgets_in_channel
     from storage.db import session_scope
-    from storage.models import Budget
 
     deps = _scheduler(settings).deps
+    try:
+        channel_id = resolve_channel(deps.client, channel) if channel.startswith("#") else channel
+    except IntegrationUnavailable as exc:
+        print(f"pmbot: cannot find channel {channel} by name: {exc} (give its id, C…)", file=sys.stderr)
+        return 2
     with session_scope(deps.engine) as session:
-        stmt = select(Budget).where(Budget.channel_id == channel)
-        found = [b for b in session.exec(stmt) if team is None or b.team_id == team]
+        found = budgets_in_channel(session, channel_id=channel_id or "", team_id=team)
     if len(found) != 1:
         print(f"pmbot: {'no budget' if not found else 'several budgets (give --team)'} in channel {channel}",
               file=sys.stderr)
         return 2
     try:
-        with open(path, encoding="utf-8-sig") as handle:
-            content = handle.read()
-        count = service.import_costs(deps, found[0], user_id="pmbot-cli", content=content)
+        parsed_rate = service.parse_rate(rate) if rate else None
+        with open(path, encoding="utf-8-sig", newline="") as handle:
+            done = service.import_costs(deps, found[0], user_id="pmbot-cli", lines=handle, rate=parsed_rate)
     except OSError as exc:
         print(f"pmbot: cannot read {path}: {exc.strerror}", file=sys.stderr)
         return 2
     except PmbotError as exc:
         print(f"pmbot: {exc}", file=sys.stderr)
         return 1
-    print(f"imported {count} cost lines into the budget of {channel}")
-    for alert in service.check_alerts(deps, found[0]):
-        print(f"alert posted: {alert}")
+    print(done.text().replace("`", ""))
+    try:
+        for alert in service.check_alerts(deps, found[0]):
+            print(f"alert: {alert}")
+        waiting = service.unposted_count(deps, found[0].id)
+    except IntegrationUnavailable as exc:
+        waiting = -1
+        print(f"pmbot: alerts not checked now ({exc}); the hourly job checks and posts them", file=sys.stderr)
+    if waiting > 0:
+        print(f"{waiting} alert(s) could not be posted now (Slack unreachable); the hourly job posts them")
     return 0
 
 

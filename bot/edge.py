@@ -42,6 +42,7 @@ class Request:
     block_id: str = ""
     view_id: str = ""
     channel_name: str = ""  # as the payload gives it: `directmessage` for a DM, `mpdm-…` for a group DM
+    message: dict[str, Any] = field(default_factory=dict)  # the message a message shortcut was used on
 
     @property
     def channel_kind(self) -> str:
@@ -62,7 +63,7 @@ class Request:
         view = body.get("view") or {}
         container = body.get("container") or {}
         return cls(
-            name=action.get("action_id") or view.get("callback_id", ""),
+            name=action.get("action_id") or view.get("callback_id") or body.get("callback_id", ""),
             text="",
             team_id=installation_team(body),
             user_id=(body.get("user") or {}).get("id", ""),
@@ -70,12 +71,13 @@ class Request:
             trigger_id=body.get("trigger_id", ""),
             response_url=body.get("response_url", ""),
             value=_action_value(action),
-            message_ts=container.get("message_ts", ""),
+            message_ts=container.get("message_ts") or body.get("message_ts", ""),
             private_metadata=view.get("private_metadata", ""),
             state=(view.get("state") or {}).get("values", {}),
             block_id=action.get("block_id", ""),
             view_id=view.get("id", ""),
             channel_name=(body.get("channel") or {}).get("name") or "",
+            message=(body.get("message") or {}) if body.get("type") == "message_action" else {},
         )
 
 

@@ -52,6 +52,8 @@ def build_manifest(specs: tuple[CommandSpec, ...], *, url: str = DEFAULT_URL,
             "app_home": {"home_tab_enabled": True, "messages_tab_enabled": False},
             "bot_user": {"display_name": "pmbot", "always_online": True},
             "slash_commands": slash_commands,
+            "shortcuts": sorted((dict(s) for m in commands.MODULES for s in getattr(m, "SHORTCUTS", ())),
+                                key=lambda s: s["callback_id"]),
         },
         "oauth_config": {"scopes": {"bot": sorted(set(BASE_SCOPES) | _from_modules("SCOPES"))}},
         "settings": {

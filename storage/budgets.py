@@ -8,12 +8,27 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from storage.models import Budget, BudgetAdminGroup, BudgetAlert, CostEntry, CostImport, LlmUsage
+from storage.models import Budget, BudgetAdminGroup, BudgetAlert, CostEntry, CostImport, LlmUsage, ServiceMapping
 
 
 def budget_of(session: Session, *, team_id: str, channel_id: str) -> Budget | None:
     stmt = select(Budget).where(Budget.team_id == team_id, Budget.channel_id == channel_id)
     return session.execute(stmt).scalar_one_or_none()
+
+
+def budgets_posting_to(session: Session, *, team_id: str, channel_id: str) -> list[Budget]:
+    """The budgets whose alerts and reports go to this channel (set elsewhere, `/budget channel` here)."""
+    stmt = select(Budget).where(Budget.team_id == team_id, Budget.post_channel_id == channel_id).order_by(Budget.id)
+    return list(session.execute(stmt).scalars())
+
+
+def budgets_in_channel(session: Session, *, channel_id: str, team_id: str | None = None) -> list[Budget]:
+    stmt = select(Budget).where(Budget.channel_id == channel_id).order_by(Budget.id)
+    return [b for b in session.execute(stmt).scalars() if team_id is None or b.team_id == team_id]
+
+
+def team_budgets(session: Session, *, team_id: str) -> list[Budget]:
+    return list(session.execute(select(Budget).where(Budget.team_id == team_id).order_by(Budget.id)).scalars())
 
 
 def all_budgets(session: Session) -> list[Budget]:
@@ -48,11 +63,8 @@ def last_entry_by(session: Session, *, budget_id: int, user_id: str) -> CostEntr
     return session.execute(stmt).scalars().first()
 
 
-def record_import(session: Session, *, team_id: str, budget_id: int, file_key: str, rows: int,
-                  user_id: str, now: datetime) -> CostImport | None:
+def record_import(session: Session, batch: CostImport) -> CostImport | None:
     """Remember a file; None when the same file was imported into this budget before."""
-    batch = CostImport(team_id=team_id, budget_id=budget_id, file_key=file_key, rows=rows, user_id=user_id,
-                       created_at=now)
     try:
         with session.begin_nested():
             session.add(batch)
@@ -62,17 +74,36 @@ def record_import(session: Session, *, team_id: str, budget_id: int, file_key: s
     return batch
 
 
-def claim_alert(session: Session, *, budget_id: int, period_start: date, scope: str, kind: str,
-                threshold: int, now: datetime) -> bool:
-    """True the first time this threshold is reached in this period (the alert is then sent once)."""
+def claim_alert(session: Session, alert: BudgetAlert) -> bool:
+    """True the first time this threshold is reached in this period: the alert is stored, to be posted once."""
     try:
         with session.begin_nested():
-            session.add(BudgetAlert(budget_id=budget_id, period_start=period_start, scope=scope, kind=kind,
-                                    threshold=threshold, created_at=now))
+            session.add(alert)
             session.flush()
     except IntegrityError:
         return False
     return True
+
+
+def unposted_alerts(session: Session, *, budget_id: int | None = None) -> list[BudgetAlert]:
+    stmt = select(BudgetAlert).where(BudgetAlert.posted_at.is_(None)).order_by(BudgetAlert.id)
+    if budget_id is not None:
+        stmt = stmt.where(BudgetAlert.budget_id == budget_id)
+    return list(session.execute(stmt).scalars())
+
+
+def take_alert(session: Session, *, alert_id: int, now: datetime) -> bool:
+    """Mark an alert posted before posting it: of several workers, one posts it. `release_alert` undoes this
+    when Slack did not take it."""
+    stmt = (update(BudgetAlert).where(BudgetAlert.id == alert_id, BudgetAlert.posted_at.is_(None))
+            .values(posted_at=now).execution_options(synchronize_session=False))
+    return session.execute(stmt).rowcount == 1
+
+
+def release_alert(session: Session, *, alert_id: int) -> None:
+    stmt = (update(BudgetAlert).where(BudgetAlert.id == alert_id)
+            .values(posted_at=None, attempts=BudgetAlert.attempts + 1).execution_options(synchronize_session=False))
+    session.execute(stmt)
 
 
 def claim_report(session: Session, *, budget_id: int, day: date) -> bool:
@@ -89,11 +120,46 @@ def llm_usage_between(session: Session, *, team_id: str, start: date, end: date)
     return list(session.execute(stmt).scalars())
 
 
-def admin_group(session: Session, *, team_id: str) -> str | None:
+def budget_admins(session: Session, *, team_id: str) -> tuple[str | None, list[str]]:
+    """The team's budget admin group and people (`/budget admins`)."""
     row = session.get(BudgetAdminGroup, team_id)
-    return row.usergroup_id if row else None
+    return (row.usergroup_id, list(row.user_ids or [])) if row else (None, [])
 
 
-def set_admin_group(session: Session, *, team_id: str, usergroup_id: str, user_id: str, now: datetime) -> None:
+def set_budget_admins(session: Session, *, team_id: str, usergroup_id: str | None, user_ids: list[str],
+                      user_id: str, now: datetime) -> None:
     session.execute(delete(BudgetAdminGroup).where(BudgetAdminGroup.team_id == team_id))
-    session.add(BudgetAdminGroup(team_id=team_id, usergroup_id=usergroup_id, set_by=user_id, updated_at=now))
+    session.add(BudgetAdminGroup(team_id=team_id, usergroup_id=usergroup_id, user_ids=user_ids, set_by=user_id,
+                                 updated_at=now))
+
+
+# --- services on bills → categories ------------------------------------------------------------------
+
+
+def service_mappings(session: Session, *, team_id: str) -> list[ServiceMapping]:
+    stmt = select(ServiceMapping).where(ServiceMapping.team_id == team_id).order_by(ServiceMapping.service_key)
+    return list(session.execute(stmt).scalars())
+
+
+def set_service_mapping(session: Session, *, team_id: str, service_key: str, service: str, category: str,
+                        user_id: str, now: datetime) -> None:
+    row = session.get(ServiceMapping, (team_id, service_key)) or ServiceMapping(
+        team_id=team_id, service_key=service_key, service=service, category=category, set_by=user_id, updated_at=now)
+    row.service, row.category, row.set_by, row.updated_at = service, category, user_id, now
+    session.add(row)
+
+
+def team_services(session: Session, *, team_id: str) -> list[tuple[str, str]]:
+    """The (service, category) pairs on the team's cost entries."""
+    stmt = select(CostEntry.service, CostEntry.category).where(CostEntry.team_id == team_id,
+                                                               CostEntry.service != "").distinct()
+    return [(service, category) for service, category in session.execute(stmt)]
+
+
+def recategorise(session: Session, *, team_id: str, services: list[str], category: str) -> int:
+    """Move the team's entries of these services (as the bills name them) to `category`."""
+    if not services:
+        return 0
+    stmt = (update(CostEntry).where(CostEntry.team_id == team_id, CostEntry.service.in_(services))
+            .values(category=category).execution_options(synchronize_session=False))
+    return session.execute(stmt).rowcount

@@ -103,6 +103,7 @@ class TeamSettings(SQLModel, table=True):
     team_id: str = Field(primary_key=True, max_length=32)
     timezone: str = Field(max_length=64)
     admin_channel_id: str | None = Field(default=None, max_length=32)
+    number_format: str | None = Field(default=None, max_length=8)  # "en" 1,234.56 | "de" 1.234,56; None = en
     updated_by: str = Field(max_length=32)
     updated_at: datetime = _utc_column()
 
@@ -377,7 +378,8 @@ class Budget(SQLModel, table=True):
 
 
 class CostEntry(SQLModel, table=True):
-    """Money spent, in the budget's currency."""
+    """Money spent (negative: a credit or refund), in the budget's currency, exact to 10 decimals. An imported
+    bill is stored as one entry per day, service and category, with the number of bill lines it sums."""
 
     __tablename__ = "cost_entry"
     __table_args__ = (Index("ix_cost_entry_budget_day", "budget_id", "day"),)
@@ -386,8 +388,10 @@ class CostEntry(SQLModel, table=True):
     team_id: str = Field(max_length=32)
     budget_id: int = Field(foreign_key="budget.id", ondelete="CASCADE")
     day: date = Field(sa_column=Column(Date, nullable=False))
-    category: str = Field(max_length=32)
-    amount: Decimal = Field(sa_type=Money(), nullable=False)
+    category: str = Field(max_length=32)  # a budget category, or "unmapped"
+    amount: Decimal = Field(sa_type=Money(10), nullable=False)
+    service: str = Field(default="", max_length=128)  # as the bill names it ("Amazon SageMaker", "AmazonEC2")
+    lines: int = Field(default=1)
     note: str = Field(default="", max_length=200)
     user_id: str = Field(max_length=32)
     import_id: int | None = Field(default=None, foreign_key="cost_import.id", ondelete="CASCADE")
@@ -405,13 +409,20 @@ class CostImport(SQLModel, table=True):
     team_id: str = Field(max_length=32)
     budget_id: int = Field(foreign_key="budget.id", ondelete="CASCADE")
     file_key: str = Field(max_length=64)
-    rows: int
+    rows: int  # entries stored
+    format: str = Field(default="pmbot", max_length=32)  # the layout detected: aws-cur, gcp-billing, …
+    lines: int = Field(default=0)  # bill lines read
+    skipped: int = Field(default=0)  # zero-cost lines
+    unmapped: int = Field(default=0)  # services with no category (stored as "unmapped")
+    currency: str = Field(default="", max_length=3)  # the file's currency
+    rate: Decimal | None = Field(default=None, sa_type=Money(10), nullable=True)  # file currency → budget's
     user_id: str = Field(max_length=32)
     created_at: datetime = _utc_column()
 
 
 class BudgetAlert(SQLModel, table=True):
-    """A threshold alert sent: once per budget, period, scope and threshold."""
+    """A threshold alert: claimed once per budget, period, scope and threshold, stored with its text, and posted
+    by whoever claimed it; one Slack could not take is posted by the hourly job (`posted_at` still empty)."""
 
     __tablename__ = "budget_alert"
     __table_args__ = (UniqueConstraint("budget_id", "period_start", "scope", "kind", "threshold",
@@ -423,16 +434,35 @@ class BudgetAlert(SQLModel, table=True):
     scope: str = Field(max_length=32)  # "total" or a category
     kind: str = Field(max_length=16)  # actual | forecast
     threshold: int
+    text: str = Field(default="", max_length=600)
+    channel_id: str = Field(default="", max_length=32)
+    posted_at: datetime | None = _utc_column(nullable=True)
+    attempts: int = Field(default=0)
     created_at: datetime = _utc_column()
 
 
+class ServiceMapping(SQLModel, table=True):
+    """A team's own choice of category for a service named on its bills (`/cost map "Amazon SageMaker" compute`);
+    the built-in defaults in `bot.domain.bills` apply where a team has none."""
+
+    __tablename__ = "service_mapping"
+
+    team_id: str = Field(primary_key=True, max_length=32)
+    service_key: str = Field(primary_key=True, max_length=128)  # the name folded: "amazon sagemaker"
+    service: str = Field(max_length=128)  # as typed
+    category: str = Field(max_length=32)
+    set_by: str = Field(max_length=32)
+    updated_at: datetime = _utc_column()
+
+
 class BudgetAdminGroup(SQLModel, table=True):
-    """The user group whose members may set and change a team's budgets (besides PMBOT_BUDGET_ADMINS)."""
+    """Who may set and change a team's budgets besides PMBOT_BUDGET_ADMINS: a user group and/or people."""
 
     __tablename__ = "budget_admin_group"
 
     team_id: str = Field(primary_key=True, max_length=32)
-    usergroup_id: str = Field(max_length=32)
+    usergroup_id: str | None = Field(default=None, max_length=32)
+    user_ids: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     set_by: str = Field(max_length=32)
     updated_at: datetime = _utc_column()
 

@@ -160,12 +160,13 @@ def team_settings(session: Session, *, team_id: str) -> TeamSettings | None:
 
 
 def save_team_settings(session: Session, *, team_id: str, timezone: str, admin_channel_id: str | None,
-                       updated_by: str, now: datetime) -> TeamSettings:
+                       updated_by: str, now: datetime, number_format: str | None = None) -> TeamSettings:
     """Create or replace the team's settings."""
     row = session.get(TeamSettings, team_id) or TeamSettings(team_id=team_id, timezone=timezone, updated_by=updated_by,
                                                              updated_at=now)
     row.timezone = timezone
     row.admin_channel_id = admin_channel_id
+    row.number_format = number_format or row.number_format
     row.updated_by = updated_by
     row.updated_at = now
     session.add(row)

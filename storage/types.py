@@ -33,22 +33,31 @@ class UTCDateTime(TypeDecorator):
 
 
 class Money(TypeDecorator):
-    """An exact Decimal amount: NUMERIC(16, 2) on PostgreSQL, text on SQLite (whose NUMERIC is a float)."""
+    """An exact Decimal amount: NUMERIC(precision, scale) on PostgreSQL, text on SQLite (whose NUMERIC is a float).
 
-    impl = String(24)
+    Budgets are kept to the cent (scale 2); costs keep what the bill says (scale 10: a CUR line can cost
+    0.0000042), and only totals are rounded, for display."""
+
+    impl = String(40)
     cache_ok = True
+
+    def __init__(self, scale: int = 2):
+        super().__init__()
+        self.scale = scale
+        self.quantum = Decimal(1).scaleb(-scale)
 
     def load_dialect_impl(self, dialect):
         if dialect.name == "postgresql":
-            return dialect.type_descriptor(Numeric(16, 2, asdecimal=True))
-        return dialect.type_descriptor(String(24))
+            return dialect.type_descriptor(Numeric(16 + self.scale, self.scale, asdecimal=True))
+        return dialect.type_descriptor(String(40))
 
     def process_bind_param(self, value: Decimal | None, dialect):
         if value is None:
             return None
         if not isinstance(value, Decimal):
             raise ValueError("money must be a Decimal")
-        return value if dialect.name == "postgresql" else format(value.quantize(Decimal("0.01")), "f")
+        value = value.quantize(self.quantum)
+        return value if dialect.name == "postgresql" else format(value, "f")
 
     def process_result_value(self, value, dialect) -> Decimal | None:
-        return None if value is None else Decimal(str(value)).quantize(Decimal("0.01"))
+        return None if value is None else Decimal(str(value)).quantize(self.quantum)

@@ -5,33 +5,45 @@ from __future__ import annotations
 import logging
 import re
 from collections import defaultdict
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
+from sqlalchemy import insert
+
 from bot.budgets import chart
 from bot.deps import Deps
+from bot.domain import bills
 from bot.domain import budget as rules
 from bot.domain.pii import redact
 from bot.domain.text import escape_mrkdwn
-from bot.errors import NotAllowed, NotFound, SlackError, UserInputError
+from bot.errors import IntegrationUnavailable, NotAllowed, NotFound, SlackError, UserInputError
 from bot.gateways.slack import call, is_workspace_admin, post_in_channel, upload_file
 from bot.settings import llm_prices
-from bot.teams import team_today
+from bot.teams import team_number_format, team_today, team_zone
 from storage.budgets import (
     add_entry,
-    admin_group,
+    recategorise,
+    set_service_mapping,
+    team_services,
+    budget_admins,
     budget_of,
+    budgets_posting_to,
     claim_alert,
     entries,
     first_budget_id,
     last_entry_by,
     llm_usage_between,
     record_import,
-    set_admin_group,
+    release_alert,
+    service_mappings,
+    set_budget_admins,
+    take_alert,
+    unposted_alerts,
 )
 from storage.db import session_scope
-from storage.models import Budget, CostEntry
+from storage.models import Budget, BudgetAlert, CostEntry, CostImport
 
 logger = logging.getLogger(__name__)
 
@@ -44,29 +56,47 @@ _CAP = re.compile(r"^([a-z][a-z0-9_-]{1,31})=(\S+)$", re.I)
 
 
 def is_budget_admin(deps: Deps, team_id: str, user_id: str) -> bool:
-    if user_id in deps.settings.pmbot_budget_admins.replace(",", " ").split():
+    """PMBOT_BUDGET_ADMINS, the people and the group named with `/budget admins`; when none of those is set, the
+    workspace's admins and owners (someone must be able to start)."""
+    configured = deps.settings.pmbot_budget_admins.replace(",", " ").split()
+    if user_id in configured:
         return True
     with session_scope(deps.engine) as session:
-        group = admin_group(session, team_id=team_id)
+        group, people = budget_admins(session, team_id=team_id)
+    if user_id in people:
+        return True
     if group:
         try:
-            return user_id in call(deps.client, "usergroups_users_list", usergroup=group).get("users", [])
+            if user_id in call(deps.client, "usergroups_users_list", usergroup=group).get("users", []):
+                return True
         except SlackError as exc:
             logger.warning("budget admin group %s cannot be read: %s", group, exc.code)
+    if not configured and not group and not people:
+        return _workspace_admin(deps, user_id)
     return False
+
+
+def _workspace_admin(deps: Deps, user_id: str) -> bool:
+    try:
+        return is_workspace_admin(deps.client, user_id)
+    except IntegrationUnavailable as exc:
+        logger.warning("cannot tell whether %s is a workspace admin: %s", user_id, exc)
+        return False
 
 
 def require_admin(deps: Deps, team_id: str, user_id: str) -> None:
     if not is_budget_admin(deps, team_id, user_id):
-        raise NotAllowed("Only budget admins can set or change a budget (PMBOT_BUDGET_ADMINS, or the group set "
-                         "with `/budget admins @group`). Ask one of them.")
+        raise NotAllowed("Only budget admins can set or change a budget: the people and group named with "
+                         "`/budget admins`, or PMBOT_BUDGET_ADMINS (while none is named, workspace admins and "
+                         "owners). Ask one of them.")
 
 
-def set_admins(deps: Deps, *, team_id: str, user_id: str, usergroup: str) -> None:
-    if not (is_workspace_admin(deps.client, user_id) or is_budget_admin(deps, team_id, user_id)):
+def set_admins(deps: Deps, *, team_id: str, user_id: str, usergroup: str | None, people: list[str]) -> None:
+    if not (_workspace_admin(deps, user_id) or is_budget_admin(deps, team_id, user_id)):
         raise NotAllowed("Only a workspace admin or a budget admin can choose the budget admins.")
     with session_scope(deps.engine) as session:
-        set_admin_group(session, team_id=team_id, usergroup_id=usergroup, user_id=user_id, now=deps.clock())
+        set_budget_admins(session, team_id=team_id, usergroup_id=usergroup, user_ids=people, user_id=user_id,
+                          now=deps.clock())
 
 
 # --- setting it --------------------------------------------------------------------------------------
@@ -82,11 +112,11 @@ class _SetLine:
     caps: dict[str, Decimal]
 
 
-def _parse_set(text: str) -> _SetLine:
+def _parse_set(text: str, number_format: str = "en") -> _SetLine:
     words = text.split()
     if not words:
         raise UserInputError("Say how much: `/budget set 20000 USD month compute=8000`.")
-    amount = _amount(words[0])
+    amount = _amount(words[0], number_format)
     currency, period, start, end, caps = None, "month", None, None, {}
     i = 1
     while i < len(words):
@@ -97,7 +127,7 @@ def _parse_set(text: str) -> _SetLine:
                 start, end = _project_dates(words[i + 1:i + 3])
                 i += 2
         elif cap := _CAP.match(word):
-            caps[cap[1].lower()] = _amount(cap[2])
+            caps[cap[1].lower()] = _amount(cap[2], number_format)
         elif currency is None and re.fullmatch(r"[A-Za-z]{3}", word):
             currency = word.upper()
         else:
@@ -112,7 +142,7 @@ def _parse_set(text: str) -> _SetLine:
 def set_budget(deps: Deps, *, team_id: str, channel_id: str, user_id: str, text: str) -> Budget:
     """`/budget set 20000 USD month compute=8000 api=3000` (also quarter, or project 2026-12-01 2027-03-31)."""
     require_admin(deps, team_id, user_id)
-    line = _parse_set(text)
+    line = _parse_set(text, team_number_format(deps, team_id))
     if line.period == "project" and line.end is not None and line.end < team_today(deps, team_id):
         raise UserInputError("The project has ended already; give an end date that is still to come.")
     with session_scope(deps.engine) as session:
@@ -136,9 +166,10 @@ def set_budget(deps: Deps, *, team_id: str, channel_id: str, user_id: str, text:
         return budget
 
 
-def _amount(text: str) -> Decimal:
+def _amount(text: str, number_format: str = "en") -> Decimal:
+    """A budget or a cap: positive, in cents."""
     try:
-        return rules.parse_amount(text)
+        return rules.cents(rules.parse_amount(text, number_format=number_format))
     except rules.MoneyError as exc:
         raise UserInputError(str(exc)) from None
 
@@ -154,43 +185,188 @@ def _project_dates(words: list[str]) -> tuple[date, date]:
 
 
 def budget_here(deps: Deps, team_id: str, channel_id: str) -> Budget:
+    """The budget of this channel, or the one whose alerts and reports are posted here."""
     with session_scope(deps.engine) as session:
         budget = budget_of(session, team_id=team_id, channel_id=channel_id)
-    if budget is None:
-        raise NotFound("This channel has no budget yet. A budget admin sets one with `/budget set 20000 USD month`.")
-    return budget
+        posting = [] if budget else budgets_posting_to(session, team_id=team_id, channel_id=channel_id)
+    if budget is not None:
+        return budget
+    if len(posting) == 1:
+        return posting[0]
+    if posting:
+        raise UserInputError("Several budgets post here: " + ", ".join(f"<#{b.channel_id}>" for b in posting)
+                             + ". Run `/budget` in the channel of the one you mean.")
+    raise NotFound("This channel has no budget yet. A budget admin sets one with `/budget set 20000 USD month`.")
 
 
 def categories_of(budget: Budget) -> list[str]:
     return [*rules.CATEGORIES, *[c for c in budget.categories or [] if c not in rules.CATEGORIES]]
 
 
+# --- services on bills → categories ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Mapping:
+    """How this team's bills land in a budget's categories: its own choices over the built-in defaults."""
+
+    categories: tuple[str, ...]
+    own: dict[str, str]  # folded service → category
+
+    def category(self, service: str, alias: str = "", fallback: str | None = None) -> str | None:
+        for name in (service, alias):
+            if not name:
+                continue
+            key = bills.fold(name)
+            if key in self.own:
+                return self.own[key]
+            if key in self.categories:
+                return key
+            default = bills.DEFAULT_SERVICES.get(key)
+            if default in self.categories:
+                return default
+        return fallback if fallback in self.categories else None
+
+    def of_line(self, line: bills.BillLine, layout: bills.Layout) -> str:
+        return self.category(line.service, line.alias, layout.default_category) or bills.UNMAPPED
+
+
+def mapping_for(deps: Deps, budget: Budget) -> Mapping:
+    with session_scope(deps.engine) as session:
+        own = {m.service_key: m.category for m in service_mappings(session, team_id=budget.team_id)}
+    return Mapping(tuple(categories_of(budget)), own)
+
+
+def mapping_text(deps: Deps, team_id: str, budget: Budget) -> str:
+    """`/cost mapping`: the team's own choices, the services on its bills with where they count, the defaults."""
+    with session_scope(deps.engine) as session:
+        own = service_mappings(session, team_id=team_id)
+        seen = team_services(session, team_id=team_id)
+    lines = ["*Where services on your bills count*"]
+    if own:
+        lines.append("Your team's choices: " + ", ".join(f"{escape_mrkdwn(m.service)} → {m.category}" for m in own))
+    unmapped = sorted({s for s, c in seen if c == bills.UNMAPPED})
+    if unmapped:
+        lines.append("Unmapped (counted as `unmapped`): " + ", ".join(f"`{escape_mrkdwn(s)}`" for s in unmapped[:20]))
+    defaults: dict[str, list[str]] = defaultdict(list)
+    for name, category in bills.DEFAULT_SERVICES.items():
+        defaults[category].append(name)
+    lines.append("Built in (any spelling, case does not matter):")
+    for category in categories_of(budget):
+        if defaults.get(category):
+            names = sorted(defaults[category], key=len)
+            lines.append(f"• {category}: {', '.join(names[:12])}" + (f" and {len(names) - 12} more"
+                                                                         if len(names) > 12 else ""))
+    lines.append("Model API bills (OpenAI, Anthropic) count in api. Change one with "
+                 "`/cost map \"Amazon SageMaker\" compute`.")
+    return "\n".join(lines)
+
+
+def map_service(deps: Deps, budget: Budget, *, user_id: str, service_name: str, category: str) -> str:
+    """`/cost map "Amazon SageMaker" compute`: the team's choice, applied to the entries it already has."""
+    if not service_name or len(service_name) > 128:
+        raise UserInputError("Name the service as the bill does and the category: "
+                             "`/cost map \"Amazon SageMaker\" compute`.")
+    if category not in categories_of(budget):
+        raise UserInputError(f"`{escape_mrkdwn(category[:40])}` is not a category here: "
+                             f"{', '.join(categories_of(budget))} (`/budget category add <name>` adds one).")
+    key = bills.fold(service_name)
+    if key in categories_of(budget):
+        raise UserInputError(f"`{escape_mrkdwn(service_name)}` is a category already; name a service.")
+    with session_scope(deps.engine) as session:
+        set_service_mapping(session, team_id=budget.team_id, service_key=key, service=service_name,
+                            category=category, user_id=user_id, now=deps.clock())
+        same = sorted({s for s, _ in team_services(session, team_id=budget.team_id) if bills.fold(s) == key})
+        moved = recategorise(session, team_id=budget.team_id, services=same, category=category)
+    text = f"{escape_mrkdwn(service_name)} now counts in {category}"
+    return text + (f"; {moved} entr{'y' if moved == 1 else 'ies'} already recorded moved there." if moved else ".")
+
+
 # --- costs --------------------------------------------------------------------------------------------
 
+_DATE_WORD = re.compile(r"\d{4}-\d{2}-\d{2}|today|yesterday", re.I)
+_QUOTED = re.compile(r'^["“”„\']([^"“”„\']{1,128})["“”„\']\s*')
 
-def add_cost(deps: Deps, budget: Budget, *, user_id: str, delivery_key: str, text: str) -> CostEntry:
-    """`/cost add 1200.50 compute [2026-11-20] [note]` in the channel of `budget`."""
+
+@dataclass(frozen=True)
+class Recorded:
+    entry: CostEntry
+    warning: str
+
+
+def add_cost(deps: Deps, budget: Budget, *, user_id: str, delivery_key: str, text: str) -> Recorded:
+    """`/cost add 1200.50 compute [2026-11-20] [note]`; a service works in place of the category, however many
+    words it has (`/cost add 1800.50 Amazon EC2 GPU nodes`), and a credit is negative (`/cost add -250 …`)."""
     team_id = budget.team_id
-    words = text.split()
-    if len(words) < 2:
+    amount_word, _, rest = text.strip().partition(" ")
+    if not amount_word or not rest.strip():
         raise UserInputError("Say how much and on what: `/cost add 1200 compute 2026-11-20 GPU hours`.")
     today = team_today(deps, team_id)
     try:
-        amount = rules.parse_amount(words[0])
-        category = rules.category_for(words[1], categories_of(budget))
-        if category is None:
-            raise rules.MoneyError(f"`{words[1]}` is not a category here: {', '.join(categories_of(budget))}.")
-        day, rest = today, words[2:]
-        if rest and re.fullmatch(r"\d{4}-\d{2}-\d{2}|today|yesterday", rest[0].lower()):
-            day, rest = rules.parse_day(rest[0], today=today), rest[1:]
+        amount = rules.parse_amount(amount_word, number_format=team_number_format(deps, team_id), signed=True)
+        if amount == 0:
+            raise rules.MoneyError("An amount of zero changes nothing; nothing was recorded.")
+        service, category, words = _service_words(mapping_for(deps, budget), rest.strip())
+        day = today
+        if words and _DATE_WORD.fullmatch(words[0]):
+            day, words = rules.parse_day(words[0], today=today), words[1:]
     except rules.MoneyError as exc:
         raise UserInputError(str(exc)) from None
     entry = CostEntry(team_id=team_id, budget_id=budget.id, day=day, category=category, amount=amount,
-                      note=redact(" ".join(rest)).text[:200], user_id=user_id, delivery_key=delivery_key,
-                      created_at=deps.clock())
+                      service=service, note=redact(" ".join(words)).text[:200], user_id=user_id,
+                      delivery_key=delivery_key, created_at=deps.clock())
     with session_scope(deps.engine) as session:
         stored = add_entry(session, entry)
-    return stored or entry
+    return Recorded(stored or entry, _out_of_period(budget, [day], today))
+
+
+def _service_words(mapping: Mapping, text: str) -> tuple[str, str, list[str]]:
+    """(service as typed, or "" for a category; its category; the words after it). The longest run of words
+    that names a category or a known service wins; a quoted name is taken whole."""
+    if quoted := _QUOTED.match(text):
+        name, words = quoted[1].strip(), text[quoted.end():].split()
+        category = mapping.category(name)
+        if category is None and words and words[0].lower() in mapping.categories:
+            category, words = words[0].lower(), words[1:]
+        if category is None:
+            raise rules.MoneyError(_unknown_service(name, mapping))
+        return ("" if bills.fold(name) in mapping.categories else name), category, words
+    words = text.split()
+    for length in range(min(6, len(words)), 0, -1):
+        name = " ".join(words[:length])
+        category = mapping.category(name)
+        if category is not None:
+            return ("" if bills.fold(name) in mapping.categories else name), category, words[length:]
+    raise rules.MoneyError(_unknown_service(words[0], mapping))
+
+
+def _unknown_service(name: str, mapping: Mapping) -> str:
+    return (f"`{escape_mrkdwn(name[:60])}` is neither a category here ({', '.join(mapping.categories)}) nor a service "
+            f"I know. Teach me the service with `/cost map \"{escape_mrkdwn(name[:60])}\" compute` (or another "
+            "category); `/cost mapping` shows the ones I know.")
+
+
+def _out_of_period(budget: Budget, days: list[date], today: date) -> str:
+    """A warning for costs dated before the budget's current period or after today (recorded all the same)."""
+    period = rules.period_for(budget.period, today, project_start=budget.project_start,
+                              project_end=budget.project_end)
+    shown = f"{period.start:%d %b %Y} – {period.end:%d %b %Y}"
+    before = sorted(d for d in days if d < period.start)
+    future = sorted(d for d in days if d > today)
+    notes = []
+    if before:
+        notes.append(f"{_dates(before)} {'is' if len(before) == 1 else 'are'} before this budget's period ({shown}): "
+                     "recorded, but not counted in it")
+    if future:
+        notes.append(f"{_dates(future)} {'is' if len(future) == 1 else 'are'} in the future: recorded, and "
+                     f"counted {'when the day comes' if period.contains(future[0]) else 'in the period it falls in'}")
+    return "; ".join(notes)
+
+
+def _dates(days: list[date]) -> str:
+    distinct = sorted(set(days))
+    return distinct[0].isoformat() if len(distinct) == 1 else \
+        f"{len(days)} lines dated {distinct[0].isoformat()} to {distinct[-1].isoformat()}"
 
 
 def undo(deps: Deps, *, team_id: str, channel_id: str, user_id: str) -> CostEntry:
@@ -203,28 +379,135 @@ def undo(deps: Deps, *, team_id: str, channel_id: str, user_id: str) -> CostEntr
         return entry
 
 
-def import_costs(deps: Deps, budget: Budget, *, user_id: str, content: str) -> int:
-    """A whole file or nothing: every bad line is reported by number; the same file twice counts once."""
+@dataclass(frozen=True)
+class Rate:
+    currency: str  # the file's
+    value: Decimal  # 1 unit of `currency` in the budget's currency
+
+
+def parse_rate(text: str) -> Rate:
+    """`USD=0.92`: one US dollar is 0.92 of the budget's currency."""
+    found = re.fullmatch(r"\s*([A-Za-z]{3})\s*[=:]\s*([0-9]+(?:\.[0-9]+)?)\s*", text or "")
+    if not found or Decimal(found[2]) <= 0:
+        raise UserInputError(f"`{escape_mrkdwn((text or '')[:40])}` is not a rate: write it like `--rate USD=0.92` "
+                             "(one USD is 0.92 of the budget's currency).")
+    return Rate(found[1].upper(), Decimal(found[2]))
+
+
+@dataclass
+class Imported:
+    """What an import did, for the reply in Slack and on the command line."""
+
+    label: str
+    lines: int
+    entries: int
+    skipped: int
+    unmapped: list[str]
+    total: Decimal
+    currency: str
+    source: tuple[Decimal, str] | None = None  # the file's own total and currency, when a rate converted it
+    warning: str = ""
+    extra: list[str] = field(default_factory=list)
+
+    def text(self) -> str:
+        """`imported 51 lines from an AWS Cost and Usage Report: 14,386.34 USD (3 unmapped)`."""
+        line = (f"Imported {self.lines:,} line{'s' * (self.lines != 1)} from {self.label}: "
+                f"{rules.money(self.total, self.currency)}")
+        if self.source:
+            line += f" (from {rules.money(*self.source)})"
+        if self.unmapped:
+            line += f" ({len(self.unmapped)} unmapped)"
+        lines = [line + "."]
+        if self.skipped:
+            lines.append(f"{self.skipped:,} zero-cost line{'s' * (self.skipped != 1)} skipped.")
+        if self.unmapped:
+            shown = ", ".join(f"`{escape_mrkdwn(s[:60])}`" for s in self.unmapped[:8])
+            more = f" and {len(self.unmapped) - 8} more" if len(self.unmapped) > 8 else ""
+            lines.append(f"Unmapped services, counted as `unmapped`: {shown}{more}. "
+                         "`/cost map \"<service>\" <category>` moves them.")
+        if self.warning:
+            lines.append(f"Note: {self.warning}.")
+        return "\n".join(lines + self.extra)
+
+
+def import_costs(deps: Deps, budget: Budget, *, user_id: str, lines: Iterable[str], rate: Rate | None = None
+                 ) -> Imported:
+    """A cost file in any layout `bot.domain.bills` reads, streamed: all of it or nothing (every bad line is named);
+    the same file twice counts once. Bill lines are stored per day, service and category."""
     today = team_today(deps, budget.team_id)
-    rows, errors = rules.parse_cost_csv(content, categories=categories_of(budget), currency=budget.currency,
-                                        today=today)
-    if errors:
-        shown = errors[:20] + ([f"…and {len(errors) - 20} more"] if len(errors) > 20 else [])
-        raise UserInputError("Nothing was imported. Fix these lines and import the file again:\n"
-                             + "\n".join(f"• {e}" for e in shown))
+    context = bills.Context(team_zone(deps, budget.team_id), today, budget.currency)
+    mapping, key = mapping_for(deps, budget), bills.FileKey()
+    try:
+        summary = bills.read_bill(lines, context=context, categorise=mapping.of_line, key=key)
+    except rules.MoneyError as exc:
+        raise UserInputError(f"Nothing was imported: {exc}") from None
+    if summary.error_count:
+        more = summary.error_count - len(summary.errors)
+        raise UserInputError(f"Nothing was imported from {summary.layout.label}. Fix these lines and import the file "
+                             "again:\n" + "\n".join(f"• {e}" for e in summary.errors)
+                             + (f"\n…and {more:,} more" if more > 0 else ""))
+    factor, source = _conversion(summary, budget, rate)
+    rows = [{"team_id": budget.team_id, "budget_id": budget.id, "day": day, "category": category,
+             "amount": (amount * factor).quantize(Decimal("1e-10"), rounding=ROUND_HALF_UP),
+             "service": "" if bills.fold(service) in mapping.categories else service[:128], "lines": count,
+             "note": redact(note).text[:200] if note else _note(summary.layout, count), "user_id": user_id}
+            for (day, category, service, note), (amount, count) in summary.groups.items()]
+    total = sum((r["amount"] for r in rows), Decimal(0))
     with session_scope(deps.engine) as session:
-        batch = record_import(session, team_id=budget.team_id, budget_id=budget.id,
-                              file_key=rules.file_key(content), rows=len(rows), user_id=user_id, now=deps.clock())
+        batch = record_import(session, CostImport(
+            team_id=budget.team_id, budget_id=budget.id, file_key=key.hexdigest(), rows=len(rows),
+            format=summary.layout.key, lines=summary.lines, skipped=summary.skipped, unmapped=len(summary.unmapped),
+            currency=source[1] if source else budget.currency, rate=rate.value if source and rate else None,
+            user_id=user_id, created_at=deps.clock()))
         if batch is None:
             raise UserInputError("This file was imported before; nothing was added twice.")
         for row in rows:
-            session.add(CostEntry(team_id=budget.team_id, budget_id=budget.id, day=row.day, category=row.category,
-                                  amount=row.amount, note=redact(row.note).text[:200], user_id=user_id,
-                                  import_id=batch.id, created_at=batch.created_at))
-    return len(rows)
+            row.update(import_id=batch.id, created_at=batch.created_at)
+        if rows:
+            session.execute(insert(CostEntry), rows)
+    return Imported(summary.layout.label, summary.lines, len(rows), summary.skipped, sorted(summary.unmapped), total,
+                    budget.currency, source, _out_of_period(budget, [g[0] for g in summary.groups], today))
+
+
+def _conversion(summary: bills.Summary, budget: Budget, rate: Rate | None) -> tuple[Decimal, tuple | None]:
+    """One file, one currency: the budget's, or another with its rate given."""
+    currencies = sorted(summary.currencies, key=summary.currencies.get)
+    if len(currencies) > 1:
+        raise UserInputError("Nothing was imported: one file holds one currency, this one has "
+                             + ", ".join(f"{c} (from line {summary.currencies[c]})" for c in currencies)
+                             + ". Split it by currency and import each with its rate.")
+    if not currencies or currencies[0] == budget.currency:
+        if rate and currencies and rate.currency != currencies[0]:
+            raise UserInputError(f"Nothing was imported: the rate is for {rate.currency}, the file is in "
+                                 f"{currencies[0]}.")
+        return Decimal(1), None
+    currency = currencies[0]
+    if rate is None or rate.currency != currency:
+        raise UserInputError(f"Nothing was imported: the file is in {currency}, the budget in {budget.currency}. "
+                             f"Import it with its rate, e.g. `--rate {currency}=0.92` (one {currency} in "
+                             f"{budget.currency}); the rate is recorded with the lines.")
+    return rate.value, (summary.totals[currency], currency)
+
+
+def _note(layout: bills.Layout, count: int) -> str:
+    return f"{count:,} line{'s' * (count != 1)} of {layout.label}"[:200]
 
 
 # --- the numbers -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Week:
+    """Seven days of costs by cost date, and the seven before them."""
+
+    end: date  # inclusive
+    spent: Decimal
+    before: Decimal
+    movers: list[tuple[str, Decimal]]  # the categories that changed most between the two
+
+    @property
+    def start(self) -> date:
+        return self.end - timedelta(days=6)
 
 
 @dataclass(frozen=True)
@@ -237,30 +520,48 @@ class Snapshot:
     by_category: dict[str, Decimal]
     forecast: rules.Forecast
     runs_out: date | None
-    this_week: Decimal
-    last_week: Decimal
-    movers: list[tuple[str, Decimal]]
+    week: Week
     llm_note: str
 
+    @property
+    def this_week(self) -> Decimal:
+        return self.week.spent
 
-def snapshot(deps: Deps, budget: Budget, today: date | None = None) -> Snapshot:
+    @property
+    def last_week(self) -> Decimal:
+        return self.week.before
+
+
+def snapshot(deps: Deps, budget: Budget, today: date | None = None, *, week_end: date | None = None) -> Snapshot:
+    """The budget's numbers as of `today`. The week compared is the seven days to `week_end` (today, or for the
+    weekly report the day before it: the last whole week) against the seven before."""
     today = today or team_today(deps, budget.team_id)
     period = rules.period_for(budget.period, today, project_start=budget.project_start,
                               project_end=budget.project_end)
     end = min(today, period.end)
+    week_end = week_end or today
+    first = min(period.start, week_end - timedelta(days=13))
     with session_scope(deps.engine) as session:
-        rows = entries(session, budget_id=budget.id, start=period.start, end=end)
-        counted = [rules.Entry(r.day, r.category, r.amount) for r in rows]
-        llm, llm_note = _llm_entries(deps, session, budget, period.start, end)
-    counted += llm
-    week_start = today - timedelta(days=today.weekday())
-    this_week = rules.spent([e for e in counted if e.day >= week_start])
-    last_week = rules.spent([e for e in counted if week_start - timedelta(days=7) <= e.day < week_start])
-    movers = _movers(counted, week_start)
+        rows = entries(session, budget_id=budget.id, start=first, end=max(end, week_end))
+        known = [rules.Entry(r.day, r.category, r.amount) for r in rows]
+        llm, llm_note = _llm_entries(deps, session, budget, first, max(end, week_end))
+    known += llm
+    counted = [e for e in known if period.start <= e.day <= end]
     total = rules.spent(counted)
     return Snapshot(budget, today, period, counted, total, rules.by_category(counted),
                     rules.forecast(counted, period, today, budget.currency),
-                    rules.runs_out(counted, period, today, budget.amount), this_week, last_week, movers, llm_note)
+                    rules.runs_out(counted, period, today, budget.amount), _week(known, week_end), llm_note)
+
+
+def _week(known: list[rules.Entry], end: date) -> Week:
+    start, before_start = end - timedelta(days=6), end - timedelta(days=13)
+    this = [e for e in known if start <= e.day <= end]
+    before = [e for e in known if before_start <= e.day < start]
+    now, then = rules.by_category(this), rules.by_category(before)
+    changes = {c: now.get(c, Decimal(0)) - then.get(c, Decimal(0)) for c in set(now) | set(then)}
+    movers = sorted(((c, d) for c, d in changes.items() if rules.cents(d)), key=lambda cd: abs(cd[1]),
+                    reverse=True)[:3]
+    return Week(end, rules.spent(this), rules.spent(before), movers)
 
 
 def _llm_entries(deps: Deps, session, budget: Budget, start: date, end: date) -> tuple[list[rules.Entry], str]:
@@ -284,34 +585,28 @@ def _llm_entries(deps: Deps, session, budget: Budget, start: date, end: date) ->
     return found, note
 
 
-def _movers(counted: list[rules.Entry], week_start: date) -> list[tuple[str, Decimal]]:
-    """The three categories whose spend changed most from last week to this week."""
-    this = rules.by_category([e for e in counted if e.day >= week_start])
-    last = rules.by_category([e for e in counted if week_start - timedelta(days=7) <= e.day < week_start])
-    changes = {c: this.get(c, Decimal(0)) - last.get(c, Decimal(0)) for c in set(this) | set(last)}
-    return sorted(((c, d) for c, d in changes.items() if d), key=lambda cd: abs(cd[1]), reverse=True)[:3]
-
-
 def status_text(snap: Snapshot) -> str:
     b, m = snap.budget, lambda amount: rules.money(amount, snap.budget.currency)
     period = f"{snap.period.start:%d %b} – {snap.period.end:%d %b %Y}"
+    week = snap.week
+    days_in = max(1, (min(snap.today, snap.period.end) - snap.period.start).days + 1)
     lines = [f"*Budget {m(b.amount)}* for {period} · as of {snap.today:%d %b %Y}",
-             f"Spent {m(snap.spent)} ({rules.percent(snap.spent, b.amount)} of budget) · this week "
-             f"{m(snap.this_week)} vs last week {m(snap.last_week)} · burn rate "
-             f"{m(snap.spent / max(1, (snap.today - snap.period.start).days + 1))}/day"]
+             f"Spent {m(snap.spent)} ({rules.percent(snap.spent, b.amount)} of budget) · burn rate "
+             f"{m(snap.spent / days_in)}/day",
+             f"Week {week.start:%d %b} – {week.end:%d %b}: {m(week.spent)} · the week before: {m(week.before)}"]
     if snap.forecast.amount is not None:
         lines.append(f"Forecast at period end: {m(snap.forecast.amount)} "
                      f"({rules.percent(snap.forecast.amount, b.amount)}) — {snap.forecast.method}"
-                     + ("" if snap.forecast.reliable else " · too early in the period to rely on"))
+                     + ("" if snap.forecast.reliable else f" · too early to rely on: {snap.forecast.rule}"))
     if snap.runs_out:
         lines.append(f"At this rate the budget runs out on {snap.runs_out:%a %d %b}.")
     for category, value in sorted(snap.by_category.items(), key=lambda kv: kv[1], reverse=True):
         cap = b.caps.get(category)
         capped = f" of {m(Decimal(cap))} cap ({rules.percent(value, Decimal(cap))})" if cap else ""
         lines.append(f"• {category}: {m(value)}{capped}")
-    if snap.movers:
-        lines.append("Biggest movers this week: " + ", ".join(f"{c} {'+' if d > 0 else '−'}{m(abs(d))}"
-                                                                for c, d in snap.movers))
+    if week.movers:
+        lines.append("Biggest changes from the week before: " + ", ".join(
+            f"{c} {'+' if d > 0 else '−'}{m(abs(d))}" for c, d in week.movers))
     if snap.llm_note:
         lines.append(f"_{snap.llm_note}_")
     return "\n".join(lines)
@@ -321,42 +616,96 @@ def status_text(snap: Snapshot) -> str:
 
 
 def check_alerts(deps: Deps, budget: Budget, today: date | None = None) -> list[str]:
-    """Post each threshold reached for the first time this period (total, caps, forecast); return what was sent."""
+    """Store each threshold reached for the first time this period (total, caps, forecast) with its text, then
+    post what is unposted; return the texts newly stored. Slack being down loses nothing: the hourly job posts
+    what is left (`post_pending_alerts`)."""
     snap = snapshot(deps, budget, today)
+    stored = [text for kind, scope, threshold, text in _alerts_due(snap)
+              if _claim(deps, budget, snap.period.start, kind, scope, threshold, text)]
+    post_alerts(deps, budget_id=budget.id)
+    return list(dict.fromkeys(stored))  # 50 % and 75 % reached at once: one alert, the higher
+
+
+def _alerts_due(snap: Snapshot) -> list[tuple[str, str, int, str]]:
+    budget = snap.budget
     m = lambda amount: rules.money(amount, budget.currency)  # noqa: E731
-    sent = []
+    due = []
     scopes = [("total", snap.spent, budget.amount)] + [
         (c, snap.by_category.get(c, Decimal(0)), Decimal(cap)) for c, cap in (budget.caps or {}).items()]
+    for scope, value, limit in scopes:
+        reached = rules.crossed(value, limit)
+        if reached:
+            what = "the budget" if scope == "total" else f"the {scope} cap"
+            text = (f"⚠️ Spend has reached {max(reached)}% of {what}: {m(value)} of {m(limit)} "
+                    f"({snap.period.start:%d %b} – {snap.period.end:%d %b}).")
+            due.extend(("actual", scope, t, text) for t in reached)
+    forecast = snap.forecast
+    # No forecast alert on too little data: see MIN_FORECAST_DAYS in bot.domain.budget.
+    if forecast.reliable and forecast.amount is not None and forecast.amount >= budget.amount:
+        due.append(("forecast", "total", 100, f"📈 The forecast for {snap.period.end:%d %b} is {m(forecast.amount)}, "
+                                               f"over the budget of {m(budget.amount)}: {forecast.method}."))
+    return due
+
+
+def _claim(deps: Deps, budget: Budget, period_start: date, kind: str, scope: str, threshold: int, text: str) -> bool:
+    """Store the alert, once per budget, period, scope, kind and threshold; `post_alerts` posts it."""
     with session_scope(deps.engine) as session:
-        for scope, value, limit in scopes:
-            new = [t for t in rules.crossed(value, limit)
-                   if claim_alert(session, budget_id=budget.id, period_start=snap.period.start, scope=scope,
-                                  kind="actual", threshold=t, now=deps.clock())]
-            if new:
-                what = "the budget" if scope == "total" else f"the {scope} cap"
-                sent.append(f"⚠️ Spend has reached {max(new)}% of {what}: {m(value)} of {m(limit)} "
-                            f"({snap.period.start:%d %b} – {snap.period.end:%d %b}).")
-        forecast = snap.forecast
-        # No forecast alert on too little data: see MIN_FORECAST_DAYS in bot.domain.budget.
-        if forecast.reliable and forecast.amount is not None and forecast.amount >= budget.amount and claim_alert(
-                session, budget_id=budget.id, period_start=snap.period.start, scope="total", kind="forecast",
-                threshold=100, now=deps.clock()):
-            sent.append(f"📈 The forecast for {snap.period.end:%d %b} is {m(forecast.amount)}, over the budget of "
-                        f"{m(budget.amount)}: {forecast.method}.")
-    for text in sent:
+        return claim_alert(session, BudgetAlert(
+            budget_id=budget.id, period_start=period_start, scope=scope, kind=kind, threshold=threshold,
+            text=text[:600], channel_id=budget.post_channel_id, created_at=deps.clock()))
+
+
+def unposted_count(deps: Deps, budget_id: int) -> int:
+    with session_scope(deps.engine) as session:
+        return len(unposted_alerts(session, budget_id=budget_id))
+
+
+def post_alerts(deps: Deps, *, budget_id: int | None = None) -> int:
+    """Post the stored alerts Slack has not taken yet, each once; return how many went out."""
+    with session_scope(deps.engine) as session:
+        waiting = [(a.id, a.channel_id, a.text, a.scope, a.kind, a.threshold, a.budget_id, a.period_start)
+                   for a in unposted_alerts(session, budget_id=budget_id)]
+    posted = 0
+    for alert_id, channel, text, *_ in _highest_only(waiting, deps):
+        with session_scope(deps.engine) as session:
+            if not take_alert(session, alert_id=alert_id, now=deps.clock()):
+                continue  # another worker has it
         try:
-            post_in_channel(deps.client, budget.post_channel_id, text=text)
-        except SlackError as exc:
-            logger.warning("could not post a budget alert: %s", exc.code)
-    return sent
+            post_in_channel(deps.client, channel, text=text)
+            posted += 1
+        except IntegrationUnavailable as exc:
+            logger.warning("budget alert %s not posted yet (%s); the hourly job tries again", alert_id, exc)
+            with session_scope(deps.engine) as session:
+                release_alert(session, alert_id=alert_id)
+    return posted
+
+
+def _highest_only(waiting: list[tuple], deps: Deps) -> list[tuple]:
+    """Of the unposted alerts of one budget, period, scope and kind only the highest threshold is worth posting;
+    the lower ones are marked posted without a word (75 % is news; 50 % an hour later is noise)."""
+    best: dict[tuple, tuple] = {}
+    for alert in waiting:
+        group = (alert[6], alert[7], alert[3], alert[4])
+        if group not in best or alert[5] > best[group][5]:
+            best[group] = alert
+    skipped = [a for a in waiting if best[(a[6], a[7], a[3], a[4])] is not a]
+    for alert in skipped:
+        with session_scope(deps.engine) as session:
+            take_alert(session, alert_id=alert[0], now=deps.clock())
+    return sorted(best.values(), key=lambda a: a[0])
 
 
 def post_report(deps: Deps, budget: Budget, today: date | None = None) -> str:
-    """The weekly post: the summary as a message, the chart in its thread."""
-    snap = snapshot(deps, budget, today)
-    text = "📊 Weekly budget report\n" + status_text(snap)
-    posted = post_in_channel(deps.client, budget.post_channel_id, text=text)
-    png = chart.budget_png(snap)
-    upload_file(deps.client, posted["channel"], content=png, filename=f"budget-{snap.today.isoformat()}.png",
-                title=f"Budget {snap.today.isoformat()}", thread_ts=posted["ts"])
+    """The weekly post: the chart with the summary as its message (the text alone when files cannot be shared).
+    Its week is the last whole one: the seven days before the report's day."""
+    today = today or team_today(deps, budget.team_id)
+    snap = snapshot(deps, budget, today, week_end=today - timedelta(days=1))
+    text = "📊 *Weekly budget report*\n" + status_text(snap)
+    try:
+        upload_file(deps.client, budget.post_channel_id, content=chart.budget_png(snap),
+                    filename=f"budget-{snap.today.isoformat()}.png", title=f"Budget {snap.today.isoformat()}",
+                    comment=text)
+    except SlackError as exc:
+        logger.warning("budget chart not shared (%s); posting the summary alone", exc.code)
+        post_in_channel(deps.client, budget.post_channel_id, text=text)
     return text

@@ -7,29 +7,37 @@ from datetime import timedelta
 
 from slack_bolt import App
 
-from bot.budgets import chart, service
+from bot.budgets import chart, files, service
 from bot.deps import Deps
+from bot.domain import bills
 from bot.domain import budget as rules
 from bot.domain.text import escape_mrkdwn
-from bot.edge import Reply, Request, command_listener
-from bot.errors import UserInputError
-from bot.gateways.slack import resolve_channel, upload_file
+from bot.edge import Reply, Request, action_listener, command_listener
+from bot.errors import IntegrationUnavailable, UserInputError
+from bot.gateways.slack import call, resolve_channel, upload_file
 from bot.registry import CommandSpec, Grammar, Sub, no_args, rest_of
 from bot.teams import team_today
 from storage.budgets import budget_of, entries
 from storage.db import session_scope
 
 _CHANNEL = re.compile(r"<#([CG][A-Z0-9]+)(?:\|[^>]*)?>")
-_GROUP = re.compile(r"<!subteam\^([A-Z0-9]+)(?:\|[^>]*)?>|^(S[A-Z0-9]+)$")
+_GROUP = re.compile(r"<!subteam\^([A-Z0-9]+)(?:\|[^>]*)?>")
+_USER = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
+_RATE = re.compile(r"(?:^|\s)--rate[= ]\s*(\S+)", re.I)
+IMPORT_SHORTCUT = "cost_import_file"
 _WEEKDAYS = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
 
 
 def register(app: App, deps: Deps) -> None:
     app.command(SPEC.name)(command_listener(deps, SPEC, handle_budget))
     app.command(COST_SPEC.name)(command_listener(deps, COST_SPEC, handle_cost))
+    app.shortcut(IMPORT_SHORTCUT)(action_listener(deps, IMPORT_SHORTCUT, import_shared_file))
 
 
-SCOPES = ("usergroups:read", "files:write")
+# files:read: the *Import costs* shortcut reads the file it is used on (files.info and the download).
+SCOPES = ("usergroups:read", "files:write", "files:read")
+SHORTCUTS = ({"name": "Import costs", "type": "message", "callback_id": IMPORT_SHORTCUT,
+              "description": "Import the cost file (CSV or JSON bill) shared in this message into the budget"},)
 
 
 def handle_budget(request: Request, reply: Reply, deps: Deps) -> None:
@@ -90,11 +98,55 @@ def _budget_category_add(request: Request, reply: Reply, deps: Deps, args: list[
 
 
 def _budget_admins(request: Request, reply: Reply, deps: Deps, _args: list[str]) -> None:
-    found = _GROUP.search(rest_of(request.text, 1).strip())
-    if not found:
-        raise UserInputError("Name a user group: `/budget admins @ml-leads` (pick it from Slack's list).")
-    service.set_admins(deps, team_id=request.team_id, user_id=request.user_id, usergroup=found[1] or found[2])
-    reply.ack("Members of that group can now set budgets here.")
+    group, people = _admins(deps, rest_of(request.text, 1))
+    service.set_admins(deps, team_id=request.team_id, user_id=request.user_id, usergroup=group, people=people)
+    named = ([f"<!subteam^{group}>"] if group else []) + [f"<@{p}>" for p in people]
+    reply.ack(f"Budget admins: {', '.join(named)} (and PMBOT_BUDGET_ADMINS). They can set and change budgets.")
+
+
+def _admins(deps: Deps, text: str) -> tuple[str | None, list[str]]:
+    """A user group and people, as Slack escapes them (`<!subteam^S…>`, `<@U…>`) or typed as `@handle`."""
+    groups, people = [m[1] for m in _GROUP.finditer(text)], [m[1] for m in _USER.finditer(text)]
+    rest = _USER.sub(" ", _GROUP.sub(" ", text)).split()
+    for word in rest:
+        handle = word.lstrip("@").lower()
+        if re.fullmatch(r"S[A-Z0-9]{2,}", word):
+            groups.append(word)
+        elif found := _find_group(deps, handle):
+            groups.append(found)
+        elif found := _find_user(deps, handle):
+            people.append(found)
+        else:
+            raise UserInputError(f"I found no user group or person called `{escape_mrkdwn(word[:60])}`. Name them "
+                                 "like `/budget admins @pm-leads @carol` (pick them from Slack's list).")
+    if len(set(groups)) > 1:
+        raise UserInputError("Name one user group (and as many people as you like).")
+    if not groups and not people:
+        raise UserInputError("Name a user group or people: `/budget admins @pm-leads @carol`.")
+    return (groups[0] if groups else None), list(dict.fromkeys(people))
+
+
+def _find_group(deps: Deps, handle: str) -> str | None:
+    try:
+        groups = call(deps.client, "usergroups_list").get("usergroups") or []
+    except IntegrationUnavailable:
+        return None
+    return next((g["id"] for g in groups if handle in (str(g.get("handle", "")).lower(),
+                                                         str(g.get("name", "")).lower())), None)
+
+
+def _find_user(deps: Deps, handle: str) -> str | None:
+    cursor = None
+    while True:
+        page = call(deps.client, "users_list", limit=200, cursor=cursor)
+        for user in page.get("members") or []:
+            profile = user.get("profile") or {}
+            names = {str(user.get("name", "")).lower(), str(profile.get("display_name", "")).lower()}
+            if handle in names and not user.get("deleted"):
+                return user["id"]
+        cursor = (page.get("response_metadata") or {}).get("next_cursor")
+        if not cursor:
+            return None
 
 
 def _change(deps: Deps, request: Request, **values) -> None:
@@ -120,9 +172,13 @@ def _cost_nothing(_request: Request, _reply: Reply, _deps: Deps, _args: list[str
 
 def _cost_add(request: Request, reply: Reply, deps: Deps, _args: list[str]) -> None:
     budget = service.budget_here(deps, request.team_id, request.channel_id)
-    entry = service.add_cost(deps, budget, user_id=request.user_id, delivery_key=request.trigger_id,
-                             text=rest_of(request.text, 1))
-    reply.ack(f"Recorded {rules.money(entry.amount, budget.currency)} on {entry.category} for {entry.day}.")
+    recorded = service.add_cost(deps, budget, user_id=request.user_id, delivery_key=request.trigger_id,
+                                text=rest_of(request.text, 1))
+    entry = recorded.entry
+    what = f"{escape_mrkdwn(entry.service)} ({entry.category})" if entry.service else entry.category
+    kind = "a credit of " if entry.amount < 0 else ""
+    reply.ack(f"Recorded {kind}{rules.money_exact(abs(entry.amount), budget.currency)} on {what} for {entry.day}."
+              + (f"\nNote: {recorded.warning}." if recorded.warning else ""))
     service.check_alerts(deps, budget)
 
 
@@ -132,17 +188,52 @@ def _cost_list(request: Request, reply: Reply, deps: Deps, args: list[str]) -> N
 
 def _cost_undo(request: Request, reply: Reply, deps: Deps, _args: list[str]) -> None:
     entry = service.undo(deps, team_id=request.team_id, channel_id=request.channel_id, user_id=request.user_id)
-    reply.ack(f"Removed your entry of {entry.amount} on {entry.category} ({entry.day}).")
+    reply.ack(f"Removed your entry of {rules.money_exact(entry.amount, service.budget_here(deps, request.team_id, request.channel_id).currency)} "
+              f"on {entry.category} ({entry.day}).")
 
 
 def _cost_import(request: Request, reply: Reply, deps: Deps, _args: list[str]) -> None:
-    content = rest_of(request.text, 1).strip()
-    if not content:
+    content = rest_of(request.text, 1)
+    rate = None
+    if found := _RATE.search(content):
+        rate = service.parse_rate(found[1])
+        content = content[:found.start()] + " " + content[found.end():]
+    if not content.strip():
         raise UserInputError("Paste the CSV lines after `/cost import` (date, category or service, amount, "
-                             "currency, note), or use `pmbot cost import FILE --channel C…` for a big file.")
+                             "currency, note), use the *Import costs* shortcut on a file shared in the channel, or "
+                             "`pmbot cost import FILE --channel #channel` for a big file.")
     budget = service.budget_here(deps, request.team_id, request.channel_id)
-    count = service.import_costs(deps, budget, user_id=request.user_id, content=content)
-    reply.ack(f"Imported {count} cost lines.")
+    done = service.import_costs(deps, budget, user_id=request.user_id, lines=bills.split_pasted(content), rate=rate)
+    reply.ack(done.text())
+    service.check_alerts(deps, budget)
+
+
+def _cost_mapping(request: Request, reply: Reply, deps: Deps, _args: list[str]) -> None:
+    reply.ack(service.mapping_text(deps, request.team_id, service.budget_here(deps, request.team_id,
+                                                                               request.channel_id)))
+
+
+def _cost_map(request: Request, reply: Reply, deps: Deps, _args: list[str]) -> None:
+    text = rest_of(request.text, 1).strip()
+    quoted = re.fullmatch(r'["“”„\']([^"“”„\']{1,128})["“”„\']\s+(\S+)', text)
+    name, category = (quoted[1], quoted[2]) if quoted else (text.rpartition(" ")[0], text.rpartition(" ")[2])
+    budget = service.budget_here(deps, request.team_id, request.channel_id)
+    reply.ack(service.map_service(deps, budget, user_id=request.user_id, service_name=name.strip(),
+                                  category=category.lower()))
+
+
+def import_shared_file(request: Request, reply: Reply, deps: Deps) -> None:
+    """The *Import costs* message shortcut: the message's files, downloaded with the bot token and imported into
+    the budget of the channel (or the one posting there). The answer comes privately."""
+    reply.ack()
+    budget = service.budget_here(deps, request.team_id, request.channel_id)
+    shared = [f for f in request.message.get("files") or [] if f.get("id")]
+    if not shared:
+        raise UserInputError("That message has no file. Use *Import costs* on a message with a CSV or JSON cost "
+                             "file, or paste the lines after `/cost import`.")
+    for file in shared:
+        done = files.import_file(deps, budget, user_id=request.user_id, file_id=file["id"])
+        reply.later(f"`{escape_mrkdwn(done[0])}`: {done[1].text()}")
     service.check_alerts(deps, budget)
 
 
@@ -160,7 +251,8 @@ def _list(deps: Deps, request: Request, span: str) -> str:
     if not found:
         return f"No costs recorded since {start:%d %b}."
     total = rules.spent([rules.Entry(e.day, e.category, e.amount) for e in found])
-    lines = [f"• {e.day:%d %b} {e.category} {rules.money(e.amount, budget.currency)} "
+    lines = [f"• {e.day:%d %b} {e.category}{f' ({escape_mrkdwn(e.service)})' if e.service else ''} "
+             f"{rules.money_exact(e.amount, budget.currency)} "
              f"{escape_mrkdwn(e.note)} (<@{e.user_id}>)".rstrip() for e in found[-60:]]
     more = f"\n…and {len(found) - 60} earlier" if len(found) > 60 else ""
     return f"*Costs since {start:%d %b}*: {rules.money(total, budget.currency)}\n" + "\n".join(lines) + more
@@ -196,8 +288,8 @@ BUDGET_GRAMMAR = Grammar(
         Sub("category", "add <name>", "a category of your own, next to compute, data, annotation, api, "
             "evaluation, infra, people", run=_budget_category_add,
             fits=lambda args: len(args) == 2 and args[0].lower() == "add"),
-        Sub("admins", "@group", "the user group whose members may set budgets (besides PMBOT_BUDGET_ADMINS)",
-            run=_budget_admins, fits=lambda args: len(args) == 1),
+        Sub("admins", "@group [@person …]", "who may set budgets besides PMBOT_BUDGET_ADMINS: a user group and "
+            "people (while nobody is named, workspace admins and owners)", run=_budget_admins, fits=bool),
     ),
 )
 
@@ -205,14 +297,19 @@ COST_GRAMMAR = Grammar(
     command="/cost",
     empty=_cost_nothing,
     subs=(
-        Sub("add", "<amount> <category> [date] [note]", "record a cost (today unless a date is given)",
+        Sub("add", "<amount> <category or service> [date] [note]", "record a cost (today unless a date is given); "
+            "a service such as `Amazon EC2` counts in its mapped category, a negative amount is a credit",
             run=_cost_add, fits=lambda args: len(args) >= 2),
         Sub("list", "[week|month]", "this period's costs (or this week's, or this month's)", run=_cost_list,
             fits=lambda args: len(args) <= 1),
         Sub("undo", "", "remove your own last cost entry", run=_cost_undo, fits=no_args),
-        Sub("import", "<CSV lines pasted after the word import>",
+        Sub("import", "[--rate USD=0.92] <CSV lines>",
             "date, category or cloud service, amount, currency, note — all lines or none; the same file counts "
-            "once", run=_cost_import),
+            "once. Bills (AWS, Google Cloud, Azure, OpenAI, Anthropic): the *Import costs* shortcut on the file, or "
+            "`pmbot cost import FILE`", run=_cost_import),
+        Sub("mapping", "", "which category each service on a bill counts in", run=_cost_mapping, fits=no_args),
+        Sub("map", "\"<service>\" <category>", "count a service in a category, e.g. `/cost map \"Amazon SageMaker\" "
+            "compute` (moves its entries too)", run=_cost_map, fits=lambda args: len(args) >= 2),
     ),
 )
 
@@ -225,8 +322,8 @@ SPEC = CommandSpec(
 
 COST_SPEC = CommandSpec(
     name="/cost",
-    summary="record what the project spends: add a cost, list, undo, import a CSV",
-    usage_hint="add 1200 compute [2026-11-20] [note] | list [week|month] | undo | import",
+    summary="record what the project spends: add a cost, list, undo, import a bill, map services to categories",
+    usage_hint="add 1200 compute [2026-11-20] [note] | list [week|month] | undo | import | mapping | map",
     usage=COST_GRAMMAR.usage(),
 )
 

@@ -16,6 +16,7 @@ from bot.errors import NotAllowed
 from bot.gateways.slack import call, is_workspace_admin, tell_privately
 from bot.mirror import status as jira_status
 from bot.registry import HELP_WORDS, CommandSpec, Grammar, Sub, no_args
+from bot.teams import team_number_format
 from storage.db import ping, session_scope
 from storage.migrate import current_revision, head_revision
 from storage.repos import save_team_settings, team_settings
@@ -25,6 +26,9 @@ ACTION_HELP = "pmbot.help"
 VIEW_SETTINGS = "pmbot.settings"
 BLOCK_TZ, ACTION_TZ = "timezone", "timezone_input"
 BLOCK_ADMIN_CHANNEL, ACTION_ADMIN_CHANNEL = "admin_channel", "admin_channel_select"
+BLOCK_NUMBERS, ACTION_NUMBERS = "number_format", "number_format_select"
+NUMBER_CHOICES = {"en": "1,234.56 (comma for thousands, point for decimals)",
+                  "de": "1.234,56 (point for thousands, comma for decimals)"}
 
 
 def register(app: App, deps: Deps) -> None:
@@ -144,10 +148,12 @@ def open_settings(request: Request, reply: Reply, deps: Deps) -> None:
     _require_admin(deps, request.user_id)
     team_tz, admin_channel = _team_settings(deps, request.team_id)
     call(deps.client, "views_open", trigger_id=request.trigger_id,
-         view=settings_view(team_tz, admin_channel, origin_channel=request.channel_id))
+         view=settings_view(team_tz, admin_channel, origin_channel=request.channel_id,
+                            number_format=team_number_format(deps, request.team_id)))
 
 
-def settings_view(timezone: str, admin_channel: str | None, *, origin_channel: str) -> dict:
+def settings_view(timezone: str, admin_channel: str | None, *, origin_channel: str, number_format: str = "en"
+                  ) -> dict:
     """The team settings modal."""
     channel_select: dict = {"type": "conversations_select", "action_id": ACTION_ADMIN_CHANNEL,
                             "placeholder": blocks.plain("Pick a channel"),
@@ -169,8 +175,17 @@ def settings_view(timezone: str, admin_channel: str | None, *, origin_channel: s
              "label": blocks.plain("Admin channel"),
              "hint": blocks.plain("Where pmbot reports problems that need an admin (e.g. Jira sync failures)."),
              "element": channel_select},
+            {"type": "input", "block_id": BLOCK_NUMBERS, "label": blocks.plain("How the team writes amounts"),
+             "hint": blocks.plain("Amounts typed in /cost and /budget are read this way; anything else is asked."),
+             "element": {"type": "static_select", "action_id": ACTION_NUMBERS,
+                         "options": [_option(k, v) for k, v in NUMBER_CHOICES.items()],
+                         "initial_option": _option(number_format, NUMBER_CHOICES[number_format])}},
         ],
     }
+
+
+def _option(value: str, label: str) -> dict:
+    return {"text": blocks.plain(label, 75), "value": value}
 
 
 def save_settings(request: Request, deps: Deps) -> None:
@@ -185,11 +200,15 @@ def save_settings(request: Request, deps: Deps) -> None:
                                      "Use a name like Europe/Berlin."}) from None
     channel = ((request.state.get(BLOCK_ADMIN_CHANNEL) or {}).get(ACTION_ADMIN_CHANNEL) or {}).get(
         "selected_conversation")
+    numbers = (((request.state.get(BLOCK_NUMBERS) or {}).get(ACTION_NUMBERS) or {}).get("selected_option")
+               or {}).get("value")
+    numbers = numbers if numbers in NUMBER_CHOICES else None
     with session_scope(deps.engine) as session:
         save_team_settings(session, team_id=request.team_id, timezone=timezone, admin_channel_id=channel,
-                           updated_by=request.user_id, now=deps.clock())
+                           updated_by=request.user_id, now=deps.clock(), number_format=numbers)
     origin = json.loads(request.private_metadata or "{}").get("channel")
-    text = f"Saved: team time zone {timezone}" + (f", admin channel <#{channel}>." if channel else ".")
+    text = (f"Saved: team time zone {timezone}" + (f", admin channel <#{channel}>" if channel else "")
+            + (f", amounts written like {NUMBER_CHOICES[numbers].split()[0]}" if numbers else "") + ".")
     tell_privately(deps.client, request.user_id, origin, text=text)
 
 

@@ -1,14 +1,11 @@
-"""Budget rules, pure: money as Decimal, periods, categories, forecasts, thresholds and cost CSVs."""
+"""Budget rules, pure: money as exact Decimals in the team's number format, periods, forecasts, thresholds, days."""
 
 from __future__ import annotations
 
-import csv
-import hashlib
-import io
 import re
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, tzinfo
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 CATEGORIES = ("compute", "data", "annotation", "api", "evaluation", "infra", "people")
@@ -16,53 +13,79 @@ THRESHOLDS = (50, 75, 90, 100)
 DEFAULT_CURRENCY = "USD"
 MAX_AMOUNT = Decimal("1000000000000")
 CENT = Decimal("0.01")
-# A forecast needs this much of the period behind it: a week of a month, or a fifth of a longer period.
-# Two expensive days at the start of a month would otherwise "forecast" a blown budget and wake people.
+# A forecast needs a week of costs behind it (from the period's first cost to today): two expensive days would
+# otherwise "forecast" a blown budget and wake people, and a quarter with costs since October is not "too early".
 MIN_FORECAST_DAYS = 7
-MIN_FORECAST_SHARE = Decimal("0.2")
 # An entry above this share of the period's spend (and of at least 3 entries) is a one-off: the daily rate is
 # taken without it, and it is added once, so a single annual licence does not look like a new burn rate.
 ONE_OFF_SHARE = Decimal("0.4")
-
-# Cloud bills name services, not our categories.
-SERVICE_CATEGORIES = {
-    "amazon ec2": "compute", "ec2": "compute", "amazon sagemaker": "compute", "sagemaker": "compute",
-    "compute engine": "compute", "google compute engine": "compute", "vertex ai": "compute",
-    "azure machine learning": "compute", "virtual machines": "compute", "lambda labs": "compute",
-    "coreweave": "compute", "runpod": "compute", "gpu": "compute",
-    "amazon s3": "infra", "s3": "infra", "cloud storage": "infra", "aws lambda": "infra", "cloud run": "infra",
-    "amazon cloudwatch": "infra", "kubernetes engine": "infra", "amazon eks": "infra", "datadog": "infra",
-    "openai": "api", "anthropic": "api", "azure openai": "api", "amazon bedrock": "api", "bedrock": "api",
-    "gemini api": "api", "cohere": "api", "mistral": "api",
-    "scale ai": "annotation", "labelbox": "annotation", "mechanical turk": "annotation", "surge ai": "annotation",
-    "bigquery": "data", "snowflake": "data", "amazon redshift": "data", "databricks": "data",
-    "weights & biases": "evaluation", "langsmith": "evaluation", "braintrust": "evaluation",
-}
 
 
 class MoneyError(ValueError):
     """An amount, currency, date or file we cannot use; the message says what would work."""
 
 
-def parse_amount(text: str) -> Decimal:
-    """`1200`, `1,200.50`, `$1200`, `1.2k` → a positive Decimal rounded to cents."""
-    raw = text.strip().replace("_", "")
-    cleaned = re.sub(r"^[$€£¥]|[$€£¥]$", "", raw).replace(",", "")
+# How a team writes numbers (`/pmbot settings`): thousands separator, decimal mark, and an example with and
+# without the separator.
+NUMBER_FORMATS = {"en": (",", ".", "1,234.56", "1234.56"), "de": (".", ",", "1.234,56", "1234,56")}
+_SYMBOLS = re.compile(r"^[$€£¥]|[$€£¥]$")
+MAX_DECIMALS = 10
+
+
+def parse_amount(text: str, *, number_format: str = "en", signed: bool = False) -> Decimal:
+    """`1200`, `1,200.50`, `$1200`, `1.2k`, `0.0042` → the exact Decimal (kept to 10 decimals; only totals are
+    rounded, for display). `1.234,56` is read in a team that writes numbers that way and asked about in one
+    that does not: a number is never silently misread. `signed` allows credits (`-250`)."""
+    raw = _SYMBOLS.sub("", text.strip().replace("_", "").replace("\u2212", "-"))
+    negative = raw.startswith("-")
+    raw = raw[1:] if negative else raw
+    raw = _SYMBOLS.sub("", raw)
     multiplier = Decimal(1)
-    if cleaned[-1:].lower() in ("k", "m"):
-        multiplier = Decimal(1000) if cleaned[-1].lower() == "k" else Decimal(1_000_000)
-        cleaned = cleaned[:-1]
-    if not re.fullmatch(r"\d+(?:\.\d+)?", cleaned):
-        raise MoneyError(f"`{text}` is not an amount: write it like 1200 or 1,200.50.")
-    try:
-        value = (Decimal(cleaned) * multiplier).quantize(CENT, rounding=ROUND_HALF_UP)
-    except InvalidOperation:
-        raise MoneyError(f"`{text}` is not an amount.") from None
-    if value <= 0:
+    if raw[-1:].lower() in ("k", "m"):
+        multiplier = Decimal(1000) if raw[-1].lower() == "k" else Decimal(1_000_000)
+        raw = raw[:-1]
+    value = _number(text.strip(), raw, number_format) * multiplier
+    if negative and not signed:
         raise MoneyError("An amount must be more than zero.")
-    if value >= MAX_AMOUNT:
-        raise MoneyError(f"`{text}` is too large an amount.")
+    value = -value if negative else value
+    if value == 0 and not signed:
+        raise MoneyError("An amount must be more than zero.")
+    if abs(value) >= MAX_AMOUNT:
+        raise MoneyError(f"`{text.strip()}` is too large an amount.")
+    if -value.as_tuple().exponent > MAX_DECIMALS:
+        value = value.quantize(Decimal(1).scaleb(-MAX_DECIMALS), rounding=ROUND_HALF_UP)
     return value
+
+
+def _number(shown: str, raw: str, number_format: str) -> Decimal:
+    """Digits with the team's separators → Decimal; anything another format would read differently is asked."""
+    group, point, example, plain = NUMBER_FORMATS.get(number_format, NUMBER_FORMATS["en"])
+    if not re.fullmatch(r"[\d.,]*\d[\d.,]*", raw):
+        raise MoneyError(f"`{shown}` is not an amount: write it like {example} or 1200.")
+    whole, _, decimals = raw.rpartition(point) if point in raw else (raw, "", "")
+    if point in raw and raw.count(point) > 1 or group in decimals:
+        raise _ask(shown, example, plain)
+    if group in whole and not re.fullmatch(rf"\d{{1,3}}(?:{re.escape(group)}\d{{3}})+", whole):
+        raise _ask(shown, example, plain)
+    if whole and whole[0] == "0" and group in whole:
+        raise _ask(shown, example, plain)
+    digits = whole.replace(group, "") + ("." + decimals if decimals else "")
+    if point not in raw and digits == "":
+        raise MoneyError(f"`{shown}` is not an amount: write it like {example} or 1200.")
+    try:
+        return Decimal(digits or "0")
+    except InvalidOperation:
+        raise MoneyError(f"`{shown}` is not an amount.") from None
+
+
+def _ask(shown: str, example: str, plain: str) -> MoneyError:
+    return MoneyError(f"I am not sure how to read `{shown}`: this team writes amounts like {example} "
+                      f"(`/pmbot settings` changes that). Type it again without thousands separators, like "
+                      f"{plain} — nothing was recorded.")
+
+
+def cents(amount: Decimal) -> Decimal:
+    return amount.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 def parse_currency(text: str) -> str:
@@ -73,8 +96,16 @@ def parse_currency(text: str) -> str:
 
 
 def money(amount: Decimal, currency: str) -> str:
-    """`12,345.60 USD`."""
+    """`12,345.60 USD`: a total, rounded to the cent for display."""
     return f"{amount.quantize(CENT, rounding=ROUND_HALF_UP):,.2f} {currency}"
+
+
+def money_exact(amount: Decimal, currency: str) -> str:
+    """One entry as recorded: `0.0042 USD` stays 0.0042, `1,200.50 USD` has its cents."""
+    if amount == amount.quantize(CENT):
+        return money(amount, currency)
+    whole, _, decimals = format(abs(amount).normalize(), "f").partition(".")
+    return f"{'-' if amount < 0 else ''}{int(whole):,}.{decimals} {currency}"
 
 
 # --- periods --------------------------------------------------------------------------------------
@@ -123,7 +154,8 @@ class Entry:
 class Forecast:
     amount: Decimal | None
     method: str
-    reliable: bool  # enough of the period has passed to alert on it
+    reliable: bool  # enough days of costs to alert on it
+    rule: str = ""  # why it is not reliable yet, in one line
 
 
 def spent(entries: list[Entry]) -> Decimal:
@@ -143,7 +175,7 @@ def forecast(entries: list[Entry], period: Period, today: date, currency: str) -
     left = period.days - elapsed
     total = spent(entries)
     if not entries:
-        return Forecast(Decimal(0), "nothing spent yet", False)
+        return Forecast(Decimal(0), "nothing spent yet", False, f"a forecast needs {MIN_FORECAST_DAYS} days of costs")
     largest = max(entries, key=lambda e: e.amount)
     one_off = len(entries) >= 3 and largest.amount > ONE_OFF_SHARE * total
     recurring = total - largest.amount if one_off else total
@@ -153,8 +185,9 @@ def forecast(entries: list[Entry], period: Period, today: date, currency: str) -
               f"(the average of {elapsed} days")
     method += f", leaving out the one-off {money(largest.amount, currency)} on {largest.day:%d %b})" if one_off \
         else ")"
-    reliable = elapsed >= MIN_FORECAST_DAYS or Decimal(elapsed) >= MIN_FORECAST_SHARE * period.days
-    return Forecast(amount, method, reliable)
+    days_of_data = (min(today, period.end) - min(e.day for e in entries)).days + 1
+    rule = f"a forecast needs {MIN_FORECAST_DAYS} days of costs, this period has {days_of_data}"
+    return Forecast(amount, method, days_of_data >= MIN_FORECAST_DAYS, rule)
 
 
 def crossed(spent_amount: Decimal, limit: Decimal) -> list[int]:
@@ -182,80 +215,30 @@ def runs_out(entries: list[Entry], period: Period, today: date, limit: Decimal) 
     return day if day <= period.end else None
 
 
-# --- cost files -----------------------------------------------------------------------------------
+# --- days -----------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class CostRow:
-    line: int
-    day: date
-    category: str
-    amount: Decimal
-    currency: str
-    note: str
-
-
-def file_key(content: str) -> str:
-    """The same file (whatever its line endings or trailing blanks) always has the same key."""
-    normalised = "\n".join(line.rstrip() for line in content.strip().splitlines())
-    return hashlib.sha256(normalised.encode()).hexdigest()
-
-
-def category_for(name: str, categories: tuple[str, ...] | list[str]) -> str | None:
-    key = name.strip().lower()
-    if key in categories:
-        return key
-    return SERVICE_CATEGORIES.get(key)
-
-
-def parse_cost_csv(content: str, *, categories: list[str], currency: str, today: date) -> tuple[list[CostRow],
-                                                                                                   list[str]]:
-    """Rows of `date, category (or service), amount, currency, note`; errors name the line. A header is
-    optional; the currency must be the budget's."""
-    rows: list[CostRow] = []
-    errors: list[str] = []
-    reader = csv.reader(io.StringIO(content.strip()))
-    for number, fields in enumerate(reader, start=1):
-        if not fields or all(not f.strip() for f in fields):
-            continue
-        if number == 1 and fields[0].strip().lower() in ("date", "day"):
-            continue  # the header
-        if len(fields) < 3:
-            errors.append(f"line {number}: needs at least date, category and amount")
-            continue
-        try:
-            rows.append(_cost_row(number, fields, categories, currency, today))
-        except MoneyError as exc:
-            errors.append(f"line {number}: {exc}")
-    if not rows and not errors:
-        errors.append("the file has no cost lines")
-    return rows, errors
-
-
-def _cost_row(number: int, fields: list[str], categories: list[str], currency: str, today: date) -> CostRow:
-    day = parse_day(fields[0], today=today)
-    category = category_for(fields[1], categories)
-    if category is None:
-        raise MoneyError(f"`{fields[1].strip()}` is neither a category ({', '.join(categories)}) nor a service "
-                         "I know")
-    amount = parse_amount(fields[2])
-    row_currency = parse_currency(fields[3]) if len(fields) > 3 and fields[3].strip() else currency
-    if row_currency != currency:
-        raise MoneyError(f"the amount is in {row_currency}, the budget in {currency}")
-    note = fields[4].strip()[:200] if len(fields) > 4 else ""
-    return CostRow(number, day, category, amount, row_currency, note)
-
-
-def parse_day(text: str, *, today: date) -> date:
-    value = text.strip().lower()
-    if value in ("today", ""):
+def parse_day(text: str, *, today: date, zone: tzinfo | None = None) -> date:
+    """`2026-11-28`, `today`, `yesterday`, or an ISO timestamp (`2026-11-01T00:00:00Z`, `…+01:00`), which lands on
+    the team's local day. Days outside the budget's period are the caller's to warn about."""
+    value = text.strip()
+    lowered = value.lower()
+    if lowered in ("today", ""):
         return today
-    if value == "yesterday":
+    if lowered == "yesterday":
         return today - timedelta(days=1)
-    try:
-        day = date.fromisoformat(value)
-    except ValueError:
-        raise MoneyError(f"`{text.strip()}` is not a date like 2026-11-28.") from None
-    if day > today:
-        raise MoneyError(f"{day.isoformat()} is in the future.")
-    return day
+    if len(value) == 10:
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            pass
+    else:
+        try:
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+        except ValueError:
+            pass
+        else:
+            if moment.tzinfo is None or zone is None:
+                return moment.date()
+            return moment.astimezone(zone).date()
+    raise MoneyError(f"`{value[:40]}` is not a date like 2026-11-28 or 2026-11-28T00:00:00Z.")

@@ -1,6 +1,7 @@
 """budget_report: every hour, post the weekly budget report of each budget whose weekly slot (team-local
 day and hour, `/budget report mon 9`) has come; each budget's report is claimed per day, so it goes out
-once. It also checks the thresholds, so a forecast crossing is noticed even on days nobody adds a cost."""
+once. It also checks the thresholds, so a forecast crossing is noticed even on days nobody adds a cost, and posts
+the alerts that were stored while Slack could not be reached."""
 
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ def run(deps: Deps, *, now: datetime, schedule: ScheduleRef | None = None) -> st
     with session_scope(deps.engine) as session:
         budgets = all_budgets(session)
     reported = alerts = 0
+    late = service.post_alerts(deps)  # alerts stored while Slack was unreachable, posted once now
     for budget in still_installed(deps, budgets):  # an uninstalled team hears nothing more
         local = now.astimezone(team_zone(deps, budget.team_id))
         try:
@@ -44,4 +46,4 @@ def run(deps: Deps, *, now: datetime, schedule: ScheduleRef | None = None) -> st
                     reported += 1
         except Exception:
             logger.exception("budget_report failed for budget %s", budget.id)
-    return f"{reported} reports, {alerts} alerts"
+    return f"{reported} reports, {alerts} alerts" + (f", {late} delayed alerts posted" if late else "")
