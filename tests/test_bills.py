@@ -336,3 +336,36 @@ def test_a_header_after_a_preamble_and_a_bom_is_found() -> None:
                  .split("\n", 8)[8]).layout.key == "gcp-billing"
     with pytest.raises(MoneyError, match="layout"):
         _read("a,b\n" * 30)
+
+
+def test_the_monday_report_compares_the_last_whole_week_with_the_one_before(bot: RunningBot) -> None:
+    from bot.budgets import service
+    from storage.budgets import budget_of
+
+    command(bot, "/budget", "set 50000 USD month")
+    deps = bot.runtime.deps
+    with session_scope(deps.engine) as session:
+        budget = budget_of(session, team_id="T0SANDBOX", channel_id="C0GENERAL")
+        for day, category, amount in ((16, "compute", "3000"), (20, "compute", "3000"), (24, "compute", "900"),
+                                      (29, "api", "300"), (30, "api", "5")):
+            session.add(CostEntry(team_id=budget.team_id, budget_id=budget.id, day=date(2026, 11, day),
+                                  category=category, amount=D(amount), user_id="U0ALICE", created_at=deps.clock()))
+    text = service.post_report(deps, budget, date(2026, 11, 30))  # a Monday
+    assert "Week 23 Nov – 29 Nov: 1,200.00 USD · the week before: 6,000.00 USD" in text
+    assert "Biggest changes from the week before: compute −5,100.00 USD, api +300.00 USD" in text
+    assert "too early" not in text
+    [posted] = [m for m in bot.sandbox.messages if m["text"].startswith("📊 *Weekly budget report*")]
+    assert posted["files"] and "Spent 7,205.00 USD" in posted["text"]
+
+
+def test_focus_and_older_azure_exports() -> None:
+    focus = _read("BillingAccountId,ChargePeriodStart,ChargePeriodEnd,ServiceName,ChargeCategory,BilledCost,"
+                  "EffectiveCost,BillingCurrency\n"
+                  "acc-1,2026-11-03T00:00:00Z,2026-11-04T00:00:00Z,Amazon SageMaker,Usage,12.5,11,USD\n"
+                  "acc-1,2026-11-04T00:00:00Z,2026-11-05T00:00:00Z,Amazon Bedrock,Usage,0.0042,0.0042,USD\n"
+                  "acc-1,2026-11-04T00:00:00Z,2026-11-05T00:00:00Z,Amazon SageMaker,Credit,-2.5,-2.5,USD\n")
+    assert focus.layout.key == "focus" and focus.totals["USD"] == D("10.0042") and focus.lines == 3
+    older = _read("UsageDate,ServiceName,MeterCategory,PreTaxCost,Currency\n20261103,Virtual Machines,"
+                  "Virtual Machines,100.25,EUR\n20261104,Storage,Storage,0.75,EUR\n")
+    assert older.layout.key == "azure-legacy" and older.totals["EUR"] == D(101)
+    assert sorted(day for day, *_ in older.groups) == [date(2026, 11, 3), date(2026, 11, 4)]

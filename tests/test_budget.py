@@ -161,8 +161,8 @@ def test_costs_add_list_undo_and_bad_input(bot: RunningBot) -> None:
     command(bot, "/budget", "set 10000 USD month")
     today = date.today()
     assert "Recorded 1,200.50 USD on compute" in command(bot, "/cost", "add 1,200.50 compute GPU hours")["text"]
-    assert "Recorded 300.00 USD on OpenAI (api)" in command(bot, "/cost", "add 300 OpenAI yesterday tokens", user="U0BOB")[
-        "text"]
+    recorded = command(bot, "/cost", "add 300 OpenAI yesterday tokens", user="U0BOB")["text"]
+    assert "Recorded 300.00 USD on OpenAI (api)" in recorded
     unknown = command(bot, "/cost", "add 5 catering")["text"]
     assert "neither a category here" in unknown and '/cost map "catering" compute' in unknown
     future = command(bot, "/cost", f"add 5 api {today + timedelta(days=3)}")["text"]

@@ -24,9 +24,6 @@ from bot.settings import llm_prices
 from bot.teams import team_number_format, team_today, team_zone
 from storage.budgets import (
     add_entry,
-    recategorise,
-    set_service_mapping,
-    team_services,
     budget_admins,
     budget_of,
     budgets_posting_to,
@@ -35,11 +32,14 @@ from storage.budgets import (
     first_budget_id,
     last_entry_by,
     llm_usage_between,
+    recategorise,
     record_import,
     release_alert,
     service_mappings,
     set_budget_admins,
+    set_service_mapping,
     take_alert,
+    team_services,
     unposted_alerts,
 )
 from storage.db import session_scope

@@ -188,8 +188,8 @@ def _cost_list(request: Request, reply: Reply, deps: Deps, args: list[str]) -> N
 
 def _cost_undo(request: Request, reply: Reply, deps: Deps, _args: list[str]) -> None:
     entry = service.undo(deps, team_id=request.team_id, channel_id=request.channel_id, user_id=request.user_id)
-    reply.ack(f"Removed your entry of {rules.money_exact(entry.amount, service.budget_here(deps, request.team_id, request.channel_id).currency)} "
-              f"on {entry.category} ({entry.day}).")
+    currency = service.budget_here(deps, request.team_id, request.channel_id).currency
+    reply.ack(f"Removed your entry of {rules.money_exact(entry.amount, currency)} on {entry.category} ({entry.day}).")
 
 
 def _cost_import(request: Request, reply: Reply, deps: Deps, _args: list[str]) -> None:

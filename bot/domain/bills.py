@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, tzinfo
 from decimal import Decimal, InvalidOperation
+from typing import NamedTuple
 
 from bot.domain.budget import MoneyError, parse_amount, parse_currency, parse_day
 
@@ -91,8 +92,7 @@ def default_category(service: str) -> str | None:
 # --- lines -----------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class BillLine:
+class BillLine(NamedTuple):  # a tuple: a million of them are made and dropped in a big import
     line: int
     day: date
     service: str  # as the bill names it
@@ -103,8 +103,7 @@ class BillLine:
     alias: str = ""  # a second name to map by (a CUR product code beside its product name)
 
 
-@dataclass(frozen=True, slots=True)
-class LineError:
+class LineError(NamedTuple):
     line: int
     message: str
 
@@ -170,6 +169,8 @@ class _Days:
         value = text.strip()
         if self.us_dates and (found := re.fullmatch(r"(\d{1,2})/(\d{1,2})/(\d{4})", value)):
             return date(int(found[3]), int(found[1]), int(found[2]))
+        if found := re.fullmatch(r"(\d{4})(\d{2})(\d{2})", value):  # Azure's query API writes 20261103
+            return date(int(found[1]), int(found[2]), int(found[3]))
         if re.fullmatch(r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?", value):
             value += "Z"  # bills write UTC; a timestamp without an offset is UTC too
         value = re.sub(r"\s*UTC$", "Z", value)
@@ -177,11 +178,15 @@ class _Days:
 
 
 def _money(text: str) -> Decimal:
-    """A bill's amount: plain digits with a `.`, maybe signed or in exponent form (`1.2E-7`)."""
+    """A bill's amount: plain digits with a `.`, maybe signed or in exponent form (`1.2E-7`); empty is zero."""
     try:
-        value = Decimal(text.strip().replace(",", "")) if text.strip() else Decimal(0)
+        value = Decimal(text)
     except InvalidOperation:
-        raise MoneyError(f"`{text.strip()[:40]}` is not an amount") from None
+        cleaned = text.strip().replace(",", "")
+        try:
+            value = Decimal(cleaned) if cleaned else Decimal(0)
+        except InvalidOperation:
+            raise MoneyError(f"`{text.strip()[:40]}` is not an amount") from None
     if not value.is_finite():
         raise MoneyError(f"`{text.strip()[:40]}` is not an amount")
     return value
@@ -213,8 +218,16 @@ def _read_pmbot(rows: Iterator[Row], _header: list[str], context: Context) -> It
         yield _line(number, make)
 
 
+def _pick(fields: list[str], indexes: list[int]) -> str:
+    """The first non-empty of these cells."""
+    for i in indexes:
+        if value := fields[i].strip():
+            return value
+    return ""
+
+
 def _per_row(date_cols: tuple[str, ...], service_cols: tuple[str, ...], cost_cols: tuple[str, ...],
-             currency_cols: tuple[str, ...], note_cols: tuple[str, ...] = (), *, us_dates: bool = False,
+             currency_cols: tuple[str, ...], *, us_dates: bool = False,
              alias_cols: tuple[str, ...] = (), kind_col: str = "", credits_col: str = "",
              summary_kinds: tuple[str, ...] = (), scale: Decimal = Decimal(1)) -> Reader:
     """A reader for the layouts with one cost per row, by their column names."""
@@ -222,29 +235,40 @@ def _per_row(date_cols: tuple[str, ...], service_cols: tuple[str, ...], cost_col
     def read(rows: Iterator[Row], header: list[str], context: Context) -> Iterator[BillLine | LineError]:
         columns = _columns(header)
         when, cost = _first(columns, *date_cols), _first(columns, *cost_cols)
+        if when is None or cost is None:
+            raise MoneyError(f"the file has no {'date' if when is None else 'cost'} column I know")
         credits_at = columns.get(credits_col) if credits_col else None
         services = [columns[c] for c in service_cols if c in columns]
         aliases = [columns[c] for c in alias_cols if c in columns]
-        currency_at, kind_at = _first(columns, *currency_cols), columns.get(kind_col)
-        notes = [columns[c] for c in note_cols if c in columns]
-        days = _Days(context, us_dates=us_dates)
-        for number, fields in rows:
-            if summary_kinds and _cell(fields, kind_at).lower() in summary_kinds:
+        currencies = [i for i in [_first(columns, *currency_cols)] if i is not None]
+        kind_at = columns.get(kind_col)
+        used = [i for i in (when, cost, credits_at, kind_at, *services, *aliases, *currencies) if i is not None]
+        width, days, scaled = max(used) + 1, _Days(context, us_dates=us_dates), scale != 1
+        seen = days.seen
+        pad = [""] * width
+        for number, fields in rows:  # the hot loop of a million-line bill: plain indexing, few calls
+            if len(fields) < width:
+                fields = fields + pad
+            kind = fields[kind_at].strip().lower() if kind_at is not None else ""
+            if kind and kind in summary_kinds:
                 continue  # a total or rounding row: the lines are counted, not their sum again
-
-            def make(fields=fields, number=number) -> BillLine:
-                amount = _money(_cell(fields, cost)) * scale
+            try:
+                amount = _money(fields[cost])
+                if scaled:
+                    amount *= scale
                 if credits_at is not None:
-                    amount += _credits(_cell(fields, credits_at))
-                service = next((_cell(fields, i) for i in services if _cell(fields, i)), "")
-                alias = next((_cell(fields, i) for i in aliases if _cell(fields, i)), "")
-                if kind_at is not None and _cell(fields, kind_at).lower() == "tax":
+                    amount += _credits(fields[credits_at])
+                service, alias = _pick(fields, services), _pick(fields, aliases)
+                if kind == "tax":
                     service, alias = "Tax", ""
-                currency = _cell(fields, currency_at).upper() or context.currency
-                note = " · ".join(v for i in notes if (v := _cell(fields, i)))[:200]
-                return BillLine(number, days(_cell(fields, when)), service or "(no service)", amount, currency,
-                                note=note, alias=alias)
-            yield _line(number, make)
+                currency = _pick(fields, currencies).upper() or context.currency
+                raw_day = fields[when]
+                line = BillLine(number, seen.get(raw_day) or days(raw_day), service or "(no service)", amount, currency,
+                                "", "", alias)
+            except (MoneyError, ValueError) as exc:
+                yield LineError(number, str(exc))
+                continue
+            yield line
 
     return read
 
@@ -294,54 +318,51 @@ CUR_LEGACY = Layout(
     "aws-cur", "an AWS Cost and Usage Report",
     ("lineitem/unblendedcost", "lineitem/usagestartdate"),
     _per_row(("lineitem/usagestartdate",), ("product/productname", "lineitem/productcode"),
-             ("lineitem/unblendedcost",), ("lineitem/currencycode",), ("lineitem/usagetype",),
+             ("lineitem/unblendedcost",), ("lineitem/currencycode",),
              alias_cols=("lineitem/productcode",), kind_col="lineitem/lineitemtype"))
 CUR_2 = Layout(
     "aws-cur2", "an AWS Cost and Usage Report (CUR 2.0)",
     ("line_item_unblended_cost", "line_item_usage_start_date"),
     _per_row(("line_item_usage_start_date",), ("product_product_name", "line_item_product_code"),
-             ("line_item_unblended_cost",), ("line_item_currency_code",), ("line_item_usage_type",),
+             ("line_item_unblended_cost",), ("line_item_currency_code",),
              alias_cols=("line_item_product_code",), kind_col="line_item_line_item_type"))
 COST_EXPLORER = Layout("aws-cost-explorer", "an AWS Cost Explorer export", ("service",), _read_cost_explorer)
 GCP_COST_TABLE = Layout(
     "gcp-billing", "a Google Cloud cost table export",
     ("service description", "sku description", "usage start date"),
-    _per_row(("usage start date",), ("service description",), ("unrounded cost", "unrounded cost (", "cost", "cost ("), (),
-             ("sku description", "project name"), alias_cols=("service id",), kind_col="cost type",
-             summary_kinds=("rounding error", "total")))
+    _per_row(("usage start date",), ("service description",),
+             ("unrounded cost", "unrounded cost (", "cost", "cost ("), (), alias_cols=("service id",),
+             kind_col="cost type", summary_kinds=("rounding error", "total")))
 GCP_BIGQUERY = Layout(
     "gcp-billing-bigquery", "a Google Cloud billing export (BigQuery)",
     ("service.description", "cost", "usage_start_time"),
     _per_row(("usage_start_time",), ("service.description",), ("cost",), ("currency",),
-             ("sku.description", "project.name"), alias_cols=("service.id",), credits_col="credits",
+             alias_cols=("service.id",), credits_col="credits",
              kind_col="cost_type"))
 AZURE = Layout(
     "azure", "an Azure cost export",
     ("date", "costinbillingcurrency"),
     _per_row(("date",), ("metercategory", "servicename", "productordername", "productname"),
-             ("costinbillingcurrency",), ("billingcurrencycode", "billingcurrency"),
-             ("metersubcategory", "resourcegroupname", "resourcegroup", "chargetype"), us_dates=True,
+             ("costinbillingcurrency",), ("billingcurrencycode", "billingcurrency"), us_dates=True,
              alias_cols=("servicefamily",)))
 AZURE_LEGACY = Layout(
     "azure-legacy", "an Azure cost export (older schema)",
-    ("usagedatetime", "pretaxcost"),
-    _per_row(("usagedatetime",), ("metercategory", "consumedservice", "servicename"), ("pretaxcost",),
-             ("currency",), ("metersubcategory", "resourcegroup"), us_dates=True))
+    ("pretaxcost",),
+    _per_row(("usagedatetime", "usagedate", "date"), ("metercategory", "servicename", "consumedservice"),
+             ("pretaxcost",), ("currency",), us_dates=True))
 FOCUS = Layout(
     "focus", "a FOCUS cost export",
     ("billedcost", "chargeperiodstart", "billingcurrency"),
-    _per_row(("chargeperiodstart",), ("servicename",), ("billedcost",), ("billingcurrency",),
-             ("chargedescription",)))
+    _per_row(("chargeperiodstart",), ("servicename",), ("billedcost",), ("billingcurrency",)))
 OPENAI_CSV = Layout(
     "openai", "an OpenAI cost export",
     ("amount_value", "line_item"),
-    _per_row(("start_time_iso", "start_time"), ("line_item",), ("amount_value",), ("amount_currency",),
-             ("project_name", "project_id")),
+    _per_row(("start_time_iso", "start_time"), ("line_item",), ("amount_value",), ("amount_currency",)),
     default_category="api")
 ANTHROPIC_CSV = Layout(
     "anthropic", "an Anthropic cost export",
     ("amount", "starting_at", "description"),
-    _per_row(("starting_at",), ("description", "model"), ("amount",), ("currency",), ("workspace_id",),
+    _per_row(("starting_at",), ("description", "model"), ("amount",), ("currency",),
              scale=Decimal("0.01")),  # the cost report writes cents
     default_category="api")
 PMBOT = Layout("pmbot", "a pmbot cost file", ("date",), _read_pmbot, keep_notes=True)
@@ -388,6 +409,7 @@ class Summary:
     unmapped: set[str] = field(default_factory=set)
     totals: dict[str, Decimal] = field(default_factory=lambda: defaultdict(Decimal))
     last_line: int = -1
+    categories: dict[tuple[str, str], str] = field(default_factory=dict)  # (service, alias) → category, remembered
 
     def error(self, line: int, message: str) -> None:
         self.error_count += 1
@@ -405,8 +427,15 @@ class FileKey:
         self._started = False
 
     def lines(self, lines: Iterable[str]) -> Iterator[str]:
+        """Pass the lines through, hashing each as it goes (the same normalisation as `add`, inlined: this runs
+        once per line of a million-line bill)."""
+        update = self._hash.update
         for line in lines:
-            self.add(line)
+            text = line.rstrip()
+            if text and self._started and not self._blank:
+                update(b"\n" + text.encode())
+            else:
+                self.add(line)
             yield line
 
     def add(self, line: str) -> None:
@@ -493,7 +522,10 @@ def _count(summary: Summary, item: BillLine | LineError, layout: Layout,
         return
     if item.currency not in summary.currencies:
         summary.currencies[item.currency] = item.line
-    category = categorise(item, layout)
+    named = (item.service, item.alias)
+    category = summary.categories.get(named)
+    if category is None:
+        category = summary.categories[named] = categorise(item, layout)
     if category == UNMAPPED:
         summary.unmapped.add(item.service)
     key = (item.day, category, item.service, item.note if layout.keep_notes else "")
@@ -510,7 +542,7 @@ def _rows(first: str, stream: Iterator[str]) -> Iterator[Row]:
     """CSV rows with their line numbers (a quoted field may span lines); blank rows are passed over."""
     reader = csv.reader(_prepend(first, stream))
     for fields in reader:
-        if fields and any(f.strip() for f in fields):
+        if fields and "".join(fields).strip():
             yield reader.line_num, fields
 
 
