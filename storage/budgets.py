@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time
+from decimal import Decimal
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
@@ -63,6 +64,30 @@ def last_entry_by(session: Session, *, budget_id: int, user_id: str) -> CostEntr
     return session.execute(stmt).scalars().first()
 
 
+def imported_days(session: Session, *, budget_id: int, format: str, days: set[date]) -> set[date]:  # noqa: A002
+    """Which of these days already have entries from an import of this layout into this budget."""
+    if not days:
+        return set()
+    stmt = (select(CostEntry.day).join(CostImport, CostImport.id == CostEntry.import_id)
+            .where(CostEntry.budget_id == budget_id, CostImport.format == format, CostEntry.day.in_(days)).distinct())
+    return set(session.execute(stmt).scalars())
+
+
+def last_import_by(session: Session, *, budget_id: int, user_id: str) -> CostImport | None:
+    stmt = (select(CostImport).where(CostImport.budget_id == budget_id, CostImport.user_id == user_id)
+            .order_by(CostImport.id.desc()))
+    return session.execute(stmt).scalars().first()
+
+
+def remove_import(session: Session, *, import_id: int) -> Decimal:
+    """Delete an import and its entries; the total they held."""
+    amounts = session.execute(select(CostEntry.amount).where(CostEntry.import_id == import_id)).scalars()
+    total = sum(amounts, Decimal(0))
+    session.execute(delete(CostEntry).where(CostEntry.import_id == import_id))
+    session.execute(delete(CostImport).where(CostImport.id == import_id))
+    return total
+
+
 def record_import(session: Session, batch: CostImport) -> CostImport | None:
     """Remember a file; None when the same file was imported into this budget before."""
     try:
@@ -85,8 +110,10 @@ def claim_alert(session: Session, alert: BudgetAlert) -> bool:
     return True
 
 
-def unposted_alerts(session: Session, *, budget_id: int | None = None) -> list[BudgetAlert]:
-    stmt = select(BudgetAlert).where(BudgetAlert.posted_at.is_(None)).order_by(BudgetAlert.id)
+def unposted_alerts(session: Session, *, budget_id: int | None = None, max_attempts: int = 1_000_000
+                    ) -> list[BudgetAlert]:
+    stmt = (select(BudgetAlert).where(BudgetAlert.posted_at.is_(None), BudgetAlert.attempts < max_attempts)
+            .order_by(BudgetAlert.id))
     if budget_id is not None:
         stmt = stmt.where(BudgetAlert.budget_id == budget_id)
     return list(session.execute(stmt).scalars())
@@ -100,9 +127,11 @@ def take_alert(session: Session, *, alert_id: int, now: datetime) -> bool:
     return session.execute(stmt).rowcount == 1
 
 
-def release_alert(session: Session, *, alert_id: int) -> None:
+def release_alert(session: Session, *, alert_id: int, give_up: int | None = None) -> None:
+    """Slack did not take it: unposted again, one attempt more (or `give_up` attempts: never again)."""
+    attempts = give_up if give_up is not None else BudgetAlert.attempts + 1
     stmt = (update(BudgetAlert).where(BudgetAlert.id == alert_id)
-            .values(posted_at=None, attempts=BudgetAlert.attempts + 1).execution_options(synchronize_session=False))
+            .values(posted_at=None, attempts=attempts).execution_options(synchronize_session=False))
     session.execute(stmt)
 
 
@@ -156,10 +185,10 @@ def team_services(session: Session, *, team_id: str) -> list[tuple[str, str]]:
     return [(service, category) for service, category in session.execute(stmt)]
 
 
-def recategorise(session: Session, *, team_id: str, services: list[str], category: str) -> int:
-    """Move the team's entries of these services (as the bills name them) to `category`."""
-    if not services:
+def recategorise(session: Session, *, budget_ids: list[int], services: list[str], category: str) -> int:
+    """Move these budgets' entries of these services (as the bills name them) to `category`."""
+    if not services or not budget_ids:
         return 0
-    stmt = (update(CostEntry).where(CostEntry.team_id == team_id, CostEntry.service.in_(services))
+    stmt = (update(CostEntry).where(CostEntry.budget_id.in_(budget_ids), CostEntry.service.in_(services))
             .values(category=category).execution_options(synchronize_session=False))
     return session.execute(stmt).rowcount

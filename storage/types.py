@@ -48,7 +48,7 @@ class Money(TypeDecorator):
 
     def load_dialect_impl(self, dialect):
         if dialect.name == "postgresql":
-            return dialect.type_descriptor(Numeric(16 + self.scale, self.scale, asdecimal=True))
+            return dialect.type_descriptor(Numeric(14 + self.scale, self.scale, asdecimal=True))
         return dialect.type_descriptor(String(40))
 
     def process_bind_param(self, value: Decimal | None, dialect):

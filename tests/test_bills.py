@@ -369,3 +369,85 @@ def test_focus_and_older_azure_exports() -> None:
                   "Virtual Machines,100.25,EUR\n20261104,Storage,Storage,0.75,EUR\n")
     assert older.layout.key == "azure-legacy" and older.totals["EUR"] == D(101)
     assert sorted(day for day, *_ in older.groups) == [date(2026, 11, 3), date(2026, 11, 4)]
+
+
+def test_the_bot_token_only_goes_to_slacks_file_host() -> None:
+    from bot.budgets.files import slack_file_host
+
+    api = "http://127.0.0.1:4567/api/"
+    assert slack_file_host("https://files.slack.com/files-pri/T1-F1/download/bill.csv", "https://slack.com/api/")
+    assert slack_file_host("http://127.0.0.1:4567/files-pri/T1-F1/bill.csv", api)
+    assert not slack_file_host("http://files.slack.com/files-pri/T1-F1/bill.csv", api)  # not https
+    assert not slack_file_host("https://drive.example.com/bill.csv", api)
+    assert not slack_file_host("http://127.0.0.1:9999/bill.csv", api)
+
+
+def test_undo_an_import_and_a_repeated_month_to_date_export_is_pointed_out(bot: RunningBot) -> None:
+    command(bot, "/budget", "set 50000 USD month")
+    day = date.today()
+    first = command(bot, "/cost", f"import {day},Amazon EC2,100,USD,")
+    assert "already had costs" not in first
+    again = command(bot, "/cost", f"import {day},Amazon EC2,100,USD,\n{day},AmazonS3,5,USD,")
+    assert f"{day.isoformat()} already had costs from an earlier import of a pmbot cost file" in again
+    assert "/cost undo import" in again
+    undone = command(bot, "/cost", "undo import")
+    assert "Took back your import" in undone and "2 lines, 105.00 USD" in undone
+    assert sum((e.amount for e in entries(bot)), D(0)) == D(100)
+    assert "no import here to undo" in command(bot, "/cost", "undo import", user="U0BOB")
+
+
+def test_the_teams_choice_wins_over_a_default_for_either_name(bot: RunningBot) -> None:
+    command(bot, "/budget", "set 50000 USD month")
+    command(bot, "/cost", "map AmazonS3 infra")  # the CUR's product code; its lines carry the product name too
+    shortcut_replies(bot, shared(bot, "cur.csv", (BILLS / "aws_cur_legacy.csv").read_bytes()))
+    assert {e.category for e in entries(bot) if e.service == "Amazon Simple Storage Service"} == {"infra"}
+
+
+def test_text_in_errors_is_escaped_once(bot: RunningBot) -> None:
+    command(bot, "/budget", "set 50000 USD month")
+    reply = command(bot, "/cost", "add 5 R&D <!channel> cluster")
+    assert "R&amp;D" in reply and "&amp;amp;" not in reply and "<!channel>" not in reply
+
+
+def test_bills_at_midnight_utc_stay_on_their_day_west_of_utc() -> None:
+    from zoneinfo import ZoneInfo
+
+    context = bills.Context(ZoneInfo("America/New_York"), date(2026, 11, 30), "USD")
+    summary = bills.read_bill(io.StringIO("date,category,amount\n2026-11-01T00:00:00Z,api,1\n"
+                                          "2026-11-01T03:00:00Z,api,2\n2026-11-01 00:00:00 UTC,api,4\n"),
+                              context=context, categorise=lambda line, layout: "api")
+    assert sorted((day, amount) for (day, *_), (amount, _n) in summary.groups.items()) == [
+        (date(2026, 10, 31), D(2)), (date(2026, 11, 1), D(5))]
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("date,category,amount\n2026-11-01,api,\"12,50\"\n", "`12,50` is not an amount"),
+    ("date,category,amount\n2026-11-01,api,1E+18\n", "not an amount"),
+    ("date,category,amount\n,api,1\n", "the date is empty"),
+])
+def test_bill_cells_that_cannot_be_read_are_named(text: str, message: str) -> None:
+    if "12,50" in text:  # a decimal comma in a bill's CSV is an error, never 1250
+        cur = ("lineItem/UsageStartDate,lineItem/ProductCode,lineItem/UnblendedCost,lineItem/CurrencyCode\n"
+               "2026-11-01T00:00:00Z,AmazonEC2,\"12,50\",USD\n2026-11-01T00:00:00Z,AmazonEC2,\"1,234.5\",USD\n")
+        summary = _read(cur)
+        assert summary.errors == ["line 2: `12,50` is not an amount"] and summary.totals["USD"] == D("1234.5")
+        return
+    summary = _read(text.replace("date,category,amount\n", "lineItem/UsageStartDate,lineItem/ProductCode,"
+                                 "lineItem/UnblendedCost\n") if "1E+18" in text else text)
+    assert summary.error_count == 1 and message in summary.errors[0]
+
+
+def test_broken_files_get_an_answer_not_a_crash() -> None:
+    with pytest.raises(MoneyError, match="not CSV I can read"):
+        _read("date,category,amount\n2026-11-01,api,\"" + "x" * 200_000 + "\n")
+    assert _read('{"data": ["a", {"results": [1]}]}').errors == [
+        "line 1: a result that is not an object"]
+
+
+def test_a_file_that_is_not_utf8_is_refused_by_the_cli(bot: RunningBot, db_url: str, tmp_path: Path) -> None:
+    command(bot, "/budget", "set 50000 USD month")
+    path = tmp_path / "latin1.csv"
+    path.write_bytes("date,category,amount,currency,note\n2026-11-02,api,5,USD,café crème\n".encode("cp1252"))
+    env = bot_env(DATABASE_URL=db_url, SLACK_API_URL=bot.sandbox.api_url)
+    result = pmbot("cost", "import", str(path), "--channel", "C0GENERAL", env=env, cwd=tmp_path)
+    assert result.returncode == 1 and "not UTF-8 text" in result.stderr and "Traceback" not in result.stderr

@@ -31,6 +31,9 @@ def import_file(deps: Deps, budget: Budget, *, user_id: str, file_id: str) -> tu
     name = str(file.get("name") or file_id)
     url = file.get("url_private_download") or file.get("url_private")
     kind = str(file.get("filetype") or "").lower()
+    if file.get("is_external") or file.get("mode") == "external":
+        raise UserInputError(f"`{name}` lives outside Slack ({file.get('external_type') or 'a linked file'}): "
+                             "download it and share the file itself, or use `pmbot cost import FILE`.")
     if not url:
         raise UserInputError(f"Slack gave me no way to download `{name}`.")
     if kind and kind not in READABLE and not name.lower().endswith((".csv", ".json", ".txt")):
@@ -53,10 +56,19 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 _OPENER = urllib.request.build_opener(_NoRedirect)
 
 
+def slack_file_host(url: str, api_url: str) -> bool:
+    """Only Slack's own file host (or the Slack API's host, e.g. the local sandbox) ever sees the bot token."""
+    where, api = urlparse(url), urlparse(api_url)
+    if where.hostname == "files.slack.com" and where.scheme == "https":
+        return True
+    return bool(where.hostname) and (where.scheme, where.hostname, where.port) == (api.scheme, api.hostname, api.port)
+
+
 def _download(deps: Deps, url: str):
     """GET the file with the bot token; a sign-in page instead of the file is an error, not a cost file."""
-    if urlparse(url).scheme not in ("https", "http"):
-        raise UserInputError("That file's address is not one I can download.")
+    if not slack_file_host(url, deps.settings.slack_api_url):
+        raise UserInputError("That file is not on Slack's file host, so I will not send it pmbot's token: download "
+                             "it and import it with `pmbot cost import FILE`.")
     token = getattr(deps.client, "token", None) or ""
     request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
     try:

@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from typing import NamedTuple
 
 from sqlalchemy import insert
 
@@ -30,15 +31,19 @@ from storage.budgets import (
     claim_alert,
     entries,
     first_budget_id,
+    imported_days,
     last_entry_by,
+    last_import_by,
     llm_usage_between,
     recategorise,
     record_import,
     release_alert,
+    remove_import,
     service_mappings,
     set_budget_admins,
     set_service_mapping,
     take_alert,
+    team_budgets,
     team_services,
     unposted_alerts,
 )
@@ -46,6 +51,8 @@ from storage.db import session_scope
 from storage.models import Budget, BudgetAlert, CostEntry, CostImport
 
 logger = logging.getLogger(__name__)
+
+MAX_ALERT_ATTEMPTS = 48  # hourly: two days of Slack being unreachable before an alert is given up
 
 _PERIOD = re.compile(r"^(month|monthly|quarter|quarterly|project)$", re.I)
 _PERIODS = {"month": "month", "monthly": "month", "quarter": "quarter", "quarterly": "quarter", "project": "project"}
@@ -131,7 +138,7 @@ def _parse_set(text: str, number_format: str = "en") -> _SetLine:
         elif currency is None and re.fullmatch(r"[A-Za-z]{3}", word):
             currency = word.upper()
         else:
-            raise UserInputError(f"I did not understand `{escape_mrkdwn(word)}`. "
+            raise UserInputError(f"I did not understand `{word}`. "
                                  "Example: `/budget set 20000 USD month compute=8000 api=3000`.")
         i += 1
     if sum(caps.values(), Decimal(0)) > amount:
@@ -214,17 +221,12 @@ class Mapping:
     own: dict[str, str]  # folded service → category
 
     def category(self, service: str, alias: str = "", fallback: str | None = None) -> str | None:
-        for name in (service, alias):
-            if not name:
-                continue
-            key = bills.fold(name)
-            if key in self.own:
-                return self.own[key]
-            if key in self.categories:
-                return key
-            default = bills.DEFAULT_SERVICES.get(key)
-            if default in self.categories:
-                return default
+        """The team's choice for either name first, then a category's own name, then the built-in defaults."""
+        keys = [bills.fold(name) for name in (service, alias) if name]
+        for source in (self.own, dict(zip(self.categories, self.categories, strict=True)), bills.DEFAULT_SERVICES):
+            for key in keys:
+                if source.get(key) in self.categories:
+                    return source[key]
         return fallback if fallback in self.categories else None
 
     def of_line(self, line: bills.BillLine, layout: bills.Layout) -> str:
@@ -268,16 +270,17 @@ def map_service(deps: Deps, budget: Budget, *, user_id: str, service_name: str, 
         raise UserInputError("Name the service as the bill does and the category: "
                              "`/cost map \"Amazon SageMaker\" compute`.")
     if category not in categories_of(budget):
-        raise UserInputError(f"`{escape_mrkdwn(category[:40])}` is not a category here: "
+        raise UserInputError(f"`{category[:40]}` is not a category here: "
                              f"{', '.join(categories_of(budget))} (`/budget category add <name>` adds one).")
     key = bills.fold(service_name)
     if key in categories_of(budget):
-        raise UserInputError(f"`{escape_mrkdwn(service_name)}` is a category already; name a service.")
+        raise UserInputError(f"`{service_name}` is a category already; name a service.")
     with session_scope(deps.engine) as session:
         set_service_mapping(session, team_id=budget.team_id, service_key=key, service=service_name,
                             category=category, user_id=user_id, now=deps.clock())
         same = sorted({s for s, _ in team_services(session, team_id=budget.team_id) if bills.fold(s) == key})
-        moved = recategorise(session, team_id=budget.team_id, services=same, category=category)
+        having = [b.id for b in team_budgets(session, team_id=budget.team_id) if category in categories_of(b)]
+        moved = recategorise(session, budget_ids=having, services=same, category=category)
     text = f"{escape_mrkdwn(service_name)} now counts in {category}"
     return text + (f"; {moved} entr{'y' if moved == 1 else 'ies'} already recorded moved there." if moved else ".")
 
@@ -341,9 +344,10 @@ def _service_words(mapping: Mapping, text: str) -> tuple[str, str, list[str]]:
 
 
 def _unknown_service(name: str, mapping: Mapping) -> str:
-    return (f"`{escape_mrkdwn(name[:60])}` is neither a category here ({', '.join(mapping.categories)}) nor a service "
-            f"I know. Teach me the service with `/cost map \"{escape_mrkdwn(name[:60])}\" compute` (or another "
-            "category); `/cost mapping` shows the ones I know.")
+    # Raised to the edge, which makes the whole message inert (escape_mrkdwn): not escaped here as well.
+    return (f"`{name[:60]}` is neither a category here ({', '.join(mapping.categories)}) nor a service I know. "
+            f"Teach me the service with `/cost map \"{name[:60]}\" compute` (or another category); "
+            "`/cost mapping` shows the ones I know.")
 
 
 def _out_of_period(budget: Budget, days: list[date], today: date) -> str:
@@ -355,10 +359,10 @@ def _out_of_period(budget: Budget, days: list[date], today: date) -> str:
     future = sorted(d for d in days if d > today)
     notes = []
     if before:
-        notes.append(f"{_dates(before)} {'is' if len(before) == 1 else 'are'} before this budget's period ({shown}): "
-                     "recorded, but not counted in it")
+        verb = "is" if len(set(before)) == 1 else "are"
+        notes.append(f"{_dates(before)} {verb} before this budget's period ({shown}): recorded, but not counted in it")
     if future:
-        notes.append(f"{_dates(future)} {'is' if len(future) == 1 else 'are'} in the future: recorded, and "
+        notes.append(f"{_dates(future)} {'is' if len(set(future)) == 1 else 'are'} in the future: recorded, and "
                      f"counted {'when the day comes' if period.contains(future[0]) else 'in the period it falls in'}")
     return "; ".join(notes)
 
@@ -366,7 +370,7 @@ def _out_of_period(budget: Budget, days: list[date], today: date) -> str:
 def _dates(days: list[date]) -> str:
     distinct = sorted(set(days))
     return distinct[0].isoformat() if len(distinct) == 1 else \
-        f"{len(days)} lines dated {distinct[0].isoformat()} to {distinct[-1].isoformat()}"
+        f"costs dated {distinct[0].isoformat()} to {distinct[-1].isoformat()}"
 
 
 def undo(deps: Deps, *, team_id: str, channel_id: str, user_id: str) -> CostEntry:
@@ -387,9 +391,9 @@ class Rate:
 
 def parse_rate(text: str) -> Rate:
     """`USD=0.92`: one US dollar is 0.92 of the budget's currency."""
-    found = re.fullmatch(r"\s*([A-Za-z]{3})\s*[=:]\s*([0-9]+(?:\.[0-9]+)?)\s*", text or "")
+    found = re.fullmatch(r"\s*([A-Za-z]{3})\s*[=:]\s*([0-9]{1,9}(?:\.[0-9]{1,10})?)\s*", text or "")
     if not found or Decimal(found[2]) <= 0:
-        raise UserInputError(f"`{escape_mrkdwn((text or '')[:40])}` is not a rate: write it like `--rate USD=0.92` "
+        raise UserInputError(f"`{(text or '')[:40]}` is not a rate: write it like `--rate USD=0.92` "
                              "(one USD is 0.92 of the budget's currency).")
     return Rate(found[1].upper(), Decimal(found[2]))
 
@@ -435,7 +439,8 @@ def import_costs(deps: Deps, budget: Budget, *, user_id: str, lines: Iterable[st
     """A cost file in any layout `bot.domain.bills` reads, streamed: all of it or nothing (every bad line is named);
     the same file twice counts once. Bill lines are stored per day, service and category."""
     today = team_today(deps, budget.team_id)
-    context = bills.Context(team_zone(deps, budget.team_id), today, budget.currency)
+    context = bills.Context(team_zone(deps, budget.team_id), today, budget.currency,
+                            team_number_format(deps, budget.team_id))
     mapping, key = mapping_for(deps, budget), bills.FileKey()
     try:
         summary = bills.read_bill(lines, context=context, categorise=mapping.of_line, key=key)
@@ -453,6 +458,9 @@ def import_costs(deps: Deps, budget: Budget, *, user_id: str, lines: Iterable[st
              "note": redact(note).text[:200] if note else _note(summary.layout, count), "user_id": user_id}
             for (day, category, service, note), (amount, count) in summary.groups.items()]
     total = sum((r["amount"] for r in rows), Decimal(0))
+    if any(abs(r["amount"]) >= rules.MAX_AMOUNT for r in rows):
+        raise UserInputError("Nothing was imported: the amounts add up to more than pmbot can keep "
+                             f"({rules.money(rules.MAX_AMOUNT, budget.currency)} a day and service).")
     with session_scope(deps.engine) as session:
         batch = record_import(session, CostImport(
             team_id=budget.team_id, budget_id=budget.id, file_key=key.hexdigest(), rows=len(rows),
@@ -461,12 +469,29 @@ def import_costs(deps: Deps, budget: Budget, *, user_id: str, lines: Iterable[st
             user_id=user_id, created_at=deps.clock()))
         if batch is None:
             raise UserInputError("This file was imported before; nothing was added twice.")
+        repeated = imported_days(session, budget_id=budget.id, format=summary.layout.key,
+                                 days={r["day"] for r in rows})
         for row in rows:
             row.update(import_id=batch.id, created_at=batch.created_at)
         if rows:
             session.execute(insert(CostEntry), rows)
+    extra = [f"{_dates(sorted(repeated)).replace('costs dated ', '')} already had costs from an earlier import of "
+             f"{summary.layout.label}: if this file repeats them (a month-to-date export), `/cost undo import` takes "
+             "this one back."] if repeated else []
     return Imported(summary.layout.label, summary.lines, len(rows), summary.skipped, sorted(summary.unmapped), total,
-                    budget.currency, source, _out_of_period(budget, [g[0] for g in summary.groups], today))
+                    budget.currency, source, _out_of_period(budget, [g[0] for g in summary.groups], today), extra)
+
+
+def undo_import(deps: Deps, *, team_id: str, channel_id: str, user_id: str) -> tuple[CostImport, Decimal]:
+    """`/cost undo import`: take back your last import into this budget, all its lines."""
+    budget = budget_here(deps, team_id, channel_id)
+    with session_scope(deps.engine) as session:
+        batch = last_import_by(session, budget_id=budget.id, user_id=user_id)
+        if batch is None:
+            raise UserInputError("You have no import here to undo.")
+        total = remove_import(session, import_id=batch.id)
+        session.expunge(batch)
+    return batch, total
 
 
 def _conversion(summary: bills.Summary, budget: Budget, rate: Rate | None) -> tuple[Decimal, tuple | None]:
@@ -657,42 +682,59 @@ def _claim(deps: Deps, budget: Budget, period_start: date, kind: str, scope: str
 
 def unposted_count(deps: Deps, budget_id: int) -> int:
     with session_scope(deps.engine) as session:
-        return len(unposted_alerts(session, budget_id=budget_id))
+        return len(unposted_alerts(session, budget_id=budget_id, max_attempts=MAX_ALERT_ATTEMPTS))
 
 
-def post_alerts(deps: Deps, *, budget_id: int | None = None) -> int:
-    """Post the stored alerts Slack has not taken yet, each once; return how many went out."""
+class _Waiting(NamedTuple):
+    id: int
+    channel_id: str
+    text: str
+    group: tuple  # (budget, period, scope, kind): of one group only the highest threshold is posted
+    threshold: int
+
+
+# Slack's answers that another try will not change: the alert is given up at once (and logged).
+_PERMANENT = {"channel_not_found", "is_archived", "not_in_channel", "account_inactive", "invalid_auth",
+              "token_revoked", "team_not_found", "restricted_action"}
+
+
+def post_alerts(deps: Deps, *, budget_id: int | None = None, budget_ids: list[int] | None = None) -> int:
+    """Post the stored alerts Slack has not taken yet, each once; return how many went out. One Slack cannot take
+    is tried again by the hourly job, up to MAX_ALERT_ATTEMPTS times, or given up at once when Slack says it
+    never will (an archived channel)."""
     with session_scope(deps.engine) as session:
-        waiting = [(a.id, a.channel_id, a.text, a.scope, a.kind, a.threshold, a.budget_id, a.period_start)
-                   for a in unposted_alerts(session, budget_id=budget_id)]
+        waiting = [_Waiting(a.id, a.channel_id, a.text, (a.budget_id, a.period_start, a.scope, a.kind), a.threshold)
+                   for a in unposted_alerts(session, budget_id=budget_id, max_attempts=MAX_ALERT_ATTEMPTS)
+                   if budget_ids is None or a.budget_id in budget_ids]
     posted = 0
-    for alert_id, channel, text, *_ in _highest_only(waiting, deps):
+    for alert in _highest_only(waiting, deps):
         with session_scope(deps.engine) as session:
-            if not take_alert(session, alert_id=alert_id, now=deps.clock()):
+            if not take_alert(session, alert_id=alert.id, now=deps.clock()):
                 continue  # another worker has it
         try:
-            post_in_channel(deps.client, channel, text=text)
+            post_in_channel(deps.client, alert.channel_id, text=alert.text)
             posted += 1
         except IntegrationUnavailable as exc:
-            logger.warning("budget alert %s not posted yet (%s); the hourly job tries again", alert_id, exc)
+            permanent = getattr(exc, "code", None) in _PERMANENT
+            logger.warning("budget alert %s not posted (%s)%s", alert.id, exc,
+                           "; given up" if permanent else "; the hourly job tries again")
             with session_scope(deps.engine) as session:
-                release_alert(session, alert_id=alert_id)
+                release_alert(session, alert_id=alert.id, give_up=MAX_ALERT_ATTEMPTS if permanent else None)
     return posted
 
 
-def _highest_only(waiting: list[tuple], deps: Deps) -> list[tuple]:
+def _highest_only(waiting: list[_Waiting], deps: Deps) -> list[_Waiting]:
     """Of the unposted alerts of one budget, period, scope and kind only the highest threshold is worth posting;
     the lower ones are marked posted without a word (75 % is news; 50 % an hour later is noise)."""
-    best: dict[tuple, tuple] = {}
+    best: dict[tuple, _Waiting] = {}
     for alert in waiting:
-        group = (alert[6], alert[7], alert[3], alert[4])
-        if group not in best or alert[5] > best[group][5]:
-            best[group] = alert
-    skipped = [a for a in waiting if best[(a[6], a[7], a[3], a[4])] is not a]
-    for alert in skipped:
-        with session_scope(deps.engine) as session:
-            take_alert(session, alert_id=alert[0], now=deps.clock())
-    return sorted(best.values(), key=lambda a: a[0])
+        if alert.group not in best or alert.threshold > best[alert.group].threshold:
+            best[alert.group] = alert
+    for alert in waiting:
+        if best[alert.group] is not alert:
+            with session_scope(deps.engine) as session:
+                take_alert(session, alert_id=alert.id, now=deps.clock())
+    return sorted(best.values(), key=lambda a: a.id)
 
 
 def post_report(deps: Deps, budget: Budget, today: date | None = None) -> str:

@@ -186,7 +186,14 @@ def _cost_list(request: Request, reply: Reply, deps: Deps, args: list[str]) -> N
     reply.ack(_list(deps, request, args[0].lower() if args else "period"))
 
 
-def _cost_undo(request: Request, reply: Reply, deps: Deps, _args: list[str]) -> None:
+def _cost_undo(request: Request, reply: Reply, deps: Deps, args: list[str]) -> None:
+    if args:  # `undo import`
+        batch, total = service.undo_import(deps, team_id=request.team_id, channel_id=request.channel_id,
+                                           user_id=request.user_id)
+        currency = service.budget_here(deps, request.team_id, request.channel_id).currency
+        reply.ack(f"Took back your import of {batch.created_at:%d %b %H:%M} UTC: {batch.lines:,} lines, "
+                  f"{rules.money(total, currency)}.")
+        return
     entry = service.undo(deps, team_id=request.team_id, channel_id=request.channel_id, user_id=request.user_id)
     currency = service.budget_here(deps, request.team_id, request.channel_id).currency
     reply.ack(f"Removed your entry of {rules.money_exact(entry.amount, currency)} on {entry.category} ({entry.day}).")
@@ -302,7 +309,8 @@ COST_GRAMMAR = Grammar(
             run=_cost_add, fits=lambda args: len(args) >= 2),
         Sub("list", "[week|month]", "this period's costs (or this week's, or this month's)", run=_cost_list,
             fits=lambda args: len(args) <= 1),
-        Sub("undo", "", "remove your own last cost entry", run=_cost_undo, fits=no_args),
+        Sub("undo", "[import]", "remove your own last cost entry, or with `import` your last import (all its lines)",
+            run=_cost_undo, fits=lambda args: not args or [a.lower() for a in args] == ["import"]),
         Sub("import", "[--rate USD=0.92] <CSV lines>",
             "date, category or cloud service, amount, currency, note — all lines or none; the same file counts "
             "once. Bills (AWS, Google Cloud, Azure, OpenAI, Anthropic): the *Import costs* shortcut on the file, or "

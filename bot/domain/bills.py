@@ -21,10 +21,12 @@ from datetime import UTC, date, datetime, tzinfo
 from decimal import Decimal, InvalidOperation
 from typing import NamedTuple
 
-from bot.domain.budget import MoneyError, parse_amount, parse_currency, parse_day
+from bot.domain.budget import MAX_AMOUNT, MoneyError, parse_amount, parse_currency, parse_day
 
 UNMAPPED = "unmapped"
 MAX_ERRORS = 20
+# The cost APIs' JSON is read whole (a month of daily buckets is well under 1 MB); a bigger file is refused.
+MAX_JSON_CHARS = 64 * 1024**2
 
 # --- services → categories ------------------------------------------------------------------------------
 
@@ -98,7 +100,6 @@ class BillLine(NamedTuple):  # a tuple: a million of them are made and dropped i
     service: str  # as the bill names it
     amount: Decimal  # in `currency`; negative for credits and refunds
     currency: str
-    category: str = ""  # when the file names a category itself (pmbot's layout)
     note: str = ""
     alias: str = ""  # a second name to map by (a CUR product code beside its product name)
 
@@ -117,6 +118,7 @@ class Context:
     zone: tzinfo
     today: date
     currency: str  # the budget's, for files that do not say
+    number_format: str = "en"  # the team's, for amounts in pmbot's own layout (people type those)
 
 
 @dataclass(frozen=True)
@@ -124,7 +126,7 @@ class Layout:
     key: str
     label: str  # "an AWS Cost and Usage Report"
     needs: tuple[str, ...]  # header names that identify it (folded)
-    read: Reader
+    read: Reader | None  # None: a JSON layout, read by `_json_bill`
     default_category: str | None = None  # for services nobody mapped (a model API bill is all "api")
     keep_notes: bool = False  # a person's own lines keep their notes; a bill's lines are summed per service
 
@@ -152,21 +154,25 @@ def _first(columns: dict[str, int], *names: str) -> int | None:
     return None
 
 
-class _Days:
-    """Bill timestamps → the team's local day, remembered: a CUR has few distinct start times."""
+class _Days(dict):
+    """Bill dates → days, remembered (a CUR has few distinct start times; `days[cell]` is a dict lookup).
+
+    A timestamp at midnight (`2026-11-01T00:00:00Z`) is the start of a provider's billing day or month, which
+    providers count in UTC: it stays on the day it names, or November's credits would land on 31 October for a
+    team west of UTC. Any other time lands on the team's local day."""
 
     def __init__(self, context: Context, *, us_dates: bool = False):
+        super().__init__()
         self.zone, self.today, self.us_dates = context.zone, context.today, us_dates
-        self.seen: dict[str, date] = {}
 
-    def __call__(self, text: str) -> date:
-        day = self.seen.get(text)
-        if day is None:
-            day = self.seen[text] = self._read(text)
+    def __missing__(self, text: str) -> date:
+        day = self[text] = self._read(text)
         return day
 
     def _read(self, text: str) -> date:
         value = text.strip()
+        if not value:
+            raise MoneyError("the date is empty")
         if self.us_dates and (found := re.fullmatch(r"(\d{1,2})/(\d{1,2})/(\d{4})", value)):
             return date(int(found[3]), int(found[1]), int(found[2]))
         if found := re.fullmatch(r"(\d{4})(\d{2})(\d{2})", value):  # Azure's query API writes 20261103
@@ -174,21 +180,29 @@ class _Days:
         if re.fullmatch(r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?", value):
             value += "Z"  # bills write UTC; a timestamp without an offset is UTC too
         value = re.sub(r"\s*UTC$", "Z", value)
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}[ T]00:00(:00(\.0+)?)?(Z|[+-]\d{2}:?\d{2})", value):
+            return parse_day(value[:10], today=self.today)
         return parse_day(value, today=self.today, zone=self.zone)
 
 
+_THOUSANDS = re.compile(r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
+
+
 def _money(text: str) -> Decimal:
-    """A bill's amount: plain digits with a `.`, maybe signed or in exponent form (`1.2E-7`); empty is zero."""
+    """A bill's amount: digits with a `.`, maybe signed or in exponent form (`1.2E-7`), `1,234.56` with its
+    thousands; empty is zero. A comma that is not a thousands separator (`12,50`) is an error, not 1250."""
     try:
         value = Decimal(text)
     except InvalidOperation:
-        cleaned = text.strip().replace(",", "")
+        cleaned = text.strip()
+        if _THOUSANDS.fullmatch(cleaned):
+            cleaned = cleaned.replace(",", "")
         try:
             value = Decimal(cleaned) if cleaned else Decimal(0)
         except InvalidOperation:
             raise MoneyError(f"`{text.strip()[:40]}` is not an amount") from None
-    if not value.is_finite():
-        raise MoneyError(f"`{text.strip()[:40]}` is not an amount")
+    if not value.is_finite() or abs(value) >= MAX_AMOUNT:
+        raise MoneyError(f"`{text.strip()[:40]}` is not an amount I can use")
     return value
 
 
@@ -197,6 +211,8 @@ def _line(number: int, make: Callable[[], BillLine]) -> BillLine | LineError:
         return make()
     except (MoneyError, ValueError) as exc:
         return LineError(number, str(exc))
+    except (AttributeError, TypeError):
+        return LineError(number, "a value of the wrong kind (a text where a number or an object belongs)")
 
 
 # --- the layouts -------------------------------------------------------------------------------------
@@ -211,9 +227,9 @@ def _read_pmbot(rows: Iterator[Row], _header: list[str], context: Context) -> It
             continue
 
         def make(fields=fields, number=number) -> BillLine:
-            amount = parse_amount(fields[2], signed=True)
+            amount = parse_amount(fields[2], number_format=context.number_format, signed=True)
             currency = parse_currency(fields[3]) if len(fields) > 3 and fields[3].strip() else context.currency
-            return BillLine(number, days(fields[0]), fields[1].strip()[:128], amount, currency,
+            return BillLine(number, days[fields[0]], fields[1].strip()[:128], amount, currency,
                             note=fields[4].strip()[:200] if len(fields) > 4 else "")
         yield _line(number, make)
 
@@ -244,7 +260,6 @@ def _per_row(date_cols: tuple[str, ...], service_cols: tuple[str, ...], cost_col
         kind_at = columns.get(kind_col)
         used = [i for i in (when, cost, credits_at, kind_at, *services, *aliases, *currencies) if i is not None]
         width, days, scaled = max(used) + 1, _Days(context, us_dates=us_dates), scale != 1
-        seen = days.seen
         pad = [""] * width
         for number, fields in rows:  # the hot loop of a million-line bill: plain indexing, few calls
             if len(fields) < width:
@@ -262,9 +277,7 @@ def _per_row(date_cols: tuple[str, ...], service_cols: tuple[str, ...], cost_col
                 if kind == "tax":
                     service, alias = "Tax", ""
                 currency = _pick(fields, currencies).upper() or context.currency
-                raw_day = fields[when]
-                line = BillLine(number, seen.get(raw_day) or days(raw_day), service or "(no service)", amount, currency,
-                                "", "", alias)
+                line = BillLine(number, days[fields[when]], service or "(no service)", amount, currency, "", alias)
             except (MoneyError, ValueError) as exc:
                 yield LineError(number, str(exc))
                 continue
@@ -284,7 +297,7 @@ def _read_cost_explorer(rows: Iterator[Row], header: list[str], context: Context
         if fold(_cell(fields, 0)) in ("service total", "total"):
             continue
         try:
-            day = days(_cell(fields, 0))
+            day = days[_cell(fields, 0)]
         except MoneyError as exc:
             yield LineError(number, str(exc))
             continue
@@ -354,25 +367,13 @@ FOCUS = Layout(
     "focus", "a FOCUS cost export",
     ("billedcost", "chargeperiodstart", "billingcurrency"),
     _per_row(("chargeperiodstart",), ("servicename",), ("billedcost",), ("billingcurrency",)))
-OPENAI_CSV = Layout(
-    "openai", "an OpenAI cost export",
-    ("amount_value", "line_item"),
-    _per_row(("start_time_iso", "start_time"), ("line_item",), ("amount_value",), ("amount_currency",)),
-    default_category="api")
-ANTHROPIC_CSV = Layout(
-    "anthropic", "an Anthropic cost export",
-    ("amount", "starting_at", "description"),
-    _per_row(("starting_at",), ("description", "model"), ("amount",), ("currency",),
-             scale=Decimal("0.01")),  # the cost report writes cents
-    default_category="api")
 PMBOT = Layout("pmbot", "a pmbot cost file", ("date",), _read_pmbot, keep_notes=True)
 
 # Most specific first: a header is taken by the first layout whose columns it has.
-CSV_LAYOUTS = (CUR_LEGACY, CUR_2, GCP_BIGQUERY, GCP_COST_TABLE, AZURE, AZURE_LEGACY, FOCUS, OPENAI_CSV,
-               ANTHROPIC_CSV, COST_EXPLORER, PMBOT)
+CSV_LAYOUTS = (CUR_LEGACY, CUR_2, GCP_BIGQUERY, GCP_COST_TABLE, AZURE, AZURE_LEGACY, FOCUS, COST_EXPLORER, PMBOT)
 KNOWN = ("pmbot's own (date, category or service, amount, currency, note); AWS Cost and Usage Report (legacy and "
          "2.0); AWS Cost Explorer CSV; Google Cloud billing export (cost table or BigQuery); Azure cost export "
-         "(actual or amortized); FOCUS; OpenAI and Anthropic cost exports (CSV or the API's JSON)")
+         "(actual or amortized); FOCUS; the OpenAI and Anthropic cost APIs' JSON")
 
 
 def layout_of(header: list[str]) -> Layout | None:
@@ -466,17 +467,26 @@ def read_bill(lines: Iterable[str], *, context: Context, categorise: Callable[[B
     """Stream a cost file (CSV lines, or one JSON document) into a Summary. `categorise` names each line's
     category (the team's mapping, the defaults, or UNMAPPED). Raises MoneyError for a file that is no layout
     it knows, naming the ones it does."""
-    key = key or FileKey()
+    try:
+        return _read_bill(lines, context, categorise, key or FileKey())
+    except csv.Error as exc:
+        raise MoneyError(f"the file is not CSV I can read ({exc})") from None
+    except UnicodeDecodeError:
+        raise MoneyError("the file is not UTF-8 text: export it again as CSV (UTF-8)") from None
+
+
+def _read_bill(lines: Iterable[str], context: Context, categorise: Callable[[BillLine, Layout], str],
+               key: FileKey) -> Summary:
     stream = key.lines(lines)
     first = next((line for line in stream if line.strip()), None)
     if first is None:
         raise MoneyError("the file has no cost lines")
     if first.lstrip("\ufeff \t").startswith(("{", "[")):
-        return _json_bill(first + "".join(stream), context, categorise)
+        return _json_bill(first + _bounded(stream, MAX_JSON_CHARS), context, categorise)
     rows = _rows(first, stream)
     layout, header, rows, preamble = _find_header(rows)
     if preamble.get("currency"):  # a cost table names its currency above the header
-        context = Context(context.zone, context.today, preamble["currency"].strip().upper()[:3])
+        context = Context(context.zone, context.today, preamble["currency"].strip().upper()[:3], context.number_format)
     summary = Summary(layout)
     for item in layout.read(rows, header, context):
         _count(summary, item, layout, categorise)
@@ -558,14 +568,25 @@ def _looks_like_date(text: str) -> bool:
 # --- JSON: the OpenAI and Anthropic cost APIs ------------------------------------------------------------
 
 
+def _bounded(stream: Iterator[str], limit: int) -> str:
+    parts, size = [], 0
+    for line in stream:
+        size += len(line)
+        if size > limit:
+            raise MoneyError(f"the JSON file is larger than {limit // 1024**2} MB; export a shorter period")
+        parts.append(line)
+    return "".join(parts)
+
+
 def _json_bill(text: str, context: Context, categorise: Callable[[BillLine, Layout], str]) -> Summary:
     try:
         document = json.loads(text, parse_float=Decimal)
     except ValueError as exc:
         raise MoneyError(f"the file looks like JSON but is not ({exc.msg} at line {exc.lineno})") from None
     pages = document if isinstance(document, list) else [document]
-    buckets = [b for page in pages if isinstance(page, dict) for b in page.get("data") or []]
-    first = next((r for b in buckets if isinstance(b, dict) for r in b.get("results") or []), None)
+    buckets = [b for page in pages if isinstance(page, dict) and isinstance(page.get("data"), list)
+               for b in page["data"] if isinstance(b, dict) and isinstance(b.get("results") or [], list)]
+    first = next((r for b in buckets for r in b.get("results") or []), None)
     if first is None and not buckets:
         raise MoneyError(f"I do not know this JSON's layout. I read: {KNOWN}.")
     anthropic = isinstance(first, dict) and not isinstance(first.get("amount"), dict)
@@ -575,7 +596,9 @@ def _json_bill(text: str, context: Context, categorise: Callable[[BillLine, Layo
     for bucket in buckets:
         for result in bucket.get("results") or []:
             number += 1
-            _count(summary, _json_line(number, bucket, result, anthropic, context), layout, categorise)
+            line = _json_line(number, bucket, result, anthropic, context) if isinstance(result, dict) else \
+                LineError(number, "a result that is not an object")
+            _count(summary, line, layout, categorise)
     return summary
 
 
@@ -593,14 +616,13 @@ def _json_line(number: int, bucket: dict, result: dict, anthropic: bool, context
             service = result.get("line_item") or "OpenAI API"
             start = bucket.get("start_time")
         day = (datetime.fromtimestamp(start, UTC).astimezone(context.zone).date() if isinstance(start, int | float)
-               else _Days(context)(str(start)))
-        return BillLine(number, day, str(service)[:128], amount, currency,
-                        note=str(result.get("project_id") or result.get("workspace_id") or "")[:200])
+               else _Days(context)[str(start)])
+        return BillLine(number, day, str(service)[:128], amount, currency)
     return _line(number, make)
 
 
-OPENAI_JSON = Layout("openai", "an OpenAI cost export", (), _read_pmbot, default_category="api")
-ANTHROPIC_JSON = Layout("anthropic", "an Anthropic cost export", (), _read_pmbot, default_category="api")
+OPENAI_JSON = Layout("openai", "an OpenAI cost export", (), None, default_category="api")  # read by _json_bill
+ANTHROPIC_JSON = Layout("anthropic", "an Anthropic cost export", (), None, default_category="api")
 
 
 # --- pasted lines ---------------------------------------------------------------------------------------

@@ -31,9 +31,13 @@ slots = cron_slots
 def run(deps: Deps, *, now: datetime, schedule: ScheduleRef | None = None) -> str:
     with session_scope(deps.engine) as session:
         budgets = all_budgets(session)
-    reported = alerts = 0
-    late = service.post_alerts(deps)  # alerts stored while Slack was unreachable, posted once now
-    for budget in still_installed(deps, budgets):  # an uninstalled team hears nothing more
+    reported = alerts = late = 0
+    installed = still_installed(deps, budgets)
+    try:  # alerts stored while Slack was unreachable, posted once now (an uninstalled team's are left)
+        late = service.post_alerts(deps, budget_ids=[b.id for b in installed])
+    except Exception:
+        logger.exception("budget_report could not post the waiting alerts")
+    for budget in installed:  # an uninstalled team hears nothing more
         local = now.astimezone(team_zone(deps, budget.team_id))
         try:
             alerts += len(service.check_alerts(deps, budget, local.date()))
