@@ -451,3 +451,19 @@ def test_a_file_that_is_not_utf8_is_refused_by_the_cli(bot: RunningBot, db_url: 
     env = bot_env(DATABASE_URL=db_url, SLACK_API_URL=bot.sandbox.api_url)
     result = pmbot("cost", "import", str(path), "--channel", "C0GENERAL", env=env, cwd=tmp_path)
     assert result.returncode == 1 and "not UTF-8 text" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_an_alert_slack_will_never_take_is_given_up_not_retried_forever(bot: RunningBot) -> None:
+    from bot.budgets import service
+
+    command(bot, "/budget", "set 1000 USD month")
+    command(bot, "/budget", "channel <#C0RANDOM|random>")
+    bot.sandbox.channels["C0RANDOM"].is_archived = True
+    command(bot, "/cost", "add 600 compute")
+    tries = len([c for c in bot.sandbox.calls_to("chat.postMessage") if c.args.get("channel") == "C0RANDOM"])
+    assert tries == 1
+    assert service.post_alerts(bot.runtime.deps) == 0
+    assert len([c for c in bot.sandbox.calls_to("chat.postMessage") if c.args.get("channel") == "C0RANDOM"]) == 1
+    with session_scope(bot.runtime.deps.engine) as session:
+        alert = session.exec(select(BudgetAlert).where(BudgetAlert.threshold == 50)).one()
+    assert alert.posted_at is None and alert.attempts == service.MAX_ALERT_ATTEMPTS
