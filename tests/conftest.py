@@ -110,6 +110,16 @@ def _fresh_postgres(template: str | None) -> Iterator[str]:
     admin.dispose()
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked `sqlite_only` exercise logic, not SQL: their PostgreSQL run adds minutes, not coverage (each
+    such file keeps a PostgreSQL run of the tests that do touch what differs). Deselected, and counted as such."""
+    dropped = [item for item in items if item.get_closest_marker("sqlite_only")
+               and getattr(item, "callspec", None) is not None and item.callspec.params.get("db_url") == "postgresql"]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = [item for item in items if item not in dropped]
+
+
 @pytest.fixture(params=DATABASES)
 def db_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path,
            postgres_template: str | None) -> Iterator[str]:

@@ -60,7 +60,7 @@ def test_buttons_and_modals(session: Session) -> None:
     out = session.run("/pmbot settings", "fill Team time zone = Atlantis/Capital", "submit")
     assert "┌─ pmbot settings" in out and "⚠ “Atlantis/Capital” is not a time zone" in out
     out = session.run("fill Team time zone = Asia/Tokyo", "fill Admin channel = #general", "submit")
-    assert "Saved: team time zone Asia/Tokyo, admin channel #general." in out
+    assert "Saved: team time zone Asia/Tokyo, admin channel #general, amounts written like 1,234.56." in out
     assert "no modal is open" in session.run("submit")
 
 
@@ -177,9 +177,10 @@ def test_a_form_error_keeps_what_was_typed(session: Session) -> None:
     assert "⚠ “Atlantis/Capital” is not a time zone" in out
     assert "Team time zone: [Atlantis/Capital]" in out and "Admin channel (optional): [random]" in out
     out = session.run("fill Team time zone = Asia/Tokyo", "submit")  # only the wrong field again
-    assert "Saved: team time zone Asia/Tokyo, admin channel #random." in out
-    assert "the modal has no field 'Colour' (its fields: Team time zone, Admin channel)" in session.run(
-        "/pmbot settings", "fill Colour = red")
+    assert "Saved: team time zone Asia/Tokyo, admin channel #random, amounts written like 1,234.56." in out
+    fields = "Team time zone, Admin channel, How the team writes amounts"
+    out = session.run("/pmbot settings", "fill Colour = red")
+    assert f"the modal has no field 'Colour' (its fields: {fields})" in out
 
 
 # --- the workspace lives as long as the database --------------------------------------------------
