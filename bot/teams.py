@@ -1,7 +1,8 @@
-"""A team's own clock: its time zone from `/pmbot settings`, or PMBOT_TIMEZONE."""
+"""A team's own settings from `/pmbot settings`: its clock (time zone, or PMBOT_TIMEZONE) and how it writes amounts."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -10,19 +11,32 @@ from storage.db import session_scope
 from storage.repos import team_settings
 
 
-def team_zone(deps: Deps, team_id: str) -> ZoneInfo:
+@dataclass(frozen=True)
+class TeamPrefs:
+    zone: ZoneInfo
+    number_format: str  # "en" (1,234.56, the default) or "de" (1.234,56)
+
+    def today(self, now: datetime) -> date:
+        return now.astimezone(self.zone).date()
+
+
+def team_prefs(deps: Deps, team_id: str) -> TeamPrefs:
+    """The team's settings, read once."""
     with session_scope(deps.engine) as session:
         row = team_settings(session, team_id=team_id)
-    return ZoneInfo(row.timezone if row else deps.settings.pmbot_timezone)
+    return TeamPrefs(ZoneInfo(row.timezone if row else deps.settings.pmbot_timezone),
+                     row.number_format if row and row.number_format else "en")
+
+
+def team_zone(deps: Deps, team_id: str) -> ZoneInfo:
+    return team_prefs(deps, team_id).zone
 
 
 def team_today(deps: Deps, team_id: str, now: datetime | None = None) -> date:
     """The date it is for the team."""
-    return (now or deps.clock()).astimezone(team_zone(deps, team_id)).date()
+    return team_prefs(deps, team_id).today(now or deps.clock())
 
 
 def team_number_format(deps: Deps, team_id: str) -> str:
-    """How the team writes amounts: "en" (1,234.56, the default) or "de" (1.234,56), from `/pmbot settings`."""
-    with session_scope(deps.engine) as session:
-        row = team_settings(session, team_id=team_id)
-    return (row.number_format if row and row.number_format else "en")
+    """How the team writes amounts, from `/pmbot settings`."""
+    return team_prefs(deps, team_id).number_format

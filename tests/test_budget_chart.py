@@ -12,6 +12,7 @@ from matplotlib.dates import date2num
 from matplotlib.figure import Figure
 
 from bot.budgets import chart
+from bot.domain.budget import Entry, Forecast, Period
 
 D = Decimal
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -23,24 +24,6 @@ class Budget:
     amount: Decimal
     currency: str
     caps: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Period:
-    start: date
-    end: date
-
-
-@dataclass(frozen=True)
-class Entry:
-    day: date
-    category: str
-    amount: Decimal
-
-
-@dataclass(frozen=True)
-class Forecast:
-    amount: Decimal | None
 
 
 @dataclass(frozen=True)
@@ -80,7 +63,7 @@ ENTRIES = [
 def snap(entries: list[Entry] | None = None, *, caps: dict[str, str] | None = None, today: date = date(2026, 11, 29),
          forecast: str | None = "24500", amount: str = "50000") -> Snap:
     return Snap(Budget(D(amount), "USD", {"compute": "8000", "api": "3000"} if caps is None else caps), NOV, today,
-                ENTRIES if entries is None else entries, Forecast(D(forecast) if forecast else None))
+                ENTRIES if entries is None else entries, Forecast(D(forecast) if forecast else None, "", True))
 
 
 def drawn(s: Snap) -> tuple[Figure, object]:

@@ -22,7 +22,7 @@ from bot.domain.text import escape_mrkdwn
 from bot.errors import IntegrationUnavailable, NotAllowed, NotFound, SlackError, UserInputError
 from bot.gateways.slack import call, is_workspace_admin, post_in_channel, upload_file
 from bot.settings import llm_prices
-from bot.teams import team_number_format, team_today, team_zone
+from bot.teams import team_number_format, team_prefs, team_today
 from storage.budgets import (
     add_entry,
     budget_admins,
@@ -223,11 +223,9 @@ class Mapping:
     def category(self, service: str, alias: str = "", fallback: str | None = None) -> str | None:
         """The team's choice for either name first, then a category's own name, then the built-in defaults."""
         keys = [bills.fold(name) for name in (service, alias) if name]
-        for source in (self.own, dict(zip(self.categories, self.categories, strict=True)), bills.DEFAULT_SERVICES):
-            for key in keys:
-                if source.get(key) in self.categories:
-                    return source[key]
-        return fallback if fallback in self.categories else None
+        found = ([self.own.get(k) for k in keys] + keys + [bills.DEFAULT_SERVICES.get(k) for k in keys]
+                 + [fallback])
+        return next((c for c in found if c in self.categories), None)
 
     def of_line(self, line: bills.BillLine, layout: bills.Layout) -> str:
         return self.category(line.service, line.alias, layout.default_category) or bills.UNMAPPED
@@ -304,9 +302,10 @@ def add_cost(deps: Deps, budget: Budget, *, user_id: str, delivery_key: str, tex
     amount_word, _, rest = text.strip().partition(" ")
     if not amount_word or not rest.strip():
         raise UserInputError("Say how much and on what: `/cost add 1200 compute 2026-11-20 GPU hours`.")
-    today = team_today(deps, team_id)
+    prefs = team_prefs(deps, team_id)
+    today = prefs.today(deps.clock())
     try:
-        amount = rules.parse_amount(amount_word, number_format=team_number_format(deps, team_id), signed=True)
+        amount = rules.parse_amount(amount_word, number_format=prefs.number_format, signed=True)
         if amount == 0:
             raise rules.MoneyError("An amount of zero changes nothing; nothing was recorded.")
         service, category, words = _service_words(mapping_for(deps, budget), rest.strip())
@@ -373,8 +372,7 @@ def _dates(days: list[date]) -> str:
         f"costs dated {distinct[0].isoformat()} to {distinct[-1].isoformat()}"
 
 
-def undo(deps: Deps, *, team_id: str, channel_id: str, user_id: str) -> CostEntry:
-    budget = budget_here(deps, team_id, channel_id)
+def undo(deps: Deps, budget: Budget, *, user_id: str) -> CostEntry:
     with session_scope(deps.engine) as session:
         entry = last_entry_by(session, budget_id=budget.id, user_id=user_id)
         if entry is None:
@@ -438,9 +436,9 @@ def import_costs(deps: Deps, budget: Budget, *, user_id: str, lines: Iterable[st
                  ) -> Imported:
     """A cost file in any layout `bot.domain.bills` reads, streamed: all of it or nothing (every bad line is named);
     the same file twice counts once. Bill lines are stored per day, service and category."""
-    today = team_today(deps, budget.team_id)
-    context = bills.Context(team_zone(deps, budget.team_id), today, budget.currency,
-                            team_number_format(deps, budget.team_id))
+    prefs = team_prefs(deps, budget.team_id)
+    today = prefs.today(deps.clock())
+    context = bills.Context(prefs.zone, today, budget.currency, prefs.number_format)
     mapping, key = mapping_for(deps, budget), bills.FileKey()
     try:
         summary = bills.read_bill(lines, context=context, categorise=mapping.of_line, key=key)
@@ -482,9 +480,8 @@ def import_costs(deps: Deps, budget: Budget, *, user_id: str, lines: Iterable[st
                     budget.currency, source, _out_of_period(budget, [g[0] for g in summary.groups], today), extra)
 
 
-def undo_import(deps: Deps, *, team_id: str, channel_id: str, user_id: str) -> tuple[CostImport, Decimal]:
+def undo_import(deps: Deps, budget: Budget, *, user_id: str) -> tuple[CostImport, Decimal]:
     """`/cost undo import`: take back your last import into this budget, all its lines."""
-    budget = budget_here(deps, team_id, channel_id)
     with session_scope(deps.engine) as session:
         batch = last_import_by(session, budget_id=budget.id, user_id=user_id)
         if batch is None:
@@ -547,14 +544,6 @@ class Snapshot:
     runs_out: date | None
     week: Week
     llm_note: str
-
-    @property
-    def this_week(self) -> Decimal:
-        return self.week.spent
-
-    @property
-    def last_week(self) -> Decimal:
-        return self.week.before
 
 
 def snapshot(deps: Deps, budget: Budget, today: date | None = None, *, week_end: date | None = None) -> Snapshot:

@@ -13,8 +13,8 @@ from bot.domain import bills
 from bot.domain import budget as rules
 from bot.domain.text import escape_mrkdwn
 from bot.edge import Reply, Request, action_listener, command_listener
-from bot.errors import IntegrationUnavailable, UserInputError
-from bot.gateways.slack import call, resolve_channel, upload_file
+from bot.errors import UserInputError
+from bot.gateways.slack import find_user, find_usergroup, resolve_channel, upload_file
 from bot.registry import CommandSpec, Grammar, Sub, no_args, rest_of
 from bot.teams import team_today
 from storage.budgets import budget_of, entries
@@ -109,44 +109,20 @@ def _admins(deps: Deps, text: str) -> tuple[str | None, list[str]]:
     groups, people = [m[1] for m in _GROUP.finditer(text)], [m[1] for m in _USER.finditer(text)]
     rest = _USER.sub(" ", _GROUP.sub(" ", text)).split()
     for word in rest:
-        handle = word.lstrip("@").lower()
         if re.fullmatch(r"S[A-Z0-9]{2,}", word):
             groups.append(word)
-        elif found := _find_group(deps, handle):
+        elif found := find_usergroup(deps.client, word):
             groups.append(found)
-        elif found := _find_user(deps, handle):
+        elif found := find_user(deps.client, word):
             people.append(found)
         else:
-            raise UserInputError(f"I found no user group or person called `{escape_mrkdwn(word[:60])}`. Name them "
+            raise UserInputError(f"I found no user group or person called `{word[:60]}`. Name them "
                                  "like `/budget admins @pm-leads @carol` (pick them from Slack's list).")
     if len(set(groups)) > 1:
         raise UserInputError("Name one user group (and as many people as you like).")
     if not groups and not people:
         raise UserInputError("Name a user group or people: `/budget admins @pm-leads @carol`.")
     return (groups[0] if groups else None), list(dict.fromkeys(people))
-
-
-def _find_group(deps: Deps, handle: str) -> str | None:
-    try:
-        groups = call(deps.client, "usergroups_list").get("usergroups") or []
-    except IntegrationUnavailable:
-        return None
-    return next((g["id"] for g in groups if handle in (str(g.get("handle", "")).lower(),
-                                                         str(g.get("name", "")).lower())), None)
-
-
-def _find_user(deps: Deps, handle: str) -> str | None:
-    cursor = None
-    while True:
-        page = call(deps.client, "users_list", limit=200, cursor=cursor)
-        for user in page.get("members") or []:
-            profile = user.get("profile") or {}
-            names = {str(user.get("name", "")).lower(), str(profile.get("display_name", "")).lower()}
-            if handle in names and not user.get("deleted"):
-                return user["id"]
-        cursor = (page.get("response_metadata") or {}).get("next_cursor")
-        if not cursor:
-            return None
 
 
 def _change(deps: Deps, request: Request, **values) -> None:
@@ -187,16 +163,15 @@ def _cost_list(request: Request, reply: Reply, deps: Deps, args: list[str]) -> N
 
 
 def _cost_undo(request: Request, reply: Reply, deps: Deps, args: list[str]) -> None:
+    budget = service.budget_here(deps, request.team_id, request.channel_id)
     if args:  # `undo import`
-        batch, total = service.undo_import(deps, team_id=request.team_id, channel_id=request.channel_id,
-                                           user_id=request.user_id)
-        currency = service.budget_here(deps, request.team_id, request.channel_id).currency
+        batch, total = service.undo_import(deps, budget, user_id=request.user_id)
         reply.ack(f"Took back your import of {batch.created_at:%d %b %H:%M} UTC: {batch.lines:,} lines, "
-                  f"{rules.money(total, currency)}.")
+                  f"{rules.money(total, budget.currency)}.")
         return
-    entry = service.undo(deps, team_id=request.team_id, channel_id=request.channel_id, user_id=request.user_id)
-    currency = service.budget_here(deps, request.team_id, request.channel_id).currency
-    reply.ack(f"Removed your entry of {rules.money_exact(entry.amount, currency)} on {entry.category} ({entry.day}).")
+    entry = service.undo(deps, budget, user_id=request.user_id)
+    reply.ack(f"Removed your entry of {rules.money_exact(entry.amount, budget.currency)} on {entry.category} "
+              f"({entry.day}).")
 
 
 def _cost_import(request: Request, reply: Reply, deps: Deps, _args: list[str]) -> None:

@@ -197,6 +197,14 @@ def upload_file(client: WebClient, channel: str, *, content: bytes, filename: st
         return call(client, "files_upload_v2", **kwargs)
 
 
+def find_usergroup(client: WebClient, name: str) -> str | None:
+    """The id of the user group whose handle or name is `name` (case-insensitive, `@` optional)."""
+    wanted = name.lstrip("@").strip().lower()
+    groups = call(client, "usergroups_list").get("usergroups") or []
+    return next((g["id"] for g in groups if wanted in (str(g.get("handle", "")).lower(),
+                                                       str(g.get("name", "")).lower())), None)
+
+
 def find_user(client: WebClient, name: str) -> str | None:
     """The id of the active member whose handle, display name or real name is `name` (case-insensitive)."""
     wanted = name.lstrip("@").strip().lower()
