@@ -478,3 +478,11 @@ def test_an_alert_slack_will_never_take_is_given_up_not_retried_forever(bot: Run
     with session_scope(bot.runtime.deps.engine) as session:
         alert = session.exec(select(BudgetAlert).where(BudgetAlert.threshold == 50)).one()
     assert alert.posted_at is None and alert.attempts == service.MAX_ALERT_ATTEMPTS
+
+
+@pytest.mark.sqlite_only
+def test_a_sub_cent_spend_still_gets_a_status(bot: RunningBot) -> None:
+    command(bot, "/budget", "set 1000 USD month")
+    command(bot, "/cost", f"add 0.0042 api {date.today().replace(day=1)}")
+    status = command(bot, "/budget", "status")
+    assert "Spent 0.00 USD (0% of budget)" in status and "runs out" not in status

@@ -113,6 +113,8 @@ def test_thresholds_and_run_out_date() -> None:
     assert crossed(D("1200"), D("1000")) == [50, 75, 90, 100]
     items = [Entry(date(2026, 11, d), "api", D("50")) for d in range(1, 11)]
     assert runs_out(items, NOV, date(2026, 11, 10), D("1000")) == date(2026, 11, 21)
+    tiny = [Entry(date(2026, 11, 1), "api", D("0.0042"))]  # a rate whose run-out day would be past the year 9999
+    assert runs_out(tiny, NOV, date(2026, 11, 30), D("1000")) is None
 
 
 def test_the_same_file_has_the_same_key_whatever_its_line_endings() -> None:

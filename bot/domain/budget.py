@@ -211,8 +211,9 @@ def runs_out(entries: list[Entry], period: Period, today: date, limit: Decimal) 
     rate = total / elapsed
     if rate <= 0:
         return None
-    day = today + timedelta(days=int((limit - total) / rate) + 1)
-    return day if day <= period.end else None
+    days = int((limit - total) / rate) + 1
+    # Compared in days before a date is made: a sub-cent rate would put the day past the year 9999.
+    return today + timedelta(days=days) if days <= (period.end - today).days else None
 
 
 # --- days -----------------------------------------------------------------------------------------------
