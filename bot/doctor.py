@@ -10,7 +10,8 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from bot.gateways.jira_gateway import JiraGateway, JiraRejected, JiraUnavailable, build_jira_client
 from bot.gateways.llm import build_llm_client
 from bot.gateways.slack import build_web_client
-from bot.settings import JIRA_KINDS, JIRA_PRIORITY_KEYS, Settings, jira_ids
+from bot.mirror import mapping
+from bot.settings import JIRA_KINDS, JIRA_PRIORITY_KEYS, Settings
 from storage.db import make_engine, ping
 from storage.migrate import current_revision, head_revision
 
@@ -91,38 +92,48 @@ _JIRA_FILLS = {"reporter"}
 
 
 def check_jira_mapping(settings: Settings) -> Check:
-    """Read the project's create screens: required fields we do not send, fields we send that are not there."""
+    """The mapping in use (ids from the settings, or chosen by name from the project) and where each entry came
+    from; then the project's create screens: required fields we do not send, fields we send that are not there."""
     if not settings.jira_configured:
         return Check("jira mapping", OFF, "Jira is not configured")
-    types = jira_ids(settings.jira_issue_types, "JIRA_ISSUE_TYPES", keys=JIRA_KINDS)
-    priorities = jira_ids(settings.jira_priorities, "JIRA_PRIORITIES", keys=JIRA_PRIORITY_KEYS)
-    components = jira_ids(settings.jira_components, "JIRA_COMPONENTS", keys=JIRA_KINDS)
-    problems = [f"no issue type id for {kind}s in JIRA_ISSUE_TYPES" for kind in JIRA_KINDS if kind not in types]
-    unmapped = [key for key in JIRA_PRIORITY_KEYS if key not in priorities]
-    if unmapped:
-        problems.append(f"no priority id for {', '.join(unmapped)} in JIRA_PRIORITIES (those go without a priority)")
     gateway = JiraGateway(settings)
-    for kind, type_id in types.items():
-        sent = {"project", "issuetype", "summary", "description", "labels"}
-        if priorities:
-            sent.add("priority")
-        if kind in components:
-            sent.add("components")
-        try:
-            screen = gateway.create_screen(type_id)
-        except (JiraUnavailable, JiraRejected) as exc:
-            problems.append(f"{kind} (issue type {type_id}): cannot read the create screen: {str(exc)[:200]}")
-            continue
-        missing = sorted(f for f, required in screen.items() if required and f not in sent and f not in _JIRA_FILLS)
-        absent = sorted(f for f in sent - {"project", "issuetype"} if f not in screen)
-        if missing:
-            problems.append(f"{kind}: Jira requires {', '.join(missing)}, which pmbot does not send")
-        if absent:
-            problems.append(f"{kind}: pmbot sends {', '.join(absent)}, which is not on the create screen")
+    try:
+        chosen = mapping.resolve(settings, gateway, with_names=True)
+    except (JiraUnavailable, mapping.MappingMissing) as exc:
+        return Check("jira mapping", FAIL, f"cannot read the project's issue types: {str(exc)[:300]}")
+    problems = [f"no issue type for {kind}s: project {chosen.project} has none named "
+                f"{' or '.join(mapping.TYPE_NAMES[kind])}; set JIRA_ISSUE_TYPES ({kind}=<id>)"
+                for kind in JIRA_KINDS if kind not in chosen.issue_types]
+    unmapped = [key for key in JIRA_PRIORITY_KEYS if key not in chosen.priorities]
+    if unmapped:
+        problems.append(f"no priority for {', '.join(unmapped)} (set JIRA_PRIORITIES; those go without a priority)")
+    for kind, choice in chosen.issue_types.items():
+        problems += _screen_problems(gateway, chosen, kind, choice.id)
+    used = ("issue types " + ", ".join(f"{k}={c.describe()}" for k, c in chosen.issue_types.items()) +
+            "; priorities " + (", ".join(f"{k}={c.describe()}" for k, c in chosen.priorities.items()) or "none"))
     if problems:
-        return Check("jira mapping", FAIL, "; ".join(problems))
-    return Check("jira mapping", OK, f"issue types {', '.join(f'{k}={v}' for k, v in types.items())} "
-                                     "accept every field pmbot sends")
+        return Check("jira mapping", FAIL, "; ".join(problems) + f" — in use: {used}")
+    return Check("jira mapping", OK, f"{used}; every create screen accepts what pmbot sends")
+
+
+def _screen_problems(gateway: JiraGateway, chosen: mapping.Mapping, kind: str, type_id: str) -> list[str]:
+    sent = {"project", "issuetype", "summary", "description", "labels"}
+    if chosen.priorities:
+        sent.add("priority")
+    if kind in chosen.components:
+        sent.add("components")
+    try:
+        screen = gateway.create_screen(type_id)
+    except (JiraUnavailable, JiraRejected) as exc:
+        return [f"{kind} (issue type {type_id}): cannot read the create screen: {str(exc)[:200]}"]
+    problems = []
+    missing = sorted(f for f, required in screen.items() if required and f not in sent and f not in _JIRA_FILLS)
+    absent = sorted(f for f in sent - {"project", "issuetype"} if f not in screen)
+    if missing:
+        problems.append(f"{kind}: Jira requires {', '.join(missing)}, which pmbot does not send")
+    if absent:
+        problems.append(f"{kind}: pmbot sends {', '.join(absent)}, which is not on the create screen")
+    return problems
 
 
 def check_llm(settings: Settings) -> Check:

@@ -16,9 +16,10 @@ DEFAULT_URL = "https://pmbot.example.com"
 # chat:write (messages, ephemeral notes), commands, users:read (admin checks, time zones, names where Slack does
 # not render mentions), channels:read + groups:read (member_joined_channel, finding a channel by name), im:write
 # (DMs when a channel is closed to us), channels:join (a bug card or an admin notice in a public channel pmbot was
-# not invited to), bookmarks:write (the Jira mirror bookmarks an incident's issue in its war room).
+# not invited to), bookmarks:write (the Jira mirror bookmarks an incident's issue in its war room), users:read.email
+# (the Jira mirror matches people by e-mail: a Slack assignee's Jira account, a Jira assignee's Slack user).
 BASE_SCOPES = ("bookmarks:write", "channels:join", "channels:read", "chat:write", "commands", "groups:read",
-               "im:write", "users:read")
+               "im:write", "users:read", "users:read.email")
 DESCRIPTION_LIMIT = 2000
 
 

@@ -69,9 +69,10 @@ class Settings(BaseSettings):
     jira_user: str | None = None
     jira_api_token: SecretStr | None = None
     jira_project: str | None = None
-    # What our items become in Jira, by id (names differ per instance and language):
-    # issue types "bug=10004; risk=10005; incident=10006"; priorities per bug/incident grade and risk band
-    # "1=1; 2=2; 3=3; 4=4; 5=5; critical=1; high=2; medium=3; low=4"; optional components "bug=10100".
+    # What our items become in Jira, by id (names differ per instance and language). Left empty, they are
+    # chosen by name from the project's create metadata (Bug, Risk or Task, Incident or Bug; Highest … Lowest);
+    # ids given here win: issue types "bug=10004; risk=10005; incident=10006"; priorities per bug/incident
+    # grade and risk band "1=1; 2=2; 3=3; 4=4; 5=5; critical=1; high=2; medium=3; low=4"; components "bug=10100".
     jira_issue_types: str = ""
     jira_priorities: str = ""
     jira_components: str = ""
@@ -79,6 +80,9 @@ class Settings(BaseSettings):
     jira_transition_close: str = "Done"
     jira_transition_reopen: str = "Reopen, To Do"
     jira_max_attempts: Annotated[int, Field(ge=1, le=100)] = 8
+    # An issue deleted in Jira unlinks its item. Off: the item waits to be linked again (`/bug link`); on: its
+    # next change here creates a fresh issue.
+    jira_recreate_deleted: bool = False
     jira_webhook_secret: SecretStr | None = None
     # Where the bot tells admins that something needs a person (Jira deliveries that gave up).
     pmbot_admin_channel: str | None = None

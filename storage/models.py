@@ -6,7 +6,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Column, Date, Index, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, Date, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from storage.types import Money, UTCDateTime
@@ -589,14 +589,22 @@ class JiraLink(SQLModel, table=True):
     kind: str = Field(max_length=16)
     entity_id: int
     readable_id: str = Field(max_length=16)
-    jira_key: str = Field(max_length=64, index=True)
-    jira_id: str | None = Field(default=None, max_length=32)
+    jira_key: str = Field(max_length=64, index=True)  # the current key: it changes when the issue is moved
+    jira_id: str | None = Field(default=None, max_length=32, index=True)  # stays when the issue is moved
     url: str = Field(max_length=500)
     origin: str = Field(default="created", max_length=16)  # created | linked
     status_done: bool | None = None
     status_name: str | None = Field(default=None, max_length=80)
     priority_id: str | None = Field(default=None, max_length=32)
-    assignee: str | None = Field(default=None, max_length=200)
+    assignee: str | None = Field(default=None, max_length=200)  # Jira's display name, for people to read
+    assignee_id: str | None = Field(default=None, max_length=128)  # accountId (Cloud) or name (Data Center)
+    # How new the state above is, in Jira's terms: the issue's `updated` (or the webhook's timestamp) and
+    # the changelog id. A delivery older than this is stale and ignored.
+    seen_at: datetime | None = _utc_column(nullable=True)
+    seen_change: int | None = Field(default=None, sa_type=BigInteger)
+    # Set when the issue was deleted in Jira (or answered 404): the link is a tombstone, kept so the item is
+    # not mirrored again behind people's backs unless JIRA_RECREATE_DELETED says so.
+    gone_at: datetime | None = _utc_column(nullable=True)
     created_at: datetime = _utc_column()
 
 
@@ -611,6 +619,20 @@ class JiraState(SQLModel, table=True):
     failures: int = Field(default=0)
     last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     last_sync_at: datetime | None = _utc_column(nullable=True)
+
+
+class JiraPerson(SQLModel, table=True):
+    """Who a Slack user is in Jira, found by e-mail (Slack profile → Jira user search) and cached; a row with
+    no account says the look-up found nobody (tried again after a day). No e-mail is stored."""
+
+    __tablename__ = "jira_person"
+    __table_args__ = (Index("ix_jira_person_account", "team_id", "jira_account"),)
+
+    team_id: str = Field(primary_key=True, max_length=32)
+    slack_user_id: str = Field(primary_key=True, max_length=32)
+    jira_account: str | None = Field(default=None, max_length=128)  # accountId (Cloud) or name (Data Center)
+    display_name: str | None = Field(default=None, max_length=200)
+    checked_at: datetime = _utc_column()
 
 
 class TeamInstallation(SQLModel, table=True):

@@ -19,7 +19,7 @@ import pytest
 from sqlmodel import select
 
 from bot.doctor import check_jira_mapping
-from bot.mirror import content, outbox, sync
+from bot.mirror import content, mapping, outbox, sync
 from storage.db import session_scope
 from storage.models import Bug
 from tests.helpers import free_port
@@ -85,8 +85,14 @@ def test_every_jira_request_the_bot_makes_matches_the_published_spec(bot_factory
         bug = session.exec(select(Bug).where(Bug.readable_id == "B-1")).one()
     # Prism's search always finds an issue, so the worker never reaches its create: send the very fields it
     # would, through the same gateway call.
-    fields = content.create_fields(deps.settings, "bug", bug, permalink="https://example.slack.com/archives/C/p1")
+    fields = content.create_fields(mapping.resolve(deps.settings, deps.jira), "bug", bug,
+                                   permalink="https://example.slack.com/archives/C/p1")
     assert deps.jira.create(fields)[1]
+    # People: the user search by e-mail and the assignee call (Prism's example user is inactive, so the worker
+    # would not pick it; the call it makes is made here as it would be).
+    assert deps.jira.find_user("alice@example.com") is None
+    deps.jira.assign("ED-1", "5b10ac8d82e05b22cc7d4ef5")
+    deps.jira.assign("ED-1", None)
     command("/bug", "close B-1 fixed in the prompt")
     command("/risk", "update R-1 p=2")
     command("/bug", "another report for linking: the bot is slow")
@@ -95,10 +101,17 @@ def test_every_jira_request_the_bot_makes_matches_the_published_spec(bot_factory
     assert second.failed == 0, str(second)
     assert "changed in Jira" in sync.poll(deps)
     check_jira_mapping(deps.settings)  # the create screen per issue type
+    # Zero-config: the project's issue types and its create screen, read for their names.
+    zero = bot_factory(jira_url=url, jira_user="bot@example.com", jira_api_token="t", jira_project="PM")
+    chosen = mapping.resolve(zero.runtime.deps.settings, zero.runtime.deps.jira)
+    assert chosen.issue_type_id("bug") == "1"  # the example project's "Bug"
     text = log.read_text()
-    for path in ("POST       " + url + "/rest/api/2/issue", "/rest/api/2/search/jql", "/transitions",
-                 "/comment", "/issue/createmeta/PM/issuetypes/10004"):
-        assert path.split()[-1] in text, f"the flow never called {path}"
+    # Prism logs each request as "[HTTP SERVER] <method> <path> …", the path without its query.
+    for call in ("post /rest/api/2/issue ", "get /rest/api/2/search/jql", "/transitions", "/comment",
+                 "get /rest/api/2/issue/createmeta/PM/issuetypes/10004",
+                 "get /rest/api/2/issue/createmeta/PM/issuetypes/1 ",  # type 1 is known only from the list call
+                 "get /rest/api/2/user/search", "put /rest/api/2/issue/ED-1/assignee"):
+        assert call in text, f"the flow never called {call}"
     assert "PUT        " + url + "/rest/api/2/issue/" in text
     problems = request_violations(log, start)
     assert problems == [], "requests that break Jira's published spec:\n" + "\n".join(problems)

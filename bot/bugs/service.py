@@ -185,6 +185,7 @@ def assign(deps: Deps, *, team_id: str, bug_id: int, user_id: str, assignee: str
         bug = _open_bug(session, team_id, bug_id)
         bug.assignee_id = assignee
         session.add(bug)
+        outbox.record(session, deps, bug, "assign")
     _refresh(deps, bug, f"👤 <@{user_id}> assigned this to <@{assignee}>.")
     return bug
 

@@ -34,7 +34,7 @@ from storage.incidents import list_incidents, tasks, timeline
 
 _USER = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 _VERSION = re.compile(r"(?<!\S)(model|prompt|dataset|rollback)=(\"[^\"]*\"|\S+)", re.I)
-_LINK = re.compile(r"^(?:[BRbr]-\d{1,9}|[A-Z][A-Z0-9_]{1,9}-\d{1,9}|https?://\S+)$")
+_LINK = re.compile(r"^(?:[BRbr]-\d{1,9}|[A-Za-z][A-Za-z0-9_]{1,9}-\d{1,9}|https?://\S+)$")
 
 
 def register(app: App, deps: Deps) -> None:
@@ -182,8 +182,7 @@ def _link(rest: str, incident, request: Request, reply: Reply, deps: Deps) -> No
     if not _LINK.match(target):
         raise UserInputError("Link a bug (B-12), a risk (R-3), a Jira key (AI-123) or a link (https://…).")
     target = target if target.startswith("http") else target.upper()
-    service.link(deps, incident, user_id=request.user_id, target=target)
-    reply.ack(f"{incident.readable_id} is linked to {target}.")
+    reply.ack(service.link(deps, incident, user_id=request.user_id, target=target))
 
 
 _ACTIONS = {"status": _status, "role": _role, "note": _note, "update": _update, "set": _set, "grade": _grade,

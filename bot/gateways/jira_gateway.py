@@ -1,8 +1,9 @@
 """The only code that talks to Jira. Never on the request path: the library's constructor calls the server.
 
-Errors come out as two kinds: `JiraUnavailable` (down, timed out, 5xx, 429: waiting helps, and Retry-After
-says how long) and `JiraRejected` (Jira answered no: a bad field, a missing transition; waiting does not
-help, a person must fix the mapping or the workflow).
+Errors come out as three kinds: `JiraUnavailable` (down, timed out, 5xx, 429: waiting helps, and Retry-After
+says how long), `JiraRejected` (Jira answered no: a bad field, a missing transition; waiting does not
+help, a person must fix the mapping or the workflow) and, of those, `JiraNotFound` (404: the issue was
+deleted, or moved where our account cannot see it).
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
+from dataclasses import dataclass
 from typing import Any
 
 import requests
@@ -20,7 +23,9 @@ from bot.settings import Settings
 logger = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT, READ_TIMEOUT = 3.05, 30
-SYNC_FIELDS = ["summary", "status", "priority", "assignee", "labels", "updated"]
+SYNC_FIELDS = ["summary", "status", "priority", "assignee", "labels", "updated", "project"]
+STATE_FIELDS = ["status", "priority", "assignee", "updated"]
+META_TTL_SECONDS = 24 * 3600  # the project's issue types and priorities, read again once a day
 
 
 class JiraUnavailable(Exception):
@@ -33,6 +38,19 @@ class JiraUnavailable(Exception):
 
 class JiraRejected(Exception):
     """Jira answered, and the answer was no."""
+
+
+class JiraNotFound(JiraRejected):
+    """Jira answered 404: the issue (or whatever the call named) does not exist for our account."""
+
+
+@dataclass(frozen=True)
+class ProjectMeta:
+    """What the project's create metadata says: its issue types (id, name; no sub-tasks) and the priorities
+    its create screen offers (id, name, in Jira's order), for choosing by name."""
+
+    issue_types: tuple[tuple[str, str], ...]
+    priorities: tuple[tuple[str, str], ...]
 
 
 def build_jira_client(settings: Settings, *, max_retries: int = 0) -> JIRA:
@@ -59,6 +77,8 @@ def _translate(exc: Exception) -> Exception:
             except ValueError:
                 retry_after = None
             return JiraUnavailable(f"Jira answered HTTP {status}", retry_after, status)
+        if status == 404:
+            return JiraNotFound(_jira_message(exc))
         return JiraRejected(_jira_message(exc))
     if isinstance(exc, requests.RequestException):
         return JiraUnavailable(f"Jira is unreachable ({type(exc).__name__})")
@@ -82,6 +102,7 @@ class JiraGateway:
         self.settings = settings
         self._client: JIRA | None = None
         self._lock = threading.Lock()
+        self._meta: tuple[float, ProjectMeta] | None = None
 
     @property
     def configured(self) -> bool:
@@ -99,6 +120,10 @@ class JiraGateway:
     def reset(self) -> None:
         with self._lock:
             self._client = None
+
+    @property
+    def is_cloud(self) -> bool:
+        return bool(self.client()._is_cloud)
 
     def _do(self, action, *args, **kwargs):
         client = self.client()
@@ -119,6 +144,9 @@ class JiraGateway:
         """Issues matching a JQL query, as Jira's JSON (the search endpoint Jira Cloud still serves)."""
 
         def run(client: JIRA) -> list[dict[str, Any]]:
+            if not client._is_cloud:  # Data Center keeps the search endpoint Cloud removed
+                page = client.search_issues(jql, maxResults=limit, fields=list(fields), json_result=True)
+                return list(page.get("issues", []))[:limit]
             found: list[dict[str, Any]] = []
             token = None
             while len(found) < limit:
@@ -133,8 +161,8 @@ class JiraGateway:
         return self._do(run)
 
     def find_by_label(self, label: str) -> dict[str, Any] | None:
-        project = self.settings.jira_project
-        issues = self.search(f'project = "{project}" AND labels = "{label}"', fields=["summary", "status"], limit=2)
+        # No project clause: an issue moved to another project keeps its labels.
+        issues = self.search(f'labels = "{label}"', fields=["summary", "status"], limit=2)
         return issues[0] if issues else None
 
     def create(self, fields: dict[str, Any]) -> tuple[str, str]:
@@ -153,15 +181,73 @@ class JiraGateway:
 
         self._do(run)
 
+    def assign(self, key: str, account: str | None) -> None:
+        """Set the assignee by account (Cloud: accountId; Data Center: user name); None unassigns (through the
+        issue's fields: the assignee resource's published schema takes no null)."""
+        if account is None:
+            self.edit(key, {"assignee": None})
+            return
+
+        def run(client: JIRA) -> None:
+            body = {"accountId": account} if client._is_cloud else {"name": account}
+            client._session.put(client._get_url(f"issue/{key}/assignee"), data=json.dumps(body))
+
+        self._do(run)
+
+    def find_user(self, email: str) -> dict[str, Any] | None:
+        """The active Jira user with this e-mail: Cloud matches it through `query` even when the address is
+        hidden from us; Data Center through `username`. None when nobody, or nobody for sure."""
+
+        def run(client: JIRA) -> list[dict[str, Any]]:
+            params = {"query": email} if client._is_cloud else {"username": email}
+            answer = client._get_json("user/search", params={**params, "maxResults": 10})
+            return answer if isinstance(answer, list) else []
+
+        try:
+            users = [u for u in self._do(run) if u.get("active", True)]
+        except JiraNotFound:  # no user search here (or no such user): nobody to match
+            return None
+        exact = [u for u in users if str(u.get("emailAddress") or "").casefold() == email.casefold()]
+        if exact:
+            return exact[0]
+        # Cloud hides e-mail addresses by default; one match for a full address is that person.
+        hidden = [u for u in users if not u.get("emailAddress")]
+        return hidden[0] if len(users) == 1 and hidden else None
+
+    def project_meta(self, *, now: float | None = None) -> ProjectMeta:
+        """The project's issue types and priorities, read once and kept for a day."""
+        now = time.monotonic() if now is None else now
+        cached = self._meta
+        if cached is not None and now - cached[0] < META_TTL_SECONDS:
+            return cached[1]
+        meta = self._do(self._read_meta)
+        self._meta = (now, meta)
+        return meta
+
+    def _read_meta(self, client: JIRA) -> ProjectMeta:
+        project = self.settings.jira_project
+        answer = client._get_json(f"issue/createmeta/{project}/issuetypes", params={"maxResults": 200})
+        rows = answer.get("issueTypes") or answer.get("values") or []  # Cloud | Data Center
+        types = tuple((str(t["id"]), str(t.get("name") or "")) for t in rows if not t.get("subtask"))
+        priorities: tuple[tuple[str, str], ...] = ()
+        for type_id, _name in types[:3]:  # the priority scheme is per project: any type's screen tells it
+            screen = client._get_json(f"issue/createmeta/{project}/issuetypes/{type_id}", params={"maxResults": 200})
+            for row in screen.get("fields") or screen.get("values") or []:
+                if (row.get("fieldId") or row.get("key")) == "priority":
+                    priorities = tuple((str(v["id"]), str(v.get("name") or "")) for v in row.get("allowedValues") or [])
+            if priorities:
+                break
+        return ProjectMeta(types, priorities)
+
     def comment(self, key: str, body: str) -> None:
         self._do(lambda c: c.add_comment(key, body))
 
     def issue(self, key: str, *, fields: list[str]) -> dict[str, Any]:
         return self._do(lambda c: c.issue(key, fields=",".join(fields)).raw)
 
-    def transition(self, key: str, names: list[str]) -> str | None:
-        """Move an issue by the first of `names` its workflow offers now; the status it moved to (if Jira
-        said), or JiraRejected."""
+    def transition(self, key: str, names: list[str], *, shown: str | None = None) -> str | None:
+        """Move an issue (by id or key; `shown` is the key people know it by) by the first of `names` its
+        workflow offers now; the status it moved to (if Jira said), or JiraRejected."""
 
         def run(client: JIRA) -> str | None:
             offered = client.transitions(key)
@@ -172,7 +258,7 @@ class JiraGateway:
                     client.transition_issue(key, str(chosen["id"]))
                     return (chosen.get("to") or {}).get("name")
             offers = ", ".join(f"“{t['name']}”" for t in offered) or "none"
-            raise JiraRejected(f"{key}'s workflow offers no transition named {' or '.join(names)} from its "
+            raise JiraRejected(f"{shown or key}'s workflow offers no transition named {' or '.join(names)} from its "
                                f"current status (it offers {offers}); set JIRA_TRANSITION_CLOSE / "
                                "JIRA_TRANSITION_REOPEN to names your workflow has")
 

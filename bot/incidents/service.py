@@ -20,7 +20,8 @@ from bot.domain.text import escape_mrkdwn, from_slack, readable, truncate
 from bot.errors import NameTaken, NotAllowed, NotFound, SlackError, UserInputError
 from bot.gateways.slack import call, is_workspace_admin, post_in_channel, resolve_channel, tell_privately, upload_file
 from bot.incidents import blocks as inc_blocks
-from bot.mirror import outbox
+from bot.mirror import links, outbox
+from bot.mirror.links import is_jira_key
 from bot.settings import responders_by_grade
 from storage.bugs import get_bug, record_llm_usage
 from storage.db import session_scope
@@ -274,7 +275,8 @@ def set_role(deps: Deps, incident: Incident, *, user_id: str, person: str, role:
     before = getattr(incident, column)
     if before == person:
         raise UserInputError(f"<@{person}> is the {role} already.")
-    incident = _store(deps, incident, **{column: person})
+    mirror = (("assign", {}),) if role == "commander" else ()  # the commander answers for its Jira twin
+    incident = _store(deps, incident, mirror=mirror, **{column: person})
     _log(deps, incident, "role", f"{role}: {'<@' + before + '>' if before else 'nobody'} → <@{person}>", user_id)
     invite(deps, incident, [person])
     _say(deps, incident, f"👤 <@{person}> is now the {role} (set by <@{user_id}>).")
@@ -343,8 +345,28 @@ def tick(deps: Deps, *, team_id: str, incident_id: int, task_id: int, user_id: s
     return True
 
 
-def link(deps: Deps, incident: Incident, *, user_id: str, target: str) -> Incident:
-    """Link a bug or a risk (checked to exist), or a Jira key or URL."""
+def link(deps: Deps, incident: Incident, *, user_id: str, target: str) -> str:
+    """Link a bug or a risk (checked to exist), or a Jira key or URL; what was done, in words. A Jira key
+    becomes the incident's Jira twin (labels, comments, status kept in step) when Jira is set up and the
+    incident has none yet; otherwise it is a related link, like the rest (they go in the post-mortem)."""
+    if deps.jira is not None and is_jira_key(target) and not incident.drill and target[:2] not in ("B-", "R-"):
+        twin = outbox.link_of(deps, incident)
+        if twin is None:
+            made = links.link_existing(deps, incident, target)
+            _log(deps, incident, "link", f"Jira twin {made.jira_key}", user_id)
+            _say(deps, incident, f"🔗 <@{user_id}> made Jira {made.jira_key} this incident's twin: status, "
+                                 "updates and the resolution are kept in step there.")
+            refresh(deps, incident)
+            return f"{incident.readable_id} is now mirrored to Jira {made.jira_key}."
+        if twin.jira_key != target:
+            _add_link(deps, incident, target, user_id)
+            return (f"{incident.readable_id}'s Jira twin is {twin.jira_key}, so {target} is linked as related "
+                    "(it goes in the post-mortem).")
+    _add_link(deps, incident, target, user_id)
+    return f"{incident.readable_id} is linked to {target}."
+
+
+def _add_link(deps: Deps, incident: Incident, target: str, user_id: str) -> Incident:
     with session_scope(deps.engine) as session:
         if target.startswith("B-") and get_bug(session, team_id=incident.team_id, readable_id=target) is None:
             raise NotFound(f"There is no bug {target} here.")

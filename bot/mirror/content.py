@@ -1,7 +1,7 @@
 """What a bug, risk or incident looks like in Jira: its fields on create, and the fields we keep in step.
 
-Everything here is already redacted (free text is redacted before it is stored); ids for issue types and
-priorities come from the settings, never names.
+Everything here is already redacted (free text is redacted before it is stored); issue types and
+priorities are sent by id, from the mapping in use (`bot.mirror.mapping`).
 """
 
 from __future__ import annotations
@@ -13,27 +13,16 @@ from bot.domain import jira_text as wiki
 from bot.domain.grades import action_plan, category_label, grade_info, grader_name
 from bot.domain.risk import band, score
 from bot.domain.text import NameLookup, readable
-from bot.settings import JIRA_KINDS, JIRA_PRIORITY_KEYS, Settings, jira_ids
+from bot.mirror.mapping import Mapping
 from storage.models import Bug, Incident, Risk
 
 Item = Bug | Risk | Incident
 KIND_OF = {Bug: "bug", Risk: "risk", Incident: "incident"}
 
 
-class MappingMissing(Exception):
-    """The settings do not say which Jira id to use for something we must send."""
-
-
 def our_label(team_id: str, readable_id: str) -> str:
     """The label that marks a Jira issue as the twin of one of our items (found before any create)."""
     return wiki.label(f"pmbot-{team_id}-{readable_id}")
-
-
-def issue_type_id(settings: Settings, kind: str) -> str:
-    found = jira_ids(settings.jira_issue_types, "JIRA_ISSUE_TYPES", keys=JIRA_KINDS).get(kind)
-    if found is None:
-        raise MappingMissing(f"JIRA_ISSUE_TYPES has no issue type id for {kind}s (e.g. {kind}=10004)")
-    return found
 
 
 def priority_key(kind: str, item: Item) -> str | None:
@@ -44,20 +33,13 @@ def priority_key(kind: str, item: Item) -> str | None:
     return str(item.grade) if item.grade is not None else None
 
 
-def priority_id(settings: Settings, kind: str, item: Item) -> str | None:
-    key = priority_key(kind, item)
-    if key is None:
-        return None
-    return jira_ids(settings.jira_priorities, "JIRA_PRIORITIES", keys=JIRA_PRIORITY_KEYS).get(key)
-
-
-def grade_from_priority(settings: Settings, priority: str) -> int | None:
-    """The bug grade a Jira priority id stands for (the first grade mapped to it), if any."""
-    mapping = jira_ids(settings.jira_priorities, "JIRA_PRIORITIES", keys=JIRA_PRIORITY_KEYS)
-    for grade in ("1", "2", "3", "4", "5"):
-        if mapping.get(grade) == priority:
-            return int(grade)
-    return None
+def is_done(item: Item) -> bool:
+    """Whether the item is over here, so its twin belongs in a done status."""
+    if isinstance(item, Risk):
+        return item.status in ("closed", "accepted")
+    if isinstance(item, Incident):
+        return item.status == "resolved"
+    return item.status == "closed"
 
 
 def labels(kind: str, item: Item) -> list[str]:
@@ -81,26 +63,26 @@ def label_update(kind: str, item: Item) -> dict[str, Any]:
     return {"labels": [{"add": label} for label in current] + [{"remove": label} for label in stale]}
 
 
-def create_fields(settings: Settings, kind: str, item: Item, *, permalink: str | None,
+def create_fields(mapping: Mapping, kind: str, item: Item, *, permalink: str | None,
                   names: NameLookup | None = None) -> dict[str, Any]:
     """The fields of a new Jira issue for one of our items."""
-    fields: dict[str, Any] = {"project": {"key": settings.jira_project},
-                              "issuetype": {"id": issue_type_id(settings, kind)},
-                              **kept_fields(settings, kind, item, permalink=permalink, names=names),
+    fields: dict[str, Any] = {"project": {"key": mapping.project},
+                              "issuetype": {"id": mapping.issue_type_id(kind)},
+                              **kept_fields(mapping, kind, item, permalink=permalink, names=names),
                               "labels": labels(kind, item)}
-    component = jira_ids(settings.jira_components, "JIRA_COMPONENTS", keys=JIRA_KINDS).get(kind)
+    component = mapping.components.get(kind)
     if component:
         fields["components"] = [{"id": component}]
     return fields
 
 
-def kept_fields(settings: Settings, kind: str, item: Item, *, permalink: str | None,
+def kept_fields(mapping: Mapping, kind: str, item: Item, *, permalink: str | None,
                 names: NameLookup | None = None) -> dict[str, Any]:
     """The fields we keep in step after every change here: summary, description, priority. (Labels change
     through `label_update`, so labels people added in Jira stay.)"""
     fields: dict[str, Any] = {"summary": wiki.summary(item.readable_id, readable(item.title, names)),
                               "description": description(kind, item, permalink=permalink, names=names)}
-    priority = priority_id(settings, kind, item)
+    priority = mapping.priority_id(priority_key(kind, item))
     if priority is not None:
         fields["priority"] = {"id": priority}
     return fields

@@ -1,7 +1,9 @@
-"""Attaching an existing Jira issue to an item instead of creating one (`/bug link`, `/risk link`)."""
+"""Attaching an existing Jira issue to an item instead of creating one (`/bug link`, `/risk link`,
+`/incident link`), and letting go of an issue that was deleted in Jira."""
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import TYPE_CHECKING
 
@@ -10,12 +12,15 @@ from sqlalchemy import update
 from bot.errors import UserInputError
 from bot.mirror import outbox
 from bot.mirror.content import KIND_OF, Item
+from bot.mirror.outbox import MODELS
 from storage import jira as repo
 from storage.db import session_scope
 from storage.models import JiraLink, JiraOutbox
 
 if TYPE_CHECKING:
     from bot.deps import Deps
+
+logger = logging.getLogger(__name__)
 
 JIRA_KEY = re.compile(r"^[A-Z][A-Z0-9_]{0,49}-[1-9][0-9]{0,9}$")
 
@@ -44,6 +49,10 @@ def link_existing(deps: Deps, item: Item, key: str) -> JiraLink:
         taken = repo.link_by_key(session, team_id=item.team_id, jira_key=key)
         if taken is not None:
             raise UserInputError(f"{key} is the Jira twin of {taken.readable_id} already.")
+        tombstone = repo.any_link_for(session, team_id=item.team_id, kind=kind, entity_id=item.id)
+        if tombstone is not None:  # its issue was deleted in Jira: the new link takes its place
+            session.delete(tombstone)
+            session.flush()
         waiting = [row.id for row in repo.pending_for(session, team_id=item.team_id, kind=kind, entity_id=item.id)
                    if row.op == "create"]
         if waiting:
@@ -54,3 +63,32 @@ def link_existing(deps: Deps, item: Item, key: str) -> JiraLink:
         outbox.record(session, deps, item, "adopt")
         session.flush()
         return link
+
+
+def unlink(deps: Deps, link: JiraLink, *, reason: str) -> bool:
+    """The link's issue is gone (`deleted`: Jira said so; `not_found`: Jira answered 404). Keep a tombstone,
+    drop what was waiting for the issue, tell the item's thread once, and show the card without the key.
+    False when another worker got there first."""
+    now = deps.clock()
+    with session_scope(deps.engine) as session:
+        won = session.execute(update(JiraLink).where(JiraLink.id == link.id, JiraLink.gone_at.is_(None))
+                              .values(gone_at=now)).rowcount == 1
+        if not won:
+            return False
+        dropped = repo.drop_pending(session, team_id=link.team_id, kind=link.kind, entity_id=link.entity_id,
+                                    why=f"{link.jira_key} is gone from Jira")
+        item = session.get(MODELS[link.kind], link.entity_id)
+    logger.info("jira: %s unlinked from %s (%s); %d undelivered change(s) dropped", link.readable_id,
+                link.jira_key, reason, dropped)
+    if item is None:
+        return True
+    from bot.mirror import slack_side
+
+    what = "was deleted in Jira" if reason == "deleted" else \
+        "is not in Jira any more (it answers 404: deleted, or moved where pmbot cannot see it)"
+    then = ("Its next change here will create a new issue." if deps.settings.jira_recreate_deleted else
+            f"To mirror it again, link another issue: `/{link.kind} link {link.readable_id} KEY`.")
+    slack_side.say_in_thread(deps, link.kind, item, f"🗑️ Jira: {link.jira_key} {what}, so {link.readable_id} is "
+                                                    f"no longer mirrored. {then}")
+    slack_side.redraw(deps, link.kind, link.entity_id)
+    return True

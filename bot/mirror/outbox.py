@@ -2,8 +2,12 @@
 
 Rows of one item go out in order. Jira down, 5xx or 429 pauses every delivery (Retry-After when Jira
 gives one, else exponential backoff); Jira saying no backs off that row alone. After JIRA_MAX_ATTEMPTS a
-row is dead: the admin channel hears about it once and `pmbot jira retry` puts it back. A create first
-looks for our label, so a create whose response was lost is found, not repeated.
+row is dead: the admin channel hears about it once and `pmbot jira retry` puts it back; it blocks nothing
+behind it. A create first looks for our label, so a create whose response was lost is found, not repeated.
+A 404 for a linked issue means it was deleted: the item is unlinked and what was waiting for it dropped.
+
+Calls name issues by id, which stays when an issue is moved to another project. Status follows the item's
+current state (not the row's verb), so a row replayed late cannot undo a newer one.
 """
 
 from __future__ import annotations
@@ -19,10 +23,11 @@ from sqlmodel import Session
 from bot.domain import jira_text as wiki
 from bot.domain.text import NameLookup, escape_mrkdwn, readable, truncate
 from bot.errors import SlackError
-from bot.gateways.jira_gateway import JiraRejected, JiraUnavailable
+from bot.gateways.jira_gateway import STATE_FIELDS, JiraNotFound, JiraRejected, JiraUnavailable
 from bot.gateways.slack import admin_channel, call, post_in_channel
-from bot.mirror import content
-from bot.mirror.content import Item, MappingMissing
+from bot.mirror import content, mapping, people
+from bot.mirror.content import Item
+from bot.mirror.mapping import MappingMissing
 from bot.settings import jira_transition_names
 from storage import jira as repo
 from storage.db import session_scope
@@ -37,6 +42,7 @@ MODELS: dict[str, type[Bug] | type[Risk] | type[Incident]] = {"bug": Bug, "risk"
 BACKOFF_START, BACKOFF_CAP = timedelta(seconds=30), timedelta(minutes=15)
 REJECTED_START, REJECTED_CAP = timedelta(minutes=1), timedelta(hours=1)
 NOT_READY_DELAY = timedelta(seconds=20)
+DONE, WAIT, DROPPED = "done", "wait", "dropped"
 
 
 def record(session: Session, deps: Deps, item: Item, op: str, **payload) -> None:
@@ -67,10 +73,12 @@ class Run:
     delivered: int = 0
     failed: int = 0
     waiting: int = 0
+    dropped: int = 0
     paused_until: datetime | None = None
 
     def __str__(self) -> str:
         words = f"{self.delivered} delivered, {self.failed} failed, {self.waiting} waiting"
+        words += f", {self.dropped} dropped (issue gone)" if self.dropped else ""
         return words + (f"; Jira paused until {self.paused_until:%H:%M:%S} UTC" if self.paused_until else "")
 
 
@@ -91,7 +99,11 @@ def deliver(deps: Deps, *, now: datetime | None = None) -> Run:
             if not repo.claim(session, row, now=now):
                 continue
         try:
-            done = _deliver_one(deps, row)
+            outcome = _deliver_one(deps, row)
+        except JiraNotFound as exc:
+            run.dropped += 1
+            _gone(deps, row, str(exc))
+            continue
         except JiraUnavailable as exc:
             run.failed += 1
             run.paused_until = _pause(deps, row, exc, now)
@@ -105,9 +117,11 @@ def deliver(deps: Deps, *, now: datetime | None = None) -> Run:
             run.failed += 1
             _failed(deps, row, f"internal error ({type(exc).__name__})", now, REJECTED_START, REJECTED_CAP)
             continue
-        if done:
+        if outcome == DONE:
             run.delivered += 1
             _finish(deps, row)
+        elif outcome == DROPPED:
+            run.dropped += 1
         else:
             run.waiting += 1
             _postpone(deps, row, now + NOT_READY_DELAY)
@@ -120,43 +134,136 @@ def deliver(deps: Deps, *, now: datetime | None = None) -> Run:
     return run
 
 
-def _deliver_one(deps: Deps, row: JiraOutbox) -> bool:
-    """Deliver one row; False when the item is not ready yet (a bug still being graded)."""
+def _deliver_one(deps: Deps, row: JiraOutbox) -> str:
+    """Deliver one row: DONE, WAIT (a bug still being graded) or DROPPED (its issue was deleted)."""
     with session_scope(deps.engine) as session:
         item = session.get(MODELS[row.kind], row.entity_id)
-        link = repo.link_for(session, team_id=row.team_id, kind=row.kind, entity_id=row.entity_id)
+        any_link = repo.any_link_for(session, team_id=row.team_id, kind=row.kind, entity_id=row.entity_id)
     if item is None:
-        return True  # deleted since: nothing left to mirror
+        return DONE  # deleted since: nothing left to mirror
+    link = any_link if any_link is not None and any_link.gone_at is None else None
     if row.op == "adopt":
+        if link is None:  # unlinked again before the adoption went out
+            return _drop(deps, row, "the link was removed before it was delivered")
         _adopt(deps, row, item, link)
-        return True
+        return DONE
     if link is None:
+        if any_link is not None and not deps.settings.jira_recreate_deleted:
+            return _drop(deps, row, f"{any_link.jira_key} was deleted in Jira; link another issue to mirror "
+                                    f"{row.readable_id} again")
         if isinstance(item, Bug) and item.grade is None:
-            return False
-        # A create, or a change to an item whose create was never mirrored (Jira was off back then): create
-        # it now from its current state, which includes the change.
+            return WAIT
+        # A create, or a change to an item whose create was never mirrored (Jira was off back then, or its issue
+        # was deleted and JIRA_RECREATE_DELETED is on): create it now from its current state, which has the change.
         _create(deps, row, item)
-        return True
+        return DONE
+    _to_twin(deps, row, item, link)
+    return DONE
+
+
+def _to_twin(deps: Deps, row: JiraOutbox, item: Item, link: JiraLink) -> None:
+    """A change to an item that has its Jira twin: fields, a comment, its status, its assignee."""
     gateway = deps.jira
     assert gateway is not None
+    target = link.jira_id or link.jira_key
     if row.op == "fields":
-        fields = content.kept_fields(deps.settings, row.kind, item, permalink=_permalink(deps, item),
-                                    names=deps.names)
+        chosen = mapping.resolve(deps.settings, gateway)
+        fields = content.kept_fields(chosen, row.kind, item, permalink=_permalink(deps, item), names=deps.names)
         if link.origin == "linked":  # someone else's issue: keep its summary and description
             fields = {k: v for k, v in fields.items() if k == "priority"}
-        gateway.edit(link.jira_key, fields, update=content.label_update(row.kind, item))
-        _snapshot(deps, link, priority_id=(fields.get("priority") or {}).get("id", link.priority_id))
+        gateway.edit(target, fields, update=content.label_update(row.kind, item))
+        if "priority" in fields and fields["priority"]["id"] != link.priority_id:
+            _settle(deps, link, priority_id=fields["priority"]["id"])
     elif row.op == "comment":
-        gateway.comment(link.jira_key, _comment(row.payload, deps.names))
+        gateway.comment(target, _comment(row.payload, deps.names))
     elif row.op in ("close", "reopen"):
-        done = row.op == "close"
+        # The item's state now, not the row's verb: a close replayed after a reopen must not close the issue.
+        done = content.is_done(item)
         if link.status_done is not done:
             setting = deps.settings.jira_transition_close if done else deps.settings.jira_transition_reopen
-            status = gateway.transition(link.jira_key, jira_transition_names(setting))
-            _snapshot(deps, link, status_done=done, status_name=status or link.status_name)
+            status = gateway.transition(target, jira_transition_names(setting), shown=link.jira_key)
+            _settle(deps, link, status_done=done, status_name=status or link.status_name)
         if row.payload.get("text"):
-            gateway.comment(link.jira_key, _comment(row.payload, deps.names))
-    return True
+            gateway.comment(target, _comment(row.payload, deps.names))
+    elif row.op == "assign":
+        _assign(deps, link, item, target)
+
+
+def _assign(deps: Deps, link: JiraLink, item: Item, target: str) -> None:
+    """Give the issue the Jira account of the item's assignee here (by e-mail), or say in the thread why not."""
+    gateway = deps.jira
+    assert gateway is not None
+    slack_user = people.assignee_of(item)
+    if slack_user is None:
+        if link.assignee_id is not None:
+            gateway.assign(target, None)
+            _settle(deps, link, assignee_id=None, assignee=None)
+        return
+    found = people.jira_account_for(deps, item.team_id, slack_user)
+    if found.account is None:
+        if not found.cached:  # said once a day per person, not on every item
+            _say(deps, item, f"👤 I could not find <@{slack_user}> in Jira by their Slack e-mail, so {link.jira_key} "
+                             "keeps its assignee. Assign it in Jira, or give them a Jira account with the same "
+                             "e-mail.")
+        return
+    account, name = found.account, found.name
+    if account == link.assignee_id:
+        return
+    try:
+        gateway.assign(target, account)
+    except JiraNotFound:
+        gateway.issue(target, fields=["status"])  # raises JiraNotFound itself when the issue is what is gone
+        _say(deps, item, f"👤 Jira no longer knows <@{slack_user}>'s account, so {link.jira_key} keeps its assignee.")
+        return
+    except JiraRejected as exc:  # e.g. the person may not be assigned issues in that project
+        _say(deps, item, f"👤 Jira would not assign {link.jira_key} to <@{slack_user}>: {truncate(str(exc), 300)}")
+        return
+    _settle(deps, link, assignee_id=account, assignee=name)
+
+
+def _say(deps: Deps, item: Item, text: str) -> None:
+    from bot.mirror import slack_side
+
+    slack_side.say_in_thread(deps, content.KIND_OF[type(item)], item, text)
+
+
+def _settle(deps: Deps, link: JiraLink, **values) -> None:
+    """Record what we just set in Jira as the state the link has seen, and how new that is: read back the
+    issue's state, and take its `updated` only when Jira shows what we set (had someone changed it meanwhile,
+    their change stays news for the poll and the webhook)."""
+    gateway = deps.jira
+    assert gateway is not None
+    try:
+        issue = gateway.issue(link.jira_id or link.jira_key, fields=STATE_FIELDS)
+    except (JiraUnavailable, JiraRejected):
+        _snapshot(deps, link, **values)  # what we set is known; how new it is, the next read will tell
+        return
+    from bot.mirror import sync
+
+    seen = sync.state_of(issue)
+    agrees = all(getattr(seen, name, value) == value for name, value in values.items() if name != "status_name")
+    stamp = sync.version_of(issue, None) if agrees else (None, None)
+    extra = {"seen_at": stamp[0], "seen_change": stamp[1]} if stamp[0] is not None else {}
+    _snapshot(deps, link, **values, **extra)
+
+
+def _drop(deps: Deps, row: JiraOutbox, why: str) -> str:
+    with session_scope(deps.engine) as session:
+        session.execute(update(JiraOutbox).where(JiraOutbox.id == row.id)
+                        .values(status="dropped", last_error=truncate(why, 1000), done_at=deps.clock()))
+    logger.info("jira: %s %s dropped: %s", row.readable_id, row.op, why)
+    return DROPPED
+
+
+def _gone(deps: Deps, row: JiraOutbox, why: str) -> None:
+    """Jira answered 404 for the item's issue: unlink it (once), and drop this row and those behind it."""
+    from bot.mirror import links
+
+    with session_scope(deps.engine) as session:
+        link = repo.link_for(session, team_id=row.team_id, kind=row.kind, entity_id=row.entity_id)
+    _drop(deps, row, f"Jira answered 404: {why}")
+    if link is not None:
+        links.unlink(deps, link, reason="not_found")
 
 
 def _comment(payload: dict, names: NameLookup | None = None) -> str:
@@ -168,25 +275,35 @@ def _comment(payload: dict, names: NameLookup | None = None) -> str:
 def _create(deps: Deps, row: JiraOutbox, item: Item) -> None:
     gateway = deps.jira
     assert gateway is not None
+    chosen = mapping.resolve(deps.settings, gateway)
     label = content.our_label(item.team_id, item.readable_id)
     found = gateway.find_by_label(label)
     if found is not None:
         issue_id, key = str(found["id"]), str(found["key"])
         status = (found.get("fields") or {}).get("status") or {}
         done = ((status.get("statusCategory") or {}).get("key") == "done") if status else False
-        priority = content.priority_id(deps.settings, row.kind, item)
+        priority = chosen.priority_id(content.priority_key(row.kind, item))
     else:
-        fields = content.create_fields(deps.settings, row.kind, item, permalink=_permalink(deps, item),
-                                       names=deps.names)
+        fields = content.create_fields(chosen, row.kind, item, permalink=_permalink(deps, item), names=deps.names)
         issue_id, key = gateway.create(fields)
         done, priority = False, (fields.get("priority") or {}).get("id")
     with session_scope(deps.engine) as session:
-        if repo.link_for(session, team_id=row.team_id, kind=row.kind, entity_id=row.entity_id) is None:
+        old = repo.any_link_for(session, team_id=row.team_id, kind=row.kind, entity_id=row.entity_id)
+        if old is not None and old.gone_at is not None:  # the tombstone of a deleted issue makes way
+            session.delete(old)
+            session.flush()
+            old = None
+        if old is None:
             session.add(JiraLink(team_id=row.team_id, kind=row.kind, entity_id=row.entity_id,
                                  readable_id=row.readable_id, jira_key=key, jira_id=issue_id,
                                  url=gateway.browse_url(key), origin="created", status_done=done,
                                  priority_id=priority, created_at=deps.clock()))
     logger.info("jira: %s mirrored as %s%s", row.readable_id, key, " (found by its label)" if found else "")
+    if people.assignee_of(item) is not None:
+        with session_scope(deps.engine) as session:
+            link = repo.link_for(session, team_id=row.team_id, kind=row.kind, entity_id=row.entity_id)
+        if link is not None:
+            _assign(deps, link, item, link.jira_id or link.jira_key)
     _show_key(deps, row.kind, item.id)
 
 
@@ -194,19 +311,22 @@ def _adopt(deps: Deps, row: JiraOutbox, item: Item, link: JiraLink | None) -> No
     """An existing Jira issue linked by hand: read its state, mark it with our label, say so in Jira."""
     gateway = deps.jira
     assert gateway is not None and link is not None
-    issue = gateway.issue(link.jira_key, fields=["status", "priority", "assignee", "labels"])
+    from bot.mirror import sync
+
+    issue = gateway.issue(link.jira_key, fields=[*STATE_FIELDS, "labels"])
     fields = issue.get("fields") or {}
     ours = ["pmbot", f"pmbot-{row.kind}", content.our_label(item.team_id, item.readable_id)]
+    target = str(issue.get("id") or "") or link.jira_key
     if not set(ours) <= set(fields.get("labels") or []):
-        gateway.edit(link.jira_key, {}, update={"labels": [{"add": label} for label in ours]})
-    status = fields.get("status") or {}
-    _snapshot(deps, link, jira_id=str(issue.get("id") or "") or None,
-              status_done=(status.get("statusCategory") or {}).get("key") == "done",
-              status_name=status.get("name"), priority_id=(fields.get("priority") or {}).get("id"),
-              assignee=(fields.get("assignee") or {}).get("displayName"))
+        gateway.edit(target, {}, update={"labels": [{"add": label} for label in ours]})
+    seen = sync.state_of(issue)
+    stamp = sync.version_of(issue, None)
+    _snapshot(deps, link, jira_id=str(issue.get("id") or "") or None, jira_key=str(issue.get("key") or link.jira_key),
+              status_done=seen.status_done, status_name=seen.status_name, priority_id=seen.priority_id,
+              assignee_id=seen.assignee_id, assignee=seen.assignee, seen_at=stamp[0], seen_change=stamp[1])
     permalink = _permalink(deps, item)
     where = f" {wiki.link('Open it in Slack', permalink)}" if permalink else ""
-    gateway.comment(link.jira_key, f"Linked to {item.readable_id} in Slack by pmbot.{where}")
+    gateway.comment(target, f"Linked to {item.readable_id} in Slack by pmbot.{where}")
 
 
 def _snapshot(deps: Deps, link: JiraLink, **values) -> None:

@@ -21,19 +21,31 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
-def show_key(deps: Deps, kind: str, entity_id: int) -> None:
-    """Re-render the item's message now that it has a Jira key."""
+def redraw(deps: Deps, kind: str, entity_id: int) -> Bug | Risk | Incident | None:
+    """Re-render the item's message, e.g. with its Jira key, a new one, or none."""
     with session_scope(deps.engine) as session:
         item = session.get({"bug": Bug, "risk": Risk, "incident": Incident}[kind], entity_id)
-        link = repo.link_for(session, team_id=item.team_id, kind=kind, entity_id=entity_id) if item else None
-    if item is None or link is None:
-        return
+    if item is None:
+        return None
     if isinstance(item, Bug):
         bugs.redraw(deps, item)
     elif isinstance(item, Risk):
         risks.redraw(deps, item)
     else:
         incidents.refresh(deps, item)
+    return item
+
+
+def show_key(deps: Deps, kind: str, entity_id: int) -> None:
+    """Re-render the item's message now that it has a Jira key (and bookmark it in a war room)."""
+    item = redraw(deps, kind, entity_id)
+    if item is None:
+        return
+    with session_scope(deps.engine) as session:
+        link = repo.link_for(session, team_id=item.team_id, kind=kind, entity_id=entity_id)
+    if link is None:
+        return
+    if isinstance(item, Incident):
         if item.channel_id and not item.archived:
             try:
                 call(deps.client, "bookmarks_add", channel_id=item.channel_id, title=f"Jira {link.jira_key}",

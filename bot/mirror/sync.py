@@ -1,8 +1,11 @@
-"""Back from Jira: status, priority and assignee changes made there reach the item and its Slack thread.
+"""Back from Jira: status, priority, assignee, key and deletion reach the item and its Slack thread.
 
-Each link keeps the Jira state we last saw or set. A change is applied when Jira differs from that
-snapshot, and the snapshot moves with a conditional UPDATE, so the poll and the webhook (or two replicas)
-never apply one change twice, and our own changes coming back are no news.
+Each link keeps the Jira state we last saw or set, and how new it is (the issue's `updated`, or the
+webhook's `timestamp`, and the changelog id). A delivery older than that is stale and ignored: Jira does not
+promise webhook order, and the poll may read an issue before a late webhook arrives. A change is applied
+when Jira differs from the snapshot, and the snapshot moves with a conditional UPDATE, so the poll and the
+webhook (or two replicas) never apply one change twice, and our own changes coming back are no news.
+Links follow the issue id, so an issue moved to another project keeps its link under its new key.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import hmac
 import logging
 import math
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import update
@@ -20,7 +23,7 @@ from sqlalchemy import update
 from bot.bugs import service as bugs
 from bot.domain.text import escape_mrkdwn
 from bot.gateways.jira_gateway import SYNC_FIELDS, JiraUnavailable
-from bot.mirror import content, outbox, slack_side
+from bot.mirror import links, mapping, outbox, people, slack_side
 from bot.mirror.outbox import MODELS
 from bot.risks import service as risks
 from storage import jira as repo
@@ -49,22 +52,23 @@ def poll(deps: Deps, *, now: datetime | None = None) -> str:
     minutes = FIRST_LOOK_MINUTES if since is None else \
         math.ceil(max(0.0, (now - since).total_seconds()) / 60) + OVERLAP_MINUTES
     minutes = min(minutes, MAX_LOOKBACK_MINUTES)
-    # A relative date: JQL reads absolute ones in the Jira user's own time zone.
-    jql = (f'project = "{deps.settings.jira_project}" AND labels = "pmbot" AND updated >= "-{minutes}m" '
-           "ORDER BY updated ASC")
+    # A relative date: JQL reads absolute ones in the Jira user's own time zone. No project clause: an issue
+    # moved to another project keeps our labels, and we find its link by id.
+    jql = f'labels = "pmbot" AND updated >= "-{minutes}m" ORDER BY updated ASC'
     try:
         issues = gateway.search(jql, fields=SYNC_FIELDS, limit=1000)
     except JiraUnavailable as exc:
         logger.warning("jira_sync: %s; will look again next run", exc)
         return f"Jira unavailable ({exc}); nothing read"
+    pairs = [(str(issue.get("id") or ""), str(issue.get("key") or "")) for issue in issues]
     with session_scope(deps.engine) as session:
-        links = repo.links_by_key(session, [str(issue.get("key")) for issue in issues])
+        found = repo.links_for_issues(session, pairs)
     applied = 0
-    for issue in issues:
-        link = links.get(str(issue.get("key")))
+    for pair, issue in zip(pairs, issues, strict=True):
+        link = found.get(pair)
         if link is not None:
             try:
-                applied += apply_remote(deps, link, issue)
+                applied += apply_remote(deps, link, issue).changes
             except Exception:
                 logger.exception("jira_sync: applying %s failed", issue.get("key"))
     with session_scope(deps.engine) as session:
@@ -76,77 +80,186 @@ def poll(deps: Deps, *, now: datetime | None = None) -> str:
 
 @dataclass(frozen=True)
 class Seen:
+    """The state of an issue that we mirror."""
+
     status_done: bool | None
     status_name: str | None
     priority_id: str | None
+    assignee_id: str | None
     assignee: str | None
 
 
+@dataclass(frozen=True)
+class Applied:
+    changes: int = 0
+    stale: bool = False
+
+
 def _seen(link: JiraLink) -> Seen:
-    return Seen(link.status_done, link.status_name, link.priority_id, link.assignee)
+    return Seen(link.status_done, link.status_name, link.priority_id, link.assignee_id, link.assignee)
 
 
-def _remote(link: JiraLink, issue: dict[str, Any]) -> Seen:
-    """What Jira says now; fields it did not send keep what we knew."""
+def state_of(issue: dict[str, Any], link: JiraLink | None = None) -> Seen:
+    """What Jira says now; fields it did not send keep what the link knew."""
     fields = issue.get("fields") or {}
+    known = _seen(link) if link is not None else Seen(None, None, None, None, None)
     status = fields.get("status") or None
-    done = ((status.get("statusCategory") or {}).get("key") == "done") if status else link.status_done
-    priority = (fields.get("priority") or {}).get("id") if fields.get("priority") else link.priority_id
+    done = ((status.get("statusCategory") or {}).get("key") == "done") if status else known.status_done
+    priority = (fields.get("priority") or {}).get("id") if fields.get("priority") else known.priority_id
     if "assignee" in fields:
-        assignee = (fields.get("assignee") or {}).get("displayName")
+        person = fields.get("assignee") or {}
+        assignee_id = person.get("accountId") or person.get("name") or None
+        assignee = person.get("displayName") or assignee_id
     else:
-        assignee = link.assignee
-    return Seen(done, status.get("name") if status else link.status_name, priority, assignee)
+        assignee_id, assignee = known.assignee_id, known.assignee
+    return Seen(done, status.get("name") if status else known.status_name, priority, assignee_id, assignee)
 
 
-def _claim(deps: Deps, link: JiraLink, old: Seen, new: Seen) -> bool:
-    """Move the snapshot from old to new; False when someone else moved it first."""
+def version_of(issue: dict[str, Any], event: dict[str, Any] | None) -> tuple[datetime | None, int | None]:
+    """How new a delivery is: the issue's `updated` (else the webhook's `timestamp`), and the changelog id."""
+    at = _jira_time((issue.get("fields") or {}).get("updated"))
+    if at is None and event is not None and isinstance(event.get("timestamp"), int | float):
+        at = datetime.fromtimestamp(event["timestamp"] / 1000, UTC)
+    change = None
+    if event is not None:
+        try:
+            change = int((event.get("changelog") or {}).get("id"))
+        except (TypeError, ValueError):
+            change = None
+    return at, change
+
+
+def _jira_time(value: Any) -> datetime | None:
+    """Jira's `2026-11-30T10:00:00.123+0000` (also with `Z` or `+00:00`)."""
+    if not isinstance(value, str) or not value:
+        return None
+    text = value.replace("Z", "+00:00")
+    if len(text) >= 5 and text[-5] in "+-" and text[-3] != ":":
+        text = text[:-2] + ":" + text[-2:]
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _stale(link: JiraLink, at: datetime | None, change: int | None) -> bool:
+    if at is None or link.seen_at is None:
+        return False
+    if at != link.seen_at:
+        return at < link.seen_at
+    return change is not None and link.seen_change is not None and change < link.seen_change
+
+
+def _claim(deps: Deps, link: JiraLink, new: Seen, at: datetime | None, change: int | None, key: str) -> bool:
+    """Move the snapshot (state, how new it is, key) from what `link` holds to the new one; False when someone
+    else moved it first."""
 
     def same(column, value):
         return column.is_(None) if value is None else column == value
 
+    values: dict[str, Any] = {"status_done": new.status_done, "status_name": new.status_name,
+                              "priority_id": new.priority_id, "assignee_id": new.assignee_id,
+                              "assignee": new.assignee}
+    if at is not None:
+        values.update(seen_at=at, seen_change=change)
+    if key != link.jira_key:
+        values.update(jira_key=key, url=deps.jira.browse_url(key) if deps.jira else link.url)
     with session_scope(deps.engine) as session:
         result = session.execute(
-            update(JiraLink).where(JiraLink.id == link.id, same(JiraLink.status_done, old.status_done),
-                                   same(JiraLink.status_name, old.status_name),
-                                   same(JiraLink.priority_id, old.priority_id), same(JiraLink.assignee, old.assignee))
-            .values(status_done=new.status_done, status_name=new.status_name, priority_id=new.priority_id,
-                    assignee=new.assignee))
+            update(JiraLink).where(JiraLink.id == link.id, JiraLink.gone_at.is_(None),
+                                   same(JiraLink.status_done, link.status_done),
+                                   same(JiraLink.status_name, link.status_name),
+                                   same(JiraLink.priority_id, link.priority_id),
+                                   same(JiraLink.assignee_id, link.assignee_id),
+                                   same(JiraLink.jira_key, link.jira_key),
+                                   same(JiraLink.seen_at, link.seen_at), same(JiraLink.seen_change, link.seen_change))
+            .values(**values))
         return result.rowcount == 1
 
 
-def apply_remote(deps: Deps, link: JiraLink, issue: dict[str, Any]) -> int:
-    """Apply what changed in Jira since we last looked; how many changes that was."""
-    old, new = _seen(link), _remote(link, issue)
-    if old == new or not _claim(deps, link, old, new):
-        return 0
+def apply_remote(deps: Deps, link: JiraLink, issue: dict[str, Any], event: dict[str, Any] | None = None) -> Applied:
+    """Apply what changed in Jira since we last looked, unless the delivery is older than that."""
+    at, change = version_of(issue, event)
+    key = str(issue.get("key") or link.jira_key)
+    if _stale(link, at, change):
+        logger.info("jira: ignored a stale delivery for %s (%s): updated %s, change %s; already saw %s, change %s",
+                    link.readable_id, key, at, change, link.seen_at, link.seen_change)
+        return Applied(stale=True)
+    old, new = _seen(link), state_of(issue, link)
+    if not _claim(deps, link, new, at, change, key):
+        return Applied()
+    if old == new and key == link.jira_key:
+        return Applied()
     with session_scope(deps.engine) as session:
         item = session.get(MODELS[link.kind], link.entity_id)
     if item is None:
-        return 0
-    key = link.jira_key
+        return Applied()
     notes: list[str] = []
+    if key != link.jira_key:
+        notes.append(_moved(deps, link, item, issue, key))
     if old.status_done is not None and new.status_done != old.status_done:
-        notes.append(_status_changed(deps, link, item, new))
+        notes.append(_status_changed(deps, link, item, new, key))
     elif new.status_name != old.status_name and old.status_name is not None:
         notes.append(f"🔄 Jira: {key} is now *{escape_mrkdwn(new.status_name or '?')}*.")
     if old.priority_id is not None and new.priority_id != old.priority_id and new.priority_id:
         with session_scope(deps.engine) as session:
             item = session.get(MODELS[link.kind], link.entity_id)  # as the status change left it
-        notes.append(_priority_changed(deps, link, item, issue, new.priority_id))
-    if new.assignee != old.assignee:
-        who = escape_mrkdwn(new.assignee) if new.assignee else "nobody"
-        notes.append(f"👤 Jira: {key} is assigned to {who}.")
+        notes.append(_priority_changed(deps, link, item, issue, new.priority_id, key))
+    if new.assignee_id != old.assignee_id:
+        with session_scope(deps.engine) as session:
+            item = session.get(MODELS[link.kind], link.entity_id)
+        notes.append(_assignee_changed(deps, item, issue, new, key))
     notes = [n for n in notes if n]
     if notes:
         with session_scope(deps.engine) as session:
             item = session.get(MODELS[link.kind], link.entity_id)
         slack_side.say_in_thread(deps, link.kind, item, "\n".join(notes))
-    return len(notes)
+    return Applied(len(notes))
 
 
-def _status_changed(deps: Deps, link: JiraLink, item, new: Seen) -> str:
-    key, status = link.jira_key, escape_mrkdwn(new.status_name or ("Done" if new.status_done else "open"))
+def _moved(deps: Deps, link: JiraLink, item, issue: dict[str, Any], key: str) -> str:
+    project = (issue.get("fields") or {}).get("project") or {}
+    where = f" (project {escape_mrkdwn(project.get('name') or project.get('key'))})" if project else ""
+    _redraw(deps, item)  # the card shows the new key
+    return f"🔀 Jira: {link.jira_key} was moved to {key}{where}; {item.readable_id} follows it."
+
+
+def _assignee_changed(deps: Deps, item, issue: dict[str, Any], new: Seen, key: str) -> str:
+    """A person assigned in Jira becomes the assignee here when we know who they are in Slack."""
+    if new.assignee_id is None:
+        if isinstance(item, Bug) and item.assignee_id is not None:
+            _set_assignee(deps, item, None)
+            return f"👤 Jira: {key} is unassigned, so {item.readable_id} is too."
+        return f"👤 Jira: {key} is unassigned."
+    who = escape_mrkdwn(new.assignee or new.assignee_id)
+    email = ((issue.get("fields") or {}).get("assignee") or {}).get("emailAddress")
+    slack_user = people.slack_user_for(deps, item.team_id, new.assignee_id, email)
+    if slack_user is None:
+        return (f"👤 Jira: {key} is assigned to {who}, whom I cannot match to anyone in Slack (Jira does not show "
+                f"their e-mail, or no one here has it), so {item.readable_id} stays as it was here.")
+    if people.assignee_of(item) == slack_user:
+        return f"👤 Jira: {key} is assigned to {who}."
+    if isinstance(item, Incident):
+        return f"👤 Jira: {key} is assigned to <@{slack_user}>; the incident's commander here stays as it was."
+    _set_assignee(deps, item, slack_user)
+    role = "owner" if isinstance(item, Risk) else "assignee"
+    return f"👤 Jira: {key} is assigned to {who}, so <@{slack_user}> is {item.readable_id}'s {role} now."
+
+
+def _set_assignee(deps: Deps, item, slack_user: str | None) -> None:
+    with session_scope(deps.engine) as session:
+        row = session.get(type(item), item.id)
+        if isinstance(row, Risk):
+            apply_changes(session, risk=row, user_id=JIRA_USER, changes={"owner_id": slack_user}, now=deps.clock())
+        else:
+            row.assignee_id = slack_user
+            session.add(row)
+    _redraw(deps, row)
+
+
+def _status_changed(deps: Deps, link: JiraLink, item, new: Seen, key: str) -> str:
+    status = escape_mrkdwn(new.status_name or ("Done" if new.status_done else "open"))
     if isinstance(item, Incident):
         if new.status_done and item.status != "resolved":
             return (f"🔄 Jira: {key} was moved to *{status}*. Resolve the incident here with "
@@ -183,19 +296,19 @@ def _status_changed(deps: Deps, link: JiraLink, item, new: Seen) -> str:
     return f"🔄 Jira: {key} was moved to *{status}*, so {row.readable_id} is {verb}."
 
 
-def _priority_changed(deps: Deps, link: JiraLink, item, issue: dict[str, Any], priority: str) -> str:
+def _priority_changed(deps: Deps, link: JiraLink, item, issue: dict[str, Any], priority: str, key: str) -> str:
     name = escape_mrkdwn(((issue.get("fields") or {}).get("priority") or {}).get("name") or priority)
-    grade = content.grade_from_priority(deps.settings, priority) if isinstance(item, Bug) else None
+    grade = mapping.resolve(deps.settings, deps.jira).grade_of(priority) if isinstance(item, Bug) else None
     if not isinstance(item, Bug) or grade is None or grade == item.grade or item.status != "open":
-        return f"⚖️ Jira: {link.jira_key}'s priority is now *{name}*."
+        return f"⚖️ Jira: {key}'s priority is now *{name}*."
     with session_scope(deps.engine) as session:
         row = session.get(Bug, item.id)
         before = row.grade
         record_change(session, bug=row, user_id=JIRA_USER, kind="change", to_grade=grade,
-                      reason=f"priority set to {name} in Jira ({link.jira_key})", now=deps.clock())
+                      reason=f"priority set to {name} in Jira ({key})", now=deps.clock())
         outbox.record(session, deps, row, "fields")  # the grade label follows
     _redraw(deps, row)
-    return f"⚖️ Jira: {link.jira_key}'s priority is now *{name}*, so {row.readable_id} is grade {before} → {grade}."
+    return f"⚖️ Jira: {key}'s priority is now *{name}*, so {row.readable_id} is grade {before} → {grade}."
 
 
 def _redraw(deps: Deps, item) -> None:
@@ -223,11 +336,20 @@ def webhook_authorised(deps: Deps, *, body: bytes, query_secret: str | None, sig
 def on_webhook(deps: Deps, payload: dict[str, Any]) -> str:
     """An issue event from Jira: apply it as the poll would (the poll remains the safety net)."""
     issue = payload.get("issue")
-    if not isinstance(issue, dict) or not issue.get("key"):
+    if not isinstance(issue, dict) or not (issue.get("key") or issue.get("id")):
         return "ignored: no issue in the event"
+    event = str(payload.get("webhookEvent") or "")
     with session_scope(deps.engine) as session:
-        links = repo.links_by_key(session, [str(issue["key"])])
-    link = links.get(str(issue["key"]))
+        link = repo.link_for_issue(session, issue_id=str(issue.get("id") or "") or None,
+                                   key=str(issue.get("key") or "") or None)
     if link is None:
         return "ignored: not one of ours"
-    return f"{apply_remote(deps, link, issue)} change(s) applied"
+    if event == "jira:issue_deleted":
+        gone = links.unlink(deps, link, reason="deleted")
+        return f"{link.readable_id} unlinked from {link.jira_key}" if gone else "ignored: unlinked already"
+    if event.startswith("comment_") or event.startswith("worklog_"):
+        return "ignored: comments and work logs are not mirrored to Slack"
+    applied = apply_remote(deps, link, issue, payload)
+    if applied.stale:
+        return f"ignored: older than what {link.jira_key} last showed"
+    return f"{applied.changes} change(s) applied"

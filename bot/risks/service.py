@@ -408,6 +408,8 @@ def _mirror_update(session, deps: Deps, risk: Risk, was: str, logged: list, note
         return
     if was in ("closed", "accepted") and now not in ("closed", "accepted"):
         outbox.record(session, deps, risk, "reopen", text="Reopened in Slack.")
+    if any(change.field_name == "owner_id" for change in logged):
+        outbox.record(session, deps, risk, "assign")
     outbox.record(session, deps, risk, "fields")
     outbox.record(session, deps, risk, "comment", text=f"Updated in Slack: {_said(logged)}.")
 

@@ -587,6 +587,15 @@ class Workspace:
         required(args, "user")
         return {"user": self.user(args).to_api(self.team_id)}
 
+    def api_users_lookupByEmail(self, args: dict[str, Any]) -> dict[str, Any]:  # noqa: N802 (Slack's name)
+        """Slack matches the address case-insensitively and answers `users_not_found` when nobody has it."""
+        required(args, "email")
+        wanted = str(args["email"]).casefold()
+        user = next((u for u in self.users.values() if u.email and u.email.casefold() == wanted), None)
+        if user is None:
+            raise SlackApiFailure("users_not_found")
+        return {"user": user.to_api(self.team_id)}
+
     def api_users_list(self, args: dict[str, Any]) -> dict[str, Any]:
         return {"members": [u.to_api(self.team_id) for u in self.users.values()],
                 "response_metadata": {"next_cursor": ""}}
