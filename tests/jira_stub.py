@@ -101,6 +101,7 @@ class Fault:
     retry_after: int | None = None
     times: int = 1
     drop: bool = False  # do the work, then close the connection without an answer
+    page: bool = False  # answer with an HTML page, as a proxy in front of Jira does, instead of Jira's JSON
 
 
 @dataclass
@@ -134,6 +135,7 @@ class JiraStub:
         self.issues: dict[str, Issue] = {}  # by current key
         self.deleted: dict[str, Issue] = {}  # by id: copies kept so a jira:issue_deleted event can be built
         self.old_keys: dict[str, str] = {}  # a key an issue had before a move → its id
+        self.hidden_projects: set[str] = set()  # projects our account lost Browse on: they and their issues 404
         self.requests: list[tuple[str, str, dict[str, list[str]], Any]] = []
         self.faults: list[Fault] = []
         self.workflow = dict(WORKFLOW)
@@ -192,8 +194,8 @@ class JiraStub:
     # --- what tests set up and look at --------------------------------------------------------------
 
     def fail(self, status: int, *, method: str | None = None, path: str | None = None, retry_after: int | None = None,
-             times: int = 1, drop: bool = False) -> None:
-        self.faults.append(Fault(status, method, path, retry_after, times, drop))
+             times: int = 1, drop: bool = False, page: bool = False) -> None:
+        self.faults.append(Fault(status, method, path, retry_after, times, drop, page))
 
     def calls(self, method: str, path_part: str) -> list[tuple[str, str, dict, Any]]:
         return [r for r in self.requests if r[0] == method and path_part in r[1]]
@@ -605,6 +607,8 @@ class _Handler(BaseHTTPRequestHandler):
                 fault.times -= 1
                 if fault.times <= 0:
                     stub.faults.remove(fault)
+        if fault is not None and fault.page:
+            return self._send_page(fault.status)
         if fault is not None and not fault.drop:
             headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
             return self._send(fault.status, {"errorMessages": ["stand-in fault"]}, headers)
@@ -622,6 +626,22 @@ class _Handler(BaseHTTPRequestHandler):
         header = self.headers.get("Authorization", "")
         expected = base64.b64encode(f"{self.jira.user}:{self.jira.token}".encode()).decode()
         return header in (f"Basic {expected}", f"Bearer {self.jira.token}")
+
+    def _project(self, ref: str) -> tuple[int, Any]:
+        """A project our account may browse (`hidden_projects`: ones whose Browse permission it lost)."""
+        stub = self.jira
+        key = next((k for k, p in stub.projects.items() if ref in (k, p["id"])), None)
+        if key is None or key in stub.hidden_projects:
+            return 404, {"errorMessages": [f"No project could be found with key '{ref}'."], "errors": {}}
+        return 200, stub._project_json(key)
+
+    def _send_page(self, status: int) -> None:
+        data = f"<html><body><h1>{status}</h1><p>nginx</p></body></html>".encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
 
     def _send(self, status: int, answer: Any, headers: dict[str, str] | None = None) -> None:
         data = b"" if answer is None else json.dumps(answer).encode()
@@ -654,6 +674,8 @@ class _Handler(BaseHTTPRequestHandler):
         }
         if (method, rest) in simple:
             return simple[(method, rest)]()
+        if method == "GET" and (m := re.fullmatch(r"project/([^/]+)", rest)):
+            return self._project(m.group(1))
         if method == "GET" and (m := re.fullmatch(r"issue/createmeta/([^/]+)/issuetypes(?:/([^/]+))?", rest)):
             return self._createmeta(m.group(1), m.group(2), query)
         if not (m := re.fullmatch(r"issue/([^/]+)(/comment|/transitions|/assignee)?", rest)):
@@ -723,7 +745,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _issue_route(self, method: str, key: str, sub: str | None, query: dict, body: Any) -> tuple[int, Any]:
         stub = self.jira
         issue = stub._find(key)
-        if issue is None:
+        if issue is None or issue.fields["project"]["key"] in stub.hidden_projects:
             return 404, {"errorMessages": [NO_ISSUE], "errors": {}}
         if sub is None and method == "GET":
             return 200, _issue_json(stub, issue, [f for value in query.get("fields", []) for f in value.split(",")])

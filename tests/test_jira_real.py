@@ -361,6 +361,7 @@ def test_a_risk_owner_goes_to_jira_and_a_slack_user_without_jira_account_is_said
     jira.add_user("Bob Lindqvist", "bob@example.com")
     command(bot, "/risk", "the annotation budget may run out p=3 i=3 owner=<@U0BOB|bob>")
     deliver(bot)
+    assert deliver(bot).delivered == 1, "the assignment goes as its own row, after the create"
     assert jira.issues["PM-1"].fields["assignee"]["displayName"] == "Bob Lindqvist"
     command(bot, "/risk", "update R-1 owner=<@U0CARLOS|carlos>")
     deliver(bot)
@@ -407,3 +408,92 @@ def test_incident_link_makes_the_issue_its_twin(bot_factory, jira: JiraStub) -> 
     assert existing.fields["status"]["name"] == "Done"
     other = command(bot, "/incident", "link OPS-77", channel=incident.channel_id)
     assert f"Jira twin is {existing.key}, so OPS-77 is linked as related" in other["text"]
+
+
+# --- what must not unlink, and what goes wrong on the way ---------------------------------------------------
+
+
+def test_a_404_that_is_not_about_the_issue_unlinks_nothing(bot: RunningBot, jira: JiraStub) -> None:
+    """A proxy's 404 page, and a project our account can no longer browse (every issue then answers 404):
+    failures to retry and report, not deletions."""
+    command(bot, "/bug", "the assistant forgets the conversation after three turns")
+    deliver(bot)
+    jira.fail(404, path="/issue/", page=True)
+    command(bot, "/bug", "close B-1 context window raised")
+    run = deliver(bot)
+    assert run.failed == 1 and run.dropped == 0, str(run)
+    jira.hidden_projects.add("PM")
+    run = deliver(bot, later=timedelta(minutes=5))
+    assert run.failed == 1 and run.dropped == 0, str(run)
+    [link] = links(bot)
+    assert link.gone_at is None
+    bug = get(bot, Bug, "B-1")
+    assert not any("not in Jira any more" in t for t in thread(bot, bug))
+    jira.hidden_projects.clear()
+    assert deliver(bot, later=timedelta(hours=1)).delivered == 1
+    assert jira.issues["PM-1"].fields["status"]["name"] == "Done"
+
+
+def test_linking_a_key_that_does_not_exist_says_so(bot: RunningBot, jira: JiraStub) -> None:
+    command(bot, "/bug", "the chatbot recommends a discontinued plan")
+    assert "mirrored to Jira PM-999" in command(bot, "/bug", "link B-1 PM-999")["text"]
+    run = deliver(bot)
+    assert run.dropped == 1 and run.failed == 0, str(run)
+    bug = get(bot, Bug, "B-1")
+    [said] = [t for t in thread(bot, bug) if "PM-999" in t and "was not found" in t]
+    assert "/bug link B-1 KEY" in said and "deleted" not in said
+
+
+def test_an_incident_linked_to_a_bug_s_twin_gets_it_as_related(bot_factory, jira: JiraStub) -> None:
+    bot = bot_factory(pmbot_incident_channel="C0RANDOM", **jira_settings(jira))
+    command(bot, "/bug", "the assistant reads out other customers' addresses")
+    deliver(bot)
+    command(bot, "/incident", "declare Address leak in the voice assistant grade 1")
+    incident = get(bot, Incident, "INC-1")
+    answer = command(bot, "/incident", "link PM-1", channel=incident.channel_id)
+    assert "PM-1 is B-1's Jira twin, so it is linked here as related" in answer["text"]
+    assert "PM-1" in get(bot, Incident, "INC-1").links
+
+
+def test_without_the_email_scope_the_thread_says_what_to_do(bot: RunningBot, jira: JiraStub) -> None:
+    jira.add_user("Carlos Ruiz", "carlos@example.com")
+    bot.sandbox.ws.users["U0CARLOS"].email = None  # what users.info shows an app without users:read.email
+    command(bot, "/bug", "the summariser mixes up two documents")
+    deliver(bot)
+    bot.driver.choose("Assign", "U0CARLOS", user="U0ALICE")
+    bot.runtime.settle()
+    deliver(bot)
+    bug = get(bot, Bug, "B-1")
+    [said] = [t for t in thread(bot, bug) if "did not give me <@U0CARLOS>'s e-mail" in t]
+    assert "users:read.email" in said
+    assert jira.issues["PM-1"].fields["assignee"] is None
+
+
+def test_a_failed_assignment_after_a_create_keeps_the_key_on_the_card(bot: RunningBot, jira: JiraStub) -> None:
+    jira.add_user("Bob Lindqvist", "bob@example.com")
+    command(bot, "/risk", "a key vendor may change its API terms p=3 i=3 owner=<@U0BOB|bob>")
+    jira.fail(503, path="/assignee")
+    run = deliver(bot)
+    assert run.delivered == 0 or jira.issues, str(run)
+    deliver(bot)  # the assignment is its own row: it fails (and pauses) without undoing the create
+    risk = get(bot, Risk, "R-1")
+    assert "PM-1" in card_text(bot, risk)
+    assert deliver(bot, later=timedelta(hours=1)).failed == 0
+    assert jira.issues["PM-1"].fields["assignee"]["displayName"] == "Bob Lindqvist"
+    assert len(jira.issues) == 1
+
+
+def test_without_updated_the_webhook_timestamp_orders_deliveries(bot: RunningBot, jira: JiraStub) -> None:
+    """Some deliveries carry a trimmed issue: then the event's own `timestamp` says how new it is."""
+    command(bot, "/risk", "the fine-tuning data may contain customer names p=3 i=5")
+    deliver(bot)
+    start = datetime.now(UTC)
+    jira.set_status("PM-1", "Done", at=start)
+    older = jira.event("updated", "PM-1")
+    jira.set_status("PM-1", "To Do", at=start + timedelta(seconds=20))
+    newer = jira.event("updated", "PM-1")
+    for event in (older, newer):
+        del event["issue"]["fields"]["updated"]
+    assert hook(bot, newer)[1] == "0 change(s) applied"  # To Do: R-1 is open already
+    assert hook(bot, older)[1] == "ignored: older than what PM-1 last showed"
+    assert get(bot, Risk, "R-1").status == "open"

@@ -77,12 +77,21 @@ def _translate(exc: Exception) -> Exception:
             except ValueError:
                 retry_after = None
             return JiraUnavailable(f"Jira answered HTTP {status}", retry_after, status)
-        if status == 404:
+        if status == 404 and _jira_said(exc):  # a proxy's or a wrong path's 404 is not Jira saying "no such issue"
             return JiraNotFound(_jira_message(exc))
         return JiraRejected(_jira_message(exc))
     if isinstance(exc, requests.RequestException):
         return JiraUnavailable(f"Jira is unreachable ({type(exc).__name__})")
     return exc
+
+
+def _jira_said(exc: JIRAError) -> bool:
+    """Whether the answer is Jira's own JSON error (errorMessages / errors), not some other server's page."""
+    try:
+        body = exc.response.json() if exc.response is not None else None
+    except ValueError:
+        return False
+    return isinstance(body, dict) and ("errorMessages" in body or "errors" in body)
 
 
 def _jira_message(exc: JIRAError) -> str:
@@ -213,6 +222,22 @@ class JiraGateway:
         # Cloud hides e-mail addresses by default; one match for a full address is that person.
         hidden = [u for u in users if not u.get("emailAddress")]
         return hidden[0] if len(users) == 1 and hidden else None
+
+    def can_see_project(self, key: str) -> bool:
+        """Whether our account can still see a project (when every issue answers 404, it is the permission)."""
+        try:
+            self._do(lambda c: c._get_json(f"project/{key}"))
+        except JiraNotFound:
+            return False
+        return True
+
+    def forget_meta(self, *, now: float | None = None, min_age: float = 300) -> None:
+        """Read the project's metadata again at next use (a type may have been added), at most every few
+        minutes."""
+        now = time.monotonic() if now is None else now
+        cached = self._meta
+        if cached is not None and now - cached[0] >= min_age:
+            self._meta = None
 
     def project_meta(self, *, now: float | None = None) -> ProjectMeta:
         """The project's issue types and priorities, read once and kept for a day."""

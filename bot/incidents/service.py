@@ -23,6 +23,7 @@ from bot.incidents import blocks as inc_blocks
 from bot.mirror import links, outbox
 from bot.mirror.links import is_jira_key
 from bot.settings import responders_by_grade
+from storage import jira as jira_repo
 from storage.bugs import get_bug, record_llm_usage
 from storage.db import session_scope
 from storage.incidents import (
@@ -351,6 +352,12 @@ def link(deps: Deps, incident: Incident, *, user_id: str, target: str) -> str:
     incident has none yet; otherwise it is a related link, like the rest (they go in the post-mortem)."""
     if deps.jira is not None and is_jira_key(target) and not incident.drill and target[:2] not in ("B-", "R-"):
         twin = outbox.link_of(deps, incident)
+        with session_scope(deps.engine) as session:
+            taken = jira_repo.link_by_key(session, team_id=incident.team_id, jira_key=target)
+        if taken is not None and (twin is None or taken.id != twin.id):
+            _add_link(deps, incident, target, user_id)
+            return f"{target} is {taken.readable_id}'s Jira twin, so it is linked here as related (it goes in the " \
+                   "post-mortem)."
         if twin is None:
             made = links.link_existing(deps, incident, target)
             _log(deps, incident, "link", f"Jira twin {made.jira_key}", user_id)

@@ -84,11 +84,17 @@ def unlink(deps: Deps, link: JiraLink, *, reason: str) -> bool:
         return True
     from bot.mirror import slack_side
 
-    what = "was deleted in Jira" if reason == "deleted" else \
-        "is not in Jira any more (it answers 404: deleted, or moved where pmbot cannot see it)"
-    then = ("Its next change here will create a new issue." if deps.settings.jira_recreate_deleted else
-            f"To mirror it again, link another issue: `/{link.kind} link {link.readable_id} KEY`.")
-    slack_side.say_in_thread(deps, link.kind, item, f"🗑️ Jira: {link.jira_key} {what}, so {link.readable_id} is "
-                                                    f"no longer mirrored. {then}")
+    again = "`/incident link KEY` in the war room" if link.kind == "incident" else \
+        f"`/{link.kind} link {link.readable_id} KEY`"
+    if reason == "not_found_on_link":
+        text = (f"🔗 Jira: {link.jira_key} was not found (check the key, and that pmbot's Jira account can see it), "
+                f"so {link.readable_id} is not linked to it. Link it again with {again}.")
+    else:
+        what = "was deleted in Jira" if reason == "deleted" else \
+            "is not in Jira any more (it answers 404: deleted, or moved where pmbot cannot see it)"
+        then = ("Its next change here will create a new issue." if deps.settings.jira_recreate_deleted else
+                f"To mirror it again, link another issue: {again}.")
+        text = f"🗑️ Jira: {link.jira_key} {what}, so {link.readable_id} is no longer mirrored. {then}"
+    slack_side.say_in_thread(deps, link.kind, item, text)
     slack_side.redraw(deps, link.kind, link.entity_id)
     return True

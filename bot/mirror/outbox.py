@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import update
+from sqlalchemy import delete, update
 from sqlmodel import Session
 
 from bot.domain import jira_text as wiki
@@ -98,33 +98,8 @@ def deliver(deps: Deps, *, now: datetime | None = None) -> Run:
         with session_scope(deps.engine) as session:
             if not repo.claim(session, row, now=now):
                 continue
-        try:
-            outcome = _deliver_one(deps, row)
-        except JiraNotFound as exc:
-            run.dropped += 1
-            _gone(deps, row, str(exc))
-            continue
-        except JiraUnavailable as exc:
-            run.failed += 1
-            run.paused_until = _pause(deps, row, exc, now)
+        if not _attempt(deps, row, run, now):
             break
-        except (JiraRejected, MappingMissing) as exc:
-            run.failed += 1
-            _failed(deps, row, str(exc), now, REJECTED_START, REJECTED_CAP)
-            continue
-        except Exception as exc:  # a bug of ours must not stop the other rows
-            logger.exception("jira outbox: delivering %s %s failed", row.readable_id, row.op)
-            run.failed += 1
-            _failed(deps, row, f"internal error ({type(exc).__name__})", now, REJECTED_START, REJECTED_CAP)
-            continue
-        if outcome == DONE:
-            run.delivered += 1
-            _finish(deps, row)
-        elif outcome == DROPPED:
-            run.dropped += 1
-        else:
-            run.waiting += 1
-            _postpone(deps, row, now + NOT_READY_DELAY)
     if run.delivered and run.paused_until is None:
         with session_scope(deps.engine) as session:
             state = repo.state(session)
@@ -132,6 +107,43 @@ def deliver(deps: Deps, *, now: datetime | None = None) -> Run:
             session.add(state)
     alert_dead(deps)
     return run
+
+
+def _attempt(deps: Deps, row: JiraOutbox, run: Run, now: datetime) -> bool:
+    """Deliver one claimed row and book the outcome in `run`; False when Jira says to wait (stop the pass)."""
+    try:
+        outcome = _deliver_one(deps, row)
+    except JiraNotFound as exc:
+        if _gone(deps, row, str(exc)):
+            run.dropped += 1
+            return True
+        run.failed += 1
+        _failed(deps, row, str(exc), now, REJECTED_START, REJECTED_CAP)
+        return True
+    except JiraUnavailable as exc:
+        run.failed += 1
+        run.paused_until = _pause(deps, row, exc, now)
+        return False
+    except (JiraRejected, MappingMissing) as exc:
+        run.failed += 1
+        if isinstance(exc, MappingMissing) and deps.jira is not None:
+            deps.jira.forget_meta()  # someone may be adding the missing type: look again soon
+        _failed(deps, row, str(exc), now, REJECTED_START, REJECTED_CAP)
+        return True
+    except Exception as exc:  # a bug of ours must not stop the other rows
+        logger.exception("jira outbox: delivering %s %s failed", row.readable_id, row.op)
+        run.failed += 1
+        _failed(deps, row, f"internal error ({type(exc).__name__})", now, REJECTED_START, REJECTED_CAP)
+        return True
+    if outcome == DONE:
+        run.delivered += 1
+        _finish(deps, row)
+    elif outcome == DROPPED:
+        run.dropped += 1
+    else:
+        run.waiting += 1
+        _postpone(deps, row, now + NOT_READY_DELAY)
+    return True
 
 
 def _deliver_one(deps: Deps, row: JiraOutbox) -> str:
@@ -201,7 +213,11 @@ def _assign(deps: Deps, link: JiraLink, item: Item, target: str) -> None:
         return
     found = people.jira_account_for(deps, item.team_id, slack_user)
     if found.account is None:
-        if not found.cached:  # said once a day per person, not on every item
+        if found.no_email:
+            _say(deps, item, f"👤 Slack did not give me <@{slack_user}>'s e-mail, so I cannot find them in Jira and "
+                             f"{link.jira_key} keeps its assignee. pmbot needs the users:read.email scope: "
+                             "reinstall the app from `pmbot manifest`.")
+        elif not found.cached:  # said once a day per person, not on every item
             _say(deps, item, f"👤 I could not find <@{slack_user}> in Jira by their Slack e-mail, so {link.jira_key} "
                              "keeps its assignee. Assign it in Jira, or give them a Jira account with the same "
                              "e-mail.")
@@ -255,15 +271,19 @@ def _drop(deps: Deps, row: JiraOutbox, why: str) -> str:
     return DROPPED
 
 
-def _gone(deps: Deps, row: JiraOutbox, why: str) -> None:
-    """Jira answered 404 for the item's issue: unlink it (once), and drop this row and those behind it."""
+def _gone(deps: Deps, row: JiraOutbox, why: str) -> bool:
+    """Jira answered 404 for the item's issue: unlink it (once), and drop this row and those behind it. False
+    (a failure, retried, then an admin alert) when it cannot be the issue: the item has no live link, or our
+    account cannot see the issue's project any more, where every issue answers 404."""
     from bot.mirror import links
 
     with session_scope(deps.engine) as session:
         link = repo.link_for(session, team_id=row.team_id, kind=row.kind, entity_id=row.entity_id)
+    if link is None or deps.jira is None or not deps.jira.can_see_project(link.jira_key.rsplit("-", 1)[0]):
+        return False
     _drop(deps, row, f"Jira answered 404: {why}")
-    if link is not None:
-        links.unlink(deps, link, reason="not_found")
+    links.unlink(deps, link, reason="not_found_on_link" if row.op == "adopt" else "not_found")
+    return True
 
 
 def _comment(payload: dict, names: NameLookup | None = None) -> str:
@@ -298,12 +318,9 @@ def _create(deps: Deps, row: JiraOutbox, item: Item) -> None:
                                  readable_id=row.readable_id, jira_key=key, jira_id=issue_id,
                                  url=gateway.browse_url(key), origin="created", status_done=done,
                                  priority_id=priority, created_at=deps.clock()))
+            if people.assignee_of(item) is not None:  # its own row: a failure there must not undo the create
+                record(session, deps, item, "assign")
     logger.info("jira: %s mirrored as %s%s", row.readable_id, key, " (found by its label)" if found else "")
-    if people.assignee_of(item) is not None:
-        with session_scope(deps.engine) as session:
-            link = repo.link_for(session, team_id=row.team_id, kind=row.kind, entity_id=row.entity_id)
-        if link is not None:
-            _assign(deps, link, item, link.jira_id or link.jira_key)
     _show_key(deps, row.kind, item.id)
 
 
@@ -319,6 +336,16 @@ def _adopt(deps: Deps, row: JiraOutbox, item: Item, link: JiraLink | None) -> No
     target = str(issue.get("id") or "") or link.jira_key
     if not set(ours) <= set(fields.get("labels") or []):
         gateway.edit(target, {}, update={"labels": [{"add": label} for label in ours]})
+    issue_id = str(issue.get("id") or "") or None
+    with session_scope(deps.engine) as session:
+        twin = repo.link_for_issue(session, issue_id=issue_id, key=None)
+    if twin is not None and twin.id != link.id:  # linked by an old key of a moved issue that is a twin already
+        with session_scope(deps.engine) as session:
+            session.execute(delete(JiraLink).where(JiraLink.id == link.id))
+        _say(deps, item, f"🔗 {link.jira_key} is {issue.get('key')} now, the Jira twin of {twin.readable_id} already, "
+                         f"so {item.readable_id} is not linked to it.")
+        _show_key(deps, row.kind, item.id)
+        return
     seen = sync.state_of(issue)
     stamp = sync.version_of(issue, None)
     _snapshot(deps, link, jira_id=str(issue.get("id") or "") or None, jira_key=str(issue.get("key") or link.jira_key),
@@ -367,13 +394,14 @@ def _show_key(deps: Deps, kind: str, entity_id: int) -> None:
 
 def _finish(deps: Deps, row: JiraOutbox) -> None:
     with session_scope(deps.engine) as session:
-        session.execute(update(JiraOutbox).where(JiraOutbox.id == row.id)
+        session.execute(update(JiraOutbox).where(JiraOutbox.id == row.id, JiraOutbox.status == "pending")
                         .values(status="done", done_at=deps.clock(), last_error=None))
 
 
 def _postpone(deps: Deps, row: JiraOutbox, when: datetime) -> None:
     with session_scope(deps.engine) as session:
-        session.execute(update(JiraOutbox).where(JiraOutbox.id == row.id).values(next_attempt_at=when))
+        session.execute(update(JiraOutbox).where(JiraOutbox.id == row.id, JiraOutbox.status == "pending")
+                        .values(next_attempt_at=when))
 
 
 def _failed(deps: Deps, row: JiraOutbox, why: str, now: datetime, start: timedelta, cap: timedelta,
@@ -382,7 +410,8 @@ def _failed(deps: Deps, row: JiraOutbox, why: str, now: datetime, start: timedel
     delay = wait if wait is not None else min(cap, start * (2 ** max(0, attempts - 1)))
     dead = attempts >= deps.settings.jira_max_attempts
     with session_scope(deps.engine) as session:
-        session.execute(update(JiraOutbox).where(JiraOutbox.id == row.id)
+        # Only while pending: a row dropped meanwhile (its issue was deleted) stays dropped.
+        session.execute(update(JiraOutbox).where(JiraOutbox.id == row.id, JiraOutbox.status == "pending")
                         .values(attempts=attempts, last_error=truncate(why, 1000), next_attempt_at=now + delay,
                                 status="dead" if dead else "pending"))
     logger.warning("jira: %s %s failed (attempt %d%s): %s", row.readable_id, row.op, attempts,

@@ -37,9 +37,10 @@ def assignee_of(item: Bug | Risk | Incident) -> str | None:
 
 @dataclass(frozen=True)
 class Match:
-    account: str | None  # None: nobody in Jira has the Slack user's e-mail (or Slack did not tell it)
+    account: str | None  # None: nobody in Jira has the Slack user's e-mail, or Slack did not tell it
     name: str | None
     cached: bool  # from an earlier look-up: a miss was said then, and need not be said again
+    no_email: bool = False  # Slack gave no e-mail (the app lacks users:read.email): nothing to look up by
 
 
 def jira_account_for(deps: Deps, team_id: str, slack_user: str) -> Match:
@@ -49,12 +50,16 @@ def jira_account_for(deps: Deps, team_id: str, slack_user: str) -> Match:
         known = repo.person(session, team_id=team_id, slack_user_id=slack_user)
         if known is not None and now - known.checked_at < (HIT_TTL if known.jira_account else MISS_TTL):
             return Match(known.jira_account, known.display_name, cached=True)
-    email = _slack_email(deps, slack_user)
+    try:
+        email = _slack_email(deps, slack_user)
+    except SlackError as exc:  # a passing failure is not a miss to remember for a day
+        logger.warning("jira people: users.info %s failed: %s", slack_user, exc.code)
+        return Match(None, None, cached=True)
     found = deps.jira.find_user(email) if email and deps.jira is not None else None
     account = (found.get("accountId") or found.get("name")) if found else None
     name = found.get("displayName") if found else None
     _remember(deps, team_id, slack_user, account, name)
-    return Match(str(account) if account else None, name, cached=False)
+    return Match(str(account) if account else None, name, cached=False, no_email=not email)
 
 
 def slack_user_for(deps: Deps, team_id: str, account: str, email: str | None) -> str | None:
@@ -79,11 +84,8 @@ def slack_user_for(deps: Deps, team_id: str, account: str, email: str | None) ->
 
 
 def _slack_email(deps: Deps, slack_user: str) -> str | None:
-    try:
-        user = call(deps.client, "users_info", user=slack_user).get("user") or {}
-    except SlackError as exc:
-        logger.warning("jira people: users.info %s failed: %s", slack_user, exc.code)
-        return None
+    """The e-mail of the Slack profile; Slack leaves it out when the app lacks users:read.email."""
+    user = call(deps.client, "users_info", user=slack_user).get("user") or {}
     return (user.get("profile") or {}).get("email") or None
 
 

@@ -109,7 +109,7 @@ def state_of(issue: dict[str, Any], link: JiraLink | None = None) -> Seen:
     if "assignee" in fields:
         person = fields.get("assignee") or {}
         assignee_id = person.get("accountId") or person.get("name") or None
-        assignee = person.get("displayName") or assignee_id
+        assignee = person.get("displayName") or ("someone" if assignee_id else None)  # never the id (an e-mail on DC)
     else:
         assignee_id, assignee = known.assignee_id, known.assignee
     return Seen(done, status.get("name") if status else known.status_name, priority, assignee_id, assignee)
@@ -162,6 +162,8 @@ def _claim(deps: Deps, link: JiraLink, new: Seen, at: datetime | None, change: i
                               "priority_id": new.priority_id, "assignee_id": new.assignee_id,
                               "assignee": new.assignee}
     if at is not None:
+        if change is None and at == link.seen_at:  # the poll has no changelog id: keep the webhook's
+            change = link.seen_change
         values.update(seen_at=at, seen_change=change)
     if key != link.jira_key:
         values.update(jira_key=key, url=deps.jira.browse_url(key) if deps.jira else link.url)
@@ -178,17 +180,36 @@ def _claim(deps: Deps, link: JiraLink, new: Seen, at: datetime | None, change: i
         return result.rowcount == 1
 
 
+CLAIM_TRIES = 3
+
+
 def apply_remote(deps: Deps, link: JiraLink, issue: dict[str, Any], event: dict[str, Any] | None = None) -> Applied:
     """Apply what changed in Jira since we last looked, unless the delivery is older than that."""
     at, change = version_of(issue, event)
     key = str(issue.get("key") or link.jira_key)
-    if _stale(link, at, change):
-        logger.info("jira: ignored a stale delivery for %s (%s): updated %s, change %s; already saw %s, change %s",
-                    link.readable_id, key, at, change, link.seen_at, link.seen_change)
-        return Applied(stale=True)
-    old, new = _seen(link), state_of(issue, link)
-    if not _claim(deps, link, new, at, change, key):
+    for _ in range(CLAIM_TRIES):  # the poll and a webhook (or two replicas) may race for the same link
+        if _stale(link, at, change):
+            logger.info("jira: ignored a stale delivery for %s (%s): updated %s, change %s; already saw %s, "
+                        "change %s", link.readable_id, key, at, change, link.seen_at, link.seen_change)
+            return Applied(stale=True)
+        old, new = _seen(link), state_of(issue, link)
+        # What may need Jira is asked before the snapshot moves: a failure then leaves the change to a retry.
+        chosen = mapping.resolve(deps.settings, deps.jira) if link.kind == "bug" and new.priority_id and \
+            new.priority_id != old.priority_id else None
+        if _claim(deps, link, new, at, change, key):
+            break
+        with session_scope(deps.engine) as session:
+            link = session.get(JiraLink, link.id)
+        if link is None or link.gone_at is not None:
+            return Applied()
+    else:
         return Applied()
+    return _apply(deps, link, issue, old, new, key, chosen)
+
+
+def _apply(deps: Deps, link: JiraLink, issue: dict[str, Any], old: Seen, new: Seen, key: str,
+           chosen: mapping.Mapping | None) -> Applied:
+    """Bring the item in line with the state just claimed, and say so in its thread."""
     if old == new and key == link.jira_key:
         return Applied()
     with session_scope(deps.engine) as session:
@@ -196,32 +217,34 @@ def apply_remote(deps: Deps, link: JiraLink, issue: dict[str, Any], event: dict[
     if item is None:
         return Applied()
     notes: list[str] = []
-    if key != link.jira_key:
-        notes.append(_moved(deps, link, item, issue, key))
-    if old.status_done is not None and new.status_done != old.status_done:
-        notes.append(_status_changed(deps, link, item, new, key))
-    elif new.status_name != old.status_name and old.status_name is not None:
-        notes.append(f"🔄 Jira: {key} is now *{escape_mrkdwn(new.status_name or '?')}*.")
-    if old.priority_id is not None and new.priority_id != old.priority_id and new.priority_id:
-        with session_scope(deps.engine) as session:
-            item = session.get(MODELS[link.kind], link.entity_id)  # as the status change left it
-        notes.append(_priority_changed(deps, link, item, issue, new.priority_id, key))
-    if new.assignee_id != old.assignee_id:
-        with session_scope(deps.engine) as session:
-            item = session.get(MODELS[link.kind], link.entity_id)
-        notes.append(_assignee_changed(deps, item, issue, new, key))
-    notes = [n for n in notes if n]
-    if notes:
-        with session_scope(deps.engine) as session:
-            item = session.get(MODELS[link.kind], link.entity_id)
-        slack_side.say_in_thread(deps, link.kind, item, "\n".join(notes))
+    try:
+        if key != link.jira_key:
+            notes.append(_moved(deps, link, item, issue, key))
+        if old.status_done is not None and new.status_done != old.status_done:
+            notes.append(_status_changed(deps, link, item, new, key))
+        elif new.status_name != old.status_name and old.status_name is not None:
+            notes.append(f"🔄 Jira: {key} is now *{escape_mrkdwn(new.status_name or '?')}*.")
+        if old.priority_id is not None and new.priority_id != old.priority_id and new.priority_id:
+            with session_scope(deps.engine) as session:
+                item = session.get(MODELS[link.kind], link.entity_id)  # as the status change left it
+            notes.append(_priority_changed(deps, link, item, issue, new.priority_id, key, chosen))
+        if new.assignee_id != old.assignee_id:
+            with session_scope(deps.engine) as session:
+                item = session.get(MODELS[link.kind], link.entity_id)
+            notes.append(_assignee_changed(deps, item, issue, new, key))
+    finally:  # what was applied is said, even when a later part failed
+        notes = [n for n in notes if n]
+        if notes:
+            with session_scope(deps.engine) as session:
+                item = session.get(MODELS[link.kind], link.entity_id)
+            slack_side.say_in_thread(deps, link.kind, item, "\n".join(notes))
     return Applied(len(notes))
 
 
 def _moved(deps: Deps, link: JiraLink, item, issue: dict[str, Any], key: str) -> str:
     project = (issue.get("fields") or {}).get("project") or {}
     where = f" (project {escape_mrkdwn(project.get('name') or project.get('key'))})" if project else ""
-    _redraw(deps, item)  # the card shows the new key
+    slack_side.redraw(deps, link.kind, link.entity_id)  # the card (or announcement) shows the new key
     return f"🔀 Jira: {link.jira_key} was moved to {key}{where}; {item.readable_id} follows it."
 
 
@@ -296,9 +319,10 @@ def _status_changed(deps: Deps, link: JiraLink, item, new: Seen, key: str) -> st
     return f"🔄 Jira: {key} was moved to *{status}*, so {row.readable_id} is {verb}."
 
 
-def _priority_changed(deps: Deps, link: JiraLink, item, issue: dict[str, Any], priority: str, key: str) -> str:
+def _priority_changed(deps: Deps, link: JiraLink, item, issue: dict[str, Any], priority: str, key: str,
+                      chosen: mapping.Mapping | None) -> str:
     name = escape_mrkdwn(((issue.get("fields") or {}).get("priority") or {}).get("name") or priority)
-    grade = mapping.resolve(deps.settings, deps.jira).grade_of(priority) if isinstance(item, Bug) else None
+    grade = chosen.grade_of(priority) if isinstance(item, Bug) and chosen is not None else None
     if not isinstance(item, Bug) or grade is None or grade == item.grade or item.status != "open":
         return f"⚖️ Jira: {key}'s priority is now *{name}*."
     with session_scope(deps.engine) as session:
