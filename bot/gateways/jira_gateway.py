@@ -130,10 +130,6 @@ class JiraGateway:
         with self._lock:
             self._client = None
 
-    @property
-    def is_cloud(self) -> bool:
-        return bool(self.client()._is_cloud)
-
     def _do(self, action, *args, **kwargs):
         client = self.client()
         try:
