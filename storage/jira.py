@@ -70,6 +70,17 @@ def any_link_for(session: Session, *, team_id: str, kind: str, entity_id: int) -
     return session.execute(stmt).scalar_one_or_none()
 
 
+def clear_tombstone(session: Session, *, team_id: str, kind: str, entity_id: int) -> JiraLink | None:
+    """Make way for a new link: remove the tombstone of a deleted issue, if that is what the item has. The
+    item's live link, if it has one."""
+    link = any_link_for(session, team_id=team_id, kind=kind, entity_id=entity_id)
+    if link is not None and link.gone_at is not None:
+        session.delete(link)
+        session.flush()
+        return None
+    return link
+
+
 def link_for(session: Session, *, team_id: str, kind: str, entity_id: int) -> JiraLink | None:
     """The item's live Jira twin, if any."""
     link = any_link_for(session, team_id=team_id, kind=kind, entity_id=entity_id)

@@ -872,17 +872,12 @@ class _Handler(BaseHTTPRequestHandler):
         """Cloud's GET search/jql: pages by nextPageToken, no total. Server has no such endpoint."""
         if not self.jira.cloud:
             return 404, {"errorMessages": ["null for uri: search/jql"]}
-        wanted = [f for value in query.get("fields", []) for f in value.split(",")]
         try:
-            matches = self._matching(query)
-        except ValueError as exc:
+            page, start, limit, total = self._found(query, "nextPageToken")
+        except ValueError as exc:  # JQL the stand-in does not understand, or an unknown project
             return 400, {"errorMessages": [str(exc)]}
-        limit = int((query.get("maxResults") or ["50"])[0])
-        start = int((query.get("nextPageToken") or ["0"])[0])
-        page = matches[start:start + limit]
-        answer: dict[str, Any] = {"issues": [_issue_json(self.jira, i, wanted) for i in page],
-                                  "isLast": start + limit >= len(matches)}
-        if start + limit < len(matches):
+        answer: dict[str, Any] = {"issues": page, "isLast": start + limit >= total}
+        if start + limit < total:
             answer["nextPageToken"] = str(start + limit)
         return 200, answer
 
@@ -891,15 +886,20 @@ class _Handler(BaseHTTPRequestHandler):
         if self.jira.cloud:
             return 410, {"errorMessages": ["The requested API has been removed. Please migrate to the "
                                            "/rest/api/2/search/jql API."]}
-        wanted = [f for value in query.get("fields", []) for f in value.split(",")]
         try:
-            matches = self._matching(query)
-        except ValueError as exc:
+            page, start, limit, total = self._found(query, "startAt")
+        except ValueError as exc:  # JQL the stand-in does not understand, or an unknown project
             return 400, {"errorMessages": [str(exc)]}
+        return 200, {"startAt": start, "maxResults": limit, "total": total, "issues": page}
+
+    def _found(self, query: dict, cursor: str) -> tuple[list, int, int, int]:
+        """One page of what the JQL matches, from the `cursor` parameter on: (issues, start, limit, total)."""
+        wanted = [f for value in query.get("fields", []) for f in value.split(",")]
+        matches = self._matching(query)
         limit = int((query.get("maxResults") or ["50"])[0])
-        start = int((query.get("startAt") or ["0"])[0])
-        return 200, {"startAt": start, "maxResults": limit, "total": len(matches),
-                     "issues": [_issue_json(self.jira, i, wanted) for i in matches[start:start + limit]]}
+        start = int((query.get(cursor) or ["0"])[0])
+        page = [_issue_json(self.jira, i, wanted) for i in matches[start:start + limit]]
+        return page, start, limit, len(matches)
 
 
 def _check_verbs(verbs: dict[str, Any]) -> dict[str, str]:

@@ -59,17 +59,23 @@ def card_text(bot: RunningBot, item) -> str:
     return dump(next(m for m in bot.sandbox.messages if m["ts"] == item.message_ts)["blocks"])
 
 
+def two_deliveries(jira: JiraStub, key: str, first: str, then: str, *, gap: timedelta) -> tuple[dict, dict]:
+    """The webhooks of two status changes, `gap` apart (0: in the same millisecond): (older, newer)."""
+    start = datetime.now(UTC) + timedelta(seconds=5)
+    jira.set_status(key, first, at=start)
+    older = jira.event("updated", key)
+    jira.set_status(key, then, at=start + gap)
+    return older, jira.event("updated", key)
+
+
 # --- 1. order ----------------------------------------------------------------------------------------
 
 
 def test_a_late_delivery_never_undoes_a_newer_one(bot: RunningBot, jira: JiraStub) -> None:
     command(bot, "/bug", "the summariser invents quotes from the source")
     deliver(bot)
-    start = datetime.now(UTC)
-    jira.set_status("PM-1", "In Progress", at=start)
-    older = jira.event("updated", "PM-1")
-    jira.set_status("PM-1", "Done", at=start + timedelta(seconds=60))
-    newer = jira.event("updated", "PM-1")
+    older, newer = two_deliveries(jira, "PM-1", "In Progress", "Done", gap=timedelta(seconds=60))
+    start = datetime.fromtimestamp(older["timestamp"] / 1000, UTC)  # when the In Progress was set
     assert hook(bot, newer) == (200, "1 change(s) applied")
     assert get(bot, Bug, "B-1").status == "closed"
     code, said = hook(bot, older)
@@ -91,11 +97,7 @@ def test_a_late_delivery_never_undoes_a_newer_one(bot: RunningBot, jira: JiraStu
 def test_within_one_millisecond_the_changelog_id_decides(bot: RunningBot, jira: JiraStub) -> None:
     command(bot, "/risk", "the labelling vendor may miss the December deadline p=3 i=4")
     deliver(bot)
-    moment = datetime.now(UTC) + timedelta(seconds=5)
-    jira.set_status("PM-1", "Done", at=moment)
-    first = jira.event("updated", "PM-1")
-    jira.set_status("PM-1", "To Do", at=moment)
-    second = jira.event("updated", "PM-1")
+    first, second = two_deliveries(jira, "PM-1", "Done", "To Do", gap=timedelta(0))
     assert int(second["changelog"]["id"]) > int(first["changelog"]["id"])
     assert first["issue"]["fields"]["updated"] == second["issue"]["fields"]["updated"]
     assert hook(bot, second)[1] == "0 change(s) applied"  # To Do is what R-1 is already
@@ -487,11 +489,7 @@ def test_without_updated_the_webhook_timestamp_orders_deliveries(bot: RunningBot
     """Some deliveries carry a trimmed issue: then the event's own `timestamp` says how new it is."""
     command(bot, "/risk", "the fine-tuning data may contain customer names p=3 i=5")
     deliver(bot)
-    start = datetime.now(UTC)
-    jira.set_status("PM-1", "Done", at=start)
-    older = jira.event("updated", "PM-1")
-    jira.set_status("PM-1", "To Do", at=start + timedelta(seconds=20))
-    newer = jira.event("updated", "PM-1")
+    older, newer = two_deliveries(jira, "PM-1", "Done", "To Do", gap=timedelta(seconds=20))
     for event in (older, newer):
         del event["issue"]["fields"]["updated"]
     assert hook(bot, newer)[1] == "0 change(s) applied"  # To Do: R-1 is open already

@@ -49,10 +49,8 @@ def link_existing(deps: Deps, item: Item, key: str) -> JiraLink:
         taken = repo.link_by_key(session, team_id=item.team_id, jira_key=key)
         if taken is not None:
             raise UserInputError(f"{key} is the Jira twin of {taken.readable_id} already.")
-        tombstone = repo.any_link_for(session, team_id=item.team_id, kind=kind, entity_id=item.id)
-        if tombstone is not None:  # its issue was deleted in Jira: the new link takes its place
-            session.delete(tombstone)
-            session.flush()
+        # A deleted issue's tombstone makes way for the new link.
+        repo.clear_tombstone(session, team_id=item.team_id, kind=kind, entity_id=item.id)
         waiting = [row.id for row in repo.pending_for(session, team_id=item.team_id, kind=kind, entity_id=item.id)
                    if row.op == "create"]
         if waiting:

@@ -49,6 +49,11 @@ class Mapping:
     priorities: dict[str, Choice] = field(default_factory=dict)
     components: dict[str, str] = field(default_factory=dict)
 
+    @property
+    def complete(self) -> bool:
+        """Whether every type and priority is named, so Jira need not be asked."""
+        return set(self.issue_types) == set(JIRA_KINDS) and set(self.priorities) == set(JIRA_PRIORITY_KEYS)
+
     def issue_type_id(self, kind: str) -> str:
         choice = self.issue_types.get(kind)
         if choice is None:
@@ -80,18 +85,12 @@ def explicit(settings: Settings) -> Mapping:
                    components=jira_ids(settings.jira_components, "JIRA_COMPONENTS", keys=JIRA_KINDS))
 
 
-def complete(settings: Settings) -> bool:
-    """Whether the settings name every type and priority, so Jira need not be asked."""
-    given = explicit(settings)
-    return set(given.issue_types) == set(JIRA_KINDS) and set(given.priorities) == set(JIRA_PRIORITY_KEYS)
-
-
 def resolve(settings: Settings, gateway: JiraGateway | None, *, with_names: bool = False) -> Mapping:
     """The mapping in use: the settings' ids, and for what they leave out, the project's names (Jira is asked
     only then, or when `with_names` wants Jira's names for the ids given). Raises JiraUnavailable when Jira must
     be asked and cannot be; MappingMissing when the project is not there."""
     given = explicit(settings)
-    if gateway is None or (complete(settings) and not with_names):
+    if gateway is None or (given.complete and not with_names):
         return given
     try:
         meta = gateway.project_meta()

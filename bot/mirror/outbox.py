@@ -308,12 +308,7 @@ def _create(deps: Deps, row: JiraOutbox, item: Item) -> None:
         issue_id, key = gateway.create(fields)
         done, priority = False, (fields.get("priority") or {}).get("id")
     with session_scope(deps.engine) as session:
-        old = repo.any_link_for(session, team_id=row.team_id, kind=row.kind, entity_id=row.entity_id)
-        if old is not None and old.gone_at is not None:  # the tombstone of a deleted issue makes way
-            session.delete(old)
-            session.flush()
-            old = None
-        if old is None:
+        if repo.clear_tombstone(session, team_id=row.team_id, kind=row.kind, entity_id=row.entity_id) is None:
             session.add(JiraLink(team_id=row.team_id, kind=row.kind, entity_id=row.entity_id,
                                  readable_id=row.readable_id, jira_key=key, jira_id=issue_id,
                                  url=gateway.browse_url(key), origin="created", status_done=done,

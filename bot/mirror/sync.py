@@ -20,12 +20,10 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import update
 
-from bot.bugs import service as bugs
 from bot.domain.text import escape_mrkdwn
 from bot.gateways.jira_gateway import SYNC_FIELDS, JiraUnavailable
-from bot.mirror import links, mapping, outbox, people, slack_side
+from bot.mirror import content, links, mapping, outbox, people, slack_side
 from bot.mirror.outbox import MODELS
-from bot.risks import service as risks
 from storage import jira as repo
 from storage.bugs import record_change
 from storage.db import session_scope
@@ -337,7 +335,7 @@ def _priority_changed(deps: Deps, link: JiraLink, item, issue: dict[str, Any], p
 
 def _redraw(deps: Deps, item) -> None:
     try:
-        (bugs.redraw if isinstance(item, Bug) else risks.redraw)(deps, item)
+        slack_side.redraw(deps, content.KIND_OF[type(item)], item.id)
     except Exception:
         logger.warning("jira_sync: could not redraw %s", item.readable_id, exc_info=True)
 
