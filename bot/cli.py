@@ -186,7 +186,7 @@ def _manifest(args: argparse.Namespace) -> int:
 def _shell(settings: Settings, files_dir: str) -> int:
     from pathlib import Path
 
-    from bot.app import configure_logging
+    from bot.logs import configure_logging
     from bot.sandbox.shell import run_shell
 
     # The terminal is for the conversation; only warnings and errors are logged (to stderr).

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.domain.pii import describe, redact
+from bot.domain.pii import describe, find, mask, redact
 
 
 @pytest.mark.parametrize(
@@ -31,6 +31,28 @@ from bot.domain.pii import describe, redact
         ("邮箱jane.roe@example.com已显示", "email", "jane.roe@", "邮箱j•••@example.com已显示"),
         ("电话+49 151 2345 6789已显示", "phone", "2345 6789", "电话phone ••••6789已显示"),
         ("mail ｊａｎｅ＠ｅｘａｍｐｌｅ．ｃｏｍ", "email", "ｊａｎｅ", "mail j•••@example.com"),  # full-width
+        # IBANs in any case, with or without groups; the checksum still decides where one ends
+        ("export has de89370400440532013000 in it", "iban", "0532013000", "IBAN ••••3000"),
+        ("iban gb82 west 1234 5698 7654 32 shown", "iban", "5698 7654", "iban ••••5432 shown"),
+        ("Iban De89 3704 0044 0532 0130 00 in the export", "iban", "0532 0130", "••••3000 in the export"),
+        # settings named like a secret, as env files, YAML and JSON write them
+        ("DB_PASSWORD=supersecret123 in the error page", "password", "supersecret123", "DB_PASSWORD=••••••"),
+        ("ADMIN_PASSWORD: Tr0ub4dor&3 was echoed", "password", "Tr0ub4dor", "ADMIN_PASSWORD: ••••••"),
+        ("export STRIPE_WEBHOOK_SECRET='whsec_f4K3v4lu3'", "password", "whsec_f4K3v4lu3", "SECRET='••••••'"),
+        ("client_secret = q8Zr-example-77x", "password", "q8Zr-example-77x", "client_secret = ••••••"),
+        ("GITHUB_TOKEN=abc123def456 in the build log", "password", "abc123def456", "GITHUB_TOKEN=••••••"),
+        ("AWS_SECRET_ACCESS_KEY=Fk3xAmPlE/K7MDENG/bPxRfiCYEXAMPLEKEY", "password", "Fk3xAmPlE", "KEY=••••••"),
+        ('{"smtp_password": "Summer#2026"}', "password", "Summer#2026", '"smtp_password": "••••••"'),
+        # a user name, a slash, a password
+        ("login admin / P@ssw0rd!2024 works on staging", "password", "P@ssw0rd!2024", "login admin / ••••••"),
+        ("user: jane.roe / Winter#2026", "password", "Winter#2026", "user: jane.roe / ••••••"),
+        ("Credentials: root / toor1234", "password", "toor1234", "root / ••••••"),
+        ("username qa-bot/Qa_Test#99 in the ticket", "password", "Qa_Test#99", "username qa-bot/••••••"),
+        # the password in a URL's user part, with or without a scheme
+        ("DATABASE_URL postgresql://app:s3cr3t-Pw@db.example.com:5432/app", "password", "s3cr3t-Pw",
+         "postgresql://app:••••••@db.example.com:5432/app"),
+        ("connect with deploy:hunter22@build.example.org", "password", "hunter22", "deploy:••••••@build.example.org"),
+        ("redis://:Zq9-pass@cache.example.net:6379", "password", "Zq9-pass", "redis://:••••••@cache.example.net"),
     ],
 )
 def test_each_kind_is_found_and_masked(text: str, kind: str, gone: str, shown: str) -> None:
@@ -54,10 +76,42 @@ def test_each_kind_is_found_and_masked(text: str, kind: str, gone: str, shown: s
         "版本2.3.14于2026-12-01发布，延迟1500毫秒",
         "请求id9f8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c失败",
         "",
+        # slashes in prose, versions, paths and identifiers
+        "the login page / dashboard is slow on mobile and/or tablet",
+        "each user and/or admin sees the banner",
+        "the user / group picker is empty",
+        "user docs/v2 moved to docs/v3",
+        "username field / password field labels are swapped",
+        "upgraded 1.2.3 / 2.0.1 and/or 3.0.0-rc.1 on 2026-12-01",
+        'File "/usr/lib/python3.11/site-packages/slack_bolt/middleware/request_verification/request_verification.py"',
+        "see lib/python3.11/site-packages/sentence_transformers/models/Transformer.py line 120",
+        # settings that name a field, point to the environment, or are placeholders
+        "sort_key=created_at and primary_key: id",
+        "API_KEY=os.environ['OPENAI_API_KEY']",
+        "DB_PASSWORD=${DB_PASSWORD}",
+        "OPENAI_API_KEY: <your-key>",
+        # times and links that look a little like credentials
+        "standup moved to 10:30@office",
+        "IBAN de00 0000 0000 0000 0000 00 is rejected",  # a bad checksum in lower case too
+        "ab12 cdef ghij klmn opqr is not an account",
     ],
 )
 def test_look_alikes_are_left_alone(text: str) -> None:
     assert redact(text).findings == ()
+
+
+def test_a_mailto_link_is_an_address_not_a_user_and_password() -> None:
+    result = redact("mail <mailto:help@example.com|the help desk>")
+    assert result.kinds == ["email"]
+    assert result.text == "mail <mailto:h•••@example.com|the help desk>"
+
+
+def test_find_gives_the_spans_that_mask_replaces() -> None:
+    text = "card 4111 1111 1111 1111, DB_PASSWORD=supersecret123"
+    spans = find(text)
+    assert [(text[s.start:s.end], s.kind) for s in spans] == [("4111 1111 1111 1111", "card"),
+                                                              ("supersecret123", "password")]
+    assert mask(text, spans) == redact(text)
 
 
 def test_unicode_and_markup_survive_redaction() -> None:

@@ -56,6 +56,23 @@ _PASSWORD = re.compile(
     r"secret|api[_ -]?key|access[_ -]?token|auth[_ -]?token|token)(\s*(?:=|:|\bis\b|\bes\b|\bist\b|\best\b)\s*)"
     r"(\"[^\"]{3,}\"|'[^']{3,}'|[^\s,;]{3,})"
 )
+# Settings named like `DB_PASSWORD=`, `client_secret: `, `SLACK_BOT_TOKEN=`, `AWS_SECRET_ACCESS_KEY=` (env files,
+# YAML, JSON keys): the name ends in a secret word after an underscore, which `\b` above does not see.
+_VARIABLE = re.compile(
+    r"(?i)(?<![A-Za-z0-9_])((?:[A-Za-z][A-Za-z0-9]*_)+(password|passwd|pwd|pass|secret|token|key))"
+    r"([\"']?\s*[=:]\s*)(\"[^\"\n]*\"|'[^'\n]*'|[^\s,;&]+)"
+)
+# "login admin / P@ssw0rd!2024", "user: jane / Winter#2026": a user name, a slash, the password (see `_login_rule`).
+_LOGIN_PAIR = re.compile(
+    r"(?i)\b(?:login|log-in|user(?:name)?|usuario|benutzer(?:name)?|identifiant|credentials|creds)\b"
+    r"\s*[:=]?\s*([^\s/]+)(\s+/\s+|/)([^\s,;]+)"
+)
+# The password in a URL's user part: `postgres://app:s3cret@db.example.com`, `app:s3cret@db.example.com`.
+_USERINFO = re.compile(
+    r"(?<![A-Za-z0-9_.%+\-])([A-Za-z0-9_.%+\-]*):([^\s:@/<>|\"']+)@(?=[A-Za-z0-9\[])"
+)
+# `mailto:jane@example.com` (Slack writes links like this) is an address, not a user and a password.
+_NOT_A_USER = re.compile(r"(?i)^(?:mailto|sip|sips|xmpp|im|tel)$")
 # Latin letters (with accents), digits and "_": what may sit next to an address or a number and still be
 # part of the same token. A CJK, Cyrillic, Arabic … letter right next to one is a word boundary.
 _LATIN = "A-Za-z\u00C0-\u00D6\u00D8-\u00F6\u00F8-\u024F\u1E00-\u1EFF"
@@ -64,7 +81,11 @@ _EMAIL = re.compile(rf"(?<![{_W}.+-])([{_W}.%+-]+)@([{_W}-]+(?:\.[{_W}-]+)*\.[{_
 # Addresses in another script altogether (иван@пример.рф): the old `\w` rule, run after the Latin one.
 _EMAIL_ANY = re.compile(r"(?<![\w.+-])([\w.%+-]+)@([\w-]+(?:\.[\w-]+)*\.[^\W\d_]{2,})")
 _CARD = re.compile(r"(?<![\d-])(?:\d[ \-]?){12,18}\d(?![\d-])")
-_IBAN = re.compile(rf"(?<![{_W}])[A-Z]{{2}}\d{{2}}(?: ?[A-Z0-9]){{11,30}}(?![{_W}])")
+# An IBAN in any case ("de89 3704 …" is as valid as "DE89 3704 …"): the start, then up to 30 more characters in
+# groups; the checksum decides how many of them belong to it (see `_iban_rule`).
+_IBAN_START = re.compile(rf"(?<![{_W}])[A-Za-z]{{2}}\d{{2}}")
+_IBAN_REST = re.compile(r"(?: ?[A-Za-z0-9]){11,30}")
+_IBAN_END = re.compile(rf"(?![{_W}])")
 _SSN = re.compile(r"(?<!\d)\d{3}-\d{2}-\d{4}(?!\d)")
 _ES_ID = re.compile(rf"(?<![{_W}])(?:[XYZ]\d{{7}}|\d{{8}})[A-Z](?![{_W}])")
 _FR_NIR = re.compile(rf"(?<![{_W}])[12] ?\d{{2}} ?\d{{2}} ?(?:\d{{2}}|2[AB]) ?\d{{3}} ?\d{{3}} ?\d{{2}}(?![{_W}])")
@@ -73,6 +94,8 @@ _PHONE = re.compile(rf"(?<![{_W}.])(?:\+|00|\()?\d[\d ().\-/]{{6,18}}\d(?![{_W}.
 _IPV4 = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?")
 _DATE = re.compile(r"\d{4}[-./]\d{1,2}[-./]\d{1,2}|\d{1,2}[-./]\d{1,2}[-./]\d{4}")
 _HIGH_ENTROPY = re.compile(r"(?<![A-Za-z0-9+/_\-])[A-Za-z0-9+/_\-]{32,}={0,2}(?![A-Za-z0-9+/_\-])")
+# One piece of a path or an identifier made of words: `site`, `packages`, `python3`, `Request`, `V2`, `2026`.
+_WORDY_PIECE = re.compile(r"[a-z]+\d*|[A-Z][a-z]+\d*|[A-Z]+\d*|\d+")
 
 
 @dataclass(frozen=True)
@@ -122,11 +145,21 @@ def _is_card(value: str) -> bool:
     return 13 <= len(digits) <= 19 and luhn.is_valid(digits) and len(set(digits)) > 1
 
 
+def _is_wordy(value: str) -> bool:
+    """Made of words and numbers joined by `/ _ - . +`, like a file path or a module name: not a key.
+
+    Without this, `lib/python3.11/site-packages/slack_bolt/middleware/…` in a traceback reads as one long,
+    varied token and was masked as a secret.
+    """
+    pieces = [p for p in re.split(r"[/_\-.+]+", value) if p]
+    return bool(pieces) and all(_WORDY_PIECE.fullmatch(p) for p in pieces)
+
+
 def _is_secret_like(value: str) -> bool:
-    """A long token with high entropy and mixed characters: probably a key, not a word or a hash we show."""
+    """A long token with high entropy and mixed characters: probably a key, not a word, a path or a hash we show."""
     has_digit = any(c.isdigit() for c in value)
     has_alpha = any(c.isalpha() for c in value)
-    return has_digit and has_alpha and _entropy(value) >= 4.2
+    return has_digit and has_alpha and _entropy(value) >= 4.2 and not _is_wordy(value)
 
 
 # Without a leading + the number is read as local to one of these regions (where our users are).
@@ -186,6 +219,80 @@ def _password_rule(text: str) -> Iterator[tuple[int, int, str]]:
         yield match.start(3), match.end(3), f"{DOT * 6}"
 
 
+def _is_plain_identifier(value: str) -> bool:
+    """`created_at`, `user.id`: what a `sort_key=` or `primary_key:` names, not a key's value."""
+    return re.fullmatch(r"[a-z][a-z_.\-]*", value) is not None
+
+
+def _variable_rule(text: str) -> Iterator[tuple[int, int, str]]:
+    for match in _VARIABLE.finditer(text):
+        value = match[4].strip("\"'`").rstrip(",;)}]")
+        if len(value) < 3 or _NOT_A_SECRET.search(value):
+            continue
+        if match[2].lower() == "key" and _is_plain_identifier(value):
+            continue
+        quote = 1 if match[4][:1] in "\"'" else 0
+        start = match.start(4) + quote
+        yield start, start + len(value), f"{DOT * 6}"
+
+
+def _looks_like_password(value: str) -> bool:
+    """Letters, digits and a symbol or a capital: `P@ssw0rd!2024`, `Winter2026X`, not `v2`, `or`, `2fa`."""
+    has_digit = any(c.isdigit() for c in value)
+    has_alpha = any(c.isalpha() for c in value)
+    extra = any(not c.isalnum() for c in value) or (value.lower() != value and len(value) >= 8)
+    return has_digit and has_alpha and extra
+
+
+def _login_rule(text: str) -> Iterator[tuple[int, int, str]]:
+    """The password in `login <user> / <password>`.
+
+    With spaces round the slash the pair is explicit, but prose says "the login page / dashboard" too, so the
+    password must hold something besides letters and be at least six long. Without spaces ("user admin/x") it
+    must look like a password outright, or `user and/or admin` and `user docs/v2` would be caught.
+    """
+    for match in _LOGIN_PAIR.finditer(text):
+        value = match[3].rstrip(")}]\"'")
+        if not value or _NOT_A_SECRET.search(value):
+            continue
+        spaced = match[2] != "/"
+        if spaced and (len(value) < 6 or value.isalpha()):
+            continue
+        if not spaced and not _looks_like_password(value):
+            continue
+        yield match.start(3), match.start(3) + len(value), f"{DOT * 6}"
+
+
+def _userinfo_rule(text: str) -> Iterator[tuple[int, int, str]]:
+    for match in _USERINFO.finditer(text):
+        user, password = match[1], match[2]
+        if _NOT_A_USER.match(user) or len(password) < 3 or _NOT_A_SECRET.search(password):
+            continue
+        if user.isdigit() and password.isdigit():
+            continue  # a time or a ratio ("10:300@…"), not credentials
+        yield match.start(2), match.end(2), f"{DOT * 6}"
+
+
+def _iban_rule(text: str) -> Iterator[tuple[int, int, str]]:
+    """IBANs in any case. The longest stretch that ends a word and passes the checksum wins, so the IBAN in
+    "DE89 3704 0044 0532 0130 00 in the export" stops before " in" (a case-insensitive pattern runs on)."""
+    resume = 0
+    for start in _IBAN_START.finditer(text):
+        if start.start() < resume:
+            continue
+        rest = _IBAN_REST.match(text, start.end())
+        if rest is None:
+            continue
+        for end in range(rest.end(), start.end() + 10, -1):
+            if text[end - 1] == " " or not _IBAN_END.match(text, end):
+                continue
+            value = text[start.start():end]
+            if std_iban.is_valid(value):
+                yield start.start(), end, _mask_tail("IBAN", value)
+                resume = end
+                break
+
+
 def _phone_rule(text: str) -> Iterator[tuple[int, int, str]]:
     for start, end in _phone_spans(text):
         yield start, end, _mask_tail("phone", text[start:end])
@@ -201,9 +308,12 @@ _RULES: list[Rule] = [
     ("private_key", _regex_rule(_PRIVATE_KEY, None, lambda m: "[private key removed]")),
     ("api_key", _regex_rule(_KEY, None, lambda m: f"{m[0][:4]}{DOT * 4}")),
     ("password", _password_rule),
+    ("password", _variable_rule),
+    ("password", _login_rule),
+    ("password", _userinfo_rule),  # before e-mail: in `app:s3cret@db.example.com` the "address" is the password
     ("email", _regex_rule(_EMAIL, None, _mask_email)),
     ("email", _regex_rule(_EMAIL_ANY, None, _mask_email)),
-    ("iban", _regex_rule(_IBAN, lambda v: std_iban.is_valid(v), lambda m: _mask_tail("IBAN", m[0]))),
+    ("iban", _iban_rule),
     ("card", _regex_rule(_CARD, _is_card, lambda m: _mask_card(m[0]))),
     ("national_id", _regex_rule(_SSN, us_ssn.is_valid,
                                 lambda m: f"SSN {DOT * 3}-{DOT * 2}-{m[0][-4:]}")),
@@ -250,30 +360,56 @@ def _probe(text: str) -> tuple[str, list[int] | None]:
     return "".join(chars), origin
 
 
-def redact(text: str) -> Redaction:
-    """The text with every finding replaced by its masked form, and the list of findings."""
+@dataclass(frozen=True)
+class Span:
+    """Where one finding sits in the text (`text[start:end]`), its kind, and what replaces it."""
+
+    start: int
+    end: int
+    kind: str
+    shown: str
+
+    def overlaps(self, start: int, end: int) -> bool:
+        return self.start < end and start < self.end
+
+
+def find(text: str) -> list[Span]:
+    """Every finding in the text, in order, none overlapping (an earlier, more specific rule wins).
+
+    Public so that a caller reading the text through another lens (the log formatter decodes URL-encoded and
+    JSON-escaped values) can map the spans back to what it will print.
+    """
     probe, origin = _probe(text)
-    taken: list[tuple[int, int, str, str]] = []
-    for kind, find in _RULES:
-        for start, end, shown in find(probe):
+    taken: list[Span] = []
+    for kind, rule in _RULES:
+        for start, end, shown in rule(probe):
             if origin is not None:
                 start, end = origin[start], origin[end - 1] + 1
-            if any(start < t_end and t_start < end for t_start, t_end, _, _ in taken):
-                continue  # an earlier, more specific rule already covers this span
-            taken.append((start, end, kind, shown))
-    taken.sort()
+            if not any(span.overlaps(start, end) for span in taken):
+                taken.append(Span(start, end, kind, shown))
+    return sorted(taken, key=lambda span: span.start)
+
+
+def mask(text: str, spans: list[Span]) -> Redaction:
+    """The text with each span (in order, none overlapping) replaced by its masked form."""
     pieces, cursor, findings = [], 0, []
-    for start, end, kind, shown in taken:
-        before = text[cursor:start]
+    for span in sorted(spans, key=lambda s: s.start):
+        before = text[cursor:span.start]
+        shown = span.shown
         label, _, rest = shown.partition(" ")
         if rest and before.rstrip(" :").lower().endswith(label.lower()):
             shown = rest  # "card 4111…" reads "card ••••1111", not "card card ••••1111"
         pieces.append(before)
         pieces.append(shown)
-        findings.append(Finding(kind, shown))
-        cursor = end
+        findings.append(Finding(span.kind, shown))
+        cursor = span.end
     pieces.append(text[cursor:])
     return Redaction("".join(pieces), tuple(findings))
+
+
+def redact(text: str) -> Redaction:
+    """The text with every finding replaced by its masked form, and the list of findings."""
+    return mask(text, find(text))
 
 
 def describe(findings: tuple[Finding, ...] | list[Finding]) -> str:
