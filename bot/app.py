@@ -13,70 +13,27 @@ from slack_bolt import App
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot import commands, home, installs, jobs
-from bot.bugs.service import recover as recover_bugs
+from bot.commands import bug as bug_command
+from bot.commands import incident as incident_command
 from bot.deps import Deps
-from bot.domain.pii import redact as redact_pii
-from bot.edge import dedupe_middleware, rate_limited_middleware, unhandled_listener
+from bot.edge import dedupe_middleware, rate_limited_middleware, received_middleware, unhandled_listener
 from bot.gateways.jira_gateway import JiraGateway
 from bot.gateways.llm import build_llm_client
 from bot.gateways.names import Names
 from bot.gateways.slack import build_web_client
 from bot.grader import llm_grader, narrator, risk_reader
 from bot.http import HttpServer, JiraWebhook, WsgiApp
-from bot.incidents.service import recover as recover_incidents
+from bot.logs import _quiet_bolt_token_warning, configure_logging
 from bot.metrics import Metrics
 from bot.mirror import sync
 from bot.scheduler import Scheduler
 from bot.settings import ConfigError, Settings
-from bot.workpool import WorkPool
+from bot.work import WorkQueue
+from bot.workpool import ListenerPool
 from storage.db import make_engine
 from storage.migrate import current_revision, head_revision, upgrade
 
 logger = logging.getLogger("bot")
-
-# Tokens, keys and key=value passwords must never reach a log line, whoever logs them (tracebacks included).
-_SECRET_PATTERN = re.compile(
-    r"\b(xox[abposr]-[A-Za-z0-9-]+|xapp-[A-Za-z0-9-]+|sk-[A-Za-z0-9_-]{12,})"
-    r"|(?i:\b(password|passwd|pwd|secret|token|api_key)\s*[=:]\s*)[^\s,;&]+"
-)
-
-
-def redact(text: str) -> str:
-    """Replace anything shaped like a secret, then any personal data (cards, ids, e-mails, phones)."""
-    text = _SECRET_PATTERN.sub(lambda m: (m.group(2) + "=" if m.group(2) else "") + "[redacted]", text)
-    return redact_pii(text).text
-
-
-class _DropClientTokenWarning(logging.Filter):
-    """Bolt reads SLACK_BOT_TOKEN itself and warns that our prebuilt client wins; that is intended."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return "`token` will be unused" not in record.getMessage()
-
-
-def _quiet_bolt_token_warning() -> None:
-    bolt_logger = logging.getLogger("slack_bolt.App")
-    if not any(isinstance(f, _DropClientTokenWarning) for f in bolt_logger.filters):
-        bolt_logger.addFilter(_DropClientTokenWarning())
-
-
-class RedactingFormatter(logging.Formatter):
-    """Formats as usual, then redacts the whole line, traceback and all."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        return redact(super().format(record))
-
-
-def configure_logging(level: str) -> None:
-    handler = logging.StreamHandler()
-    handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level)
-    # slack_sdk's DEBUG output includes request bodies; keep it at INFO whatever our level.
-    logging.getLogger("slack_sdk").setLevel(max(logging.INFO, logging.getLevelName(level)))
-    # APScheduler logs every tick at INFO; our scheduler logs what matters (claims, failures).
-    logging.getLogger("apscheduler").setLevel(max(logging.WARNING, logging.getLevelName(level)))
 
 
 @dataclass
@@ -87,11 +44,17 @@ class Runtime:
     bolt: App
     wsgi: WsgiApp
     scheduler: Scheduler
-    executor: WorkPool
+    executor: ListenerPool
+
+    @property
+    def work(self) -> WorkQueue:
+        assert self.deps.work is not None  # set by build()
+        return self.deps.work
 
     def settle(self, timeout: float = 10.0) -> bool:
         """Wait until work started by requests and jobs has finished (for the shell and tests)."""
-        return self.executor.wait_idle(timeout) and self.scheduler.wait_idle(timeout)
+        return (self.executor.wait_idle(timeout) and self.work.wait_idle(timeout)
+                and self.scheduler.wait_idle(timeout) and self.executor.wait_idle(timeout))
 
 
 def build_deps(settings: Settings) -> Deps:
@@ -109,8 +72,10 @@ def build_deps(settings: Settings) -> Deps:
 def build(settings: Settings) -> Runtime:
     """Build the whole bot from settings; no network calls, no threads started."""
     deps = build_deps(settings)
-    # Listener bodies run here after the ack; sized in settings so slow work cannot starve acks.
-    executor = WorkPool(max_workers=settings.pmbot_worker_threads, thread_name_prefix="pmbot-work")
+    # Listeners start at once (acks never queue); after the ack they share PMBOT_WORKER_THREADS work slots.
+    executor = ListenerPool(settings.pmbot_worker_threads,
+                            on_wait=deps.metrics.work_wait_seconds.labels("listener").observe)
+    deps.metrics.work_depth.labels("listeners").set_function(lambda: executor.waiting)
     signing_secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
     _quiet_bolt_token_warning()
     bolt = App(
@@ -122,12 +87,15 @@ def build(settings: Settings) -> Runtime:
         listener_executor=executor,
         request_verification_enabled=not settings.socket_mode or signing_secret is not None,
     )
+    bolt.use(received_middleware())
     bolt.use(rate_limited_middleware(deps))
     bolt.use(dedupe_middleware(deps))
     commands.register_all(bolt, deps)
     home.register(bolt, deps)
     installs.register(bolt, deps)
     _register_fallbacks(bolt, deps)
+    deps.work = WorkQueue(deps, [bug_command.WORK, incident_command.WORK], threads=settings.pmbot_worker_threads,
+                          poll_seconds=settings.pmbot_work_poll_seconds)
     webhook = None
     if deps.jira is not None and settings.jira_webhook_secret is not None:
         webhook = JiraWebhook(partial(sync.webhook_authorised, deps), partial(sync.on_webhook, deps))
@@ -199,8 +167,8 @@ class Service:
             self.socket_handler = SocketModeHandler(self.runtime.bolt, settings.slack_app_token.get_secret_value())
             self.socket_handler.connect()
             logger.info("Socket Mode connected")
-        # Reports stored but never graded by a process that died are finished in the background.
-        threading.Thread(target=_recover, args=(self.runtime.deps,), name="pmbot-recovery", daemon=True).start()
+        # Work acked but unfinished (by any process, this one before a restart included) is picked up here.
+        self.runtime.work.start()
         if settings.pmbot_scheduler_enabled:
             self.runtime.scheduler.start()
         else:
@@ -220,6 +188,7 @@ class Service:
             self.socket_handler.close()
         self.runtime.scheduler.shutdown(wait=True)
         self.runtime.executor.shutdown(wait=True)
+        self.runtime.work.stop(wait=True)
         self.runtime.deps.engine.dispose()
         logger.info("stopped cleanly")
 
@@ -240,9 +209,3 @@ def serve(settings: Settings, *, host: str, port: int, migrate: bool = True) -> 
     service.wait()
     service.stop()
     return 0
-
-
-def _recover(deps: Deps) -> None:
-    """Work a crash left half-done: bug reports never graded, war rooms never finished."""
-    recover_bugs(deps)
-    recover_incidents(deps)

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from bot.gateways.jira_gateway import JiraGateway
     from bot.grader import LlmGrader, Narrator, RiskReader
     from bot.jobs.base import JobModule
+    from bot.work import WorkQueue
 
 
 @dataclass
@@ -43,6 +44,8 @@ class Deps:
     started_at: datetime = field(init=False)
     # Filled in by the scheduler: whether this process currently runs the schedules.
     scheduler_role: str = "off"
+    # Runs what requests leave for after their ack (set by the composition root; None in the CLI and jobs).
+    work: WorkQueue | None = None
     # Names for Slack ids (`U0BOB` → `bob`), for files, CSV, Jira and charts; ids stay ids until set.
     names: Callable[[str], str | None] = field(default=lambda _id: None)
 

@@ -5,21 +5,25 @@ Handlers stay plain functions of (request, reply, deps); the wrappers here make 
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from slack_bolt import Ack, BoltResponse, Respond
 
-from bot import blocks
+from bot import blocks, workpool
 from bot.deps import Deps
-from bot.domain.text import escape_mrkdwn, from_slack
+from bot.domain.text import escape_user_text, from_slack, strip_controls, strip_controls_in
 from bot.errors import PmbotError, SlackError
 from bot.registry import CommandSpec, is_help
 from storage.db import session_scope
-from storage.repos import mark_back, record_delivery
+from storage.repos import claim_click, mark_back, record_delivery
 
 logger = logging.getLogger(__name__)
 
@@ -70,10 +74,11 @@ class Request:
             channel_id=(body.get("channel") or {}).get("id", "") or container.get("channel_id", ""),
             trigger_id=body.get("trigger_id", ""),
             response_url=body.get("response_url", ""),
-            value=_action_value(action),
+            value=strip_controls(_action_value(action)),
             message_ts=container.get("message_ts") or body.get("message_ts", ""),
             private_metadata=view.get("private_metadata", ""),
-            state=(view.get("state") or {}).get("values", {}),
+            # What a person typed into a modal, stripped of control characters like command text is.
+            state=strip_controls_in((view.get("state") or {}).get("values", {})),
             block_id=action.get("block_id", ""),
             view_id=view.get("id", ""),
             channel_name=(body.get("channel") or {}).get("name") or "",
@@ -131,10 +136,11 @@ def channel_kind(channel_id: str, channel_name: str = "") -> str:
     return "channel"
 
 
-def cannot_post_hint(request: Request, *, usage: str) -> str:
-    """What to do when pmbot could not post where a command was typed, said for that kind of place."""
-    if request.channel_kind in ("im", "mpim"):
-        where = "a direct message between people" if request.channel_kind == "im" else "a group DM I am not in"
+def cannot_post_hint(kind: str, *, usage: str) -> str:
+    """What to do when pmbot could not post where a command was typed, said for that kind of place
+    (`Request.channel_kind`)."""
+    if kind in ("im", "mpim"):
+        where = "a direct message between people" if kind == "im" else "a group DM I am not in"
         return f"I can't post in {where}; run `{usage}` in a channel, or in your DM with me."
     return "I could not post in this channel; invite me with `/invite @pmbot` and try again."
 
@@ -151,6 +157,35 @@ def _action_value(action: dict[str, Any]) -> str:
     return ""
 
 
+# The request context key holding when a request arrived (time.monotonic()), set by the HTTP edge or,
+# for Socket Mode, by `received_middleware`.
+RECEIVED = "pmbot_received"
+# Slack waits 3 s for an ack, and Bolt answers an error when none came by then. A listener that starts later
+# than this must not act: the person was (or is about to be) told it failed, and may well try again.
+ACK_DEADLINE_SECONDS = 2.5
+
+
+def received_middleware() -> Callable[..., Any]:
+    """Global middleware: stamps the arrival time on requests that did not come through the HTTP edge."""
+
+    def received(context: dict[str, Any], next: Callable[[], Any]) -> Any:  # noqa: A002 (Bolt's name)
+        context.setdefault(RECEIVED, time.monotonic())
+        return next()
+
+    return received
+
+
+def too_late(deps: Deps, context: dict[str, Any], label: str) -> bool:
+    """True, logged and counted, when a listener starts after the ack deadline of its request."""
+    received = context.get(RECEIVED)
+    waited = time.monotonic() - received if received is not None else 0.0
+    if waited <= ACK_DEADLINE_SECONDS:
+        return False
+    logger.warning("%s started %.1f s after it arrived, too late to ack: not carried out", label, waited)
+    deps.metrics.requests.labels(label, "too_late").inc()
+    return True
+
+
 class Reply:
     """How a handler answers: in the ack while it is young (commands), through response_url after."""
 
@@ -159,15 +194,24 @@ class Reply:
         self._respond = respond
         self._ack_carries_text = ack_carries_text
         self.acked = False
+        # A call to Slack, Jira or the LLM before the handler acked acks first (see workpool.before_remote_call).
+        workpool.ack_before_remote_calls(self.ack)
 
     def ack(self, text: str | None = None, blocks_: list[dict] | None = None) -> None:
-        """Acknowledge now, optionally with a private answer."""
+        """Acknowledge now, optionally with a private answer. What the handler does next is slow work: it
+        waits for a work slot (see `workpool.ListenerPool`), never in the way of another request's ack.
+        When the request was acked already (before a remote call), the answer goes through response_url."""
+        if self.acked:
+            if text is not None:
+                self.later(text, blocks_)
+            return
         self.acked = True
         if text is not None and self._ack_carries_text:
             self._ack(response_type="ephemeral", **blocks.message(text, blocks_))
-            return
-        self._ack()
-        if text is not None:
+        else:
+            self._ack()
+        workpool.acked()
+        if text is not None and not self._ack_carries_text:
             self.later(text, blocks_)
 
     def later(self, text: str, blocks_: list[dict] | None = None, *, public: bool = False) -> None:
@@ -211,12 +255,12 @@ def _guarded(deps: Deps, label: str, reply: Reply, work: Callable[[], None], *,
     except SlackError as exc:
         outcome = "user_error"
         if request is not None and exc.code in _CANNOT_POST and exc.method in _POSTING:
-            reply.private(cannot_post_hint(request, usage=f"{request.name} …"))
+            reply.private(cannot_post_hint(request.channel_kind, usage=f"{request.name} …"))
         else:
-            reply.private(escape_mrkdwn(str(exc)))
+            reply.private(escape_user_text(str(exc)))
     except PmbotError as exc:
         outcome = "user_error"
-        reply.private(escape_mrkdwn(str(exc)))
+        reply.private(escape_user_text(str(exc)))
     except Exception:
         outcome = "error"
         error_id = uuid.uuid4().hex[:10]
@@ -231,7 +275,9 @@ def _guarded(deps: Deps, label: str, reply: Reply, work: Callable[[], None], *,
 def command_listener(deps: Deps, spec: CommandSpec, handler: Handler) -> Callable[..., None]:
     """Wrap a plain handler as a Bolt command listener; `help` is answered from the spec."""
 
-    def listener(ack: Ack, respond: Respond, body: dict[str, Any]) -> None:
+    def listener(ack: Ack, respond: Respond, body: dict[str, Any], context: dict[str, Any]) -> None:
+        if too_late(deps, context, spec.name):
+            return
         request = Request.from_command(body)
         reply = Reply(ack, respond)
         if is_help(request.text) and not spec.own_help:
@@ -246,12 +292,53 @@ def command_listener(deps: Deps, spec: CommandSpec, handler: Handler) -> Callabl
 def action_listener(deps: Deps, action_id: str, handler: Handler) -> Callable[..., None]:
     """Wrap a plain handler as a Bolt block-action listener (button press, select choice)."""
 
-    def listener(ack: Ack, respond: Respond, body: dict[str, Any]) -> None:
+    def listener(ack: Ack, respond: Respond, body: dict[str, Any], context: dict[str, Any]) -> None:
+        label = f"action:{action_id}"
+        if too_late(deps, context, label):
+            return
+        if not _first_click(deps, body, action_id):
+            ack()
+            logger.info("%s: the same click again within %d s, ignored", label, CLICK_WINDOW.total_seconds())
+            deps.metrics.requests.labels(label, "duplicate").inc()
+            return
         reply = Reply(ack, respond if body.get("response_url") else None, ack_carries_text=False)
-        _guarded(deps, f"action:{action_id}", reply, lambda: handler(Request.from_interaction(body), reply, deps))
+        _guarded(deps, label, reply, lambda: handler(Request.from_interaction(body), reply, deps))
 
     listener.__name__ = f"action_{action_id.replace('.', '_')}"
     return listener
+
+
+# The same click again this soon is a double click, handled once. Slack gives each click a trigger_id of its own,
+# so the delivery filter (`dedupe_middleware`) cannot see it; `click_key` names the click instead.
+CLICK_WINDOW = timedelta(seconds=10)
+
+
+def click_key(body: dict[str, Any]) -> str | None:
+    """What makes a click on a button the same click: the action (its id, block and value, not its time), the
+    message or modal it is on, and who clicked; hashed to fit the delivery table's key. None for anything but a
+    button: a select fires once per change (choosing again after cancelling its form is a new choice), and a
+    shortcut is never a double click (a person may open the same form again at once)."""
+    action = (body.get("actions") or [{}])[0]
+    if body.get("type") != "block_actions" or action.get("type") != "button":
+        return None
+    action = {k: v for k, v in action.items() if k != "action_ts"}
+    container = body.get("container") or {}
+    where = (container.get("channel_id") or (body.get("channel") or {}).get("id", ""),
+             container.get("message_ts") or container.get("view_id") or (body.get("view") or {}).get("id", ""))
+    who = (body.get("user") or {}).get("id", "")
+    named = json.dumps([action, where, who], sort_keys=True, ensure_ascii=False)
+    return "click:" + hashlib.sha256(named.encode("utf-8", "surrogatepass")).hexdigest()[:48]
+
+
+def _first_click(deps: Deps, body: dict[str, Any], action_id: str) -> bool:
+    """False when this click repeats one claimed less than `CLICK_WINDOW` ago; the claim is committed before the
+    handler runs, so of two clicks arriving together only one is handled."""
+    key = click_key(body)
+    if key is None:
+        return True
+    with session_scope(deps.engine) as session:
+        return claim_click(session, team_id=installation_team(body), key=key, kind=f"click:{action_id}"[:64],
+                           now=deps.clock(), window=CLICK_WINDOW)
 
 
 class FieldErrors(PmbotError):
@@ -269,8 +356,10 @@ def view_listener(deps: Deps, callback_id: str, handler: ViewHandler) -> Callabl
     """Wrap a modal submission handler. It returns the ack (a dict), None to close the modal, or a
     function to run after the modal has closed (the slow part of the work)."""
 
-    def listener(ack: Ack, body: dict[str, Any]) -> None:
+    def listener(ack: Ack, body: dict[str, Any], context: dict[str, Any]) -> None:
         label = f"view:{callback_id}"
+        if too_late(deps, context, label):
+            return
         outcome = "ok"
         later = None
         try:
@@ -287,13 +376,14 @@ def view_listener(deps: Deps, callback_id: str, handler: ViewHandler) -> Callabl
             ack(response_action="errors", errors=exc.errors)
         except PmbotError as exc:
             outcome = "user_error"
-            ack(response_action="update", view=message_view("Not saved", escape_mrkdwn(str(exc))))
+            ack(response_action="update", view=message_view("Not saved", escape_user_text(str(exc))))
         except Exception:
             outcome = "error"
             error_id = uuid.uuid4().hex[:10]
             logger.exception("%s failed (error id %s)", label, error_id)
             ack(response_action="update", view=message_view("Not saved", unexpected_error_text(error_id)))
         if later is not None:
+            workpool.acked()
             try:
                 later()
             except Exception:  # the modal is closed: nobody to answer, so it must be in the log
@@ -346,6 +436,7 @@ def event_listener(deps: Deps, name: str, handler: EventHandler) -> Callable[...
     """Wrap an event handler: Bolt has acked already; failures are logged with an id, never lost silently."""
 
     def listener(body: dict[str, Any], context: dict[str, Any]) -> None:
+        workpool.acked()  # Bolt acked the event before calling us: all of this is slow work
         outcome = "ok"
         try:
             handler(Event(body, context.get("bot_user_id") or ""), deps)

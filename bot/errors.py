@@ -45,7 +45,21 @@ class NameTaken(SlackError):
 
 
 class RateLimited(SlackError):
-    pass
+    # Seconds Slack's Retry-After asked for, when the 429 said (slack_sdk already waited out the first ones).
+    retry_after: float | None = None
+
+
+class SlackUnavailable(SlackError):
+    """Slack had trouble on its side: an HTTP 5xx (its edge answers an HTML page then), or one of the errors its
+    method pages list for that (`fatal_error`, `internal_error`, `service_unavailable`, `request_timeout`).
+    It passes: the call may be made again later. Slack warns that part of the operation may have happened, so a
+    repeated post first looks for the earlier one. `status` is the HTTP status (200 when the JSON said it)."""
+
+    def __init__(self, code: str, method: str, *, status: int | None = None):
+        self.status = status
+        where = f"HTTP {status}" if status and status != 200 else code
+        super().__init__(code, method, f"Slack is having trouble right now ({method} answered {where}); "
+                                       "it usually passes within minutes.")
 
 
 class MissingScope(SlackError):

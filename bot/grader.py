@@ -15,7 +15,7 @@ from openai import OpenAI
 from bot.domain.grades import grade_info
 from bot.domain.grading import Correction, EmptyReport, Verdict, grade_redacted, normalise
 from bot.domain.pii import Finding, Redaction, redact
-from bot.domain.text import truncate
+from bot.domain.text import readable, truncate
 from bot.domain.textmodel import Vector, shipped
 from bot.gateways.llm import (
     LlmOutcome,
@@ -121,7 +121,8 @@ def llm_context(offline: Verdict, corrections: Sequence[Correction], limit: int 
 
 def _combine(rules: Verdict, outcome: LlmOutcome) -> Verdict:
     assert outcome.grade is not None
-    llm_reasons = tuple(truncate(r.strip(), REASON_LIMIT) for r in outcome.grade.reasons if r.strip())
+    # The model's words, with any Slack markup it wrote spelt out, so a stored reason can ping nobody.
+    llm_reasons = tuple(truncate(readable(r.strip()), REASON_LIMIT) for r in outcome.grade.reasons if r.strip())
     if rules.floor:
         floor_reasons = tuple(r for r in rules.reasons if r not in llm_reasons)
         note = () if outcome.grade.grade == 1 else (f"the LLM said grade {outcome.grade.grade}, but a safety floor "

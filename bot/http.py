@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -16,6 +17,7 @@ from slack_bolt import App, BoltRequest
 from sqlalchemy.engine import Engine
 
 from bot import __version__
+from bot.edge import RECEIVED
 from bot.metrics import Metrics
 from storage.db import ping
 
@@ -26,6 +28,13 @@ JIRA_WEBHOOK_PATH = "/jira/webhook"
 MAX_BODY_BYTES = 1_000_000  # Slack payloads are far smaller; refuse anything absurd before reading it.
 
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
+
+# Slack's signing headers: the timestamp is Unix seconds in ASCII digits, the signature printable ASCII (`v0=` and
+# hex). slack_sdk calls int() on the timestamp (a 500 for `abc`, `1.5` or an empty value) and hmac refuses a
+# non-ASCII signature with a TypeError, so a malformed header is refused here, as any bad signature is.
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")
+_SIGNATURE = re.compile(r"[\x21-\x7e]{1,256}")
+REFUSED_BODY = b'{"error": "invalid request"}'  # what Bolt answers a bad signature with
 
 
 def _status_line(code: int) -> str:
@@ -79,7 +88,13 @@ class WsgiApp:
         }
         if "CONTENT_TYPE" in environ:
             headers["content-type"] = environ["CONTENT_TYPE"]
-        request = BoltRequest(body=raw, query=parse_qs(environ.get("QUERY_STRING", "")), headers=headers)
+        if not signing_headers_readable(headers):
+            logger.info("refused a Slack request: its signing headers are malformed")
+            self.metrics.requests.labels("signature", "refused").inc()
+            return _respond(start_response, 401, REFUSED_BODY, "application/json")
+        # When it arrived, so a listener that starts too late to ack knows not to act (bot/edge.py).
+        request = BoltRequest(body=raw, query=parse_qs(environ.get("QUERY_STRING", "")), headers=headers,
+                              context={RECEIVED: time.monotonic()})
         response = self.bolt.dispatch(request)
         self.metrics.ack_seconds.labels(_request_kind(request.body)).observe(time.perf_counter() - started)
         body = (response.body or "").encode("utf-8")
@@ -121,6 +136,15 @@ class WsgiApp:
         payload = {"status": "ok" if status == 200 else "unavailable", "database": database,
                    "version": __version__}
         return _respond(start_response, status, json.dumps(payload).encode(), "application/json")
+
+
+def signing_headers_readable(headers: dict[str, str]) -> bool:
+    """False when the timestamp or signature header is there but could not have come from Slack. Absent ones
+    are left to Bolt, which refuses them too."""
+    timestamp = headers.get("x-slack-request-timestamp")
+    signature = headers.get("x-slack-signature")
+    return ((timestamp is None or _TIMESTAMP.fullmatch(timestamp) is not None)
+            and (signature is None or _SIGNATURE.fullmatch(signature) is not None))
 
 
 class JiraWebhook:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.domain.text import escape_mrkdwn, truncate
-from bot.errors import UserInputError
+from bot.errors import NotFound, UserInputError
 
 
 @dataclass(frozen=True)
@@ -183,3 +183,35 @@ def rest_of(text: str, words: int) -> str:
     """`text` after its first `words` words, as typed (inner spacing and line breaks kept)."""
     parts = text.strip().split(None, words)
     return parts[words] if len(parts) > words else ""
+
+
+# --- numbers a person types -------------------------------------------------------------------------------
+#
+# Every number typed into a command passes one of these before it reaches SQL. PostgreSQL's integer (every id
+# column) stops at 2**31 - 1 and refuses more with "integer out of range"; SQLite's 64-bit integers overflow in
+# the driver; Python's int() refuses more than 4,300 digits; and `str.isdigit` accepts `²`, which int() refuses.
+
+MAX_ROW_ID = 2**31 - 1
+MAX_PAGE = 100_000  # more pages than any list here will have
+_MAX_DIGITS = 18  # far beyond any bound here, and well inside a 64-bit integer
+
+
+def is_number(word: str) -> bool:
+    """True for plain digits 0-9 only (`str.isdigit` also says yes to `²` and to other scripts' digits)."""
+    return word.isascii() and word.isdigit()
+
+
+def bounded_int(word: str, *, low: int, high: int, what: str) -> int:
+    """`word` as a whole number from `low` to `high`, or UserInputError saying which numbers `what` takes."""
+    if is_number(word) and len(word) <= _MAX_DIGITS and low <= int(word) <= high:
+        return int(word)
+    raise UserInputError(f"{what[:1].upper()}{what[1:]} is a whole number from {low:,} to {high:,}, "
+                         f"not `{truncate(word, 24)}`.")
+
+
+def row_id(word: str, *, unknown: str) -> int:
+    """A row's id as a person typed it (`/standup pause 12`). A number no id column can hold names no row, so it
+    gets `unknown`, the answer for an id that does not exist, before any SQL sees it."""
+    if is_number(word) and len(word) <= _MAX_DIGITS and 1 <= int(word) <= MAX_ROW_ID:
+        return int(word)
+    raise NotFound(unknown)

@@ -6,6 +6,11 @@ while the process was down. Each tick re-reads the rows, works out the latest du
 within the misfire grace, and claims it with a unique ledger key before running it. On PostgreSQL only
 the replica holding an advisory lock ticks; if it dies, its session ends, the lock is freed and the
 next replica to tick takes over.
+
+A run that raises RetryLater (Slack failed for part of its work, for a reason that passes) is recorded as `retry`
+and leaves a `waiting` ledger row for a later tick: run again not before 30 s, 1 min, 2 min … (and not before the
+time the job asked for), each try claimed from its row with a conditional update, so one replica runs it. No try
+is planned past the schedule's next regular slot: that run does the work anyway.
 """
 
 from __future__ import annotations
@@ -19,15 +24,15 @@ from datetime import UTC, datetime, timedelta
 
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MISSED, JobExecutionEvent
 from apscheduler.schedulers.background import BackgroundScheduler
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.deps import Deps
-from bot.jobs.base import JobModule, ScheduleRef
+from bot.jobs.base import JobModule, RetryLater, ScheduleRef
 from bot.workpool import WorkPool
 from storage.db import session_scope
-from storage.models import GLOBAL_TEAM_ID, Schedule
+from storage.models import GLOBAL_TEAM_ID, JobRun, Schedule
 from storage.repos import claim_slot, enabled_schedules, ensure_schedule, finish_run
 
 logger = logging.getLogger(__name__)
@@ -36,6 +41,11 @@ logger = logging.getLogger(__name__)
 LEADER_LOCK_KEY = 0x706D626F74
 JOB_WORKERS = 4
 ERROR_TEXT_LIMIT = 4000
+# Ledger statuses besides running | ok | failed: a run that asked to be tried again, and the planned try.
+RETRY, WAITING = "retry", "waiting"
+RETRY_KEY = "retry:{attempt}:{origin}"  # origin: the slot key of the run that first asked
+RETRY_BASE = timedelta(seconds=30)  # the first try again; each next one waits twice as long
+MAX_RETRIES = 8  # 30 s + 1 min + … ≈ 2 h after the slot at most; the next regular slot usually comes first
 
 
 class LeaderLock:
@@ -102,6 +112,17 @@ class LeaderLock:
                     pass
                 self._conn.close()
                 self._conn = None
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A ledger row this process won: what to run, as of when (`slot`), under which key."""
+
+    run_id: int
+    job: JobModule
+    ref: ScheduleRef | None
+    slot: datetime
+    slot_key: str
 
 
 @dataclass(frozen=True)
@@ -181,15 +202,16 @@ class Scheduler:
             self.deps.scheduler_role = "standby (another replica leads)"
             return []
         self.deps.scheduler_role = "leader" if self.leader.shared else "on"
-        futures = [self._pool.submit(self._execute, *claimed) for claimed in self._claim_due(now)]
+        with session_scope(self.deps.engine) as session:
+            refs = [_ref(row) for row in enabled_schedules(session)]
+        claimed = self._claim_due(refs, now) + self._claim_retries(refs, now)
+        futures = [self._pool.submit(self._execute, one) for one in claimed]
         if wait:
             for future in futures:
                 future.result()
         return futures
 
-    def _claim_due(self, now: datetime) -> list[tuple[int, JobModule, ScheduleRef, datetime]]:
-        with session_scope(self.deps.engine) as session:
-            refs = [_ref(row) for row in enabled_schedules(session)]
+    def _claim_due(self, refs: list[ScheduleRef], now: datetime) -> list[Claimed]:
         claimed = []
         for ref in refs:
             job = self.jobs.get(ref.job_name)
@@ -199,11 +221,44 @@ class Scheduler:
             slot = self._latest_due(job, ref, now)
             if slot is None or self._seen.get(ref.id) == slot:
                 continue
-            run_id = self._claim(ref, slot, slot_key=f"{ref.job_name}:{ref.id}:{slot.isoformat()}")
+            key = f"{ref.job_name}:{ref.id}:{slot.isoformat()}"
+            run_id = self._claim(ref, slot, slot_key=key)
             self._seen[ref.id] = slot  # won or lost, this slot is settled for this process
             if run_id is not None:
-                claimed.append((run_id, job, ref, slot))
+                claimed.append(Claimed(run_id, job, ref, slot, key))
         return claimed
+
+    def _claim_retries(self, refs: list[ScheduleRef], now: datetime, *, on_time: bool = True) -> list[Claimed]:
+        """Take the planned tries that are due: each row moves from `waiting` to `running` for one process only.
+        With `on_time`, a try missed by more than the misfire grace (every replica was down) is dropped, as a
+        regular slot would be: it would run as of a moment long past."""
+        by_id = {ref.id: ref for ref in refs}
+        with session_scope(self.deps.engine) as session:
+            stmt = (select(JobRun.id, JobRun.schedule_id, JobRun.job_name, JobRun.slot_at, JobRun.slot_key)
+                    .where(JobRun.status == WAITING, JobRun.slot_at <= now).order_by(JobRun.slot_at, JobRun.id))
+            waiting = list(session.execute(stmt).all())
+        claimed = []
+        for run_id, schedule_id, job_name, slot_at, slot_key in waiting:
+            ref, job = by_id.get(schedule_id), self.jobs.get(job_name)
+            if ref is None or job is None:  # the schedule was removed or disabled meanwhile: nothing to retry
+                self._settle(run_id, WAITING, "missed", "its schedule is gone or disabled")
+            elif on_time and slot_at < now - self.grace:
+                self._settle(run_id, WAITING, "missed", "not tried within the misfire grace")
+            elif self._settle(run_id, WAITING, "running"):
+                claimed.append(Claimed(run_id, job, ref, slot_at, slot_key))
+        return claimed
+
+    def _settle(self, run_id: int, expected: str, status: str, error: str | None = None) -> bool:
+        """Move a ledger row from `expected` to `status`; False when another process moved it first."""
+        values: dict[str, object] = {"status": status, "claimed_by": self.instance_id}
+        if status == "running":
+            values["started_at"] = self.deps.clock()
+        else:
+            values.update(finished_at=self.deps.clock(), error=error)
+        with session_scope(self.deps.engine) as session:
+            stmt = (update(JobRun).where(JobRun.id == run_id, JobRun.status == expected).values(values)
+                    .execution_options(synchronize_session=False))
+            return session.execute(stmt).rowcount == 1
 
     def _latest_due(self, job: JobModule, ref: ScheduleRef, now: datetime) -> datetime | None:
         start = now - self.grace
@@ -222,10 +277,20 @@ class Scheduler:
             return claim_slot(session, team_id=ref.team_id, job_name=ref.job_name, schedule_id=ref.id,
                               slot_key=slot_key, slot_at=slot, claimed_by=self.instance_id, now=self.deps.clock())
 
-    def _execute(self, run_id: int, job: JobModule, ref: ScheduleRef | None, slot: datetime) -> RunResult:
+    def _execute(self, claimed: Claimed, *, plan_retry: bool = True) -> RunResult:
+        job, run_id, slot = claimed.job, claimed.run_id, claimed.slot
         status, detail = "ok", None
         try:
-            detail = job.run(self.deps, now=slot, schedule=ref)
+            detail = job.run(self.deps, now=slot, schedule=claimed.ref)
+        except RetryLater as later:
+            status, detail = RETRY, later.detail[:ERROR_TEXT_LIMIT]
+            logger.warning("job %s (run %s, slot %s) is to be tried again: %s", job.NAME, run_id, slot.isoformat(),
+                           later.detail)
+            if plan_retry:
+                try:
+                    self._plan_retry(claimed, later.not_before)
+                except SQLAlchemyError:
+                    logger.exception("job %s: could not plan the next try (the next regular run does it)", job.NAME)
         except Exception as exc:
             status, detail = "failed", f"{type(exc).__name__}: {exc}"[:ERROR_TEXT_LIMIT]
             logger.exception("job %s (run %s, slot %s) failed", job.NAME, run_id, slot.isoformat())
@@ -233,8 +298,28 @@ class Scheduler:
         self.deps.metrics.job_runs.labels(job.NAME, status).inc()
         with session_scope(self.deps.engine) as session:
             finish_run(session, run_id=run_id, status=status, now=self.deps.clock(),
-                       error=detail if status == "failed" else None)
+                       error=detail if status in ("failed", RETRY) else None)
         return RunResult(run_id, job.NAME, slot, status, detail)
+
+    def _plan_retry(self, claimed: Claimed, not_before: datetime | None) -> datetime | None:
+        """Leave a `waiting` row for the next try of this run: 30 s after its first, then twice as long each
+        time, not before what the job asked; none past MAX_RETRIES or when a regular slot comes first."""
+        ref = claimed.ref
+        origin, attempt = _retry_origin(claimed.slot_key)
+        if ref is None or ref.id is None or attempt >= MAX_RETRIES:
+            logger.error("job %s: not trying slot %s again (%s)", claimed.job.NAME, origin,
+                         "a manual run" if ref is None or ref.id is None else f"{MAX_RETRIES} tries already")
+            return None
+        at = claimed.slot + RETRY_BASE * 2 ** attempt
+        if not_before is not None and not_before > at:
+            at = not_before
+        if claimed.job.slots(ref, claimed.slot, at):
+            return None  # the schedule's next regular run comes first and does the work
+        with session_scope(self.deps.engine) as session:
+            claim_slot(session, team_id=ref.team_id, job_name=ref.job_name, schedule_id=ref.id,
+                       slot_key=RETRY_KEY.format(attempt=attempt + 1, origin=origin), slot_at=at,
+                       claimed_by=self.instance_id, now=self.deps.clock(), status=WAITING)
+        return at
 
     # --- by hand ------------------------------------------------------------------------------
 
@@ -257,9 +342,15 @@ class Scheduler:
             due += [(slot, ref, job) for slot in slots[-per_schedule:]]
         results = []
         for slot, ref, job in sorted(due, key=lambda item: (item[0], item[1].id or 0)):
-            run_id = self._claim(ref, slot, slot_key=f"{ref.job_name}:{ref.id}:{slot.isoformat()}")
+            key = f"{ref.job_name}:{ref.id}:{slot.isoformat()}"
+            run_id = self._claim(ref, slot, slot_key=key)
             if run_id is not None:
-                results.append(self._execute(run_id, job, ref, slot))
+                results.append(self._execute(Claimed(run_id, job, ref, slot, key)))
+        for _ in range(MAX_RETRIES):  # the tries planned meanwhile, as the ticks in (start, end] would run them
+            retries = self._claim_retries(refs, end, on_time=False)
+            if not retries:
+                break
+            results += [self._execute(claimed) for claimed in retries]
         return results, skipped
 
     def run_now(self, job_name: str, now: datetime) -> list[RunResult]:
@@ -272,18 +363,26 @@ class Scheduler:
         results = []
         for ref in refs:
             team_id = ref.team_id if ref else GLOBAL_TEAM_ID
-            run_id = self._claim(
-                ref or ScheduleRef(None, team_id, job_name, "manual", "", "UTC"), now,
-                slot_key=f"manual:{job_name}:{uuid.uuid4().hex}",
-            )
+            key = f"manual:{job_name}:{uuid.uuid4().hex}"
+            run_id = self._claim(ref or ScheduleRef(None, team_id, job_name, "manual", "", "UTC"), now, slot_key=key)
             assert run_id is not None  # a fresh uuid key cannot collide
-            results.append(self._execute(run_id, job, ref, now))
+            # Once, as asked: a manual run that meets Slack's trouble says so (status retry) and plans nothing.
+            results.append(self._execute(Claimed(run_id, job, ref, now, key), plan_retry=False))
         return results
 
     def _warn_once(self, key: str, message: str, *args: object) -> None:
         if key not in self._warned:
             self._warned.add(key)
             logger.warning(message, *args)
+
+
+def _retry_origin(slot_key: str) -> tuple[str, int]:
+    """(the slot key of the run that first asked to be tried again, how many tries followed it) of a ledger key."""
+    if slot_key.startswith("retry:"):
+        attempt, _, origin = slot_key[len("retry:"):].partition(":")
+        if attempt.isdigit():
+            return origin, int(attempt)
+    return slot_key, 0
 
 
 def _ref(row: Schedule) -> ScheduleRef:

@@ -107,7 +107,10 @@ class Settings(BaseSettings):
     pmbot_budget_admins: str = ""
     pmbot_llm_prices: str = "gpt-4o-mini=0.00015/0.0006"
     pmbot_log_level: str = "INFO"
+    # Threads for work after the ack: listeners once they have acked, and the work queue (each gets this many).
     pmbot_worker_threads: Annotated[int, Field(ge=1, le=64)] = 8
+    # How often each process looks for queued work nobody runs (new, retried, or left by a process that died).
+    pmbot_work_poll_seconds: Annotated[float, Field(gt=0, le=600)] = 2.0
     pmbot_http_threads: Annotated[int, Field(ge=1, le=128)] = 16
     pmbot_scheduler_enabled: bool = True
     pmbot_scheduler_tick_seconds: Annotated[float, Field(gt=0, le=3600)] = 15.0

@@ -69,13 +69,6 @@ def list_bugs(session: Session, *, team_id: str, where: BugFilter, offset: int, 
     return list(session.execute(stmt).scalars()), total
 
 
-def ungraded_bugs(session: Session, *, created_before: datetime, limit: int = 100) -> list[Bug]:
-    """Reports stored but never graded (the process died or timed out after the ack)."""
-    stmt = (select(Bug).where(Bug.grade.is_(None), Bug.status == "open", Bug.created_at < created_before)
-            .order_by(Bug.id).limit(limit))
-    return list(session.execute(stmt).scalars())
-
-
 @dataclass(frozen=True)
 class BugStats:
     by_grade_status: dict[tuple[int | None, str], int]

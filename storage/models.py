@@ -80,6 +80,7 @@ class JobRun(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("slot_key", name="uq_job_run_slot_key"),
         Index("ix_job_run_job_started", "job_name", "started_at"),
+        Index("ix_job_run_status_slot", "status", "slot_at"),  # each tick looks for waiting retries
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -88,7 +89,7 @@ class JobRun(SQLModel, table=True):
     schedule_id: int | None = Field(default=None, foreign_key="schedule.id", ondelete="SET NULL")
     slot_key: str = Field(max_length=255)
     slot_at: datetime = _utc_column()
-    status: str = Field(max_length=16)  # running | ok | failed | missed
+    status: str = Field(max_length=16)  # running | ok | failed | missed | retry | waiting (a planned retry)
     claimed_by: str = Field(max_length=128)
     started_at: datetime = _utc_column()
     finished_at: datetime | None = _utc_column(nullable=True)
@@ -499,7 +500,7 @@ class StandupDay(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     standup_id: int = Field(foreign_key="standup.id", index=True, ondelete="CASCADE")
     day: date = Field(sa_column=Column(Date, nullable=False))
-    kind: str = Field(default="standup", max_length=16)  # standup | holiday
+    kind: str = Field(default="standup", max_length=16)  # standup | holiday | missed (never posted)
     parent_ts: str | None = Field(default=None, max_length=32, index=True)
     posted_at: datetime = _utc_column()
     reminded: bool = Field(default=False)
@@ -645,3 +646,30 @@ class TeamInstallation(SQLModel, table=True):
     uninstalled_at: datetime | None = _utc_column(nullable=True)
     reason: str | None = Field(default=None, max_length=32)  # app_uninstalled | tokens_revoked
     changed_at: datetime = _utc_column()
+
+
+class WorkItem(SQLModel, table=True):
+    """Work a request left for after its ack (grade and post a report, open a war room), kept until done.
+
+    Written in the transaction that stores what the person sent, so nothing acked can be lost. Any process
+    may run an item: it leases it first (`lease_until`), so two never run it at once, and an item whose
+    process died is taken over when the lease runs out. A failure that passes (Slack or the LLM down) puts
+    it off until `not_before`, with backoff; `done_at` is set when it is finished or given up.
+    """
+
+    __tablename__ = "work_item"
+    __table_args__ = (UniqueConstraint("kind", "ref_id", name="uq_work_item_kind_ref"),
+                      Index("ix_work_item_due", "done_at", "not_before"))
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    kind: str = Field(max_length=32)  # e.g. bug.finish | incident.open
+    ref_id: int  # the row the work is about (a bug's or an incident's id)
+    payload: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    attempts: int = Field(default=0)
+    not_before: datetime = _utc_column()
+    lease_until: datetime | None = _utc_column(nullable=True)
+    last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    told: bool = Field(default=False)  # the person was told it is delayed
+    created_at: datetime = _utc_column()
+    done_at: datetime | None = _utc_column(nullable=True)

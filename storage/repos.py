@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TypeVar
 
 from sqlalchemy import delete, select, update
@@ -13,7 +13,7 @@ from sqlmodel import Session, SQLModel
 from storage.models import IdSequence, JobRun, Schedule, SlackDelivery, TeamInstallation, TeamSettings
 
 
-def _insert(session: Session, table):
+def dialect_insert(session: Session, table):
     """INSERT with the dialect's ON CONFLICT support (SQLite ≥ 3.35 and PostgreSQL both have it)."""
     dialect = session.get_bind().dialect.name
     module = postgresql if dialect == "postgresql" else sqlite
@@ -25,7 +25,7 @@ def _insert(session: Session, table):
 
 def allocate_id(session: Session, *, team_id: str, prefix: str) -> str:
     """Hand out the next readable id for a team (`B-12`); one atomic upsert, so no two callers race."""
-    stmt = _insert(session, IdSequence).values(team_id=team_id, prefix=prefix, last_value=1)
+    stmt = dialect_insert(session, IdSequence).values(team_id=team_id, prefix=prefix, last_value=1)
     stmt = stmt.on_conflict_do_update(
         index_elements=["team_id", "prefix"],
         set_={"last_value": IdSequence.last_value + 1},
@@ -68,12 +68,30 @@ def _by_delivery(session: Session, model: type[Row], team_id: str, delivery_key:
 def record_delivery(session: Session, *, team_id: str, key: str, kind: str, now: datetime) -> bool:
     """Remember a delivery; False when it was seen before (a Slack retry or a double submit)."""
     stmt = (
-        _insert(session, SlackDelivery)
+        dialect_insert(session, SlackDelivery)
         .values(team_id=team_id, key=key, kind=kind, received_at=now)
         .on_conflict_do_nothing(index_elements=["team_id", "key"])
         .returning(SlackDelivery.key)
     )
     return session.execute(stmt).first() is not None
+
+
+def claim_click(session: Session, *, team_id: str, key: str, kind: str, now: datetime, window: timedelta) -> bool:
+    """Claim one click for its handler: True for the first within `window`, False for a repeat (a double click).
+
+    Each click arrives with a trigger_id of its own, so `record_delivery` alone cannot see a double click; the
+    caller names the click instead (`key`: the action on one message by one person with one value). A row per
+    key in the delivery table: the first click inserts it; a later one takes it over only when its time is
+    older than `window`, in one UPDATE … WHERE, so of two clicks at the same moment exactly one wins.
+    """
+    if record_delivery(session, team_id=team_id, key=key, kind=kind, now=now):
+        return True
+    stmt = (update(SlackDelivery)
+            .where(SlackDelivery.team_id == team_id, SlackDelivery.key == key,
+                   SlackDelivery.received_at <= now - window)
+            .values(received_at=now)
+            .execution_options(synchronize_session=False))
+    return (session.execute(stmt).rowcount or 0) > 0
 
 
 def purge_deliveries(session: Session, *, before: datetime) -> int:
@@ -96,7 +114,7 @@ def ensure_schedule(
 ) -> Schedule:
     """Create a schedule if none exists for (team, job, key); an existing one is left as it is."""
     stmt = (
-        _insert(session, Schedule)
+        dialect_insert(session, Schedule)
         .values(team_id=team_id, job_name=job_name, key=key, cron=cron, timezone=timezone, params={},
                 enabled=True, created_at=now)
         .on_conflict_do_nothing(index_elements=["team_id", "job_name", "key"])
@@ -125,7 +143,7 @@ def claim_slot(
 ) -> int | None:
     """Insert the ledger row for a slot; the run id if this caller won it, None if it was taken."""
     stmt = (
-        _insert(session, JobRun)
+        dialect_insert(session, JobRun)
         .values(team_id=team_id, job_name=job_name, schedule_id=schedule_id, slot_key=slot_key,
                 slot_at=slot_at, status=status, claimed_by=claimed_by, started_at=now)
         .on_conflict_do_nothing(index_elements=["slot_key"])
@@ -178,7 +196,7 @@ def save_team_settings(session: Session, *, team_id: str, timezone: str, admin_c
 
 def mark_uninstalled(session: Session, *, team_id: str, reason: str, now: datetime) -> None:
     """Remember that Slack no longer lets pmbot act in this team (its rows are kept)."""
-    stmt = _insert(session, TeamInstallation).values(team_id=team_id, uninstalled_at=now, reason=reason,
+    stmt = dialect_insert(session, TeamInstallation).values(team_id=team_id, uninstalled_at=now, reason=reason,
                                                      changed_at=now)
     stmt = stmt.on_conflict_do_update(index_elements=["team_id"],
                                       set_={"uninstalled_at": now, "reason": reason, "changed_at": now})

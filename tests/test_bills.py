@@ -90,7 +90,7 @@ def command(bot: RunningBot, name: str, text: str, **options) -> str:
     response = bot.driver.command(name, text, **options)
     assert response.status == 200
     bot.runtime.settle()
-    return (response.json() if response.body else {}).get("text", "")
+    return bot.driver.answer(response).get("text", "")
 
 
 def entries(bot: RunningBot) -> list[CostEntry]:

@@ -29,7 +29,7 @@ def report(bot: RunningBot, text: str, **options) -> dict:
     response = bot.driver.command("/bug", text, **options)
     assert response.status == 200
     bot.runtime.settle()
-    return response.json() if response.body else {}
+    return bot.driver.answer(response)
 
 
 def stored(bot: RunningBot) -> list[Bug]:
@@ -225,13 +225,15 @@ def test_llm_grading_is_used_and_its_tokens_recorded(bot_factory) -> None:
         "bug_grading", "stub-model", 120, 18)
 
 
-def test_an_ungraded_report_is_graded_by_the_recovery_pass(bot: RunningBot) -> None:
-    from bot.bugs.service import file_report, recover
+def test_a_report_stored_but_never_worked_on_is_finished_by_the_queue(bot: RunningBot) -> None:
+    from bot.bugs.service import file_report
 
-    intake = file_report(bot.runtime.deps, team_id="T0SANDBOX", channel_id="C0GENERAL", reporter_id="U0ALICE",
-                         delivery_key="crashed-before-grading", text="the logo looks blurry")
+    # What a process that stored the report and died before its work started leaves behind.
+    file_report(bot.runtime.deps, team_id="T0SANDBOX", channel_id="C0GENERAL", reporter_id="U0ALICE",
+                delivery_key="crashed-before-grading", text="the logo looks blurry")
     assert stored(bot)[0].grade is None
-    assert recover(bot.runtime.deps, older_than_seconds=0) == [intake.readable_id]
+    bot.sandbox.wait_for(lambda: bot.runtime.work.poll() or stored(bot)[0].message_ts, timeout=10)
+    bot.runtime.settle()
     assert stored(bot)[0].grade == 4 and len(cards(bot)) == 1
 
 

@@ -197,7 +197,7 @@ def command(bot: RunningBot, name: str, text: str, **options) -> dict:
     response = bot.driver.command(name, text, **options)
     assert response.status == 200
     bot.runtime.settle()
-    return response.json() if response.body else {}
+    return bot.driver.answer(response)
 
 
 def rows(bot: RunningBot, model, order) -> list:

@@ -6,7 +6,16 @@ import pytest
 
 from bot.blocks import MAX_MESSAGE_BLOCKS, SECTION_TEXT_LIMIT, message, sections
 from bot.domain.mentions import Ref, channel_refs, user_refs
-from bot.domain.text import escape_mrkdwn, from_slack, mentioned_ids, readable, split_text, truncate
+from bot.domain.text import (
+    escape_mrkdwn,
+    escape_purpose,
+    escape_user_text,
+    from_slack,
+    mentioned_ids,
+    readable,
+    split_text,
+    truncate,
+)
 
 
 @pytest.mark.parametrize(
@@ -94,3 +103,39 @@ def test_readable_spells_every_kind_of_markup_out() -> None:
 
 def test_mentioned_ids() -> None:
     assert mentioned_ids("<@U1> <#C2|x> <@U1> <!channel>") == ["U1", "C2"]
+
+
+# The mention-injection set (issue #19), as pmbot holds it after `from_slack`.
+INJECTIONS = "<!channel> <!here> <!everyone> <!subteam^S1|@ml> <@U0X> <@U0X|x> <https://evil.example|x> & <1>"
+
+
+def test_user_text_pings_nobody_and_links_nowhere_hidden() -> None:
+    shown = escape_user_text(INJECTIONS)
+    assert shown == ("&lt;!channel&gt; &lt;!here&gt; &lt;!everyone&gt; &lt;!subteam^S1|@ml&gt; @U0X @x "
+                     "&lt;https://evil.example|x&gt; &amp; &lt;1&gt;")
+    assert "<" not in shown and ">" not in shown
+
+
+@pytest.mark.parametrize(
+    ("raw", "shown"),
+    [
+        ("ask <@U0BOB> in <#C0GENERAL|general>", "ask @bob in <#C0GENERAL>"),  # a channel link notifies nobody
+        ("<@U0NEW|newbie> & <@W123>", "@newbie &amp; @W123"),  # no name known: the label, else the id
+        ("<<@U1|U0X>>", "&lt;@U0X&gt;"),  # a spelt label never turns into a mention
+        ("<@U1|<!channel>>", "&lt;@U1|&lt;!channel&gt;&gt;"),
+        ("plain ünïcødé 🚀 *bold*", "plain ünïcødé 🚀 *bold*"),
+    ],
+)
+def test_escape_user_text_spells_user_mentions(raw: str, shown: str) -> None:
+    assert escape_user_text(raw, {"U0BOB": "bob"}.get) == shown
+
+
+def test_a_looked_up_name_is_escaped_too() -> None:
+    assert escape_user_text("<@U0BOB>", {"U0BOB": "<!here>"}.get) == "@&lt;!here&gt;"
+
+
+def test_purpose_is_spelt_out_and_encoded() -> None:
+    names = {"U0BOB": "bob"}.get
+    assert escape_purpose("R&D <@U0BOB> <!channel> <https://evil.example|x> <1>", names) == (
+        "R&amp;D @bob @channel x (https://evil.example) &lt;1&gt;")
+    assert "<" not in escape_purpose(INJECTIONS) and ">" not in escape_purpose(INJECTIONS)

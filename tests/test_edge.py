@@ -108,7 +108,7 @@ def test_unreachable_slack_is_integration_unavailable() -> None:
     ],
 )
 def test_log_lines_are_redacted(line: str, leaked: str) -> None:
-    from bot.app import RedactingFormatter
+    from bot.logs import RedactingFormatter
 
     record = logging.LogRecord("t", logging.ERROR, __file__, 1, "%s", (line,), None)
     try:

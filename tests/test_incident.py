@@ -34,7 +34,7 @@ def incident_command(bot: RunningBot, text: str, **options) -> dict:
     response = bot.driver.command("/incident", text, **options)
     assert response.status == 200
     bot.runtime.settle()
-    return response.json() if response.body else {}
+    return bot.driver.answer(response)
 
 
 def incidents(bot: RunningBot) -> list[Incident]:
@@ -258,17 +258,19 @@ def test_the_postmortem_narrative_comes_from_the_llm_with_pii_removed(bot_factor
         stub.stop()
 
 
-def test_a_war_room_left_half_open_by_a_crash_is_finished_by_the_recovery_pass(bot: RunningBot) -> None:
+def test_a_war_room_left_half_open_by_a_crash_is_finished_by_the_queue(bot: RunningBot) -> None:
     from bot.incidents import service
 
     deps = bot.runtime.deps
     declared = service.declare(deps, team_id="T0SANDBOX", channel_id="C0GENERAL", user_id="U0ALICE",
                                delivery_key="crashed-1", title="Agent loops on refunds", grade=2)
     assert declared.incident.channel_id is None  # stored, then the process died before the room was made
-    assert service.recover(deps, older_than_seconds=0) == ["INC-1"]
+    bot.sandbox.wait_for(lambda: bot.runtime.work.poll() or incidents(bot)[0].runbook_ts, timeout=10)
+    bot.runtime.settle()
     [incident] = incidents(bot)
     assert incident.channel_id and incident.runbook_ts and incident.invited
-    assert service.recover(deps, older_than_seconds=0) == []
+    assert bot.runtime.work.poll() == 0  # done: nothing left to run
+    assert len(bot.sandbox.calls_to("conversations.create")) == 1
 
 
 def test_a_role_given_to_a_name_typed_by_hand(bot: RunningBot) -> None:

@@ -21,7 +21,7 @@ def command(bot: RunningBot, name: str, text: str, **options) -> dict:
     response = bot.driver.command(name, text, **options)
     assert response.status == 200
     bot.runtime.settle()
-    return response.json() if response.body else {}
+    return bot.driver.answer(response)
 
 
 def run_standups(bot: RunningBot, when: str) -> str:

@@ -178,6 +178,125 @@ def test_rate_limited_call_is_retried_after_retry_after(client: WebClient, sandb
     assert len([m for m in sandbox.messages if m["text"] == "patient"]) == 1
 
 
+# --- Slack having trouble: fail, outage, delay -------------------------------------------------------------
+
+
+def test_fail_answers_like_slacks_edge_on_an_outage(sandbox: SlackSandbox) -> None:
+    """A 5xx from Slack's edge is an HTML page; slack_sdk raises SlackApiError with the status and a
+    "non-JSON format" error in place of a code. With `error`, the body is Slack's JSON error."""
+    client = WebClient(token=BOT_TOKEN, base_url=sandbox.api_url)  # no retry handlers: one call, one answer
+    sandbox.fail("chat.postMessage", times=2)
+    for _ in range(2):
+        with pytest.raises(SlackApiError) as raised:
+            client.chat_postMessage(channel="C0GENERAL", text="lost")
+        assert raised.value.response.status_code == 500
+        assert raised.value.response["error"].startswith("Received a response in a non-JSON format")
+    assert client.chat_postMessage(channel="C0GENERAL", text="kept")["ok"]  # times=2: the third call goes through
+    sandbox.fail("chat.postMessage", status=503, error="service_unavailable")
+    with pytest.raises(SlackApiError) as raised:
+        client.chat_postMessage(channel="C0GENERAL", text="lost")
+    assert (raised.value.response.status_code, raised.value.response["error"]) == (503, "service_unavailable")
+    assert client.auth_test()["ok"]  # other methods were never affected
+    assert [m["text"] for m in sandbox.messages] == ["kept"]
+    assert len(sandbox.calls_to("chat.postMessage")) == 4  # failed calls are recorded too
+
+
+def test_fail_every_method_and_a_json_error_with_status_200(sandbox: SlackSandbox) -> None:
+    client = WebClient(token=BOT_TOKEN, base_url=sandbox.api_url)
+    sandbox.fail("*", times=2, status=200, error="internal_error")
+    assert error_of(client.auth_test) == "internal_error"
+    assert error_of(client.conversations_list) == "internal_error"
+    assert client.auth_test()["ok"]
+
+
+def test_an_outage_follows_the_workspace_clock(sandbox: SlackSandbox) -> None:
+    """"45 s of 500s" without waiting 45 s: the outage ends when `ws.clock` passes it."""
+    now = [1_900_000_000.0]
+    sandbox.ws.clock = lambda: now[0]
+    client = WebClient(token=BOT_TOKEN, base_url=sandbox.api_url)
+    sandbox.outage(45)
+    now[0] += 44
+    with pytest.raises(SlackApiError) as raised:
+        client.chat_postMessage(channel="C0GENERAL", text="during")
+    assert raised.value.response.status_code == 500
+    assert error_of(client.auth_test).startswith("Received a response in a non-JSON format")
+    now[0] += 1
+    assert client.chat_postMessage(channel="C0GENERAL", text="after")["ok"]
+    sandbox.outage(60, status=503, error="service_unavailable")
+    assert error_of(client.auth_test) == "service_unavailable"
+    sandbox.outage(0)  # over early
+    assert client.auth_test()["ok"]
+
+
+def test_a_delay_slows_only_its_method(sandbox: SlackSandbox) -> None:
+    client = WebClient(token=BOT_TOKEN, base_url=sandbox.api_url)
+    sandbox.delay("chat.postMessage", 0.6)
+    slow_done: list[float] = []
+    started = time.monotonic()
+    slow = threading.Thread(target=lambda: (client.chat_postMessage(channel="C0GENERAL", text="slow"),
+                                            slow_done.append(time.monotonic() - started)))
+    slow.start()
+    time.sleep(0.05)
+    assert client.auth_test()["ok"]
+    fast = time.monotonic() - started
+    slow.join()
+    assert fast < 0.5 and slow_done[0] >= 0.55  # answered while the slow call still waited
+    sandbox.delay("chat.postMessage", 0)
+    sandbox.delay("*", 0.3)
+    started = time.monotonic()
+    client.auth_test()
+    assert time.monotonic() - started >= 0.3
+
+
+# --- message metadata and history -----------------------------------------------------------------------
+
+
+def test_metadata_is_kept_and_shown_only_when_asked_for(client: WebClient) -> None:
+    metadata = {"event_type": "pmbot_bug_card", "event_payload": {"id": "B-12", "team": "T0SANDBOX"}}
+    posted = client.chat_postMessage(channel="C0GENERAL", text="card", metadata=metadata)
+    assert posted["message"]["metadata"] == metadata
+    plain = client.conversations_history(channel="C0GENERAL")["messages"]
+    assert [m["text"] for m in plain] == ["card"] and "metadata" not in plain[0]
+    full = client.conversations_history(channel="C0GENERAL", include_all_metadata=True)["messages"]
+    assert full[0]["metadata"] == metadata
+    client.chat_postMessage(channel="C0GENERAL", text="reply", thread_ts=posted["ts"])
+    replies = client.conversations_replies(channel="C0GENERAL", ts=posted["ts"])["messages"]
+    assert "metadata" not in replies[0]
+    # An event type with a period is not Slack's: the message goes out without it, with a warning.
+    odd = client.chat_postMessage(channel="C0GENERAL", text="odd", metadata={"event_type": "bug.card",
+                                                                              "event_payload": {"id": "B-1"}})
+    assert odd["warning"] == "invalid_metadata_schema" and "metadata" not in odd["message"]
+    assert error_of(client.chat_postMessage, channel="C0GENERAL", text="x", metadata="not json") == \
+        "invalid_metadata_format"
+
+
+def test_history_pages_newest_first_between_oldest_and_latest(client: WebClient, sandbox: SlackSandbox) -> None:
+    now = [1_900_000_000.0]
+    sandbox.ws.clock = lambda: now[0]
+    stamps = []
+    for n in range(5):
+        now[0] += 10
+        stamps.append(client.chat_postMessage(channel="C0GENERAL", text=f"m{n}")["ts"])
+
+    def texts(**args) -> list[str]:
+        return [m["text"] for m in client.conversations_history(channel="C0GENERAL", **args)["messages"]]
+
+    assert texts() == ["m4", "m3", "m2", "m1", "m0"]
+    assert texts(oldest=stamps[1], latest=stamps[3]) == ["m2"]
+    assert texts(oldest=stamps[1], latest=stamps[3], inclusive=True) == ["m3", "m2", "m1"]
+    assert texts(oldest=1_900_000_035) == ["m4", "m3"]  # epoch seconds as a number, too
+    first = client.conversations_history(channel="C0GENERAL", limit=2)
+    assert [m["text"] for m in first["messages"]] == ["m4", "m3"] and first["has_more"] is True
+    cursor = first["response_metadata"]["next_cursor"]
+    second = client.conversations_history(channel="C0GENERAL", limit=2, cursor=cursor)
+    assert [m["text"] for m in second["messages"]] == ["m2", "m1"]
+    last = client.conversations_history(channel="C0GENERAL", limit=2, cursor=second["response_metadata"]["next_cursor"])
+    assert [m["text"] for m in last["messages"]] == ["m0"] and last["has_more"] is False
+    assert last["response_metadata"]["next_cursor"] == ""
+    assert error_of(client.conversations_history, channel="C0GENERAL", cursor="bm90IGEgY3Vyc29y") == "invalid_cursor"
+    assert error_of(client.conversations_history, channel="C0GENERAL", limit="many") == "invalid_limit"
+
+
 def test_response_url_semantics(sandbox: SlackSandbox) -> None:
     from slack_sdk.webhook import WebhookClient
 

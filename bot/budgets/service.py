@@ -18,7 +18,7 @@ from bot.deps import Deps
 from bot.domain import bills
 from bot.domain import budget as rules
 from bot.domain.pii import redact
-from bot.domain.text import escape_mrkdwn
+from bot.domain.text import escape_user_text
 from bot.errors import IntegrationUnavailable, NotAllowed, NotFound, SlackError, UserInputError
 from bot.gateways.slack import call, is_workspace_admin, post_in_channel, upload_file
 from bot.settings import llm_prices
@@ -244,10 +244,11 @@ def mapping_text(deps: Deps, team_id: str, budget: Budget) -> str:
         seen = team_services(session, team_id=team_id)
     lines = ["*Where services on your bills count*"]
     if own:
-        lines.append("Your team's choices: " + ", ".join(f"{escape_mrkdwn(m.service)} → {m.category}" for m in own))
+        lines.append("Your team's choices: " + ", ".join(f"{escape_user_text(m.service)} → {m.category}" for m in own))
     unmapped = sorted({s for s, c in seen if c == bills.UNMAPPED})
     if unmapped:
-        lines.append("Unmapped (counted as `unmapped`): " + ", ".join(f"`{escape_mrkdwn(s)}`" for s in unmapped[:20]))
+        lines.append("Unmapped (counted as `unmapped`): "
+                     + ", ".join(f"`{escape_user_text(s)}`" for s in unmapped[:20]))
     defaults: dict[str, list[str]] = defaultdict(list)
     for name, category in bills.DEFAULT_SERVICES.items():
         defaults[category].append(name)
@@ -279,7 +280,7 @@ def map_service(deps: Deps, budget: Budget, *, user_id: str, service_name: str, 
         same = sorted({s for s, _ in team_services(session, team_id=budget.team_id) if bills.fold(s) == key})
         having = [b.id for b in team_budgets(session, team_id=budget.team_id) if category in categories_of(b)]
         moved = recategorise(session, budget_ids=having, services=same, category=category)
-    text = f"{escape_mrkdwn(service_name)} now counts in {category}"
+    text = f"{escape_user_text(service_name)} now counts in {category}"
     return text + (f"; {moved} entr{'y' if moved == 1 else 'ies'} already recorded moved there." if moved else ".")
 
 
@@ -343,7 +344,7 @@ def _service_words(mapping: Mapping, text: str) -> tuple[str, str, list[str]]:
 
 
 def _unknown_service(name: str, mapping: Mapping) -> str:
-    # Raised to the edge, which makes the whole message inert (escape_mrkdwn): not escaped here as well.
+    # Raised to the edge, which makes the whole message inert (escape_user_text): not escaped here as well.
     return (f"`{name[:60]}` is neither a category here ({', '.join(mapping.categories)}) nor a service I know. "
             f"Teach me the service with `/cost map \"{name[:60]}\" compute` (or another category); "
             "`/cost mapping` shows the ones I know.")
@@ -423,7 +424,7 @@ class Imported:
         if self.skipped:
             lines.append(f"{self.skipped:,} zero-cost line{'s' * (self.skipped != 1)} skipped.")
         if self.unmapped:
-            shown = ", ".join(f"`{escape_mrkdwn(s[:60])}`" for s in self.unmapped[:8])
+            shown = ", ".join(f"`{escape_user_text(s[:60])}`" for s in self.unmapped[:8])
             more = f" and {len(self.unmapped) - 8} more" if len(self.unmapped) > 8 else ""
             lines.append(f"Unmapped services, counted as `unmapped`: {shown}{more}. "
                          "`/cost map \"<service>\" <category>` moves them.")

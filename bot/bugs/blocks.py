@@ -7,7 +7,7 @@ from typing import Any
 
 from bot import blocks
 from bot.domain.grades import GRADES, action_plan, category_label, grade_info, grader_name
-from bot.domain.text import escape_mrkdwn, readable, truncate
+from bot.domain.text import escape_mrkdwn, escape_user_text, readable, truncate
 from storage.models import JIRA_USER, Bug, BugGradeChange, JiraLink
 
 ACTION_CONFIRM = "bug.confirm"
@@ -31,14 +31,14 @@ def card(bug: Bug, *, escalated_to: str | None = None,
     """The message a graded bug gets in its channel: grade, reasons, what to do, and the review buttons."""
     info = grade_info(bug.grade or 3)
     title = f"{bug.readable_id} · {GRADE_EMOJI[info.number]} Grade {info.number} — {info.label}"
-    resolution = f" — {escape_mrkdwn(bug.resolution)}" if bug.resolution else ""
+    resolution = f" — {escape_user_text(bug.resolution)}" if bug.resolution else ""
     status = "" if bug.status == "open" else f" · *closed*{resolution}"
     who = f"Reported by <@{bug.reporter_id}>" + (f" · assigned to <@{bug.assignee_id}>" if bug.assignee_id else "")
     graded = f"graded by {grader_name(bug.grade_source)}" if bug.grade == bug.auto_grade else "grade set by a person"
     kind = category_label(bug.category)
     parts = [
         blocks.header(title),
-        *blocks.sections(f"*{escape_mrkdwn(bug.title)}*" + _body(bug)),
+        *blocks.sections(f"*{escape_user_text(bug.title)}*" + _body(bug)),
         blocks.context(f"{who} · {graded}" + (f" · {kind}" if kind else "") + status),
     ]
     if bug.unsure_of and bug.grade == bug.auto_grade and bug.status == "open":
@@ -58,7 +58,7 @@ def card(bug: Bug, *, escalated_to: str | None = None,
         parts.append(blocks.context(blocks.jira_line(jira)))
     if bug.status == "open":
         parts.append(_actions(bug))
-    fallback = f"{bug.readable_id}: grade {info.number} ({info.label}) — {escape_mrkdwn(truncate(bug.title, 150))}"
+    fallback = f"{bug.readable_id}: grade {info.number} ({info.label}) — {escape_user_text(truncate(bug.title, 150))}"
     return fallback, parts
 
 
@@ -66,7 +66,7 @@ def _body(bug: Bug) -> str:
     """The report under its title, unless the title already says it all."""
     if bug.text.strip() == bug.title.strip():
         return ""
-    return "\n" + escape_mrkdwn(truncate(bug.text, EXCERPT))
+    return "\n" + escape_user_text(truncate(bug.text, EXCERPT))
 
 
 def _actions(bug: Bug) -> dict[str, Any]:
@@ -86,16 +86,16 @@ def line(bug: Bug) -> str:
     grade = f"{GRADE_EMOJI[bug.grade]} {bug.grade}" if bug.grade else "⏳ grading"
     owner = f" · <@{bug.assignee_id}>" if bug.assignee_id else ""
     closed = " · closed" if bug.status == "closed" else ""
-    return f"`{bug.readable_id}` {grade} — {escape_mrkdwn(truncate(bug.title, 90))}{owner}{closed}"
+    return f"`{bug.readable_id}` {grade} — {escape_user_text(truncate(bug.title, 90))}{owner}{closed}"
 
 
 def details(bug: Bug, history: list[BugGradeChange], *, jira: JiraLink | None = None) -> str:
     info = grade_info(bug.grade) if bug.grade else None
-    lines = [f"*{bug.readable_id}* — {escape_mrkdwn(bug.title)}",
+    lines = [f"*{bug.readable_id}* — {escape_user_text(bug.title)}",
              f"Grade: {f'{info.number} — {info.label}' if info else 'not graded yet'}"
              + (f" (automatic: {bug.auto_grade}, by {grader_name(bug.grade_source)})" if bug.auto_grade else "")
              + (f" · {category_label(bug.category)}" if bug.category else ""),
-             f"Status: {bug.status}" + (f" — {escape_mrkdwn(bug.resolution)}" if bug.resolution else ""),
+             f"Status: {bug.status}" + (f" — {escape_user_text(bug.resolution)}" if bug.resolution else ""),
              f"Reported by <@{bug.reporter_id}> in <#{bug.channel_id}> on {bug.created_at:%Y-%m-%d %H:%M} UTC",
              f"Assigned to <@{bug.assignee_id}>" if bug.assignee_id else "Not assigned"]
     if jira is not None:
@@ -103,14 +103,14 @@ def details(bug: Bug, history: list[BugGradeChange], *, jira: JiraLink | None = 
     for key, label in (("expected", "Expected"), ("steps", "Steps"), ("version", "Model / prompt version"),
                        ("environment", "Environment"), ("link", "Link")):
         if bug.details.get(key):
-            lines.append(f"{label}: {escape_mrkdwn(truncate(str(bug.details[key]), 500))}")
+            lines.append(f"{label}: {escape_user_text(truncate(str(bug.details[key]), 500))}")
     lines.append("")
-    lines.append(escape_mrkdwn(truncate(bug.text, 1500)))
+    lines.append(escape_user_text(truncate(bug.text, 1500)))
     if history:
         lines.append("\n*Grade history*")
         for change in history:
             verb = "confirmed" if change.kind == "confirm" else f"changed {change.from_grade} → {change.to_grade}"
-            why = f": {escape_mrkdwn(change.reason)}" if change.reason else ""
+            why = f": {escape_user_text(change.reason)}" if change.reason else ""
             who = "Jira" if change.user_id == JIRA_USER else f"<@{change.user_id}>"
             lines.append(f"• {change.created_at:%Y-%m-%d %H:%M} {who} {verb}{why}")
     return "\n".join(lines)
@@ -125,7 +125,7 @@ def change_grade_view(bug: Bug, grade: int, *, channel: str, ts: str) -> dict[st
         "close": blocks.plain("Cancel", 24),
         "private_metadata": json.dumps({"bug": bug.id, "channel": channel, "ts": ts}),
         "blocks": [
-            blocks.context(f"Now: grade {current}. {escape_mrkdwn(truncate(bug.title, 200))}"),
+            blocks.context(f"Now: grade {current}. {escape_user_text(truncate(bug.title, 200))}"),
             {"type": "input", "block_id": "grade", "label": blocks.plain("New grade"),
              "element": {"type": "static_select", "action_id": "grade", "initial_option": grade_option(grade),
                          "options": [grade_option(n) for n in GRADES]}},

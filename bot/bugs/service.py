@@ -5,24 +5,29 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from sqlalchemy.exc import SQLAlchemyError
-
 from bot.bugs import blocks as bug_blocks
 from bot.deps import Deps
 from bot.domain.pii import describe, redact
-from bot.domain.text import escape_mrkdwn, truncate
-from bot.errors import NotFound, SlackError, UserInputError
-from bot.gateways.slack import call, post_in_channel, resolve_channel
+from bot.domain.text import escape_user_text, truncate
+from bot.errors import IntegrationUnavailable, NotFound, SlackError, UserInputError
+from bot.gateways.slack import call, find_own_post, is_transient, post_in_channel, resolve_channel
 from bot.grader import corrections_from, grade_stored
 from bot.mirror import links, outbox
 from storage.bugs import bug_by_id, create_bug, get_bug, record_change, record_llm_usage, team_regrades
 from storage.db import session_scope
 from storage.models import Bug, JiraLink
+from storage.work import add_work
 
 logger = logging.getLogger(__name__)
 
 MAX_REPORT_CHARS = 20_000
 TITLE_CHARS = 120
+
+
+# The queue's work for a stored report: grade it, post its card, escalate (see `finish`).
+WORK = "bug.finish"
+# The metadata event type on pmbot's cards, so a card posted just before a crash is found, not posted twice.
+CARD_EVENT = "pmbot_card"
 
 
 @dataclass(frozen=True)
@@ -31,11 +36,14 @@ class Intake:
     readable_id: str
     created: bool
     removed: str  # what redaction took out, in words ("" when nothing)
+    work_id: int  # the queued grading and posting
 
 
 def file_report(deps: Deps, *, team_id: str, channel_id: str, reporter_id: str, delivery_key: str, text: str,
-                title: str | None = None, details: dict[str, str] | None = None) -> Intake:
-    """Redact and store a report before anything slow happens; the raw text stops here."""
+                title: str | None = None, details: dict[str, str] | None = None,
+                reply_to: dict[str, str] | None = None) -> Intake:
+    """Redact and store a report, with the work of grading and posting it, before anything slow happens; the
+    raw text stops here. `reply_to` is how the work reaches the reporter later (response_url, channel name)."""
     text = text.strip()
     if not text:
         raise UserInputError("The report is empty. Type `/bug what went wrong`, or `/bug` alone for a form.")
@@ -53,7 +61,9 @@ def file_report(deps: Deps, *, team_id: str, channel_id: str, reporter_id: str, 
                                   now=deps.clock())
         if created:
             outbox.record(session, deps, bug, "create")
-        return Intake(bug.id, bug.readable_id, created, describe(found))
+        work_id = add_work(session, team_id=team_id, kind=WORK, ref_id=bug.id, now=deps.clock(),
+                           payload=reply_to or {})
+        return Intake(bug.id, bug.readable_id, created, describe(found), work_id)
 
 
 def _title(text: str) -> str:
@@ -62,21 +72,25 @@ def _title(text: str) -> str:
 
 
 class CardNotPosted(Exception):
-    """The bug is graded and stored, but its card could not be posted in the channel."""
+    """The bug is graded and stored, but its card could not be posted in the channel; `transient` when Slack
+    was down or busy (try again later) rather than refusing this channel."""
 
-    def __init__(self, bug: Bug, why: str):
+    def __init__(self, bug: Bug, why: str, *, transient: bool = False, after: float | None = None):
         super().__init__(why)
         self.bug = bug
+        self.transient = transient
+        self.after = after
 
 
-def grade_and_post(deps: Deps, *, team_id: str, bug_id: int) -> Bug:
-    """Grade a stored report (once), post its card, escalate a grade 1. Safe to run again."""
+def grade_and_post(deps: Deps, *, team_id: str, bug_id: int, maybe_posted: bool = False) -> Bug:
+    """Grade a stored report (once), post its card, escalate a grade 1. Safe to run again: with
+    `maybe_posted` (an earlier attempt may have died after Slack took the card) the channel is searched first."""
     with session_scope(deps.engine) as session:
         bug = load_bug(session, team_id, bug_id)
     if bug.grade is None:
         bug = _grade(deps, bug)
     if bug.message_ts is None:
-        bug = _post(deps, bug)
+        bug = _post(deps, bug, maybe_posted=maybe_posted)
     return bug
 
 
@@ -111,20 +125,43 @@ def _grade(deps: Deps, bug: Bug) -> Bug:
         return row
 
 
-def _post(deps: Deps, bug: Bug) -> Bug:
+def _post(deps: Deps, bug: Bug, *, maybe_posted: bool) -> Bug:
     escalated = _escalation_channel(deps) if bug.grade == 1 else None
     text, card = bug_blocks.card(bug, escalated_to=escalated, jira=outbox.link_of(deps, bug))
+    key = f"bug-{bug.id}"
     try:
-        posted = post_in_channel(deps.client, bug.channel_id, text=text, blocks=card)
+        found = _find_card(deps, bug, key) if maybe_posted else None
+        if found is not None:
+            channel, ts = bug.channel_id, found
+            logger.info("%s: its card was posted before a restart (%s); not posting it again", bug.readable_id, ts)
+        else:
+            posted = post_in_channel(deps.client, bug.channel_id, text=text, blocks=card,
+                                     metadata={"event_type": CARD_EVENT, "event_payload": {"id": key}})
+            channel, ts = posted["channel"], posted["ts"]
     except SlackError as exc:
-        raise CardNotPosted(bug, exc.code) from exc
+        raise CardNotPosted(bug, exc.code, transient=is_transient(exc), after=getattr(exc, "retry_after", None)) \
+            from exc
+    except IntegrationUnavailable as exc:  # Slack unreachable
+        raise CardNotPosted(bug, str(exc), transient=True) from exc
     with session_scope(deps.engine) as session:
         row = load_bug(session, bug.team_id, bug.id)
-        row.message_channel, row.message_ts = posted["channel"], posted["ts"]
+        row.message_channel, row.message_ts = channel, ts
         session.add(row)
-    if escalated:
+    if escalated and found is None:
         _escalate(deps, row, escalated)
     return row
+
+
+def _find_card(deps: Deps, bug: Bug, key: str) -> str | None:
+    """The ts of this bug's card if Slack already has it (looked up in the channel since the report)."""
+    try:
+        return find_own_post(deps.client, bug.channel_id, event_type=CARD_EVENT, key=key,
+                             oldest=bug.created_at.timestamp() - 60)
+    except SlackError as exc:
+        if is_transient(exc):
+            raise
+        logger.info("%s: cannot read the channel's history (%s); posting the card", bug.readable_id, exc.code)
+        return None
 
 
 def _escalation_channel(deps: Deps) -> str | None:
@@ -140,7 +177,7 @@ def _escalation_channel(deps: Deps) -> str | None:
 
 def _escalate(deps: Deps, bug: Bug, channel: str) -> None:
     link = call(deps.client, "chat_getPermalink", channel=bug.message_channel, message_ts=bug.message_ts)
-    text = (f"🚨 {bug.readable_id} was graded 1 (critical): {escape_mrkdwn(truncate(bug.title, 150))} — "
+    text = (f"🚨 {bug.readable_id} was graded 1 (critical): {escape_user_text(truncate(bug.title, 150))} — "
             f"<{link['permalink']}|open the report>. Reported by <@{bug.reporter_id}> in <#{bug.channel_id}>.")
     try:
         post_in_channel(deps.client, channel, text=text)
@@ -176,7 +213,7 @@ def change_grade(deps: Deps, *, team_id: str, bug_id: int, user_id: str, grade: 
                       now=deps.clock())
         outbox.record(session, deps, bug, "fields")
         outbox.record(session, deps, bug, "comment", text=f"Grade changed in Slack: {before} → {grade}. Why: {reason}")
-    _refresh(deps, bug, f"✏️ <@{user_id}> changed the grade {before} → {grade}: {escape_mrkdwn(reason)}")
+    _refresh(deps, bug, f"✏️ <@{user_id}> changed the grade {before} → {grade}: {escape_user_text(reason)}")
     return bug
 
 
@@ -200,7 +237,7 @@ def close(deps: Deps, *, team_id: str, readable_id: str, user_id: str, resolutio
         session.add(bug)
         outbox.record(session, deps, bug, "close",
                       text="Closed in Slack" + (f": {bug.resolution}" if bug.resolution else "."))
-    said = f": {escape_mrkdwn(bug.resolution)}" if bug.resolution else "."
+    said = f": {escape_user_text(bug.resolution)}" if bug.resolution else "."
     _refresh(deps, bug, f"🔒 <@{user_id}> closed this{said}")
     return bug
 
@@ -256,30 +293,3 @@ def _refresh(deps: Deps, bug: Bug, note: str) -> None:
         return
     redraw(deps, bug)
     call(deps.client, "chat_postMessage", channel=bug.message_channel, thread_ts=bug.message_ts, text=note)
-
-
-def recover(deps: Deps, *, older_than_seconds: float = 120) -> list[str]:
-    """Grade and post reports that were stored but never graded (a crash or timeout after the ack)."""
-    from datetime import timedelta
-
-    from storage.bugs import ungraded_bugs
-
-    try:
-        with session_scope(deps.engine) as session:
-            waiting = ungraded_bugs(session, created_before=deps.clock() - timedelta(seconds=older_than_seconds))
-    except SQLAlchemyError as exc:
-        logger.warning("recovery pass skipped: the database is unreachable (%s)", type(exc).__name__)
-        return []
-    done = []
-    for bug in waiting:
-        try:
-            grade_and_post(deps, team_id=bug.team_id, bug_id=bug.id)
-        except CardNotPosted:
-            pass  # graded and stored; the card stays unposted, as it did for the reporter
-        except Exception:
-            logger.exception("recovery could not grade %s", bug.readable_id)
-            continue
-        done.append(bug.readable_id)
-    if done:
-        logger.info("recovery pass graded %d reports: %s", len(done), ", ".join(done))
-    return done

@@ -11,11 +11,11 @@ from bot.budgets import chart, files, service
 from bot.deps import Deps
 from bot.domain import bills
 from bot.domain import budget as rules
-from bot.domain.text import escape_mrkdwn
+from bot.domain.text import escape_user_text
 from bot.edge import Reply, Request, action_listener, command_listener
 from bot.errors import UserInputError
 from bot.gateways.slack import find_user, find_usergroup, resolve_channel, upload_file
-from bot.registry import CommandSpec, Grammar, Sub, no_args, rest_of
+from bot.registry import CommandSpec, Grammar, Sub, is_number, no_args, rest_of
 from bot.teams import team_today
 from storage.budgets import budget_of, entries
 from storage.db import session_scope
@@ -78,7 +78,12 @@ def _budget_channel(request: Request, reply: Reply, deps: Deps, _args: list[str]
 
 
 def _fits_report(args: list[str]) -> bool:
-    return len(args) == 2 and args[0][:3].lower() in _WEEKDAYS and args[1].isdigit() and int(args[1]) < 24
+    return len(args) == 2 and args[0][:3].lower() in _WEEKDAYS and _is_hour(args[1])
+
+
+def _is_hour(word: str) -> bool:
+    """0 to 23, typed as one or two plain digits."""
+    return is_number(word) and len(word) <= 2 and int(word) < 24
 
 
 def _budget_report(request: Request, reply: Reply, deps: Deps, args: list[str]) -> None:
@@ -151,7 +156,7 @@ def _cost_add(request: Request, reply: Reply, deps: Deps, _args: list[str]) -> N
     recorded = service.add_cost(deps, budget, user_id=request.user_id, delivery_key=request.trigger_id,
                                 text=rest_of(request.text, 1))
     entry = recorded.entry
-    what = f"{escape_mrkdwn(entry.service)} ({entry.category})" if entry.service else entry.category
+    what = f"{escape_user_text(entry.service)} ({entry.category})" if entry.service else entry.category
     kind = "a credit of " if entry.amount < 0 else ""
     reply.ack(f"Recorded {kind}{rules.money_exact(abs(entry.amount), budget.currency)} on {what} for {entry.day}."
               + (f"\nNote: {recorded.warning}." if recorded.warning else ""))
@@ -215,7 +220,7 @@ def import_shared_file(request: Request, reply: Reply, deps: Deps) -> None:
                              "file, or paste the lines after `/cost import`.")
     for file in shared:
         done = files.import_file(deps, budget, user_id=request.user_id, file_id=file["id"])
-        reply.later(f"`{escape_mrkdwn(done[0])}`: {done[1].text()}")
+        reply.later(f"`{escape_user_text(done[0])}`: {done[1].text()}")
     service.check_alerts(deps, budget)
 
 
@@ -233,9 +238,9 @@ def _list(deps: Deps, request: Request, span: str) -> str:
     if not found:
         return f"No costs recorded since {start:%d %b}."
     total = rules.spent([rules.Entry(e.day, e.category, e.amount) for e in found])
-    lines = [f"• {e.day:%d %b} {e.category}{f' ({escape_mrkdwn(e.service)})' if e.service else ''} "
+    lines = [f"• {e.day:%d %b} {e.category}{f' ({escape_user_text(e.service)})' if e.service else ''} "
              f"{rules.money_exact(e.amount, budget.currency)} "
-             f"{escape_mrkdwn(e.note)} (<@{e.user_id}>)".rstrip() for e in found[-60:]]
+             f"{escape_user_text(e.note)} (<@{e.user_id}>)".rstrip() for e in found[-60:]]
     more = f"\n…and {len(found) - 60} earlier" if len(found) > 60 else ""
     return f"*Costs since {start:%d %b}*: {rules.money(total, budget.currency)}\n" + "\n".join(lines) + more
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 from urllib.parse import urlsplit
 
@@ -22,13 +23,19 @@ from bot.edge import (
     command_listener,
     view_listener,
 )
-from bot.errors import UserInputError
+from bot.errors import NotFound, UserInputError
 from bot.gateways.slack import call, tell_privately
 from bot.mirror import outbox
-from bot.registry import CommandSpec, Grammar, Sub, no_args, rest_of
-from storage.bugs import BugFilter, bug_stats, get_bug, grade_history, list_bugs
+from bot.registry import MAX_PAGE, CommandSpec, Grammar, Sub, bounded_int, is_number, no_args, rest_of
+from bot.work import Kind, Retry, run_after_ack, tell_later
+from storage.bugs import BugFilter, bug_by_id, bug_stats, get_bug, grade_history, list_bugs
 from storage.db import session_scope
+from storage.models import WorkItem
 
+logger = logging.getLogger(__name__)
+
+# Reading a channel's history finds a card Slack took just before a crash, so it is not posted twice.
+SCOPES = ("channels:history", "groups:history", "im:history")
 PAGE_SIZE = 15
 _ID = re.compile(r"^[Bb]-\d{1,9}$")
 
@@ -110,23 +117,44 @@ def _by_id(verb: str, readable_id: str, rest: str, request: Request, reply: Repl
 
 def _report(request: Request, reply: Reply, deps: Deps, *, text: str, title: str | None = None,
             details: dict[str, str] | None = None, delivery_key: str | None = None) -> None:
+    reply_to = {"response_url": request.response_url, "user": request.user_id, "channel_kind": request.channel_kind}
     intake = service.file_report(deps, team_id=request.team_id, channel_id=request.channel_id,
                                  reporter_id=request.user_id, delivery_key=delivery_key or request.trigger_id,
-                                 text=text, title=title, details=details)
+                                 text=text, title=title, details=details, reply_to=reply_to)
     reply.ack(f"Got it: *{intake.readable_id}* is stored and being graded.")
     if intake.removed:
         reply.later(f"Before storing {intake.readable_id} I removed {intake.removed}. Nothing else sees it: "
                     "not the database, the LLM or Jira.")
-    _grade_and_post(deps, request.team_id, intake.bug_id, reply, where=request)
+    run_after_ack(deps, intake.work_id)
 
 
-def _grade_and_post(deps: Deps, team_id: str, bug_id: int, reply: Reply, *, where: Request) -> None:
+def finish_report(deps: Deps, item: WorkItem) -> None:
+    """The queued half of a report: grade it and post its card. When the channel refuses the card for good
+    (a DM, a private channel pmbot is not in) the reporter gets it privately instead."""
     try:
-        service.grade_and_post(deps, team_id=team_id, bug_id=bug_id)
+        service.grade_and_post(deps, team_id=item.team_id, bug_id=item.ref_id, maybe_posted=item.attempts > 1)
+    except NotFound:
+        logger.info("bug %s was deleted before its card was posted", item.ref_id)
     except service.CardNotPosted as exc:
+        if exc.transient:
+            raise Retry(f"Slack did not take the card of {exc.bug.readable_id} ({exc})", after=exc.after) from exc
         text, card = bug_blocks.card(exc.bug)
-        hint = cannot_post_hint(where, usage="/bug …") + " Here is the card, just for you."
-        reply.later(hint, [blocks.context(hint), *card])
+        hint = cannot_post_hint(item.payload.get("channel_kind", "channel"), usage="/bug …")
+        hint += " Here is the card, just for you."
+        tell_later(deps, item.payload, channel=exc.bug.channel_id, text=hint, blocks_=[blocks.context(hint), *card])
+
+
+def _card_delayed(deps: Deps, item: WorkItem, _why: str) -> None:
+    with session_scope(deps.engine) as session:
+        bug = bug_by_id(session, team_id=item.team_id, bug_id=item.ref_id)
+    if bug is None:
+        return
+    tell_later(deps, item.payload, channel=bug.channel_id,
+               text=f"Slack is having trouble, so the card of {bug.readable_id} is not posted yet. The report is "
+                    "stored; I will post its card here as soon as Slack answers.")
+
+
+WORK = Kind(service.WORK, finish_report, delayed=_card_delayed)
 
 
 # --- listing ------------------------------------------------------------------------------------
@@ -142,13 +170,13 @@ def _list_filter(words: list[str], user_id: str) -> tuple[BugFilter, int] | None
             status = word
         elif word == "mine":
             mine = True
-        elif word in ("grade", "page") and i + 1 < len(words) and words[i + 1].isdigit():
+        elif word in ("grade", "page") and i + 1 < len(words) and is_number(words[i + 1]):
             if word == "grade":
-                grade = int(words[i + 1])
-                if grade not in GRADES:
+                if words[i + 1] not in {str(g) for g in GRADES}:
                     raise UserInputError("Grades go from 1 to 5: try `/bug list grade 1`.")
+                grade = int(words[i + 1])
             else:
-                page = max(1, int(words[i + 1]))
+                page = bounded_int(words[i + 1], low=1, high=MAX_PAGE, what="a page")
             i += 1
         else:
             return None

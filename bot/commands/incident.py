@@ -4,6 +4,7 @@ resolve with a post-mortem, reopen, and practise with drills."""
 from __future__ import annotations
 
 import json
+import logging
 import re
 
 from slack_bolt import App
@@ -13,7 +14,7 @@ from bot.bugs import blocks as bug_blocks
 from bot.bugs.service import load_bug
 from bot.deps import Deps
 from bot.domain import incident as rules
-from bot.domain.text import escape_mrkdwn, unwrap_link
+from bot.domain.text import escape_mrkdwn, escape_user_text, unwrap_link
 from bot.edge import (
     Event,
     FieldErrors,
@@ -24,17 +25,21 @@ from bot.edge import (
     event_listener,
     view_listener,
 )
-from bot.errors import UserInputError
-from bot.gateways.slack import call, find_user
+from bot.errors import IntegrationUnavailable, NotFound, SlackError, UserInputError
+from bot.gateways.slack import call, find_user, is_transient
 from bot.incidents import blocks as inc_blocks
 from bot.incidents import drills, service
 from bot.registry import CommandSpec, Grammar, Sub, no_args, rest_of
+from bot.work import Kind, Retry, run_after_ack, tell_later
 from storage.db import session_scope
 from storage.incidents import list_incidents, tasks, timeline
+from storage.models import WorkItem
 
 _USER = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 _VERSION = re.compile(r"(?<!\S)(model|prompt|dataset|rollback)=(\"[^\"]*\"|\S+)", re.I)
 _LINK = re.compile(r"^(?:[BRbr]-\d{1,9}|[A-Za-z][A-Za-z0-9_]{1,9}-\d{1,9}|https?://\S+)$")
+
+logger = logging.getLogger(__name__)
 
 
 def register(app: App, deps: Deps) -> None:
@@ -109,11 +114,43 @@ def _declare(request: Request, reply: Reply, deps: Deps, text: str) -> None:
         title, grade = rules.parse_declare(text)
     except ValueError as exc:
         raise UserInputError(str(exc)) from None
+    reply_to = {"response_url": request.response_url, "user": request.user_id}
     declared = service.declare(deps, team_id=request.team_id, channel_id=request.channel_id,
-                               user_id=request.user_id, delivery_key=request.trigger_id, title=title, grade=grade)
+                               user_id=request.user_id, delivery_key=request.trigger_id, title=title, grade=grade,
+                               reply_to=reply_to)
     reply.ack(f"Declaring *{declared.incident.readable_id}* (grade {grade}): opening the war room…")
-    incident = service.open_war_room(deps, declared.incident.id, request.team_id)
-    reply.later(f"War room ready: <#{incident.channel_id}>. The runbook is pinned there.")
+    run_after_ack(deps, declared.work_id)
+
+
+def open_war_room(deps: Deps, item: WorkItem) -> None:
+    """The queued half of a declaration: the war room's steps, each done once; Slack down means later."""
+    try:
+        incident = service.open_war_room(deps, item.ref_id, item.team_id)
+    except NotFound:
+        logger.info("incident %s was deleted before its war room opened", item.ref_id)
+        return
+    except SlackError as exc:
+        if is_transient(exc):
+            raise Retry(f"Slack: {exc}", after=getattr(exc, "retry_after", None)) from exc
+        logger.warning("the war room of incident %s cannot be opened: %s", item.ref_id, exc.code)
+        tell_later(deps, item.payload, channel=service.get(deps, item.team_id, item.ref_id).origin_channel,
+                   text=f"I could not open the war room: {escape_mrkdwn(str(exc))}")
+        return
+    except IntegrationUnavailable as exc:  # Slack unreachable
+        raise Retry(str(exc)) from exc
+    tell_later(deps, item.payload, channel=incident.origin_channel,
+               text=f"War room ready for *{incident.readable_id}*: <#{incident.channel_id}>. "
+                    "The runbook is pinned there.")
+
+
+def _war_room_delayed(deps: Deps, item: WorkItem, _why: str) -> None:
+    incident = service.get(deps, item.team_id, item.ref_id)
+    tell_later(deps, item.payload, channel=incident.origin_channel,
+               text=f"{incident.readable_id} is declared, but Slack is having trouble, so its war room is not "
+                    "ready yet. I will finish it as soon as Slack answers.")
+
+
+WORK = Kind(service.WORK, open_war_room, delayed=_war_room_delayed)
 
 
 def _act(verb: str, rest: str, incident, request: Request, reply: Reply, deps: Deps) -> None:
@@ -154,7 +191,7 @@ def _set(rest: str, incident, request: Request, reply: Reply, deps: Deps) -> Non
     if not values:
         raise UserInputError("Record versions as `/incident set model=v12 prompt=p7 dataset=d3 rollback=v11`.")
     service.set_versions(deps, incident, user_id=request.user_id, values=values)
-    reply.ack("Recorded: " + ", ".join(f"{k} {escape_mrkdwn(v)}" for k, v in values.items()))
+    reply.ack("Recorded: " + ", ".join(f"{k} {escape_user_text(v)}" for k, v in values.items()))
 
 
 def _grade(rest: str, incident, request: Request, reply: Reply, deps: Deps) -> None:
@@ -259,10 +296,8 @@ def on_declare_submitted(request: Request, deps: Deps):
     def after_close() -> None:
         declared = service.declare(deps, team_id=request.team_id, channel_id=channel, user_id=request.user_id,
                                    delivery_key=f"view:{request.view_id}", title=title, grade=int(grade),
-                                   bug_id=meta.get("bug"), versions=versions)
-        incident = service.open_war_room(deps, declared.incident.id, request.team_id)
-        service.notify(deps, request.user_id, channel,
-                       f"*{incident.readable_id}* is declared: <#{incident.channel_id}>.")
+                                   bug_id=meta.get("bug"), versions=versions, reply_to={"user": request.user_id})
+        run_after_ack(deps, declared.work_id)
 
     return after_close
 

@@ -13,7 +13,7 @@ from slack_bolt import App
 from bot import blocks, replies
 from bot.deps import Deps
 from bot.domain import risk as rules
-from bot.domain.text import escape_mrkdwn, unwrap_link
+from bot.domain.text import escape_user_text, unwrap_link
 from bot.edge import (
     Event,
     FieldErrors,
@@ -28,7 +28,7 @@ from bot.errors import SlackError, UserInputError
 from bot.gateways.slack import call, tell_privately, upload_file
 from bot.mirror import outbox
 from bot.mirror.links import is_jira_key
-from bot.registry import CommandSpec, Grammar, Sub, no_args, rest_of
+from bot.registry import MAX_PAGE, CommandSpec, Grammar, Sub, bounded_int, is_number, no_args, rest_of
 from bot.risks import blocks as risk_blocks
 from bot.risks import matrix, service
 from storage.db import session_scope
@@ -132,7 +132,8 @@ def _publish(deps: Deps, risk, request: Request) -> None:
     except UserInputError as exc:
         if not isinstance(exc.__cause__, SlackError) or request.channel_kind not in ("im", "mpim"):
             raise
-        raise UserInputError(f"{risk.readable_id} is saved. " + cannot_post_hint(request, usage="/risk …")) from exc
+        hint = cannot_post_hint(request.channel_kind, usage="/risk …")
+        raise UserInputError(f"{risk.readable_id} is saved. {hint}") from exc
 
 
 def _by_id(verb: str, readable_id: str, rest: str, request: Request, reply: Reply, deps: Deps) -> None:
@@ -183,7 +184,7 @@ def _by_id(verb: str, readable_id: str, rest: str, request: Request, reply: Repl
             reply.ack(f"{readable_id} is now mirrored to Jira {link.jira_key}; I will label it and keep it in step.")
             return
         service.link(deps, team_id=team, readable_id=readable_id, user_id=request.user_id, target=target)
-        reply.ack(f"{readable_id} is linked to {target}.")
+        reply.ack(f"{readable_id} is linked to {escape_user_text(target)}.")
 
 
 def _accept_args(rest: str, today: date, readable_id: str) -> tuple[date, str]:
@@ -218,8 +219,8 @@ def _list_filter(deps: Deps, request: Request, words: list[str]) -> tuple[RiskFi
             owner = request.user_id
         elif word in risk_blocks.BAND_NAMES:
             band_name = word
-        elif word == "page" and i + 1 < len(words) and words[i + 1].isdigit():
-            page, i = max(1, int(words[i + 1])), i + 1
+        elif word == "page" and i + 1 < len(words) and is_number(words[i + 1]):
+            page, i = bounded_int(words[i + 1], low=1, high=MAX_PAGE, what="a page"), i + 1
         elif (key := rules.category_key(word, known)) is not None:
             category = key
         else:
@@ -240,9 +241,9 @@ def _list(deps: Deps, team_id: str, where: RiskFilter, page: int) -> tuple[str, 
     scope += ", yours" if where.owner_id else ""
     if not risks:
         text = f"{scope}: none." if page == 1 else f"{scope}: no page {page} (there are {total})."
-        return text, blocks.sections(escape_mrkdwn(text))
+        return text, blocks.sections(escape_user_text(text))
     first, last = (page - 1) * PAGE_SIZE + 1, (page - 1) * PAGE_SIZE + len(risks)
-    text = f"*{escape_mrkdwn(scope)}* ({first}–{last} of {total})\n" + "\n".join(risk_blocks.line(r) for r in risks)
+    text = f"*{escape_user_text(scope)}* ({first}–{last} of {total})\n" + "\n".join(risk_blocks.line(r) for r in risks)
     parts = blocks.sections(text)
     if last < total:
         value = json.dumps({"status": where.status, "owner": bool(where.owner_id), "category": where.category,
@@ -261,7 +262,7 @@ def on_more(request: Request, reply: Reply, deps: Deps) -> None:
 
 def _categories_text(deps: Deps, team_id: str) -> str:
     known = service.team_categories(deps, team_id)
-    lines = [f"• `#{key}` — {escape_mrkdwn(label)}" for key, label in sorted(known.items(), key=lambda kv: kv[1])]
+    lines = [f"• `#{key}` — {escape_user_text(label)}" for key, label in sorted(known.items(), key=lambda kv: kv[1])]
     return "*Risk categories* (use them as `#key` when adding a risk)\n" + "\n".join(lines)
 
 
@@ -275,7 +276,7 @@ def _add_category(request: Request, reply: Reply, deps: Deps, name: str) -> None
                              now=deps.clock())
     if not added:
         raise UserInputError(f"`#{key}` exists already: `/risk categories` lists them.")
-    reply.ack(f"Added the category `#{key}` ({escape_mrkdwn(label)}).")
+    reply.ack(f"Added the category `#{key}` ({escape_user_text(label)}).")
 
 
 # --- the heat map and the export -------------------------------------------------------------------
@@ -365,7 +366,7 @@ def on_thread_message(event: Event, deps: Deps) -> bool:
         problem = f"I cannot read an answer from a file. {problem}"  # a file alone only answers the mitigation
     if problem:
         call(deps.client, "chat_postEphemeral", channel=reply.channel, user=reply.user, thread_ts=reply.thread_ts,
-             text=escape_mrkdwn(problem))
+             text=escape_user_text(problem))
     return handled
 
 
@@ -437,7 +438,7 @@ def on_form_submitted(request: Request, deps: Deps):
             service.save_form(deps, team_id=request.team_id, channel_id=channel, user_id=request.user_id,
                               delivery_key=f"view:{request.view_id}", risk_id=meta.get("risk"), values=values)
         except UserInputError as exc:
-            tell_privately(deps.client, request.user_id, channel, text=escape_mrkdwn(str(exc)))
+            tell_privately(deps.client, request.user_id, channel, text=escape_user_text(str(exc)))
 
     return after_close
 

@@ -16,7 +16,7 @@ from bot.domain.text import readable
 from bot.edge import Event, FieldErrors, Reply, Request, action_listener, command_listener, view_listener
 from bot.errors import UserInputError
 from bot.gateways.slack import call, tell_privately
-from bot.registry import CommandSpec, Grammar, Sub, no_args, rest_of
+from bot.registry import CommandSpec, Grammar, Sub, is_number, no_args, rest_of, row_id
 from bot.risks import blocks as risk_blocks
 from bot.risks.service import team_categories
 from bot.standups import blocks as su_blocks
@@ -64,7 +64,7 @@ def _run_list(request: Request, reply: Reply, deps: Deps, _args: list[str]) -> N
 
 
 def _run_edit(request: Request, reply: Reply, deps: Deps, args: list[str]) -> None:
-    number = int(args[0])
+    number = _number(args[0])
     old = service.get(deps, request.team_id, number)
     new = service.setup(deps, team_id=request.team_id, user_id=request.user_id, channel_id=old.channel_id,
                         text=rest_of(request.text, 2))
@@ -80,7 +80,7 @@ def _run_edit(request: Request, reply: Reply, deps: Deps, args: list[str]) -> No
 
 def _run_change(request: Request, reply: Reply, deps: Deps, args: list[str]) -> None:
     verb = request.text.split()[0].lower()
-    reply.ack(_change(deps, request, verb, int(args[0]), args[1:]))
+    reply.ack(_change(deps, request, verb, _number(args[0]), args[1:]))
 
 
 def _run_away(request: Request, reply: Reply, deps: Deps, _args: list[str]) -> None:
@@ -96,8 +96,13 @@ def _run_report(request: Request, reply: Reply, deps: Deps, args: list[str]) -> 
 def _numbered(count: int | None = None) -> Callable[[list[str]], bool]:
     """Arguments that start with a stand-up number (and have exactly `count` words, when given)."""
     def fits(args: list[str]) -> bool:
-        return bool(args) and args[0].isdigit() and (count is None or len(args) == count)
+        return bool(args) and is_number(args[0]) and (count is None or len(args) == count)
     return fits
+
+
+def _number(word: str) -> int:
+    """A stand-up's number as typed; one too large to be any stand-up's gets the answer an unknown one gets."""
+    return row_id(word, unknown=f"There is no stand-up {word}: `/standup list` shows them.")
 
 
 def _describe(row: Standup) -> str:
@@ -257,7 +262,7 @@ GRAMMAR = Grammar(
             "alone, it opens the form", run=_run_setup),
         Sub("list", "", "every stand-up here, with its next post", run=_run_list, fits=no_args),
         Sub("edit", "N <same as setup>", "replace a stand-up's settings", run=_run_edit,
-            fits=lambda args: len(args) >= 2 and args[0].isdigit()),
+            fits=lambda args: len(args) >= 2 and is_number(args[0])),
         Sub("pause", "N [until 2026-12-31]", "stop it for a while", run=_run_change, fits=_numbered()),
         Sub("resume", "N", "start it again", run=_run_change, fits=_numbered(1)),
         Sub("remove", "N", "remove it for good", run=_run_change, fits=_numbered(1)),

@@ -22,6 +22,7 @@ from decimal import Decimal, InvalidOperation
 from typing import NamedTuple
 
 from bot.domain.budget import MAX_AMOUNT, MoneyError, parse_amount, parse_currency, parse_day
+from bot.domain.text import strip_controls, strip_controls_in
 
 UNMAPPED = "unmapped"
 MAX_ERRORS = 20
@@ -549,11 +550,29 @@ def _count(summary: Summary, item: BillLine | LineError, layout: Layout,
 
 
 def _rows(first: str, stream: Iterator[str]) -> Iterator[Row]:
-    """CSV rows with their line numbers (a quoted field may span lines); blank rows are passed over."""
-    reader = csv.reader(_prepend(first, stream))
-    for fields in reader:
+    """CSV rows with their line numbers (a quoted field may span lines); blank rows are passed over. Control
+    characters are stripped from each line first (a NUL cannot be stored); a line CSV cannot read is a
+    MoneyError naming it."""
+    reader = csv.reader(strip_controls(line) for line in _prepend(first, stream))
+    while True:
+        try:
+            fields = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise MoneyError(f"line {reader.line_num}: {_csv_problem(exc)}") from None
         if fields and "".join(fields).strip():
             yield reader.line_num, fields
+
+
+def _csv_problem(error: csv.Error) -> str:
+    """What Python's csv module says, in the words of someone fixing a spreadsheet."""
+    said = str(error)
+    if "new-line character seen in unquoted field" in said:
+        said = "a line break inside a field that is not in double quotes: quote the field, or remove the break"
+    elif "field larger than field limit" in said:
+        said = f"a field longer than {csv.field_size_limit():,} characters"
+    return f"not CSV I can read ({said})"
 
 
 def _prepend(first, rest: Iterator) -> Iterator:
@@ -580,7 +599,7 @@ def _bounded(stream: Iterator[str], limit: int) -> str:
 
 def _json_bill(text: str, context: Context, categorise: Callable[[BillLine, Layout], str]) -> Summary:
     try:
-        document = json.loads(text, parse_float=Decimal)
+        document = strip_controls_in(json.loads(text, parse_float=Decimal))  # a `\u0000` cannot be stored
     except ValueError as exc:
         raise MoneyError(f"the file looks like JSON but is not ({exc.msg} at line {exc.lineno})") from None
     pages = document if isinstance(document, list) else [document]

@@ -18,6 +18,7 @@ from typing import Literal
 from bot.domain import floors_intl
 from bot.domain.grades import grade_info
 from bot.domain.pii import Redaction, redact
+from bot.domain.text import readable
 from bot.domain.textmodel import TextModel, Vector, shipped
 
 # PII kinds that are a breach wherever they appear in a report; e-mail addresses and phone numbers
@@ -774,7 +775,7 @@ def _learned(redaction: Redaction, normalised: str, found: _Findings, notes: lis
     if nearest is not None:
         correction, similarity = nearest
         why = f"graded like {correction.readable_id}, which <@{correction.user_id}> changed to {correction.grade}"
-        reason = f"{why}: {correction.reason}" if correction.reason else why
+        reason = f"{why}: {readable(correction.reason)}" if correction.reason else why  # a person's words, inert
         grade = correction.grade
         return Verdict(grade=grade, label=grade_info(grade).label, reasons=(reason, *notes),
                        confidence=round(similarity, 2), source="team", category=correction.category

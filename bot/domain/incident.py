@@ -87,7 +87,7 @@ def parse_declare(text: str) -> tuple[str, int]:
     found = _GRADE.search(text)
     grade = DEFAULT_GRADE
     if found:
-        grade = check_grade(int(found[1]))
+        grade = check_grade(int(found[1]) if len(found[1]) <= 3 else 0)  # 0: no grade; int() refuses 5,000 digits
         text = text[:found.start()]
     title = re.sub(r"\s+", " ", text).strip(" -:")
     if len(title) < 3:

@@ -103,7 +103,7 @@ def _setup_word(setup: Setup, word: str) -> None:
         setup.genai = True
     elif lowered.startswith(("remind=", "summary=")):
         name, _, value = lowered.partition("=")
-        if not value.isdigit() or not 5 <= int(value) <= 720:
+        if not re.fullmatch(r"[0-9]{1,3}", value) or not 5 <= int(value) <= 720:  # not `²`, not 5,000 digits
             raise SetupError(f"`{word}`: give minutes from 5 to 720, e.g. remind=60.")
         setattr(setup, "reminder_minutes" if name == "remind" else "summary_minutes", int(value))
     elif re.fullmatch(r"[a-z,\-]+", lowered):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from typing import Any
 
 ELLIPSIS = "…"
 
@@ -24,8 +25,33 @@ NameLookup = Callable[[str], "str | None"]
 
 
 def from_slack(text: str) -> str:
-    """Slack's escaped text as plain text: `&lt;` `&gt;` `&amp;` decoded exactly once."""
-    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    """Slack's escaped text as plain text: `&lt;` `&gt;` `&amp;` decoded exactly once, control characters
+    stripped (`strip_controls`), so what enters here can be stored as it is."""
+    return strip_controls(text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&"))
+
+
+# C0 controls but tab and line feed, DEL, C1 controls, and lone surrogates (a JSON payload can carry `\ud800`,
+# which no UTF-8 encoder, and so no database driver, accepts).
+_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def strip_controls(text: str) -> str:
+    """Text fit to store: line breaks become `\\n` (CR LF and a lone CR alike), tabs stay, and every other
+    control character is removed. PostgreSQL refuses a NUL in text outright, and the rest are invisible
+    in Slack yet break CSV, logs and comparisons; nobody types them on purpose."""
+    return _CONTROLS.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
+
+
+def strip_controls_in(value: Any) -> Any:
+    """`strip_controls` on every string inside a JSON-like value (dict values, list items), for payload parts
+    a handler reads piece by piece, such as a modal's state."""
+    if isinstance(value, str):
+        return strip_controls(value)
+    if isinstance(value, dict):
+        return {key: strip_controls_in(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [strip_controls_in(item) for item in value]
+    return value
 
 
 def escape_mrkdwn(text: str) -> str:
@@ -43,6 +69,36 @@ def escape_mrkdwn(text: str) -> str:
 
 def _inert(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+# What may stay of a person's text in mrkdwn: a channel link (it notifies nobody). A user mention is spelt.
+_CHANNEL_OR_USER = re.compile(r"<(?:#((?:C|G)[A-Z0-9]+)|@((?:U|W)[A-Z0-9]+))(?:\|([^<>]*))?>")
+
+
+def escape_user_text(text: str, names: NameLookup | None = None) -> str:
+    """Text a person wrote (a title, a reason, a note, an answer, LLM output), for any mrkdwn surface: it pings
+    nobody. Unlike `escape_mrkdwn`, which keeps `<@U1>` because pmbot's own messages mean their mentions, a user
+    mention here is spelt `@name` (from `names`, else its label, else the id): kept, Slack would notify that person
+    in pmbot's name. `<!channel>`, `<!subteam^…>`, links and stray `<`/`&` show as typed; `<#C1>` stays."""
+    out: list[str] = []
+    last = 0
+    for match in _CHANNEL_OR_USER.finditer(text):  # one pass: a spelt name can never become markup again
+        out.append(_inert(text[last:match.start()]))
+        channel, user, label = match[1], match[2], match[3]
+        if channel:
+            out.append(f"<#{channel}>")
+        else:
+            out.append(_inert("@" + ((names(user) if names else None) or (label or "").lstrip("@") or user)))
+        last = match.end()
+    out.append(_inert(text[last:]))
+    return "".join(out)
+
+
+def escape_purpose(text: str, names: NameLookup | None = None) -> str:
+    """Text for a channel's purpose or topic (`conversations.setPurpose`/`setTopic`). Slack shows these without
+    formatting, yet stores and returns them entity-encoded like message text: mentions and links are spelt out
+    (`readable`), then `&`, `<`, `>` encoded, so nothing in them is markup."""
+    return _inert(readable(text, names))
 
 
 def readable(text: str, names: NameLookup | None = None) -> str:

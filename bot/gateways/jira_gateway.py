@@ -19,6 +19,7 @@ import requests
 from jira import JIRA, JIRAError
 
 from bot.settings import Settings
+from bot.workpool import before_remote_call
 
 logger = logging.getLogger(__name__)
 
@@ -131,6 +132,7 @@ class JiraGateway:
             self._client = None
 
     def _do(self, action, *args, **kwargs):
+        before_remote_call()
         client = self.client()
         try:
             return action(client, *args, **kwargs)

@@ -18,6 +18,7 @@ from openai import OpenAI
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bot.settings import Settings
+from bot.workpool import before_remote_call
 
 logger = logging.getLogger(__name__)
 
@@ -99,6 +100,7 @@ def _ask_json(client: OpenAI, model: str, system: str, user: str, schema: dict, 
     """(validated answer | None, failure | None, usage | None) for one structured-output call."""
     started = time.perf_counter()
     messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
+    before_remote_call()
     try:
         response = client.chat.completions.create(
             model=model, messages=messages, temperature=0, max_tokens=MAX_OUTPUT_TOKENS,
@@ -201,6 +203,7 @@ def write_narrative(client: OpenAI, model: str, redacted_facts: str) -> TextOutc
     started = time.perf_counter()
     messages = [{"role": "system", "content": NARRATIVE_SYSTEM_PROMPT},
                 {"role": "user", "content": f"<facts>\n{redacted_facts}\n</facts>"}]
+    before_remote_call()
     try:
         response = client.chat.completions.create(model=model, messages=messages, temperature=0.2,
                                                   max_tokens=MAX_OUTPUT_TOKENS)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 from slack_sdk import WebClient
@@ -18,8 +20,10 @@ from bot.errors import (
     NotInChannel,
     RateLimited,
     SlackError,
+    SlackUnavailable,
 )
 from bot.settings import Settings
+from bot.workpool import before_remote_call
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +36,16 @@ _TYPED_ERRORS: dict[str, type[SlackError]] = {
     "name_taken": NameTaken,
     "ratelimited": RateLimited,
 }
+# The errors Slack's method pages list for trouble on its side (docs.slack.dev/reference/methods/chat.postMessage,
+# "Errors"): the same call may succeed later. `rate_limited` is the older spelling some methods still answer.
+SLACK_TROUBLE = frozenset({"fatal_error", "internal_error", "service_unavailable", "request_timeout"})
+RATE_LIMITED = frozenset({"ratelimited", "rate_limited"})
+# A scheduled post after a passing failure waits 30 s, then as long as it has been failing, at most an hour.
+RETRY_FIRST = timedelta(seconds=30)
+RETRY_CAP = timedelta(hours=1)
+# find_own_post reads this many pages of this many messages, newest first, before it says "not there".
+OWN_POST_PAGES = 3
+OWN_POST_PAGE_SIZE = 200
 
 
 class ScopeNotices:
@@ -95,11 +109,71 @@ def translate(exc: SlackApiError | SlackClientError, method: str) -> SlackError 
         code = str(response.get("error") or "unknown_error")
         # The method Slack answered for: files_upload_v2 is two methods, usergroups_users_list has two dots.
         method = _answered_method(response) or method
+        trouble = _trouble(response, code, method)
+        if trouble is not None:
+            return trouble
         if code == "missing_scope":
             return MissingScope(code, method, scope=str(response.get("needed") or "unknown"),
                                 provided=str(response.get("provided") or ""))
         return _TYPED_ERRORS.get(code, SlackError)(code, method)
     return IntegrationUnavailable(f"Slack could not be reached ({method}). Please try again in a minute.")
+
+
+def _trouble(response: Any, code: str, method: str) -> SlackError | None:
+    """A passing failure, typed: a 429 that outlasted slack_sdk's own retries (with its Retry-After), or Slack
+    having trouble — any HTTP 5xx (its body is usually the edge's HTML page: slack_sdk puts "Received a response in
+    a non-JSON format: …" where the error code would be, so the code becomes `http_<status>`, never one that
+    blames the channel), or one of the trouble codes in a JSON body. None for everything else."""
+    status = getattr(response, "status_code", None)
+    if status == 429 or code in RATE_LIMITED:
+        limited = RateLimited("ratelimited", method)
+        limited.retry_after = _retry_after_header(response)
+        return limited
+    if isinstance(status, int) and status >= 500:
+        return SlackUnavailable(code if code in SLACK_TROUBLE else f"http_{status}", method, status=status)
+    if code in SLACK_TROUBLE:
+        return SlackUnavailable(code, method, status=status)
+    return None
+
+
+def _retry_after_header(response: Any) -> float | None:
+    headers = getattr(response, "headers", None) or {}
+    for name, value in headers.items():
+        if name.lower() == "retry-after":
+            value = value[0] if isinstance(value, list | tuple) and value else value
+            try:
+                return float(value)
+            except (TypeError, ValueError):
+                return None
+    return None
+
+
+def is_transient(exc: BaseException) -> bool:
+    """True when the failed Slack call may succeed if made again later: Slack's trouble (HTTP 5xx, `fatal_error`,
+    `internal_error`, `service_unavailable`, `request_timeout`), `ratelimited`, or Slack not reachable at all.
+    False for what only a person can fix (`not_in_channel`, `channel_not_found`, `is_archived`, `missing_scope`,
+    `invalid_blocks`, …): trying again would fail the same way. slack_sdk's own errors are translated first."""
+    if isinstance(exc, SlackApiError | SlackClientError):
+        exc = translate(exc, "unknown")
+    if isinstance(exc, SlackUnavailable | RateLimited):
+        return True
+    if isinstance(exc, SlackError):
+        return exc.code in SLACK_TROUBLE or exc.code in RATE_LIMITED
+    return isinstance(exc, IntegrationUnavailable | OSError)  # not reached: no answer at all
+
+
+def retry_after(exc: BaseException) -> float | None:
+    """The seconds Slack asked us to wait (Retry-After of a 429), when it said."""
+    return exc.retry_after if isinstance(exc, RateLimited) else None
+
+
+def retry_delay(exc: BaseException, *, failing_since: datetime, now: datetime) -> timedelta:
+    """How long a scheduled post waits before its next try after a passing failure: 30 s, then as long as it has
+    been failing (tries at 0, 30 s, 1 min, 2 min, 4 min … with no counter to store), at most an hour, and never
+    less than Slack's Retry-After."""
+    delay = min(RETRY_CAP, max(RETRY_FIRST, now - failing_since))
+    asked = retry_after(exc)
+    return max(delay, timedelta(seconds=asked)) if asked else delay
 
 
 def _answered_method(response: Any) -> str | None:
@@ -110,6 +184,7 @@ def _answered_method(response: Any) -> str | None:
 def call(client: WebClient, method: str, **kwargs: Any) -> dict[str, Any]:
     """Call a Web API method by its slack_sdk name (`chat_postMessage`); raise our typed errors."""
     api_name = method.replace("_", ".", 1)
+    before_remote_call()
     try:
         response = getattr(client, method)(**kwargs)
     except (SlackApiError, SlackClientError) as exc:
@@ -121,6 +196,48 @@ def call(client: WebClient, method: str, **kwargs: Any) -> dict[str, Any]:
     except OSError as exc:
         raise IntegrationUnavailable(f"Slack could not be reached ({api_name}).") from exc
     return response.data if isinstance(response.data, dict) else {}
+
+
+def find_own_post(client: WebClient, channel: str, *, event_type: str, key: str | int,
+                  oldest: str | float) -> str | None:
+    """The `ts` of pmbot's message in `channel` whose metadata is `event_type` with `event_payload["id"] == key`,
+    looking back from now to `oldest` (a Slack ts or epoch seconds), or None. Before posting again what may have
+    reached Slack already (a crash during chat.postMessage, or a 500 after which Slack says part of the work may
+    have happened), so the first post is kept rather than doubled. Reads top-level messages only (a card, a
+    stand-up), a few pages at most; Slack's errors are raised as ours (`is_transient` tells which pass)."""
+    wanted = str(key)
+
+    def ours(message: dict[str, Any]) -> bool:
+        metadata = message.get("metadata") or {}
+        payload = metadata.get("event_payload") or {}
+        return metadata.get("event_type") == event_type and str(payload.get("id")) == wanted
+
+    return find_bot_message(client, channel, oldest=oldest, matches=ours, include_all_metadata=True)
+
+
+def find_bot_message(client: WebClient, channel: str, *, oldest: str | float,
+                     matches: Callable[[dict[str, Any]], bool], include_all_metadata: bool = False) -> str | None:
+    """The `ts` of the newest message from a bot in `channel` since `oldest` that `matches`, or None: the pager
+    behind `find_own_post`, for posts recognised by their content rather than metadata."""
+    args: dict[str, Any] = {"channel": channel, "oldest": _slack_ts(oldest), "inclusive": True,
+                            "limit": OWN_POST_PAGE_SIZE}
+    if include_all_metadata:
+        args["include_all_metadata"] = True
+    for _ in range(OWN_POST_PAGES):
+        page = call(client, "conversations_history", **args)
+        for message in page.get("messages") or []:
+            if message.get("bot_id") and matches(message):
+                return str(message["ts"])
+        cursor = (page.get("response_metadata") or {}).get("next_cursor")
+        if not page.get("has_more") or not cursor:
+            return None
+        args["cursor"] = cursor
+    return None
+
+
+def _slack_ts(value: str | float) -> str:
+    """A Slack timestamp argument from a ts string or epoch seconds."""
+    return value if isinstance(value, str) else f"{float(value):.6f}"
 
 
 def is_workspace_admin(client: WebClient, user_id: str) -> bool:
@@ -139,6 +256,22 @@ def admin_channel(client: WebClient, settings: Settings) -> str | None:
         return resolve_channel(client, ref)
     except SlackError:
         return None
+
+
+def tell_admins(client: WebClient, settings: Settings, text: str, *, channel: str | None = None) -> bool:
+    """Post `text` where admins read it: `channel` (a team's own admin channel) when given, else PMBOT_ADMIN_CHANNEL
+    (or PMBOT_ESCALATION_CHANNEL). False when there is none or Slack refuses: the text is then logged as an error,
+    so it is never lost silently. The caller makes sure it is said once (a claim of its own)."""
+    where = channel or admin_channel(client, settings)
+    if where is None:
+        logger.error("%s (no admin channel to tell: set PMBOT_ADMIN_CHANNEL or /pmbot settings)", text)
+        return False
+    try:
+        post_in_channel(client, where, text=text)
+        return True
+    except (SlackError, IntegrationUnavailable) as failure:
+        logger.error("%s (telling the admin channel failed: %s)", text, getattr(failure, "code", failure))
+        return False
 
 
 def resolve_channel(client: WebClient, ref: str) -> str | None:
@@ -219,3 +352,17 @@ def find_user(client: WebClient, name: str) -> str | None:
         cursor = (page.get("response_metadata") or {}).get("next_cursor")
         if not cursor:
             return None
+
+
+def respond_later(response_url: str, **message: Any) -> bool:
+    """A private answer through a request's response_url, from work that runs after the request; False when
+    Slack no longer takes it (a response_url lives 30 minutes and takes 5 answers) or cannot be reached."""
+    from slack_sdk.webhook import WebhookClient
+
+    try:
+        response = WebhookClient(response_url, timeout=WEB_TIMEOUT_SECONDS).send(
+            response_type="ephemeral", replace_original=False, **message)
+    except (SlackClientError, OSError) as exc:
+        logger.info("response_url unreachable (%s)", type(exc).__name__)
+        return False
+    return response.status_code == 200

@@ -8,7 +8,7 @@ from typing import Any
 
 from bot import blocks
 from bot.domain.incident import INCIDENT_GRADES, SCENARIOS, duration
-from bot.domain.text import NameLookup, escape_mrkdwn, readable, truncate
+from bot.domain.text import NameLookup, escape_mrkdwn, escape_purpose, escape_user_text, readable, truncate
 from storage.models import Incident, IncidentEvent, IncidentTask, JiraLink
 
 ACTION_TASK = "incident.task"
@@ -26,21 +26,21 @@ def mark(incident: Incident, text: str) -> str:
 
 def headline(incident: Incident) -> str:
     return (f"{incident.readable_id} · grade {incident.grade} ({GRADE_WORDS.get(incident.grade, '?')}) · "
-            f"{incident.status} — {escape_mrkdwn(truncate(incident.title, 150))}")
+            f"{incident.status} — {escape_user_text(truncate(incident.title, 150))}")
 
 
 def topic(incident: Incident, names: NameLookup | None = None) -> str:
     """The war room's topic: grade, commander, status (Slack allows 250 characters). A topic is plain text
     to Slack's API and to every client that shows it raw, so the commander is named, not `<@U…>`."""
     kind = "DRILL " if incident.drill else ""
-    commander = readable(f"<@{incident.commander_id}>", names)
+    commander = escape_purpose(f"<@{incident.commander_id}>", names)
     return truncate(f"{kind}{incident.readable_id} · grade {incident.grade} · commander {commander} · "
                     f"{incident.status}", 250)
 
 
 def purpose(incident: Incident, names: NameLookup | None = None) -> str:
-    """The war room's purpose: Slack shows it as plain text, so mentions and links are spelt out."""
-    return truncate(f"{'Practice: ' if incident.drill else ''}{readable(incident.title, names)}", 250)
+    """The war room's purpose: Slack shows it as plain text, so mentions and links are spelt out (and encoded)."""
+    return truncate(f"{'Practice: ' if incident.drill else ''}{escape_purpose(incident.title, names)}", 250)
 
 
 def runbook(incident: Incident, items: list[IncidentTask]) -> tuple[str, list[dict[str, Any]]]:
@@ -55,7 +55,7 @@ def runbook(incident: Incident, items: list[IncidentTask]) -> tuple[str, list[di
         else:
             parts.append({"type": "section", "text": blocks.mrkdwn(f"☐ {escape_mrkdwn(task.text)}"),
                           "accessory": blocks.button("Done", f"{ACTION_TASK}.{task.id}", f"{incident.id}:{task.id}")})
-    versions = ", ".join(f"{k}: {escape_mrkdwn(v)}" for k, v in (incident.versions or {}).items())
+    versions = ", ".join(f"{k}: {escape_user_text(v)}" for k, v in (incident.versions or {}).items())
     parts.append(blocks.context("Gen-AI fields — " + (versions or "none yet: `/incident set model=… prompt=… "
                                                       "dataset=… rollback=…`")))
     return mark(incident, title), parts
@@ -84,11 +84,10 @@ def status_text(incident: Incident, items: list[IncidentTask], events: list[Inci
              f"Open for {open_for} · checklist {done}/{len(items)}"
              + (f" · war room <#{incident.channel_id}>" if incident.channel_id else "")]
     if incident.versions:
-        lines.append("Versions: " + ", ".join(f"{k} {escape_mrkdwn(v)}" for k, v in incident.versions.items()))
+        lines.append("Versions: " + ", ".join(f"{k} {escape_user_text(v)}" for k, v in incident.versions.items()))
     if events:
         lines.append("*Latest on the timeline*")
-        lines += [f"• {e.at:%H:%M} {_who(e.user_id)} {e.kind}: {escape_mrkdwn(truncate(e.text, 200))}"
-                  for e in events[-10:]]
+        lines += [f"• {e.at:%H:%M} {_who(e.user_id)} {e.kind}: {_event_text(e)}" for e in events[-10:]]
     return "\n".join(lines)
 
 
@@ -96,11 +95,17 @@ def _who(user_id: str | None) -> str:
     return f"<@{user_id}>" if user_id else "pmbot"
 
 
+def _event_text(event: IncidentEvent) -> str:
+    """A role change is pmbot's own line, its mentions meant; every other entry holds words a person wrote."""
+    escape = escape_mrkdwn if event.kind == "role" else escape_user_text
+    return escape(truncate(event.text, 200))
+
+
 def line(incident: Incident) -> str:
     room = f" · <#{incident.channel_id}>" if incident.channel_id and not incident.archived else ""
     drill = "🧪 " if incident.drill else ""
     return (f"• {drill}*{incident.readable_id}* grade {incident.grade} · {incident.status} — "
-            f"{escape_mrkdwn(truncate(incident.title, 90))}{room}")
+            f"{escape_user_text(truncate(incident.title, 90))}{room}")
 
 
 def reminder(incident: Incident) -> tuple[str, list[dict[str, Any]]]:

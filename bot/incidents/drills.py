@@ -10,11 +10,13 @@ from sqlalchemy import delete
 
 from bot.deps import Deps
 from bot.domain import incident as rules
-from bot.domain.text import escape_mrkdwn
+from bot.domain.text import readable
 from bot.edge import Reply, Request
 from bot.errors import UserInputError
 from bot.incidents import blocks as inc_blocks
 from bot.incidents import service
+from bot.registry import is_number, row_id
+from bot.work import run_inline
 from storage.db import session_scope
 from storage.incidents import drill_schedules
 from storage.models import DrillSchedule, Incident
@@ -29,17 +31,12 @@ def handle(request: Request, reply: Reply, deps: Deps, words: list[str]) -> None
         reply.ack(_schedule(deps, request, " ".join(words[1:])))
     elif first == "schedules":
         reply.ack(_schedules_text(deps, request.team_id))
-    elif first == "unschedule" and len(words) == 2 and words[1].isdigit():
-        with session_scope(deps.engine) as session:
-            gone = session.execute(delete(DrillSchedule).where(DrillSchedule.team_id == request.team_id,
-                                                               DrillSchedule.id == int(words[1]))).rowcount
-        if not gone:
-            raise UserInputError(f"There is no drill schedule {words[1]}: `/incident drill schedules` lists them.")
-        reply.ack(f"Drill schedule {words[1]} removed.")
+    elif first == "unschedule" and len(words) == 2 and is_number(words[1]):
+        reply.ack(_unschedule(deps, request.team_id, words[1]))
     elif len(words) <= 1:
         key = first or rules.DEFAULT_SCENARIO
         if key not in rules.SCENARIOS:
-            raise UserInputError(f"There is no scenario `{escape_mrkdwn(key)}`. " + inc_blocks.scenarios_text())
+            raise UserInputError(f"There is no scenario `{readable(key)}`. " + inc_blocks.scenarios_text())
         reply.ack(f"Starting a drill ({rules.SCENARIOS[key].title})… nothing here is real.")
         incident = start(deps, team_id=request.team_id, channel_id=request.channel_id, user_id=request.user_id,
                          delivery_key=request.trigger_id, scenario=key)
@@ -55,7 +52,20 @@ def start(deps: Deps, *, team_id: str, channel_id: str, user_id: str, delivery_k
     declared = service.declare(deps, team_id=team_id, channel_id=channel_id, user_id=user_id,
                                delivery_key=delivery_key, title=chosen.title, grade=chosen.grade, drill=True,
                                scenario=scenario)
-    return service.open_war_room(deps, declared.incident.id, team_id)
+    opened = run_inline(deps, declared.work_id, lambda: service.open_war_room(deps, declared.incident.id, team_id))
+    return opened or service.get(deps, team_id, declared.incident.id)
+
+
+def _unschedule(deps: Deps, team_id: str, word: str) -> str:
+    """`unschedule N`; a number too large to be any schedule's is answered like an unknown one."""
+    missing = f"There is no drill schedule {word}: `/incident drill schedules` lists them."
+    number = row_id(word, unknown=missing)
+    with session_scope(deps.engine) as session:
+        gone = session.execute(delete(DrillSchedule).where(DrillSchedule.team_id == team_id,
+                                                           DrillSchedule.id == number)).rowcount
+    if not gone:
+        raise UserInputError(missing)
+    return f"Drill schedule {number} removed."
 
 
 def _schedule(deps: Deps, request: Request, text: str) -> str:

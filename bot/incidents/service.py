@@ -10,13 +10,10 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import or_, select
-from sqlalchemy.exc import SQLAlchemyError
-
 from bot.deps import Deps
 from bot.domain import incident as rules
 from bot.domain.pii import redact
-from bot.domain.text import escape_mrkdwn, from_slack, readable, truncate
+from bot.domain.text import escape_user_text, from_slack, readable, truncate
 from bot.errors import NameTaken, NotAllowed, NotFound, SlackError, UserInputError
 from bot.gateways.slack import call, is_workspace_admin, post_in_channel, resolve_channel, tell_privately, upload_file
 from bot.incidents import blocks as inc_blocks
@@ -40,6 +37,7 @@ from storage.incidents import (
 )
 from storage.models import Incident
 from storage.risks import RiskFilter, get_risk, list_risks
+from storage.work import add_work
 
 logger = logging.getLogger(__name__)
 
@@ -50,12 +48,18 @@ NAME_ATTEMPTS = 20
 class Declared:
     incident: Incident
     created: bool
+    work_id: int  # the queued opening of the war room
+
+
+# The queue's work for a declared incident: open its war room, step by step (see `open_war_room`).
+WORK = "incident.open"
 
 
 def declare(deps: Deps, *, team_id: str, channel_id: str, user_id: str, delivery_key: str, title: str, grade: int,
             bug_id: str | None = None, versions: dict[str, str] | None = None, drill: bool = False,
-            scenario: str | None = None) -> Declared:
-    """Store the incident (fast, before the ack's follow-up work); one per Slack delivery."""
+            scenario: str | None = None, reply_to: dict[str, str] | None = None) -> Declared:
+    """Store the incident and the work of opening its war room (fast, before the ack); one per Slack delivery.
+    `reply_to` is how that work reaches the person who declared it."""
     now = deps.clock()
     clean_title = redact(title).text
     with session_scope(deps.engine) as session:
@@ -68,7 +72,8 @@ def declare(deps: Deps, *, team_id: str, channel_id: str, user_id: str, delivery
             what = f"{'Drill' if drill else 'Incident'} declared (grade {grade}): {incident.title}"
             add_event(session, incident=incident, at=now, kind="declared", text=what, user_id=user_id)
             outbox.record(session, deps, incident, "create")
-        return Declared(incident, created)
+        work_id = add_work(session, team_id=team_id, kind=WORK, ref_id=incident.id, now=now, payload=reply_to or {})
+        return Declared(incident, created, work_id)
 
 
 def open_war_room(deps: Deps, incident_id: int, team_id: str) -> Incident:
@@ -305,7 +310,7 @@ def post_update(deps: Deps, incident: Incident, *, user_id: str, text: str) -> N
         _acknowledge(session, row, now)
         incident = row
     message = f"📣 *Status update* ({incident.readable_id}, {incident.status}) from <@{user_id}>: " \
-              f"{escape_mrkdwn(clean)}"
+              f"{escape_user_text(clean)}"
     _say(deps, incident, message)
     if incident.announcement_ts:
         try:
@@ -447,7 +452,7 @@ def resolve(deps: Deps, incident: Incident, *, user_id: str, summary: str) -> In
     incident = get(deps, incident.team_id, incident.id)
     _log(deps, incident, "resolved", incident.resolution or "resolved", user_id)
     _say(deps, incident, f"✅ {incident.readable_id} resolved by <@{user_id}>"
-                         + (f": {escape_mrkdwn(incident.resolution)}" if incident.resolution else "."))
+                         + (f": {escape_user_text(incident.resolution)}" if incident.resolution else "."))
     refresh(deps, incident)
     _postmortem(deps, incident)
     return incident
@@ -598,27 +603,3 @@ def post_due_injects(deps: Deps, incident: Incident, now: datetime) -> int:
 
 def notify(deps: Deps, user_id: str, channel: str | None, text: str) -> None:
     tell_privately(deps.client, user_id, channel, text=text)
-
-
-def recover(deps: Deps, *, older_than_seconds: float = 120) -> list[str]:
-    """Finish opening war rooms that a crash left half-done (no retry came): the same resumable steps."""
-    before = deps.clock() - timedelta(seconds=older_than_seconds)
-    try:
-        with session_scope(deps.engine) as session:
-            stmt = select(Incident).where(Incident.status != "resolved", Incident.declared_at < before,
-                                          or_(Incident.channel_id.is_(None), Incident.runbook_ts.is_(None),
-                                              Incident.topic_set.is_(False), Incident.invited.is_(False)))
-            waiting = list(session.execute(stmt).scalars())
-    except SQLAlchemyError as exc:
-        logger.warning("incident recovery skipped: the database is unreachable (%s)", type(exc).__name__)
-        return []
-    done = []
-    for incident in waiting:
-        try:
-            open_war_room(deps, incident.id, incident.team_id)
-            done.append(incident.readable_id)
-        except Exception:
-            logger.exception("recovery could not open the war room of %s", incident.readable_id)
-    if done:
-        logger.info("recovery pass opened %d war rooms: %s", len(done), ", ".join(done))
-    return done

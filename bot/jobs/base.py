@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
@@ -10,8 +11,16 @@ from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
 
+from bot.errors import IntegrationUnavailable, SlackError
+from bot.gateways.slack import is_transient
+
 if TYPE_CHECKING:
     from bot.deps import Deps
+
+logger = logging.getLogger(__name__)
+
+# What became of one Slack post of a job (see `send`).
+SENT, LATER, REFUSED = "sent", "later", "refused"
 
 # Standard cron numbers days 0-6 from Sunday (7 is Sunday too); APScheduler 3 numbers them from Monday.
 _CRON_DOW = {"0": "sun", "1": "mon", "2": "tue", "3": "wed", "4": "thu", "5": "fri", "6": "sat", "7": "sun"}
@@ -29,6 +38,35 @@ class ScheduleRef:
     timezone: str
     params: dict[str, Any] = field(default_factory=dict)
     created_at: datetime | None = None
+
+
+class RetryLater(Exception):  # noqa: N818 — a request to the scheduler, not an error
+    """Raised by a job's `run` when part of its work failed for a reason that passes (Slack answering 5xx or 429, or
+    not reachable) and is still due: the scheduler runs the job again on a later tick, not before `not_before` and
+    with its own backoff, until the job's next regular slot takes over. The job must have left that part unclaimed
+    (or pending), so the next run does it, once; `detail` is what the run did, as `run` would have returned it."""
+
+    def __init__(self, detail: str, *, not_before: datetime | None = None):
+        super().__init__(detail)
+        self.detail = detail
+        self.not_before = not_before
+
+
+def send(what: str, post: Callable[[], object]) -> str:
+    """Make one claimed Slack post of a job and say what became of it: SENT; LATER when Slack failed for a reason
+    that passes (5xx, 429, unreachable) — the caller gives its claim back and raises RetryLater, so the post is
+    tried again rather than counted done; REFUSED when Slack refused it for good (archived, not in channel) — the
+    claim stays, so it is not tried again and again. Both failures are logged here."""
+    try:
+        post()
+        return SENT
+    except (SlackError, IntegrationUnavailable) as exc:
+        code = exc.code if isinstance(exc, SlackError) else "unreachable"
+        if is_transient(exc):
+            logger.warning("%s: Slack failed (%s); it will be tried again", what, code)
+            return LATER
+        logger.warning("%s: Slack refused it (%s); not trying again", what, code)
+        return REFUSED
 
 
 class JobModule(Protocol):

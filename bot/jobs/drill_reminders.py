@@ -1,5 +1,7 @@
 """drill_reminders: announce each scheduled drill a day and an hour before, and start it at its slot when
-the schedule is automatic. Each step is claimed per slot on the schedule row, so it happens once."""
+the schedule is automatic. Each step is claimed per slot on the schedule row, so it happens once. A notice Slack
+failed for a reason that passes gives its claim back and the run asks to be tried again (RetryLater), so it counts
+as done only once Slack took it; one Slack refused for good keeps its claim and is not tried again."""
 
 from __future__ import annotations
 
@@ -7,11 +9,12 @@ import logging
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from bot.errors import SlackError
+from sqlalchemy import update
+
 from bot.gateways.slack import post_in_channel
 from bot.incidents import drills
 from bot.installs import still_installed
-from bot.jobs.base import ScheduleRef, cron_slots
+from bot.jobs.base import LATER, SENT, RetryLater, ScheduleRef, cron_slots, send
 from storage.db import session_scope
 from storage.incidents import claim_drill_step, drill_schedules
 from storage.models import DrillSchedule
@@ -33,19 +36,22 @@ slots = cron_slots
 def run(deps: Deps, *, now: datetime, schedule: ScheduleRef | None = None) -> str:
     with session_scope(deps.engine) as session:
         rows = drill_schedules(session)
-    done = {"day": 0, "hour": 0, "started": 0}
+    done = {"day": 0, "hour": 0, "started": 0, "waiting": 0}
     for row in still_installed(deps, rows):  # an uninstalled team hears nothing more
         upcoming = drills.next_slot(row, now)
         if upcoming - now <= timedelta(hours=1) and _claim(deps, row, DrillSchedule.warned_hour_for, upcoming):
-            done["hour"] += _announce(deps, row, upcoming, "in an hour")
+            _announced(deps, row, DrillSchedule.warned_hour_for, upcoming, "in an hour", "hour", done)
         elif upcoming - now <= timedelta(hours=24) and _claim(deps, row, DrillSchedule.warned_day_for, upcoming):
-            done["day"] += _announce(deps, row, upcoming, "tomorrow")
+            _announced(deps, row, DrillSchedule.warned_day_for, upcoming, "tomorrow", "day", done)
         just_passed = drills.next_slot(row, now - START_GRACE)
         if row.automatic and just_passed <= now and _claim(deps, row, DrillSchedule.started_for, just_passed):
             drills.start(deps, team_id=row.team_id, channel_id=row.channel_id, user_id=row.created_by,
                          delivery_key=f"drill-schedule:{row.id}:{just_passed.isoformat()}", scenario=row.scenario)
             done["started"] += 1
-    return f"{done['day']} day-before notices, {done['hour']} hour-before notices, {done['started']} drills started"
+    text = f"{done['day']} day-before notices, {done['hour']} hour-before notices, {done['started']} drills started"
+    if done["waiting"]:
+        raise RetryLater(f"{text}, {done['waiting']} waiting for Slack")
+    return text
 
 
 def _claim(deps: Deps, row: DrillSchedule, column, slot: datetime) -> bool:
@@ -53,13 +59,24 @@ def _claim(deps: Deps, row: DrillSchedule, column, slot: datetime) -> bool:
         return claim_drill_step(session, schedule_id=row.id, column=column, slot=slot)
 
 
-def _announce(deps: Deps, row: DrillSchedule, slot: datetime, when: str) -> int:
+def _announced(deps: Deps, row: DrillSchedule, column, slot: datetime, when: str, key: str,
+               done: dict[str, int]) -> None:
+    """Announce a claimed step; when Slack's failure passes, give the claim back (to what the row held) for a
+    later run, which will find the step still due."""
+    outcome = _announce(deps, row, slot, when)
+    if outcome == SENT:
+        done[key] += 1
+    elif outcome == LATER:
+        with session_scope(deps.engine) as session:
+            session.execute(update(DrillSchedule).where(DrillSchedule.id == row.id, column == slot)
+                            .values({column.key: getattr(row, column.key)})
+                            .execution_options(synchronize_session=False))
+        done["waiting"] += 1
+
+
+def _announce(deps: Deps, row: DrillSchedule, slot: datetime, when: str) -> str:
     how = "I will start it by myself" if row.automatic else "start it with `/incident drill " + row.scenario + "`"
     text = (f"🧪 Incident drill {when} ({slot:%a %d %b %H:%M %Z}): scenario `{row.scenario}`. Practice only — "
             f"{how}. Schedule {row.id}: {row.description}.")
-    try:
-        post_in_channel(deps.client, row.channel_id, text=text)
-        return 1
-    except SlackError as exc:
-        logger.warning("could not announce drill schedule %s: %s", row.id, exc.code)
-        return 0
+    return send(f"the notice of drill schedule {row.id}", lambda: post_in_channel(deps.client, row.channel_id,
+                                                                                   text=text))

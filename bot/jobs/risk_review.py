@@ -3,7 +3,9 @@ long-overdue ones, acceptances that ran out are reopened, and unfinished intakes
 
 It runs every hour and acts for the teams whose local time is past the review hour; what it did each
 day is claimed on the risk row with a conditional UPDATE, so running twice (or on two replicas, or
-with `pmbot jobs run risk_review --now …`) never sends a second reminder the same day.
+with `pmbot jobs run risk_review --now …`) never sends a second reminder the same day. A reminder, notice or
+nudge Slack failed for a reason that passes gives its claim back and the run asks to be tried again
+(RetryLater): it counts as sent only once Slack took it.
 """
 
 from __future__ import annotations
@@ -14,11 +16,10 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import or_, update
 
-from bot.domain.text import escape_mrkdwn, truncate
-from bot.errors import SlackError
+from bot.domain.text import escape_user_text, truncate
 from bot.gateways.slack import post_in_channel, tell_privately
 from bot.installs import gone_teams
-from bot.jobs.base import ScheduleRef, cron_slots
+from bot.jobs.base import LATER, SENT, RetryLater, ScheduleRef, cron_slots, send
 from bot.risks import blocks as risk_blocks
 from bot.risks import service
 from bot.teams import team_zone
@@ -40,13 +41,16 @@ slots = cron_slots
 
 
 def run(deps: Deps, *, now: datetime, schedule: ScheduleRef | None = None) -> str:
-    done = {"reminded": 0, "escalated": 0, "reopened": 0, "nudged": 0}
+    done = {"reminded": 0, "escalated": 0, "reopened": 0, "nudged": 0, "waiting for Slack": 0}
     for team_id in _teams(deps):
         local = now.astimezone(team_zone(deps, team_id))
         if local.hour < deps.settings.pmbot_risk_review_hour:
             continue  # not this team's morning yet; a later run today will do it
         _review_team(deps, team_id, local.date(), now, done)
-    return ", ".join(f"{count} {what}" for what, count in done.items())
+    text = ", ".join(f"{count} {what}" for what, count in done.items() if count or what != "waiting for Slack")
+    if done["waiting for Slack"]:
+        raise RetryLater(text)
+    return text
 
 
 def _teams(deps: Deps) -> list[str]:
@@ -65,14 +69,15 @@ def _review_team(deps: Deps, team_id: str, today: date, now: datetime, done: dic
     for risk in expired:
         _reopen(deps, risk, today, done)
     for risk in due:
-        if _claim(deps, risk.id, Risk.reminded_on, today):
-            _remind_owner(deps, risk, known, done)
+        if _claim(deps, risk.id, Risk.reminded_on, today) and _remind_owner(deps, risk, known, done) == LATER:
+            _give_back(deps, risk.id, Risk.reminded_on, today, risk.reminded_on, done)
         overdue = (today - risk.review_on).days if risk.review_on else 0
-        if overdue >= deps.settings.pmbot_risk_escalate_after_days and _claim_escalation(deps, risk, today):
-            _escalate(deps, risk, overdue, done)
+        if (overdue >= deps.settings.pmbot_risk_escalate_after_days and _claim_escalation(deps, risk, today)
+                and _escalate(deps, risk, overdue, done) == LATER):
+            _give_back(deps, risk.id, Risk.escalated_on, today, risk.escalated_on, done)
     for risk in stale:
-        if _claim_nudge(deps, risk.id):
-            _nudge(deps, risk, done)
+        if _claim_nudge(deps, risk.id) and _nudge(deps, risk, done) == LATER:
+            _give_back(deps, risk.id, Risk.intake_reminded, True, False, done)
 
 
 def _claim(deps: Deps, risk_id: int, column, today: date) -> bool:
@@ -92,6 +97,14 @@ def _claim_escalation(deps: Deps, risk: Risk, today: date) -> bool:
         return session.execute(stmt).rowcount == 1
 
 
+def _give_back(deps: Deps, risk_id: int, column, claimed, previous, done: dict[str, int]) -> None:
+    """Undo a claim whose post Slack failed for a reason that passes, so a later run (or the retry) sends it."""
+    with session_scope(deps.engine) as session:
+        session.execute(update(Risk).where(Risk.id == risk_id, column == claimed).values({column.key: previous})
+                        .execution_options(synchronize_session=False))
+    done["waiting for Slack"] += 1
+
+
 def _claim_nudge(deps: Deps, risk_id: int) -> bool:
     with session_scope(deps.engine) as session:
         stmt = (update(Risk).where(Risk.id == risk_id, Risk.intake_reminded.is_(False))
@@ -106,42 +119,41 @@ def _reopen(deps: Deps, risk: Risk, today: date, done: dict[str, int]) -> None:
                               note=f"⏳ The acceptance of {risk.readable_id} ended on {until}; it is open again.")
     done["reopened"] += 1
     person = reopened.owner_id or reopened.created_by
-    text = (f"The acceptance of *{reopened.readable_id}* ({escape_mrkdwn(truncate(reopened.title, 120))}) ended on "
+    text = (f"The acceptance of *{reopened.readable_id}* ({escape_user_text(truncate(reopened.title, 120))}) ended on "
             f"{until}, so it is open again. Review it, accept it again (`/risk accept {reopened.readable_id} until "
             "…`) or close it.")
     _tell(deps, person, text)
 
 
-def _remind_owner(deps: Deps, risk: Risk, known: dict[str, str], done: dict[str, int]) -> None:
+def _remind_owner(deps: Deps, risk: Risk, known: dict[str, str], done: dict[str, int]) -> str:
     text, parts = risk_blocks.review_prompt(risk, known)
-    if _tell(deps, risk.owner_id or risk.created_by, text, parts):
+    outcome = _tell(deps, risk.owner_id or risk.created_by, text, parts)
+    if outcome == SENT:
         done["reminded"] += 1
+    return outcome
 
 
-def _escalate(deps: Deps, risk: Risk, overdue: int, done: dict[str, int]) -> None:
+def _escalate(deps: Deps, risk: Risk, overdue: int, done: dict[str, int]) -> str:
     owner = f"<@{risk.owner_id}>" if risk.owner_id else "nobody (no owner yet)"
-    text = (f"⏰ *{risk.readable_id}* {risk_blocks.rating(risk)} — {escape_mrkdwn(truncate(risk.title, 150))} — "
+    text = (f"⏰ *{risk.readable_id}* {risk_blocks.rating(risk)} — {escape_user_text(truncate(risk.title, 150))} — "
             f"is {overdue} days past its review date ({risk.review_on}). Owner: {owner}. "
             f"`/risk show {risk.readable_id}`")
-    try:
-        post_in_channel(deps.client, risk.channel_id, text=text)
+    outcome = send(f"the overdue notice for {risk.readable_id}",
+                   lambda: post_in_channel(deps.client, risk.channel_id, text=text))
+    if outcome == SENT:
         done["escalated"] += 1
-    except SlackError as exc:
-        logger.warning("could not post the overdue notice for %s: %s", risk.readable_id, exc.code)
+    return outcome
 
 
-def _nudge(deps: Deps, risk: Risk, done: dict[str, int]) -> None:
-    text = (f"*{risk.readable_id}* ({escape_mrkdwn(truncate(risk.title, 120))}) still has questions waiting in its "
+def _nudge(deps: Deps, risk: Risk, done: dict[str, int]) -> str:
+    text = (f"*{risk.readable_id}* ({escape_user_text(truncate(risk.title, 120))}) still has questions waiting in its "
             f"thread in <#{risk.channel_id}>. A minute there makes it a complete risk.")
-    if _tell(deps, risk.created_by, text):
+    outcome = _tell(deps, risk.created_by, text)
+    if outcome == SENT:
         done["nudged"] += 1
+    return outcome
 
 
-def _tell(deps: Deps, user_id: str, text: str, parts: list[dict] | None = None) -> bool:
+def _tell(deps: Deps, user_id: str, text: str, parts: list[dict] | None = None) -> str:
     message = {"text": text, **({"blocks": parts} if parts else {})}
-    try:
-        tell_privately(deps.client, user_id, None, **message)
-        return True
-    except SlackError as exc:
-        logger.warning("could not DM %s: %s", user_id, exc.code)
-        return False
+    return send(f"a DM to {user_id}", lambda: tell_privately(deps.client, user_id, None, **message))

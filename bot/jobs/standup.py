@@ -2,7 +2,8 @@
 why there is none on a public holiday), remind who has not answered, post the summary.
 
 Each stand-up day is claimed by a unique (stand-up, day) row, so two scheduler instances or a repeated run
-post once; a slot missed by less than PMBOT_MISFIRE_GRACE_SECONDS still posts, once.
+post once; a slot missed by less than PMBOT_MISFIRE_GRACE_SECONDS still posts, once. A post Slack failed for a
+reason that passes stays due: the run asks the scheduler to try again (RetryLater) rather than counting it done.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from bot.jobs.base import ScheduleRef, cron_slots
+from bot.jobs.base import RetryLater, ScheduleRef, cron_slots
 from bot.standups import service
 
 if TYPE_CHECKING:
@@ -24,4 +25,7 @@ slots = cron_slots
 
 
 def run(deps: Deps, *, now: datetime, schedule: ScheduleRef | None = None) -> str:
-    return service.run_due(deps, now).text()
+    done = service.run_due(deps, now)
+    if done.retry_at is not None:
+        raise RetryLater(done.text(), not_before=done.retry_at)
+    return done.text()

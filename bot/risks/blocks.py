@@ -8,7 +8,7 @@ from typing import Any
 
 from bot import blocks
 from bot.domain.risk import BAND_EMOJI, IMPACT, PROBABILITY, RESPONSES, band, score
-from bot.domain.text import escape_mrkdwn, truncate
+from bot.domain.text import escape_mrkdwn, escape_user_text, truncate
 from storage.models import JIRA_USER, JiraLink, Risk, RiskChange
 
 ACTION_EDIT = "risk.edit"
@@ -50,24 +50,24 @@ def _guessed(risk: Risk, name: str) -> str:
 def summary(risk: Risk, categories: dict[str, str]) -> str:
     """The fields, as mrkdwn lines (user text escaped)."""
     lines = [f"*{risk.readable_id}* · {rating(risk)}{_guessed(risk, 'probability') or _guessed(risk, 'impact')}",
-             f"*{escape_mrkdwn(risk.title)}*"]
+             f"*{escape_user_text(risk.title)}*"]
     if risk.description:
-        lines.append(escape_mrkdwn(truncate(risk.description, 600)))
+        lines.append(escape_user_text(truncate(risk.description, 600)))
     category = categories.get(risk.category or "", risk.category or "_none yet_")
-    lines.append(f"Category: {escape_mrkdwn(category)}{_guessed(risk, 'category')} · Owner: {_who(risk.owner_id)}"
+    lines.append(f"Category: {escape_user_text(category)}{_guessed(risk, 'category')} · Owner: {_who(risk.owner_id)}"
                  f" · Status: {risk.status}" + (f" until {risk.accepted_until}" if risk.accepted_until else ""))
     plan = f"Response: {risk.response or '_not chosen_'}"
     if risk.review_on:
         plan += f" · Review by {risk.review_on.isoformat()}"
     lines.append(plan)
     if risk.mitigation:
-        lines.append(f"Mitigation: {escape_mrkdwn(truncate(risk.mitigation, 800))}")
+        lines.append(f"Mitigation: {escape_user_text(truncate(risk.mitigation, 800))}")
     if risk.trigger:
-        lines.append(f"Early-warning sign: {escape_mrkdwn(truncate(risk.trigger, 400))}")
+        lines.append(f"Early-warning sign: {escape_user_text(truncate(risk.trigger, 400))}")
     if risk.links:
-        lines.append("Links: " + ", ".join(escape_mrkdwn(str(link)) for link in risk.links))
+        lines.append("Links: " + ", ".join(escape_user_text(str(link)) for link in risk.links))
     if risk.status == "closed" and risk.close_reason:
-        lines.append(f"Closed: {escape_mrkdwn(truncate(risk.close_reason, 400))}")
+        lines.append(f"Closed: {escape_user_text(truncate(risk.close_reason, 400))}")
     return "\n".join(lines)
 
 
@@ -81,14 +81,14 @@ def card(risk: Risk, categories: dict[str, str], *, jira: JiraLink | None = None
     if jira is not None:
         parts.append(blocks.context(blocks.jira_line(jira)))
     parts.append(blocks.actions(blocks.button("Edit", ACTION_EDIT, str(risk.id))))
-    fallback = f"{risk.readable_id} {rating(risk)}: {escape_mrkdwn(truncate(risk.title, 150))}"
+    fallback = f"{risk.readable_id} {rating(risk)}: {escape_user_text(truncate(risk.title, 150))}"
     return fallback, parts
 
 
 def line(risk: Risk) -> str:
     owner = f" · <@{risk.owner_id}>" if risk.owner_id else ""
     review = f" · review {risk.review_on.isoformat()}" if risk.review_on and risk.status != "closed" else ""
-    return (f"• *{risk.readable_id}* {rating(risk)} — {escape_mrkdwn(truncate(risk.title, 90))}"
+    return (f"• *{risk.readable_id}* {rating(risk)} — {escape_user_text(truncate(risk.title, 90))}"
             f" · {risk.status}{owner}{review}")
 
 
@@ -114,7 +114,7 @@ def _shown(name: str, value: str | None) -> str:
         return "∅"
     if name == "owner_id":
         return f"<@{value}>"
-    return escape_mrkdwn(truncate(value, 120))
+    return escape_user_text(truncate(value, 120))
 
 
 # --- the intake's questions ----------------------------------------------------------------------
@@ -254,7 +254,7 @@ def close_view(risk: Risk, *, channel: str) -> dict[str, Any]:
         "type": "modal", "callback_id": VIEW_CLOSE, "title": blocks.plain(f"Close {risk.readable_id}", 24),
         "submit": blocks.plain("Close risk", 24), "close": blocks.plain("Cancel", 24),
         "private_metadata": json.dumps({"risk": risk.id, "channel": channel}),
-        "blocks": [*blocks.sections(f"*{escape_mrkdwn(truncate(risk.title, 200))}*"),
+        "blocks": [*blocks.sections(f"*{escape_user_text(truncate(risk.title, 200))}*"),
                    _input("reason", "Why is it closed?", _text_input("reason", None, max_length=500),
                           optional=False)],
     }

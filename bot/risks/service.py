@@ -9,7 +9,7 @@ from datetime import date
 from bot.deps import Deps
 from bot.domain import risk as rules
 from bot.domain.pii import describe, redact
-from bot.domain.text import truncate
+from bot.domain.text import escape_user_text, truncate
 from bot.errors import NotFound, SlackError, UserInputError
 from bot.gateways.slack import call, find_user, post_in_channel
 from bot.mirror import links, outbox
@@ -238,11 +238,11 @@ def _shown(step: str, value: object, known: dict[str, str]) -> str:
     if step == "owner":
         return f"<@{value}>"
     if step == "category":
-        return known.get(str(value), str(value))
+        return escape_user_text(known.get(str(value), str(value)))
     if step in ("probability", "impact"):
         meanings = rules.PROBABILITY if step == "probability" else rules.IMPACT
         return f"{value} ({meanings[int(value)].split(' — ')[0]})"  # type: ignore[call-overload]
-    return truncate(str(value), 200)
+    return escape_user_text(truncate(str(value), 200))
 
 
 def _continue(deps: Deps, risk: Risk, known: dict[str, str]) -> None:
@@ -347,7 +347,7 @@ def close(deps: Deps, *, team_id: str, readable_id: str, user_id: str, reason: s
                              "two-year deal`.")
     return update(deps, team_id=team_id, readable_id=readable_id, user_id=user_id,
                   changes={"status": "closed", "close_reason": reason, "accepted_until": None},
-                  note=f"✅ <@{user_id}> closed {readable_id.upper()}: {reason}")
+                  note=f"✅ <@{user_id}> closed {readable_id.upper()}: {escape_user_text(reason)}")
 
 
 def accept(deps: Deps, *, team_id: str, readable_id: str, user_id: str, until: date, reason: str) -> Risk:
@@ -359,7 +359,8 @@ def accept(deps: Deps, *, team_id: str, readable_id: str, user_id: str, until: d
     return update(deps, team_id=team_id, readable_id=readable_id, user_id=user_id,
                   changes={"status": "accepted", "response": "accept", "accepted_until": until,
                            "close_reason": reason},
-                  note=f"🤝 <@{user_id}> accepted {readable_id.upper()} until {until.isoformat()}: {reason}")
+                  note=f"🤝 <@{user_id}> accepted {readable_id.upper()} until {until.isoformat()}: "
+                       f"{escape_user_text(reason)}")
 
 
 def link(deps: Deps, *, team_id: str, readable_id: str, user_id: str, target: str) -> Risk:
@@ -374,7 +375,7 @@ def link(deps: Deps, *, team_id: str, readable_id: str, user_id: str, target: st
         raise UserInputError(f"{risk.readable_id} is already linked to {target}.")
     return update(deps, team_id=team_id, readable_id=readable_id, user_id=user_id,
                   changes={"links": [*links, target]},
-                  note=f"🔗 <@{user_id}> linked {risk.readable_id} to {target}.")
+                  note=f"🔗 <@{user_id}> linked {risk.readable_id} to {escape_user_text(target)}.")
 
 
 def link_jira(deps: Deps, *, team_id: str, readable_id: str, user_id: str, key: str) -> JiraLink:

@@ -12,7 +12,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlencode
 
@@ -30,6 +30,7 @@ class Response:
     status: int
     headers: dict[str, str]
     body: str
+    response_url: str = ""  # the command's, for answers that come after the ack
 
     def json(self) -> Any:
         return json.loads(self.body) if self.body else {}
@@ -154,9 +155,20 @@ class Driver:
             "response_url": response_url,
             "trigger_id": trigger_id or self._trigger(user),
         }
-        response = self.post(urlencode(form), FORM, **post_options)
+        response = replace(self.post(urlencode(form), FORM, **post_options), response_url=response_url)
         self._show_ack(response, channel, user)
         return response
+
+    def answer(self, response: Response) -> dict[str, Any]:
+        """What the person saw in answer to a command: the ack's body, or, when the ack was empty (the command
+        acked before asking Slack or Jira something), the first answer posted to its response_url since."""
+        acked = response.json() if response.body.strip().startswith("{") else {}
+        if acked.get("text") or acked.get("blocks") or self.sandbox is None or not response.response_url:
+            return acked
+        response_id = response.response_url.rstrip("/").rsplit("/", 1)[-1]
+        with self.sandbox.lock:
+            later = [r for r in self.sandbox.responses if r.get("response_id") == response_id]
+        return {k: v for k, v in later[0].items() if k != "response_id"} if later else acked
 
     def _show_ack(self, response: Response, channel: str, user: str) -> None:
         """Slack shows a command's ack body as a message: ephemeral unless response_type is in_channel."""

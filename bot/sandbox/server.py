@@ -32,6 +32,12 @@ RESPONSE_URL_USES = 5
 # "Important Changes to Files in the Web API", 2015).
 SIGN_IN_PAGE = (b"<!DOCTYPE html><html><head><title>Sign in | Slack</title></head><body>"
                 b"<h1>Sign in to Sandbox</h1><p>Sign in to see this file.</p></body></html>")
+# What Slack's edge answers when Slack is down: an HTML error page with HTTP 500, not the Web API's JSON
+# (slack-ruby/slack-ruby-client#358/#359 record the page from a real outage; slackapi/python-slack-sdk#1454 the
+# "non-JSON format" error slack_sdk raises for it).
+SERVER_ERROR_PAGE = (b"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Server Error | Slack"
+                     b"</title><meta name=\"author\" content=\"Slack\"></head><body></body></html>")
+EVERY_METHOD = "*"
 
 
 @dataclass
@@ -56,6 +62,15 @@ class Download:
 
 
 @dataclass
+class Fault:
+    """How a failing method answers: HTTP `status` with Slack's JSON `error`, or the edge's HTML page if None."""
+
+    status: int
+    error: str | None
+    times: int = 1  # for `fail`: how many calls are left to fail
+
+
+@dataclass
 class ResponseUrl:
     channel: str
     user: str
@@ -76,7 +91,10 @@ class SlackSandbox:
         self.downloads: list[Download] = []
         self.rate_limits: dict[str, tuple[int, int]] = {}
         self.withheld_scopes: dict[str, tuple[str, str]] = {}  # method → (needed, provided)
-        self.response_delay = 0.0
+        self.failures: dict[str, Fault] = {}  # method (or "*") → the next calls' failure
+        self.delays: dict[str, float] = {}  # method (or "*") → seconds to wait before answering
+        self.response_delay = 0.0  # seconds before a response_url post is applied
+        self._outage: tuple[float, Fault] | None = None  # (until, in ws.clock seconds; how calls fail)
         self.socket_mode: SocketModeServer | None = None
         self.lock = threading.RLock()
         self._response_urls: dict[str, ResponseUrl] = {}
@@ -133,6 +151,35 @@ class SlackSandbox:
         """Answer the next `times` calls of `method` with HTTP 429 `ratelimited` and `Retry-After`."""
         with self.lock:
             self.rate_limits[method] = (times, retry_after)
+
+    def fail(self, method: str, *, times: int = 1, status: int = 500, error: str | None = None) -> None:
+        """Answer the next `times` calls of `method` (`"*"`: of every method) with HTTP `status`, the way Slack
+        answers while it has trouble: by default the edge's HTML error page (slack_sdk then raises SlackApiError
+        whose `error` says it "Received a response in a non-JSON format"); with `error`, Slack's JSON body
+        `{"ok": false, "error": error}`, e.g. `fatal_error`, `internal_error`, `service_unavailable` or
+        `request_timeout` (the common errors on every method page). Failed calls are still in `calls`."""
+        with self.lock:
+            self.failures[method] = Fault(status, error, times)
+
+    def outage(self, seconds: float, *, status: int = 500, error: str | None = None) -> None:
+        """Fail every call for `seconds` of the workspace's clock (`ws.clock`), as `fail("*")` does. A test that
+        points `ws.clock` at a clock it moves gets "45 s of 500s" without waiting; `outage(0)` ends one early."""
+        with self.lock:
+            self._outage = (self.ws.clock() + seconds, Fault(status, error)) if seconds > 0 else None
+
+    def delay(self, method: str, seconds: float) -> None:
+        """Answer calls of `method` (`"*"`: of every method) only after `seconds`: a slow Slack for some methods
+        only (other calls are answered at once, on their own threads). `delay(method, 0)` removes it."""
+        with self.lock:
+            if seconds > 0:
+                self.delays[method] = seconds
+            else:
+                self.delays.pop(method, None)
+
+    def delay_of(self, method: str) -> float:
+        """Seconds a call of `method` waits before it is answered (its own delay, else the `"*"` one)."""
+        with self.lock:
+            return self.delays.get(method, self.delays.get(EVERY_METHOD, 0.0))
 
     def withhold_scope(self, method: str, *, needed: str, provided: str) -> None:
         """Answer every call of `method` with `missing_scope`, as Slack does when the app lacks `needed`."""
@@ -194,10 +241,15 @@ class SlackSandbox:
 
     # --- dispatch -----------------------------------------------------------------------------
 
-    def handle_api(self, method: str, call: Call) -> tuple[int, dict[str, str], dict[str, Any]]:
-        """(HTTP status, headers, JSON body) for one Web API call."""
+    def handle_api(self, method: str, call: Call) -> tuple[int, dict[str, str], dict[str, Any] | bytes]:
+        """(HTTP status, headers, JSON body) for one Web API call; bytes for a body that is not JSON."""
         with self.lock:
             self.calls.append(call)
+            fault = self._fault_for(method)
+            if fault is not None:
+                if fault.error is None:
+                    return fault.status, {}, SERVER_ERROR_PAGE
+                return fault.status, {}, {"ok": False, "error": fault.error}
             limited = self.rate_limits.get(method)
             if limited and limited[0] > 0:
                 self.rate_limits[method] = (limited[0] - 1, limited[1])
@@ -222,6 +274,22 @@ class SlackSandbox:
             if method == "files.getUploadURLExternal":
                 result["upload_url"] = self.base_url + result["upload_url"].lstrip("/")
             return 200, {}, {"ok": True, **result}
+
+    def _fault_for(self, method: str) -> Fault | None:
+        """How this call fails, if an outage is on or `fail` armed it (its own method first, then `"*"`)."""
+        if self._outage is not None:
+            until, fault = self._outage
+            if self.ws.clock() < until:
+                return fault
+            self._outage = None
+        for key in (method, EVERY_METHOD):
+            armed = self.failures.get(key)
+            if armed is not None and armed.times > 0:
+                armed.times -= 1
+                if armed.times == 0:
+                    del self.failures[key]
+                return armed
+        return None
 
     def _apps_connections_open(self, token: str | None) -> dict[str, Any]:
         if not token:
@@ -368,8 +436,14 @@ class _Handler(BaseHTTPRequestHandler):
         auth = self.headers.get("Authorization", "")
         token = auth[7:] if auth.startswith("Bearer ") else args.pop("token", None)
         call = Call(method, args, token, content_type.split(";")[0], raw)
+        wait = self.sandbox.delay_of(method)
+        if wait:
+            time.sleep(wait)  # on this request's own thread: other calls are answered meanwhile
         status, headers, payload = self.sandbox.handle_api(method, call)
-        self._send(status, json.dumps(payload).encode(), "application/json; charset=utf-8", headers)
+        if isinstance(payload, bytes):
+            self._send(status, payload, "text/html; charset=utf-8", headers)
+        else:
+            self._send(status, json.dumps(payload).encode(), "application/json; charset=utf-8", headers)
 
     def _send(self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None) -> None:
         self.send_response(status)

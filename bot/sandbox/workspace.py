@@ -12,6 +12,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import quote, unquote
 
@@ -22,6 +23,13 @@ CHANNEL_NAME = re.compile(r"^[a-z0-9_\-]+$")
 CHANNEL_NAME_MAX = 80
 TOPIC_MAX = 250
 TRIGGER_LIFETIME_SECONDS = 3.0
+# conversations.history: 100 messages a page unless asked, 999 at most (Slack's method page).
+HISTORY_LIMIT_DEFAULT = 100
+HISTORY_LIMIT_MAX = 999
+# Message metadata: "event_type can contain letters, numbers, underscores, and hyphens" (Slack's metadata guide);
+# another one is ignored with the warning invalid_metadata_schema, the message is still posted.
+EVENT_TYPE = re.compile(r"^[A-Za-z0-9_\-]+$")
+CURSOR_PREFIX = "next_ts:"
 SNAPSHOT_VERSION = 1
 # Where url_private points until the sandbox's HTTP server is up (then it is the server's own base URL).
 FILE_HOST = "https://files.slack.local/"
@@ -132,6 +140,67 @@ def _bool(value: Any) -> bool:
     return value in (True, "true", "1", 1, "True")
 
 
+def _ts_value(value: Any, arg: str) -> Decimal:
+    """A Slack timestamp (`"1712345678.000100"`, or a number) as an exact number: float would blur the last digits."""
+    try:
+        return Decimal(str(value).strip())
+    except InvalidOperation:
+        raise SlackApiFailure("invalid_arguments", messages=[f"[ERROR] {arg} must be a timestamp"]) from None
+
+
+def _metadata(value: Any) -> tuple[dict[str, Any] | None, str | None]:
+    """(metadata to store, warning) from a `metadata` argument, as Slack takes it: a JSON object with an
+    `event_type` and an `event_payload` object. Not JSON at all is an error; a bad event type or payload is
+    dropped with the warning `invalid_metadata_schema`, and the message is posted without it."""
+    if value in (None, ""):
+        return None, None
+    if not isinstance(value, dict):
+        raise SlackApiFailure("invalid_metadata_format")
+    event_type, payload = value.get("event_type"), value.get("event_payload")
+    if not isinstance(event_type, str) or not EVENT_TYPE.match(event_type) or not isinstance(payload, dict):
+        return None, "invalid_metadata_schema"
+    return {"event_type": event_type, "event_payload": payload}, None
+
+
+def shown(message: dict[str, Any], *, with_metadata: bool) -> dict[str, Any]:
+    """A stored message as a method returns it: its `metadata` only where the caller asked for all metadata."""
+    if with_metadata or "metadata" not in message:
+        return message
+    return {k: v for k, v in message.items() if k != "metadata"}
+
+
+def _cursor(ts: str) -> str:
+    """Slack's history cursors are opaque base64 (`bmV4dF90czo…` decodes to `next_ts:…`); ours say the same."""
+    return base64.b64encode((CURSOR_PREFIX + ts).encode()).decode()
+
+
+def _cursor_ts(cursor: str) -> Decimal:
+    try:
+        decoded = base64.b64decode(cursor.encode(), validate=True).decode()
+    except (ValueError, UnicodeDecodeError):
+        raise SlackApiFailure("invalid_cursor") from None
+    if not decoded.startswith(CURSOR_PREFIX):
+        raise SlackApiFailure("invalid_cursor")
+    try:
+        return Decimal(decoded[len(CURSOR_PREFIX):])
+    except InvalidOperation:
+        raise SlackApiFailure("invalid_cursor") from None
+
+
+def _limit(args: dict[str, Any]) -> int:
+    """`limit` as Slack reads it: 100 when not given, at most 999; not a number is `invalid_limit`."""
+    raw = args.get("limit")
+    if raw in (None, ""):
+        return HISTORY_LIMIT_DEFAULT
+    try:
+        limit = int(raw)
+    except (TypeError, ValueError):
+        raise SlackApiFailure("invalid_limit") from None
+    if limit < 1:
+        raise SlackApiFailure("invalid_limit")
+    return min(limit, HISTORY_LIMIT_MAX)
+
+
 def _replace(target: dict[str, Any], items: dict[str, Any]) -> None:
     target.clear()
     target.update(items)
@@ -151,6 +220,14 @@ def file_kind(name: str) -> tuple[str, str]:
     if extension in MIMETYPES:
         return extension, MIMETYPES[extension]
     return (extension or "binary"), "application/octet-stream"
+
+
+def _within(ts: Decimal, oldest: Decimal, latest: Decimal | None, inclusive: bool, inclusive_latest: bool) -> bool:
+    """Whether a message's ts falls in a history window; the ends count only when asked (`inclusive`)."""
+    after = ts >= oldest if inclusive else ts > oldest
+    if latest is None:
+        return after
+    return after and (ts <= latest if inclusive_latest else ts < latest)
 
 
 class Workspace:
@@ -328,17 +405,23 @@ class Workspace:
             message["thread_ts"] = str(thread_ts)
         if args.get("files"):
             message["files"] = args["files"]
+        if args.get("metadata"):
+            message["metadata"] = args["metadata"]  # checked by the caller (`_metadata`); apps only, as in Slack
         self.messages.append(message)
         return message
 
     def api_chat_postMessage(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Post as the bot; `metadata` (event type + payload) is kept on the message for conversations.history
+        with include_all_metadata."""
         channel = self.writable(self.channel(args))
         if not args.get("text") and not args.get("blocks") and not args.get("attachments"):
             raise SlackApiFailure("no_text")
         if isinstance(args.get("blocks"), list) and len(args["blocks"]) > 50:
             raise SlackApiFailure("invalid_blocks")
-        message = self.post(channel, BOT_USER_ID, args)
-        return {"channel": channel.id, "ts": message["ts"], "message": message}
+        metadata, warning = _metadata(args.get("metadata"))
+        message = self.post(channel, BOT_USER_ID, {**args, "metadata": metadata})
+        answer = {"channel": channel.id, "ts": message["ts"], "message": message}
+        return {**answer, "warning": warning} if warning else answer
 
     def api_chat_postEphemeral(self, args: dict[str, Any]) -> dict[str, Any]:
         channel = self.channel(args)
@@ -363,6 +446,10 @@ class Workspace:
         for key in ("text", "blocks"):
             if key in args:
                 message[key] = args[key]
+        if args.get("metadata"):
+            metadata, _warning = _metadata(args["metadata"])
+            if metadata is not None:
+                message["metadata"] = metadata
         message["edited"] = {"user": BOT_USER_ID, "ts": self.next_ts()}
         return {"channel": channel.id, "ts": message["ts"], "text": message["text"]}
 
@@ -484,18 +571,36 @@ class Workspace:
         return {}
 
     def api_conversations_history(self, args: dict[str, Any]) -> dict[str, Any]:
+        """The channel's messages (thread replies stay in their threads), newest first, between `oldest` and
+        `latest` (both left out unless `inclusive`), `limit` a page with a `next_cursor` while `has_more`;
+        message metadata only with `include_all_metadata`."""
         channel = self.channel(args)
         if BOT_USER_ID not in channel.members:
             raise SlackApiFailure("not_in_channel")
+        oldest = _ts_value(args.get("oldest") or "0", "oldest")
+        latest = _ts_value(args["latest"], "latest") if args.get("latest") not in (None, "") else None
+        inclusive = _bool(args.get("inclusive"))
+        if args.get("cursor"):
+            latest, inclusive_latest = _cursor_ts(str(args["cursor"])), False  # the page after the cursor's message
+        else:
+            inclusive_latest = inclusive
+        limit = _limit(args)
         top = [m for m in self.messages if m["channel"] == channel.id and m.get("thread_ts") in (None, m["ts"])]
-        limit = int(args.get("limit") or 100)
-        return {"messages": list(reversed(top))[:limit], "has_more": len(top) > limit}
+        found = [m for m in sorted(top, key=lambda m: _ts_value(m["ts"], "ts"), reverse=True)
+                 if _within(_ts_value(m["ts"], "ts"), oldest, latest, inclusive, inclusive_latest)]
+        page, more = found[:limit], len(found) > limit
+        with_metadata = _bool(args.get("include_all_metadata"))
+        return {"messages": [shown(m, with_metadata=with_metadata) for m in page], "has_more": more,
+                "pin_count": len(channel.pins),
+                "response_metadata": {"next_cursor": _cursor(page[-1]["ts"]) if more else ""}}
 
     def api_conversations_replies(self, args: dict[str, Any]) -> dict[str, Any]:
         channel = self.channel(args)
         required(args, "ts")
         self.message(channel.id, str(args["ts"]))
-        return {"messages": self.thread(channel.id, str(args["ts"])), "has_more": False}
+        with_metadata = _bool(args.get("include_all_metadata"))
+        return {"messages": [shown(m, with_metadata=with_metadata) for m in self.thread(channel.id, str(args["ts"]))],
+                "has_more": False}
 
     def api_conversations_open(self, args: dict[str, Any]) -> dict[str, Any]:
         required(args, "users")
@@ -541,7 +646,8 @@ class Workspace:
     def api_reactions_get(self, args: dict[str, Any]) -> dict[str, Any]:
         required(args, "channel", "timestamp")
         channel = self.channel(args)
-        return {"type": "message", "channel": channel.id, "message": self.message(channel.id, str(args["timestamp"]))}
+        message = self.message(channel.id, str(args["timestamp"]))
+        return {"type": "message", "channel": channel.id, "message": shown(message, with_metadata=False)}
 
     def api_pins_add(self, args: dict[str, Any]) -> dict[str, Any]:
         required(args, "channel", "timestamp")
@@ -563,8 +669,8 @@ class Workspace:
 
     def api_pins_list(self, args: dict[str, Any]) -> dict[str, Any]:
         channel = self.channel(args)
-        items = [{"type": "message", "channel": channel.id, "message": self.message(channel.id, ts)}
-                 for ts in channel.pins]
+        items = [{"type": "message", "channel": channel.id,
+                  "message": shown(self.message(channel.id, ts), with_metadata=False)} for ts in channel.pins]
         return {"items": items}
 
     def api_bookmarks_add(self, args: dict[str, Any]) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from typing import Any
 
 from bot import blocks
 from bot.domain.standup import DAY_NAMES
-from bot.domain.text import escape_mrkdwn, truncate
+from bot.domain.text import NameLookup, escape_mrkdwn, escape_user_text, truncate
 from storage.models import Standup, StandupAnswer, StandupBlocker
 
 ACTION_ANSWER = "standup.answer"
@@ -48,7 +48,8 @@ def answer_view(standup: Standup, day_id: int, day: date, previous: StandupAnswe
 
 
 def summary(standup: Standup, day: date, answers: list[StandupAnswer], blockers: list[StandupBlocker],
-            away: list[str]) -> tuple[str, list[dict[str, Any]]]:
+            away: list[str], names: NameLookup | None = None) -> tuple[str, list[dict[str, Any]]]:
+    """The day's summary. A blocker is the member's own words: whom it mentions is named (`names`), not pinged."""
     answered = {a.user_id for a in answers}
     missing = [u for u in standup.members if u not in answered and u not in away]
     parts: list[dict[str, Any]] = [blocks.header(f"Stand-up summary — {day:%a %d %b}")]
@@ -57,7 +58,7 @@ def summary(standup: Standup, day: date, answers: list[StandupAnswer], blockers:
         parts += blocks.sections(f"*Blockers ({len(blockers)})*")
         for blocker in blockers[:20]:
             age = (day - blocker.first_day).days + 1
-            text = f"🚧 <@{blocker.user_id}>: {escape_mrkdwn(truncate(blocker.text, 500))} — day {age}"
+            text = f"🚧 <@{blocker.user_id}>: {escape_user_text(truncate(blocker.text, 500), names)} — day {age}"
             parts.append({"type": "section", "text": blocks.mrkdwn(text)})
             parts.append(blocks.actions(blocks.button("Make it a risk", ACTION_RISK, str(blocker.id)),
                                         blocks.button("File as bug", ACTION_BUG, str(blocker.id))))

@@ -3,6 +3,14 @@
 Each day of a stand-up is claimed by inserting its (stand-up, day) row, which is unique: two scheduler
 instances, a repeated run or a late catch-up post it once. Reminding and summarising are claimed the same
 way, on flags of that row.
+
+A post counts as done only once Slack took it. While a day's row has no `parent_ts` its post is still to come,
+and its `posted_at` says when the next try may start (the end of a running try's lease, or of the backoff after
+Slack failed for a reason that passes); a try takes the row with a conditional update, and first looks in the
+channel for a post that reached Slack although the answer did not. Tries go on until the window (post time +
+misfire grace) ends; then, or at once when Slack refuses for good (archived, not in channel), the day's kind
+becomes `missed` and the admin channel hears it once. Reminders and summaries that meet a passing failure give
+their flag back, for a later run, within their own windows.
 """
 
 from __future__ import annotations
@@ -21,14 +29,34 @@ from bot import replies
 from bot.deps import Deps
 from bot.domain import standup as rules
 from bot.domain.pii import redact
-from bot.errors import NotFound, SlackError, UserInputError
-from bot.gateways.slack import call, find_user, post_in_channel, resolve_channel, tell_privately
+from bot.errors import IntegrationUnavailable, NotFound, NotInChannel, SlackError, UserInputError
+from bot.gateways.slack import (
+    call,
+    find_bot_message,
+    find_user,
+    is_transient,
+    post_in_channel,
+    resolve_channel,
+    retry_delay,
+    tell_admins,
+    tell_privately,
+)
 from bot.standups import blocks as su_blocks
 from storage.db import session_scope
 from storage.models import Absence, Standup, StandupAnswer, StandupBlocker, StandupDay
-from storage.repos import uninstalled_teams
+from storage.repos import team_settings, uninstalled_teams
 
 logger = logging.getLogger(__name__)
+
+# How long one try holds a day whose post is not in Slack yet: a process that dies mid-post lets another try
+# after this (which first looks for the post in the channel).
+ATTEMPT_LEASE = timedelta(minutes=2)
+# The kind of a day whose post never reached Slack within its window (besides `standup` and `holiday`).
+MISSED = "missed"
+# A post looked for after a failed try may carry a ts a little before the slot (Slack's clock, not ours).
+LOOKBACK_MARGIN = timedelta(minutes=1)
+# Failures of a Slack call: typed errors from Slack, and Slack not reachable at all.
+SLACK_FAILURES = (SlackError, IntegrationUnavailable)
 
 
 # --- set-up -----------------------------------------------------------------------------------------------
@@ -138,10 +166,23 @@ class Done:
     holidays: int = 0
     reminded: int = 0
     summarised: int = 0
+    waiting: int = 0  # posts Slack failed for a reason that passes, to be tried again
+    given_up: int = 0  # posts whose window ended before Slack took them, or that Slack refused for good
+    retry_at: datetime | None = None  # the earliest next try of a waiting post
+
+    def later(self, at: datetime) -> None:
+        """Note a post left for a try at `at`."""
+        self.waiting += 1
+        self.retry_at = at if self.retry_at is None else min(self.retry_at, at)
 
     def text(self) -> str:
-        return (f"{self.posted} posted, {self.holidays} holiday notices, {self.reminded} reminders, "
+        text = (f"{self.posted} posted, {self.holidays} holiday notices, {self.reminded} reminders, "
                 f"{self.summarised} summaries")
+        if self.waiting:
+            text += f", {self.waiting} waiting for Slack"
+        if self.given_up:
+            text += f", {self.given_up} given up"
+        return text
 
 
 def run_due(deps: Deps, now: datetime) -> Done:
@@ -163,15 +204,40 @@ def _due(deps: Deps, standup: Standup, now: datetime, done: Done) -> None:
     grace = timedelta(seconds=deps.settings.pmbot_misfire_grace_seconds)
     paused = standup.paused_until is not None and today <= standup.paused_until
     if not paused and post_at <= now <= post_at + grace and today.weekday() in standup.workdays:
-        _post_day(deps, standup, today, done)
+        _post_day(deps, standup, today, _Window(post_at, post_at + grace), now, done)
     day = _day(deps, standup.id, today)
-    if day is None or day.kind != "standup":
+    if day is None or day.kind == MISSED:
         return
-    if now >= post_at + timedelta(minutes=standup.reminder_minutes) and _claim(deps, day.id, StandupDay.reminded):
-        done.reminded += _remind(deps, standup, day)
-    if now >= post_at + timedelta(minutes=standup.summary_minutes) and _claim(deps, day.id, StandupDay.summarised):
-        post_summary(deps, standup, day)
-        done.summarised += 1
+    if day.parent_ts is None:  # not in Slack (yet): nothing to remind of or summarise
+        if now > post_at + grace:  # no run took it within its window (they all failed, or none ran)
+            _give_up_day(deps, standup, day.id, today, "Slack did not take it before its window closed "
+                                                       f"({(post_at + grace):%H:%M} UTC)", done)
+        return
+    if day.kind != "standup":
+        return
+    remind_at = post_at + timedelta(minutes=standup.reminder_minutes)
+    if now >= remind_at and _claim(deps, day.id, StandupDay.reminded):
+        try:
+            done.reminded += _remind(deps, standup, day)
+        except SLACK_FAILURES as exc:
+            _flag_failed(deps, standup, day, StandupDay.reminded, exc, now, _Window(remind_at, remind_at + grace),
+                         done)
+    summary_at = post_at + timedelta(minutes=standup.summary_minutes)
+    if now >= summary_at and _claim(deps, day.id, StandupDay.summarised):
+        try:
+            post_summary(deps, standup, day)
+            done.summarised += 1
+        except SLACK_FAILURES as exc:
+            _flag_failed(deps, standup, day, StandupDay.summarised, exc, now,
+                         _Window(summary_at, summary_at + grace), done)
+
+
+@dataclass(frozen=True)
+class _Window:
+    """When a scheduled post is due, and the last moment it may still go out."""
+
+    start: datetime
+    end: datetime
 
 
 def _day(deps: Deps, standup_id: int, day: date) -> StandupDay | None:
@@ -187,31 +253,175 @@ def _claim(deps: Deps, day_id: int, flag) -> bool:
         return session.execute(stmt).rowcount == 1
 
 
-def _post_day(deps: Deps, standup: Standup, today: date, done: Done) -> None:
+def _unclaim(deps: Deps, day_id: int, flag) -> None:
+    """Give a flag back after a passing failure, so a later run claims it and tries again."""
+    with session_scope(deps.engine) as session:
+        session.execute(update(StandupDay).where(StandupDay.id == day_id, flag.is_(True)).values({flag.key: False})
+                        .execution_options(synchronize_session=False))
+
+
+@dataclass(frozen=True)
+class _DayTry:
+    """The outcome of claiming a day's post: ours to try now (`day_id`), or not before `not_before`."""
+
+    kind: str
+    day_id: int | None = None
+    first: bool = False
+    not_before: datetime | None = None
+
+
+def _post_day(deps: Deps, standup: Standup, today: date, window: _Window, now: datetime, done: Done) -> None:
     holiday = rules.holiday_name(today, standup.country, standup.subdivision)
+    claimed = _claim_day(deps, standup.id, today, "holiday" if holiday else "standup", now)
+    if claimed is None:
+        return  # posted already (another instance, or an earlier run), or given up
+    if claimed.day_id is None:
+        if claimed.not_before is not None:  # another try holds it, or it waits out a backoff
+            done.later(claimed.not_before)
+        return
+    try:
+        if claimed.kind == "holiday":
+            _post_holiday(deps, standup, today, holiday or "a public holiday", claimed, window)
+            done.holidays += 1
+        else:
+            _post_parent(deps, standup, today, claimed, window)
+            done.posted += 1
+    except SLACK_FAILURES as exc:
+        _day_failed(deps, standup, claimed.day_id, today, exc, now, window, done)
+
+
+def _claim_day(deps: Deps, standup_id: int, today: date, kind: str, now: datetime) -> _DayTry | None:
+    """Take the day's post for one try: insert its row (the first try), or take over a row still waiting for
+    Slack whose next try is due. None when the post is done or given up."""
+    # The lease runs from the later of the run's moment and the clock: a run started late must not hand out a
+    # lease that is over before its try is.
+    lease_end = max(now, deps.clock()) + ATTEMPT_LEASE
     try:
         with session_scope(deps.engine) as session, session.begin_nested():
-            row = StandupDay(standup_id=standup.id, day=today, kind="holiday" if holiday else "standup",
-                             posted_at=deps.clock())
+            row = StandupDay(standup_id=standup_id, day=today, kind=kind, posted_at=lease_end)
             session.add(row)
             session.flush()
-            day_id = row.id
+            return _DayTry(kind, row.id, first=True)
     except IntegrityError:
-        return  # posted already (another instance, or an earlier run)
-    if holiday:
-        # A working day without a stand-up would surprise people: say why, in one line.
-        region = standup.country + (f"-{standup.subdivision}" if standup.subdivision else "")
-        post_in_channel(deps.client, standup.channel_id, text=f"No stand-up today: {holiday} ({region}).")
-        done.holidays += 1
-        return
+        pass
+    day = _day(deps, standup_id, today)
+    if day is None or day.parent_ts is not None or day.kind == MISSED:
+        return None
+    with session_scope(deps.engine) as session:
+        stmt = (update(StandupDay)
+                .where(StandupDay.id == day.id, StandupDay.parent_ts.is_(None), StandupDay.kind == day.kind,
+                       StandupDay.posted_at <= now)
+                .values(posted_at=lease_end).execution_options(synchronize_session=False))
+        won = session.execute(stmt).rowcount == 1
+    return _DayTry(day.kind, day.id) if won else _DayTry(day.kind, not_before=day.posted_at)
+
+
+def _post_parent(deps: Deps, standup: Standup, today: date, claimed: _DayTry, window: _Window) -> None:
     text, parts = su_blocks.parent(standup, today, 0, len(_open_blockers(deps, standup.id)))
-    parts[-1]["elements"][0]["value"] = str(day_id)
-    posted = post_in_channel(deps.client, standup.channel_id, text=text, blocks=parts)
+    parts[-1]["elements"][0]["value"] = str(claimed.day_id)
+    ts = None if claimed.first else _earlier_post(deps, standup.channel_id, window,
+                                                   lambda message: _is_day_post(message, claimed.day_id))
+    if ts is None:
+        ts = post_in_channel(deps.client, standup.channel_id, text=text, blocks=parts)["ts"]
+    _posted(deps, claimed.day_id, ts)
+
+
+def _post_holiday(deps: Deps, standup: Standup, today: date, holiday: str, claimed: _DayTry,
+                  window: _Window) -> None:
+    # A working day without a stand-up would surprise people: say why, in one line.
+    region = standup.country + (f"-{standup.subdivision}" if standup.subdivision else "")
+    text = f"No stand-up today: {holiday} ({region})."
+    ts = None if claimed.first else _earlier_post(deps, standup.channel_id, window,
+                                                   lambda message: message.get("text") == text)
+    if ts is None:
+        ts = post_in_channel(deps.client, standup.channel_id, text=text)["ts"]
+    _posted(deps, claimed.day_id, ts)
+
+
+def _earlier_post(deps: Deps, channel_id: str, window: _Window, matches) -> str | None:
+    """The ts of this day's post if an earlier try got it into Slack although its answer was lost (Slack says a
+    failed call may have done part of its work), so it is kept rather than posted twice."""
+    try:
+        return find_bot_message(deps.client, channel_id, oldest=(window.start - LOOKBACK_MARGIN).timestamp(),
+                                matches=matches)
+    except NotInChannel:
+        return None  # pmbot is not in the channel: nothing of it can be there; the post joins first
+
+
+def _is_day_post(message: dict, day_id: int | None) -> bool:
+    """A stand-up's parent carries its day's id on its Answer button."""
+    return any(element.get("action_id") == su_blocks.ACTION_ANSWER and element.get("value") == str(day_id)
+               for block in message.get("blocks") or [] if block.get("type") == "actions"
+               for element in block.get("elements") or [])
+
+
+def _posted(deps: Deps, day_id: int | None, ts: str) -> None:
+    """Slack took the day's post: it is done, and its ts is the thread answers go to."""
     with session_scope(deps.engine) as session:
         row = session.get(StandupDay, day_id)
-        row.parent_ts = posted["ts"]
+        row.parent_ts = ts
+        row.posted_at = deps.clock()
         session.add(row)
-    done.posted += 1
+
+
+def _day_failed(deps: Deps, standup: Standup, day_id: int, today: date, exc: Exception, now: datetime,
+                window: _Window, done: Done) -> None:
+    """After a failed try: wait and try again while the window lasts if the failure passes, else give up."""
+    if is_transient(exc) and now < window.end:
+        at = min(now + retry_delay(exc, failing_since=window.start, now=now), window.end)
+        with session_scope(deps.engine) as session:
+            session.execute(update(StandupDay).where(StandupDay.id == day_id, StandupDay.parent_ts.is_(None))
+                            .values(posted_at=at).execution_options(synchronize_session=False))
+        logger.warning("stand-up %s: Slack failed (%s); trying again at %s", standup.id, _why(exc), at.isoformat())
+        done.later(at)
+        return
+    reason = (f"Slack kept failing until its window closed ({window.end:%H:%M} UTC; last: {_why(exc)})"
+              if is_transient(exc) else f"Slack refused it ({_why(exc)})")
+    _give_up_day(deps, standup, day_id, today, reason, done)
+
+
+def _give_up_day(deps: Deps, standup: Standup, day_id: int, today: date, reason: str, done: Done) -> None:
+    """Mark the day missed (once, whoever gets there first) and say so in the log and to the admins."""
+    with session_scope(deps.engine) as session:
+        stmt = (update(StandupDay).where(StandupDay.id == day_id, StandupDay.parent_ts.is_(None),
+                                         StandupDay.kind != MISSED)
+                .values(kind=MISSED).execution_options(synchronize_session=False))
+        if session.execute(stmt).rowcount != 1:
+            return
+    done.given_up += 1
+    _tell_admins(deps, standup, f"the stand-up post of {today:%a %d %b}", reason)
+
+
+def _flag_failed(deps: Deps, standup: Standup, day: StandupDay, flag, exc: Exception, now: datetime,
+                 window: _Window, done: Done) -> None:
+    """Reminders or the summary failed: give the flag back for a later run while the failure passes and the
+    window lasts; else keep it (never twice) and tell the admins."""
+    what = "the reminders" if flag.key == "reminded" else "the summary"
+    if is_transient(exc) and now < window.end:
+        _unclaim(deps, day.id, flag)
+        at = min(now + retry_delay(exc, failing_since=window.start, now=now), window.end)
+        logger.warning("stand-up %s: %s failed (%s); trying again from %s", standup.id, what, _why(exc),
+                       at.isoformat())
+        done.later(at)
+        return
+    done.given_up += 1
+    reason = (f"Slack kept failing until {window.end:%H:%M} UTC (last: {_why(exc)})" if is_transient(exc)
+              else f"Slack refused it ({_why(exc)})")
+    _tell_admins(deps, standup, f"{what} of {day.day:%a %d %b}", reason)
+
+
+def _tell_admins(deps: Deps, standup: Standup, what: str, reason: str) -> None:
+    text = (f":warning: Stand-up {standup.id} in <#{standup.channel_id}>: {what} did not go out. {reason}. "
+            "Nothing more will be tried for it.")
+    logger.error("stand-up %s: %s did not go out: %s", standup.id, what, reason)
+    with session_scope(deps.engine) as session:
+        own = team_settings(session, team_id=standup.team_id)
+    tell_admins(deps.client, deps.settings, text, channel=own.admin_channel_id if own else None)
+
+
+def _why(exc: Exception) -> str:
+    """A failure in a few words: Slack's code (`http_500`, `is_archived`), or that Slack could not be reached."""
+    return f"`{exc.code}`" if isinstance(exc, SlackError) else "Slack could not be reached"
 
 
 def _answers(deps: Deps, day_id: int) -> list[StandupAnswer]:
@@ -228,6 +438,8 @@ def _open_blockers(deps: Deps, standup_id: int) -> list[StandupBlocker]:
 
 
 def _remind(deps: Deps, standup: Standup, day: StandupDay) -> int:
+    """DM who has not answered. Slack failing for a reason that passes before anyone was reminded is raised, so
+    the reminders are tried again later; after the first one went out, a failure is only logged (never twice)."""
     answered = {a.user_id for a in _answers(deps, day.id)}
     gone = away_on(deps, standup.team_id, day.day)
     link = call(deps.client, "chat_getPermalink", channel=standup.channel_id, message_ts=day.parent_ts)["permalink"]
@@ -239,8 +451,10 @@ def _remind(deps: Deps, standup: Standup, day: StandupDay) -> int:
             tell_privately(deps.client, user, None, text=f"A reminder for today's stand-up in <#{standup.channel_id}>"
                                                           f": <{link}|answer here> (a line per question is enough).")
             count += 1
-        except SlackError as exc:
-            logger.warning("could not remind %s: %s", user, exc.code)
+        except SLACK_FAILURES as exc:
+            if count == 0 and is_transient(exc):
+                raise
+            logger.warning("could not remind %s: %s", user, _why(exc))
     return count
 
 
@@ -248,12 +462,15 @@ def post_summary(deps: Deps, standup: Standup, day: StandupDay) -> None:
     answers = _answers(deps, day.id)
     gone = sorted(away_on(deps, standup.team_id, day.day) & set(standup.members))
     blockers = [b for b in _open_blockers(deps, standup.id) if b.user_id in standup.members]
-    text, parts = su_blocks.summary(standup, day.day, answers, blockers, gone)
+    text, parts = su_blocks.summary(standup, day.day, answers, blockers, gone, names=deps.names)
     call(deps.client, "chat_postMessage", channel=standup.channel_id, thread_ts=day.parent_ts, text=text,
          blocks=parts)
     if standup.digest and day.day.weekday() == 4:  # the weekly digest, on Fridays, once (the summary is claimed)
-        post_in_channel(deps.client, standup.channel_id,
-                        text=participation_report(deps, standup.team_id, standup.channel_id, "week", day.day))
+        try:
+            post_in_channel(deps.client, standup.channel_id,
+                            text=participation_report(deps, standup.team_id, standup.channel_id, "week", day.day))
+        except SLACK_FAILURES as exc:  # the summary is in: trying it again would post it twice
+            logger.error("stand-up %s: the weekly digest was not posted: %s", standup.id, _why(exc))
 
 
 def refresh_parent(deps: Deps, standup: Standup, day: StandupDay) -> None:
@@ -271,7 +488,8 @@ def refresh_parent(deps: Deps, standup: Standup, day: StandupDay) -> None:
 
 def day_by_parent(deps: Deps, channel_id: str, parent_ts: str) -> tuple[Standup, StandupDay] | None:
     with session_scope(deps.engine) as session:
-        day = session.execute(select(StandupDay).where(StandupDay.parent_ts == parent_ts)).scalars().first()
+        day = session.execute(select(StandupDay).where(StandupDay.parent_ts == parent_ts,
+                                                       StandupDay.kind == "standup")).scalars().first()
         standup = session.get(Standup, day.standup_id) if day else None
     if day is None or standup is None or standup.channel_id != channel_id:
         return None
