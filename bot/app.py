@@ -23,7 +23,7 @@ from bot.gateways.names import Names
 from bot.gateways.slack import build_web_client
 from bot.grader import llm_grader, narrator, risk_reader
 from bot.http import HttpServer, JiraWebhook, WsgiApp
-from bot.logs import _quiet_bolt_token_warning, configure_logging
+from bot.logs import configure_logging, quiet_bolt_token_warning
 from bot.metrics import Metrics
 from bot.mirror import sync
 from bot.scheduler import Scheduler
@@ -77,7 +77,7 @@ def build(settings: Settings) -> Runtime:
                             on_wait=deps.metrics.work_wait_seconds.labels("listener").observe)
     deps.metrics.work_depth.labels("listeners").set_function(lambda: executor.waiting)
     signing_secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
-    _quiet_bolt_token_warning()
+    quiet_bolt_token_warning()
     bolt = App(
         client=deps.client,
         signing_secret=signing_secret,

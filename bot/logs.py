@@ -180,7 +180,7 @@ class _DropClientTokenWarning(logging.Filter):
         return "`token` will be unused" not in record.getMessage()
 
 
-def _quiet_bolt_token_warning() -> None:
+def quiet_bolt_token_warning() -> None:
     bolt_logger = logging.getLogger("slack_bolt.App")
     if not any(isinstance(f, _DropClientTokenWarning) for f in bolt_logger.filters):
         bolt_logger.addFilter(_DropClientTokenWarning())

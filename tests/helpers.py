@@ -11,6 +11,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from datetime import datetime
 from pathlib import Path
 
 from bot.sandbox.server import BOT_TOKEN
@@ -78,3 +79,18 @@ class ServeProcess:
         if self.proc.poll() is None:
             self.kill()
         self._log.close()
+
+
+class MovableClock:
+    """What `pmbot shell` injects, made exact: a moment that moves only when the test says so (for the bot's
+    `deps.clock`, the scheduler's ticks and, through `seconds`, the sandbox's message ts)."""
+
+    def __init__(self, start: datetime):
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def seconds(self) -> float:
+        """The same moment as Slack's epoch seconds, for the sandbox's message ts."""
+        return self.now.timestamp()

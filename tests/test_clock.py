@@ -20,6 +20,7 @@ from bot.sandbox.shell import Shell
 from storage.db import session_scope
 from storage.models import Bug, Incident, IncidentEvent, Risk, RiskChange
 from tests.conftest import RunningBot, make_settings
+from tests.helpers import MovableClock
 
 ROOT = Path(__file__).resolve().parent.parent
 SCANNED = ("bot", "storage")
@@ -165,19 +166,6 @@ fine = (time.perf_counter(), time.monotonic(), deps.clock(), datetime.fromtimest
 
 MOMENT = datetime(2031, 5, 6, 9, 0, tzinfo=UTC)  # a Tuesday, years from the real time
 
-
-class MovableClock:
-    """What `pmbot shell` injects, made exact: a moment that moves only when the test says so."""
-
-    def __init__(self, start: datetime):
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def seconds(self) -> float:
-        """The same moment as Slack's epoch seconds, for the sandbox's message ts."""
-        return self.now.timestamp()
 
 
 @pytest.fixture

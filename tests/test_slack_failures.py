@@ -26,22 +26,14 @@ from storage.db import session_scope
 from storage.models import JobRun, Standup, StandupDay
 from storage.repos import ensure_schedule
 from tests.conftest import RunningBot, make_settings
+from tests.helpers import MovableClock
 
 MONDAY = datetime(2027, 3, 29, 9, 0, tzinfo=UTC)  # the stand-up is at 09:30 UTC
 ADMINS = "C0PMADMIN"
 
 
-class MovableClock:
-    """One moment for the bot (`deps.clock`), the scheduler's ticks and Slack's message ts."""
-
-    def __init__(self, start: datetime):
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def seconds(self) -> float:
-        return self.now.timestamp()
+class MondayClock(MovableClock):
+    """One moment for the bot (`deps.clock`), the scheduler's ticks and Slack's message ts, set by time of day."""
 
     def at(self, hh_mm_ss: str) -> datetime:
         """Move to that time of MONDAY and say it."""
@@ -64,11 +56,11 @@ class AlwaysLeads:
 
 
 @pytest.fixture
-def clock() -> MovableClock:
-    return MovableClock(MONDAY)
+def clock() -> MondayClock:
+    return MondayClock(MONDAY)
 
 
-def start(bot_factory, clock: MovableClock, **settings) -> RunningBot:
+def start(bot_factory, clock: MondayClock, **settings) -> RunningBot:
     running = bot_factory(pmbot_admin_channel=ADMINS, **settings)
     running.runtime.deps.clock = clock
     running.sandbox.ws.clock = clock.seconds
@@ -78,7 +70,7 @@ def start(bot_factory, clock: MovableClock, **settings) -> RunningBot:
 
 
 @pytest.fixture
-def bot(bot_factory, clock: MovableClock) -> RunningBot:
+def bot(bot_factory, clock: MondayClock) -> RunningBot:
     return start(bot_factory, clock)
 
 
@@ -108,7 +100,7 @@ def has_standup(bot: RunningBot) -> bool:
         return bool(session.exec(select(Standup)).all())
 
 
-def tick(scheduler: Scheduler, clock: MovableClock, hh_mm_ss: str) -> None:
+def tick(scheduler: Scheduler, clock: MondayClock, hh_mm_ss: str) -> None:
     scheduler.tick(clock.at(hh_mm_ss), wait=True)
 
 
@@ -268,7 +260,7 @@ def test_no_try_is_planned_past_the_next_regular_slot(db_url: str, engine) -> No
 
 
 def test_a_standup_due_during_45s_of_500s_is_posted_once_when_slack_recovers(
-        bot: RunningBot, clock: MovableClock, scheduler: Scheduler) -> None:
+        bot: RunningBot, clock: MondayClock, scheduler: Scheduler) -> None:
     set_up_standup(bot)
     clock.at("09:29:50")
     bot.sandbox.outage(45)  # 500s until 09:30:35
@@ -289,7 +281,7 @@ def test_a_standup_due_during_45s_of_500s_is_posted_once_when_slack_recovers(
 
 
 def test_a_standup_meeting_three_429s_is_posted_once_after_them(
-        bot: RunningBot, clock: MovableClock, scheduler: Scheduler) -> None:
+        bot: RunningBot, clock: MondayClock, scheduler: Scheduler) -> None:
     set_up_standup(bot)
     bot.sandbox.rate_limit("chat.postMessage", times=3, retry_after=1)
     tick(scheduler, clock, "09:30:05")  # slack_sdk waits out two Retry-Afters, the third 429 is put off
@@ -302,7 +294,7 @@ def test_a_standup_meeting_three_429s_is_posted_once_after_them(
 
 
 def test_a_refusal_for_good_is_not_retried_and_the_admins_hear_it_once(
-        bot: RunningBot, clock: MovableClock, scheduler: Scheduler) -> None:
+        bot: RunningBot, clock: MondayClock, scheduler: Scheduler) -> None:
     set_up_standup(bot)
     bot.sandbox.channels["C0GENERAL"].is_archived = True
     for moment in ("09:30:05", "09:30:35", "09:31:35", "09:35:05", "09:45:05", "09:50:05"):
@@ -315,7 +307,7 @@ def test_a_refusal_for_good_is_not_retried_and_the_admins_hear_it_once(
 
 
 def test_a_failure_outlasting_the_window_is_given_up_and_told_once(
-        bot_factory, clock: MovableClock) -> None:
+        bot_factory, clock: MondayClock) -> None:
     bot = start(bot_factory, clock, pmbot_misfire_grace_seconds=120)  # the window: 09:30 to 09:32
     scheduler = scheduler_for(bot)
     set_up_standup(bot)
@@ -330,7 +322,7 @@ def test_a_failure_outlasting_the_window_is_given_up_and_told_once(
 
 
 def test_two_schedulers_on_one_database_post_once_through_an_outage(
-        bot: RunningBot, bot_factory, clock: MovableClock) -> None:
+        bot: RunningBot, bot_factory, clock: MondayClock) -> None:
     other = start(bot_factory, clock)
     set_up_standup(bot)
     schedulers = [scheduler_for(bot, "a"), scheduler_for(other, "b")]
