@@ -333,21 +333,27 @@ class Driver:
 
     # --- modals -------------------------------------------------------------------------------
 
-    def open_view(self, user: str = "U0ALICE") -> dict[str, Any]:
-        """The modal on top of the user's stack."""
-        with self.sandbox.lock:
-            stack = self.sandbox.ws.view_stacks.get(user) or []
-            if not stack:
-                raise NotFoundOnScreen("no modal is open")
-            return self.sandbox.ws.views[stack[-1]]
+    def open_view(self, user: str = "U0ALICE", *, wait: float = 5.0) -> dict[str, Any]:
+        """The modal on top of the user's stack. A bot opens a form after it acked the click that asked for it,
+        so one that is not there yet is waited for (up to `wait` seconds), as a person waits for it to show."""
 
-    def submit(self, values: dict[str, str] | None = None, *, user: str = "U0ALICE",
+        def top() -> dict[str, Any] | None:
+            with self.sandbox.lock:
+                stack = self.sandbox.ws.view_stacks.get(user) or []
+                return self.sandbox.ws.views[stack[-1]] if stack else None
+
+        view = self.sandbox.wait_for(top, timeout=wait)
+        if view is None:
+            raise NotFoundOnScreen("no modal is open")
+        return view
+
+    def submit(self, values: dict[str, str] | None = None, *, user: str = "U0ALICE", wait: float = 5.0,
                **post_options: Any) -> Response:
         """Submit the open modal, filling inputs by label, block_id or action_id; applies the bot's answer.
 
         Inputs not named keep what the modal shows: what was typed before an error answer, else the
         initial value."""
-        view = self.open_view(user)
+        view = self.open_view(user, wait=wait)
         state = self._state(view, values or {})
         submitted = {**view, "state": {"values": state}}
         payload = {"type": "view_submission", "team": {"id": self.team_id, "domain": "sandbox"},

@@ -211,7 +211,7 @@ class Shell:
         field, sep, value = rest.partition("=")
         if not sep:
             raise ValueError("usage: fill <field> = <value>")
-        view = self.driver.open_view(self.user)
+        view = self.driver.open_view(self.user, wait=0)  # the shell settled: a form is open or not
         fields = [(label, block_id, element.get("action_id") or "")
                   for element, block_id, label in iter_elements(view.get("blocks") or [])]
         if field.strip().lower() not in {name.strip().lower() for names in fields for name in names}:
@@ -222,7 +222,7 @@ class Shell:
         self.out(f"  {field.strip()} = {value.strip()}")
 
     def _submit(self, _rest: str) -> None:
-        response = self.driver.submit(self.fields, user=self.user)
+        response = self.driver.submit(self.fields, user=self.user, wait=0)
         self.fields = {}  # now in the modal's state: an error answer leaves them there to fix and submit again
         self._check_status(response)
         self._seen_view = None  # show the modal again if it stayed open (errors, update)
