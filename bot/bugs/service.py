@@ -10,7 +10,7 @@ from bot.deps import Deps
 from bot.domain.pii import describe, redact
 from bot.domain.text import escape_user_text, truncate
 from bot.errors import IntegrationUnavailable, NotFound, SlackError, UserInputError
-from bot.gateways.slack import call, find_own_post, is_transient, post_in_channel, resolve_channel
+from bot.gateways.slack import call, find_own_post, is_transient, post_in_channel, resolve_channel, retry_after
 from bot.grader import corrections_from, grade_stored
 from bot.mirror import links, outbox
 from storage.bugs import bug_by_id, create_bug, get_bug, record_change, record_llm_usage, team_regrades
@@ -138,11 +138,9 @@ def _post(deps: Deps, bug: Bug, *, maybe_posted: bool) -> Bug:
             posted = post_in_channel(deps.client, bug.channel_id, text=text, blocks=card,
                                      metadata={"event_type": CARD_EVENT, "event_payload": {"id": key}})
             channel, ts = posted["channel"], posted["ts"]
-    except SlackError as exc:
-        raise CardNotPosted(bug, exc.code, transient=is_transient(exc), after=getattr(exc, "retry_after", None)) \
-            from exc
-    except IntegrationUnavailable as exc:  # Slack unreachable
-        raise CardNotPosted(bug, str(exc), transient=True) from exc
+    except IntegrationUnavailable as exc:  # Slack refused, had trouble, or could not be reached
+        why = exc.code if isinstance(exc, SlackError) else str(exc)
+        raise CardNotPosted(bug, why, transient=is_transient(exc), after=retry_after(exc)) from exc
     with session_scope(deps.engine) as session:
         row = load_bug(session, bug.team_id, bug.id)
         row.message_channel, row.message_ts = channel, ts

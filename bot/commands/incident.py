@@ -25,8 +25,8 @@ from bot.edge import (
     event_listener,
     view_listener,
 )
-from bot.errors import IntegrationUnavailable, NotFound, SlackError, UserInputError
-from bot.gateways.slack import call, find_user, is_transient
+from bot.errors import IntegrationUnavailable, NotFound, UserInputError
+from bot.gateways.slack import call, find_user, is_transient, retry_after
 from bot.incidents import blocks as inc_blocks
 from bot.incidents import drills, service
 from bot.registry import CommandSpec, Grammar, Sub, no_args, rest_of
@@ -129,15 +129,13 @@ def open_war_room(deps: Deps, item: WorkItem) -> None:
     except NotFound:
         logger.info("incident %s was deleted before its war room opened", item.ref_id)
         return
-    except SlackError as exc:
+    except IntegrationUnavailable as exc:  # Slack refused, had trouble, or could not be reached
         if is_transient(exc):
-            raise Retry(f"Slack: {exc}", after=getattr(exc, "retry_after", None)) from exc
-        logger.warning("the war room of incident %s cannot be opened: %s", item.ref_id, exc.code)
+            raise Retry(f"Slack: {exc}", after=retry_after(exc)) from exc
+        logger.warning("the war room of incident %s cannot be opened: %s", item.ref_id, exc)
         tell_later(deps, item.payload, channel=service.get(deps, item.team_id, item.ref_id).origin_channel,
                    text=f"I could not open the war room: {escape_mrkdwn(str(exc))}")
         return
-    except IntegrationUnavailable as exc:  # Slack unreachable
-        raise Retry(str(exc)) from exc
     tell_later(deps, item.payload, channel=incident.origin_channel,
                text=f"War room ready for *{incident.readable_id}*: <#{incident.channel_id}>. "
                     "The runbook is pinned there.")
