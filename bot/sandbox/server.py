@@ -12,11 +12,12 @@ import json
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, quote
 
+from bot.sandbox.limits import RateLimits
 from bot.sandbox.socket_mode import SocketModeServer
 from bot.sandbox.workspace import BOT_ID, BOT_USER_ID, TEAM_ID, SlackApiFailure, User, Usergroup, Workspace
 
@@ -49,6 +50,8 @@ class Call:
     token: str | None
     content_type: str
     raw: dict[str, Any]
+    at: float = field(default_factory=time.monotonic)  # when it arrived
+    status: int = 0  # the HTTP status it was answered with
 
 
 @dataclass
@@ -82,14 +85,16 @@ class ResponseUrl:
 class SlackSandbox:
     """Workspace + HTTP server. `start()` returns the base URL for SLACK_API_URL."""
 
-    def __init__(self, *, bot_token: str = BOT_TOKEN, app_token: str = APP_TOKEN, team_id: str = TEAM_ID):
+    def __init__(self, *, bot_token: str = BOT_TOKEN, app_token: str = APP_TOKEN, team_id: str = TEAM_ID,
+                 limits: bool = True):
         self.bot_token = bot_token
         self.app_token = app_token
         self.ws = Workspace(team_id)
         self.calls: list[Call] = []
         self.responses: list[dict[str, Any]] = []
         self.downloads: list[Download] = []
-        self.rate_limits: dict[str, tuple[int, int]] = {}
+        self.rate_limits: dict[str, tuple[int, int]] = {}  # method → (next calls answered 429, Retry-After)
+        self.limits = RateLimits(enabled=limits)  # Slack's published limits, per method tier and per channel
         self.withheld_scopes: dict[str, tuple[str, str]] = {}  # method → (needed, provided)
         self.failures: dict[str, Fault] = {}  # method (or "*") → the next calls' failure
         self.delays: dict[str, float] = {}  # method (or "*") → seconds to wait before answering
@@ -245,6 +250,12 @@ class SlackSandbox:
         """(HTTP status, headers, JSON body) for one Web API call; bytes for a body that is not JSON."""
         with self.lock:
             self.calls.append(call)
+            answer = self._answer(method, call)
+            call.status = answer[0]
+            return answer
+
+    def _answer(self, method: str, call: Call) -> tuple[int, dict[str, str], dict[str, Any] | bytes]:
+        with self.lock:
             fault = self._fault_for(method)
             if fault is not None:
                 if fault.error is None:
@@ -261,6 +272,9 @@ class SlackSandbox:
                 return 200, {}, {"ok": False, "error": "unknown_method"}
             if call.token != self.bot_token:
                 return 200, {}, {"ok": False, "error": "not_authed" if not call.token else "invalid_auth"}
+            retry_after = self.limits.check(method, call.args)
+            if retry_after is not None:
+                return 429, {"Retry-After": str(retry_after)}, {"ok": False, "error": "ratelimited"}
             if method in self.withheld_scopes:
                 needed, provided = self.withheld_scopes[method]
                 return 200, {}, {"ok": False, "error": "missing_scope", "needed": needed, "provided": provided}
