@@ -6,17 +6,30 @@ import argparse
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.exc import OperationalError
+if TYPE_CHECKING:
+    from bot.settings import Settings
 
-from bot import __version__
-from bot.settings import ConfigError, Settings, load_settings
+# Each verb imports what it needs when it runs: `pmbot --help` loads argparse and nothing heavy.
+
+
+class _Version(argparse.Action):
+    """`--version`, reading the installed package's metadata only when asked."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help=None):
+        super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from bot import __version__
+
+        parser.exit(message=f"pmbot {__version__}\n")
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pmbot", description="The Slack bot for generative-AI teams.")
-    parser.add_argument("--version", action="version", version=f"pmbot {__version__}")
+    parser.add_argument("--version", action=_Version, help="show the version and exit")
     sub = parser.add_subparsers(dest="verb", metavar="COMMAND")
 
     serve = sub.add_parser("serve", help="run the bot (HTTP on /slack/events, or Socket Mode)")
@@ -85,15 +98,28 @@ def main(argv: list[str] | None = None) -> int:
         return _manifest(args)
     if args.verb == "classify" and (args.text is None) == (args.jsonl is None):
         parser.error("classify takes either TEXT or --jsonl FILE")
+    from bot.settings import ConfigError, load_settings
+
     try:
         settings = load_settings()
         return _dispatch(args, settings, parser)
     except ConfigError as exc:
         print(f"pmbot: {exc}", file=sys.stderr)
         return 2
-    except OperationalError as exc:
+    except Exception as exc:
+        if not _database_unreachable(exc):
+            raise
         print(f"pmbot: the database cannot be reached: {str(exc.orig).strip().splitlines()[0]}", file=sys.stderr)
         return 1
+
+
+def _database_unreachable(exc: Exception) -> bool:
+    """SQLAlchemy's OperationalError; imported only here, so verbs without a database never load SQLAlchemy."""
+    if not type(exc).__module__.startswith("sqlalchemy"):
+        return False
+    from sqlalchemy.exc import OperationalError
+
+    return isinstance(exc, OperationalError)
 
 
 def _dispatch(args: argparse.Namespace, settings: Settings, parser: argparse.ArgumentParser) -> int:

@@ -9,8 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
-
-from openai import OpenAI
+from typing import TYPE_CHECKING
 
 from bot.domain.grades import grade_info
 from bot.domain.grading import Correction, EmptyReport, Verdict, grade_redacted, normalise
@@ -27,8 +26,12 @@ from bot.gateways.llm import (
     grade_with_llm,
     write_narrative,
 )
-from bot.settings import Settings
-from storage.bugs import Regrade
+
+if TYPE_CHECKING:
+    from openai import OpenAI
+
+    from bot.settings import Settings
+    from storage.bugs import Regrade
 
 LlmGrader = Callable[[str, str], LlmOutcome]  # (redacted report, context)
 RiskReader = Callable[[str, list[str]], RiskOutcome]

@@ -330,18 +330,27 @@ class _Floor:
     """A floor pattern per language, each tried only when that language's gate is in the text.
 
     Searching every language's alternations at every position of every report is slow; most reports are
-    English, and the gates (a script, or a few rare stems) rule the other languages out at C speed.
+    English, and the gates (a script, or a few rare stems) rule the other languages out at C speed. A language's
+    pattern is compiled the first time a text passes its gate, so a process that never sees Hindi never pays for
+    compiling it (compiling all of them took about a tenth of a second of every start).
     """
 
     def __init__(self, build: Callable[[_Words], str]) -> None:
-        self._patterns = {name: re.compile(_fold(build(words))) for name, words in _LANGUAGES.items()}
+        self._build = build
+        self._patterns: dict[str, re.Pattern[str]] = {}
 
     def search(self, text: str) -> re.Match[str] | None:
         for name in _gated(text):
-            found = self._patterns[name].search(text)
+            found = self._pattern(name).search(text)
             if found:
                 return found
         return None
+
+    def _pattern(self, name: str) -> re.Pattern[str]:
+        pattern = self._patterns.get(name)
+        if pattern is None:  # two threads may both compile it once; either result is the same pattern
+            pattern = self._patterns[name] = re.compile(_fold(self._build(_LANGUAGES[name])))
+        return pattern
 
 
 def _trie(stems: list[str]) -> str:

@@ -13,13 +13,16 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import requests
-from jira import JIRA, JIRAError
 
-from bot.settings import Settings
 from bot.workpool import before_remote_call
+
+if TYPE_CHECKING:  # the jira library is loaded when a client is first built: a bot without Jira never loads it
+    from jira import JIRA, JIRAError
+
+    from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -63,13 +66,21 @@ def build_jira_client(settings: Settings, *, max_retries: int = 0) -> JIRA:
         raise ValueError("Jira is not configured")
     token = settings.jira_api_token.get_secret_value()
     auth = {"basic_auth": (settings.jira_user, token)} if settings.jira_user else {"token_auth": token}
+    from jira import JIRA
+
     # get_server_info stays on: Cloud detection depends on it, and search on Cloud needs that.
     return JIRA(server=settings.jira_url, timeout=(CONNECT_TIMEOUT, READ_TIMEOUT), max_retries=max_retries,
                 get_server_info=True, **auth)
 
 
+def _jira_error() -> type[JIRAError]:
+    from jira import JIRAError
+
+    return JIRAError
+
+
 def _translate(exc: Exception) -> Exception:
-    if isinstance(exc, JIRAError):
+    if type(exc).__module__.startswith("jira") and isinstance(exc, _jira_error()):
         status = exc.status_code or 0
         if status in (429, 502, 503, 504) or status >= 500 or status == 0:
             header = exc.response.headers.get("Retry-After") if exc.response is not None else None
@@ -136,7 +147,7 @@ class JiraGateway:
         client = self.client()
         try:
             return action(client, *args, **kwargs)
-        except (JIRAError, requests.RequestException) as exc:
+        except (_jira_error(), requests.RequestException) as exc:
             translated = _translate(exc)
             if isinstance(translated, JiraUnavailable):
                 self.reset()

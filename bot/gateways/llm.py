@@ -11,14 +11,16 @@ import json
 import logging
 import time
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import openai
-from openai import OpenAI
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from bot.settings import Settings
 from bot.workpool import before_remote_call
+
+if TYPE_CHECKING:  # the openai package takes about a second to import: loaded when a client is first built
+    from openai import OpenAI
+
+    from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -86,6 +88,8 @@ def build_llm_client(settings: Settings, *, max_retries: int = 2) -> OpenAI:
     """The LLM client; the library default of a 600 s read timeout would tie up a worker for minutes."""
     if settings.openai_api_key is None:
         raise ValueError("OPENAI_API_KEY is not set")
+    from openai import OpenAI
+
     return OpenAI(api_key=settings.openai_api_key.get_secret_value(), base_url=settings.openai_base_url,
                   timeout=settings.pmbot_llm_timeout_seconds, max_retries=max_retries)
 
@@ -101,6 +105,8 @@ def _ask_json(client: OpenAI, model: str, system: str, user: str, schema: dict, 
     started = time.perf_counter()
     messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
     before_remote_call()
+    import openai  # loaded already: the client exists
+
     try:
         response = client.chat.completions.create(
             model=model, messages=messages, temperature=0, max_tokens=MAX_OUTPUT_TOKENS,
@@ -204,6 +210,8 @@ def write_narrative(client: OpenAI, model: str, redacted_facts: str) -> TextOutc
     messages = [{"role": "system", "content": NARRATIVE_SYSTEM_PROMPT},
                 {"role": "user", "content": f"<facts>\n{redacted_facts}\n</facts>"}]
     before_remote_call()
+    import openai  # loaded already: the client exists
+
     try:
         response = client.chat.completions.create(model=model, messages=messages, temperature=0.2,
                                                   max_tokens=MAX_OUTPUT_TOKENS)
