@@ -53,6 +53,10 @@ class BugFilter:
     user_id: str | None = None  # "mine": reported by or assigned to
 
 
+# Most severe first (ungraded last), then newest; the id makes the order total, so pages never overlap.
+_BUG_ORDER = (Bug.grade.is_(None), Bug.grade, Bug.created_at.desc(), Bug.id.desc())
+
+
 def list_bugs(session: Session, *, team_id: str, where: BugFilter, offset: int, limit: int) -> tuple[list[Bug], int]:
     """A page of bugs, most severe and newest first, and how many match in all."""
     conditions = [Bug.team_id == team_id]
@@ -63,9 +67,10 @@ def list_bugs(session: Session, *, team_id: str, where: BugFilter, offset: int, 
     if where.user_id is not None:
         conditions.append((Bug.reporter_id == where.user_id) | (Bug.assignee_id == where.user_id))
     total = session.execute(select(func.count()).select_from(Bug).where(*conditions)).scalar_one()
-    stmt = (select(Bug).where(*conditions)
-            .order_by(Bug.grade.is_(None), Bug.grade, Bug.created_at.desc(), Bug.id.desc())
-            .offset(offset).limit(limit))
+    # The page's ids are sorted from the index (team, status, grade, created_at, id) alone; only the rows shown
+    # are read, not every matching row of the team scattered over a big table.
+    page = select(Bug.id).where(*conditions).order_by(*_BUG_ORDER).offset(offset).limit(limit)
+    stmt = select(Bug).where(Bug.id.in_(page)).order_by(*_BUG_ORDER)
     return list(session.execute(stmt).scalars()), total
 
 
@@ -87,11 +92,12 @@ def bug_stats(session: Session, *, team_id: str, now: datetime) -> BugStats:
         middle = session.execute(select(Bug.created_at).where(Bug.team_id == team_id, Bug.status == "open")
                                  .order_by(Bug.created_at).offset(open_count // 2).limit(1)).scalar_one()
         median = (now - middle).total_seconds() / 86400
-    # Per reviewed bug: was its automatic grade changed by anyone (else it was only confirmed)?
+    # Per reviewed bug: was its automatic grade changed by anyone (else it was only confirmed)? A change carries
+    # its bug's team: naming it on both sides lets the database read the team's reviews by index, not every team's.
     per_bug = (select(Bug.auto_grade.label("auto"),
                       func.max(case((BugGradeChange.kind == "change", 1), else_=0)).label("changed"))
                .join(BugGradeChange, BugGradeChange.bug_id == Bug.id)
-               .where(Bug.team_id == team_id, Bug.auto_grade.is_not(None))
+               .where(Bug.team_id == team_id, BugGradeChange.team_id == team_id, Bug.auto_grade.is_not(None))
                .group_by(Bug.id, Bug.auto_grade).subquery())
     review_rows = session.execute(select(per_bug.c.auto, func.sum(1 - per_bug.c.changed), func.sum(per_bug.c.changed))
                                   .group_by(per_bug.c.auto)).all()

@@ -116,7 +116,8 @@ class Bug(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("team_id", "readable_id", name="uq_bug_team_readable"),
         UniqueConstraint("team_id", "delivery_key", name="uq_bug_team_delivery"),
-        Index("ix_bug_team_status_grade", "team_id", "status", "grade"),
+        # Counts and stats by status and grade, and the ids of a `/bug list` page in its order, from the index alone.
+        Index("ix_bug_team_status_grade_created", "team_id", "status", "grade", "created_at", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -154,9 +155,10 @@ class BugGradeChange(SQLModel, table=True):
     """A person's word on a grade: a confirmation or a change, with why."""
 
     __tablename__ = "bug_grade_change"
+    __table_args__ = (Index("ix_bug_grade_change_team_bug", "team_id", "bug_id", "kind"),)  # a team's reviews
 
     id: int | None = Field(default=None, primary_key=True)
-    team_id: str = Field(max_length=32, index=True)
+    team_id: str = Field(max_length=32)
     bug_id: int = Field(foreign_key="bug.id", index=True, ondelete="CASCADE")
     user_id: str = Field(max_length=32)
     kind: str = Field(max_length=16)  # confirm | change
@@ -170,9 +172,10 @@ class LlmUsage(SQLModel, table=True):
     """One LLM call's tokens, for the budget: missing counts stay NULL (unknown is not zero)."""
 
     __tablename__ = "llm_usage"
+    __table_args__ = (Index("ix_llm_usage_team_created", "team_id", "created_at"),)  # a team's calls in a period
 
     id: int | None = Field(default=None, primary_key=True)
-    team_id: str = Field(max_length=32, index=True)
+    team_id: str = Field(max_length=32)
     feature: str = Field(max_length=32)
     model: str = Field(max_length=128)
     prompt_tokens: int | None = None
@@ -189,7 +192,8 @@ class Risk(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("team_id", "readable_id", name="uq_risk_team_readable"),
         UniqueConstraint("team_id", "delivery_key", name="uq_risk_team_delivery"),
-        Index("ix_risk_team_status", "team_id", "status"),
+        # The ids of a `/risk list` page in score order, from the index alone.
+        Index("ix_risk_team_status_score", "team_id", "status", "probability", "impact", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -261,6 +265,7 @@ class Incident(SQLModel, table=True):
         UniqueConstraint("team_id", "readable_id", name="uq_incident_team_readable"),
         UniqueConstraint("team_id", "delivery_key", name="uq_incident_team_delivery"),
         Index("ix_incident_team_status", "team_id", "status"),
+        Index("ix_incident_team_newest", "team_id", "id"),  # `/incident list`: a team's newest first
     )
 
     id: int | None = Field(default=None, primary_key=True)

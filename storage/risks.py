@@ -105,9 +105,12 @@ def list_risks(session: Session, *, team_id: str, where: RiskFilter, offset: int
         low, high = next((lo, hi) for name, lo, hi in BANDS if name == where.band)
         conditions.append(_SCORE.between(low, high))
     total = session.execute(select(func.count()).select_from(Risk).where(*conditions)).scalar_one()
-    stmt = select(Risk).where(*conditions).order_by(_SCORE.desc(), Risk.id.desc()).offset(offset)
-    if limit is not None:
-        stmt = stmt.limit(limit)
+    order = (_SCORE.desc(), Risk.id.desc())
+    if limit is None:  # the whole register (heat map, export)
+        stmt = select(Risk).where(*conditions).order_by(*order).offset(offset)
+    else:  # a page: its ids sorted from the index (team, status, probability, impact, id), then only its rows
+        page = select(Risk.id).where(*conditions).order_by(*order).offset(offset).limit(limit)
+        stmt = select(Risk).where(Risk.id.in_(page)).order_by(*order)
     return list(session.execute(stmt).scalars()), total
 
 
