@@ -19,7 +19,7 @@ from decimal import Decimal
 from types import SimpleNamespace
 
 from bot.budgets.chart import budget_png
-from bot.budgets.service import Snapshot
+from bot.budgets.service import Snapshot, Week
 from bot.domain.budget import Entry, by_category, forecast, period_for, spent
 from bot.risks.matrix import heat_map_png
 
@@ -39,8 +39,9 @@ def budget_snapshot() -> Snapshot:
                for c, v in (("compute", "310.50"), ("api", "95.20"), ("annotation", "40"))]
     budget = SimpleNamespace(amount=Decimal("15000"), currency="USD", caps={})
     total = spent(entries)
+    week = Week(end=today, spent=Decimal("3100"), before=Decimal("2900"), movers=[("compute", Decimal("150"))])
     return Snapshot(budget, today, period, entries, total, by_category(entries),
-                    forecast(entries, period, today, "USD"), None, Decimal(0), Decimal(0), [], "")
+                    forecast(entries, period, today, "USD"), None, week, "")
 
 
 def risks() -> list:
