@@ -1,7 +1,8 @@
 """Shared pieces of the HTTP benchmarks: a sandbox Slack, pmbot and a bare Bolt app on loopback, load clients,
 percentiles and table rows.
 
-Import it from a script in `bench/` (`from _harness import ...`: a script's own folder is on `sys.path`).
+Import it from a script in `bench/` (`from _harness import ...`: a script's own folder is on `sys.path`), and
+end the script with `stop_all()` in a `finally`.
 
 The servers under test run in this process, beside the sandbox, as `pmbot serve` would (one process). The
 clients that play Slack run in a process of their own (`LoadClient`): in the same process their threads
@@ -10,7 +11,6 @@ would queue for the interpreter lock behind the server's, and latency would meas
 
 from __future__ import annotations
 
-import atexit
 import http.client
 import itertools
 import math
@@ -38,6 +38,7 @@ from slack_sdk.signature import SignatureVerifier
 
 from bot.app import Service, build
 from bot.bugs.service import CARD_EVENT
+from bot.http import LISTEN_BACKLOG
 from bot.sandbox import Driver, SlackSandbox
 from bot.sandbox.server import BOT_TOKEN, TEAM_ID, Call
 from bot.sandbox.workspace import BOT_USER_ID
@@ -149,7 +150,7 @@ def bench_settings(sandbox: SlackSandbox, database_url: str, **overrides: Any) -
 
 def start_pmbot(sandbox: SlackSandbox, **settings: Any) -> tuple[Service, Driver]:
     """The whole bot (cheroot, Bolt, work queue) on a fresh SQLite file in a temporary folder, serving on a free
-    loopback port; `settings` override `bench_settings`. Stopped, and the folder removed, at exit."""
+    loopback port; `settings` override `bench_settings`. Stopped, and the folder removed, by `stop_all()`."""
     folder = Path(tempfile.mkdtemp(prefix="pmbot-bench-"))
     runtime = build(bench_settings(sandbox, f"sqlite:///{folder / 'bench.db'}", **settings))
     upgrade(runtime.deps.engine)
@@ -163,8 +164,8 @@ def start_pmbot(sandbox: SlackSandbox, **settings: Any) -> tuple[Service, Driver
 def start_bare_bolt(sandbox: SlackSandbox, *, settings: Settings | None = None, commands: Sequence[str] = ("/bug",),
                     answer: str = "Got it: *B-1* is stored and being graded.") -> Driver:
     """A Bolt app that only acks `commands` with `answer`, on pmbot's server stack: cheroot with pmbot's HTTP
-    thread count and drain time, Bolt with pmbot's options (acks before processing, listener threads started
-    on demand up to the same maximum). Nothing else runs in it: the floor pmbot is compared with."""
+    thread count, listen backlog and drain time, Bolt with pmbot's options (acks before processing, listener
+    threads started on demand up to the same maximum). Nothing else runs in it: the floor pmbot is compared with."""
     settings = settings or bench_settings(sandbox, "sqlite://")
     client = WebClient(token=BOT_TOKEN, base_url=sandbox.api_url)
     executor = ThreadPoolExecutor(max_workers=listener_threads(), thread_name_prefix="bare-listener")
@@ -173,7 +174,7 @@ def start_bare_bolt(sandbox: SlackSandbox, *, settings: Settings | None = None, 
     for command in commands:
         app.command(command)(lambda ack: ack(response_type="ephemeral", text=answer))
     server = Server(("127.0.0.1", 0), SlackRequestHandler(app), numthreads=settings.pmbot_http_threads,
-                    shutdown_timeout=settings.pmbot_drain_seconds)
+                    shutdown_timeout=settings.pmbot_drain_seconds, request_queue_size=LISTEN_BACKLOG)
     server.prepare()
     threading.Thread(target=server.serve, name="bare-http", daemon=True).start()
     _stop_at_exit.append(server.stop)
@@ -186,10 +187,10 @@ def listener_threads() -> int:
 
 
 def stack_description(settings: Settings) -> str:
-    return (f"cheroot {settings.pmbot_http_threads} HTTP threads, Bolt process_before_response=False, "
-            f"listener threads on demand (max {listener_threads()}); pmbot: {settings.pmbot_worker_threads} "
-            f"work slots + {settings.pmbot_worker_threads} queue threads, SQLite (WAL), offline grading, "
-            "scheduler off")
+    workers = settings.pmbot_worker_threads
+    return (f"cheroot {settings.pmbot_http_threads} HTTP threads, listen backlog {LISTEN_BACKLOG}, Bolt "
+            f"process_before_response=False, listener threads on demand (max {listener_threads()}); pmbot: "
+            f"{workers} work slots + {workers} queue threads, SQLite (WAL), offline grading, scheduler off")
 
 
 def settle_pmbot(service: Service, *, cards: int, sandbox: TimedSandbox, timeout: float) -> bool:
@@ -208,15 +209,14 @@ def settle_pmbot(service: Service, *, cards: int, sandbox: TimedSandbox, timeout
 
 
 def stop_all() -> None:
-    """Stop what the start_* helpers started, newest first (also run at exit)."""
+    """Stop what the start_* helpers started, newest first. Call it in a `finally`: cheroot's worker threads are
+    not daemons, and the interpreter waits for them before it would run an `atexit` hook."""
     while _stop_at_exit:
         try:
             _stop_at_exit.pop()()
         except Exception as exc:  # noqa: BLE001 — stopping the rest matters more than one failure
             print(f"(stopping: {type(exc).__name__}: {exc})", file=sys.stderr)
 
-
-atexit.register(stop_all)
 
 
 # --- requests as Slack sends them -------------------------------------------------------------------------

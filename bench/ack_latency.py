@@ -37,11 +37,15 @@ from _harness import (
     start_bare_bolt,
     start_pmbot,
     start_sandbox,
+    stop_all,
     throughput,
 )
+from sqlmodel import func, select
 
 from bot.app import Service
 from bot.sandbox import Driver
+from storage.db import session_scope
+from storage.models import Bug
 
 DEFAULT_REQUESTS = {16: 1500, 64: 3000}
 QUICK_DIVISOR = 5
@@ -159,17 +163,24 @@ def _verdict(text: str, met: bool) -> str:
     return f"{'met   ' if met else 'MISSED'} {text}"
 
 
-def drain(service: Service, sandbox: TimedSandbox, *, expected: int, timeout: float) -> None:
-    """Wait for pmbot's queue to post every card; say how many arrived and how long it took."""
+def filed_reports(service: Service) -> int:
+    """Reports stored so far: each must get its card (a request answered too late may still have filed one)."""
+    with session_scope(service.runtime.deps.engine) as session:
+        return int(session.execute(select(func.count()).select_from(Bug)).scalar_one())
+
+
+def drain(service: Service, sandbox: TimedSandbox, *, acked: int, timeout: float) -> None:
+    """Wait for pmbot's queue to post a card for every stored report; say how many and how long it took."""
     started = time.monotonic()
+    expected = filed_reports(service)
     done = settle_pmbot(service, cards=expected, sandbox=sandbox, timeout=timeout)
     took = time.monotonic() - started
     cards = sandbox.cards()
     dropped = "none dropped" if cards == expected else f"{expected - cards} MISSING"
     extra = f", {sandbox.card_posts - cards} posted twice" if sandbox.card_posts > cards else ""
-    refused = f", Slack refused {sandbox.refused_posts} posts (retried)" if sandbox.refused_posts else ""
-    print(f"cards: {cards} posted for {expected} reports acked so far (warm-ups included), {dropped}{extra}{refused}"
-          f"; queue drained {took:.1f} s after the last ack{'' if done else ' (TIMED OUT)'}")
+    refused = f", Slack answered 429 to {sandbox.refused_posts} posts (retried)" if sandbox.refused_posts else ""
+    print(f"cards: {cards} posted for {expected} reports stored ({acked} acked with 200; warm-ups included), "
+          f"{dropped}{extra}{refused}; queue drained {took:.1f} s after the last ack{'' if done else ' (TIMED OUT)'}")
 
 
 def run_level(client: LoadClient, service: Service, pmbot: Driver, bare: Driver, reports: Reports, *, clients: int,
@@ -180,12 +191,12 @@ def run_level(client: LoadClient, service: Service, pmbot: Driver, bare: Driver,
     measure(client, bare, reports, warmup, clients, keep_alive=keep_alive)
     base = measure(client, bare, reports, requests, clients, keep_alive=keep_alive)
     acked[0] += measure(client, pmbot, reports, warmup, clients, keep_alive=keep_alive).answered
-    settle_pmbot(service, cards=acked[0], sandbox=reports.sandbox, timeout=120)  # the warm-up's cards first
+    settle_pmbot(service, cards=filed_reports(service), sandbox=reports.sandbox, timeout=120)  # warm-up's cards
     ours = measure(client, pmbot, reports, requests, clients, keep_alive=keep_alive)
     acked[0] += ours.answered
     print_runs({"bare Bolt": base, "pmbot": ours})
     verdicts = judge(clients, base, ours)
-    drain(service, reports.sandbox, expected=acked[0], timeout=max(60.0, requests / 10))
+    drain(service, reports.sandbox, acked=acked[0], timeout=max(60.0, requests / 10))
     return verdicts
 
 
@@ -227,4 +238,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    finally:
+        stop_all()  # cheroot's worker threads are not daemons: the interpreter would wait for them forever

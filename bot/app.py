@@ -29,7 +29,7 @@ from bot.mirror import sync
 from bot.scheduler import Scheduler
 from bot.settings import ConfigError, Settings
 from bot.work import WorkQueue
-from bot.workpool import ListenerPool
+from bot.workpool import AckQueue, ListenerPool
 from storage.db import make_engine
 from storage.migrate import current_revision, head_revision, upgrade
 
@@ -94,12 +94,13 @@ def build(settings: Settings) -> Runtime:
     home.register(bolt, deps)
     installs.register(bolt, deps)
     _register_fallbacks(bolt, deps)
+    acks = AckQueue()  # the HTTP edge takes turns from it; the work queue yields to the requests it holds
     deps.work = WorkQueue(deps, [bug_command.WORK, incident_command.WORK], threads=settings.pmbot_worker_threads,
-                          poll_seconds=settings.pmbot_work_poll_seconds)
+                          poll_seconds=settings.pmbot_work_poll_seconds, acks=acks)
     webhook = None
     if deps.jira is not None and settings.jira_webhook_secret is not None:
         webhook = JiraWebhook(partial(sync.webhook_authorised, deps), partial(sync.on_webhook, deps))
-    return Runtime(deps=deps, bolt=bolt, wsgi=WsgiApp(bolt, deps.engine, deps.metrics, jira_webhook=webhook),
+    return Runtime(deps=deps, bolt=bolt, wsgi=WsgiApp(bolt, deps.engine, deps.metrics, jira_webhook=webhook, acks=acks),
                    scheduler=Scheduler(deps), executor=executor)
 
 

@@ -19,6 +19,7 @@ from sqlalchemy.engine import Engine
 from bot import __version__
 from bot.edge import RECEIVED
 from bot.metrics import Metrics
+from bot.workpool import AckQueue
 from storage.db import ping
 
 logger = logging.getLogger(__name__)
@@ -26,6 +27,11 @@ logger = logging.getLogger(__name__)
 EVENTS_PATH = "/slack/events"
 JIRA_WEBHOOK_PATH = "/jira/webhook"
 MAX_BODY_BYTES = 1_000_000  # Slack payloads are far smaller; refuse anything absurd before reading it.
+# Connections the kernel completes and holds until the accept loop takes them (listen()'s backlog; Linux cuts it
+# to net.core.somaxconn). cheroot's default of 5 overflows when a burst of deliveries lands at once: the kernel
+# drops the handshake and the sender tries again a second later, so a request that needed 15 ms took 1,015
+# (bench/ack_latency.py: p99 about 1.04 s at 16 clients, for pmbot and for a bare Bolt app alike).
+LISTEN_BACKLOG = 1024
 
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
 
@@ -54,13 +60,16 @@ def _request_kind(body: dict[str, Any]) -> str:
 
 
 class WsgiApp:
-    """Routes `/slack/events`, `/healthz`, `/metrics`, and `/jira/webhook` when a webhook secret is set."""
+    """Routes `/slack/events`, `/healthz`, `/metrics`, and `/jira/webhook` when a webhook secret is set. Slack
+    requests are dispatched a few at a time, in arrival order (`acks`, see bot/workpool.py)."""
 
-    def __init__(self, bolt: App, engine: Engine, metrics: Metrics, *, jira_webhook: JiraWebhook | None = None):
+    def __init__(self, bolt: App, engine: Engine, metrics: Metrics, *, jira_webhook: JiraWebhook | None = None,
+                 acks: AckQueue | None = None):
         self.bolt = bolt
         self.engine = engine
         self.metrics = metrics
         self.jira_webhook = jira_webhook
+        self.acks = acks or AckQueue()
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -78,7 +87,7 @@ class WsgiApp:
         return _respond(start_response, 404, b"not found\n", "text/plain")
 
     def _slack(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        started = time.perf_counter()
+        started, arrived = time.perf_counter(), time.monotonic()
         body = _read_body(environ)
         if body is None:
             return _respond(start_response, 413, b"payload too large\n", "text/plain")
@@ -92,10 +101,12 @@ class WsgiApp:
             logger.info("refused a Slack request: its signing headers are malformed")
             self.metrics.requests.labels("signature", "refused").inc()
             return _respond(start_response, 401, REFUSED_BODY, "application/json")
-        # When it arrived, so a listener that starts too late to ack knows not to act (bot/edge.py).
+        # When it arrived (its wait for a turn included), so a listener that starts too late to ack knows not to
+        # act (bot/edge.py).
         request = BoltRequest(body=raw, query=parse_qs(environ.get("QUERY_STRING", "")), headers=headers,
-                              context={RECEIVED: time.monotonic()})
-        response = self.bolt.dispatch(request)
+                              context={RECEIVED: arrived})
+        with self.acks.turn():
+            response = self.bolt.dispatch(request)
         self.metrics.ack_seconds.labels(_request_kind(request.body)).observe(time.perf_counter() - started)
         body = (response.body or "").encode("utf-8")
         out_headers = [(k, v) for k, values in response.headers.items() for v in values
@@ -175,7 +186,8 @@ class HttpServer:
     """cheroot in a background thread; `stop()` stops accepting and waits for requests in flight."""
 
     def __init__(self, app: WsgiApp, *, host: str, port: int, threads: int, drain_seconds: float):
-        self._server = WSGIServer((host, port), app, numthreads=threads, shutdown_timeout=drain_seconds)
+        self._server = WSGIServer((host, port), app, numthreads=threads, shutdown_timeout=drain_seconds,
+                                  request_queue_size=LISTEN_BACKLOG)
         self._thread: threading.Thread | None = None
 
     @property
