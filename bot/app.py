@@ -26,6 +26,7 @@ from bot.http import HttpServer, JiraWebhook, WsgiApp
 from bot.logs import configure_logging, quiet_bolt_token_warning
 from bot.metrics import Metrics
 from bot.mirror import sync
+from bot.quality import api as quality_api
 from bot.scheduler import Scheduler
 from bot.settings import ConfigError, Settings
 from bot.work import WorkQueue
@@ -100,7 +101,8 @@ def build(settings: Settings) -> Runtime:
     webhook = None
     if deps.jira is not None and settings.jira_webhook_secret is not None:
         webhook = JiraWebhook(partial(sync.webhook_authorised, deps), partial(sync.on_webhook, deps))
-    return Runtime(deps=deps, bolt=bolt, wsgi=WsgiApp(bolt, deps.engine, deps.metrics, jira_webhook=webhook, acks=acks),
+    return Runtime(deps=deps, bolt=bolt, wsgi=WsgiApp(bolt, deps.engine, deps.metrics, jira_webhook=webhook, acks=acks,
+                                                   apis={quality_api.PATH: partial(quality_api.handle, deps)}),
                    scheduler=Scheduler(deps), executor=executor)
 
 

@@ -64,11 +64,12 @@ class WsgiApp:
     requests are dispatched a few at a time, in arrival order (`acks`, see bot/workpool.py)."""
 
     def __init__(self, bolt: App, engine: Engine, metrics: Metrics, *, jira_webhook: JiraWebhook | None = None,
-                 acks: AckQueue | None = None):
+                 acks: AckQueue | None = None, apis: dict[str, JsonApi] | None = None):
         self.bolt = bolt
         self.engine = engine
         self.metrics = metrics
         self.jira_webhook = jira_webhook
+        self.apis = apis or {}
         self.acks = acks or AckQueue()
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
@@ -80,11 +81,27 @@ class WsgiApp:
             return self._health(start_response)
         if path == JIRA_WEBHOOK_PATH and method == "POST" and self.jira_webhook is not None:
             return self._jira(environ, start_response)
+        if path in self.apis:
+            return self._api(self.apis[path], environ, start_response) if method == "POST" else \
+                _respond(start_response, 405, b"method not allowed\n", "text/plain")
         if path == "/metrics" and method == "GET":
             return _respond(start_response, 200, self.metrics.render(), self.metrics.content_type)
         if path in (EVENTS_PATH, "/healthz", "/metrics"):
             return _respond(start_response, 405, b"method not allowed\n", "text/plain")
         return _respond(start_response, 404, b"not found\n", "text/plain")
+
+    def _api(self, api: JsonApi, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        body = _read_body(environ)
+        if body is None:
+            return _respond(start_response, 413, b'{"ok": false, "error": "payload_too_large"}', "application/json")
+        headers = {k[5:].replace("_", "-").lower(): v for k, v in environ.items() if k.startswith("HTTP_")}
+        headers["content-type"] = environ.get("CONTENT_TYPE", "")
+        try:
+            status, answer = api(headers, body)
+        except Exception:  # a bug or the database down: a clear 500, the details in the log only
+            logger.exception("%s failed", environ.get("PATH_INFO"))
+            status, answer = 500, {"ok": False, "error": "internal_error"}
+        return _respond(start_response, status, json.dumps(answer).encode("utf-8"), "application/json")
 
     def _slack(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         started, arrived = time.perf_counter(), time.monotonic()
@@ -156,6 +173,10 @@ def signing_headers_readable(headers: dict[str, str]) -> bool:
     signature = headers.get("x-slack-signature")
     return ((timestamp is None or _TIMESTAMP.fullmatch(timestamp) is not None)
             and (signature is None or _SIGNATURE.fullmatch(signature) is not None))
+
+
+# A JSON POST route: (lower-cased headers, body) → (status, JSON answer), e.g. `POST /api/quality/runs`.
+JsonApi = Callable[[dict[str, str], bytes], tuple[int, dict[str, Any]]]
 
 
 class JiraWebhook:

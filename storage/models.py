@@ -678,3 +678,109 @@ class WorkItem(SQLModel, table=True):
     told: bool = Field(default=False)  # the person was told it is delayed
     created_at: datetime = _utc_column()
     done_at: datetime | None = _utc_column(nullable=True)
+
+
+# --- quality (the Quality Management Plan, issue #22) ---------------------------------------------------------
+
+
+class QualityPlan(SQLModel, table=True):
+    """A team's Quality Management Plan: where its breaches are reported and how long a metric must stay back
+    within target before its breach is closed. Its metrics are `QualityMetric` rows."""
+
+    __tablename__ = "quality_plan"
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32, unique=True)
+    channel_id: str = Field(max_length=32)  # where breach bugs are filed and their cards posted
+    template: str | None = Field(default=None, max_length=32)
+    recover_runs: int = Field(default=3)
+    updated_by: str = Field(max_length=32)
+    updated_at: datetime = _utc_column()
+
+
+class QualityMetric(SQLModel, table=True):
+    """One line of a plan: a metric, which way is better, its target and the grade a breach is."""
+
+    __tablename__ = "quality_metric"
+    __table_args__ = (UniqueConstraint("team_id", "name", name="uq_quality_metric_team_name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    position: int = Field(default=0)
+    name: str = Field(max_length=60)
+    unit: str = Field(max_length=8)
+    direction: str = Field(max_length=8)  # lower | higher (which is better)
+    target: float
+    grade: int
+    measured: str = Field(default="", sa_column=Column(Text, nullable=False))
+    drop_margin: float | None = Field(default=None)
+
+
+class QualityRun(SQLModel, table=True):
+    """One evaluation's results: a model version on a dataset, its metric values (by metric key, in each
+    metric's unit), where it came from. `source_key` makes a file, a pull or a retried POST count once."""
+
+    __tablename__ = "quality_run"
+    __table_args__ = (UniqueConstraint("team_id", "source_key", name="uq_quality_run_team_source_key"),
+                      Index("ix_quality_run_team_model", "team_id", "model", "id"))
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    model: str = Field(max_length=120)
+    version: str = Field(default="", max_length=120)
+    dataset: str = Field(default="", max_length=200)
+    url: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    samples: int | None = Field(default=None)
+    source: str = Field(max_length=32)  # api | slack | promptfoo | lm-eval | csv | json | mlflow
+    source_key: str | None = Field(default=None, max_length=200)
+    metrics: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    recorded_by: str = Field(max_length=64)  # a Slack user id, `api` or `cli`
+    created_at: datetime = _utc_column()
+
+
+class QualityBreach(SQLModel, table=True):
+    """A metric of a model out of its target, and the bug filed for it. One open breach per metric and model:
+    `open_slot` is "open" while it is open and NULL once closed, and NULLs never collide in a unique index."""
+
+    __tablename__ = "quality_breach"
+    __table_args__ = (UniqueConstraint("team_id", "metric", "model", "open_slot", name="uq_quality_breach_open"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    metric: str = Field(max_length=60)
+    model: str = Field(max_length=120)
+    bug_id: int | None = Field(default=None)
+    first_run_id: int
+    last_run_id: int
+    passing_runs: int = Field(default=0)  # runs in a row back within target since the last failing one
+    open_slot: str | None = Field(default="open", max_length=8)
+    opened_at: datetime = _utc_column()
+    closed_at: datetime | None = _utc_column(nullable=True)
+
+
+class QualityToken(SQLModel, table=True):
+    """A team's token for `POST /api/quality/runs`, stored hashed (SHA-256 of a 32-byte random token)."""
+
+    __tablename__ = "quality_token"
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32, unique=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    hint: str = Field(max_length=8)  # the token's last characters, to say which one is in use
+    created_by: str = Field(max_length=32)
+    created_at: datetime = _utc_column()
+
+
+class QualityGate(SQLModel, table=True):
+    """A go / no-go asked of the plan for a version, with who asked and what it was based on."""
+
+    __tablename__ = "quality_gate"
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32, index=True)
+    version: str = Field(max_length=120)
+    run_id: int | None = Field(default=None)
+    go: bool
+    failed: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))  # metric names
+    asked_by: str = Field(max_length=32)
+    asked_at: datetime = _utc_column()

@@ -31,6 +31,17 @@ CARD_EVENT = "pmbot_card"
 
 
 @dataclass(frozen=True)
+class Preset:
+    """A grade decided before the report is stored, by a rule the team set (a quality breach is graded by the
+    team's plan): the grader does not run, the card says who graded it and why."""
+
+    grade: int
+    reasons: list[str]
+    source: str  # a `grader_name` key, e.g. "plan"
+    category: str | None = None
+
+
+@dataclass(frozen=True)
 class Intake:
     bug_id: int
     readable_id: str
@@ -41,9 +52,10 @@ class Intake:
 
 def file_report(deps: Deps, *, team_id: str, channel_id: str, reporter_id: str, delivery_key: str, text: str,
                 title: str | None = None, details: dict[str, str] | None = None,
-                reply_to: dict[str, str] | None = None) -> Intake:
+                reply_to: dict[str, str] | None = None, preset: Preset | None = None) -> Intake:
     """Redact and store a report, with the work of grading and posting it, before anything slow happens; the
-    raw text stops here. `reply_to` is how the work reaches the reporter later (response_url, channel name)."""
+    raw text stops here. `reply_to` is how the work reaches the reporter later (response_url, channel name);
+    `preset` grades it now instead of the grader."""
     text = text.strip()
     if not text:
         raise UserInputError("The report is empty. Type `/bug what went wrong`, or `/bug` alone for a form.")
@@ -59,11 +71,20 @@ def file_report(deps: Deps, *, team_id: str, channel_id: str, reporter_id: str, 
                                   reporter_id=reporter_id, title=truncate(clean_title, 200), text=body,
                                   details=clean_details, pii=list(dict.fromkeys(f.kind for f in found)),
                                   now=deps.clock())
+        if created and preset is not None:
+            _apply_preset(bug, preset, deps.clock())
+            session.add(bug)
         if created:
             outbox.record(session, deps, bug, "create")
         work_id = add_work(session, team_id=team_id, kind=WORK, ref_id=bug.id, now=deps.clock(),
                            payload=reply_to or {})
         return Intake(bug.id, bug.readable_id, created, describe(found), work_id)
+
+
+def _apply_preset(bug: Bug, preset: Preset, now) -> None:
+    bug.grade = bug.auto_grade = preset.grade
+    bug.grade_source, bug.reasons = preset.source, [redact(r).text for r in preset.reasons]
+    bug.confidence, bug.floor, bug.graded_at, bug.category = 1.0, False, now, preset.category
 
 
 def _title(text: str) -> str:
@@ -291,3 +312,28 @@ def _refresh(deps: Deps, bug: Bug, note: str) -> None:
         return
     redraw(deps, bug)
     call(deps.client, "chat_postMessage", channel=bug.message_channel, thread_ts=bug.message_ts, text=note)
+
+
+# --- rules acting on a bug (a quality plan's breach) ---------------------------------------------------------
+
+
+def note(deps: Deps, *, team_id: str, bug_id: int, text: str) -> Bug:
+    """Say something in a bug's thread, its card redrawn (a later run of a breached metric, for instance)."""
+    with session_scope(deps.engine) as session:
+        bug = load_bug(session, team_id, bug_id)
+    _refresh(deps, bug, text)
+    return bug
+
+
+def close_by_rule(deps: Deps, *, team_id: str, bug_id: int, rule: str, why: str) -> Bug | None:
+    """Close an open bug because a rule says it is fixed (`rule` is stored as who closed it); None when it was
+    closed already, by a person or earlier."""
+    with session_scope(deps.engine) as session:
+        bug = load_bug(session, team_id, bug_id)
+        if bug.status == "closed":
+            return None
+        bug.status, bug.closed_at, bug.closed_by, bug.resolution = "closed", deps.clock(), rule, why
+        session.add(bug)
+        outbox.record(session, deps, bug, "close", text=f"Closed by pmbot: {why}")
+    _refresh(deps, bug, f"🔒 Closed: {escape_user_text(why)}")
+    return bug

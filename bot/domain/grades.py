@@ -136,4 +136,4 @@ def category_label(category: str | None) -> str | None:
 def grader_name(source: str | None) -> str:
     """Who set an automatic grade, as a card says it."""
     return {"llm": "the LLM", "model": "the learned grader", "team": "the team's earlier regrades",
-            "rules": "the offline rules"}.get(source or "", "the offline grader")
+            "rules": "the offline rules", "plan": "the team's quality plan"}.get(source or "", "the offline grader")
