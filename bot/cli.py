@@ -73,7 +73,24 @@ def _parser() -> argparse.ArgumentParser:
     load.add_argument("--rate", default=None, help="for a file in another currency: e.g. USD=0.92 (one USD in the "
                                                    "budget's currency); recorded with the lines")
     load.add_argument("--team", default=None, help="the team id, when several teams have a budget in that channel")
+    _quality_parser(sub)
     return parser
+
+
+def _quality_parser(sub) -> None:
+    """`pmbot quality plan|ingest`."""
+    quality = sub.add_parser("quality", help="the Quality Management Plan: set it from a file, ingest eval results")
+    quality_sub = quality.add_subparsers(dest="quality_verb", metavar="ACTION")
+    plan = quality_sub.add_parser("plan", help="set a team's plan from a YAML (or JSON) file")
+    plan.add_argument("file")
+    plan.add_argument("--team", required=True, help="the team id (T…)")
+    plan.add_argument("--channel", default=None, help="where breaches are filed (C…), unless the file says")
+    ingest = quality_sub.add_parser("ingest", help="record the runs in a promptfoo or lm-evaluation-harness results "
+                                                   "file, or a CSV/JSON of metric values, against each team's plan")
+    ingest.add_argument("file")
+    ingest.add_argument("--team", action="append", dest="teams", default=None,
+                        help="a team id (repeatable); default: the one team with a plan")
+    ingest.add_argument("--model", default=None, help="the model's name, when the file does not say")
 
 
 def _grader_parser(sub) -> None:
@@ -152,9 +169,85 @@ def _dispatch_admin(args: argparse.Namespace, settings: Settings, parser: argpar
         return _jira(settings, args.jira_verb, args.ids if args.jira_verb == "retry" else None)
     if args.verb == "cost" and args.cost_verb == "import":
         return _cost_import(settings, args.file, args.channel, args.team, args.rate)
-    if args.verb in ("jira", "cost"):
+    if args.verb == "quality" and args.quality_verb == "plan":
+        return _quality_plan(settings, args.file, args.team, args.channel)
+    if args.verb == "quality" and args.quality_verb == "ingest":
+        return _quality_ingest(settings, args.file, args.teams, args.model)
+    if args.verb in ("jira", "cost", "quality"):
         parser.parse_args([args.verb, "--help"])
     return 2
+
+
+def _quality_plan(settings: Settings, path: str, team: str, channel: str | None) -> int:
+    """Set a team's plan from a file; the reply lists it."""
+    import yaml
+
+    from bot.domain.quality import QualityError, plan_from_mapping
+    from bot.quality import service
+
+    try:
+        with open(path, encoding="utf-8") as handle:
+            plan, written_channel, template = plan_from_mapping(yaml.safe_load(handle))
+    except OSError as exc:
+        print(f"pmbot: cannot read {path}: {exc.strerror}", file=sys.stderr)
+        return 2
+    except yaml.YAMLError as exc:
+        print(f"pmbot: {path} is not YAML: {str(exc).splitlines()[0]}", file=sys.stderr)
+        return 2
+    except QualityError as exc:
+        print(f"pmbot: {path}: {exc}".replace("`", ""), file=sys.stderr)
+        return 2
+    target_channel = channel or written_channel
+    if not target_channel:
+        print("pmbot: say where breaches are filed: --channel C… (or `channel:` in the file)", file=sys.stderr)
+        return 2
+    deps = _scheduler(settings).deps
+    service.set_plan(deps, team_id=team, channel_id=target_channel, user_id="pmbot-cli", plan=plan,
+                     template=template)
+    print(f"Quality plan of {team} set: {len(plan.metrics)} metrics, breaches filed in {target_channel}.")
+    for m in plan.metrics:
+        print(f"  {m.name}: {m.target_text()} ({m.direction} is better), breach grade {m.grade}")
+    return 0
+
+
+def _quality_ingest(settings: Settings, path: str, teams: list[str] | None, model: str | None) -> int:
+    """Record an eval results file against each team's plan; the reply names the layout it recognised."""
+    from bot.domain.quality import QualityError
+    from bot.errors import PmbotError
+    from bot.quality import service
+
+    deps = _scheduler(settings).deps
+    planned = service.teams_with_plans(deps)
+    teams = teams or (planned if len(planned) == 1 else [])
+    if not teams:
+        print("pmbot: " + ("no team has a quality plan yet (`/quality plan`)" if not planned else
+                           f"several teams have a plan: say which with --team ({', '.join(planned)})"),
+              file=sys.stderr)
+        return 2
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError as exc:
+        print(f"pmbot: cannot read {path}: {exc.strerror}", file=sys.stderr)
+        return 2
+    for team in teams:
+        try:
+            results, recorded = service.ingest(deps, team_id=team, data=data, filename=path, recorded_by="cli",
+                                               model=model)
+        except (QualityError, PmbotError) as exc:
+            print(f"pmbot: {team}: {exc}".replace("`", ""), file=sys.stderr)
+            return 1
+        print(f"{team}: read {results.layout}: {len(recorded)} run(s), "
+              f"{sum(r.created for r in recorded)} new")
+        for r in recorded:
+            failed = ", ".join(o.metric.name for o in r.assessment.failed) or "none"
+            bugs = ", ".join(r.opened) or "none"
+            print(f"  run {r.run.id} {r.run.model} {r.run.version}".rstrip()
+                  + f": out of target: {failed}; bugs filed: {bugs}"
+                  + ("" if r.created else " (recorded before)"))
+        for note in results.notes:
+            print(f"  note: {note}")
+    return 0
 
 
 def _cost_import(settings: Settings, path: str, channel: str, team: str | None, rate: str | None) -> int:

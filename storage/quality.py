@@ -46,6 +46,10 @@ def load_plan(session: Session, *, team_id: str) -> tuple[QualityPlan, Plan] | N
     return row, Plan(metrics, row.recover_runs)
 
 
+def planned_teams(session: Session) -> list[str]:
+    return list(session.execute(select(QualityPlan.team_id).order_by(QualityPlan.team_id)).scalars())
+
+
 # --- runs -----------------------------------------------------------------------------------------------------
 
 

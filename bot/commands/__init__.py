@@ -6,12 +6,12 @@ from types import ModuleType
 
 from slack_bolt import App
 
-from bot.commands import budget, bug, incident, pmbot, risk, standup
+from bot.commands import budget, bug, incident, pmbot, quality, risk, standup
 from bot.deps import Deps
 from bot.edge import Event, event_listener
 from bot.registry import CommandSpec
 
-MODULES: tuple[ModuleType, ...] = (pmbot, bug, risk, incident, budget, standup)
+MODULES: tuple[ModuleType, ...] = (pmbot, bug, risk, incident, budget, standup, quality)
 
 
 def specs() -> tuple[CommandSpec, ...]:

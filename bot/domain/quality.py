@@ -65,10 +65,15 @@ class Plan:
 # --- names ----------------------------------------------------------------------------------------------------
 
 _NON_WORD = re.compile(r"[^a-z0-9]+")
+_NAME_CHARS = re.compile(r"^[\w .,:/%()\-]*$")  # letters of any script, digits and plain punctuation
 
 
 def metric_key(name: str) -> str:
-    """`Hallucination rate`, `hallucination-rate`, `HALLUCINATION_RATE` → `hallucination_rate`."""
+    """`Hallucination rate`, `hallucination-rate`, `HALLUCINATION_RATE` → `hallucination_rate`. Slack markup
+    (`<!channel>`, `<@U…>`) and other symbols are refused rather than turned into a name."""
+    if not _NAME_CHARS.match(name):
+        raise QualityError(f"`{name.strip()[:40]}` is not a metric name: use letters, digits and `_`, e.g. "
+                           "`hallucination_rate`.")
     key = _NON_WORD.sub("_", name.strip().lower()).strip("_")
     if not key:
         raise QualityError("A metric needs a name, e.g. `hallucination_rate`.")
@@ -331,3 +336,54 @@ def _fell(m: Metric, value: float, previous: float) -> float:
 
 def with_target(m: Metric, target: float) -> Metric:
     return replace(m, target=float(target))
+
+
+# --- a plan written down (`pmbot quality plan FILE`) ----------------------------------------------------------
+
+_PLAN_KEYS = {"channel", "template", "recover_runs", "metrics"}
+_METRIC_KEYS = {"name", "unit", "direction", "target", "grade", "measured", "drop_margin"}
+
+
+def plan_from_mapping(data: object) -> tuple[Plan, str | None, str | None]:
+    """A plan from its written form (YAML or JSON, already parsed): the plan, the channel breaches go to, the
+    template it started from. A template's metrics come first; `metrics` entries add to or replace them."""
+    if not isinstance(data, dict):
+        raise QualityError("A plan file holds a mapping: `metrics:` (a list), and optionally `template:`, "
+                           "`channel:`, `recover_runs:`.")
+    unknown = sorted(set(map(str, data)) - _PLAN_KEYS)
+    if unknown:
+        raise QualityError(f"Unknown key `{unknown[0]}` in the plan; the keys are {', '.join(sorted(_PLAN_KEYS))}.")
+    base = template(str(data["template"])) if data.get("template") else None
+    metrics = {m.name: m for m in (base.metrics if base else ())}
+    entries = data.get("metrics") or []
+    if not isinstance(entries, list):
+        raise QualityError("`metrics:` must be a list of metrics, each with name, unit and target.")
+    for n, entry in enumerate(entries, start=1):
+        m = _metric_from_mapping(entry, n)
+        metrics[m.name] = m
+    recover = data.get("recover_runs", DEFAULT_RECOVER_RUNS)
+    if isinstance(recover, bool) or not isinstance(recover, int):
+        raise QualityError("`recover_runs:` must be a whole number (runs back within target before a breach closes).")
+    channel = data.get("channel")
+    return (plan(list(metrics.values()), recover_runs=recover), str(channel) if channel else None,
+            str(data["template"]) if data.get("template") else None)
+
+
+def _metric_from_mapping(entry: object, n: int) -> Metric:
+    if not isinstance(entry, dict) or not {"name", "unit", "target"} <= set(entry):
+        raise QualityError(f"Metric {n} needs at least `name`, `unit` and `target`.")
+    unknown = sorted(set(map(str, entry)) - _METRIC_KEYS)
+    if unknown:
+        raise QualityError(f"Metric {n}: unknown key `{unknown[0]}`; the keys are {', '.join(sorted(_METRIC_KEYS))}.")
+    unit = str(entry["unit"])
+    target = entry["target"]
+    value = parse_value(target, unit) if isinstance(target, str) else target
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise QualityError(f"Metric {n}: `target` must be a number.")
+    grade, margin = entry.get("grade"), entry.get("drop_margin")
+    if grade is not None and (isinstance(grade, bool) or not isinstance(grade, int)):
+        raise QualityError(f"Metric {n}: `grade` must be 1, 2, 3 or 4.")
+    if margin is not None and (isinstance(margin, bool) or not isinstance(margin, int | float)):
+        raise QualityError(f"Metric {n}: `drop_margin` must be a number.")
+    return metric(str(entry["name"]), unit, float(value), direction=entry.get("direction"), grade=grade,
+                  measured=str(entry.get("measured") or ""), drop_margin=margin)

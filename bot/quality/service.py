@@ -6,14 +6,18 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import secrets
 from dataclasses import dataclass, field
 
 from bot.bugs import service as bugs
 from bot.deps import Deps
+from bot.domain import quality_files as files
 from bot.domain.quality import Assessment, Outcome, Plan, QualityError, assess, check_value, metric_key, show
+from bot.domain.quality_files import Results, RunValues, read_results
 from bot.domain.text import truncate
-from bot.errors import NotFound
+from bot.errors import IntegrationUnavailable, NotAllowed, NotFound
+from bot.gateways.slack import call, is_workspace_admin
 from bot.work import run_after_ack
 from storage import quality as repo
 from storage.db import session_scope
@@ -24,6 +28,7 @@ logger = logging.getLogger(__name__)
 # Who closed a bug when its metric came back within target (stored in `closed_by`).
 PLAN_CLOSER = "quality-plan"
 TOKEN_BYTES = 32
+_SLACK_USER = re.compile(r"^[UW][A-Z0-9]{2,}$")
 MAX_LABEL_CHARS = 120
 
 
@@ -69,6 +74,22 @@ def new_token(deps: Deps, *, team_id: str, user_id: str) -> str:
 def team_for_token(deps: Deps, token: str) -> str | None:
     with session_scope(deps.engine) as session:
         return repo.team_of_token(session, token_hash=token_hash(token))
+
+
+def require_owner(deps: Deps, team_id: str, user_id: str) -> None:
+    """The plan and its token are changed by the plan's owner (who set it last) or a workspace admin; anyone
+    may start a team's first plan."""
+    with session_scope(deps.engine) as session:
+        found = repo.load_plan(session, team_id=team_id)
+    if found is None or found[0].updated_by == user_id:
+        return
+    try:
+        if is_workspace_admin(deps.client, user_id):
+            return
+    except IntegrationUnavailable as exc:
+        logger.warning("cannot tell whether %s is a workspace admin: %s", user_id, exc)
+    raise NotAllowed("Only the person who set the quality plan last, or a workspace admin, can change the plan or "
+                     "its token (`/quality plan show` says who).")
 
 
 def set_plan(deps: Deps, *, team_id: str, channel_id: str, user_id: str, plan: Plan,
@@ -173,13 +194,21 @@ def _file_bug(deps: Deps, row: QualityPlan, run: QualityRun, outcome: Outcome, b
         + (f", {run.samples} samples" if run.samples else "") + (f" ({run.url})" if run.url else ""),
         f"Measured as: {m.measured}" if m.measured else "",
     ]).strip()
-    intake = bugs.file_report(deps, team_id=run.team_id, channel_id=row.channel_id, reporter_id=row.updated_by,
+    intake = bugs.file_report(deps, team_id=run.team_id, channel_id=row.channel_id, reporter_id=_reporter(deps, row),
                               delivery_key=f"quality-breach-{breach_id}", text=text, title=title,
                               preset=bugs.Preset(m.grade, reasons, "plan"))
     with session_scope(deps.engine) as session:
         repo.set_breach_bug(session, breach_id=breach_id, bug_id=intake.bug_id)
     run_after_ack(deps, intake.work_id)
     return intake.bug_id
+
+
+def _reporter(deps: Deps, row: QualityPlan) -> str:
+    """Who files a breach's bug: the plan's owner when a person set it in Slack, else pmbot itself (a plan set
+    with `pmbot quality plan` has no Slack user behind it)."""
+    if _SLACK_USER.match(row.updated_by):
+        return row.updated_by
+    return str(call(deps.client, "auth_test").get("user_id") or row.updated_by)
 
 
 def _readable(deps: Deps, team_id: str, bug_id: int) -> str:
@@ -189,3 +218,73 @@ def _readable(deps: Deps, team_id: str, bug_id: int) -> str:
 
 def _run_name(run: QualityRun) -> str:
     return f"{run.model} {run.version}".strip() + f" (run {run.id})"
+
+
+# --- reading it back ------------------------------------------------------------------------------------------
+
+
+def latest(deps: Deps, team_id: str, *, model: str | None = None) -> tuple[QualityRun, QualityRun | None] | None:
+    """The latest run (of `model`, else of any model) and the run of the same model before it."""
+    with session_scope(deps.engine) as session:
+        runs = repo.recent_runs(session, team_id=team_id, limit=1, model=model)
+        if not runs:
+            return None
+        before = repo.previous_run(session, team_id=team_id, model=runs[0].model, before_id=runs[0].id)
+    return runs[0], before
+
+
+def run_named(deps: Deps, team_id: str, name: str) -> QualityRun:
+    """The latest run of a version (`v42`) or model; NotFound names what there is."""
+    with session_scope(deps.engine) as session:
+        run = repo.run_of_version(session, team_id=team_id, version=name.strip())
+        if run is None:
+            known = [r.version or r.model for r in repo.recent_runs(session, team_id=team_id, limit=5)]
+    if run is None:
+        hint = f" The latest: {', '.join(dict.fromkeys(known))}." if known else " No run is recorded yet."
+        raise NotFound(f"No run of `{truncate(name, 40)}`.{hint}")
+    return run
+
+
+def gate(deps: Deps, *, team_id: str, user_id: str, version: str) -> tuple[QualityRun, Assessment]:
+    """Go / no-go for a version against the plan, recorded with who asked."""
+    _row, plan = plan_of(deps, team_id)
+    run = run_named(deps, team_id, version)
+    with session_scope(deps.engine) as session:
+        before = repo.previous_run(session, team_id=team_id, model=run.model, before_id=run.id)
+        verdict = assess(plan, dict(run.metrics), dict(before.metrics) if before else None)
+        repo.record_gate(session, team_id=team_id, version=version.strip(), run_id=run.id, go=verdict.go,
+                         failed=[o.metric.name for o in verdict.outcomes if o.status != "pass"], user_id=user_id,
+                         now=deps.clock())
+    return run, verdict
+
+
+# --- files from eval tools ------------------------------------------------------------------------------------
+
+
+def ingest(deps: Deps, *, team_id: str, data: bytes, filename: str, recorded_by: str,
+           model: str | None = None) -> tuple[Results, list[Recorded]]:
+    """Read an eval tool's results file (layout detected from its content) and record each run in it. The same
+    file again records nothing new: each run's key is the file's hash and its place in the file."""
+    results = read_results(data, filename=filename)
+    digest = hashlib.sha256(data).hexdigest()[:24]
+    source = _SOURCE_OF.get(results.layout, "file")
+    recorded = [record_run(deps, team_id=team_id, run_in=_run_in(values, model), source=source,
+                           recorded_by=recorded_by, source_key=f"file:{digest}:{n}")
+                for n, values in enumerate(results.runs)]
+    return results, recorded
+
+
+_SOURCE_OF = {files.PROMPTFOO: "promptfoo", files.LM_EVAL: "lm-eval", files.CSV_VALUES: "csv",
+              files.JSON_VALUES: "json"}
+
+
+def _run_in(values: RunValues, model: str | None) -> RunIn:
+    return RunIn(model=model or values.model or "default", version=values.version or "",
+                 dataset=values.dataset or "", url=values.url, samples=values.samples,
+                 values={k: v.value for k, v in values.metrics.items()},
+                 fractions=frozenset(k for k, v in values.metrics.items() if v.fraction))
+
+
+def teams_with_plans(deps: Deps) -> list[str]:
+    with session_scope(deps.engine) as session:
+        return repo.planned_teams(session)
