@@ -125,3 +125,34 @@ def test_what_cannot_be_used_gets_a_clear_answer_and_changes_nothing(bot: Runnin
 def _bugs(bot: RunningBot) -> list[Bug]:
     with session_scope(bot.runtime.deps.engine) as session:
         return list(session.exec(select(Bug).order_by(Bug.id)))
+
+
+def test_the_chart_shows_each_run_against_the_target_with_breaches_marked(bot: RunningBot) -> None:
+    from matplotlib.figure import Figure
+
+    from bot.domain.quality import template
+    from bot.quality import chart
+
+    say(bot, "plan chatbot")
+    for version, rate in (("v1", "3%"), ("v2", "6%"), ("v3", "4.5%")):
+        say(bot, f"log hallucination_rate={rate} --model bot --version {version}")
+    assert "Drawing hallucination_rate over 3 runs" in say(bot, "chart hallucination_rate")
+    [upload] = [f for f in bot.sandbox.ws.files.values() if f["title"].startswith("hallucination_rate per run")]
+    assert upload["content"].startswith(b"\x89PNG")
+    assert any("1 out of target (≤ 5 %)" in m["text"] for m in bot.sandbox.messages if m.get("files"))
+
+    with session_scope(bot.runtime.deps.engine) as session:
+        runs = list(session.exec(select(QualityRun)))
+    drawn = chart.plan(template("chatbot").metric("hallucination_rate"), runs)
+    assert [(p.label, p.value, p.breach) for p in drawn.points] == [("v1", 3, False), ("v2", 6, True),
+                                                                      ("v3", 4.5, False)]
+    figure = Figure()
+    chart.draw(figure, drawn)
+    axes = figure.axes[0]
+    assert [t.get_text() for t in axes.get_xticklabels()] == ["v1", "v2", "v3"]
+    target_line = [line for line in axes.get_lines() if list(line.get_ydata()) == [5, 5]]
+    assert target_line and target_line[0].get_linestyle() == "--"
+    [breach_marks] = axes.collections
+    assert [list(xy) for xy in breach_marks.get_offsets()] == [[1, 6]]
+    assert "No run has measured toxicity_rate" in say(bot, "chart toxicity_rate")
+    assert "The plan has no metric `nonsense`" in say(bot, "chart nonsense")

@@ -11,6 +11,8 @@ from bot.domain import quality as rules
 from bot.domain.text import escape_mrkdwn, truncate
 from bot.edge import Reply, Request, command_listener
 from bot.errors import NotFound, UserInputError
+from bot.gateways.slack import upload_file
+from bot.quality import chart as quality_chart
 from bot.quality import service
 from bot.quality.service import RunIn
 from bot.registry import CommandSpec, Grammar, Sub, no_args, rest_of
@@ -203,6 +205,23 @@ def _gate(request: Request, reply: Reply, deps: Deps, args: list[str]) -> None:
                 + _verdict_text(verdict), public=True)
 
 
+def _chart(request: Request, reply: Reply, deps: Deps, args: list[str]) -> None:
+    _row, plan = service.plan_of(deps, request.team_id)
+    metric = plan.metric(args[0])
+    if metric is None:
+        raise UserInputError(f"The plan has no metric `{truncate(args[0], 40)}`; it has "
+                             f"{', '.join(m.name for m in plan.metrics)}.")
+    drawn = quality_chart.plan(metric, service.runs_of(deps, request.team_id, model=args[1] if len(args) > 1 else None))
+    if not drawn.points:
+        raise UserInputError(f"No run has measured {metric.name} yet.")
+    reply.ack(f"Drawing {metric.name} over {len(drawn.points)} runs…")
+    breaches = sum(p.breach for p in drawn.points)
+    upload_file(deps.client, request.channel_id, content=quality_chart.quality_png(drawn),
+                filename=f"quality-{metric.name}.png", title=drawn.title,
+                comment=f"*{metric.name}* over the last {len(drawn.points)} runs: {breaches} out of target "
+                        f"({metric.target_text()}).")
+
+
 def _compare(request: Request, reply: Reply, deps: Deps, args: list[str]) -> None:
     _row, plan = service.plan_of(deps, request.team_id)
     left, right = (service.run_named(deps, request.team_id, name) for name in args)
@@ -240,6 +259,8 @@ GRAMMAR = Grammar(
             fits=lambda args: len(args) <= 1),
         Sub("gate", "<version>", "go / no-go for a version against the plan, recorded with who asked", run=_gate,
             fits=lambda args: len(args) == 1),
+        Sub("chart", "<metric> [model]", "a metric per run against its target, breaches marked", run=_chart,
+            fits=lambda args: len(args) in (1, 2)),
         Sub("compare", "<version> <version>", "two versions side by side", run=_compare,
             fits=lambda args: len(args) == 2),
     ),
@@ -248,6 +269,7 @@ GRAMMAR = Grammar(
 SPEC = CommandSpec(
     name="/quality",
     summary="the Quality Management Plan: metrics and targets, eval runs against them, breaches filed as bugs",
-    usage_hint="plan [template] | target <metric> <value> | log m=v … | status | gate v42 | compare v41 v42 | token",
+    usage_hint="plan [template] | target <metric> <value> | log m=v … | status | chart <metric> | gate v42 | "
+               "compare v41 v42 | token",
     usage=GRAMMAR.usage(),
 )

@@ -233,6 +233,12 @@ def latest(deps: Deps, team_id: str, *, model: str | None = None) -> tuple[Quali
     return runs[0], before
 
 
+def runs_of(deps: Deps, team_id: str, *, model: str | None = None, limit: int = 200) -> list[QualityRun]:
+    """The latest runs (of one model, when named), newest first."""
+    with session_scope(deps.engine) as session:
+        return repo.recent_runs(session, team_id=team_id, limit=limit, model=model)
+
+
 def run_named(deps: Deps, team_id: str, name: str) -> QualityRun:
     """The latest run of a version (`v42`) or model; NotFound names what there is."""
     with session_scope(deps.engine) as session:
