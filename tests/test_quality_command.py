@@ -156,3 +156,27 @@ def test_the_chart_shows_each_run_against_the_target_with_breaches_marked(bot: R
     assert [list(xy) for xy in breach_marks.get_offsets()] == [[1, 6]]
     assert "No run has measured toxicity_rate" in say(bot, "chart toxicity_rate")
     assert "The plan has no metric `nonsense`" in say(bot, "chart nonsense")
+
+
+def test_the_plan_form_edits_metrics_line_by_line_and_says_what_is_wrong(bot: RunningBot) -> None:
+    say(bot, "plan edit")  # no plan yet: an empty form, this channel picked
+    bot.driver.submit({})
+    assert "Write the metrics, one per line, or pick a template" in str(bot.driver.open_view()["errors"])
+    bot.driver.submit({"Start from a template": "rag"})
+    assert "*faithfulness* ≥ 0.85" in say(bot, "plan show")
+
+    say(bot, "plan edit")
+    form = bot.driver.open_view()
+    lines = next(b for b in form["blocks"] if b["block_id"] == "metrics")["element"]["initial_value"]
+    assert lines.splitlines()[0] == ("faithfulness score higher 0.85 grade 2 margin 0.02 | share of answer claims "
+                                     "supported by the retrieved passages (judge model)")
+    bad = bot.driver.submit({"metrics": "answer_accuracy score higher 0.8\nlatency_p95 ms sideways 900"})
+    assert bad.json()["errors"] == {"metrics": "Line 2: `sideways` is not a direction: say `lower` or `higher` "
+                                               "(which is better)."}
+    bot.driver.submit({"metrics": "answer_accuracy score higher 0.8 grade 2 | judge model on golden-300\n"
+                                  "latency_p95 ms lower 900ms", "recover": "2"})
+    shown = say(bot, "plan show")
+    assert "closed after 2 runs back within target" in shown
+    assert "*answer_accuracy* ≥ 0.8 (higher is better) — breach is grade 2. _judge model on golden-300_" in shown
+    assert "*latency_p95* ≤ 900 ms" in shown and "faithfulness" not in shown
+    assert "Only the person who set the quality plan last" in say(bot, "plan edit", user="U0BOB")

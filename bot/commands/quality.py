@@ -6,12 +6,13 @@ import re
 
 from slack_bolt import App
 
+from bot import blocks
 from bot.deps import Deps
 from bot.domain import quality as rules
 from bot.domain.text import escape_mrkdwn, truncate
-from bot.edge import Reply, Request, command_listener
+from bot.edge import FieldErrors, Reply, Request, command_listener, view_listener
 from bot.errors import NotFound, UserInputError
-from bot.gateways.slack import upload_file
+from bot.gateways.slack import call, upload_file
 from bot.quality import chart as quality_chart
 from bot.quality import service
 from bot.quality.service import RunIn
@@ -22,8 +23,13 @@ _PAIR = re.compile(r"^([^=\s]+)=(\S+)$")
 STATUS_ICON = {"pass": "✅", "breach": "🔴", "drop": "🔻", "missing": "⚪"}
 
 
+VIEW_PLAN = "quality.plan"
+MAX_LINES_CHARS = 3000  # Slack's limit for a plain-text input
+
+
 def register(app: App, deps: Deps) -> None:
     app.command(SPEC.name)(command_listener(deps, SPEC, handle))
+    app.view(VIEW_PLAN)(view_listener(deps, VIEW_PLAN, on_plan_submitted))
 
 
 def handle(request: Request, reply: Reply, deps: Deps) -> None:
@@ -37,6 +43,9 @@ def handle(request: Request, reply: Reply, deps: Deps) -> None:
 
 
 def _plan(request: Request, reply: Reply, deps: Deps, args: list[str]) -> None:
+    if args and args[0].lower() == "edit":
+        _open_plan_form(request, reply, deps)
+        return
     if not args or args[0].lower() == "show":
         reply.ack(_plan_text(deps, request.team_id))
         return
@@ -48,6 +57,74 @@ def _plan(request: Request, reply: Reply, deps: Deps, args: list[str]) -> None:
     reply.ack(f"Quality plan set from the *{rules.TEMPLATES[name][0]}* template; breaches are filed as bugs in "
               f"<#{request.channel_id}>.\n\n{_plan_text(deps, request.team_id)}\n\nChange a target with "
               "`/quality target <metric> <value>`; send results with `/quality log` or the API (`/quality token`).")
+
+
+def _open_plan_form(request: Request, reply: Reply, deps: Deps) -> None:
+    service.require_owner(deps, request.team_id, request.user_id)
+    try:
+        row, plan = service.plan_of(deps, request.team_id)
+        channel, recover = row.channel_id, plan.recover_runs
+        lines = "\n".join(rules.metric_line(m) for m in plan.metrics)
+    except NotFound:
+        channel, recover, lines = request.channel_id, rules.DEFAULT_RECOVER_RUNS, ""
+    reply.ack()
+    call(deps.client, "views_open", trigger_id=request.trigger_id, view=plan_view(lines, channel, recover))
+
+
+def plan_view(lines: str, channel: str, recover_runs: int) -> dict:
+    """The plan form: a template or one metric per line, where breaches go, how many good runs close one."""
+    templates = [{"text": blocks.plain(f"{title} ({key})", 75), "value": key}
+                 for key, (title, _p) in rules.TEMPLATES.items()]
+    metrics_input = {"type": "plain_text_input", "action_id": "metrics", "multiline": True,
+                     "max_length": MAX_LINES_CHARS}
+    if lines:
+        metrics_input["initial_value"] = lines[:MAX_LINES_CHARS]
+    return {
+        "type": "modal", "callback_id": VIEW_PLAN, "title": blocks.plain("Quality plan", 24),
+        "submit": blocks.plain("Save", 24), "close": blocks.plain("Cancel", 24),
+        "blocks": [
+            {"type": "input", "block_id": "template", "optional": True, "label": blocks.plain("Start from a template"),
+             "hint": blocks.plain("Used when the metrics below are empty."),
+             "element": {"type": "static_select", "action_id": "template", "options": templates}},
+            {"type": "input", "block_id": "metrics", "optional": True, "label": blocks.plain("Metrics, one per line"),
+             "hint": blocks.plain(f"name unit lower|higher target [grade N] [margin X] | how it is measured — e.g. "
+                                  f"{rules.LINE_EXAMPLE}. Units: {', '.join(rules.UNITS)}."),
+             "element": metrics_input},
+            {"type": "input", "block_id": "channel", "label": blocks.plain("File breaches as bugs in"),
+             "element": {"type": "conversations_select", "action_id": "channel", "initial_conversation": channel,
+                         "filter": {"include": ["public", "private"], "exclude_bot_users": True}}},
+            {"type": "input", "block_id": "recover", "label": blocks.plain("Close a breach after this many good runs"),
+             "element": {"type": "number_input", "action_id": "recover", "is_decimal_allowed": False,
+                         "min_value": "1", "max_value": "20", "initial_value": str(recover_runs)}},
+        ],
+    }
+
+
+def on_plan_submitted(request: Request, deps: Deps) -> None:
+    state = {block: (request.state.get(block) or {}).get(block) or {}
+             for block in ("template", "metrics", "channel", "recover")}
+    template = (state["template"].get("selected_option") or {}).get("value")
+    lines = [line for line in (state["metrics"].get("value") or "").splitlines() if line.strip()]
+    metrics, errors = [], {}
+    for n, line in enumerate(lines, start=1):
+        try:
+            metrics.append(rules.parse_metric_line(line))
+        except rules.QualityError as exc:
+            errors["metrics"] = f"Line {n}: {exc}"
+            break
+    if not lines and not template:
+        errors["metrics"] = "Write the metrics, one per line, or pick a template above."
+    try:
+        recover = int(state["recover"].get("value") or rules.DEFAULT_RECOVER_RUNS)
+        plan = rules.plan(metrics or list(rules.template(template or "chatbot").metrics), recover_runs=recover)
+    except (ValueError, rules.QualityError) as exc:
+        errors.setdefault("metrics", str(exc))
+    if errors:
+        raise FieldErrors(errors)
+    service.require_owner(deps, request.team_id, request.user_id)
+    channel = state["channel"].get("selected_conversation") or request.user_id
+    service.set_plan(deps, team_id=request.team_id, channel_id=channel, user_id=request.user_id, plan=plan,
+                     template=None if metrics else template)
 
 
 def _plan_text(deps: Deps, team_id: str) -> str:
@@ -244,8 +321,8 @@ GRAMMAR = Grammar(
     empty=_status,
     empty_help="the latest run against the plan",
     subs=(
-        Sub("plan", "[show|chatbot|summariser|rag]", "show the plan, or set it from a template (breaches are filed "
-            "in this channel)", run=_plan, fits=lambda args: len(args) <= 1),
+        Sub("plan", "[show|edit|chatbot|summariser|rag]", "show the plan, edit it in a form, or set it from a "
+            "template (breaches are filed in this channel)", run=_plan, fits=lambda args: len(args) <= 1),
         Sub("target", "<metric> <value> [grade N]", "change a metric's target (and its breach grade)",
             run=_target, fits=lambda args: len(args) in (2, 4)),
         Sub("metric", "<name> <unit> lower|higher <target> [grade N] | remove <name>",

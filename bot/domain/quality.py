@@ -387,3 +387,47 @@ def _metric_from_mapping(entry: object, n: int) -> Metric:
         raise QualityError(f"Metric {n}: `drop_margin` must be a number.")
     return metric(str(entry["name"]), unit, float(value), direction=entry.get("direction"), grade=grade,
                   measured=str(entry.get("measured") or ""), drop_margin=margin)
+
+
+# --- a plan as lines (the plan form in Slack) -----------------------------------------------------------------
+
+LINE_EXAMPLE = "hallucination_rate % lower 5 grade 2 | share of answers a reviewer found wrong"
+_LINE = re.compile(r"^(?P<name>\S+)\s+(?P<unit>\S+)\s+(?P<direction>\S+)\s+(?P<target>\S+)(?P<rest>.*)$")
+
+
+def metric_line(m: Metric) -> str:
+    """One metric as the plan form writes it; `parse_metric_line` reads it back."""
+    margin = f" margin {m.drop_margin:g}" if m.drop_margin is not None else ""
+    measured = f" | {m.measured}" if m.measured else ""
+    return f"{m.name} {m.unit} {m.direction} {m.target:g} grade {m.grade}{margin}{measured}"
+
+
+def parse_metric_line(line: str) -> Metric:
+    """`name unit lower|higher target [grade N] [margin X] [| how it is measured]`."""
+    spec, _, measured = line.partition("|")
+    match = _LINE.match(spec.strip())
+    if match is None:
+        raise QualityError(f"Write a metric as `{LINE_EXAMPLE}`.")
+    direction = match["direction"].lower()
+    if direction not in DIRECTIONS:
+        raise QualityError(f"`{match['direction'][:20]}` is not a direction: say `lower` or `higher` (which is "
+                           "better).")
+    unit = match["unit"]
+    if unit not in UNITS:
+        raise QualityError(f"`{unit[:20]}` is not a unit I know; use one of {', '.join(UNITS)}.")
+    options = match["rest"].split()
+    grade = margin = None
+    while options:
+        if len(options) < 2 or options[0].lower() not in ("grade", "margin"):
+            raise QualityError(f"After the target only `grade N` and `margin X` may follow, then `| how it is "
+                               f"measured`; not `{' '.join(options)[:40]}`.")
+        word, value = options[0].lower(), options[1]
+        if word == "grade":
+            if value not in ("1", "2", "3", "4"):
+                raise QualityError("A breach is grade 1, 2, 3 or 4.")
+            grade = int(value)
+        else:
+            margin = parse_value(value, unit)
+        options = options[2:]
+    return metric(match["name"], unit, parse_value(match["target"], unit), direction=direction,  # type: ignore[arg-type]
+                  grade=grade, measured=measured.strip(), drop_margin=margin)
