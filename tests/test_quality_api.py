@@ -204,3 +204,17 @@ def test_no_plan_yet_is_404_and_get_is_405(bot: RunningBot) -> None:
     status, answer = post(bot, run("v1"), token=token)
     assert status == 404 and "/quality plan" in answer["detail"]
     assert post(bot, None, token=token, method="GET")[0] == 405
+
+
+def test_slack_down_while_a_run_is_judged_loses_no_bug_state_and_no_other_metric(bot: RunningBot) -> None:
+    token = with_plan(bot)
+    post(bot, run("v1", pii_leaks=1, latency_p95=900), token=token)  # two breaches: B-1 (pii), B-2 (latency)
+    bot.runtime.settle(30)
+    bot.sandbox.fail("chat.postMessage", times=50, status=503)
+    bot.sandbox.fail("chat.update", times=50, status=503)
+    for version in ("v2", "v3", "v4"):  # pii back within target three times; latency still slow
+        status, answer = post(bot, run(version, latency_p95=900), token=token)
+        assert status == 201, answer
+    assert answer["bugs"] == {"opened": [], "updated": ["B-2"], "closed": ["B-1"]}
+    by_id = {b.readable_id: b for b in bugs(bot)}
+    assert by_id["B-1"].status == "closed" and by_id["B-2"].status == "open"

@@ -170,18 +170,31 @@ def _act_on(deps: Deps, row: QualityPlan, plan: Plan, run: QualityRun, outcome: 
         if new:
             recorded.opened.append(_readable(deps, run.team_id, bug_id))
             return
-    if outcome.failed:
-        bug = bugs.note(deps, team_id=run.team_id, bug_id=bug_id,
-                        text=f"Still out of target in {_run_name(run)}: {outcome.reason()}.")
-        recorded.updated.append(bug.readable_id)
-    elif passing >= plan.recover_runs:
-        with session_scope(deps.engine) as session:
-            repo.close_breach(session, breach_id=breach_id, now=deps.clock())
-        why = (f"{name} back within target ({outcome.metric.target_text()}) for {passing} runs in a row; "
-               f"last: {_run_name(run)}, {show(outcome.value or 0, outcome.metric.unit)}")
-        closed = bugs.close_by_rule(deps, team_id=run.team_id, bug_id=bug_id, rule=PLAN_CLOSER, why=why)
-        if closed is not None:
-            recorded.closed.append(closed.readable_id)
+    # The bug's state is stored before Slack is told; Slack down costs the thread note, never the run's other
+    # metrics (each is judged and acted on whatever happens to this one's note).
+    try:
+        if outcome.failed:
+            recorded.updated.append(_readable(deps, run.team_id, bug_id))
+            bugs.note(deps, team_id=run.team_id, bug_id=bug_id,
+                      text=f"Still out of target in {_run_name(run)}: {outcome.reason()}.")
+        elif passing >= plan.recover_runs:
+            _close(deps, run, outcome, breach_id, bug_id, passing, recorded)
+    except IntegrationUnavailable as exc:
+        logger.warning("quality: %s of %s: Slack could not be told (%s); the bug is up to date", name, run.model,
+                       exc)
+
+
+def _close(deps: Deps, run: QualityRun, outcome: Outcome, breach_id: int, bug_id: int, passing: int,
+           recorded: Recorded) -> None:
+    with session_scope(deps.engine) as session:
+        repo.close_breach(session, breach_id=breach_id, now=deps.clock())
+        bug = bugs.load_bug(session, run.team_id, bug_id)
+    if bug.status == "closed":  # a person closed it already: the breach just ends
+        return
+    why = (f"{outcome.metric.name} back within target ({outcome.metric.target_text()}) for {passing} runs in a "
+           f"row; last: {_run_name(run)}, {show(outcome.value or 0, outcome.metric.unit)}")
+    recorded.closed.append(bug.readable_id)
+    bugs.close_by_rule(deps, team_id=run.team_id, bug_id=bug_id, rule=PLAN_CLOSER, why=why)
 
 
 def _file_bug(deps: Deps, row: QualityPlan, run: QualityRun, outcome: Outcome, breach_id: int) -> int:
