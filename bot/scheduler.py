@@ -387,4 +387,4 @@ def _retry_origin(slot_key: str) -> tuple[str, int]:
 
 def _ref(row: Schedule) -> ScheduleRef:
     return ScheduleRef(id=row.id, team_id=row.team_id, job_name=row.job_name, key=row.key, cron=row.cron,
-                       timezone=row.timezone, params=dict(row.params or {}), created_at=row.created_at)
+                       timezone=row.timezone, created_at=row.created_at)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
@@ -36,7 +36,6 @@ class ScheduleRef:
     key: str
     cron: str
     timezone: str
-    params: dict[str, Any] = field(default_factory=dict)
     created_at: datetime | None = None
 
 
