@@ -222,7 +222,7 @@ class Scheduler:
             if slot is None or self._seen.get(ref.id) == slot:
                 continue
             key = f"{ref.job_name}:{ref.id}:{slot.isoformat()}"
-            run_id = self._claim(ref, slot, slot_key=key)
+            run_id = self._claim_slot(ref, slot, slot_key=key)
             self._seen[ref.id] = slot  # won or lost, this slot is settled for this process
             if run_id is not None:
                 claimed.append(Claimed(run_id, job, ref, slot, key))
@@ -272,7 +272,8 @@ class Scheduler:
         # Coalesce: after downtime, run the latest missed slot once rather than a burst of them.
         return slots[-1] if slots else None
 
-    def _claim(self, ref: ScheduleRef, slot: datetime, *, slot_key: str) -> int | None:
+    def _claim_slot(self, ref: ScheduleRef, slot: datetime, *, slot_key: str) -> int | None:
+        """Insert the slot's ledger row: its run id when this process won it, None when another one did."""
         with session_scope(self.deps.engine) as session:
             return claim_slot(session, team_id=ref.team_id, job_name=ref.job_name, schedule_id=ref.id,
                               slot_key=slot_key, slot_at=slot, claimed_by=self.instance_id, now=self.deps.clock())
@@ -343,7 +344,7 @@ class Scheduler:
         results = []
         for slot, ref, job in sorted(due, key=lambda item: (item[0], item[1].id or 0)):
             key = f"{ref.job_name}:{ref.id}:{slot.isoformat()}"
-            run_id = self._claim(ref, slot, slot_key=key)
+            run_id = self._claim_slot(ref, slot, slot_key=key)
             if run_id is not None:
                 results.append(self._execute(Claimed(run_id, job, ref, slot, key)))
         for _ in range(MAX_RETRIES):  # the tries planned meanwhile, as the ticks in (start, end] would run them
@@ -364,7 +365,8 @@ class Scheduler:
         for ref in refs:
             team_id = ref.team_id if ref else GLOBAL_TEAM_ID
             key = f"manual:{job_name}:{uuid.uuid4().hex}"
-            run_id = self._claim(ref or ScheduleRef(None, team_id, job_name, "manual", "", "UTC"), now, slot_key=key)
+            manual = ref or ScheduleRef(None, team_id, job_name, "manual", "", "UTC")
+            run_id = self._claim_slot(manual, now, slot_key=key)
             assert run_id is not None  # a fresh uuid key cannot collide
             # Once, as asked: a manual run that meets Slack's trouble says so (status retry) and plans nothing.
             results.append(self._execute(Claimed(run_id, job, ref, now, key), plan_retry=False))
@@ -387,4 +389,4 @@ def _retry_origin(slot_key: str) -> tuple[str, int]:
 
 def _ref(row: Schedule) -> ScheduleRef:
     return ScheduleRef(id=row.id, team_id=row.team_id, job_name=row.job_name, key=row.key, cron=row.cron,
-                       timezone=row.timezone, params=dict(row.params or {}), created_at=row.created_at)
+                       timezone=row.timezone, created_at=row.created_at)

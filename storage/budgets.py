@@ -135,12 +135,6 @@ def release_alert(session: Session, *, alert_id: int, give_up: int | None = None
     session.execute(stmt)
 
 
-def claim_report(session: Session, *, budget_id: int, day: date) -> bool:
-    stmt = (update(Budget).where(Budget.id == budget_id, (Budget.reported_on.is_(None)) | (Budget.reported_on < day))
-            .values(reported_on=day).execution_options(synchronize_session=False))
-    return session.execute(stmt).rowcount == 1
-
-
 def llm_usage_between(session: Session, *, team_id: str, start: date, end: date) -> list[LlmUsage]:
     low = datetime.combine(start, time.min, UTC)
     high = datetime.combine(end, time.max, UTC)

@@ -120,11 +120,3 @@ def drill_schedules(session: Session, *, team_id: str | None = None) -> list[Dri
     if team_id is not None:
         stmt = stmt.where(DrillSchedule.team_id == team_id)
     return list(session.execute(stmt).scalars())
-
-
-def claim_drill_step(session: Session, *, schedule_id: int, column, slot: datetime) -> bool:
-    """Mark a drill schedule's step (warned a day / an hour before, started) as done for `slot`, once."""
-    stmt = (update(DrillSchedule).where(DrillSchedule.id == schedule_id,
-                                        (column.is_(None)) | (column != slot))
-            .values({column.key: slot}).execution_options(synchronize_session=False))
-    return session.execute(stmt).rowcount == 1

@@ -57,7 +57,7 @@ class IdSequence(SQLModel, table=True):
 
 
 class Schedule(SQLModel, table=True):
-    """A recurring job for one team: which job, when (cron in a time zone), with what parameters."""
+    """A recurring job for one team: which job, and when (cron in a time zone)."""
 
     __tablename__ = "schedule"
     __table_args__ = (UniqueConstraint("team_id", "job_name", "key", name="uq_schedule_team_job_key"),)
@@ -68,7 +68,6 @@ class Schedule(SQLModel, table=True):
     key: str = Field(default="default", max_length=128)
     cron: str = Field(max_length=128)
     timezone: str = Field(default="UTC", max_length=64)
-    params: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     enabled: bool = Field(default=True)
     created_at: datetime = _utc_column()
 

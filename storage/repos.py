@@ -8,6 +8,7 @@ from typing import TypeVar
 from sqlalchemy import delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import InstrumentedAttribute
 from sqlmodel import Session, SQLModel
 
 from storage.models import IdSequence, JobRun, Schedule, SlackDelivery, TeamInstallation, TeamSettings
@@ -100,6 +101,31 @@ def purge_deliveries(session: Session, *, before: datetime) -> int:
     return result.rowcount or 0
 
 
+# --- claiming a step once -----------------------------------------------------------------------
+
+
+def claim_once(session: Session, column: InstrumentedAttribute, *, row_id: int, value: object,
+               since: object | None = None) -> bool:
+    """Mark a step of one row as done by setting `column` to `value`, in one UPDATE … WHERE that matches only while
+    the step is still to do: True for the one caller that changed the row, so of two schedulers (or two runs) on one
+    database exactly one acts. Still to do means `column` is NULL or differs from `value`; with `since`, NULL or
+    older than `since` (a value or a column: done once a day, or once per review date)."""
+    model = column.class_
+    to_do = column != value if since is None else column < since
+    stmt = (update(model).where(model.id == row_id, column.is_(None) | to_do)
+            .values({column.key: value}).execution_options(synchronize_session=False))
+    return (session.execute(stmt).rowcount or 0) == 1
+
+
+def release_claim(session: Session, column: InstrumentedAttribute, *, row_id: int, claimed: object,
+                  previous: object) -> None:
+    """Undo a `claim_once` whose work failed for a reason that passes, so a later run claims the step again: `column`
+    goes back to `previous`, only while it still holds what this caller claimed (`claimed`)."""
+    model = column.class_
+    session.execute(update(model).where(model.id == row_id, column == claimed).values({column.key: previous})
+                    .execution_options(synchronize_session=False))
+
+
 # --- schedules ----------------------------------------------------------------------------------
 
 
@@ -115,8 +141,8 @@ def ensure_schedule(
     """Create a schedule if none exists for (team, job, key); an existing one is left as it is."""
     stmt = (
         dialect_insert(session, Schedule)
-        .values(team_id=team_id, job_name=job_name, key=key, cron=cron, timezone=timezone, params={},
-                enabled=True, created_at=now)
+        .values(team_id=team_id, job_name=job_name, key=key, cron=cron, timezone=timezone, enabled=True,
+                created_at=now)
         .on_conflict_do_nothing(index_elements=["team_id", "job_name", "key"])
     )
     session.execute(stmt)

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import date
 
 from slack_bolt import App
-from sqlalchemy import delete, select
+from sqlalchemy import select
 
 from bot.bugs import blocks as bug_blocks
 from bot.deps import Deps
@@ -65,17 +65,8 @@ def _run_list(request: Request, reply: Reply, deps: Deps, _args: list[str]) -> N
 
 def _run_edit(request: Request, reply: Reply, deps: Deps, args: list[str]) -> None:
     number = _number(args[0])
-    old = service.get(deps, request.team_id, number)
-    new = service.setup(deps, team_id=request.team_id, user_id=request.user_id, channel_id=old.channel_id,
-                        text=rest_of(request.text, 2))
-    with session_scope(deps.engine) as session:
-        session.execute(delete(Standup).where(Standup.id == new.id))
-        row = session.get(Standup, number)
-        for name in ("channel_id", "members", "time", "timezone", "workdays", "country", "subdivision",
-                     "questions", "reminder_minutes", "summary_minutes"):
-            setattr(row, name, getattr(new, name))
-        session.add(row)
-    reply.ack(f"Stand-up {number} updated: {_describe(service.get(deps, request.team_id, number))}.")
+    row = service.edit(deps, team_id=request.team_id, number=number, text=rest_of(request.text, 2))
+    reply.ack(f"Stand-up {number} updated: {_describe(row)}.")
 
 
 def _run_change(request: Request, reply: Reply, deps: Deps, args: list[str]) -> None:

@@ -1,20 +1,24 @@
-"""What a job module looks like, and the cron slot arithmetic most jobs share."""
+"""What a job module looks like, the cron slot arithmetic most jobs share, and how a job claims a step once."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
 
 from bot.errors import IntegrationUnavailable, SlackError
 from bot.gateways.slack import is_transient
+from storage.db import session_scope
+from storage.repos import claim_once, release_claim
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import InstrumentedAttribute
+
     from bot.deps import Deps
 
 logger = logging.getLogger(__name__)
@@ -36,7 +40,6 @@ class ScheduleRef:
     key: str
     cron: str
     timezone: str
-    params: dict[str, Any] = field(default_factory=dict)
     created_at: datetime | None = None
 
 
@@ -67,6 +70,20 @@ def send(what: str, post: Callable[[], object]) -> str:
             return LATER
         logger.warning("%s: Slack refused it (%s); not trying again", what, code)
         return REFUSED
+
+
+def claim_step(deps: Deps, column: InstrumentedAttribute, *, row_id: int, value: object,
+               since: object | None = None) -> bool:
+    """Claim a due step of a job on its row (a budget's report of the day, a risk's reminder, a drill's notice), once
+    for all schedulers: True for the one run that may act (see `claim_once`)."""
+    with session_scope(deps.engine) as session:
+        return claim_once(session, column, row_id=row_id, value=value, since=since)
+
+
+def give_back(deps: Deps, column: InstrumentedAttribute, *, row_id: int, claimed: object, previous: object) -> None:
+    """Undo `claim_step` when Slack failed for a reason that passes, so a later run finds the step still to do."""
+    with session_scope(deps.engine) as session:
+        release_claim(session, column, row_id=row_id, claimed=claimed, previous=previous)
 
 
 class JobModule(Protocol):

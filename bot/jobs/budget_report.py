@@ -13,14 +13,13 @@ import logging
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import update
-
 from bot.budgets import service
+from bot.domain.due import Slot, due_slot
 from bot.gateways.slack import tell_admins
 from bot.installs import still_installed
-from bot.jobs.base import LATER, REFUSED, SENT, RetryLater, ScheduleRef, cron_slots, send
+from bot.jobs.base import LATER, REFUSED, SENT, RetryLater, ScheduleRef, claim_step, cron_slots, give_back, send
 from bot.teams import team_zone
-from storage.budgets import all_budgets, claim_report
+from storage.budgets import all_budgets
 from storage.db import session_scope
 from storage.models import Budget
 from storage.repos import team_settings
@@ -33,6 +32,9 @@ logger = logging.getLogger(__name__)
 NAME = "budget_report"
 SUMMARY = "each budget's weekly chart and summary at its team-local slot; threshold checks"
 DEFAULT_CRON = "2 * * * *"
+# A report Slack failed for a reason that passes is tried again while its day lasts, but not in its last minutes:
+# a try then could not be given back and tried once more.
+LAST_TRY_MARGIN = timedelta(minutes=5)
 
 slots = cron_slots
 
@@ -48,17 +50,15 @@ def run(deps: Deps, *, now: datetime, schedule: ScheduleRef | None = None) -> st
         logger.exception("budget_report could not post the waiting alerts")
     waiting = 0
     for budget in installed:  # an uninstalled team hears nothing more
-        local = now.astimezone(team_zone(deps, budget.team_id))
+        zone = team_zone(deps, budget.team_id)
         try:
-            alerts += len(service.check_alerts(deps, budget, local.date()))
-            due = local.weekday() == budget.report_weekday and local.hour >= budget.report_hour
-            if due:
-                with session_scope(deps.engine) as session:
-                    claimed = claim_report(session, budget_id=budget.id, day=local.date())
-                if claimed:
-                    outcome = _post(deps, budget, local)
-                    reported += outcome == SENT
-                    waiting += outcome == LATER
+            alerts += len(service.check_alerts(deps, budget, now.astimezone(zone).date()))
+            # Due from the report's hour on its weekday until that (team-local) day ends; claimed once per day.
+            slot = due_slot(now, at=time(budget.report_hour), zone=zone, weekdays=(budget.report_weekday,))
+            if slot is not None and _claim_report(deps, budget, slot.day):
+                outcome = _post(deps, budget, slot, now)
+                reported += outcome == SENT
+                waiting += outcome == LATER
         except Exception:
             logger.exception("budget_report failed for budget %s", budget.id)
     text = f"{reported} reports, {alerts} alerts" + (f", {late} delayed alerts posted" if late else "")
@@ -67,29 +67,22 @@ def run(deps: Deps, *, now: datetime, schedule: ScheduleRef | None = None) -> st
     return text
 
 
-def _post(deps: Deps, budget: Budget, local: datetime) -> str:
+def _claim_report(deps: Deps, budget: Budget, day: date) -> bool:
+    """Take the budget's report of `day` (its `reported_on` moves to that day): one run posts it."""
+    return claim_step(deps, Budget.reported_on, row_id=budget.id, value=day, since=day)
+
+
+def _post(deps: Deps, budget: Budget, slot: Slot, now: datetime) -> str:
     """Post the claimed report; give the claim back when Slack's failure passes and the day has time left, else
     keep it and tell the admins once (the claim is what makes it once)."""
-    day = local.date()
-    outcome = send(f"the weekly report of budget {budget.id}", lambda: service.post_report(deps, budget, day))
-    if outcome == LATER and local < _day_end(local):
-        _give_back(deps, budget, day)
+    outcome = send(f"the weekly report of budget {budget.id}", lambda: service.post_report(deps, budget, slot.day))
+    if outcome == LATER and now < slot.end - LAST_TRY_MARGIN:
+        # Back to the day it was last posted, so a later run claims and posts it.
+        give_back(deps, Budget.reported_on, row_id=budget.id, claimed=slot.day, previous=budget.reported_on)
         return LATER
     if outcome in (LATER, REFUSED):
-        _tell_admins(deps, budget, day, "Slack kept failing all day" if outcome == LATER else "Slack refused it")
+        _tell_admins(deps, budget, slot.day, "Slack kept failing all day" if outcome == LATER else "Slack refused it")
     return outcome
-
-
-def _day_end(local: datetime) -> datetime:
-    """The last moment of the report's (team-local) day, less a margin for one more try."""
-    return datetime.combine(local.date() + timedelta(days=1), time.min, local.tzinfo) - timedelta(minutes=5)
-
-
-def _give_back(deps: Deps, budget: Budget, day: date) -> None:
-    """Undo today's report claim, back to the day it was last posted, so a later run claims and posts it."""
-    with session_scope(deps.engine) as session:
-        session.execute(update(Budget).where(Budget.id == budget.id, Budget.reported_on == day)
-                        .values(reported_on=budget.reported_on).execution_options(synchronize_session=False))
 
 
 def _tell_admins(deps: Deps, budget: Budget, day: date, why: str) -> None:

@@ -9,14 +9,13 @@ import logging
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import update
-
+from bot.domain.due import is_due
 from bot.gateways.slack import post_in_channel
 from bot.incidents import drills
 from bot.installs import still_installed
-from bot.jobs.base import LATER, SENT, RetryLater, ScheduleRef, cron_slots, send
+from bot.jobs.base import LATER, SENT, RetryLater, ScheduleRef, claim_step, cron_slots, give_back, send
 from storage.db import session_scope
-from storage.incidents import claim_drill_step, drill_schedules
+from storage.incidents import drill_schedules
 from storage.models import DrillSchedule
 
 if TYPE_CHECKING:
@@ -29,6 +28,8 @@ SUMMARY = "announce scheduled drills 24 h and 1 h before; start the automatic on
 DEFAULT_CRON = "*/5 * * * *"
 # A start slot missed by more than this (the bot was down) is not started late.
 START_GRACE = timedelta(minutes=30)
+# How long before its slot each notice is due.
+HOUR_BEFORE, DAY_BEFORE = timedelta(hours=1), timedelta(hours=24)
 
 slots = cron_slots
 
@@ -39,12 +40,13 @@ def run(deps: Deps, *, now: datetime, schedule: ScheduleRef | None = None) -> st
     done = {"day": 0, "hour": 0, "started": 0, "waiting": 0}
     for row in still_installed(deps, rows):  # an uninstalled team hears nothing more
         upcoming = drills.next_slot(row, now)
-        if upcoming - now <= timedelta(hours=1) and _claim(deps, row, DrillSchedule.warned_hour_for, upcoming):
+        if is_due(upcoming, now, lead=HOUR_BEFORE) and _claim_step(deps, row, DrillSchedule.warned_hour_for, upcoming):
             _announced(deps, row, DrillSchedule.warned_hour_for, upcoming, "in an hour", "hour", done)
-        elif upcoming - now <= timedelta(hours=24) and _claim(deps, row, DrillSchedule.warned_day_for, upcoming):
+        elif is_due(upcoming, now, lead=DAY_BEFORE) and _claim_step(deps, row, DrillSchedule.warned_day_for, upcoming):
             _announced(deps, row, DrillSchedule.warned_day_for, upcoming, "tomorrow", "day", done)
         just_passed = drills.next_slot(row, now - START_GRACE)
-        if row.automatic and just_passed <= now and _claim(deps, row, DrillSchedule.started_for, just_passed):
+        if (row.automatic and is_due(just_passed, now, grace=START_GRACE)
+                and _claim_step(deps, row, DrillSchedule.started_for, just_passed)):
             drills.start(deps, team_id=row.team_id, channel_id=row.channel_id, user_id=row.created_by,
                          delivery_key=f"drill-schedule:{row.id}:{just_passed.isoformat()}", scenario=row.scenario)
             done["started"] += 1
@@ -54,9 +56,10 @@ def run(deps: Deps, *, now: datetime, schedule: ScheduleRef | None = None) -> st
     return text
 
 
-def _claim(deps: Deps, row: DrillSchedule, column, slot: datetime) -> bool:
-    with session_scope(deps.engine) as session:
-        return claim_drill_step(session, schedule_id=row.id, column=column, slot=slot)
+def _claim_step(deps: Deps, row: DrillSchedule, column, slot: datetime) -> bool:
+    """Take one step of a drill schedule (a notice, the start) for `slot`, once: the column holds the slot it was
+    last done for."""
+    return claim_step(deps, column, row_id=row.id, value=slot)
 
 
 def _announced(deps: Deps, row: DrillSchedule, column, slot: datetime, when: str, key: str,
@@ -67,10 +70,7 @@ def _announced(deps: Deps, row: DrillSchedule, column, slot: datetime, when: str
     if outcome == SENT:
         done[key] += 1
     elif outcome == LATER:
-        with session_scope(deps.engine) as session:
-            session.execute(update(DrillSchedule).where(DrillSchedule.id == row.id, column == slot)
-                            .values({column.key: getattr(row, column.key)})
-                            .execution_options(synchronize_session=False))
+        give_back(deps, column, row_id=row.id, claimed=slot, previous=getattr(row, column.key))
         done["waiting"] += 1
 
 

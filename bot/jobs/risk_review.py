@@ -11,15 +11,14 @@ nudge Slack failed for a reason that passes gives its claim back and the run ask
 from __future__ import annotations
 
 import logging
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import or_, update
-
+from bot.domain.due import due_slot
 from bot.domain.text import escape_user_text, truncate
 from bot.gateways.slack import post_in_channel, tell_privately
 from bot.installs import gone_teams
-from bot.jobs.base import LATER, SENT, RetryLater, ScheduleRef, cron_slots, send
+from bot.jobs.base import LATER, SENT, RetryLater, ScheduleRef, claim_step, cron_slots, give_back, send
 from bot.risks import blocks as risk_blocks
 from bot.risks import service
 from bot.teams import team_zone
@@ -42,11 +41,13 @@ slots = cron_slots
 
 def run(deps: Deps, *, now: datetime, schedule: ScheduleRef | None = None) -> str:
     done = {"reminded": 0, "escalated": 0, "reopened": 0, "nudged": 0, "waiting for Slack": 0}
+    review_at = time(deps.settings.pmbot_risk_review_hour)
     for team_id in _teams(deps):
-        local = now.astimezone(team_zone(deps, team_id))
-        if local.hour < deps.settings.pmbot_risk_review_hour:
+        # Due from the review hour until the team's day ends; each step is claimed once per day on its risk.
+        slot = due_slot(now, at=review_at, zone=team_zone(deps, team_id))
+        if slot is None:
             continue  # not this team's morning yet; a later run today will do it
-        _review_team(deps, team_id, local.date(), now, done)
+        _review_team(deps, team_id, slot.day, now, done)
     text = ", ".join(f"{count} {what}" for what, count in done.items() if count or what != "waiting for Slack")
     if done["waiting for Slack"]:
         raise RetryLater(text)
@@ -69,47 +70,36 @@ def _review_team(deps: Deps, team_id: str, today: date, now: datetime, done: dic
     for risk in expired:
         _reopen(deps, risk, today, done)
     for risk in due:
-        if _claim(deps, risk.id, Risk.reminded_on, today) and _remind_owner(deps, risk, known, done) == LATER:
+        if _claim_reminder(deps, risk, today) and _remind_owner(deps, risk, known, done) == LATER:
             _give_back(deps, risk.id, Risk.reminded_on, today, risk.reminded_on, done)
         overdue = (today - risk.review_on).days if risk.review_on else 0
         if (overdue >= deps.settings.pmbot_risk_escalate_after_days and _claim_escalation(deps, risk, today)
                 and _escalate(deps, risk, overdue, done) == LATER):
             _give_back(deps, risk.id, Risk.escalated_on, today, risk.escalated_on, done)
     for risk in stale:
-        if _claim_nudge(deps, risk.id) and _nudge(deps, risk, done) == LATER:
+        if _claim_nudge(deps, risk) and _nudge(deps, risk, done) == LATER:
             _give_back(deps, risk.id, Risk.intake_reminded, True, False, done)
 
 
-def _claim(deps: Deps, risk_id: int, column, today: date) -> bool:
-    """Mark today's reminder as sent; False when this or another run sent it already."""
-    with session_scope(deps.engine) as session:
-        stmt = (update(Risk).where(Risk.id == risk_id, or_(column.is_(None), column < today))
-                .values({column.key: today}).execution_options(synchronize_session=False))
-        return session.execute(stmt).rowcount == 1
+def _claim_reminder(deps: Deps, risk: Risk, today: date) -> bool:
+    """Take today's review reminder to the owner; False when this or another run sent it already."""
+    return claim_step(deps, Risk.reminded_on, row_id=risk.id, value=today, since=today)
 
 
 def _claim_escalation(deps: Deps, risk: Risk, today: date) -> bool:
-    """Once per overdue review date: after a new review date, a new escalation may follow."""
-    with session_scope(deps.engine) as session:
-        stmt = (update(Risk).where(Risk.id == risk.id, or_(Risk.escalated_on.is_(None),
-                                                           Risk.escalated_on < Risk.review_on))
-                .values(escalated_on=today).execution_options(synchronize_session=False))
-        return session.execute(stmt).rowcount == 1
+    """Take the overdue notice: once per overdue review date; after a new review date, a new escalation may follow."""
+    return claim_step(deps, Risk.escalated_on, row_id=risk.id, value=today, since=Risk.review_on)
+
+
+def _claim_nudge(deps: Deps, risk: Risk) -> bool:
+    """Take the one nudge about an unfinished intake."""
+    return claim_step(deps, Risk.intake_reminded, row_id=risk.id, value=True)
 
 
 def _give_back(deps: Deps, risk_id: int, column, claimed, previous, done: dict[str, int]) -> None:
     """Undo a claim whose post Slack failed for a reason that passes, so a later run (or the retry) sends it."""
-    with session_scope(deps.engine) as session:
-        session.execute(update(Risk).where(Risk.id == risk_id, column == claimed).values({column.key: previous})
-                        .execution_options(synchronize_session=False))
+    give_back(deps, column, row_id=risk_id, claimed=claimed, previous=previous)
     done["waiting for Slack"] += 1
-
-
-def _claim_nudge(deps: Deps, risk_id: int) -> bool:
-    with session_scope(deps.engine) as session:
-        stmt = (update(Risk).where(Risk.id == risk_id, Risk.intake_reminded.is_(False))
-                .values(intake_reminded=True).execution_options(synchronize_session=False))
-        return session.execute(stmt).rowcount == 1
 
 
 def _reopen(deps: Deps, risk: Risk, today: date, done: dict[str, int]) -> None:

@@ -1,4 +1,4 @@
-"""Stand-up use cases: set-up (checked at once), absences, the day's post, answers, reminders, summaries.
+"""Stand-up use cases: set-up (checked at once) and edit, absences, the day's post, answers, reminders, summaries.
 
 Each day of a stand-up is claimed by inserting its (stand-up, day) row, which is unique: two scheduler
 instances, a repeated run or a late catch-up post it once. Reminding and summarising are claimed the same
@@ -11,6 +11,11 @@ channel for a post that reached Slack although the answer did not. Tries go on u
 misfire grace) ends; then, or at once when Slack refuses for good (archived, not in channel), the day's kind
 becomes `missed` and the admin channel hears it once. Reminders and summaries that meet a passing failure give
 their flag back, for a later run, within their own windows.
+
+When each of these is due comes from `bot.domain.due` (a daily slot in the stand-up's zone, open for the misfire
+grace); the queries are in `storage.standups`. A unit of work (a day's post, a reminder round, a summary, an answer)
+claims and reads what it needs in one session and records its outcome in one more: no session is open while Slack
+is called, so a slow Slack never holds a database lock.
 """
 
 from __future__ import annotations
@@ -18,16 +23,16 @@ from __future__ import annotations
 import logging
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
-
-from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
 
 from bot import replies
 from bot.deps import Deps
 from bot.domain import standup as rules
+from bot.domain.due import Slot, clock_time, daily_slot
 from bot.domain.pii import redact
 from bot.errors import IntegrationUnavailable, NotFound, NotInChannel, SlackError, UserInputError
 from bot.gateways.slack import (
@@ -42,21 +47,25 @@ from bot.gateways.slack import (
     tell_privately,
 )
 from bot.standups import blocks as su_blocks
+from storage import standups as store
 from storage.db import session_scope
 from storage.models import Absence, Standup, StandupAnswer, StandupBlocker, StandupDay
-from storage.repos import team_settings, uninstalled_teams
+from storage.repos import claim_once, release_claim, team_settings, uninstalled_teams
+from storage.standups import HOLIDAY, MISSED, STANDUP, StandupSettings
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
 
 logger = logging.getLogger(__name__)
 
 # How long one try holds a day whose post is not in Slack yet: a process that dies mid-post lets another try
 # after this (which first looks for the post in the channel).
 ATTEMPT_LEASE = timedelta(minutes=2)
-# The kind of a day whose post never reached Slack within its window (besides `standup` and `holiday`).
-MISSED = "missed"
 # A post looked for after a failed try may carry a ts a little before the slot (Slack's clock, not ours).
 LOOKBACK_MARGIN = timedelta(minutes=1)
 # Failures of a Slack call: typed errors from Slack, and Slack not reachable at all.
 SLACK_FAILURES = (SlackError, IntegrationUnavailable)
+NO_SUCH_STANDUP = "There is no stand-up {number}: `/standup list` shows them."
 
 
 # --- set-up -----------------------------------------------------------------------------------------------
@@ -64,23 +73,39 @@ SLACK_FAILURES = (SlackError, IntegrationUnavailable)
 
 def setup(deps: Deps, *, team_id: str, user_id: str, channel_id: str, text: str) -> Standup:
     """Check everything now (time zone, holiday calendar, that pmbot can post there), then save."""
+    settings = _checked_settings(deps, channel_id=channel_id, text=text)
+    with session_scope(deps.engine) as session:
+        return store.create_standup(session, team_id=team_id, settings=settings, created_by=user_id,
+                                    now=deps.clock())
+
+
+def edit(deps: Deps, *, team_id: str, number: int, text: str) -> Standup:
+    """Replace a stand-up's settings in place, checked as at set-up (it stays in its channel unless the text names
+    another); its number, days, answers, blockers, pause and digest stay."""
+    current = get(deps, team_id, number)
+    settings = _checked_settings(deps, channel_id=current.channel_id, text=text)
+    with session_scope(deps.engine) as session:
+        row = store.update_standup(session, team_id=team_id, standup_id=number, settings=settings)
+    if row is None:  # removed while its new settings were being checked
+        raise NotFound(NO_SUCH_STANDUP.format(number=number))
+    return row
+
+
+def _checked_settings(deps: Deps, *, channel_id: str, text: str) -> StandupSettings:
+    """A set-up line read and checked against Slack: it posts in `channel_id` unless it names a channel."""
     try:
         found = rules.parse_setup(text, default_timezone=deps.settings.pmbot_timezone)
         rules.holiday_name(deps.clock().date(), found.country, found.subdivision)  # an unknown calendar fails here
     except rules.SetupError as exc:
         raise UserInputError(str(exc)) from None
     channel = _channel_id(deps, found.channel_id) if found.channel_id else channel_id
-    found.members = [_user_id(deps, member) for member in found.members]
+    members = [_user_id(deps, member) for member in found.members]
     _check_can_post(deps, channel)
     questions = [*rules.DEFAULT_QUESTIONS, *([rules.GENAI_QUESTION] if found.genai else [])]
-    with session_scope(deps.engine) as session:
-        row = Standup(team_id=team_id, channel_id=channel, members=list(dict.fromkeys(found.members)),
-                      time=found.time, timezone=found.timezone, workdays=found.workdays, country=found.country,
-                      subdivision=found.subdivision, questions=questions, reminder_minutes=found.reminder_minutes,
-                      summary_minutes=found.summary_minutes, created_by=user_id, created_at=deps.clock())
-        session.add(row)
-        session.flush()
-        return row
+    return StandupSettings(channel_id=channel, members=list(dict.fromkeys(members)), time=found.time,
+                           timezone=found.timezone, workdays=found.workdays, country=found.country,
+                           subdivision=found.subdivision, questions=questions,
+                           reminder_minutes=found.reminder_minutes, summary_minutes=found.summary_minutes)
 
 
 def _user_id(deps: Deps, member: str) -> str:
@@ -119,10 +144,11 @@ def _check_can_post(deps: Deps, channel: str) -> None:
 
 
 def get(deps: Deps, team_id: str, number: int) -> Standup:
+    """The team's stand-up `number`."""
     with session_scope(deps.engine) as session:
-        row = session.get(Standup, number)
-    if row is None or row.team_id != team_id:
-        raise NotFound(f"There is no stand-up {number}: `/standup list` shows them.")
+        row = store.standup_by_id(session, team_id=team_id, standup_id=number)
+    if row is None:
+        raise NotFound(NO_SUCH_STANDUP.format(number=number))
     return row
 
 
@@ -145,16 +171,7 @@ def away(deps: Deps, *, team_id: str, user_id: str, text: str, today: date) -> A
     if (end - start).days > 366:
         raise UserInputError("An absence lasts at most a year; add another one after it.")
     with session_scope(deps.engine) as session:
-        row = Absence(team_id=team_id, user_id=user_id, start=start, end=end)
-        session.add(row)
-        session.flush()
-        return row
-
-
-def away_on(deps: Deps, team_id: str, day: date) -> set[str]:
-    with session_scope(deps.engine) as session:
-        stmt = select(Absence.user_id).where(Absence.team_id == team_id, Absence.start <= day, Absence.end >= day)
-        return set(session.execute(stmt).scalars())
+        return store.add_absence(session, team_id=team_id, user_id=user_id, start=start, end=end)
 
 
 # --- every working day --------------------------------------------------------------------------------------
@@ -186,9 +203,10 @@ class Done:
 
 
 def run_due(deps: Deps, now: datetime) -> Done:
+    """Do what is due at `now` for every stand-up of every installed team; one stand-up failing stops no other."""
     done = Done()
     with session_scope(deps.engine) as session:
-        standups = list(session.execute(select(Standup).order_by(Standup.id)).scalars())
+        standups = store.all_standups(session)
         gone = uninstalled_teams(session)
     for standup in (s for s in standups if s.team_id not in gone):  # an uninstalled team hears nothing more
         try:
@@ -199,65 +217,42 @@ def run_due(deps: Deps, now: datetime) -> Done:
 
 
 def _due(deps: Deps, standup: Standup, now: datetime, done: Done) -> None:
-    today = now.astimezone(ZoneInfo(standup.timezone)).date()
-    post_at = rules.local_moment(today, standup.time, standup.timezone)
-    grace = timedelta(seconds=deps.settings.pmbot_misfire_grace_seconds)
-    paused = standup.paused_until is not None and today <= standup.paused_until
-    if not paused and post_at <= now <= post_at + grace and today.weekday() in standup.workdays:
-        _post_day(deps, standup, today, _Window(post_at, post_at + grace), now, done)
-    day = _day(deps, standup.id, today)
+    """Today's post, then its reminders and its summary, each when due at `now` (today in the stand-up's zone)."""
+    slot = _todays_post(deps, standup, now)
+    if _works_on(standup, slot.day) and slot.open_at(now):
+        _post_day(deps, standup, slot, now, done)
+    with session_scope(deps.engine) as session:
+        day = store.day_of(session, standup_id=standup.id, day=slot.day)
     if day is None or day.kind == MISSED:
         return
     if day.parent_ts is None:  # not in Slack (yet): nothing to remind of or summarise
-        if now > post_at + grace:  # no run took it within its window (they all failed, or none ran)
-            _give_up_day(deps, standup, day.id, today, "Slack did not take it before its window closed "
-                                                       f"({(post_at + grace):%H:%M} UTC)", done)
+        if slot.closed_at(now):  # no run took it within its window (they all failed, or none ran)
+            _give_up_day(deps, standup, day.id, slot.day, "Slack did not take it before its window closed "
+                                                          f"({slot.end:%H:%M} UTC)", done)
         return
-    if day.kind != "standup":
+    if day.kind != STANDUP:
         return
-    remind_at = post_at + timedelta(minutes=standup.reminder_minutes)
-    if now >= remind_at and _claim(deps, day.id, StandupDay.reminded):
-        try:
-            done.reminded += _remind(deps, standup, day)
-        except SLACK_FAILURES as exc:
-            _flag_failed(deps, standup, day, StandupDay.reminded, exc, now, _Window(remind_at, remind_at + grace),
-                         done)
-    summary_at = post_at + timedelta(minutes=standup.summary_minutes)
-    if now >= summary_at and _claim(deps, day.id, StandupDay.summarised):
-        try:
-            post_summary(deps, standup, day)
-            done.summarised += 1
-        except SLACK_FAILURES as exc:
-            _flag_failed(deps, standup, day, StandupDay.summarised, exc, now,
-                         _Window(summary_at, summary_at + grace), done)
+    reminders = slot.after(timedelta(minutes=standup.reminder_minutes))
+    if now >= reminders.start:
+        _remind_round(deps, standup, day, reminders, now, done)
+    summary = slot.after(timedelta(minutes=standup.summary_minutes))
+    if now >= summary.start:
+        _summary_round(deps, standup, day, summary, now, done)
 
 
-@dataclass(frozen=True)
-class _Window:
-    """When a scheduled post is due, and the last moment it may still go out."""
-
-    start: datetime
-    end: datetime
+def _todays_post(deps: Deps, standup: Standup, now: datetime) -> Slot:
+    """The slot of today's post: its local time today in its zone, open for the misfire grace."""
+    grace = timedelta(seconds=deps.settings.pmbot_misfire_grace_seconds)
+    return daily_slot(now, at=clock_time(standup.time), zone=ZoneInfo(standup.timezone), grace=grace)
 
 
-def _day(deps: Deps, standup_id: int, day: date) -> StandupDay | None:
-    with session_scope(deps.engine) as session:
-        stmt = select(StandupDay).where(StandupDay.standup_id == standup_id, StandupDay.day == day)
-        return session.execute(stmt).scalar_one_or_none()
+def _works_on(standup: Standup, day: date) -> bool:
+    """A working day of the stand-up, not within a pause."""
+    paused = standup.paused_until is not None and day <= standup.paused_until
+    return not paused and day.weekday() in standup.workdays
 
 
-def _claim(deps: Deps, day_id: int, flag) -> bool:
-    with session_scope(deps.engine) as session:
-        stmt = (update(StandupDay).where(StandupDay.id == day_id, flag.is_(False)).values({flag.key: True})
-                .execution_options(synchronize_session=False))
-        return session.execute(stmt).rowcount == 1
-
-
-def _unclaim(deps: Deps, day_id: int, flag) -> None:
-    """Give a flag back after a passing failure, so a later run claims it and tries again."""
-    with session_scope(deps.engine) as session:
-        session.execute(update(StandupDay).where(StandupDay.id == day_id, flag.is_(True)).values({flag.key: False})
-                        .execution_options(synchronize_session=False))
+# --- the day's post ---------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -270,9 +265,16 @@ class _DayTry:
     not_before: datetime | None = None
 
 
-def _post_day(deps: Deps, standup: Standup, today: date, window: _Window, now: datetime, done: Done) -> None:
-    holiday = rules.holiday_name(today, standup.country, standup.subdivision)
-    claimed = _claim_day(deps, standup.id, today, "holiday" if holiday else "standup", now)
+def _post_day(deps: Deps, standup: Standup, slot: Slot, now: datetime, done: Done) -> None:
+    """Claim the day's post (its thread, or the holiday line) for one try, with what it shows, then post it."""
+    holiday = rules.holiday_name(slot.day, standup.country, standup.subdivision)
+    # The lease runs from the later of the run's moment and the clock: a run started late must not hand out a
+    # lease that is over before its try is.
+    lease_end = max(now, deps.clock()) + ATTEMPT_LEASE
+    with session_scope(deps.engine) as session:
+        claimed = _claim_day(session, standup.id, slot.day, HOLIDAY if holiday else STANDUP, now, lease_end)
+        ours = claimed is not None and claimed.day_id is not None and claimed.kind == STANDUP
+        blockers = len(store.open_blockers(session, standup_id=standup.id)) if ours else 0
     if claimed is None:
         return  # posted already (another instance, or an earlier run), or given up
     if claimed.day_id is None:
@@ -280,65 +282,60 @@ def _post_day(deps: Deps, standup: Standup, today: date, window: _Window, now: d
             done.later(claimed.not_before)
         return
     try:
-        if claimed.kind == "holiday":
-            _post_holiday(deps, standup, today, holiday or "a public holiday", claimed, window)
+        if claimed.kind == HOLIDAY:
+            _post_holiday(deps, standup, slot, holiday or "a public holiday", claimed)
             done.holidays += 1
         else:
-            _post_parent(deps, standup, today, claimed, window)
+            _post_parent(deps, standup, slot, claimed, blockers)
             done.posted += 1
     except SLACK_FAILURES as exc:
-        _day_failed(deps, standup, claimed.day_id, today, exc, now, window, done)
+        _day_failed(deps, standup, claimed.day_id, slot, exc, now, done)
 
 
-def _claim_day(deps: Deps, standup_id: int, today: date, kind: str, now: datetime) -> _DayTry | None:
+def _claim_day(session: Session, standup_id: int, day: date, kind: str, now: datetime,
+               lease_end: datetime) -> _DayTry | None:
     """Take the day's post for one try: insert its row (the first try), or take over a row still waiting for
     Slack whose next try is due. None when the post is done or given up."""
-    # The lease runs from the later of the run's moment and the clock: a run started late must not hand out a
-    # lease that is over before its try is.
-    lease_end = max(now, deps.clock()) + ATTEMPT_LEASE
-    try:
-        with session_scope(deps.engine) as session, session.begin_nested():
-            row = StandupDay(standup_id=standup_id, day=today, kind=kind, posted_at=lease_end)
-            session.add(row)
-            session.flush()
-            return _DayTry(kind, row.id, first=True)
-    except IntegrityError:
-        pass
-    day = _day(deps, standup_id, today)
-    if day is None or day.parent_ts is not None or day.kind == MISSED:
+    day_id = store.claim_day(session, standup_id=standup_id, day=day, kind=kind, lease_end=lease_end)
+    if day_id is not None:
+        return _DayTry(kind, day_id, first=True)
+    row = store.day_of(session, standup_id=standup_id, day=day)
+    if row is None or row.parent_ts is not None or row.kind == MISSED:
         return None
-    with session_scope(deps.engine) as session:
-        stmt = (update(StandupDay)
-                .where(StandupDay.id == day.id, StandupDay.parent_ts.is_(None), StandupDay.kind == day.kind,
-                       StandupDay.posted_at <= now)
-                .values(posted_at=lease_end).execution_options(synchronize_session=False))
-        won = session.execute(stmt).rowcount == 1
-    return _DayTry(day.kind, day.id) if won else _DayTry(day.kind, not_before=day.posted_at)
+    if store.take_over_day(session, day_id=row.id, kind=row.kind, now=now, lease_end=lease_end):
+        return _DayTry(row.kind, row.id)
+    return _DayTry(row.kind, not_before=row.posted_at)
 
 
-def _post_parent(deps: Deps, standup: Standup, today: date, claimed: _DayTry, window: _Window) -> None:
-    text, parts = su_blocks.parent(standup, today, 0, len(_open_blockers(deps, standup.id)))
-    parts[-1]["elements"][0]["value"] = str(claimed.day_id)
-    ts = None if claimed.first else _earlier_post(deps, standup.channel_id, window,
+def _post_parent(deps: Deps, standup: Standup, slot: Slot, claimed: _DayTry, blockers: int) -> None:
+    text, parts = _parent_message(standup, slot.day, claimed.day_id, answered=0, blockers=blockers)
+    ts = None if claimed.first else _earlier_post(deps, standup.channel_id, slot,
                                                    lambda message: _is_day_post(message, claimed.day_id))
     if ts is None:
         ts = post_in_channel(deps.client, standup.channel_id, text=text, blocks=parts)["ts"]
     _posted(deps, claimed.day_id, ts)
 
 
-def _post_holiday(deps: Deps, standup: Standup, today: date, holiday: str, claimed: _DayTry,
-                  window: _Window) -> None:
+def _post_holiday(deps: Deps, standup: Standup, slot: Slot, holiday: str, claimed: _DayTry) -> None:
     # A working day without a stand-up would surprise people: say why, in one line.
     region = standup.country + (f"-{standup.subdivision}" if standup.subdivision else "")
     text = f"No stand-up today: {holiday} ({region})."
-    ts = None if claimed.first else _earlier_post(deps, standup.channel_id, window,
+    ts = None if claimed.first else _earlier_post(deps, standup.channel_id, slot,
                                                    lambda message: message.get("text") == text)
     if ts is None:
         ts = post_in_channel(deps.client, standup.channel_id, text=text)["ts"]
     _posted(deps, claimed.day_id, ts)
 
 
-def _earlier_post(deps: Deps, channel_id: str, window: _Window, matches) -> str | None:
+def _parent_message(standup: Standup, day: date, day_id: int | None, *, answered: int,
+                    blockers: int) -> tuple[str, list[dict]]:
+    """The day's thread parent; its Answer button carries the day's id."""
+    text, parts = su_blocks.parent(standup, day, answered, blockers)
+    parts[-1]["elements"][0]["value"] = str(day_id)
+    return text, parts
+
+
+def _earlier_post(deps: Deps, channel_id: str, window: Slot, matches: Callable[[dict], bool]) -> str | None:
     """The ts of this day's post if an earlier try got it into Slack although its answer was lost (Slack says a
     failed call may have done part of its work), so it is kept rather than posted twice."""
     try:
@@ -358,47 +355,105 @@ def _is_day_post(message: dict, day_id: int | None) -> bool:
 def _posted(deps: Deps, day_id: int | None, ts: str) -> None:
     """Slack took the day's post: it is done, and its ts is the thread answers go to."""
     with session_scope(deps.engine) as session:
-        row = session.get(StandupDay, day_id)
-        row.parent_ts = ts
-        row.posted_at = deps.clock()
-        session.add(row)
+        store.mark_day_posted(session, day_id=day_id, parent_ts=ts, now=deps.clock())
 
 
-def _day_failed(deps: Deps, standup: Standup, day_id: int, today: date, exc: Exception, now: datetime,
-                window: _Window, done: Done) -> None:
+def _day_failed(deps: Deps, standup: Standup, day_id: int, slot: Slot, exc: Exception, now: datetime,
+                done: Done) -> None:
     """After a failed try: wait and try again while the window lasts if the failure passes, else give up."""
-    if is_transient(exc) and now < window.end:
-        at = min(now + retry_delay(exc, failing_since=window.start, now=now), window.end)
+    if is_transient(exc) and now < slot.end:
+        at = min(now + retry_delay(exc, failing_since=slot.start, now=now), slot.end)
         with session_scope(deps.engine) as session:
-            session.execute(update(StandupDay).where(StandupDay.id == day_id, StandupDay.parent_ts.is_(None))
-                            .values(posted_at=at).execution_options(synchronize_session=False))
+            store.put_off_day(session, day_id=day_id, until=at)
         logger.warning("stand-up %s: Slack failed (%s); trying again at %s", standup.id, _why(exc), at.isoformat())
         done.later(at)
         return
-    reason = (f"Slack kept failing until its window closed ({window.end:%H:%M} UTC; last: {_why(exc)})"
+    reason = (f"Slack kept failing until its window closed ({slot.end:%H:%M} UTC; last: {_why(exc)})"
               if is_transient(exc) else f"Slack refused it ({_why(exc)})")
-    _give_up_day(deps, standup, day_id, today, reason, done)
+    _give_up_day(deps, standup, day_id, slot.day, reason, done)
 
 
-def _give_up_day(deps: Deps, standup: Standup, day_id: int, today: date, reason: str, done: Done) -> None:
+def _give_up_day(deps: Deps, standup: Standup, day_id: int, day: date, reason: str, done: Done) -> None:
     """Mark the day missed (once, whoever gets there first) and say so in the log and to the admins."""
     with session_scope(deps.engine) as session:
-        stmt = (update(StandupDay).where(StandupDay.id == day_id, StandupDay.parent_ts.is_(None),
-                                         StandupDay.kind != MISSED)
-                .values(kind=MISSED).execution_options(synchronize_session=False))
-        if session.execute(stmt).rowcount != 1:
+        if not store.mark_day_missed(session, day_id=day_id):
             return
     done.given_up += 1
-    _tell_admins(deps, standup, f"the stand-up post of {today:%a %d %b}", reason)
+    _tell_admins(deps, standup, f"the stand-up post of {day:%a %d %b}", reason)
+
+
+# --- reminders and the summary ---------------------------------------------------------------------------------
+
+
+def _remind_round(deps: Deps, standup: Standup, day: StandupDay, window: Slot, now: datetime, done: Done) -> None:
+    """The day's reminders, once: claimed together with whom they go to, then sent."""
+    with session_scope(deps.engine) as session:
+        if not claim_once(session, StandupDay.reminded, row_id=day.id, value=True):
+            return
+        answered = store.answered_users(session, day_id=day.id)
+        gone = store.away_on(session, team_id=standup.team_id, day=day.day)
+    waiting = [user for user in standup.members if user not in answered and user not in gone]
+    try:
+        done.reminded += _remind(deps, standup, day, waiting)
+    except SLACK_FAILURES as exc:
+        _flag_failed(deps, standup, day, StandupDay.reminded, exc, now, window, done)
+
+
+def _remind(deps: Deps, standup: Standup, day: StandupDay, waiting: list[str]) -> int:
+    """DM who has not answered. Slack failing for a reason that passes before anyone was reminded is raised, so
+    the reminders are tried again later; after the first one went out, a failure is only logged (never twice)."""
+    link = call(deps.client, "chat_getPermalink", channel=standup.channel_id, message_ts=day.parent_ts)["permalink"]
+    count = 0
+    for user in waiting:
+        try:
+            tell_privately(deps.client, user, None, text=f"A reminder for today's stand-up in <#{standup.channel_id}>"
+                                                          f": <{link}|answer here> (a line per question is enough).")
+            count += 1
+        except SLACK_FAILURES as exc:
+            if count == 0 and is_transient(exc):
+                raise
+            logger.warning("could not remind %s: %s", user, _why(exc))
+    return count
+
+
+def _summary_round(deps: Deps, standup: Standup, day: StandupDay, window: Slot, now: datetime, done: Done) -> None:
+    """The day's summary, once: claimed together with what it says, then posted."""
+    with session_scope(deps.engine) as session:
+        if not claim_once(session, StandupDay.summarised, row_id=day.id, value=True):
+            return
+        answers = store.answers_of_day(session, day_id=day.id)
+        gone = store.away_on(session, team_id=standup.team_id, day=day.day)
+        blockers = store.open_blockers(session, standup_id=standup.id)
+    try:
+        _post_summary(deps, standup, day, answers, gone, blockers)
+        done.summarised += 1
+    except SLACK_FAILURES as exc:
+        _flag_failed(deps, standup, day, StandupDay.summarised, exc, now, window, done)
+
+
+def _post_summary(deps: Deps, standup: Standup, day: StandupDay, answers: list[StandupAnswer], gone: set[str],
+                  blockers: list[StandupBlocker]) -> None:
+    theirs = [b for b in blockers if b.user_id in standup.members]  # a former member's blockers are not news
+    text, parts = su_blocks.summary(standup, day.day, answers, theirs, sorted(gone & set(standup.members)),
+                                    names=deps.names)
+    call(deps.client, "chat_postMessage", channel=standup.channel_id, thread_ts=day.parent_ts, text=text,
+         blocks=parts)
+    if standup.digest and day.day.weekday() == 4:  # the weekly digest, on Fridays, once (the summary is claimed)
+        try:
+            post_in_channel(deps.client, standup.channel_id,
+                            text=participation_report(deps, standup.team_id, standup.channel_id, "week", day.day))
+        except SLACK_FAILURES as exc:  # the summary is in: trying it again would post it twice
+            logger.error("stand-up %s: the weekly digest was not posted: %s", standup.id, _why(exc))
 
 
 def _flag_failed(deps: Deps, standup: Standup, day: StandupDay, flag, exc: Exception, now: datetime,
-                 window: _Window, done: Done) -> None:
+                 window: Slot, done: Done) -> None:
     """Reminders or the summary failed: give the flag back for a later run while the failure passes and the
     window lasts; else keep it (never twice) and tell the admins."""
     what = "the reminders" if flag.key == "reminded" else "the summary"
     if is_transient(exc) and now < window.end:
-        _unclaim(deps, day.id, flag)
+        with session_scope(deps.engine) as session:
+            release_claim(session, flag, row_id=day.id, claimed=True, previous=False)
         at = min(now + retry_delay(exc, failing_since=window.start, now=now), window.end)
         logger.warning("stand-up %s: %s failed (%s); trying again from %s", standup.id, what, _why(exc),
                        at.isoformat())
@@ -424,121 +479,52 @@ def _why(exc: Exception) -> str:
     return f"`{exc.code}`" if isinstance(exc, SlackError) else "Slack could not be reached"
 
 
-def _answers(deps: Deps, day_id: int) -> list[StandupAnswer]:
-    with session_scope(deps.engine) as session:
-        stmt = select(StandupAnswer).where(StandupAnswer.standup_day_id == day_id).order_by(StandupAnswer.id)
-        return list(session.execute(stmt).scalars())
-
-
-def _open_blockers(deps: Deps, standup_id: int) -> list[StandupBlocker]:
-    with session_scope(deps.engine) as session:
-        stmt = (select(StandupBlocker).where(StandupBlocker.standup_id == standup_id,
-                                             StandupBlocker.resolved_on.is_(None)).order_by(StandupBlocker.first_day))
-        return list(session.execute(stmt).scalars())
-
-
-def _remind(deps: Deps, standup: Standup, day: StandupDay) -> int:
-    """DM who has not answered. Slack failing for a reason that passes before anyone was reminded is raised, so
-    the reminders are tried again later; after the first one went out, a failure is only logged (never twice)."""
-    answered = {a.user_id for a in _answers(deps, day.id)}
-    gone = away_on(deps, standup.team_id, day.day)
-    link = call(deps.client, "chat_getPermalink", channel=standup.channel_id, message_ts=day.parent_ts)["permalink"]
-    count = 0
-    for user in standup.members:
-        if user in answered or user in gone:
-            continue
-        try:
-            tell_privately(deps.client, user, None, text=f"A reminder for today's stand-up in <#{standup.channel_id}>"
-                                                          f": <{link}|answer here> (a line per question is enough).")
-            count += 1
-        except SLACK_FAILURES as exc:
-            if count == 0 and is_transient(exc):
-                raise
-            logger.warning("could not remind %s: %s", user, _why(exc))
-    return count
-
-
-def post_summary(deps: Deps, standup: Standup, day: StandupDay) -> None:
-    answers = _answers(deps, day.id)
-    gone = sorted(away_on(deps, standup.team_id, day.day) & set(standup.members))
-    blockers = [b for b in _open_blockers(deps, standup.id) if b.user_id in standup.members]
-    text, parts = su_blocks.summary(standup, day.day, answers, blockers, gone, names=deps.names)
-    call(deps.client, "chat_postMessage", channel=standup.channel_id, thread_ts=day.parent_ts, text=text,
-         blocks=parts)
-    if standup.digest and day.day.weekday() == 4:  # the weekly digest, on Fridays, once (the summary is claimed)
-        try:
-            post_in_channel(deps.client, standup.channel_id,
-                            text=participation_report(deps, standup.team_id, standup.channel_id, "week", day.day))
-        except SLACK_FAILURES as exc:  # the summary is in: trying it again would post it twice
-            logger.error("stand-up %s: the weekly digest was not posted: %s", standup.id, _why(exc))
-
-
-def refresh_parent(deps: Deps, standup: Standup, day: StandupDay) -> None:
-    answered = len({a.user_id for a in _answers(deps, day.id)})
-    text, parts = su_blocks.parent(standup, day.day, answered, len(_open_blockers(deps, standup.id)))
-    parts[-1]["elements"][0]["value"] = str(day.id)
-    try:
-        call(deps.client, "chat_update", channel=standup.channel_id, ts=day.parent_ts, text=text, blocks=parts)
-    except SlackError as exc:
-        logger.warning("could not update the stand-up post: %s", exc.code)
-
-
 # --- answers ---------------------------------------------------------------------------------------------
 
 
 def day_by_parent(deps: Deps, channel_id: str, parent_ts: str) -> tuple[Standup, StandupDay] | None:
+    """The stand-up day whose thread in `channel_id` starts at `parent_ts`, if any."""
     with session_scope(deps.engine) as session:
-        day = session.execute(select(StandupDay).where(StandupDay.parent_ts == parent_ts,
-                                                       StandupDay.kind == "standup")).scalars().first()
-        standup = session.get(Standup, day.standup_id) if day else None
-    if day is None or standup is None or standup.channel_id != channel_id:
+        found = store.thread_day(session, parent_ts=parent_ts)
+    if found is None or found[0].channel_id != channel_id:
         return None
-    return standup, day
+    return found
 
 
 def day_by_id(deps: Deps, team_id: str, day_id: int) -> tuple[Standup, StandupDay]:
+    """A day of one of the team's stand-ups, by the id its Answer button carries."""
     with session_scope(deps.engine) as session:
-        day = session.get(StandupDay, day_id)
-        standup = session.get(Standup, day.standup_id) if day else None
-    if day is None or standup is None or standup.team_id != team_id:
+        found = store.day_with_standup(session, day_id=day_id)
+    if found is None or found[0].team_id != team_id:
         raise NotFound("That stand-up no longer exists.")
-    return standup, day
+    return found
 
 
 def record(deps: Deps, standup: Standup, day: StandupDay, *, user_id: str, answers: dict[str, str],
            message_ts: str | None = None) -> StandupAnswer:
-    """Store (or replace, for an edit) one person's answers for the day, and carry their blocker forward."""
+    """Store (or replace, for an edit) one person's answers for the day, carry their blocker forward, and show the
+    new count on the day's post."""
     answers = {q: redact(text).text[:3000] for q, text in answers.items() if text.strip()}
     blocker = rules.blocker_of(answers, standup.questions)
     now = deps.clock()
     late = now > rules.local_moment(day.day, standup.time, standup.timezone, plus_minutes=standup.summary_minutes)
     with session_scope(deps.engine) as session:
-        stmt = select(StandupAnswer).where(StandupAnswer.standup_day_id == day.id, StandupAnswer.user_id == user_id)
-        row = session.execute(stmt).scalar_one_or_none()
-        if row is None:
-            row = StandupAnswer(standup_day_id=day.id, standup_id=standup.id, user_id=user_id, late=late)
-        row.answers, row.blocker, row.answered_at = answers, blocker, now
-        row.message_ts = message_ts or row.message_ts
-        session.add(row)
-        _carry_blocker(session, standup.id, user_id, blocker, day.day)
-    refresh_parent(deps, standup, day)
+        row = store.save_answer(session, standup_id=standup.id, day_id=day.id, user_id=user_id, answers=answers,
+                                blocker=blocker, late=late, now=now, message_ts=message_ts)
+        store.carry_blocker(session, standup_id=standup.id, user_id=user_id, text=blocker, day=day.day,
+                            same=rules.same_blocker)
+        answered = len(store.answered_users(session, day_id=day.id))
+        blockers = len(store.open_blockers(session, standup_id=standup.id))
+    _refresh_parent(deps, standup, day, answered=answered, blockers=blockers)
     return row
 
 
-def _carry_blocker(session, standup_id: int, user_id: str, blocker: str | None, day: date) -> None:
-    stmt = select(StandupBlocker).where(StandupBlocker.standup_id == standup_id, StandupBlocker.user_id == user_id,
-                                        StandupBlocker.resolved_on.is_(None))
-    open_ones = list(session.execute(stmt).scalars())
-    match = next((b for b in open_ones if blocker and rules.same_blocker(b.text, blocker)), None)
-    for other in open_ones:
-        if other is not match:
-            other.resolved_on = day  # not reported any more: solved
-            session.add(other)
-    if match is not None:
-        match.text, match.last_day = blocker, day
-        session.add(match)
-    elif blocker:
-        session.add(StandupBlocker(standup_id=standup_id, user_id=user_id, text=blocker, first_day=day, last_day=day))
+def _refresh_parent(deps: Deps, standup: Standup, day: StandupDay, *, answered: int, blockers: int) -> None:
+    text, parts = _parent_message(standup, day.day, day.id, answered=answered, blockers=blockers)
+    try:
+        call(deps.client, "chat_update", channel=standup.channel_id, ts=day.parent_ts, text=text, blocks=parts)
+    except SlackError as exc:
+        logger.warning("could not update the stand-up post: %s", exc.code)
 
 
 def thread_reply(deps: Deps, event: dict) -> bool:
@@ -565,8 +551,9 @@ def _typed_answers(reply: replies.ThreadReply, questions: list[str]) -> dict[str
 
 
 def blocker(deps: Deps, blocker_id: int) -> StandupBlocker:
+    """A carried blocker, by the id its buttons carry."""
     with session_scope(deps.engine) as session:
-        row = session.get(StandupBlocker, blocker_id)
+        row = store.blocker_by_id(session, blocker_id=blocker_id)
     if row is None:
         raise NotFound("That blocker no longer exists.")
     return row
@@ -579,19 +566,14 @@ def participation_report(deps: Deps, team_id: str, channel_id: str, span: str, t
     """On time / late / missed per person, and the blockers, over the last week or month."""
     start = today - timedelta(days=7 if span == "week" else 30)
     with session_scope(deps.engine) as session:
-        standups = list(session.execute(select(Standup).where(Standup.team_id == team_id,
-                                                              Standup.channel_id == channel_id)).scalars())
+        standups = store.standups_in_channel(session, team_id=team_id, channel_id=channel_id)
         if not standups:
             raise UserInputError("There is no stand-up in that channel.")
         lines = []
         for standup in standups:
-            days = list(session.execute(select(StandupDay).where(
-                StandupDay.standup_id == standup.id, StandupDay.kind == "standup", StandupDay.day >= start,
-                StandupDay.day <= today)).scalars())
-            answers = list(session.execute(select(StandupAnswer).where(
-                StandupAnswer.standup_day_id.in_([d.id for d in days]))).scalars()) if days else []
-            blockers = list(session.execute(select(StandupBlocker).where(
-                StandupBlocker.standup_id == standup.id, StandupBlocker.last_day >= start)).scalars())
+            days = store.days_posted(session, standup_id=standup.id, start=start, end=today)
+            answers = store.answers_of_days(session, day_ids=[d.id for d in days])
+            blockers = store.blockers_since(session, standup_id=standup.id, start=start)
             lines.append(_participation(standup, days, answers, blockers, today))
     return f"*Stand-up report — last {'7' if span == 'week' else '30'} days*\n" + "\n".join(lines)
 
