@@ -13,6 +13,7 @@ from slack_bolt import App
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot import commands, home, installs, jobs
+from bot.bugs.jira_mirror import BugMirror
 from bot.commands import bug as bug_command
 from bot.commands import incident as incident_command
 from bot.deps import Deps
@@ -23,10 +24,13 @@ from bot.gateways.names import Names
 from bot.gateways.slack import build_web_client
 from bot.grader import llm_grader, narrator, risk_reader
 from bot.http import HttpServer, JiraWebhook, WsgiApp
+from bot.incidents.jira_mirror import IncidentMirror
 from bot.logs import configure_logging, quiet_bolt_token_warning
 from bot.metrics import Metrics
 from bot.mirror import sync
+from bot.mirror.plugins import MirrorPlugins
 from bot.quality import api as quality_api
+from bot.risks.jira_mirror import RiskMirror
 from bot.scheduler import Scheduler
 from bot.settings import ConfigError, Settings
 from bot.work import WorkQueue
@@ -67,7 +71,12 @@ def build_deps(settings: Settings) -> Deps:
                 llm=llm_grader(settings, llm), risk_llm=risk_reader(settings, llm), narrator=narrator(settings, llm),
                 # Built lazily by the Jira jobs on first use: its constructor calls Jira, never at start-up.
                 jira=JiraGateway(settings) if settings.jira_configured else None,
-                names=Names(client))
+                names=Names(client), mirror=mirror_plugins())
+
+
+def mirror_plugins() -> MirrorPlugins:
+    """What the Jira mirror knows of each feature it mirrors; the mirror itself imports none of them."""
+    return MirrorPlugins([BugMirror(), RiskMirror(), IncidentMirror()])
 
 
 def build(settings: Settings) -> Runtime:

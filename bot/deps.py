@@ -11,6 +11,7 @@ from slack_sdk import WebClient
 from sqlalchemy.engine import Engine
 
 from bot.metrics import Metrics
+from bot.mirror.plugins import MirrorPlugins
 from bot.registry import CommandSpec
 from bot.settings import Settings
 from storage.clock import Clock, system_clock
@@ -48,6 +49,9 @@ class Deps:
     work: WorkQueue | None = None
     # Names for Slack ids (`U0BOB` → `bob`), for files, CSV, Jira and charts; ids stay ids until set.
     names: Callable[[str], str | None] = field(default=lambda _id: None)
+    # What the Jira mirror knows of each kind it mirrors (bugs, risks, incidents), registered by the
+    # composition root: the mirror imports no feature.
+    mirror: MirrorPlugins = field(default_factory=MirrorPlugins)
 
     def __post_init__(self) -> None:
         self.started_at = self.clock()

@@ -85,7 +85,7 @@ def test_every_jira_request_the_bot_makes_matches_the_published_spec(bot_factory
         bug = session.exec(select(Bug).where(Bug.readable_id == "B-1")).one()
     # Prism's search always finds an issue, so the worker never reaches its create: send the very fields it
     # would, through the same gateway call.
-    fields = content.create_fields(mapping.resolve(deps.settings, deps.jira), "bug", bug,
+    fields = content.create_fields(mapping.resolve(deps.settings, deps.jira), deps.mirror.of(bug), bug,
                                    permalink="https://example.slack.com/archives/C/p1")
     assert deps.jira.create(fields)[1]
     # People: the user search by e-mail and the assignee call (Prism's example user is inactive, so the worker

@@ -14,10 +14,15 @@ from bot.gateways.jira_gateway import JiraNotFound, JiraRejected, ProjectMeta
 from bot.settings import JIRA_KINDS, JIRA_PRIORITY_KEYS, Settings, jira_ids
 
 if TYPE_CHECKING:
+    from bot.deps import Deps
     from bot.gateways.jira_gateway import JiraGateway
 
-# The issue type each kind of item becomes, first name the project has wins.
-TYPE_NAMES: dict[str, tuple[str, ...]] = {"bug": ("Bug",), "risk": ("Risk", "Task"), "incident": ("Incident", "Bug")}
+TypeNames = dict[str, tuple[str, ...]]  # kind → the names of the issue types it may become
+
+# The issue type each kind the settings know (JIRA_KINDS) becomes, first name the project has wins. The running
+# bot takes them from its mirror plugins (`MirrorPlugins.type_names`); these are for callers without them
+# (`pmbot doctor`), and a test keeps the two the same.
+TYPE_NAMES: TypeNames = {"bug": ("Bug",), "risk": ("Risk", "Task"), "incident": ("Incident", "Bug")}
 # Priorities by name: Jira's default scheme first, then the older Blocker … Trivial scheme.
 _BY_GRADE = {"1": ("Highest", "Blocker"), "2": ("High", "Critical"), "3": ("Medium", "Major"),
              "4": ("Low", "Minor"), "5": ("Lowest", "Trivial")}
@@ -48,16 +53,18 @@ class Mapping:
     issue_types: dict[str, Choice] = field(default_factory=dict)
     priorities: dict[str, Choice] = field(default_factory=dict)
     components: dict[str, str] = field(default_factory=dict)
+    # The kinds in use and the issue type names each may become.
+    type_names: TypeNames = field(default_factory=lambda: dict(TYPE_NAMES))
 
     @property
     def complete(self) -> bool:
         """Whether every type and priority is named, so Jira need not be asked."""
-        return set(self.issue_types) == set(JIRA_KINDS) and set(self.priorities) == set(JIRA_PRIORITY_KEYS)
+        return set(self.type_names) <= set(self.issue_types) and set(self.priorities) == set(JIRA_PRIORITY_KEYS)
 
     def issue_type_id(self, kind: str) -> str:
         choice = self.issue_types.get(kind)
         if choice is None:
-            names = " or ".join(f"“{n}”" for n in TYPE_NAMES[kind])
+            names = " or ".join(f"“{n}”" for n in self.type_names.get(kind, ()))
             raise MappingMissing(f"project {self.project} has no issue type named {names} for {kind}s; set "
                                  f"JIRA_ISSUE_TYPES (e.g. {kind}=10004) to the id of the type to use")
         return choice.id
@@ -75,21 +82,24 @@ class Mapping:
         return None
 
 
-def explicit(settings: Settings) -> Mapping:
-    """What the settings alone say."""
+def explicit(settings: Settings, type_names: TypeNames | None = None) -> Mapping:
+    """What the settings alone say; `type_names` as in `resolve`."""
     types = jira_ids(settings.jira_issue_types, "JIRA_ISSUE_TYPES", keys=JIRA_KINDS)
     priorities = jira_ids(settings.jira_priorities, "JIRA_PRIORITIES", keys=JIRA_PRIORITY_KEYS)
     return Mapping(project=settings.jira_project or "",
                    issue_types={k: Choice(v, None, FROM_SETTINGS) for k, v in types.items()},
                    priorities={k: Choice(v, None, FROM_SETTINGS) for k, v in priorities.items()},
-                   components=jira_ids(settings.jira_components, "JIRA_COMPONENTS", keys=JIRA_KINDS))
+                   components=jira_ids(settings.jira_components, "JIRA_COMPONENTS", keys=JIRA_KINDS),
+                   type_names=dict(TYPE_NAMES if type_names is None else type_names))
 
 
-def resolve(settings: Settings, gateway: JiraGateway | None, *, with_names: bool = False) -> Mapping:
+def resolve(settings: Settings, gateway: JiraGateway | None, *, with_names: bool = False,
+            type_names: TypeNames | None = None) -> Mapping:
     """The mapping in use: the settings' ids, and for what they leave out, the project's names (Jira is asked
-    only then, or when `with_names` wants Jira's names for the ids given). Raises JiraUnavailable when Jira must
-    be asked and cannot be; MappingMissing when the project is not there."""
-    given = explicit(settings)
+    only then, or when `with_names` wants Jira's names for the ids given). `type_names` are the kinds to map and
+    their issue type names (the mirror plugins'); TYPE_NAMES when not given. Raises JiraUnavailable when Jira
+    must be asked and cannot be; MappingMissing when the project is not there."""
+    given = explicit(settings, type_names)
     if gateway is None or (given.complete and not with_names):
         return given
     try:
@@ -102,10 +112,15 @@ def resolve(settings: Settings, gateway: JiraGateway | None, *, with_names: bool
     return _fill(given, meta)
 
 
+def in_use(deps: Deps) -> Mapping:
+    """The mapping of the running bot's kinds (those its mirror plugins name), as `resolve` finds it."""
+    return resolve(deps.settings, deps.jira, type_names=deps.mirror.type_names())
+
+
 def _fill(given: Mapping, meta: ProjectMeta) -> Mapping:
     types, priorities = dict(given.issue_types), dict(given.priorities)
-    for kind in JIRA_KINDS:
-        if kind not in types and (found := _by_name(meta.issue_types, TYPE_NAMES[kind])) is not None:
+    for kind, type_names in given.type_names.items():
+        if kind not in types and (found := _by_name(meta.issue_types, type_names)) is not None:
             types[kind] = found
     names_of = dict(meta.priorities)
     for key in JIRA_PRIORITY_KEYS:
@@ -115,7 +130,7 @@ def _fill(given: Mapping, meta: ProjectMeta) -> Mapping:
             priorities[key] = found
     names_of_types = dict(meta.issue_types)
     types = {k: Choice(c.id, c.name or names_of_types.get(c.id), c.source) for k, c in types.items()}
-    return Mapping(given.project, types, priorities, given.components)
+    return Mapping(given.project, types, priorities, given.components, given.type_names)
 
 
 def _by_name(offered: tuple[tuple[str, str], ...], names: tuple[str, ...]) -> Choice | None:

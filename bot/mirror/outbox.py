@@ -25,42 +25,46 @@ from bot.domain.text import NameLookup, escape_mrkdwn, readable, truncate
 from bot.errors import SlackError
 from bot.gateways.jira_gateway import STATE_FIELDS, JiraNotFound, JiraRejected, JiraUnavailable
 from bot.gateways.slack import admin_channel, call, post_in_channel
-from bot.mirror import content, mapping, people
-from bot.mirror.content import Item
+from bot.mirror import content, gone, mapping, people, remote, slack_side
 from bot.mirror.mapping import MappingMissing
+from bot.mirror.plugins import kind_of
 from bot.settings import jira_transition_names
 from storage import jira as repo
 from storage.db import session_scope
-from storage.models import Bug, Incident, JiraLink, JiraOutbox, Risk
+from storage.models import JiraLink, JiraOutbox
 
 if TYPE_CHECKING:
     from bot.deps import Deps
+    from bot.mirror.plugins import Mirrored
 
 logger = logging.getLogger(__name__)
 
-MODELS: dict[str, type[Bug] | type[Risk] | type[Incident]] = {"bug": Bug, "risk": Risk, "incident": Incident}
 BACKOFF_START, BACKOFF_CAP = timedelta(seconds=30), timedelta(minutes=15)
 REJECTED_START, REJECTED_CAP = timedelta(minutes=1), timedelta(hours=1)
 NOT_READY_DELAY = timedelta(seconds=20)
 DONE, WAIT, DROPPED = "done", "wait", "dropped"
 
 
-def record(session: Session, deps: Deps, item: Item, op: str, **payload) -> None:
-    """Note a change to mirror, inside the caller's transaction. Nothing when Jira is off; never for drills."""
-    if deps.jira is None or (isinstance(item, Incident) and item.drill):
+def record(session: Session, deps: Deps, item: Mirrored, op: str, **payload) -> None:
+    """Note a change to mirror, inside the caller's transaction. Nothing when Jira is off, nor for what its kind
+    never mirrors (drills)."""
+    if deps.jira is None:
+        return
+    plugin = deps.mirror.of(item)
+    if plugin.excluded(item):
         return
     if item.id is None:
         session.flush()
-    repo.enqueue(session, team_id=item.team_id, kind=content.KIND_OF[type(item)], entity_id=item.id,
+    repo.enqueue(session, team_id=item.team_id, kind=plugin.kind, entity_id=item.id,
                  readable_id=item.readable_id, op=op, payload=payload, now=deps.clock())
 
 
-def jira_of(session: Session, item: Item) -> JiraLink | None:
+def jira_of(session: Session, item: Mirrored) -> JiraLink | None:
     """The Jira twin of an item, if it has one yet."""
-    return repo.link_for(session, team_id=item.team_id, kind=content.KIND_OF[type(item)], entity_id=item.id)
+    return repo.link_for(session, team_id=item.team_id, kind=kind_of(item), entity_id=item.id)
 
 
-def link_of(deps: Deps, item: Item) -> JiraLink | None:
+def link_of(deps: Deps, item: Mirrored) -> JiraLink | None:
     """The same, for code with no session open: no query at all when Jira is off."""
     if deps.jira is None:
         return None
@@ -147,9 +151,11 @@ def _attempt(deps: Deps, row: JiraOutbox, run: Run, now: datetime) -> bool:
 
 
 def _deliver_one(deps: Deps, row: JiraOutbox) -> str:
-    """Deliver one row: DONE, WAIT (a bug still being graded) or DROPPED (its issue was deleted)."""
+    """Deliver one row: DONE, WAIT (an item not ready yet, e.g. a bug still being graded) or DROPPED (its issue
+    was deleted)."""
+    plugin = deps.mirror.for_kind(row.kind)
     with session_scope(deps.engine) as session:
-        item = session.get(MODELS[row.kind], row.entity_id)
+        item = session.get(plugin.model, row.entity_id)
         any_link = repo.any_link_for(session, team_id=row.team_id, kind=row.kind, entity_id=row.entity_id)
     if item is None:
         return DONE  # deleted since: nothing left to mirror
@@ -163,7 +169,7 @@ def _deliver_one(deps: Deps, row: JiraOutbox) -> str:
         if any_link is not None and not deps.settings.jira_recreate_deleted:
             return _drop(deps, row, f"{any_link.jira_key} was deleted in Jira; link another issue to mirror "
                                     f"{row.readable_id} again")
-        if isinstance(item, Bug) and item.grade is None:
+        if not plugin.ready(item):
             return WAIT
         # A create, or a change to an item whose create was never mirrored (Jira was off back then, or its issue
         # was deleted and JIRA_RECREATE_DELETED is on): create it now from its current state, which has the change.
@@ -173,24 +179,25 @@ def _deliver_one(deps: Deps, row: JiraOutbox) -> str:
     return DONE
 
 
-def _to_twin(deps: Deps, row: JiraOutbox, item: Item, link: JiraLink) -> None:
+def _to_twin(deps: Deps, row: JiraOutbox, item: Mirrored, link: JiraLink) -> None:
     """A change to an item that has its Jira twin: fields, a comment, its status, its assignee."""
     gateway = deps.jira
     assert gateway is not None
+    plugin = deps.mirror.for_kind(row.kind)
     target = link.jira_id or link.jira_key
     if row.op == "fields":
-        chosen = mapping.resolve(deps.settings, gateway)
-        fields = content.kept_fields(chosen, row.kind, item, permalink=_permalink(deps, item), names=deps.names)
+        chosen = mapping.in_use(deps)
+        fields = content.kept_fields(chosen, plugin, item, permalink=_permalink(deps, item), names=deps.names)
         if link.origin == "linked":  # someone else's issue: keep its summary and description
             fields = {k: v for k, v in fields.items() if k == "priority"}
-        gateway.edit(target, fields, update=content.label_update(row.kind, item))
+        gateway.edit(target, fields, update=content.label_update(plugin, item, deps.mirror.derived_labels()))
         if "priority" in fields and fields["priority"]["id"] != link.priority_id:
             _settle(deps, link, priority_id=fields["priority"]["id"])
     elif row.op == "comment":
         gateway.comment(target, _comment(row.payload, deps.names))
     elif row.op in ("close", "reopen"):
         # The item's state now, not the row's verb: a close replayed after a reopen must not close the issue.
-        done = content.is_done(item)
+        done = plugin.is_done(item)
         if link.status_done is not done:
             setting = deps.settings.jira_transition_close if done else deps.settings.jira_transition_reopen
             status = gateway.transition(target, jira_transition_names(setting), shown=link.jira_key)
@@ -201,11 +208,11 @@ def _to_twin(deps: Deps, row: JiraOutbox, item: Item, link: JiraLink) -> None:
         _assign(deps, link, item, target)
 
 
-def _assign(deps: Deps, link: JiraLink, item: Item, target: str) -> None:
+def _assign(deps: Deps, link: JiraLink, item: Mirrored, target: str) -> None:
     """Give the issue the Jira account of the item's assignee here (by e-mail), or say in the thread why not."""
     gateway = deps.jira
     assert gateway is not None
-    slack_user = people.assignee_of(item)
+    slack_user = deps.mirror.of(item).assignee_of(item)
     if slack_user is None:
         if link.assignee_id is not None:
             gateway.assign(target, None)
@@ -237,10 +244,8 @@ def _assign(deps: Deps, link: JiraLink, item: Item, target: str) -> None:
     _settle(deps, link, assignee_id=account, assignee=name)
 
 
-def _say(deps: Deps, item: Item, text: str) -> None:
-    from bot.mirror import slack_side
-
-    slack_side.say_in_thread(deps, content.KIND_OF[type(item)], item, text)
+def _say(deps: Deps, item: Mirrored, text: str) -> None:
+    slack_side.say_in_thread(deps, item, text)
 
 
 def _settle(deps: Deps, link: JiraLink, **values) -> None:
@@ -254,11 +259,9 @@ def _settle(deps: Deps, link: JiraLink, **values) -> None:
     except (JiraUnavailable, JiraRejected):
         _snapshot(deps, link, **values)  # what we set is known; how new it is, the next read will tell
         return
-    from bot.mirror import sync
-
-    seen = sync.state_of(issue)
+    seen = remote.state_of(issue)
     agrees = all(getattr(seen, name, value) == value for name, value in values.items() if name != "status_name")
-    stamp = sync.version_of(issue, None) if agrees else (None, None)
+    stamp = remote.version_of(issue, None) if agrees else (None, None)
     extra = {"seen_at": stamp[0], "seen_change": stamp[1]} if stamp[0] is not None else {}
     _snapshot(deps, link, **values, **extra)
 
@@ -275,14 +278,12 @@ def _gone(deps: Deps, row: JiraOutbox, why: str) -> bool:
     """Jira answered 404 for the item's issue: unlink it (once), and drop this row and those behind it. False
     (a failure, retried, then an admin alert) when it cannot be the issue: the item has no live link, or our
     account cannot see the issue's project any more, where every issue answers 404."""
-    from bot.mirror import links
-
     with session_scope(deps.engine) as session:
         link = repo.link_for(session, team_id=row.team_id, kind=row.kind, entity_id=row.entity_id)
     if link is None or deps.jira is None or not deps.jira.can_see_project(link.jira_key.rsplit("-", 1)[0]):
         return False
     _drop(deps, row, f"Jira answered 404: {why}")
-    links.unlink(deps, link, reason="not_found_on_link" if row.op == "adopt" else "not_found")
+    gone.unlink(deps, link, reason="not_found_on_link" if row.op == "adopt" else "not_found")
     return True
 
 
@@ -292,19 +293,20 @@ def _comment(payload: dict, names: NameLookup | None = None) -> str:
     return f"{text} _(from Slack{', by ' + wiki.escape(who) if who else ''})_"
 
 
-def _create(deps: Deps, row: JiraOutbox, item: Item) -> None:
+def _create(deps: Deps, row: JiraOutbox, item: Mirrored) -> None:
     gateway = deps.jira
     assert gateway is not None
-    chosen = mapping.resolve(deps.settings, gateway)
+    plugin = deps.mirror.for_kind(row.kind)
+    chosen = mapping.in_use(deps)
     label = content.our_label(item.team_id, item.readable_id)
     found = gateway.find_by_label(label)
     if found is not None:
         issue_id, key = str(found["id"]), str(found["key"])
         status = (found.get("fields") or {}).get("status") or {}
         done = ((status.get("statusCategory") or {}).get("key") == "done") if status else False
-        priority = chosen.priority_id(content.priority_key(row.kind, item))
+        priority = chosen.priority_id(plugin.priority_key(item))
     else:
-        fields = content.create_fields(chosen, row.kind, item, permalink=_permalink(deps, item), names=deps.names)
+        fields = content.create_fields(chosen, plugin, item, permalink=_permalink(deps, item), names=deps.names)
         issue_id, key = gateway.create(fields)
         done, priority = False, (fields.get("priority") or {}).get("id")
     with session_scope(deps.engine) as session:
@@ -313,18 +315,16 @@ def _create(deps: Deps, row: JiraOutbox, item: Item) -> None:
                                  readable_id=row.readable_id, jira_key=key, jira_id=issue_id,
                                  url=gateway.browse_url(key), origin="created", status_done=done,
                                  priority_id=priority, created_at=deps.clock()))
-            if people.assignee_of(item) is not None:  # its own row: a failure there must not undo the create
+            if plugin.assignee_of(item) is not None:  # its own row: a failure there must not undo the create
                 record(session, deps, item, "assign")
     logger.info("jira: %s mirrored as %s%s", row.readable_id, key, " (found by its label)" if found else "")
     _show_key(deps, row.kind, item.id)
 
 
-def _adopt(deps: Deps, row: JiraOutbox, item: Item, link: JiraLink | None) -> None:
+def _adopt(deps: Deps, row: JiraOutbox, item: Mirrored, link: JiraLink | None) -> None:
     """An existing Jira issue linked by hand: read its state, mark it with our label, say so in Jira."""
     gateway = deps.jira
     assert gateway is not None and link is not None
-    from bot.mirror import sync
-
     issue = gateway.issue(link.jira_key, fields=[*STATE_FIELDS, "labels"])
     fields = issue.get("fields") or {}
     ours = ["pmbot", f"pmbot-{row.kind}", content.our_label(item.team_id, item.readable_id)]
@@ -341,8 +341,8 @@ def _adopt(deps: Deps, row: JiraOutbox, item: Item, link: JiraLink | None) -> No
                          f"so {item.readable_id} is not linked to it.")
         _show_key(deps, row.kind, item.id)
         return
-    seen = sync.state_of(issue)
-    stamp = sync.version_of(issue, None)
+    seen = remote.state_of(issue)
+    stamp = remote.version_of(issue, None)
     _snapshot(deps, link, jira_id=str(issue.get("id") or "") or None, jira_key=str(issue.get("key") or link.jira_key),
               status_done=seen.status_done, status_name=seen.status_name, priority_id=seen.priority_id,
               assignee_id=seen.assignee_id, assignee=seen.assignee, seen_at=stamp[0], seen_change=stamp[1])
@@ -356,8 +356,8 @@ def _snapshot(deps: Deps, link: JiraLink, **values) -> None:
         session.execute(update(JiraLink).where(JiraLink.id == link.id).values(**values))
 
 
-def _permalink(deps: Deps, item: Item) -> str | None:
-    channel, ts = _message_of(item)
+def _permalink(deps: Deps, item: Mirrored) -> str | None:
+    channel, ts = deps.mirror.of(item).message_of(item)
     if not channel or not ts:
         return None
     try:
@@ -366,18 +366,8 @@ def _permalink(deps: Deps, item: Item) -> str | None:
         return None
 
 
-def _message_of(item: Item) -> tuple[str | None, str | None]:
-    if isinstance(item, Incident):
-        if item.announcement_ts:
-            return item.announcement_channel, item.announcement_ts
-        return item.channel_id, item.runbook_ts
-    return item.message_channel, item.message_ts
-
-
 def _show_key(deps: Deps, kind: str, entity_id: int) -> None:
-    """Put the new Jira key on the item's Slack message (and the war room's bookmarks)."""
-    from bot.mirror import slack_side
-
+    """Put the new Jira key on the item's Slack message (and wherever else its kind shows it)."""
     try:
         slack_side.show_key(deps, kind, entity_id)
     except Exception:  # the issue exists; a message we could not update must not make us create it again

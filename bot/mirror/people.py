@@ -16,7 +16,6 @@ from bot.errors import SlackError
 from bot.gateways.slack import call
 from storage import jira as repo
 from storage.db import session_scope
-from storage.models import Bug, Incident, Risk
 
 if TYPE_CHECKING:
     from bot.deps import Deps
@@ -24,15 +23,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 MISS_TTL, HIT_TTL = timedelta(days=1), timedelta(days=30)
-
-
-def assignee_of(item: Bug | Risk | Incident) -> str | None:
-    """The Slack user who answers for the item: a bug's assignee, a risk's owner, an incident's commander."""
-    if isinstance(item, Bug):
-        return item.assignee_id
-    if isinstance(item, Risk):
-        return item.owner_id
-    return item.commander_id
 
 
 @dataclass(frozen=True)

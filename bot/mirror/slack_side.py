@@ -1,43 +1,36 @@
-"""Showing an item's Jira twin in Slack: the key on its card, a bookmark in an incident's war room."""
+"""Showing an item's Jira twin in Slack: the key on its message, a note in its thread. How each kind's message
+is drawn and where its thread is, its plugin says (`bot.mirror.plugins`)."""
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from bot.bugs import service as bugs
 from bot.errors import SlackError
 from bot.gateways.slack import call
-from bot.incidents import service as incidents
 from bot.installs import gone_teams
-from bot.risks import service as risks
 from storage import jira as repo
 from storage.db import session_scope
-from storage.models import Bug, Incident, Risk
 
 if TYPE_CHECKING:
     from bot.deps import Deps
+    from bot.mirror.plugins import Mirrored
 
 logger = logging.getLogger(__name__)
 
 
-def redraw(deps: Deps, kind: str, entity_id: int) -> Bug | Risk | Incident | None:
+def redraw(deps: Deps, kind: str, entity_id: int) -> Any | None:
     """Re-render the item's message, e.g. with its Jira key, a new one, or none."""
     with session_scope(deps.engine) as session:
-        item = session.get({"bug": Bug, "risk": Risk, "incident": Incident}[kind], entity_id)
+        item = deps.mirror.load(session, kind, entity_id)
     if item is None:
         return None
-    if isinstance(item, Bug):
-        bugs.redraw(deps, item)
-    elif isinstance(item, Risk):
-        risks.redraw(deps, item)
-    else:
-        incidents.refresh(deps, item)
+    deps.mirror.for_kind(kind).redraw(deps, item)
     return item
 
 
 def show_key(deps: Deps, kind: str, entity_id: int) -> None:
-    """Re-render the item's message now that it has a Jira key (and bookmark it in a war room)."""
+    """Re-render the item's message now that it has a Jira key (and let its kind show it elsewhere too)."""
     item = redraw(deps, kind, entity_id)
     if item is None:
         return
@@ -45,22 +38,12 @@ def show_key(deps: Deps, kind: str, entity_id: int) -> None:
         link = repo.link_for(session, team_id=item.team_id, kind=kind, entity_id=entity_id)
     if link is None:
         return
-    if isinstance(item, Incident):
-        if item.channel_id and not item.archived:
-            try:
-                call(deps.client, "bookmarks_add", channel_id=item.channel_id, title=f"Jira {link.jira_key}",
-                     type="link", link=link.url)
-            except SlackError as exc:  # the announcement carries the key as well
-                logger.warning("could not bookmark %s in %s's war room: %s", link.jira_key, item.readable_id, exc.code)
+    deps.mirror.for_kind(kind).key_shown(deps, item, link)
 
 
-def say_in_thread(deps: Deps, kind: str, item: Bug | Risk | Incident, text: str) -> None:
+def say_in_thread(deps: Deps, item: Mirrored, text: str) -> None:
     """A short note where people follow the item: the card's thread, or the war room."""
-    if isinstance(item, Incident):
-        channel, thread = (item.channel_id, None) if item.channel_id and not item.archived else \
-            (item.announcement_channel, item.announcement_ts)
-    else:
-        channel, thread = item.message_channel, item.message_ts
+    channel, thread = deps.mirror.of(item).thread_of(item)
     if not channel or item.team_id in gone_teams(deps):  # an uninstalled team hears nothing more
         return
     kwargs = {"thread_ts": thread} if thread else {}

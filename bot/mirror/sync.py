@@ -15,23 +15,22 @@ import hmac
 import logging
 import math
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import update
 
 from bot.domain.text import escape_mrkdwn
 from bot.gateways.jira_gateway import SYNC_FIELDS, JiraUnavailable
-from bot.mirror import content, links, mapping, outbox, people, slack_side
-from bot.mirror.outbox import MODELS
+from bot.mirror import gone, mapping, people, slack_side
+from bot.mirror.remote import Seen, seen_by, state_of, version_of
 from storage import jira as repo
-from storage.bugs import record_change
 from storage.db import session_scope
-from storage.models import JIRA_USER, Bug, Incident, JiraLink, Risk
-from storage.risks import apply_changes
+from storage.models import JiraLink
 
 if TYPE_CHECKING:
     from bot.deps import Deps
+    from bot.mirror.plugins import Mirrored, MirrorPlugin
 
 logger = logging.getLogger(__name__)
 
@@ -77,68 +76,9 @@ def poll(deps: Deps, *, now: datetime | None = None) -> str:
 
 
 @dataclass(frozen=True)
-class Seen:
-    """The state of an issue that we mirror."""
-
-    status_done: bool | None
-    status_name: str | None
-    priority_id: str | None
-    assignee_id: str | None
-    assignee: str | None
-
-
-@dataclass(frozen=True)
 class Applied:
     changes: int = 0
     stale: bool = False
-
-
-def _seen(link: JiraLink) -> Seen:
-    return Seen(link.status_done, link.status_name, link.priority_id, link.assignee_id, link.assignee)
-
-
-def state_of(issue: dict[str, Any], link: JiraLink | None = None) -> Seen:
-    """What Jira says now; fields it did not send keep what the link knew."""
-    fields = issue.get("fields") or {}
-    known = _seen(link) if link is not None else Seen(None, None, None, None, None)
-    status = fields.get("status") or None
-    done = ((status.get("statusCategory") or {}).get("key") == "done") if status else known.status_done
-    priority = (fields.get("priority") or {}).get("id") if fields.get("priority") else known.priority_id
-    if "assignee" in fields:
-        person = fields.get("assignee") or {}
-        assignee_id = person.get("accountId") or person.get("name") or None
-        assignee = person.get("displayName") or ("someone" if assignee_id else None)  # never the id (an e-mail on DC)
-    else:
-        assignee_id, assignee = known.assignee_id, known.assignee
-    return Seen(done, status.get("name") if status else known.status_name, priority, assignee_id, assignee)
-
-
-def version_of(issue: dict[str, Any], event: dict[str, Any] | None) -> tuple[datetime | None, int | None]:
-    """How new a delivery is: the issue's `updated` (else the webhook's `timestamp`), and the changelog id."""
-    at = _jira_time((issue.get("fields") or {}).get("updated"))
-    if at is None and event is not None and isinstance(event.get("timestamp"), int | float):
-        at = datetime.fromtimestamp(event["timestamp"] / 1000, UTC)
-    change = None
-    if event is not None:
-        try:
-            change = int((event.get("changelog") or {}).get("id"))
-        except (TypeError, ValueError):
-            change = None
-    return at, change
-
-
-def _jira_time(value: Any) -> datetime | None:
-    """Jira's `2026-11-30T10:00:00.123+0000` (also with `Z` or `+00:00`)."""
-    if not isinstance(value, str) or not value:
-        return None
-    text = value.replace("Z", "+00:00")
-    if len(text) >= 5 and text[-5] in "+-" and text[-3] != ":":
-        text = text[:-2] + ":" + text[-2:]
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _stale(link: JiraLink, at: datetime | None, change: int | None) -> bool:
@@ -190,9 +130,9 @@ def apply_remote(deps: Deps, link: JiraLink, issue: dict[str, Any], event: dict[
             logger.info("jira: ignored a stale delivery for %s (%s): updated %s, change %s; already saw %s, "
                         "change %s", link.readable_id, key, at, change, link.seen_at, link.seen_change)
             return Applied(stale=True)
-        old, new = _seen(link), state_of(issue, link)
+        old, new = seen_by(link), state_of(issue, link)
         # What may need Jira is asked before the snapshot moves: a failure then leaves the change to a retry.
-        chosen = mapping.resolve(deps.settings, deps.jira) if link.kind == "bug" and new.priority_id and \
+        chosen = mapping.in_use(deps) if deps.mirror.for_kind(link.kind).follows_priority and new.priority_id and \
             new.priority_id != old.priority_id else None
         if _claim(deps, link, new, at, change, key):
             break
@@ -210,8 +150,8 @@ def _apply(deps: Deps, link: JiraLink, issue: dict[str, Any], old: Seen, new: Se
     """Bring the item in line with the state just claimed, and say so in its thread."""
     if old == new and key == link.jira_key:
         return Applied()
-    with session_scope(deps.engine) as session:
-        item = session.get(MODELS[link.kind], link.entity_id)
+    plugin = deps.mirror.for_kind(link.kind)
+    item = _load(deps, link)
     if item is None:
         return Applied()
     notes: list[str] = []
@@ -219,38 +159,41 @@ def _apply(deps: Deps, link: JiraLink, issue: dict[str, Any], old: Seen, new: Se
         if key != link.jira_key:
             notes.append(_moved(deps, link, item, issue, key))
         if old.status_done is not None and new.status_done != old.status_done:
-            notes.append(_status_changed(deps, link, item, new, key))
+            notes.append(_status_changed(deps, plugin, item, new, key))
         elif new.status_name != old.status_name and old.status_name is not None:
             notes.append(f"🔄 Jira: {key} is now *{escape_mrkdwn(new.status_name or '?')}*.")
         if old.priority_id is not None and new.priority_id != old.priority_id and new.priority_id:
-            with session_scope(deps.engine) as session:
-                item = session.get(MODELS[link.kind], link.entity_id)  # as the status change left it
-            notes.append(_priority_changed(deps, link, item, issue, new.priority_id, key, chosen))
+            item = _load(deps, link)  # as the status change left it
+            notes.append(_priority_changed(deps, plugin, item, issue, new.priority_id, key, chosen))
         if new.assignee_id != old.assignee_id:
-            with session_scope(deps.engine) as session:
-                item = session.get(MODELS[link.kind], link.entity_id)
-            notes.append(_assignee_changed(deps, item, issue, new, key))
+            item = _load(deps, link)
+            notes.append(_assignee_changed(deps, plugin, item, issue, new, key))
     finally:  # what was applied is said, even when a later part failed
         notes = [n for n in notes if n]
         if notes:
-            with session_scope(deps.engine) as session:
-                item = session.get(MODELS[link.kind], link.entity_id)
-            slack_side.say_in_thread(deps, link.kind, item, "\n".join(notes))
+            slack_side.say_in_thread(deps, _load(deps, link), "\n".join(notes))
     return Applied(len(notes))
 
 
-def _moved(deps: Deps, link: JiraLink, item, issue: dict[str, Any], key: str) -> str:
+def _load(deps: Deps, link: JiraLink) -> Any | None:
+    with session_scope(deps.engine) as session:
+        return deps.mirror.load(session, link.kind, link.entity_id)
+
+
+def _moved(deps: Deps, link: JiraLink, item: Mirrored, issue: dict[str, Any], key: str) -> str:
     project = (issue.get("fields") or {}).get("project") or {}
     where = f" (project {escape_mrkdwn(project.get('name') or project.get('key'))})" if project else ""
     slack_side.redraw(deps, link.kind, link.entity_id)  # the card (or announcement) shows the new key
     return f"🔀 Jira: {link.jira_key} was moved to {key}{where}; {item.readable_id} follows it."
 
 
-def _assignee_changed(deps: Deps, item, issue: dict[str, Any], new: Seen, key: str) -> str:
-    """A person assigned in Jira becomes the assignee here when we know who they are in Slack."""
+def _assignee_changed(deps: Deps, plugin: MirrorPlugin, item: Mirrored, issue: dict[str, Any], new: Seen,
+                      key: str) -> str:
+    """A person assigned in Jira becomes the assignee here when we know who they are in Slack (and the item's
+    kind follows Jira's assignee)."""
     if new.assignee_id is None:
-        if isinstance(item, Bug) and item.assignee_id is not None:
-            _set_assignee(deps, item, None)
+        if plugin.assignee_of(item) is not None and plugin.follow_assignee(deps, item, None):
+            _redraw(deps, plugin, item)
             return f"👤 Jira: {key} is unassigned, so {item.readable_id} is too."
         return f"👤 Jira: {key} is unassigned."
     who = escape_mrkdwn(new.assignee or new.assignee_id)
@@ -259,83 +202,43 @@ def _assignee_changed(deps: Deps, item, issue: dict[str, Any], new: Seen, key: s
     if slack_user is None:
         return (f"👤 Jira: {key} is assigned to {who}, whom I cannot match to anyone in Slack (Jira does not show "
                 f"their e-mail, or no one here has it), so {item.readable_id} stays as it was here.")
-    if people.assignee_of(item) == slack_user:
+    if plugin.assignee_of(item) == slack_user:
         return f"👤 Jira: {key} is assigned to {who}."
-    if isinstance(item, Incident):
-        return f"👤 Jira: {key} is assigned to <@{slack_user}>; the incident's commander here stays as it was."
-    _set_assignee(deps, item, slack_user)
-    role = "owner" if isinstance(item, Risk) else "assignee"
-    return f"👤 Jira: {key} is assigned to {who}, so <@{slack_user}> is {item.readable_id}'s {role} now."
+    if not plugin.follow_assignee(deps, item, slack_user):
+        return (f"👤 Jira: {key} is assigned to <@{slack_user}>; the {plugin.kind}'s {plugin.role} here stays as it "
+                "was.")
+    _redraw(deps, plugin, item)
+    return f"👤 Jira: {key} is assigned to {who}, so <@{slack_user}> is {item.readable_id}'s {plugin.role} now."
 
 
-def _set_assignee(deps: Deps, item, slack_user: str | None) -> None:
-    with session_scope(deps.engine) as session:
-        row = session.get(type(item), item.id)
-        if isinstance(row, Risk):
-            apply_changes(session, risk=row, user_id=JIRA_USER, changes={"owner_id": slack_user}, now=deps.clock())
-        else:
-            row.assignee_id = slack_user
-            session.add(row)
-    _redraw(deps, row)
-
-
-def _status_changed(deps: Deps, link: JiraLink, item, new: Seen, key: str) -> str:
+def _status_changed(deps: Deps, plugin: MirrorPlugin, item: Mirrored, new: Seen, key: str) -> str:
     status = escape_mrkdwn(new.status_name or ("Done" if new.status_done else "open"))
-    if isinstance(item, Incident):
-        if new.status_done and item.status != "resolved":
-            return (f"🔄 Jira: {key} was moved to *{status}*. Resolve the incident here with "
-                    f"`/incident resolve <summary>` when it is over.")
-        return f"🔄 Jira: {key} was moved to *{status}*."
-    with session_scope(deps.engine) as session:
-        row = session.get(type(item), item.id)
-        if isinstance(row, Bug):
-            if new.status_done and row.status == "open":
-                row.status, row.closed_at, row.closed_by = "closed", deps.clock(), JIRA_USER
-                row.resolution = f"{new.status_name or 'Done'} in Jira ({key})"
-                verb = "closed"
-            elif not new.status_done and row.status == "closed":
-                row.status, row.closed_at, row.closed_by, row.resolution = "open", None, None, None
-                verb = "reopened"
-            else:
-                return f"🔄 Jira: {key} was moved to *{status}*."
-            session.add(row)
-        else:
-            assert isinstance(row, Risk)
-            if new.status_done and row.status not in ("closed", "accepted"):
-                why = f"{new.status_name or 'Done'} in Jira ({key})"
-                apply_changes(session, risk=row, user_id=JIRA_USER, changes={"status": "closed", "close_reason": why},
-                              now=deps.clock())
-                verb = "closed"
-            elif not new.status_done and row.status in ("closed", "accepted"):
-                apply_changes(session, risk=row, user_id=JIRA_USER,
-                              changes={"status": "open", "close_reason": None, "accepted_until": None},
-                              now=deps.clock())
-                verb = "reopened"
-            else:
-                return f"🔄 Jira: {key} was moved to *{status}*."
-    _redraw(deps, row)
-    return f"🔄 Jira: {key} was moved to *{status}*, so {row.readable_id} is {verb}."
+    moved = f"🔄 Jira: {key} was moved to *{status}*"
+    verb = plugin.follow_status(deps, item, done=bool(new.status_done),
+                                why=f"{new.status_name or 'Done'} in Jira ({key})")
+    if verb is not None:
+        _redraw(deps, plugin, item)
+        return f"{moved}, so {item.readable_id} is {verb}."
+    if new.status_done and plugin.close_hint and not plugin.is_done(item):
+        return f"{moved}. {plugin.close_hint}"
+    return f"{moved}."
 
 
-def _priority_changed(deps: Deps, link: JiraLink, item, issue: dict[str, Any], priority: str, key: str,
-                      chosen: mapping.Mapping | None) -> str:
+def _priority_changed(deps: Deps, plugin: MirrorPlugin, item: Mirrored, issue: dict[str, Any], priority: str,
+                      key: str, chosen: mapping.Mapping | None) -> str:
     name = escape_mrkdwn(((issue.get("fields") or {}).get("priority") or {}).get("name") or priority)
-    grade = chosen.grade_of(priority) if isinstance(item, Bug) and chosen is not None else None
-    if not isinstance(item, Bug) or grade is None or grade == item.grade or item.status != "open":
-        return f"⚖️ Jira: {key}'s priority is now *{name}*."
-    with session_scope(deps.engine) as session:
-        row = session.get(Bug, item.id)
-        before = row.grade
-        record_change(session, bug=row, user_id=JIRA_USER, kind="change", to_grade=grade,
-                      reason=f"priority set to {name} in Jira ({key})", now=deps.clock())
-        outbox.record(session, deps, row, "fields")  # the grade label follows
-    _redraw(deps, row)
-    return f"⚖️ Jira: {key}'s priority is now *{name}*, so {row.readable_id} is grade {before} → {grade}."
+    said = f"⚖️ Jira: {key}'s priority is now *{name}*"
+    change = None if chosen is None else plugin.follow_priority(
+        deps, item, priority_id=priority, chosen=chosen, why=f"priority set to {name} in Jira ({key})")
+    if change is None:
+        return f"{said}."
+    _redraw(deps, plugin, item)
+    return f"{said}, so {item.readable_id} is {change}."
 
 
-def _redraw(deps: Deps, item) -> None:
+def _redraw(deps: Deps, plugin: MirrorPlugin, item: Mirrored) -> None:
     try:
-        slack_side.redraw(deps, content.KIND_OF[type(item)], item.id)
+        slack_side.redraw(deps, plugin.kind, item.id)
     except Exception:
         logger.warning("jira_sync: could not redraw %s", item.readable_id, exc_info=True)
 
@@ -367,8 +270,8 @@ def on_webhook(deps: Deps, payload: dict[str, Any]) -> str:
     if link is None:
         return "ignored: not one of ours"
     if event == "jira:issue_deleted":
-        gone = links.unlink(deps, link, reason="deleted")
-        return f"{link.readable_id} unlinked from {link.jira_key}" if gone else "ignored: unlinked already"
+        unlinked = gone.unlink(deps, link, reason="deleted")
+        return f"{link.readable_id} unlinked from {link.jira_key}" if unlinked else "ignored: unlinked already"
     if event.startswith("comment_") or event.startswith("worklog_"):
         return "ignored: comments and work logs are not mirrored to Slack"
     applied = apply_remote(deps, link, issue, payload)
