@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 if TYPE_CHECKING:
+    from bot.quality.pull import PullResult
     from bot.settings import Settings
 
 # Each verb imports what it needs when it runs: `pmbot --help` loads argparse and nothing heavy.
@@ -78,7 +79,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _quality_parser(sub) -> None:
-    """`pmbot quality plan|ingest`."""
+    """`pmbot quality plan|ingest|pull`."""
     quality = sub.add_parser("quality", help="the Quality Management Plan: set it from a file, ingest eval results")
     quality_sub = quality.add_subparsers(dest="quality_verb", metavar="ACTION")
     plan = quality_sub.add_parser("plan", help="set a team's plan from a YAML (or JSON) file")
@@ -91,6 +92,17 @@ def _quality_parser(sub) -> None:
     ingest.add_argument("--team", action="append", dest="teams", default=None,
                         help="a team id (repeatable); default: the one team with a plan")
     ingest.add_argument("--model", default=None, help="the model's name, when the file does not say")
+    pull = quality_sub.add_parser("pull", help="record the finished runs of an MLflow experiment (MLFLOW_TRACKING_URI) "
+                                               "against each team's plan; runs pulled before are not recorded again")
+    pull.add_argument("source", choices=["mlflow"], help="where the runs are")
+    pull.add_argument("--experiment", required=True, help="the experiment's name, exactly as MLflow shows it")
+    pull.add_argument("--team", action="append", dest="teams", default=None,
+                      help="a team id (repeatable); default: the one team with a plan")
+    pull.add_argument("--model", default=None,
+                      help="the model's name for runs that log no `model` param or tag (default: the experiment's)")
+    pull.add_argument("--fractions", default=None, metavar="all|NAME,NAME",
+                      help="metrics logged as 0-1 fractions, turned into %% where the plan measures them in %%: "
+                           "all, or names separated by commas (never guessed; default: none)")
 
 
 def _grader_parser(sub) -> None:
@@ -173,6 +185,8 @@ def _dispatch_admin(args: argparse.Namespace, settings: Settings, parser: argpar
         return _quality_plan(settings, args.file, args.team, args.channel)
     if args.verb == "quality" and args.quality_verb == "ingest":
         return _quality_ingest(settings, args.file, args.teams, args.model)
+    if args.verb == "quality" and args.quality_verb == "pull":
+        return _quality_pull(settings, args.experiment, args.teams, args.model, args.fractions)
     if args.verb in ("jira", "cost", "quality"):
         parser.parse_args([args.verb, "--help"])
     return 2
@@ -248,6 +262,58 @@ def _quality_ingest(settings: Settings, path: str, teams: list[str] | None, mode
         for note in results.notes:
             print(f"  note: {note}")
     return 0
+
+
+def _quality_pull(settings: Settings, experiment: str, teams: list[str] | None, model: str | None,
+                  fractions: str | None) -> int:
+    """Record an MLflow experiment's finished runs against each team's plan; a run pulled before is not new."""
+    from bot.domain.quality import QualityError
+    from bot.errors import PmbotError
+    from bot.gateways.mlflow import MlflowNotConfigured
+    from bot.quality import pull, service
+
+    if not settings.mlflow_tracking_uri:
+        print("pmbot: set MLFLOW_TRACKING_URI to your MLflow tracking server, e.g. http://mlflow.example.com:5000 "
+              "(and MLFLOW_TRACKING_TOKEN, or MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD, if it asks "
+              "for credentials)", file=sys.stderr)
+        return 2
+    try:
+        as_fractions = pull.parse_fractions(fractions)
+    except QualityError as exc:
+        print(f"pmbot: --fractions: {exc}".replace("`", ""), file=sys.stderr)
+        return 2
+    deps = _scheduler(settings).deps
+    planned = service.teams_with_plans(deps)
+    teams = teams or (planned if len(planned) == 1 else [])
+    if not teams:
+        print("pmbot: " + ("no team has a quality plan yet (`/quality plan`)" if not planned else
+                           f"several teams have a plan: say which with --team ({', '.join(planned)})"),
+              file=sys.stderr)
+        return 2
+    for team in teams:
+        try:
+            result = pull.pull_mlflow(deps, team_id=team, experiment=experiment, fractions=as_fractions, model=model)
+        except MlflowNotConfigured as exc:
+            print(f"pmbot: {exc}", file=sys.stderr)
+            return 2
+        except (QualityError, PmbotError) as exc:
+            print(f"pmbot: {team}: {exc}".replace("`", ""), file=sys.stderr)
+            return 1
+        _print_pull(team, result)
+    return 0
+
+
+def _print_pull(team: str, result: PullResult) -> None:
+    """Per team: what was read, what is new, and per new run what is out of target and the bugs it filed."""
+    print(f"{team}: MLflow experiment {result.experiment}: {result.read} run(s) read, {len(result.recorded)} new, "
+          f"{result.before} recorded before" + (f", {result.skipped} left out" if result.skipped else ""))
+    for r in result.recorded:
+        failed = ", ".join(o.metric.name for o in r.assessment.failed) or "none"
+        bugs = ", ".join(r.opened) or "none"
+        print(f"  run {r.run.id} {r.run.model} {r.run.version}".rstrip()
+              + f": out of target: {failed}; bugs filed: {bugs}")
+    for note in result.notes:
+        print(f"  note: {note}")
 
 
 def _cost_import(settings: Settings, path: str, channel: str, team: str | None, rate: str | None) -> int:

@@ -87,6 +87,13 @@ class Settings(BaseSettings):
     # Where the bot tells admins that something needs a person (Jira deliveries that gave up).
     pmbot_admin_channel: str | None = None
 
+    # MLflow (`pmbot quality pull mlflow`): the tracking server and its credentials, read as MLflow's own
+    # clients read them: a bearer token, or a user name and password (basic auth, which wins when both are set).
+    mlflow_tracking_uri: str | None = None
+    mlflow_tracking_token: SecretStr | None = None
+    mlflow_tracking_username: str | None = None
+    mlflow_tracking_password: SecretStr | None = None
+
     # Behaviour
     pmbot_escalation_channel: str | None = None
     pmbot_timezone: str = "UTC"
@@ -164,6 +171,19 @@ class Settings(BaseSettings):
         if value in (None, ""):
             return None
         return _http_url(value, info.field_name.upper())
+
+    @field_validator("mlflow_tracking_uri")
+    @classmethod
+    def _mlflow_tracking_uri(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        # MLflow also takes file paths and `databricks`; pmbot reads a tracking server over its REST API only.
+        # The value is not echoed: it may hold credentials (http://user:password@host).
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("MLFLOW_TRACKING_URI must be the http(s) URL of an MLflow tracking server, e.g. "
+                             "http://mlflow.example.com:5000 (file paths and databricks are not read)")
+        return value.strip().rstrip("/")
 
     @field_validator("database_url")
     @classmethod
