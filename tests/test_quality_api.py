@@ -218,3 +218,24 @@ def test_slack_down_while_a_run_is_judged_loses_no_bug_state_and_no_other_metric
     assert answer["bugs"] == {"opened": [], "updated": ["B-2"], "closed": ["B-1"]}
     by_id = {b.readable_id: b for b in bugs(bot)}
     assert by_id["B-1"].status == "closed" and by_id["B-2"].status == "open"
+
+
+def test_eval_files_ingested_on_either_database_count_once(bot: RunningBot) -> None:
+    from pathlib import Path
+
+    with_plan(bot)
+    data = (Path(__file__).parent / "data" / "quality" / "promptfoo_results.json").read_bytes()
+    results, recorded = service.ingest(bot.runtime.deps, team_id=TEAM, data=data, filename="results.json",
+                                       recorded_by="cli", model=None)
+    assert results.layout == "a promptfoo results file" and [r.created for r in recorded] == [True, True]
+    assert recorded[0].run.metrics["latency_p95"] == 1250  # chatbot plan: ≤ 500 ms, a breach
+    assert recorded[0].opened == ["B-1"]
+    _, again = service.ingest(bot.runtime.deps, team_id=TEAM, data=data, filename="results.json",
+                              recorded_by="cli", model=None)
+    filed = recorded[0].opened + recorded[1].opened
+    assert [r.created for r in again] == [False, False] and len(bugs(bot)) == len(filed)
+    lm_eval = (Path(__file__).parent / "data" / "quality" / "lm_eval_results.json").read_bytes()
+    results, recorded = service.ingest(bot.runtime.deps, team_id=TEAM, data=lm_eval, filename="lm.json",
+                                       recorded_by="cli")
+    assert results.layout == "lm-evaluation-harness results" and recorded[0].run.source == "lm-eval"
+    assert recorded[0].assessment.unplanned["hellaswag_acc_norm"] == pytest.approx(0.7412)
