@@ -7,15 +7,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from slack_sdk import WebClient
 from sqlalchemy.engine import Engine
 
+from bot.gateways.slack_port import SlackPort
 from bot.metrics import Metrics
 from bot.registry import CommandSpec
 from bot.settings import Settings
 from storage.clock import Clock, system_clock
 
 if TYPE_CHECKING:
+    from slack_sdk import WebClient
+
     from bot.gateways.jira_gateway import JiraGateway
     from bot.grader import LlmGrader, Narrator, RiskReader
     from bot.jobs.base import JobModule
@@ -27,6 +29,7 @@ class Deps:
     settings: Settings
     engine: Engine
     metrics: Metrics
+    # The raw slack_sdk client: for Bolt, and for the modules not yet asking `slack`.
     client: WebClient
     commands: tuple[CommandSpec, ...]
     jobs: dict[str, JobModule]
@@ -48,6 +51,10 @@ class Deps:
     work: WorkQueue | None = None
     # Names for Slack ids (`U0BOB` → `bob`), for files, CSV, Jira and charts; ids stay ids until set.
     names: Callable[[str], str | None] = field(default=lambda _id: None)
+    # What pmbot asks of Slack, by name (bot.gateways.slack_port): built over `client` unless given (a test's fake).
+    slack: SlackPort = field(default=None)  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
         self.started_at = self.clock()
+        if self.slack is None:
+            self.slack = SlackPort(self.client)
