@@ -1,4 +1,7 @@
-"""The Slack Web API edge: one client factory, one error mapping."""
+"""The Slack Web API edge: one client factory, one error mapping (`call`).
+
+What pmbot asks of Slack is named in `bot.gateways.slack_port` (`deps.slack`), whose every call goes through `call`
+here. The helpers at the end still take a raw client, for the modules not converted to the port yet."""
 
 from __future__ import annotations
 
