@@ -4,7 +4,7 @@ exactly where a test says. The same flows run end to end through the sandbox in 
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -34,7 +34,7 @@ def slack() -> FakeSlack:
 
 
 @pytest.fixture
-def make_deps(tmp_path: Path, sqlite_template: Path, slack: FakeSlack) -> Iterator:
+def make_deps(tmp_path: Path, sqlite_template: Path, slack: FakeSlack) -> Iterator[Callable[..., Deps]]:
     """Deps on a fresh SQLite database with FakeSlack as `slack`; no raw client at all."""
     engines = []
 

@@ -14,7 +14,9 @@ from slack_sdk import WebClient
 
 from bot.errors import MissingScope, NameTaken, NotInChannel, RateLimited, SlackError, SlackUnavailable
 from bot.gateways import slack_port
+from bot.gateways.slack import build_web_client, find_user, post_in_channel, resolve_channel, tell_privately
 from bot.gateways.slack_port import SlackPort
+from tests.conftest import make_settings
 from tests.fake_slack import BOT_USER, GENERAL, SLACK_METHODS, FakeSlack
 from tests.test_scopes import NOT_IN_SPEC, ROOT, called_methods, sdk_methods, source_files, spec_scopes
 
@@ -125,9 +127,6 @@ def test_the_converted_packages_ask_the_port_by_name() -> None:
 
 def test_the_raw_client_helpers_still_answer_as_before(sandbox) -> None:
     """The wrappers kept for the packages not converted yet: same answers, through the port."""
-    from bot.gateways.slack import build_web_client, find_user, post_in_channel, resolve_channel, tell_privately
-    from tests.conftest import make_settings
-
     client = build_web_client(make_settings(slack_api_url=sandbox.api_url))
     posted = post_in_channel(client, "C0GENERAL", text="hello")
     assert set(posted) == {"channel", "ts"} and posted["channel"] == "C0GENERAL"
