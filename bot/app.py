@@ -22,6 +22,7 @@ from bot.gateways.jira_gateway import JiraGateway
 from bot.gateways.llm import build_llm_client
 from bot.gateways.names import Names
 from bot.gateways.slack import build_web_client
+from bot.gateways.slack_port import SlackPort
 from bot.grader import llm_grader, narrator, risk_reader
 from bot.http import HttpServer, JiraWebhook, WsgiApp
 from bot.incidents.jira_mirror import IncidentMirror
@@ -66,12 +67,13 @@ def build_deps(settings: Settings) -> Deps:
     """Engine, metrics, Slack client and registries; enough for jobs and the CLI. No network, no threads."""
     llm = build_llm_client(settings) if settings.llm_configured else None  # one client, shared by every LLM use
     client = build_web_client(settings)
+    slack = SlackPort(client)  # what pmbot asks of Slack, by name; the raw client stays for Bolt
     return Deps(settings=settings, engine=make_engine(settings.database_url), metrics=Metrics(),
-                client=client, commands=commands.specs(), jobs=jobs.registry(),
+                client=client, slack=slack, commands=commands.specs(), jobs=jobs.registry(),
                 llm=llm_grader(settings, llm), risk_llm=risk_reader(settings, llm), narrator=narrator(settings, llm),
                 # Built lazily by the Jira jobs on first use: its constructor calls Jira, never at start-up.
                 jira=JiraGateway(settings) if settings.jira_configured else None,
-                names=Names(client), mirror=mirror_plugins())
+                names=Names(slack), mirror=mirror_plugins())
 
 
 def mirror_plugins() -> MirrorPlugins:

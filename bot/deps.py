@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from slack_sdk import WebClient
 from sqlalchemy.engine import Engine
 
+from bot.gateways.slack_port import SlackPort
 from bot.metrics import Metrics
 from bot.mirror.plugins import MirrorPlugins
 from bot.registry import CommandSpec
@@ -17,6 +17,8 @@ from bot.settings import Settings
 from storage.clock import Clock, system_clock
 
 if TYPE_CHECKING:
+    from slack_sdk import WebClient
+
     from bot.gateways.jira_gateway import JiraGateway
     from bot.grader import LlmGrader, Narrator, RiskReader
     from bot.jobs.base import JobModule
@@ -28,6 +30,7 @@ class Deps:
     settings: Settings
     engine: Engine
     metrics: Metrics
+    # The raw slack_sdk client: for Bolt, and for the modules not yet asking `slack`.
     client: WebClient
     commands: tuple[CommandSpec, ...]
     jobs: dict[str, JobModule]
@@ -52,6 +55,10 @@ class Deps:
     # What the Jira mirror knows of each kind it mirrors (bugs, risks, incidents), registered by the
     # composition root: the mirror imports no feature.
     mirror: MirrorPlugins = field(default_factory=MirrorPlugins)
+    # What pmbot asks of Slack, by name (bot.gateways.slack_port): built over `client` unless given (a test's fake).
+    slack: SlackPort = field(default=None)  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
         self.started_at = self.clock()
+        if self.slack is None:
+            self.slack = SlackPort(self.client)

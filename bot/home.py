@@ -12,7 +12,6 @@ from bot.commands.pmbot import ACTION_HELP
 from bot.deps import Deps
 from bot.edge import Event, event_listener
 from bot.errors import SlackError
-from bot.gateways.slack import call
 from bot.installs import EVENTS as INSTALL_EVENTS
 from storage.db import session_scope
 from storage.incidents import incident_in_channel
@@ -34,7 +33,7 @@ def on_home_opened(event: Event, deps: Deps) -> None:
     data = event.data
     if data.get("tab", "home") != "home" or not data.get("user"):
         return
-    call(deps.client, "views_publish", user_id=data["user"], view=home_view(deps))
+    deps.slack.publish_home(data["user"], home_view(deps))
 
 
 def home_view(deps: Deps) -> dict[str, Any]:
@@ -58,8 +57,8 @@ def on_member_joined(event: Event, deps: Deps) -> None:
         return  # a war room or drill room pmbot made itself: its runbook says what it is for
     text = ("Hi! I'm pmbot. I keep this project's risks, bugs, incidents, stand-ups and budget in order. "
             "Type `/pmbot help` to see what I can do.")
-    call(deps.client, "chat_postMessage", channel=data["channel"], text=text,
-         blocks=[*blocks.sections(text), blocks.actions(blocks.button("Show commands", ACTION_HELP))])
+    hello = [*blocks.sections(text), blocks.actions(blocks.button("Show commands", ACTION_HELP))]
+    deps.slack.post_message(data["channel"], text=text, blocks=hello)
 
 
 def _created_by_us(event: Event, deps: Deps, channel_id: str) -> bool:
@@ -68,7 +67,7 @@ def _created_by_us(event: Event, deps: Deps, channel_id: str) -> bool:
         if incident_in_channel(session, team_id=event.team_id, channel_id=channel_id) is not None:
             return True
     try:
-        info = call(deps.client, "conversations_info", channel=channel_id).get("channel") or {}
+        info = deps.slack.channel_info(channel_id)
     except SlackError as exc:
         logger.info("member_joined_channel: %s cannot be looked up (%s); greeting anyway", channel_id, exc.code)
         return False

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot import commands
-from bot.commands import budget, bug, incident, pmbot, risk, standup
+from bot.commands import budget, bug, incident, pmbot, quality, risk, standup
 from bot.errors import UserInputError
 from bot.registry import edit_distance
 
@@ -82,7 +82,7 @@ def test_incident_named_by_id_routes_from_anywhere() -> None:
 def test_help_is_written_from_the_grammar_for_every_command() -> None:
     grammars = {"/bug": bug.GRAMMAR, "/risk": risk.GRAMMAR, "/incident": incident.GRAMMAR,
                 "/standup": standup.GRAMMAR, "/budget": budget.BUDGET_GRAMMAR, "/cost": budget.COST_GRAMMAR,
-                "/pmbot": pmbot.GRAMMAR}
+                "/pmbot": pmbot.GRAMMAR, "/quality": quality.GRAMMAR}
     assert {spec.name for spec in commands.specs()} == set(grammars)
     for spec in commands.specs():
         grammar = grammars[spec.name]

@@ -15,7 +15,6 @@ from urllib.parse import urlparse
 from bot.budgets import service
 from bot.deps import Deps
 from bot.errors import IntegrationUnavailable, UserInputError
-from bot.gateways.slack import call
 from storage.models import Budget
 
 logger = logging.getLogger(__name__)
@@ -27,7 +26,7 @@ READABLE = ("csv", "text", "json", "tsv")
 
 def import_file(deps: Deps, budget: Budget, *, user_id: str, file_id: str) -> tuple[str, service.Imported]:
     """Import one shared file into `budget`; (its name, what was imported)."""
-    file = call(deps.client, "files_info", file=file_id).get("file") or {}
+    file = deps.slack.file_info(file_id)
     name = str(file.get("name") or file_id)
     url = file.get("url_private_download") or file.get("url_private")
     kind = str(file.get("filetype") or "").lower()
@@ -69,7 +68,7 @@ def _download(deps: Deps, url: str):
     if not slack_file_host(url, deps.settings.slack_api_url):
         raise UserInputError("That file is not on Slack's file host, so I will not send it pmbot's token: download "
                              "it and import it with `pmbot cost import FILE`.")
-    token = getattr(deps.client, "token", None) or ""
+    token = deps.slack.token
     request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
     try:
         response = _OPENER.open(request, timeout=DOWNLOAD_TIMEOUT_SECONDS)

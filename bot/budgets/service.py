@@ -20,7 +20,6 @@ from bot.domain import budget as rules
 from bot.domain.pii import redact
 from bot.domain.text import escape_user_text
 from bot.errors import IntegrationUnavailable, NotAllowed, NotFound, SlackError, UserInputError
-from bot.gateways.slack import call, is_workspace_admin, post_in_channel, upload_file
 from bot.settings import llm_prices
 from bot.teams import team_number_format, team_prefs, team_today
 from storage.budgets import (
@@ -74,7 +73,7 @@ def is_budget_admin(deps: Deps, team_id: str, user_id: str) -> bool:
         return True
     if group:
         try:
-            if user_id in call(deps.client, "usergroups_users_list", usergroup=group).get("users", []):
+            if user_id in deps.slack.usergroup_members(group):
                 return True
         except SlackError as exc:
             logger.warning("budget admin group %s cannot be read: %s", group, exc.code)
@@ -85,7 +84,7 @@ def is_budget_admin(deps: Deps, team_id: str, user_id: str) -> bool:
 
 def _workspace_admin(deps: Deps, user_id: str) -> bool:
     try:
-        return is_workspace_admin(deps.client, user_id)
+        return deps.slack.is_workspace_admin(user_id)
     except IntegrationUnavailable as exc:
         logger.warning("cannot tell whether %s is a workspace admin: %s", user_id, exc)
         return False
@@ -702,7 +701,7 @@ def post_alerts(deps: Deps, *, budget_id: int | None = None, budget_ids: list[in
             if not take_alert(session, alert_id=alert.id, now=deps.clock()):
                 continue  # another worker has it
         try:
-            post_in_channel(deps.client, alert.channel_id, text=alert.text)
+            deps.slack.post_in_channel(alert.channel_id, text=alert.text)
             posted += 1
         except IntegrationUnavailable as exc:
             permanent = getattr(exc, "code", None) in _PERMANENT
@@ -734,10 +733,10 @@ def post_report(deps: Deps, budget: Budget, today: date | None = None) -> str:
     snap = snapshot(deps, budget, today, week_end=today - timedelta(days=1))
     text = "📊 *Weekly budget report*\n" + status_text(snap)
     try:
-        upload_file(deps.client, budget.post_channel_id, content=chart.budget_png(snap),
-                    filename=f"budget-{snap.today.isoformat()}.png", title=f"Budget {snap.today.isoformat()}",
-                    comment=text)
+        deps.slack.upload_in_channel(budget.post_channel_id, content=chart.budget_png(snap),
+                                     filename=f"budget-{snap.today.isoformat()}.png",
+                                     title=f"Budget {snap.today.isoformat()}", comment=text)
     except SlackError as exc:
         logger.warning("budget chart not shared (%s); posting the summary alone", exc.code)
-        post_in_channel(deps.client, budget.post_channel_id, text=text)
+        deps.slack.post_in_channel(budget.post_channel_id, text=text)
     return text

@@ -10,7 +10,7 @@ from bot.deps import Deps
 from bot.domain.pii import describe, redact
 from bot.domain.text import escape_user_text, truncate
 from bot.errors import IntegrationUnavailable, NotFound, SlackError, UserInputError
-from bot.gateways.slack import call, find_own_post, is_transient, post_in_channel, resolve_channel, retry_after
+from bot.gateways.slack import is_transient, retry_after
 from bot.grader import corrections_from, grade_stored
 from bot.mirror import links, outbox
 from storage.bugs import bug_by_id, create_bug, get_bug, record_change, record_llm_usage, team_regrades
@@ -156,9 +156,9 @@ def _post(deps: Deps, bug: Bug, *, maybe_posted: bool) -> Bug:
             channel, ts = bug.channel_id, found
             logger.info("%s: its card was posted before a restart (%s); not posting it again", bug.readable_id, ts)
         else:
-            posted = post_in_channel(deps.client, bug.channel_id, text=text, blocks=card,
-                                     metadata={"event_type": CARD_EVENT, "event_payload": {"id": key}})
-            channel, ts = posted["channel"], posted["ts"]
+            posted = deps.slack.post_in_channel(bug.channel_id, text=text, blocks=card,
+                                                metadata={"event_type": CARD_EVENT, "event_payload": {"id": key}})
+            channel, ts = posted.channel, posted.ts
     except IntegrationUnavailable as exc:  # Slack refused, had trouble, or could not be reached
         why = exc.code if isinstance(exc, SlackError) else str(exc)
         raise CardNotPosted(bug, why, transient=is_transient(exc), after=retry_after(exc)) from exc
@@ -174,8 +174,8 @@ def _post(deps: Deps, bug: Bug, *, maybe_posted: bool) -> Bug:
 def _find_card(deps: Deps, bug: Bug, key: str) -> str | None:
     """The ts of this bug's card if Slack already has it (looked up in the channel since the report)."""
     try:
-        return find_own_post(deps.client, bug.channel_id, event_type=CARD_EVENT, key=key,
-                             oldest=bug.created_at.timestamp() - 60)
+        return deps.slack.find_own_post(bug.channel_id, event_type=CARD_EVENT, key=key,
+                                        oldest=bug.created_at.timestamp() - 60)
     except SlackError as exc:
         if is_transient(exc):
             raise
@@ -188,18 +188,18 @@ def _escalation_channel(deps: Deps) -> str | None:
     if not ref:
         return None
     try:
-        return resolve_channel(deps.client, ref)
+        return deps.slack.resolve_channel(ref)
     except SlackError:
         logger.warning("escalation channel %s cannot be looked up", ref)
         return None
 
 
 def _escalate(deps: Deps, bug: Bug, channel: str) -> None:
-    link = call(deps.client, "chat_getPermalink", channel=bug.message_channel, message_ts=bug.message_ts)
+    link = deps.slack.permalink(bug.message_channel, bug.message_ts)
     text = (f"🚨 {bug.readable_id} was graded 1 (critical): {escape_user_text(truncate(bug.title, 150))} — "
-            f"<{link['permalink']}|open the report>. Reported by <@{bug.reporter_id}> in <#{bug.channel_id}>.")
+            f"<{link}|open the report>. Reported by <@{bug.reporter_id}> in <#{bug.channel_id}>.")
     try:
-        post_in_channel(deps.client, channel, text=text)
+        deps.slack.post_in_channel(channel, text=text)
     except SlackError as exc:
         logger.warning("could not post the escalation for %s: %s", bug.readable_id, exc.code)
 
@@ -303,7 +303,7 @@ def redraw(deps: Deps, bug: Bug) -> None:
     if not bug.message_ts or not bug.message_channel:
         return
     text, card = bug_blocks.card(bug, jira=outbox.link_of(deps, bug))
-    call(deps.client, "chat_update", channel=bug.message_channel, ts=bug.message_ts, text=text, blocks=card)
+    deps.slack.update_message(bug.message_channel, bug.message_ts, text=text, blocks=card)
 
 
 def _refresh(deps: Deps, bug: Bug, note: str) -> None:
@@ -311,7 +311,7 @@ def _refresh(deps: Deps, bug: Bug, note: str) -> None:
     if not bug.message_ts or not bug.message_channel:
         return
     redraw(deps, bug)
-    call(deps.client, "chat_postMessage", channel=bug.message_channel, thread_ts=bug.message_ts, text=note)
+    deps.slack.post_message(bug.message_channel, thread_ts=bug.message_ts, text=note)
 
 
 # --- rules acting on a bug (a quality plan's breach) ---------------------------------------------------------

@@ -14,7 +14,6 @@ from bot.domain import budget as rules
 from bot.domain.text import escape_user_text
 from bot.edge import Reply, Request, action_listener, command_listener
 from bot.errors import UserInputError
-from bot.gateways.slack import find_user, find_usergroup, resolve_channel, upload_file
 from bot.registry import CommandSpec, Grammar, Sub, is_number, no_args, rest_of
 from bot.teams import team_today
 from storage.budgets import budget_of, entries
@@ -64,9 +63,9 @@ def _budget_chart(request: Request, reply: Reply, deps: Deps, _args: list[str]) 
     budget = service.budget_here(deps, request.team_id, request.channel_id)
     reply.ack("Drawing the budget chart…")
     snap = service.snapshot(deps, budget)
-    upload_file(deps.client, request.channel_id, content=chart.budget_png(snap),
-                filename=f"budget-{snap.today.isoformat()}.png", title=f"Budget {snap.today.isoformat()}",
-                comment=service.status_text(snap))
+    deps.slack.upload_in_channel(request.channel_id, content=chart.budget_png(snap),
+                                 filename=f"budget-{snap.today.isoformat()}.png",
+                                 title=f"Budget {snap.today.isoformat()}", comment=service.status_text(snap))
 
 
 def _budget_channel(request: Request, reply: Reply, deps: Deps, _args: list[str]) -> None:
@@ -116,9 +115,9 @@ def _admins(deps: Deps, text: str) -> tuple[str | None, list[str]]:
     for word in rest:
         if re.fullmatch(r"S[A-Z0-9]{2,}", word):
             groups.append(word)
-        elif found := find_usergroup(deps.client, word):
+        elif found := deps.slack.find_usergroup(word):
             groups.append(found)
-        elif found := find_user(deps.client, word):
+        elif found := deps.slack.find_user(word):
             people.append(found)
         else:
             raise UserInputError(f"I found no user group or person called `{word[:60]}`. Name them "
@@ -250,7 +249,7 @@ def _channel(deps: Deps, text: str) -> str | None:
     if found := _CHANNEL.search(text):
         return found[1]
     if re.fullmatch(r"\s*#[a-z0-9_\-]{1,80}\s*", text):
-        channel = resolve_channel(deps.client, text.strip())
+        channel = deps.slack.resolve_channel(text.strip())
         if channel is None:
             raise UserInputError(f"There is no channel {text.strip()} I can see.")
         return channel

@@ -24,7 +24,6 @@ from bot.edge import (
     view_listener,
 )
 from bot.errors import NotFound, UserInputError
-from bot.gateways.slack import call, tell_privately
 from bot.mirror import outbox
 from bot.registry import MAX_PAGE, CommandSpec, Grammar, Sub, bounded_int, is_number, no_args, rest_of
 from bot.work import Kind, Retry, run_after_ack, tell_later
@@ -58,7 +57,7 @@ def handle(request: Request, reply: Reply, deps: Deps) -> None:
 
 def _open_form(request: Request, reply: Reply, deps: Deps, _args: list[str]) -> None:
     reply.ack()
-    call(deps.client, "views_open", trigger_id=request.trigger_id, view=bug_blocks.report_view(request.channel_id))
+    deps.slack.open_view(request.trigger_id, bug_blocks.report_view(request.channel_id))
 
 
 def _is_id(word: str) -> bool:
@@ -256,8 +255,8 @@ def on_change(request: Request, reply: Reply, deps: Deps) -> None:
     bug_id, _, grade = request.value.partition(":")
     with session_scope(deps.engine) as session:
         bug = service.load_bug(session, request.team_id, _bug_id(bug_id))
-    call(deps.client, "views_open", trigger_id=request.trigger_id,
-         view=bug_blocks.change_grade_view(bug, int(grade), channel=request.channel_id, ts=request.message_ts))
+    view = bug_blocks.change_grade_view(bug, int(grade), channel=request.channel_id, ts=request.message_ts)
+    deps.slack.open_view(request.trigger_id, view)
 
 
 def on_change_submitted(request: Request, deps: Deps) -> None:
@@ -328,7 +327,7 @@ class _DirectReply(Reply):
             self.later(text, blocks_)
 
     def later(self, text: str, blocks_: list[dict] | None = None, *, public: bool = False) -> None:
-        tell_privately(self._deps.client, self._user, self._channel, **blocks.message(text, blocks_))
+        self._deps.slack.tell_privately(self._user, self._channel, **blocks.message(text, blocks_))
 
 
 GRAMMAR = Grammar(

@@ -26,7 +26,7 @@ from bot.edge import (
     view_listener,
 )
 from bot.errors import IntegrationUnavailable, NotFound, UserInputError
-from bot.gateways.slack import call, find_user, is_transient, retry_after
+from bot.gateways.slack import is_transient, retry_after
 from bot.incidents import blocks as inc_blocks
 from bot.incidents import drills, service
 from bot.registry import CommandSpec, Grammar, Sub, no_args, rest_of
@@ -64,8 +64,7 @@ def handle(request: Request, reply: Reply, deps: Deps) -> None:
 
 def _open_form(request: Request, reply: Reply, deps: Deps, _args: list[str]) -> None:
     reply.ack()
-    call(deps.client, "views_open", trigger_id=request.trigger_id,
-         view=inc_blocks.declare_view(channel=request.channel_id))
+    deps.slack.open_view(request.trigger_id, inc_blocks.declare_view(channel=request.channel_id))
 
 
 def _run_declare(request: Request, reply: Reply, deps: Deps, _args: list[str]) -> None:
@@ -166,7 +165,7 @@ def _status(_rest: str, incident, _request: Request, reply: Reply, deps: Deps) -
 def _role(rest: str, incident, request: Request, reply: Reply, deps: Deps) -> None:
     found = _USER.search(rest)
     plain = re.search(r"(?<![\w<])@([\w.\-]+)", rest)
-    person = found[1] if found else (find_user(deps.client, plain[1]) if plain else None)
+    person = found[1] if found else (deps.slack.find_user(plain[1]) if plain else None)
     role = rest.split()[-1].lower() if rest.split() else ""
     if not person or role not in rules.ROLES:
         raise UserInputError("Say who and which role: `/incident role @maria scribe` (commander, comms, scribe).")
@@ -266,9 +265,9 @@ def on_bug_button(request: Request, reply: Reply, deps: Deps) -> None:
     with session_scope(deps.engine) as session:
         bug = load_bug(session, request.team_id, bug_id)
     grade = bug.grade if bug.grade in rules.INCIDENT_GRADES else 2
-    call(deps.client, "views_open", trigger_id=request.trigger_id,
-         view=inc_blocks.declare_view(channel=request.channel_id, title=bug.title, grade=grade,
-                                      bug=bug.readable_id, model=(bug.details or {}).get("version", "")))
+    deps.slack.open_view(request.trigger_id,
+                         inc_blocks.declare_view(channel=request.channel_id, title=bug.title, grade=grade,
+                                                 bug=bug.readable_id, model=(bug.details or {}).get("version", "")))
 
 
 def _state(request: Request, block: str) -> str:

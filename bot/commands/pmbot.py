@@ -13,7 +13,6 @@ from bot.deps import Deps
 from bot.domain.text import escape_mrkdwn, truncate
 from bot.edge import FieldErrors, Reply, Request, action_listener, command_listener, view_listener
 from bot.errors import NotAllowed
-from bot.gateways.slack import call, is_workspace_admin, tell_privately
 from bot.mirror import status as jira_status
 from bot.registry import HELP_WORDS, CommandSpec, Grammar, Sub, no_args
 from bot.teams import team_number_format
@@ -138,7 +137,7 @@ def _duration(delta: timedelta) -> str:
 
 
 def _require_admin(deps: Deps, user_id: str) -> None:
-    if not is_workspace_admin(deps.client, user_id):
+    if not deps.slack.is_workspace_admin(user_id):
         raise NotAllowed("Only workspace admins and owners can change pmbot's team settings.")
 
 
@@ -147,9 +146,9 @@ def open_settings(request: Request, reply: Reply, deps: Deps) -> None:
     reply.ack()
     _require_admin(deps, request.user_id)
     team_tz, admin_channel = _team_settings(deps, request.team_id)
-    call(deps.client, "views_open", trigger_id=request.trigger_id,
-         view=settings_view(team_tz, admin_channel, origin_channel=request.channel_id,
-                            number_format=team_number_format(deps, request.team_id)))
+    deps.slack.open_view(request.trigger_id,
+                         settings_view(team_tz, admin_channel, origin_channel=request.channel_id,
+                                       number_format=team_number_format(deps, request.team_id)))
 
 
 def settings_view(timezone: str, admin_channel: str | None, *, origin_channel: str, number_format: str = "en"
@@ -209,7 +208,7 @@ def save_settings(request: Request, deps: Deps) -> None:
     origin = json.loads(request.private_metadata or "{}").get("channel")
     text = (f"Saved: team time zone {timezone}" + (f", admin channel <#{channel}>" if channel else "")
             + (f", amounts written like {NUMBER_CHOICES[numbers].split()[0]}" if numbers else "") + ".")
-    tell_privately(deps.client, request.user_id, origin, text=text)
+    deps.slack.tell_privately(request.user_id, origin, text=text)
 
 
 GRAMMAR = Grammar(

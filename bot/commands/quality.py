@@ -12,7 +12,6 @@ from bot.domain import quality as rules
 from bot.domain.text import escape_mrkdwn, truncate
 from bot.edge import FieldErrors, Reply, Request, command_listener, view_listener
 from bot.errors import NotFound, UserInputError
-from bot.gateways.slack import call, upload_file
 from bot.quality import chart as quality_chart
 from bot.quality import service
 from bot.quality.service import RunIn
@@ -68,7 +67,7 @@ def _open_plan_form(request: Request, reply: Reply, deps: Deps) -> None:
     except NotFound:
         channel, recover, lines = request.channel_id, rules.DEFAULT_RECOVER_RUNS, ""
     reply.ack()
-    call(deps.client, "views_open", trigger_id=request.trigger_id, view=plan_view(lines, channel, recover))
+    deps.slack.open_view(request.trigger_id, plan_view(lines, channel, recover))
 
 
 def plan_view(lines: str, channel: str, recover_runs: int) -> dict:
@@ -293,7 +292,7 @@ def _chart(request: Request, reply: Reply, deps: Deps, args: list[str]) -> None:
         raise UserInputError(f"No run has measured {metric.name} yet.")
     reply.ack(f"Drawing {metric.name} over {len(drawn.points)} runs…")
     breaches = sum(p.breach for p in drawn.points)
-    upload_file(deps.client, request.channel_id, content=quality_chart.quality_png(drawn),
+    deps.slack.upload_in_channel(request.channel_id, content=quality_chart.quality_png(drawn),
                 filename=f"quality-{metric.name}.png", title=drawn.title,
                 comment=f"*{metric.name}* over the last {len(drawn.points)} runs: {breaches} out of target "
                         f"({metric.target_text()}).")

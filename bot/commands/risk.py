@@ -25,7 +25,6 @@ from bot.edge import (
     view_listener,
 )
 from bot.errors import SlackError, UserInputError
-from bot.gateways.slack import call, tell_privately, upload_file
 from bot.mirror import outbox
 from bot.mirror.links import is_jira_key
 from bot.registry import MAX_PAGE, CommandSpec, Grammar, Sub, bounded_int, is_number, no_args, rest_of
@@ -69,7 +68,7 @@ def _open_form(request: Request, reply: Reply, deps: Deps, _args: list[str]) -> 
     reply.ack()
     view = risk_blocks.form_view(channel=request.channel_id, categories=service.team_categories(
         deps, request.team_id), today=service.team_today(deps, request.team_id))
-    call(deps.client, "views_open", trigger_id=request.trigger_id, view=view)
+    deps.slack.open_view(request.trigger_id, view)
 
 
 def _is_id(word: str) -> bool:
@@ -310,7 +309,7 @@ def _export(request: Request, reply: Reply, deps: Deps) -> None:
 
 def _upload(deps: Deps, request: Request, reply: Reply, **file) -> None:
     try:
-        upload_file(deps.client, request.channel_id, **file)
+        deps.slack.upload_in_channel(request.channel_id, **file)
     except UserInputError:
         raise
     except Exception as exc:  # noqa: BLE001 — the person learns it did not arrive, the log says why
@@ -365,8 +364,7 @@ def on_thread_message(event: Event, deps: Deps) -> bool:
     if problem and reply.files and not reply.text.strip():
         problem = f"I cannot read an answer from a file. {problem}"  # a file alone only answers the mitigation
     if problem:
-        call(deps.client, "chat_postEphemeral", channel=reply.channel, user=reply.user, thread_ts=reply.thread_ts,
-             text=escape_user_text(problem))
+        deps.slack.post_ephemeral(reply.channel, reply.user, thread_ts=reply.thread_ts, text=escape_user_text(problem))
     return handled
 
 
@@ -385,7 +383,7 @@ def on_edit(request: Request, reply: Reply, deps: Deps) -> None:
         risk = service.load(session, request.team_id, _risk_id(request.value))
     view = risk_blocks.form_view(channel=risk.channel_id, categories=service.team_categories(deps, request.team_id),
                                  risk=risk, today=service.team_today(deps, request.team_id))
-    call(deps.client, "views_open", trigger_id=request.trigger_id, view=view)
+    deps.slack.open_view(request.trigger_id, view)
 
 
 def on_still_valid(request: Request, reply: Reply, deps: Deps) -> None:
@@ -399,8 +397,7 @@ def on_close_pressed(request: Request, reply: Reply, deps: Deps) -> None:
     reply.ack()
     with session_scope(deps.engine) as session:
         risk = service.load(session, request.team_id, _risk_id(request.value))
-    call(deps.client, "views_open", trigger_id=request.trigger_id,
-         view=risk_blocks.close_view(risk, channel=request.channel_id))
+    deps.slack.open_view(request.trigger_id, risk_blocks.close_view(risk, channel=request.channel_id))
 
 
 def on_close_submitted(request: Request, deps: Deps):
@@ -438,7 +435,7 @@ def on_form_submitted(request: Request, deps: Deps):
             service.save_form(deps, team_id=request.team_id, channel_id=channel, user_id=request.user_id,
                               delivery_key=f"view:{request.view_id}", risk_id=meta.get("risk"), values=values)
         except UserInputError as exc:
-            tell_privately(deps.client, request.user_id, channel, text=escape_user_text(str(exc)))
+            deps.slack.tell_privately(request.user_id, channel, text=escape_user_text(str(exc)))
 
     return after_close
 

@@ -15,7 +15,6 @@ from bot.deps import Deps
 from bot.domain.text import readable
 from bot.edge import Event, FieldErrors, Reply, Request, action_listener, command_listener, view_listener
 from bot.errors import UserInputError
-from bot.gateways.slack import call, tell_privately
 from bot.registry import CommandSpec, Grammar, Sub, is_number, no_args, rest_of, row_id
 from bot.risks import blocks as risk_blocks
 from bot.risks.service import team_categories
@@ -51,8 +50,8 @@ def handle(request: Request, reply: Reply, deps: Deps) -> None:
 def _run_setup(request: Request, reply: Reply, deps: Deps, args: list[str]) -> None:
     if not args:
         reply.ack()
-        call(deps.client, "views_open", trigger_id=request.trigger_id,
-             view=su_blocks.setup_view(channel=request.channel_id, timezone=deps.settings.pmbot_timezone))
+        deps.slack.open_view(request.trigger_id,
+                             su_blocks.setup_view(channel=request.channel_id, timezone=deps.settings.pmbot_timezone))
         return
     row = service.setup(deps, team_id=request.team_id, user_id=request.user_id, channel_id=request.channel_id,
                         text=rest_of(request.text, 1))
@@ -158,8 +157,7 @@ def on_answer_button(request: Request, reply: Reply, deps: Deps) -> None:
     with session_scope(deps.engine) as session:
         previous = session.execute(select(StandupAnswer).where(StandupAnswer.standup_day_id == day.id,
                                                                StandupAnswer.user_id == request.user_id)).scalar()
-    call(deps.client, "views_open", trigger_id=request.trigger_id,
-         view=su_blocks.answer_view(standup, day.id, day.day, previous))
+    deps.slack.open_view(request.trigger_id, su_blocks.answer_view(standup, day.id, day.day, previous))
 
 
 def on_answer_submitted(request: Request, deps: Deps):
@@ -192,14 +190,14 @@ def on_make_risk(request: Request, reply: Reply, deps: Deps) -> None:
     view = risk_blocks.form_view(channel=request.channel_id, categories=team_categories(deps, request.team_id),
                                  today=team_today(deps, request.team_id), title=text[:200],
                                  description=f"Blocker reported by @{who} since {found.first_day}.")
-    call(deps.client, "views_open", trigger_id=request.trigger_id, view=view)
+    deps.slack.open_view(request.trigger_id, view)
 
 
 def on_file_bug(request: Request, reply: Reply, deps: Deps) -> None:
     reply.ack()
     text = readable(_blocker_for(request, deps).text, deps.names)
-    call(deps.client, "views_open", trigger_id=request.trigger_id,
-         view=bug_blocks.report_view(request.channel_id, {"title": text[:150], "what": text}))
+    view = bug_blocks.report_view(request.channel_id, {"title": text[:150], "what": text})
+    deps.slack.open_view(request.trigger_id, view)
 
 
 def _report(deps: Deps, request: Request, args: list[str]) -> str:
@@ -238,8 +236,7 @@ def on_setup_submitted(request: Request, deps: Deps):
         raise FieldErrors({block: message[:150]}) from None
 
     def after_close() -> None:
-        tell_privately(deps.client, request.user_id, row.channel_id,
-                       text=f"Stand-up {row.id} is set: {_describe(row)}.")
+        deps.slack.tell_privately(request.user_id, row.channel_id, text=f"Stand-up {row.id} is set: {_describe(row)}.")
 
     return after_close
 

@@ -6,10 +6,8 @@ import logging
 import threading
 import time
 
-from slack_sdk import WebClient
-
 from bot.errors import IntegrationUnavailable, SlackError
-from bot.gateways.slack import call
+from bot.gateways.slack_port import SlackPort
 
 logger = logging.getLogger(__name__)
 
@@ -23,8 +21,8 @@ class Names:
     reached (the caller then shows the id).
     """
 
-    def __init__(self, client: WebClient, *, cache_seconds: float = CACHE_SECONDS):
-        self._client = client
+    def __init__(self, slack: SlackPort, *, cache_seconds: float = CACHE_SECONDS):
+        self._slack = slack
         self._cache_seconds = cache_seconds
         self._cache: dict[str, tuple[float, str | None]] = {}
         self._lock = threading.Lock()
@@ -44,11 +42,11 @@ class Names:
     def _look_up(self, some_id: str) -> str | None:
         try:
             if some_id[:1] in ("U", "W"):
-                user = call(self._client, "users_info", user=some_id).get("user") or {}
+                user = self._slack.user_info(some_id)
                 profile = user.get("profile") or {}
                 return profile.get("display_name") or user.get("name") or profile.get("real_name") or None
             if some_id[:1] in ("C", "G"):
-                return (call(self._client, "conversations_info", channel=some_id).get("channel") or {}).get("name")
+                return self._slack.channel_info(some_id).get("name")
         except (SlackError, IntegrationUnavailable) as exc:
             logger.info("no name for %s: %s", some_id, exc)
         return None

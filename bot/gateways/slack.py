@@ -1,12 +1,16 @@
-"""The Slack Web API edge: one client factory, one error mapping."""
+"""The Slack Web API edge: one client factory, one error mapping (`call`).
+
+What pmbot asks of Slack is named in `bot.gateways.slack_port` (`deps.slack`), whose every call goes through `call`
+here. The helpers at the end still take a raw client, for the modules not converted to the port yet."""
 
 from __future__ import annotations
 
 import logging
 import threading
 from collections.abc import Callable
+from dataclasses import asdict
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
@@ -24,6 +28,9 @@ from bot.errors import (
 )
 from bot.settings import Settings
 from bot.workpool import before_remote_call
+
+if TYPE_CHECKING:
+    from bot.gateways.slack_port import SlackPort
 
 logger = logging.getLogger(__name__)
 
@@ -43,9 +50,6 @@ RATE_LIMITED = frozenset({"ratelimited", "rate_limited"})
 # A scheduled post after a passing failure waits 30 s, then as long as it has been failing, at most an hour.
 RETRY_FIRST = timedelta(seconds=30)
 RETRY_CAP = timedelta(hours=1)
-# find_own_post reads this many pages of this many messages, newest first, before it says "not there".
-OWN_POST_PAGES = 3
-OWN_POST_PAGE_SIZE = 200
 
 
 class ScopeNotices:
@@ -69,12 +73,13 @@ class ScopeNotices:
             self._told.add(exc.scope)
         text = (f":warning: pmbot needs the Slack scope `{exc.scope}` for {exc.method}; add it to the app "
                 "(`pmbot manifest` lists every scope pmbot uses) and reinstall it in this workspace.")
-        channel = admin_channel(client, self._settings)
+        port = _port(client)
+        channel = port.admin_channel(self._settings)
         if channel is None:
             logger.error("%s (no admin channel to tell: set PMBOT_ADMIN_CHANNEL)", text)
             return
         try:
-            post_in_channel(client, channel, text=text)
+            port.post_in_channel(channel, text=text)
         except SlackError as failure:
             logger.error("%s (telling the admin channel failed: %s)", text, failure.code)
 
@@ -198,160 +203,76 @@ def call(client: WebClient, method: str, **kwargs: Any) -> dict[str, Any]:
     return response.data if isinstance(response.data, dict) else {}
 
 
+# --- the helpers that take a raw client --------------------------------------------------------------
+# Each is a thin wrapper over the port (bot.gateways.slack_port), kept for the modules not converted to `deps.slack`
+# yet; new code asks `deps.slack`.
+
+
+def _port(client: WebClient) -> SlackPort:
+    """The port over a raw client. Imported when called: the port's module imports this one (for `call`)."""
+    from bot.gateways.slack_port import SlackPort
+
+    return SlackPort(client)
+
+
 def find_own_post(client: WebClient, channel: str, *, event_type: str, key: str | int,
                   oldest: str | float) -> str | None:
-    """The `ts` of pmbot's message in `channel` whose metadata is `event_type` with `event_payload["id"] == key`,
-    looking back from now to `oldest` (a Slack ts or epoch seconds), or None. Before posting again what may have
-    reached Slack already (a crash during chat.postMessage, or a 500 after which Slack says part of the work may
-    have happened), so the first post is kept rather than doubled. Reads top-level messages only (a card, a
-    stand-up), a few pages at most; Slack's errors are raised as ours (`is_transient` tells which pass)."""
-    wanted = str(key)
-
-    def ours(message: dict[str, Any]) -> bool:
-        metadata = message.get("metadata") or {}
-        payload = metadata.get("event_payload") or {}
-        return metadata.get("event_type") == event_type and str(payload.get("id")) == wanted
-
-    return find_bot_message(client, channel, oldest=oldest, matches=ours, include_all_metadata=True)
+    """`SlackPort.find_own_post`."""
+    return _port(client).find_own_post(channel, event_type=event_type, key=key, oldest=oldest)
 
 
 def find_bot_message(client: WebClient, channel: str, *, oldest: str | float,
                      matches: Callable[[dict[str, Any]], bool], include_all_metadata: bool = False) -> str | None:
-    """The `ts` of the newest message from a bot in `channel` since `oldest` that `matches`, or None: the pager
-    behind `find_own_post`, for posts recognised by their content rather than metadata."""
-    args: dict[str, Any] = {"channel": channel, "oldest": _slack_ts(oldest), "inclusive": True,
-                            "limit": OWN_POST_PAGE_SIZE}
-    if include_all_metadata:
-        args["include_all_metadata"] = True
-    for _ in range(OWN_POST_PAGES):
-        page = call(client, "conversations_history", **args)
-        for message in page.get("messages") or []:
-            if message.get("bot_id") and matches(message):
-                return str(message["ts"])
-        cursor = (page.get("response_metadata") or {}).get("next_cursor")
-        if not page.get("has_more") or not cursor:
-            return None
-        args["cursor"] = cursor
-    return None
-
-
-def _slack_ts(value: str | float) -> str:
-    """A Slack timestamp argument from a ts string or epoch seconds."""
-    return value if isinstance(value, str) else f"{float(value):.6f}"
+    """`SlackPort.find_bot_message`."""
+    return _port(client).find_bot_message(channel, oldest=oldest, matches=matches,
+                                          include_all_metadata=include_all_metadata)
 
 
 def is_workspace_admin(client: WebClient, user_id: str) -> bool:
-    """True for the workspace's admins and owners (users.info)."""
-    user = call(client, "users_info", user=user_id).get("user") or {}
-    return bool(user.get("is_admin") or user.get("is_owner") or user.get("is_primary_owner"))
+    """`SlackPort.is_workspace_admin`."""
+    return _port(client).is_workspace_admin(user_id)
 
 
 def admin_channel(client: WebClient, settings: Settings) -> str | None:
-    """The id of the channel where pmbot tells admins what needs a person (PMBOT_ADMIN_CHANNEL, else
-    PMBOT_ESCALATION_CHANNEL); None when neither is set or Slack cannot find it."""
-    ref = settings.pmbot_admin_channel or settings.pmbot_escalation_channel
-    if not ref:
-        return None
-    try:
-        return resolve_channel(client, ref)
-    except SlackError:
-        return None
+    """`SlackPort.admin_channel`."""
+    return _port(client).admin_channel(settings)
 
 
 def tell_admins(client: WebClient, settings: Settings, text: str, *, channel: str | None = None) -> bool:
-    """Post `text` where admins read it: `channel` (a team's own admin channel) when given, else PMBOT_ADMIN_CHANNEL
-    (or PMBOT_ESCALATION_CHANNEL). False when there is none or Slack refuses: the text is then logged as an error,
-    so it is never lost silently. The caller makes sure it is said once (a claim of its own)."""
-    where = channel or admin_channel(client, settings)
-    if where is None:
-        logger.error("%s (no admin channel to tell: set PMBOT_ADMIN_CHANNEL or /pmbot settings)", text)
-        return False
-    try:
-        post_in_channel(client, where, text=text)
-        return True
-    except (SlackError, IntegrationUnavailable) as failure:
-        logger.error("%s (telling the admin channel failed: %s)", text, getattr(failure, "code", failure))
-        return False
+    """`SlackPort.tell_admins`."""
+    return _port(client).tell_admins(settings, text, channel=channel)
 
 
 def resolve_channel(client: WebClient, ref: str) -> str | None:
-    """A channel id from an id or a `#name`; None when no channel has that name."""
-    ref = ref.strip().lstrip("#")
-    if ref[:1] in ("C", "G") and ref[1:].isalnum() and ref.isupper():
-        return ref
-    cursor = None
-    while True:
-        page = call(client, "conversations_list", types="public_channel,private_channel", limit=200,
-                    exclude_archived=True, cursor=cursor)
-        for channel in page.get("channels", []):
-            if channel.get("name") == ref:
-                return channel["id"]
-        cursor = (page.get("response_metadata") or {}).get("next_cursor")
-        if not cursor:
-            return None
+    """`SlackPort.resolve_channel`."""
+    return _port(client).resolve_channel(ref)
 
 
-def post_in_channel(client: WebClient, channel: str, **message) -> dict:
-    """chat.postMessage; joins a public channel first when the bot is not in it yet."""
-    try:
-        return call(client, "chat_postMessage", channel=channel, **message)
-    except NotInChannel:
-        call(client, "conversations_join", channel=channel)
-        return call(client, "chat_postMessage", channel=channel, **message)
+def post_in_channel(client: WebClient, channel: str, **message: Any) -> dict[str, str]:
+    """`SlackPort.post_in_channel`, answered as the dict its callers read (`channel`, `ts`)."""
+    return asdict(_port(client).post_in_channel(channel, **message))
 
 
-def tell_privately(client: WebClient, user_id: str, channel: str | None, **message) -> None:
-    """An ephemeral note in the channel, or a DM when the bot cannot post there."""
-    if channel:
-        try:
-            call(client, "chat_postEphemeral", channel=channel, user=user_id, **message)
-            return
-        except SlackError:
-            pass
-    dm = call(client, "conversations_open", users=user_id)["channel"]["id"]
-    call(client, "chat_postMessage", channel=dm, **message)
+def tell_privately(client: WebClient, user_id: str, channel: str | None, **message: Any) -> None:
+    """`SlackPort.tell_privately`."""
+    _port(client).tell_privately(user_id, channel, **message)
 
 
 def upload_file(client: WebClient, channel: str, *, content: bytes, filename: str, title: str,
-                comment: str | None = None, thread_ts: str | None = None) -> dict:
-    """files_upload_v2 into a channel (by id), joining a public channel first when the bot is not in it.
-
-    Slack refuses the last step with not_in_channel before sharing anything, so a retry cannot double-post.
-    """
-    kwargs = {"channel": channel, "file": content, "filename": filename, "title": title}
-    if comment:
-        kwargs["initial_comment"] = comment
-    if thread_ts:
-        kwargs["thread_ts"] = thread_ts
-    try:
-        return call(client, "files_upload_v2", **kwargs)
-    except NotInChannel:
-        call(client, "conversations_join", channel=channel)
-        return call(client, "files_upload_v2", **kwargs)
+                comment: str | None = None, thread_ts: str | None = None) -> None:
+    """`SlackPort.upload_in_channel`: joins a public channel first when the bot is not in it."""
+    _port(client).upload_in_channel(channel, content=content, filename=filename, title=title, comment=comment,
+                                    thread_ts=thread_ts)
 
 
 def find_usergroup(client: WebClient, name: str) -> str | None:
-    """The id of the user group whose handle or name is `name` (case-insensitive, `@` optional)."""
-    wanted = name.lstrip("@").strip().lower()
-    groups = call(client, "usergroups_list").get("usergroups") or []
-    return next((g["id"] for g in groups if wanted in (str(g.get("handle", "")).lower(),
-                                                       str(g.get("name", "")).lower())), None)
+    """`SlackPort.find_usergroup`."""
+    return _port(client).find_usergroup(name)
 
 
 def find_user(client: WebClient, name: str) -> str | None:
-    """The id of the active member whose handle, display name or real name is `name` (case-insensitive)."""
-    wanted = name.lstrip("@").strip().lower()
-    cursor = None
-    while True:
-        page = call(client, "users_list", limit=200, **({"cursor": cursor} if cursor else {}))
-        for member in page.get("members") or []:
-            profile = member.get("profile") or {}
-            names = {member.get("name"), profile.get("display_name"), profile.get("real_name")}
-            if not member.get("deleted") and wanted in {n.lower() for n in names if n}:
-                return member["id"]
-        cursor = (page.get("response_metadata") or {}).get("next_cursor")
-        if not cursor:
-            return None
+    """`SlackPort.find_user`."""
+    return _port(client).find_user(name)
 
 
 def respond_later(response_url: str, **message: Any) -> bool:

@@ -8,7 +8,6 @@ from collections.abc import Callable
 from bot.deps import Deps
 from bot.domain import jira_text as wiki
 from bot.errors import SlackError
-from bot.gateways.slack import call
 from bot.incidents import service
 from bot.mirror.plugins import MirrorPlugin
 from storage.models import Incident, JiraLink
@@ -74,8 +73,7 @@ class IncidentMirror(MirrorPlugin):
         if not item.channel_id or item.archived:
             return
         try:
-            call(deps.client, "bookmarks_add", channel_id=item.channel_id, title=f"Jira {link.jira_key}",
-                 type="link", link=link.url)
+            deps.slack.add_bookmark(item.channel_id, title=f"Jira {link.jira_key}", link=link.url)
         except SlackError as exc:
             logger.warning("could not bookmark %s in %s's war room: %s", link.jira_key, item.readable_id, exc.code)
 

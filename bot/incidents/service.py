@@ -7,15 +7,16 @@ Slack retry, a double submit or a crash half-way resumes where it stopped instea
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 from bot.deps import Deps
 from bot.domain import incident as rules
 from bot.domain.pii import redact
 from bot.domain.text import escape_user_text, from_slack, readable, truncate
 from bot.errors import NameTaken, NotAllowed, NotFound, SlackError, UserInputError
-from bot.gateways.slack import call, is_workspace_admin, post_in_channel, resolve_channel, tell_privately, upload_file
 from bot.incidents import blocks as inc_blocks
 from bot.mirror import links, outbox
 from bot.mirror.links import is_jira_key
@@ -82,10 +83,8 @@ def open_war_room(deps: Deps, incident_id: int, team_id: str) -> Incident:
     if incident.channel_id is None:
         incident = _create_channel(deps, incident)
     if not incident.topic_set:
-        call(deps.client, "conversations_setTopic", channel=incident.channel_id,
-             topic=inc_blocks.topic(incident, deps.names))
-        call(deps.client, "conversations_setPurpose", channel=incident.channel_id,
-             purpose=inc_blocks.purpose(incident, deps.names))
+        deps.slack.set_topic(incident.channel_id, inc_blocks.topic(incident, deps.names))
+        deps.slack.set_purpose(incident.channel_id, inc_blocks.purpose(incident, deps.names))
         incident = _store(deps, incident, topic_set=True)
     if not incident.invited:
         invite(deps, incident, _responders(deps, incident))
@@ -127,11 +126,11 @@ def _create_channel(deps: Deps, incident: Incident) -> Incident:
     for attempt in range(NAME_ATTEMPTS):
         name = rules.channel_name(prefix=prefix, day=day, number=number, title=incident.title, attempt=attempt)
         try:
-            created = call(deps.client, "conversations_create", name=name)
+            channel_id = deps.slack.create_channel(name)
         except NameTaken:
             continue  # archived channels keep their names: try the next suffix
         # Stored before anything else, so a retry finds the room instead of making a second one.
-        return _store(deps, incident, channel_id=created["channel"]["id"], channel_name=name)
+        return _store(deps, incident, channel_id=channel_id, channel_name=name)
     raise UserInputError(f"Could not find a free channel name for {incident.readable_id} after {NAME_ATTEMPTS} "
                          "tries; archive or rename old incident channels.")
 
@@ -146,7 +145,7 @@ def _responders(deps: Deps, incident: Incident) -> list[str]:
     for ref in refs:
         if ref.startswith("S"):
             try:
-                people += call(deps.client, "usergroups_users_list", usergroup=ref).get("users", [])
+                people += deps.slack.usergroup_members(ref)
             except SlackError as exc:
                 logger.warning("user group %s cannot be read: %s", ref, exc.code)
         else:
@@ -158,7 +157,7 @@ def invite(deps: Deps, incident: Incident, people: list[str]) -> None:
     """Invite each person; one who cannot be invited (gone, already in) does not stop the others."""
     for user_id in people:
         try:
-            call(deps.client, "conversations_invite", channel=incident.channel_id, users=user_id)
+            deps.slack.invite(incident.channel_id, user_id)
         except SlackError as exc:
             if exc.code not in ("already_in_channel", "cant_invite_self"):
                 logger.warning("could not invite %s to %s: %s", user_id, incident.channel_name, exc.code)
@@ -170,10 +169,10 @@ def _post_runbook(deps: Deps, incident: Incident) -> Incident:
                   items=[(item.key, item.text) for item in rules.RUNBOOKS[incident.grade]])
         items = tasks(session, incident_id=incident.id)
     text, parts = inc_blocks.runbook(incident, items)
-    posted = call(deps.client, "chat_postMessage", channel=incident.channel_id, text=text, blocks=parts)
-    incident = _store(deps, incident, runbook_ts=posted["ts"])
+    posted = deps.slack.post_message(incident.channel_id, text=text, blocks=parts)
+    incident = _store(deps, incident, runbook_ts=posted.ts)
     try:
-        call(deps.client, "pins_add", channel=incident.channel_id, timestamp=posted["ts"])
+        deps.slack.pin(incident.channel_id, posted.ts)
     except SlackError as exc:
         logger.warning("could not pin the runbook of %s: %s", incident.readable_id, exc.code)
     return incident
@@ -184,7 +183,7 @@ def _announce(deps: Deps, incident: Incident) -> Incident:
     if not ref:
         return incident
     try:
-        channel = resolve_channel(deps.client, ref)
+        channel = deps.slack.resolve_channel(ref)
     except SlackError as exc:
         logger.warning("incident channel %s cannot be looked up: %s", ref, exc.code)
         return incident
@@ -192,8 +191,8 @@ def _announce(deps: Deps, incident: Incident) -> Incident:
         logger.warning("incident channel %s does not exist", ref)
         return incident
     text, parts = inc_blocks.announcement(incident)
-    posted = post_in_channel(deps.client, channel, text=text, blocks=parts)
-    return _store(deps, incident, announcement_channel=posted["channel"], announcement_ts=posted["ts"])
+    posted = deps.slack.post_in_channel(channel, text=text, blocks=parts)
+    return _store(deps, incident, announcement_channel=posted.channel, announcement_ts=posted.ts)
 
 
 # --- finding the incident a command is about --------------------------------------------------------
@@ -216,7 +215,7 @@ def find(deps: Deps, *, team_id: str, channel_id: str, readable_id: str | None =
 def require_lead(deps: Deps, incident: Incident, user_id: str, what: str) -> None:
     if user_id in (incident.commander_id, incident.scribe_id):
         return
-    if is_workspace_admin(deps.client, user_id):
+    if deps.slack.is_workspace_admin(user_id):
         return
     raise NotAllowed(f"Only the commander or the scribe can {what} {incident.readable_id}. Ask them, or ask "
                      "the commander to make you scribe.")
@@ -241,7 +240,7 @@ def _say(deps: Deps, incident: Incident, text: str) -> None:
     """A line in the war room (a drill's lines say so)."""
     if incident.channel_id and not incident.archived:
         try:
-            call(deps.client, "chat_postMessage", channel=incident.channel_id, text=inc_blocks.mark(incident, text))
+            deps.slack.post_message(incident.channel_id, text=inc_blocks.mark(incident, text))
         except SlackError as exc:
             logger.warning("could not post in %s: %s", incident.channel_name, exc.code)
 
@@ -249,23 +248,24 @@ def _say(deps: Deps, incident: Incident, text: str) -> None:
 def refresh(deps: Deps, incident: Incident) -> None:
     """Topic, runbook and announcement show the incident as it is now."""
     incident = get(deps, incident.team_id, incident.id)
-    calls = []
+    # (what the log calls it, the call): each drawn now, each sent even when an earlier one fails.
+    calls: list[tuple[str, Callable[[], None]]] = []
     if incident.channel_id and not incident.archived:
-        calls.append(("conversations_setTopic", {"channel": incident.channel_id,
-                                                 "topic": inc_blocks.topic(incident, deps.names)}))
+        calls.append(("conversations_setTopic", partial(deps.slack.set_topic, incident.channel_id,
+                                                        inc_blocks.topic(incident, deps.names))))
         if incident.runbook_ts:
             with session_scope(deps.engine) as session:
                 items = tasks(session, incident_id=incident.id)
             text, parts = inc_blocks.runbook(incident, items)
-            calls.append(("chat_update", {"channel": incident.channel_id, "ts": incident.runbook_ts, "text": text,
-                                          "blocks": parts}))
+            calls.append(("chat_update", partial(deps.slack.update_message, incident.channel_id, incident.runbook_ts,
+                                                 text=text, blocks=parts)))
     if incident.announcement_ts:
         text, parts = inc_blocks.announcement(incident, jira=outbox.link_of(deps, incident))
-        calls.append(("chat_update", {"channel": incident.announcement_channel, "ts": incident.announcement_ts,
-                                      "text": text, "blocks": parts}))
-    for method, kwargs in calls:
+        calls.append(("chat_update", partial(deps.slack.update_message, incident.announcement_channel,
+                                             incident.announcement_ts, text=text, blocks=parts)))
+    for method, send in calls:
         try:
-            call(deps.client, method, **kwargs)
+            send()
         except SlackError as exc:
             logger.warning("%s for %s failed: %s", method, incident.readable_id, exc.code)
 
@@ -314,8 +314,7 @@ def post_update(deps: Deps, incident: Incident, *, user_id: str, text: str) -> N
     _say(deps, incident, message)
     if incident.announcement_ts:
         try:
-            call(deps.client, "chat_postMessage", channel=incident.announcement_channel,
-                 thread_ts=incident.announcement_ts, text=message)
+            deps.slack.post_message(incident.announcement_channel, thread_ts=incident.announcement_ts, text=message)
         except SlackError as exc:
             logger.warning("could not post the update in the announcement thread: %s", exc.code)
 
@@ -426,7 +425,7 @@ def remind(deps: Deps, incident: Incident, now: datetime) -> bool:
     if not claimed:
         return False
     text, parts = inc_blocks.reminder(incident)
-    tell_privately(deps.client, incident.commander_id, None, text=text, blocks=parts)
+    deps.slack.tell_privately(incident.commander_id, None, text=text, blocks=parts)
     return True
 
 
@@ -517,8 +516,9 @@ def _postmortem(deps: Deps, incident: Incident) -> None:
         summary += "\n" + rules.scorecard(report).text()
     _say(deps, incident, summary)
     try:
-        upload_file(deps.client, incident.channel_id, content=document.encode(),
-                    filename=f"postmortem-{incident.readable_id}.md", title=f"Post-mortem {incident.readable_id}")
+        deps.slack.upload_in_channel(incident.channel_id, content=document.encode(),
+                                     filename=f"postmortem-{incident.readable_id}.md",
+                                     title=f"Post-mortem {incident.readable_id}")
     except SlackError as exc:
         logger.warning("could not upload the post-mortem of %s: %s", incident.readable_id, exc.code)
 
@@ -528,7 +528,7 @@ def reopen(deps: Deps, incident: Incident, *, user_id: str) -> Incident:
     if incident.status != "resolved":
         raise UserInputError(f"{incident.readable_id} is still open.")
     if incident.archived:
-        call(deps.client, "conversations_unarchive", channel=incident.channel_id)
+        deps.slack.unarchive_channel(incident.channel_id)
     now = deps.clock()
     incident = _store(deps, incident, status="investigating", resolved_at=None, archive_after=None, archived=False,
                       next_update_due=now + rules.UPDATE_INTERVAL[incident.grade],
@@ -544,7 +544,7 @@ def archive(deps: Deps, incident: Incident) -> bool:
         if not set_if(session, incident.id, Incident.archived.is_(False), archived=True):
             return False
     try:
-        call(deps.client, "conversations_archive", channel=incident.channel_id)
+        deps.slack.archive_channel(incident.channel_id)
     except SlackError as exc:
         if exc.code != "already_archived":
             logger.warning("could not archive %s: %s", incident.channel_name, exc.code)
@@ -568,11 +568,11 @@ def pin_to_timeline(deps: Deps, *, team_id: str, channel_id: str, ts: str, user_
 
 
 def _message_text(deps: Deps, channel_id: str, ts: str) -> str | None:
-    history = call(deps.client, "conversations_history", channel=channel_id, latest=ts, inclusive=True, limit=1)
+    history = deps.slack.history(channel_id, latest=ts, inclusive=True, limit=1)
     for message in history.get("messages") or []:
         if message.get("ts") == ts:
             return from_slack(message.get("text") or "")
-    replies = call(deps.client, "conversations_replies", channel=channel_id, ts=ts, limit=1)
+    replies = deps.slack.replies(channel_id, ts, limit=1)
     for message in replies.get("messages") or []:
         if message.get("ts") == ts:
             return from_slack(message.get("text") or "")
@@ -602,4 +602,4 @@ def post_due_injects(deps: Deps, incident: Incident, now: datetime) -> int:
 
 
 def notify(deps: Deps, user_id: str, channel: str | None, text: str) -> None:
-    tell_privately(deps.client, user_id, channel, text=text)
+    deps.slack.tell_privately(user_id, channel, text=text)

@@ -17,7 +17,6 @@ from bot.domain.quality import Assessment, Outcome, Plan, QualityError, assess, 
 from bot.domain.quality_files import Results, RunValues, read_results
 from bot.domain.text import truncate
 from bot.errors import IntegrationUnavailable, NotAllowed, NotFound
-from bot.gateways.slack import call, is_workspace_admin
 from bot.work import run_after_ack
 from storage import quality as repo
 from storage.db import session_scope
@@ -84,7 +83,7 @@ def require_owner(deps: Deps, team_id: str, user_id: str) -> None:
     if found is None or found[0].updated_by == user_id:
         return
     try:
-        if is_workspace_admin(deps.client, user_id):
+        if deps.slack.is_workspace_admin(user_id):
             return
     except IntegrationUnavailable as exc:
         logger.warning("cannot tell whether %s is a workspace admin: %s", user_id, exc)
@@ -221,7 +220,7 @@ def _reporter(deps: Deps, row: QualityPlan) -> str:
     with `pmbot quality plan` has no Slack user behind it)."""
     if _SLACK_USER.match(row.updated_by):
         return row.updated_by
-    return str(call(deps.client, "auth_test").get("user_id") or row.updated_by)
+    return deps.slack.bot_user_id() or row.updated_by
 
 
 def _readable(deps: Deps, team_id: str, bug_id: int) -> str:

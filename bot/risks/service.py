@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
+from functools import partial
 
 from bot.deps import Deps
 from bot.domain import risk as rules
 from bot.domain.pii import describe, redact
 from bot.domain.text import escape_user_text, truncate
 from bot.errors import NotFound, SlackError, UserInputError
-from bot.gateways.slack import call, find_user, post_in_channel
 from bot.mirror import links, outbox
 from bot.risks import blocks as risk_blocks
 from bot.teams import team_today
@@ -111,7 +112,7 @@ def _people(deps: Deps, fields: dict[str, object]) -> dict[str, object]:
     owner = fields.get("owner")
     if not (isinstance(owner, str) and owner.startswith("@")):
         return fields
-    found = find_user(deps.client, owner)
+    found = deps.slack.find_user(owner)
     if found is None:
         raise UserInputError(f"I do not know {owner} in this workspace. Mention them so Slack completes the "
                              "name, e.g. owner=@maria picked from the list.")
@@ -166,24 +167,24 @@ def _post(deps: Deps, risk: Risk, known: dict[str, str]) -> Risk:
     """Post the card, then the first question in its thread."""
     text, card = _card(deps, risk, known)
     try:
-        posted = post_in_channel(deps.client, risk.channel_id, text=text, blocks=card)
+        posted = deps.slack.post_in_channel(risk.channel_id, text=text, blocks=card)
     except SlackError as exc:
         raise UserInputError(f"{risk.readable_id} is saved, but I cannot post in this channel ({exc.code}). "
                              "Invite me with `/invite @pmbot`, then `/risk show "
                              f"{risk.readable_id}`.") from exc
     question_ts = None
     if risk.intake_step:
-        question_ts = _ask(deps, risk, posted["channel"], posted["ts"], known)
+        question_ts = _ask(deps, risk, posted.channel, posted.ts, known)
     with session_scope(deps.engine) as session:
         row = load(session, risk.team_id, risk.id)
-        row.message_channel, row.message_ts, row.intake_question_ts = posted["channel"], posted["ts"], question_ts
+        row.message_channel, row.message_ts, row.intake_question_ts = posted.channel, posted.ts, question_ts
         session.add(row)
         return row
 
 
 def _ask(deps: Deps, risk: Risk, channel: str, thread_ts: str, known: dict[str, str]) -> str:
     text, parts = risk_blocks.question(risk, risk.intake_step or "", known)
-    return call(deps.client, "chat_postMessage", channel=channel, thread_ts=thread_ts, text=text, blocks=parts)["ts"]
+    return deps.slack.post_message(channel, thread_ts=thread_ts, text=text, blocks=parts).ts
 
 
 def load(session, team_id: str, risk_id: int) -> Risk:
@@ -229,7 +230,8 @@ def answer(deps: Deps, *, team_id: str, risk_id: int, step: str, value: object, 
     shown = "skipped" if value is None else _shown(step, value, known)
     if old_question and risk.message_channel:
         text, parts = risk_blocks.answered(step, shown, user_id)
-        _quietly(deps, "chat_update", channel=risk.message_channel, ts=old_question, text=text, blocks=parts)
+        _quietly("chat_update", partial(deps.slack.update_message, risk.message_channel, old_question, text=text,
+                                        blocks=parts))
     _continue(deps, risk, known)
     return True
 
@@ -250,7 +252,8 @@ def _continue(deps: Deps, risk: Risk, known: dict[str, str]) -> None:
     if not risk.message_channel or not risk.message_ts:
         return
     text, card = _card(deps, risk, known)
-    _quietly(deps, "chat_update", channel=risk.message_channel, ts=risk.message_ts, text=text, blocks=card)
+    _quietly("chat_update", partial(deps.slack.update_message, risk.message_channel, risk.message_ts, text=text,
+                                    blocks=card))
     if risk.intake_step:
         question_ts = _ask(deps, risk, risk.message_channel, risk.message_ts, known)
         with session_scope(deps.engine) as session:
@@ -260,14 +263,13 @@ def _continue(deps: Deps, risk: Risk, known: dict[str, str]) -> None:
                 session.add(row)
     else:
         text, parts = risk_blocks.done(risk, known)
-        call(deps.client, "chat_postMessage", channel=risk.message_channel, thread_ts=risk.message_ts, text=text,
-             blocks=parts)
+        deps.slack.post_message(risk.message_channel, thread_ts=risk.message_ts, text=text, blocks=parts)
 
 
-def _quietly(deps: Deps, method: str, **kwargs) -> None:
-    """A cosmetic Slack call (refreshing a message): its failure is logged, not shown."""
+def _quietly(method: str, send: Callable[[], object]) -> None:
+    """A cosmetic Slack call (refreshing a message): its failure is logged (as `method` failed), not shown."""
     try:
-        call(deps.client, method, **kwargs)
+        send()
     except SlackError as exc:
         logger.warning("%s failed: %s", method, exc.code)
 
@@ -430,7 +432,8 @@ def redraw(deps: Deps, risk: Risk) -> None:
     """Update the card in place (as the risk is now, Jira key included)."""
     if risk.message_ts and risk.message_channel:
         text, card = _card(deps, risk, team_categories(deps, risk.team_id))
-        _quietly(deps, "chat_update", channel=risk.message_channel, ts=risk.message_ts, text=text, blocks=card)
+        _quietly("chat_update", partial(deps.slack.update_message, risk.message_channel, risk.message_ts, text=text,
+                                        blocks=card))
 
 
 def _refresh(deps: Deps, risk: Risk, note: str) -> None:
@@ -438,8 +441,10 @@ def _refresh(deps: Deps, risk: Risk, note: str) -> None:
         return
     known = team_categories(deps, risk.team_id)
     text, card = _card(deps, risk, known)
-    _quietly(deps, "chat_update", channel=risk.message_channel, ts=risk.message_ts, text=text, blocks=card)
-    _quietly(deps, "chat_postMessage", channel=risk.message_channel, thread_ts=risk.message_ts, text=note)
+    _quietly("chat_update", partial(deps.slack.update_message, risk.message_channel, risk.message_ts, text=text,
+                                    blocks=card))
+    _quietly("chat_postMessage", partial(deps.slack.post_message, risk.message_channel, thread_ts=risk.message_ts,
+                                         text=note))
 
 
 def save_form(deps: Deps, *, team_id: str, channel_id: str, user_id: str, delivery_key: str,
