@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from functools import partial
 
 from slack_bolt import App
-from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot import commands, home, installs, jobs
 from bot.bugs.jira_mirror import BugMirror
@@ -18,6 +17,7 @@ from bot.commands import bug as bug_command
 from bot.commands import incident as incident_command
 from bot.deps import Deps
 from bot.edge import dedupe_middleware, rate_limited_middleware, received_middleware, unhandled_listener
+from bot.errors import IntegrationUnavailable, SlackError
 from bot.gateways.jira_gateway import JiraGateway
 from bot.gateways.llm import build_llm_client
 from bot.gateways.names import Names
@@ -149,13 +149,12 @@ def prepare_database(runtime: Runtime, *, migrate: bool) -> None:
 def check_slack(runtime: Runtime) -> None:
     """auth.test once at start, so a bad token shows up in the log now rather than on the first command."""
     try:
-        who = runtime.deps.client.auth_test()
-    except SlackApiError as exc:
-        logger.warning("Slack: auth.test refused (%s); commands will fail until this is fixed",
-                       exc.response.get("error"))
-    except (SlackClientError, OSError) as exc:
+        who = runtime.deps.slack.identity()
+    except SlackError as exc:
+        logger.warning("Slack: auth.test refused (%s); commands will fail until this is fixed", exc.code)
+    except IntegrationUnavailable as exc:
         logger.warning("Slack: %s unreachable (%s); commands will fail until it answers",
-                       runtime.deps.settings.slack_api_url, type(exc).__name__)
+                       runtime.deps.settings.slack_api_url, exc)
     else:
         logger.info("Slack: connected as %s in %s", who.get("user"), who.get("team"))
 

@@ -75,6 +75,12 @@ def add_run(session: Session, *, team_id: str, model: str, version: str, dataset
     return run, True
 
 
+def recorded_keys(session: Session, *, team_id: str, keys: list[str]) -> set[str]:
+    """Which of these source keys (a pull's runs) are recorded already."""
+    stmt = select(QualityRun.source_key).where(QualityRun.team_id == team_id, QualityRun.source_key.in_(keys))
+    return {key for key in session.execute(stmt).scalars() if key}
+
+
 def previous_run(session: Session, *, team_id: str, model: str, before_id: int) -> QualityRun | None:
     """The run of the same model stored just before this one."""
     stmt = (select(QualityRun).where(QualityRun.team_id == team_id, QualityRun.model == model,

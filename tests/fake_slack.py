@@ -29,7 +29,7 @@ TOKEN = "xoxb-fake"
 
 # The Web API method behind each primitive: the name a Slack error carries (`exc.method`), as in production.
 SLACK_METHODS: dict[str, str] = {
-    "bot_user_id": "auth.test",
+    "identity": "auth.test",
     "post_message": "chat.postMessage",
     "update_message": "chat.update",
     "post_ephemeral": "chat.postEphemeral",
@@ -295,9 +295,9 @@ class FakeSlack(SlackPort):
 
     # --- people -----------------------------------------------------------------------------------------
 
-    def bot_user_id(self) -> str:
-        self._call("bot_user_id")
-        return BOT_USER
+    def identity(self) -> dict[str, str]:
+        self._call("identity")
+        return {"user_id": BOT_USER, "user": "pmbot", "team": "sandbox"}
 
     def user_info(self, user: str) -> dict[str, Any]:
         self._call("user_info", user=user)

@@ -210,3 +210,20 @@ def test_classify_uses_the_llm_when_configured(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     verdict = json.loads(result.stdout)
     assert (verdict["grade"], verdict["source"]) == (2, "llm")
+
+
+def test_the_start_up_probe_says_who_pmbot_is_or_why_slack_refused(sandbox: SlackSandbox, caplog) -> None:
+    import logging
+
+    from bot.app import build, check_slack
+    from bot.sandbox.server import BOT_TOKEN
+    from tests.conftest import make_settings
+
+    caplog.set_level(logging.INFO, logger="bot")
+    for token, url, said in ((BOT_TOKEN, sandbox.api_url, "Slack: connected as pmbot in"),
+                             ("xoxb-wrong", sandbox.api_url, "auth.test refused (invalid_auth)"),
+                             (BOT_TOKEN, "http://127.0.0.1:9/api/", "http://127.0.0.1:9/api/ unreachable")):
+        caplog.clear()
+        check_slack(build(make_settings(slack_bot_token=token, slack_api_url=url, database_url="sqlite://")))
+        assert said in caplog.text, caplog.text
+        assert "xoxb-wrong" not in caplog.text

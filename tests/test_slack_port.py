@@ -28,8 +28,7 @@ CONVERTED = ("bot/commands", "bot/home.py", "bot/budgets", "bot/bugs", "bot/risk
              "bot/gateways/names.py")
 # Web API methods called outside the port on purpose, and why.
 OUTSIDE_THE_PORT = {
-    "auth.test": "the start-up probes (bot.app.check_slack, pmbot doctor) read slack_sdk's own errors; the port "
-                 "has it too (bot_user_id)",
+    "auth.test": "pmbot doctor's probe reads slack_sdk's own errors; the port has it too (identity)",
 }
 
 

@@ -161,9 +161,14 @@ class SlackPort:
 
     # --- people ---------------------------------------------------------------------------------------
 
+    def identity(self) -> dict[str, str]:
+        """auth.test: who pmbot is (`user_id`, `user`) and in which workspace (`team`); a bad token fails here."""
+        answer = call(self._client, "auth_test")
+        return {key: str(answer.get(key) or "") for key in ("user_id", "user", "team")}
+
     def bot_user_id(self) -> str:
-        """auth.test: pmbot's own user id (who files what no person filed, e.g. a breach from a CLI-set plan)."""
-        return str(call(self._client, "auth_test").get("user_id") or "")
+        """pmbot's own user id (who files what no person filed, e.g. a breach from a plan set with the CLI)."""
+        return self.identity()["user_id"]
 
     def user_info(self, user: str) -> dict[str, Any]:
         """users.info: Slack's user object (name, profile, is_admin, is_owner, deleted, …)."""

@@ -16,14 +16,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
-
 from bot.deps import Deps
 from bot.domain.quality import Plan, QualityError, metric_key
 from bot.gateways.mlflow import Experiment, MlflowGateway, MlflowRun
 from bot.quality.service import Recorded, RunIn, plan_of, record_run
+from storage import quality as repo
 from storage.db import session_scope
-from storage.models import QualityRun
 
 SOURCE = "mlflow"
 PAGE_SIZE = 100
@@ -117,9 +115,7 @@ def _recorded_keys(deps: Deps, team_id: str, keys: list[str]) -> set[str]:
     if not keys:
         return set()
     with session_scope(deps.engine) as session:
-        found = session.execute(select(QualityRun.source_key).where(QualityRun.team_id == team_id,
-                                                                    QualityRun.source_key.in_(keys)))
-        return {key for key in found.scalars() if key}
+        return repo.recorded_keys(session, team_id=team_id, keys=keys)
 
 
 def to_run_in(run: MlflowRun, experiment: Experiment, gateway: MlflowGateway, fractions: set[str] | bool,
