@@ -321,13 +321,12 @@ def _cost_import(settings: Settings, path: str, channel: str, team: str | None, 
     now are stored and posted by the hourly job, so they never make the import fail."""
     from bot.budgets import service
     from bot.errors import IntegrationUnavailable, PmbotError
-    from bot.gateways.slack import resolve_channel
     from storage.budgets import budgets_in_channel
     from storage.db import session_scope
 
     deps = _scheduler(settings).deps
     try:
-        channel_id = resolve_channel(deps.client, channel) if channel.startswith("#") else channel
+        channel_id = deps.slack.resolve_channel(channel) if channel.startswith("#") else channel
     except IntegrationUnavailable as exc:
         print(f"pmbot: cannot find channel {channel} by name: {exc} (give its id, C…)", file=sys.stderr)
         return 2

@@ -30,7 +30,7 @@ class Deps:
     settings: Settings
     engine: Engine
     metrics: Metrics
-    # The raw slack_sdk client: for Bolt, and for the modules not yet asking `slack`.
+    # The raw slack_sdk client: Bolt's (App(client=…)), and the one `slack` is built over. Services ask `slack`.
     client: WebClient
     commands: tuple[CommandSpec, ...]
     jobs: dict[str, JobModule]

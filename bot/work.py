@@ -23,7 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot import blocks
 from bot.deps import Deps
 from bot.errors import IntegrationUnavailable
-from bot.gateways.slack import respond_later, tell_privately
+from bot.gateways.slack import respond_later
 from bot.workpool import WORK_YIELDS_SECONDS, AckQueue, WorkPool
 from storage.db import session_scope
 from storage.models import WorkItem
@@ -228,7 +228,7 @@ def tell_later(deps: Deps, reply_to: dict, *, channel: str, text: str, blocks_: 
         logger.info("nobody to tell: %s", text[:200])
         return
     try:
-        tell_privately(deps.client, user, channel, **message)
+        deps.slack.tell_privately(user, channel, **message)
     except IntegrationUnavailable as exc:
         logger.warning("could not tell %s: %s", user, exc)
 

@@ -15,7 +15,6 @@ from sqlmodel import select
 
 from bot.bugs.service import CARD_EVENT, file_report
 from bot.edge import ACK_DEADLINE_SECONDS, RECEIVED, too_late
-from bot.gateways.slack import post_in_channel
 from bot.sandbox.driver import Response
 from storage.db import session_scope
 from storage.models import Budget, Bug, Incident, Risk, Standup, WorkItem
@@ -130,13 +129,13 @@ def test_a_card_posted_just_before_a_crash_is_found_not_posted_again(bot_factory
     item_id = _crashed_report(bot, "the logo is blurry on retina screens")
     [bug] = stored(bot, Bug)
     # The dead process had posted the card (Slack took it) but died before saving its ts.
-    posted = post_in_channel(deps.client, "C0GENERAL", text="B-1 card",
-                             metadata={"event_type": CARD_EVENT, "event_payload": {"id": f"bug-{bug.id}"}})
+    posted = deps.slack.post_in_channel("C0GENERAL", text="B-1 card",
+                                        metadata={"event_type": CARD_EVENT, "event_payload": {"id": f"bug-{bug.id}"}})
     with session_scope(deps.engine) as session:
         assert lease_work(session, item_id, now=deps.clock(), seconds=0.5) is not None
     assert bot.sandbox.wait_for(lambda: bot.runtime.work.poll() or stored(bot, Bug)[0].message_ts, timeout=10)
     bot.runtime.settle()
-    assert stored(bot, Bug)[0].message_ts == posted["ts"]
+    assert stored(bot, Bug)[0].message_ts == posted.ts
     assert len(cards(bot)) == 1 and len(bot.sandbox.calls_to("chat.postMessage")) == 1
 
 

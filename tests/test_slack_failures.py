@@ -17,7 +17,8 @@ from sqlmodel import select
 
 from bot.edge import _CANNOT_POST  # the codes after which a user is told "invite me": a 500 must not be one
 from bot.errors import ChannelNotFound, IntegrationUnavailable, NotInChannel, RateLimited, SlackError
-from bot.gateways.slack import build_web_client, call, find_own_post, is_transient, retry_delay
+from bot.gateways.slack import build_web_client, call, is_transient, retry_delay
+from bot.gateways.slack_port import SlackPort
 from bot.jobs import standup as standup_job
 from bot.jobs.base import RetryLater, ScheduleRef, cron_slots
 from bot.sandbox import SlackSandbox
@@ -178,10 +179,11 @@ def test_find_own_post_reads_metadata_back_a_few_pages(unchecked_sandbox: SlackS
     for n in range(250):  # a busy channel: the card is on the second page
         now[0] += 1
         client.chat_postMessage(channel="C0GENERAL", text=f"chatter {n}")
-    assert find_own_post(client, "C0GENERAL", event_type="pmbot_bug_card", key="B-7", oldest=posted) == posted
-    assert find_own_post(client, "C0GENERAL", event_type="pmbot_bug_card", key="B-8", oldest=0) is None
-    assert find_own_post(client, "C0GENERAL", event_type="pmbot_bug_card", key="B-7",
-                         oldest=now[0] - 10) is None  # older than `oldest`: not looked at
+    port = SlackPort(client)
+    assert port.find_own_post("C0GENERAL", event_type="pmbot_bug_card", key="B-7", oldest=posted) == posted
+    assert port.find_own_post("C0GENERAL", event_type="pmbot_bug_card", key="B-8", oldest=0) is None
+    assert port.find_own_post("C0GENERAL", event_type="pmbot_bug_card", key="B-7",
+                              oldest=now[0] - 10) is None  # older than `oldest`: not looked at
     history = unchecked_sandbox.calls_to("conversations.history")[0]
     assert history.args["include_all_metadata"] in ("1", "true", True)
 

@@ -1,11 +1,12 @@
 """The Slack port: it covers every Web API method pmbot calls, each of its methods names one in Slack's published
-spec with arguments slack_sdk takes, the converted packages ask it (never `call(client, "method")`), and the fake
-implements it faithfully."""
+spec with arguments slack_sdk takes, every package outside the gateways asks it (never `call(client, "method")`, never
+the raw client but where OUTSIDE_THE_PORT says why), and the fake implements it faithfully."""
 
 from __future__ import annotations
 
 import ast
 import inspect
+from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
 
@@ -14,21 +15,36 @@ from slack_sdk import WebClient
 
 from bot.errors import MissingScope, NameTaken, NotInChannel, RateLimited, SlackError, SlackUnavailable
 from bot.gateways import slack_port
-from bot.gateways.slack import build_web_client, find_user, post_in_channel, resolve_channel, tell_privately
+from bot.gateways.slack import build_web_client
 from bot.gateways.slack_port import SlackPort
 from tests.conftest import make_settings
 from tests.fake_slack import BOT_USER, GENERAL, SLACK_METHODS, FakeSlack
-from tests.test_scopes import NOT_IN_SPEC, ROOT, called_methods, sdk_methods, source_files, spec_scopes
+from tests.test_scopes import (
+    BOLT_HELPERS,
+    NOT_IN_SPEC,
+    ROOT,
+    called_methods,
+    sdk_methods,
+    source_files,
+    spec_scopes,
+)
 
 PORT_SOURCE = Path(slack_port.__file__)
 GATEWAY = ROOT / "bot" / "gateways"
-# The packages that ask `deps.slack` (issue #20); mirror, standups, jobs and the scheduler follow after their own
-# refactors, through the client-taking wrappers in bot/gateways/slack.py until then.
-CONVERTED = ("bot/commands", "bot/home.py", "bot/budgets", "bot/bugs", "bot/risks", "bot/incidents", "bot/quality",
-             "bot/gateways/names.py")
-# Web API methods called outside the port on purpose, and why.
+# What asks `deps.slack` (issue #20): every module under bot/ but the gateways, which hold the port and the client it
+# wraps, and the sandbox, which is Slack's stand-in; names.py is the gateway that asks the port.
+CONVERTED = ("bot", "bot/gateways/names.py")
+NOT_CONVERTED = ("bot/gateways", "bot/sandbox")
+# The raw client's uses left in the converted packages on purpose, (module, what) → why. Each must still be there,
+# so an excuse cannot outlive its use.
+DOCTOR_PROBE = ("pmbot doctor shows slack_sdk's own answer (Slack's raw error code, the transport error's class), "
+                "which the port translates into ours; it builds its own client from settings, without Deps")
 OUTSIDE_THE_PORT = {
-    "auth.test": "pmbot doctor's probe reads slack_sdk's own errors; the port has it too (identity)",
+    ("bot/app.py", ".client"): "Bolt's App(client=…) is built over the raw WebClient; Bolt, not pmbot, calls it",
+    ("bot/deps.py", ".client"): "the port is built over Deps.client (`SlackPort(self.client)`) when no fake is given",
+    ("bot/deps.py", "imports slack_sdk"): "Deps.client's type (WebClient), under TYPE_CHECKING only",
+    ("bot/doctor.py", "imports slack_sdk"): DOCTOR_PROBE,
+    ("bot/doctor.py", "auth_test"): DOCTOR_PROBE,
 }
 
 
@@ -59,11 +75,35 @@ def port_api_methods() -> dict[str, frozenset[str]]:
 
 
 def converted_files() -> list[Path]:
+    """The modules CONVERTED names, less those under NOT_CONVERTED unless named themselves."""
+    skipped = [ROOT / entry for entry in NOT_CONVERTED]
     files = []
     for entry in CONVERTED:
         path = ROOT / entry
-        files += sorted(path.rglob("*.py")) if path.is_dir() else [path]
+        files += [p for p in sorted(path.rglob("*.py")) if not any(folder in p.parents for folder in skipped)] \
+            if path.is_dir() else [path]
     return files
+
+
+def raw_slack_uses(path: Path) -> Iterator[tuple[str, str]]:
+    """(what, where) for each way `path` reaches Slack but through the port: `call(…)`, a `.client`, slack_sdk
+    imported, a WebClient method called by name (`client.auth_test()`), or Bolt's `say()`. A method's name as a
+    string is no call (services label their port calls `"chat_update"` in the log)."""
+    tree = ast.parse(path.read_text(), str(path))
+    for node in ast.walk(tree):
+        where = f"{path.relative_to(ROOT)}:{getattr(node, 'lineno', '?')}"
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "call":
+            yield "call(…)", where
+        elif isinstance(node, ast.Attribute) and node.attr == "client" \
+                and isinstance(node.value, ast.Name | ast.Attribute):
+            yield ".client", where
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("slack_sdk") \
+                or isinstance(node, ast.Import) and any(a.name.startswith("slack_sdk") for a in node.names):
+            yield "imports slack_sdk", where
+        elif isinstance(node, ast.Attribute) and node.attr in sdk_methods():
+            yield node.attr, where
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in BOLT_HELPERS:
+            yield f"{node.func.id}()", where
 
 
 # --- the port against Slack's spec and slack_sdk -------------------------------------------------------------
@@ -101,38 +141,48 @@ def test_no_port_method_is_named_like_a_web_client_method() -> None:
 
 
 def test_the_port_offers_every_web_api_method_pmbot_calls() -> None:
-    """Also what the packages not converted yet call: each has its named method waiting for it."""
+    """Also what the uses left outside the port (OUTSIDE_THE_PORT) call: each has its named method."""
     offered = set().union(*port_api_methods().values())
     outside = called_methods(p for p in source_files() if GATEWAY not in p.parents)
-    missing = {api: where[:3] for api, where in outside.items() if api not in offered and api not in OUTSIDE_THE_PORT}
+    missing = {api: where[:3] for api, where in outside.items() if api not in offered}
     assert missing == {}, "Web API methods called outside bot/gateways with no SlackPort method"
 
 
 def test_the_converted_packages_ask_the_port_by_name() -> None:
-    """No `call(client, "method")`, no raw client, no slack_sdk in the converted packages."""
-    found = []
+    """No `call(client, "method")`, no raw client, no slack_sdk, no WebClient method outside the gateways, but the
+    uses OUTSIDE_THE_PORT explains."""
+    found: dict[tuple[str, str], list[str]] = {}
     for path in converted_files():
-        for node in ast.walk(ast.parse(path.read_text(), str(path))):
-            where = f"{path.relative_to(ROOT)}:{getattr(node, 'lineno', '?')}"
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "call":
-                found.append(f"{where} call(…)")
-            elif isinstance(node, ast.Attribute) and node.attr == "client" \
-                    and isinstance(node.value, ast.Name | ast.Attribute):
-                found.append(f"{where} .client")
-            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("slack_sdk"):
-                found.append(f"{where} imports slack_sdk")
-    assert found == []
-    assert len(converted_files()) > 15
+        for what, where in raw_slack_uses(path):
+            found.setdefault((str(path.relative_to(ROOT)), what), []).append(where)
+    unexplained = sorted(f"{where} {what}" for (module, what), wheres in found.items()
+                         if (module, what) not in OUTSIDE_THE_PORT for where in wheres)
+    assert unexplained == []
+    assert set(OUTSIDE_THE_PORT) - set(found) == set(), "OUTSIDE_THE_PORT explains a use that is gone"
+    assert len(converted_files()) > 60
 
 
-def test_the_raw_client_helpers_still_answer_as_before(sandbox) -> None:
-    """The wrappers kept for the packages not converted yet: same answers, through the port."""
-    client = build_web_client(make_settings(slack_api_url=sandbox.api_url))
-    posted = post_in_channel(client, "C0GENERAL", text="hello")
-    assert set(posted) == {"channel", "ts"} and posted["channel"] == "C0GENERAL"
-    assert resolve_channel(client, "#general") == "C0GENERAL"
-    assert find_user(client, "@nobody-by-this-name") is None
-    tell_privately(client, "U0ALICE", None, text="psst")
+def test_the_check_sees_every_way_around_the_port(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    module = tmp_path / "bot" / "around.py"
+    module.parent.mkdir()
+    module.write_text("import slack_sdk\nfrom slack_sdk.errors import SlackApiError\n\n\n"
+                      "def run(deps, say):\n"
+                      "    call(deps.client, 'chat_update', channel='C1', ts='1.0', text='x')\n"
+                      "    deps.runtime.client.auth_test()\n"
+                      "    say('hello')\n")
+    monkeypatch.setattr(f"{__name__}.ROOT", tmp_path)
+    assert sorted(what for what, _ in raw_slack_uses(module)) == [
+        ".client", ".client", "auth_test", "call(…)", "imports slack_sdk", "imports slack_sdk", "say()"]
+
+
+def test_the_port_over_slack_sdks_client_answers_through_http(sandbox) -> None:
+    """The port over the WebClient the composition root builds, against the sandbox's Web API."""
+    port = SlackPort(build_web_client(make_settings(slack_api_url=sandbox.api_url)))
+    posted = port.post_in_channel("C0GENERAL", text="hello")
+    assert posted.channel == "C0GENERAL" and posted.ts
+    assert port.resolve_channel("#general") == "C0GENERAL"
+    assert port.find_user("@nobody-by-this-name") is None
+    port.tell_privately("U0ALICE", None, text="psst")
     assert sandbox.calls_to("conversations.open") and sandbox.calls_to("chat.postMessage")
 
 

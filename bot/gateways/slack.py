@@ -1,14 +1,12 @@
 """The Slack Web API edge: one client factory, one error mapping (`call`).
 
 What pmbot asks of Slack is named in `bot.gateways.slack_port` (`deps.slack`), whose every call goes through `call`
-here. The helpers at the end still take a raw client, for the modules not converted to the port yet."""
+here; `respond_later` answers through a request's response_url, which is no Web API method."""
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
-from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -203,76 +201,12 @@ def call(client: WebClient, method: str, **kwargs: Any) -> dict[str, Any]:
     return response.data if isinstance(response.data, dict) else {}
 
 
-# --- the helpers that take a raw client --------------------------------------------------------------
-# Each is a thin wrapper over the port (bot.gateways.slack_port), kept for the modules not converted to `deps.slack`
-# yet; new code asks `deps.slack`.
-
-
 def _port(client: WebClient) -> SlackPort:
-    """The port over a raw client. Imported when called: the port's module imports this one (for `call`)."""
+    """The port over a raw client, for the scope notice. Imported when called: the port's module imports this one
+    (for `call`)."""
     from bot.gateways.slack_port import SlackPort
 
     return SlackPort(client)
-
-
-def find_own_post(client: WebClient, channel: str, *, event_type: str, key: str | int,
-                  oldest: str | float) -> str | None:
-    """`SlackPort.find_own_post`."""
-    return _port(client).find_own_post(channel, event_type=event_type, key=key, oldest=oldest)
-
-
-def find_bot_message(client: WebClient, channel: str, *, oldest: str | float,
-                     matches: Callable[[dict[str, Any]], bool], include_all_metadata: bool = False) -> str | None:
-    """`SlackPort.find_bot_message`."""
-    return _port(client).find_bot_message(channel, oldest=oldest, matches=matches,
-                                          include_all_metadata=include_all_metadata)
-
-
-def is_workspace_admin(client: WebClient, user_id: str) -> bool:
-    """`SlackPort.is_workspace_admin`."""
-    return _port(client).is_workspace_admin(user_id)
-
-
-def admin_channel(client: WebClient, settings: Settings) -> str | None:
-    """`SlackPort.admin_channel`."""
-    return _port(client).admin_channel(settings)
-
-
-def tell_admins(client: WebClient, settings: Settings, text: str, *, channel: str | None = None) -> bool:
-    """`SlackPort.tell_admins`."""
-    return _port(client).tell_admins(settings, text, channel=channel)
-
-
-def resolve_channel(client: WebClient, ref: str) -> str | None:
-    """`SlackPort.resolve_channel`."""
-    return _port(client).resolve_channel(ref)
-
-
-def post_in_channel(client: WebClient, channel: str, **message: Any) -> dict[str, str]:
-    """`SlackPort.post_in_channel`, answered as the dict its callers read (`channel`, `ts`)."""
-    return asdict(_port(client).post_in_channel(channel, **message))
-
-
-def tell_privately(client: WebClient, user_id: str, channel: str | None, **message: Any) -> None:
-    """`SlackPort.tell_privately`."""
-    _port(client).tell_privately(user_id, channel, **message)
-
-
-def upload_file(client: WebClient, channel: str, *, content: bytes, filename: str, title: str,
-                comment: str | None = None, thread_ts: str | None = None) -> None:
-    """`SlackPort.upload_in_channel`: joins a public channel first when the bot is not in it."""
-    _port(client).upload_in_channel(channel, content=content, filename=filename, title=title, comment=comment,
-                                    thread_ts=thread_ts)
-
-
-def find_usergroup(client: WebClient, name: str) -> str | None:
-    """`SlackPort.find_usergroup`."""
-    return _port(client).find_usergroup(name)
-
-
-def find_user(client: WebClient, name: str) -> str | None:
-    """`SlackPort.find_user`."""
-    return _port(client).find_user(name)
 
 
 def respond_later(response_url: str, **message: Any) -> bool:

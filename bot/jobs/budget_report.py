@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING
 
 from bot.budgets import service
 from bot.domain.due import Slot, due_slot
-from bot.gateways.slack import tell_admins
 from bot.installs import still_installed
 from bot.jobs.base import LATER, REFUSED, SENT, RetryLater, ScheduleRef, claim_step, cron_slots, give_back, send
 from bot.teams import team_zone
@@ -92,4 +91,4 @@ def _tell_admins(deps: Deps, budget: Budget, day: date, why: str) -> None:
             f"posted on {day:%a %d %b}: {why}. It is not tried again; `/budget status` and `/budget chart` show "
             "the same figures.")
     logger.error("budget_report: budget %s: report of %s not posted: %s", budget.id, day, why)
-    tell_admins(deps.client, deps.settings, text, channel=own.admin_channel_id if own else None)
+    deps.slack.tell_admins(deps.settings, text, channel=own.admin_channel_id if own else None)

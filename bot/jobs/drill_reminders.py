@@ -10,7 +10,6 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from bot.domain.due import is_due
-from bot.gateways.slack import post_in_channel
 from bot.incidents import drills
 from bot.installs import still_installed
 from bot.jobs.base import LATER, SENT, RetryLater, ScheduleRef, claim_step, cron_slots, give_back, send
@@ -78,5 +77,4 @@ def _announce(deps: Deps, row: DrillSchedule, slot: datetime, when: str) -> str:
     how = "I will start it by myself" if row.automatic else "start it with `/incident drill " + row.scenario + "`"
     text = (f"🧪 Incident drill {when} ({slot:%a %d %b %H:%M %Z}): scenario `{row.scenario}`. Practice only — "
             f"{how}. Schedule {row.id}: {row.description}.")
-    return send(f"the notice of drill schedule {row.id}", lambda: post_in_channel(deps.client, row.channel_id,
-                                                                                   text=text))
+    return send(f"the notice of drill schedule {row.id}", lambda: deps.slack.post_in_channel(row.channel_id, text=text))

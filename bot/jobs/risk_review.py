@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING
 
 from bot.domain.due import due_slot
 from bot.domain.text import escape_user_text, truncate
-from bot.gateways.slack import post_in_channel, tell_privately
 from bot.installs import gone_teams
 from bot.jobs.base import LATER, SENT, RetryLater, ScheduleRef, claim_step, cron_slots, give_back, send
 from bot.risks import blocks as risk_blocks
@@ -129,7 +128,7 @@ def _escalate(deps: Deps, risk: Risk, overdue: int, done: dict[str, int]) -> str
             f"is {overdue} days past its review date ({risk.review_on}). Owner: {owner}. "
             f"`/risk show {risk.readable_id}`")
     outcome = send(f"the overdue notice for {risk.readable_id}",
-                   lambda: post_in_channel(deps.client, risk.channel_id, text=text))
+                   lambda: deps.slack.post_in_channel(risk.channel_id, text=text))
     if outcome == SENT:
         done["escalated"] += 1
     return outcome
@@ -146,4 +145,4 @@ def _nudge(deps: Deps, risk: Risk, done: dict[str, int]) -> str:
 
 def _tell(deps: Deps, user_id: str, text: str, parts: list[dict] | None = None) -> str:
     message = {"text": text, **({"blocks": parts} if parts else {})}
-    return send(f"a DM to {user_id}", lambda: tell_privately(deps.client, user_id, None, **message))
+    return send(f"a DM to {user_id}", lambda: deps.slack.tell_privately(user_id, None, **message))

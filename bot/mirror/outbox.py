@@ -24,7 +24,6 @@ from bot.domain import jira_text as wiki
 from bot.domain.text import NameLookup, escape_mrkdwn, readable, truncate
 from bot.errors import SlackError
 from bot.gateways.jira_gateway import STATE_FIELDS, JiraNotFound, JiraRejected, JiraUnavailable
-from bot.gateways.slack import admin_channel, call, post_in_channel
 from bot.mirror import content, gone, mapping, people, remote, slack_side
 from bot.mirror.mapping import MappingMissing
 from bot.mirror.plugins import kind_of
@@ -361,7 +360,7 @@ def _permalink(deps: Deps, item: Mirrored) -> str | None:
     if not channel or not ts:
         return None
     try:
-        return call(deps.client, "chat_getPermalink", channel=channel, message_ts=ts)["permalink"]
+        return deps.slack.permalink(channel, ts)
     except SlackError:
         return None
 
@@ -426,7 +425,7 @@ def alert_dead(deps: Deps) -> int:
         dead = repo.unalerted_dead(session)
     if not dead:
         return 0
-    channel = admin_channel(deps.client, deps.settings)
+    channel = deps.slack.admin_channel(deps.settings)
     if channel is None:
         logger.error("jira: %d deliveries gave up and no admin channel is set (PMBOT_ADMIN_CHANNEL)", len(dead))
     else:
@@ -437,7 +436,7 @@ def alert_dead(deps: Deps) -> int:
                 f"{deps.settings.jira_max_attempts} attempts:\n" + "\n".join(lines) + more +
                 "\nFix the cause, then run `pmbot jira retry` (or `/pmbot jira status` to see what is stuck).")
         try:
-            post_in_channel(deps.client, channel, text=text)
+            deps.slack.post_in_channel(channel, text=text)
         except SlackError as exc:
             logger.error("jira: could not alert the admin channel: %s", exc.code)
             return 0

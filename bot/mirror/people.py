@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING
 from sqlalchemy.exc import IntegrityError
 
 from bot.errors import SlackError
-from bot.gateways.slack import call
 from storage import jira as repo
 from storage.db import session_scope
 
@@ -62,7 +61,7 @@ def slack_user_for(deps: Deps, team_id: str, account: str, email: str | None) ->
     if not email:
         return None
     try:
-        user = call(deps.client, "users_lookupByEmail", email=email).get("user") or {}
+        user = deps.slack.user_by_email(email)
     except SlackError as exc:
         if exc.code != "users_not_found":
             logger.warning("jira people: users.lookupByEmail failed: %s", exc.code)
@@ -75,7 +74,7 @@ def slack_user_for(deps: Deps, team_id: str, account: str, email: str | None) ->
 
 def _slack_email(deps: Deps, slack_user: str) -> str | None:
     """The e-mail of the Slack profile; Slack leaves it out when the app lacks users:read.email."""
-    user = call(deps.client, "users_info", user=slack_user).get("user") or {}
+    user = deps.slack.user_info(slack_user)
     return (user.get("profile") or {}).get("email") or None
 
 

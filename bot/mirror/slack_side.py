@@ -7,7 +7,6 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from bot.errors import SlackError
-from bot.gateways.slack import call
 from bot.installs import gone_teams
 from storage import jira as repo
 from storage.db import session_scope
@@ -46,8 +45,7 @@ def say_in_thread(deps: Deps, item: Mirrored, text: str) -> None:
     channel, thread = deps.mirror.of(item).thread_of(item)
     if not channel or item.team_id in gone_teams(deps):  # an uninstalled team hears nothing more
         return
-    kwargs = {"thread_ts": thread} if thread else {}
     try:
-        call(deps.client, "chat_postMessage", channel=channel, text=text, **kwargs)
+        deps.slack.post_message(channel, text=text, thread_ts=thread or None)
     except SlackError as exc:
         logger.warning("could not tell %s's thread about a Jira change: %s", item.readable_id, exc.code)

@@ -35,17 +35,7 @@ from bot.domain import standup as rules
 from bot.domain.due import Slot, clock_time, daily_slot
 from bot.domain.pii import redact
 from bot.errors import IntegrationUnavailable, NotFound, NotInChannel, SlackError, UserInputError
-from bot.gateways.slack import (
-    call,
-    find_bot_message,
-    find_user,
-    is_transient,
-    post_in_channel,
-    resolve_channel,
-    retry_delay,
-    tell_admins,
-    tell_privately,
-)
+from bot.gateways.slack import is_transient, retry_delay
 from bot.standups import blocks as su_blocks
 from storage import standups as store
 from storage.db import session_scope
@@ -111,7 +101,7 @@ def _checked_settings(deps: Deps, *, channel_id: str, text: str) -> StandupSetti
 def _user_id(deps: Deps, member: str) -> str:
     if not member.startswith("@"):
         return member
-    found = find_user(deps.client, member)
+    found = deps.slack.find_user(member)
     if found is None:
         raise UserInputError(f"I do not know {member} in this workspace; mention them so Slack completes the name.")
     return found
@@ -120,7 +110,7 @@ def _user_id(deps: Deps, member: str) -> str:
 def _channel_id(deps: Deps, ref: str) -> str:
     if not ref.startswith("#"):
         return ref
-    found = resolve_channel(deps.client, ref)
+    found = deps.slack.resolve_channel(ref)
     if found is None:
         raise UserInputError(f"There is no channel {ref} I can see; invite me there first.")
     return found
@@ -128,7 +118,7 @@ def _channel_id(deps: Deps, ref: str) -> str:
 
 def _check_can_post(deps: Deps, channel: str) -> None:
     try:
-        info = call(deps.client, "conversations_info", channel=channel)["channel"]
+        info = deps.slack.channel_info(channel)
     except SlackError as exc:
         raise UserInputError(f"I cannot see that channel ({exc.code}). Invite me with `/invite @pmbot` there "
                              "first.") from exc
@@ -138,7 +128,7 @@ def _check_can_post(deps: Deps, channel: str) -> None:
         raise UserInputError("I am not in that private channel, so I could not post the stand-up. Invite me with "
                              "`/invite @pmbot` there, then set it up again.")
     try:
-        call(deps.client, "conversations_join", channel=channel)
+        deps.slack.join_channel(channel)
     except SlackError as exc:
         raise UserInputError(f"I cannot join that channel ({exc.code}); invite me with `/invite @pmbot`.") from exc
 
@@ -312,7 +302,7 @@ def _post_parent(deps: Deps, standup: Standup, slot: Slot, claimed: _DayTry, blo
     ts = None if claimed.first else _earlier_post(deps, standup.channel_id, slot,
                                                    lambda message: _is_day_post(message, claimed.day_id))
     if ts is None:
-        ts = post_in_channel(deps.client, standup.channel_id, text=text, blocks=parts)["ts"]
+        ts = deps.slack.post_in_channel(standup.channel_id, text=text, blocks=parts).ts
     _posted(deps, claimed.day_id, ts)
 
 
@@ -323,7 +313,7 @@ def _post_holiday(deps: Deps, standup: Standup, slot: Slot, holiday: str, claime
     ts = None if claimed.first else _earlier_post(deps, standup.channel_id, slot,
                                                    lambda message: message.get("text") == text)
     if ts is None:
-        ts = post_in_channel(deps.client, standup.channel_id, text=text)["ts"]
+        ts = deps.slack.post_in_channel(standup.channel_id, text=text).ts
     _posted(deps, claimed.day_id, ts)
 
 
@@ -339,8 +329,8 @@ def _earlier_post(deps: Deps, channel_id: str, window: Slot, matches: Callable[[
     """The ts of this day's post if an earlier try got it into Slack although its answer was lost (Slack says a
     failed call may have done part of its work), so it is kept rather than posted twice."""
     try:
-        return find_bot_message(deps.client, channel_id, oldest=(window.start - LOOKBACK_MARGIN).timestamp(),
-                                matches=matches)
+        return deps.slack.find_bot_message(channel_id, oldest=(window.start - LOOKBACK_MARGIN).timestamp(),
+                                           matches=matches)
     except NotInChannel:
         return None  # pmbot is not in the channel: nothing of it can be there; the post joins first
 
@@ -402,12 +392,12 @@ def _remind_round(deps: Deps, standup: Standup, day: StandupDay, window: Slot, n
 def _remind(deps: Deps, standup: Standup, day: StandupDay, waiting: list[str]) -> int:
     """DM who has not answered. Slack failing for a reason that passes before anyone was reminded is raised, so
     the reminders are tried again later; after the first one went out, a failure is only logged (never twice)."""
-    link = call(deps.client, "chat_getPermalink", channel=standup.channel_id, message_ts=day.parent_ts)["permalink"]
+    link = deps.slack.permalink(standup.channel_id, day.parent_ts)
     count = 0
     for user in waiting:
         try:
-            tell_privately(deps.client, user, None, text=f"A reminder for today's stand-up in <#{standup.channel_id}>"
-                                                          f": <{link}|answer here> (a line per question is enough).")
+            deps.slack.tell_privately(user, None, text=f"A reminder for today's stand-up in <#{standup.channel_id}>"
+                                                     f": <{link}|answer here> (a line per question is enough).")
             count += 1
         except SLACK_FAILURES as exc:
             if count == 0 and is_transient(exc):
@@ -436,12 +426,11 @@ def _post_summary(deps: Deps, standup: Standup, day: StandupDay, answers: list[S
     theirs = [b for b in blockers if b.user_id in standup.members]  # a former member's blockers are not news
     text, parts = su_blocks.summary(standup, day.day, answers, theirs, sorted(gone & set(standup.members)),
                                     names=deps.names)
-    call(deps.client, "chat_postMessage", channel=standup.channel_id, thread_ts=day.parent_ts, text=text,
-         blocks=parts)
+    deps.slack.post_message(standup.channel_id, text=text, blocks=parts, thread_ts=day.parent_ts)
     if standup.digest and day.day.weekday() == 4:  # the weekly digest, on Fridays, once (the summary is claimed)
         try:
-            post_in_channel(deps.client, standup.channel_id,
-                            text=participation_report(deps, standup.team_id, standup.channel_id, "week", day.day))
+            report = participation_report(deps, standup.team_id, standup.channel_id, "week", day.day)
+            deps.slack.post_in_channel(standup.channel_id, text=report)
         except SLACK_FAILURES as exc:  # the summary is in: trying it again would post it twice
             logger.error("stand-up %s: the weekly digest was not posted: %s", standup.id, _why(exc))
 
@@ -471,7 +460,7 @@ def _tell_admins(deps: Deps, standup: Standup, what: str, reason: str) -> None:
     logger.error("stand-up %s: %s did not go out: %s", standup.id, what, reason)
     with session_scope(deps.engine) as session:
         own = team_settings(session, team_id=standup.team_id)
-    tell_admins(deps.client, deps.settings, text, channel=own.admin_channel_id if own else None)
+    deps.slack.tell_admins(deps.settings, text, channel=own.admin_channel_id if own else None)
 
 
 def _why(exc: Exception) -> str:
@@ -522,7 +511,7 @@ def record(deps: Deps, standup: Standup, day: StandupDay, *, user_id: str, answe
 def _refresh_parent(deps: Deps, standup: Standup, day: StandupDay, *, answered: int, blockers: int) -> None:
     text, parts = _parent_message(standup, day.day, day.id, answered=answered, blockers=blockers)
     try:
-        call(deps.client, "chat_update", channel=standup.channel_id, ts=day.parent_ts, text=text, blocks=parts)
+        deps.slack.update_message(standup.channel_id, day.parent_ts, text=text, blocks=parts)
     except SlackError as exc:
         logger.warning("could not update the stand-up post: %s", exc.code)
 
