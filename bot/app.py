@@ -21,8 +21,7 @@ from bot.errors import IntegrationUnavailable, SlackError
 from bot.gateways.jira_gateway import JiraGateway
 from bot.gateways.llm import build_llm_client
 from bot.gateways.names import Names
-from bot.gateways.slack import build_web_client
-from bot.gateways.slack_port import SlackPort
+from bot.gateways.slack_port import SlackPort, build_web_client
 from bot.grader import llm_grader, narrator, risk_reader
 from bot.http import HttpServer, JiraWebhook, WsgiApp
 from bot.incidents.jira_mirror import IncidentMirror

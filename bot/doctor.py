@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from slack_sdk.errors import SlackApiError, SlackClientError
-
 from bot.gateways.jira_gateway import JiraGateway, JiraRejected, JiraUnavailable, build_jira_client
 from bot.gateways.llm import build_llm_client
-from bot.gateways.slack import build_web_client
+from bot.gateways.slack import probe_identity
+from bot.gateways.slack_port import build_web_client
 from bot.mirror import mapping
 from bot.settings import JIRA_KINDS, JIRA_PRIORITY_KEYS, Settings
 from storage.db import make_engine, ping
@@ -64,14 +63,8 @@ def check_database(settings: Settings) -> Check:
 def check_slack(settings: Settings) -> Check:
     if settings.slack_bot_token is None:
         return Check("slack", FAIL, "SLACK_BOT_TOKEN is not set")
-    client = build_web_client(settings)
-    try:
-        who = client.auth_test()
-    except SlackApiError as exc:
-        return Check("slack", FAIL, f"auth.test refused: {exc.response.get('error')}")
-    except (SlackClientError, OSError) as exc:
-        return Check("slack", FAIL, f"{settings.slack_api_url} unreachable: {type(exc).__name__}")
-    return Check("slack", OK, f"authenticated as {who.get('user')} in {who.get('team')}")
+    ok, said = probe_identity(build_web_client(settings), settings.slack_api_url)
+    return Check("slack", OK if ok else FAIL, said)
 
 
 def check_jira(settings: Settings) -> Check:

@@ -13,7 +13,8 @@ from slack_sdk.signature import SignatureVerifier
 from bot.app import build
 from bot.edge import Reply, command_listener
 from bot.errors import ChannelNotFound, IntegrationUnavailable, NotInChannel, SlackError, UserInputError
-from bot.gateways.slack import build_web_client, call
+from bot.gateways.slack import call
+from bot.gateways.slack_port import build_web_client
 from bot.registry import CommandSpec
 from bot.sandbox import SlackSandbox
 from tests.conftest import SIGNING_SECRET, make_settings

@@ -34,7 +34,7 @@ def sandbox(unchecked_sandbox: SlackSandbox) -> SlackSandbox:
 
 @pytest.fixture
 def client(sandbox: SlackSandbox) -> WebClient:
-    from bot.gateways.slack import build_web_client
+    from bot.gateways.slack_port import build_web_client
 
     return build_web_client(make_settings(slack_api_url=sandbox.api_url))
 

@@ -17,8 +17,8 @@ from sqlmodel import select
 
 from bot.edge import _CANNOT_POST  # the codes after which a user is told "invite me": a 500 must not be one
 from bot.errors import ChannelNotFound, IntegrationUnavailable, NotInChannel, RateLimited, SlackError
-from bot.gateways.slack import build_web_client, call, is_transient, retry_delay
-from bot.gateways.slack_port import SlackPort
+from bot.gateways.slack import call, is_transient, retry_delay
+from bot.gateways.slack_port import SlackPort, build_web_client
 from bot.jobs import standup as standup_job
 from bot.jobs.base import RetryLater, ScheduleRef, cron_slots
 from bot.sandbox import SlackSandbox

@@ -15,8 +15,7 @@ from slack_sdk import WebClient
 
 from bot.errors import MissingScope, NameTaken, NotInChannel, RateLimited, SlackError, SlackUnavailable
 from bot.gateways import slack_port
-from bot.gateways.slack import build_web_client
-from bot.gateways.slack_port import SlackPort
+from bot.gateways.slack_port import SlackPort, build_web_client
 from tests.conftest import make_settings
 from tests.fake_slack import BOT_USER, GENERAL, SLACK_METHODS, FakeSlack
 from tests.test_scopes import (
@@ -37,14 +36,10 @@ CONVERTED = ("bot", "bot/gateways/names.py")
 NOT_CONVERTED = ("bot/gateways", "bot/sandbox")
 # The raw client's uses left in the converted packages on purpose, (module, what) → why. Each must still be there,
 # so an excuse cannot outlive its use.
-DOCTOR_PROBE = ("pmbot doctor shows slack_sdk's own answer (Slack's raw error code, the transport error's class), "
-                "which the port translates into ours; it builds its own client from settings, without Deps")
 OUTSIDE_THE_PORT = {
     ("bot/app.py", ".client"): "Bolt's App(client=…) is built over the raw WebClient; Bolt, not pmbot, calls it",
     ("bot/deps.py", ".client"): "the port is built over Deps.client (`SlackPort(self.client)`) when no fake is given",
     ("bot/deps.py", "imports slack_sdk"): "Deps.client's type (WebClient), under TYPE_CHECKING only",
-    ("bot/doctor.py", "imports slack_sdk"): DOCTOR_PROBE,
-    ("bot/doctor.py", "auth_test"): DOCTOR_PROBE,
 }
 
 

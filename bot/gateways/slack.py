@@ -6,13 +6,11 @@ here; `respond_later` answers through a request's response_url, which is no Web 
 from __future__ import annotations
 
 import logging
-import threading
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
-from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
 
 from bot.errors import (
     ChannelNotFound,
@@ -24,11 +22,7 @@ from bot.errors import (
     SlackError,
     SlackUnavailable,
 )
-from bot.settings import Settings
 from bot.workpool import before_remote_call
-
-if TYPE_CHECKING:
-    from bot.gateways.slack_port import SlackPort
 
 logger = logging.getLogger(__name__)
 
@@ -48,61 +42,6 @@ RATE_LIMITED = frozenset({"ratelimited", "rate_limited"})
 # A scheduled post after a passing failure waits 30 s, then as long as it has been failing, at most an hour.
 RETRY_FIRST = timedelta(seconds=30)
 RETRY_CAP = timedelta(hours=1)
-
-
-class ScopeNotices:
-    """Tells the admin channel, once per scope, that Slack refused a call because the app lacks that scope.
-
-    Remembered per process (one client, one workspace token): a restart tells once more, which is a fair reminder
-    while the scope is still missing, and needs no table.
-    """
-
-    def __init__(self, settings: Settings):
-        self._settings = settings
-        self._told: set[str] = set()
-        self._lock = threading.Lock()
-
-    def tell(self, client: WebClient, exc: MissingScope) -> None:
-        """Post the notice the first time `exc.scope` is missing; later times only the caller's log line is left."""
-        with self._lock:
-            if exc.scope in self._told:
-                return
-            # Marked before posting: if the post itself lacks a scope, that notice is tried once and never loops.
-            self._told.add(exc.scope)
-        text = (f":warning: pmbot needs the Slack scope `{exc.scope}` for {exc.method}; add it to the app "
-                "(`pmbot manifest` lists every scope pmbot uses) and reinstall it in this workspace.")
-        port = _port(client)
-        channel = port.admin_channel(self._settings)
-        if channel is None:
-            logger.error("%s (no admin channel to tell: set PMBOT_ADMIN_CHANNEL)", text)
-            return
-        try:
-            port.post_in_channel(channel, text=text)
-        except SlackError as failure:
-            logger.error("%s (telling the admin channel failed: %s)", text, failure.code)
-
-
-class PmbotWebClient(WebClient):
-    """slack_sdk's WebClient, plus whom to tell when Slack answers `missing_scope` (see `call`)."""
-
-    def __init__(self, *, scope_notices: ScopeNotices, **kwargs: Any):
-        super().__init__(**kwargs)
-        self.scope_notices = scope_notices
-
-
-def build_web_client(settings: Settings) -> WebClient:
-    """The app's WebClient: Slack's base URL from settings, retries on dropped connections and 429s."""
-    token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
-    return PmbotWebClient(
-        scope_notices=ScopeNotices(settings),
-        token=token,
-        base_url=settings.slack_api_url,
-        timeout=WEB_TIMEOUT_SECONDS,
-        retry_handlers=[
-            ConnectionErrorRetryHandler(max_retry_count=2),
-            RateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES),
-        ],
-    )
 
 
 def translate(exc: SlackApiError | SlackClientError, method: str) -> SlackError | IntegrationUnavailable:
@@ -192,21 +131,26 @@ def call(client: WebClient, method: str, **kwargs: Any) -> dict[str, Any]:
         response = getattr(client, method)(**kwargs)
     except (SlackApiError, SlackClientError) as exc:
         error = translate(exc, api_name)
-        if isinstance(error, MissingScope) and isinstance(client, PmbotWebClient):
+        notices = getattr(client, "scope_notices", None)  # pmbot's client has them (bot.gateways.slack_port)
+        if isinstance(error, MissingScope) and notices is not None:
             # The one place a missing scope is noticed: admins hear it here, the caller still gets the error.
-            client.scope_notices.tell(client, error)
+            notices.tell(client, error)
         raise error from exc
     except OSError as exc:
         raise IntegrationUnavailable(f"Slack could not be reached ({api_name}).") from exc
     return response.data if isinstance(response.data, dict) else {}
 
 
-def _port(client: WebClient) -> SlackPort:
-    """The port over a raw client, for the scope notice. Imported when called: the port's module imports this one
-    (for `call`)."""
-    from bot.gateways.slack_port import SlackPort
-
-    return SlackPort(client)
+def probe_identity(client: WebClient, api_url: str) -> tuple[bool, str]:
+    """auth.test for `pmbot doctor`, in Slack's own words: the raw error code, or which kind of connection failure
+    (the port would turn both into pmbot's errors, which say less to the person fixing the set-up)."""
+    try:
+        who = client.auth_test()
+    except SlackApiError as exc:
+        return False, f"auth.test refused: {exc.response.get('error')}"
+    except (SlackClientError, OSError) as exc:
+        return False, f"{api_url} unreachable: {type(exc).__name__}"
+    return True, f"authenticated as {who.get('user')} in {who.get('team')}"
 
 
 def respond_later(response_url: str, **message: Any) -> bool:

@@ -11,16 +11,18 @@ post that may have reached Slack already). Services reach the port as `deps.slac
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from bot.errors import IntegrationUnavailable, NotInChannel, SlackError
-from bot.gateways.slack import call
+from slack_sdk import WebClient
+from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
+
+from bot.errors import IntegrationUnavailable, MissingScope, NotInChannel, SlackError
+from bot.gateways.slack import RATE_LIMIT_RETRIES, WEB_TIMEOUT_SECONDS, call
 
 if TYPE_CHECKING:
-    from slack_sdk import WebClient
-
     from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -342,3 +344,61 @@ class SlackPort:
         except (SlackError, IntegrationUnavailable) as failure:
             logger.error("%s (telling the admin channel failed: %s)", text, getattr(failure, "code", failure))
             return False
+
+
+# --- the client the port talks through -------------------------------------------------------------------
+
+
+class ScopeNotices:
+    """Tells the admin channel, once per scope, that Slack refused a call because the app lacks that scope.
+
+    Remembered per process (one client, one workspace token): a restart tells once more, which is a fair reminder
+    while the scope is still missing, and needs no table.
+    """
+
+    def __init__(self, settings: Settings):
+        self._settings = settings
+        self._told: set[str] = set()
+        self._lock = threading.Lock()
+
+    def tell(self, client: WebClient, exc: MissingScope) -> None:
+        """Post the notice the first time `exc.scope` is missing; later times only the caller's log line is left."""
+        with self._lock:
+            if exc.scope in self._told:
+                return
+            # Marked before posting: if the post itself lacks a scope, that notice is tried once and never loops.
+            self._told.add(exc.scope)
+        text = (f":warning: pmbot needs the Slack scope `{exc.scope}` for {exc.method}; add it to the app "
+                "(`pmbot manifest` lists every scope pmbot uses) and reinstall it in this workspace.")
+        port = SlackPort(client)
+        channel = port.admin_channel(self._settings)
+        if channel is None:
+            logger.error("%s (no admin channel to tell: set PMBOT_ADMIN_CHANNEL)", text)
+            return
+        try:
+            port.post_in_channel(channel, text=text)
+        except SlackError as failure:
+            logger.error("%s (telling the admin channel failed: %s)", text, failure.code)
+
+
+class PmbotWebClient(WebClient):
+    """slack_sdk's WebClient, plus whom to tell when Slack answers `missing_scope` (see `call`)."""
+
+    def __init__(self, *, scope_notices: ScopeNotices, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.scope_notices = scope_notices
+
+
+def build_web_client(settings: Settings) -> WebClient:
+    """The app's WebClient: Slack's base URL from settings, retries on dropped connections and 429s."""
+    token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
+    return PmbotWebClient(
+        scope_notices=ScopeNotices(settings),
+        token=token,
+        base_url=settings.slack_api_url,
+        timeout=WEB_TIMEOUT_SECONDS,
+        retry_handlers=[
+            ConnectionErrorRetryHandler(max_retry_count=2),
+            RateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES),
+        ],
+    )
