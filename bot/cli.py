@@ -224,6 +224,20 @@ def _quality_plan(settings: Settings, path: str, team: str, channel: str | None)
     return 0
 
 
+def _teams_with_a_plan(deps, asked: list[str] | None) -> list[str]:
+    """The teams a quality command is for: those asked for, else the one team with a plan; [] (said why) when
+    that is none or several."""
+    from bot.quality import service
+
+    planned = service.teams_with_plans(deps)
+    teams = asked or (planned if len(planned) == 1 else [])
+    if not teams:
+        print("pmbot: " + ("no team has a quality plan yet (`/quality plan`)" if not planned else
+                           f"several teams have a plan: say which with --team ({', '.join(planned)})"),
+              file=sys.stderr)
+    return teams
+
+
 def _quality_ingest(settings: Settings, path: str, teams: list[str] | None, model: str | None) -> int:
     """Record an eval results file against each team's plan; the reply names the layout it recognised."""
     from bot.domain.quality import QualityError
@@ -231,12 +245,8 @@ def _quality_ingest(settings: Settings, path: str, teams: list[str] | None, mode
     from bot.quality import service
 
     deps = _scheduler(settings).deps
-    planned = service.teams_with_plans(deps)
-    teams = teams or (planned if len(planned) == 1 else [])
+    teams = _teams_with_a_plan(deps, teams)
     if not teams:
-        print("pmbot: " + ("no team has a quality plan yet (`/quality plan`)" if not planned else
-                           f"several teams have a plan: say which with --team ({', '.join(planned)})"),
-              file=sys.stderr)
         return 2
     try:
         with open(path, "rb") as handle:
@@ -270,7 +280,7 @@ def _quality_pull(settings: Settings, experiment: str, teams: list[str] | None, 
     from bot.domain.quality import QualityError
     from bot.errors import PmbotError
     from bot.gateways.mlflow import MlflowNotConfigured
-    from bot.quality import pull, service
+    from bot.quality import pull
 
     if not settings.mlflow_tracking_uri:
         print("pmbot: set MLFLOW_TRACKING_URI to your MLflow tracking server, e.g. http://mlflow.example.com:5000 "
@@ -283,12 +293,8 @@ def _quality_pull(settings: Settings, experiment: str, teams: list[str] | None, 
         print(f"pmbot: --fractions: {exc}".replace("`", ""), file=sys.stderr)
         return 2
     deps = _scheduler(settings).deps
-    planned = service.teams_with_plans(deps)
-    teams = teams or (planned if len(planned) == 1 else [])
+    teams = _teams_with_a_plan(deps, teams)
     if not teams:
-        print("pmbot: " + ("no team has a quality plan yet (`/quality plan`)" if not planned else
-                           f"several teams have a plan: say which with --team ({', '.join(planned)})"),
-              file=sys.stderr)
         return 2
     for team in teams:
         try:
