@@ -12,7 +12,7 @@ from bot.deps import Deps
 from bot.domain import bills
 from bot.domain import budget as rules
 from bot.domain.text import escape_user_text
-from bot.edge import Reply, Request, action_listener, command_listener
+from bot.edge import Reply, Request, on_command, on_shortcut
 from bot.errors import UserInputError
 from bot.registry import CommandSpec, Grammar, Sub, is_number, no_args, rest_of
 from bot.teams import team_today
@@ -28,9 +28,9 @@ _WEEKDAYS = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 
 
 
 def register(app: App, deps: Deps) -> None:
-    app.command(SPEC.name)(command_listener(deps, SPEC, handle_budget))
-    app.command(COST_SPEC.name)(command_listener(deps, COST_SPEC, handle_cost))
-    app.shortcut(IMPORT_SHORTCUT)(action_listener(deps, IMPORT_SHORTCUT, import_shared_file))
+    on_command(app, deps, SPEC, handle_budget)
+    on_command(app, deps, COST_SPEC, handle_cost)
+    on_shortcut(app, deps, IMPORT_SHORTCUT, import_shared_file)
 
 
 # files:read: the *Import costs* shortcut reads the file it is used on (files.info and the download).

@@ -15,16 +15,7 @@ from bot.bugs.service import load_bug
 from bot.deps import Deps
 from bot.domain import incident as rules
 from bot.domain.text import escape_mrkdwn, escape_user_text, unwrap_link
-from bot.edge import (
-    Event,
-    FieldErrors,
-    Reply,
-    Request,
-    action_listener,
-    command_listener,
-    event_listener,
-    view_listener,
-)
+from bot.edge import Event, FieldErrors, Reply, Request, on_action, on_actions_under, on_command, on_event, on_view
 from bot.errors import IntegrationUnavailable, NotFound, UserInputError
 from bot.gateways.slack import is_transient, retry_after
 from bot.incidents import blocks as inc_blocks
@@ -43,13 +34,13 @@ logger = logging.getLogger(__name__)
 
 
 def register(app: App, deps: Deps) -> None:
-    app.command(SPEC.name)(command_listener(deps, SPEC, handle))
-    app.action(re.compile(r"^incident\.task\."))(action_listener(deps, inc_blocks.ACTION_TASK, on_task))
-    app.action(inc_blocks.ACTION_JOIN)(action_listener(deps, inc_blocks.ACTION_JOIN, on_join))
-    app.action(inc_blocks.ACTION_SNOOZE)(action_listener(deps, inc_blocks.ACTION_SNOOZE, on_snooze))
-    app.action(bug_blocks.ACTION_INCIDENT)(action_listener(deps, bug_blocks.ACTION_INCIDENT, on_bug_button))
-    app.view(inc_blocks.VIEW_DECLARE)(view_listener(deps, inc_blocks.VIEW_DECLARE, on_declare_submitted))
-    app.event("reaction_added")(event_listener(deps, "reaction_added", on_reaction))
+    on_command(app, deps, SPEC, handle)
+    on_actions_under(app, deps, inc_blocks.ACTION_TASK, on_task)  # incident.task.<task id>
+    on_action(app, deps, inc_blocks.ACTION_JOIN, on_join)
+    on_action(app, deps, inc_blocks.ACTION_SNOOZE, on_snooze)
+    on_action(app, deps, bug_blocks.ACTION_INCIDENT, on_bug_button)
+    on_view(app, deps, inc_blocks.VIEW_DECLARE, on_declare_submitted)
+    on_event(app, deps, "reaction_added", on_reaction)
 
 
 EVENTS = ("reaction_added",)
@@ -270,15 +261,8 @@ def on_bug_button(request: Request, reply: Reply, deps: Deps) -> None:
                                                  bug=bug.readable_id, model=(bug.details or {}).get("version", "")))
 
 
-def _state(request: Request, block: str) -> str:
-    element = (request.state.get(block) or {}).get(block) or {}
-    if "selected_option" in element:
-        return ((element.get("selected_option") or {}).get("value")) or ""
-    return (element.get("value") or "").strip()
-
-
 def on_declare_submitted(request: Request, deps: Deps):
-    title, grade = _state(request, "title"), _state(request, "grade")
+    title, grade = request.field("title").strip(), request.selected("grade")
     errors = {}
     if len(title) < 3:
         errors["title"] = "Say what is happening, in a few words."
@@ -288,7 +272,7 @@ def on_declare_submitted(request: Request, deps: Deps):
         raise FieldErrors(errors)
     meta = json.loads(request.private_metadata or "{}")
     channel = meta.get("channel") or request.user_id
-    versions = {k: _state(request, k) for k in ("model", "prompt", "dataset")}
+    versions = {k: request.field(k).strip() for k in ("model", "prompt", "dataset")}
 
     def after_close() -> None:
         declared = service.declare(deps, team_id=request.team_id, channel_id=channel, user_id=request.user_id,

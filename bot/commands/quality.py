@@ -10,7 +10,7 @@ from bot import blocks
 from bot.deps import Deps
 from bot.domain import quality as rules
 from bot.domain.text import escape_mrkdwn, truncate
-from bot.edge import FieldErrors, Reply, Request, command_listener, view_listener
+from bot.edge import FieldErrors, Reply, Request, on_command, on_view
 from bot.errors import NotFound, UserInputError
 from bot.quality import chart as quality_chart
 from bot.quality import service
@@ -27,8 +27,8 @@ MAX_LINES_CHARS = 3000  # Slack's limit for a plain-text input
 
 
 def register(app: App, deps: Deps) -> None:
-    app.command(SPEC.name)(command_listener(deps, SPEC, handle))
-    app.view(VIEW_PLAN)(view_listener(deps, VIEW_PLAN, on_plan_submitted))
+    on_command(app, deps, SPEC, handle)
+    on_view(app, deps, VIEW_PLAN, on_plan_submitted)
 
 
 def handle(request: Request, reply: Reply, deps: Deps) -> None:
@@ -100,10 +100,8 @@ def plan_view(lines: str, channel: str, recover_runs: int) -> dict:
 
 
 def on_plan_submitted(request: Request, deps: Deps) -> None:
-    state = {block: (request.state.get(block) or {}).get(block) or {}
-             for block in ("template", "metrics", "channel", "recover")}
-    template = (state["template"].get("selected_option") or {}).get("value")
-    lines = [line for line in (state["metrics"].get("value") or "").splitlines() if line.strip()]
+    template = request.selected("template") or None
+    lines = [line for line in request.field("metrics").splitlines() if line.strip()]
     metrics, errors = [], {}
     for n, line in enumerate(lines, start=1):
         try:
@@ -114,14 +112,14 @@ def on_plan_submitted(request: Request, deps: Deps) -> None:
     if not lines and not template:
         errors["metrics"] = "Write the metrics, one per line, or pick a template above."
     try:
-        recover = int(state["recover"].get("value") or rules.DEFAULT_RECOVER_RUNS)
+        recover = int(request.field("recover") or rules.DEFAULT_RECOVER_RUNS)
         plan = rules.plan(metrics or list(rules.template(template or "chatbot").metrics), recover_runs=recover)
     except (ValueError, rules.QualityError) as exc:
         errors.setdefault("metrics", str(exc))
     if errors:
         raise FieldErrors(errors)
     service.require_owner(deps, request.team_id, request.user_id)
-    channel = state["channel"].get("selected_conversation") or request.user_id
+    channel = request.selected_conversation("channel") or request.user_id
     service.set_plan(deps, team_id=request.team_id, channel_id=channel, user_id=request.user_id, plan=plan,
                      template=None if metrics else template)
 

@@ -19,10 +19,11 @@ from bot.edge import (
     FieldErrors,
     Reply,
     Request,
-    action_listener,
     cannot_post_hint,
-    command_listener,
-    view_listener,
+    on_action,
+    on_actions_under,
+    on_command,
+    on_view,
 )
 from bot.errors import SlackError, UserInputError
 from bot.mirror import outbox
@@ -43,16 +44,16 @@ _LINK = re.compile(r"^(?:[BRbr]-\d{1,9}|INC-\d{1,9}|[A-Z][A-Z0-9_]{1,9}-\d{1,9}|
 
 def register(app: App, deps: Deps) -> None:
     """Wire `/risk`, the intake's buttons and selects, the review buttons, the forms and thread replies."""
-    app.command(SPEC.name)(command_listener(deps, SPEC, handle))
-    app.action(re.compile(r"^risk\.answer\."))(action_listener(deps, risk_blocks.ACTION_ANSWER, on_answer))
-    app.action(re.compile(r"^risk\.skip\."))(action_listener(deps, risk_blocks.ACTION_SKIP, on_skip))
-    app.action(risk_blocks.ACTION_EDIT)(action_listener(deps, risk_blocks.ACTION_EDIT, on_edit))
-    app.action(risk_blocks.ACTION_MORE)(action_listener(deps, risk_blocks.ACTION_MORE, on_more))
-    app.action(risk_blocks.ACTION_STILL_VALID)(action_listener(deps, risk_blocks.ACTION_STILL_VALID, on_still_valid))
-    app.action(risk_blocks.ACTION_UPDATE)(action_listener(deps, risk_blocks.ACTION_UPDATE, on_edit))
-    app.action(risk_blocks.ACTION_CLOSE)(action_listener(deps, risk_blocks.ACTION_CLOSE, on_close_pressed))
-    app.view(risk_blocks.VIEW_FORM)(view_listener(deps, risk_blocks.VIEW_FORM, on_form_submitted))
-    app.view(risk_blocks.VIEW_CLOSE)(view_listener(deps, risk_blocks.VIEW_CLOSE, on_close_submitted))
+    on_command(app, deps, SPEC, handle)
+    on_actions_under(app, deps, risk_blocks.ACTION_ANSWER, on_answer)  # risk.answer.<step>[.<n>]
+    on_actions_under(app, deps, risk_blocks.ACTION_SKIP, on_skip)  # risk.skip.<step>
+    on_action(app, deps, risk_blocks.ACTION_EDIT, on_edit)
+    on_action(app, deps, risk_blocks.ACTION_MORE, on_more)
+    on_action(app, deps, risk_blocks.ACTION_STILL_VALID, on_still_valid)
+    on_action(app, deps, risk_blocks.ACTION_UPDATE, on_edit)
+    on_action(app, deps, risk_blocks.ACTION_CLOSE, on_close_pressed)
+    on_view(app, deps, risk_blocks.VIEW_FORM, on_form_submitted)
+    on_view(app, deps, risk_blocks.VIEW_CLOSE, on_close_submitted)
 
 
 EVENTS = ("message.channels", "message.groups")
@@ -402,24 +403,13 @@ def on_close_pressed(request: Request, reply: Reply, deps: Deps) -> None:
 
 def on_close_submitted(request: Request, deps: Deps):
     meta = json.loads(request.private_metadata or "{}")
-    reason = ((request.state.get("reason") or {}).get("reason") or {}).get("value") or ""
+    reason = request.field("reason")
     if len(reason.strip()) < 3:
         raise FieldErrors({"reason": "Please say why, in a few words: it is kept with the risk."})
     with session_scope(deps.engine) as session:
         risk = service.load(session, request.team_id, int(meta["risk"]))
     service.close(deps, team_id=request.team_id, readable_id=risk.readable_id, user_id=request.user_id,
                   reason=reason)
-
-
-def _state_value(request: Request, block: str) -> str | None:
-    element = (request.state.get(block) or {}).get(block) or {}
-    if "selected_option" in element:
-        return (element.get("selected_option") or {}).get("value")
-    if "selected_user" in element:
-        return element.get("selected_user")
-    if "selected_date" in element:
-        return element.get("selected_date")
-    return element.get("value")
 
 
 def on_form_submitted(request: Request, deps: Deps):
@@ -441,7 +431,7 @@ def on_form_submitted(request: Request, deps: Deps):
 
 
 def _form_values(request: Request, today: date) -> tuple[dict[str, object], dict[str, str]]:
-    raw = {block: (_state_value(request, block) or "").strip() for block in (
+    raw = {block: request.answer(block).strip() for block in (
         "title", "description", "probability", "impact", "category", "owner", "response", "mitigation", "trigger",
         "review_on")}
     errors: dict[str, str] = {}
