@@ -13,7 +13,7 @@ from bot import blocks
 from bot.bugs import blocks as bug_blocks
 from bot.bugs.service import load_bug
 from bot.deps import Deps
-from bot.domain import incident as rules
+from bot.domain import incident as incident_rules
 from bot.domain.text import escape_mrkdwn, escape_user_text, unwrap_link
 from bot.edge import Event, FieldErrors, Reply, Request, on_action, on_actions_under, on_command, on_event, on_view
 from bot.errors import IntegrationUnavailable, NotFound, UserInputError
@@ -101,7 +101,7 @@ def _in_war_room(deps: Deps, request: Request) -> bool:
 
 def _declare(request: Request, reply: Reply, deps: Deps, text: str) -> None:
     try:
-        title, grade = rules.parse_declare(text)
+        title, grade = incident_rules.parse_declare(text)
     except ValueError as exc:
         raise UserInputError(str(exc)) from None
     reply_to = {"response_url": request.response_url, "user": request.user_id}
@@ -158,7 +158,7 @@ def _role(rest: str, incident, request: Request, reply: Reply, deps: Deps) -> No
     plain = re.search(r"(?<![\w<])@([\w.\-]+)", rest)
     person = found[1] if found else (deps.slack.find_user(plain[1]) if plain else None)
     role = rest.split()[-1].lower() if rest.split() else ""
-    if not person or role not in rules.ROLES:
+    if not person or role not in incident_rules.ROLES:
         raise UserInputError("Say who and which role: `/incident role @maria scribe` (commander, comms, scribe).")
     reply.ack()
     service.set_role(deps, incident, user_id=request.user_id, person=person, role=role)
@@ -255,7 +255,7 @@ def on_bug_button(request: Request, reply: Reply, deps: Deps) -> None:
     bug_id = int(request.value.split(":")[0]) if request.value.split(":")[0].isdigit() else 0
     with session_scope(deps.engine) as session:
         bug = load_bug(session, request.team_id, bug_id)
-    grade = bug.grade if bug.grade in rules.INCIDENT_GRADES else 2
+    grade = bug.grade if bug.grade in incident_rules.INCIDENT_GRADES else 2
     deps.slack.open_view(request.trigger_id,
                          inc_blocks.declare_view(channel=request.channel_id, title=bug.title, grade=grade,
                                                  bug=bug.readable_id, model=(bug.details or {}).get("version", "")))

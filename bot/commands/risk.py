@@ -12,7 +12,7 @@ from slack_bolt import App
 
 from bot import blocks, replies
 from bot.deps import Deps
-from bot.domain import risk as rules
+from bot.domain import risk as risk_rules
 from bot.domain.text import escape_user_text, unwrap_link
 from bot.edge import (
     Event,
@@ -149,8 +149,8 @@ def _by_id(verb: str, readable_id: str, rest: str, request: Request, reply: Repl
     today = service.team_today(deps, team)
     if verb == "update":
         try:
-            changes = rules.parse_updates(rest, today=today, categories=service.team_categories(deps, team))
-        except rules.FieldError as exc:
+            changes = risk_rules.parse_updates(rest, today=today, categories=service.team_categories(deps, team))
+        except risk_rules.FieldError as exc:
             raise UserInputError(str(exc)) from None
         reply.ack()
         risk = service.update(deps, team_id=team, readable_id=readable_id, user_id=request.user_id, changes=changes)
@@ -192,8 +192,8 @@ def _accept_args(rest: str, today: date, readable_id: str) -> tuple[date, str]:
     if not found:
         raise UserInputError(f"Accepting needs an end date: `/risk accept {readable_id} until 2027-03-31 <why>`.")
     try:
-        until = rules.parse_date(found[1], today=today, what="The acceptance end date")
-    except rules.FieldError as exc:
+        until = risk_rules.parse_date(found[1], today=today, what="The acceptance end date")
+    except risk_rules.FieldError as exc:
         raise UserInputError(str(exc)) from None
     if until == today:
         raise UserInputError("The acceptance must last at least until tomorrow.")
@@ -221,7 +221,7 @@ def _list_filter(deps: Deps, request: Request, words: list[str]) -> tuple[RiskFi
             band_name = word
         elif word == "page" and i + 1 < len(words) and is_number(words[i + 1]):
             page, i = bounded_int(words[i + 1], low=1, high=MAX_PAGE, what="a page"), i + 1
-        elif (key := rules.category_key(word, known)) is not None:
+        elif (key := risk_rules.category_key(word, known)) is not None:
             category = key
         else:
             return None
@@ -268,7 +268,7 @@ def _categories_text(deps: Deps, team_id: str) -> str:
 
 def _add_category(request: Request, reply: Reply, deps: Deps, name: str) -> None:
     label = name.strip()[:80]
-    key = rules.slug(label)
+    key = risk_rules.slug(label)
     if len(key) < 2:
         raise UserInputError("A category name needs at least two letters or digits.")
     with session_scope(deps.engine) as session:
@@ -445,10 +445,10 @@ def _form_values(request: Request, today: date) -> tuple[dict[str, object], dict
             errors[name] = f"Choose the {name}, from 1 to 5."
     if raw["review_on"]:
         try:
-            values["review_on"] = rules.parse_date(raw["review_on"], today=today, what="The review date")
-        except rules.FieldError as exc:
+            values["review_on"] = risk_rules.parse_date(raw["review_on"], today=today, what="The review date")
+        except risk_rules.FieldError as exc:
             errors["review_on"] = str(exc)
-    if raw["response"] and raw["response"] not in rules.RESPONSES:
+    if raw["response"] and raw["response"] not in risk_rules.RESPONSES:
         errors["response"] = "Choose one of the responses."
     for name in ("description", "mitigation", "trigger", "category", "response"):
         values[name] = raw[name] or None

@@ -9,7 +9,7 @@ from datetime import date
 from functools import partial
 
 from bot.deps import Deps
-from bot.domain import risk as rules
+from bot.domain import risk as risk_rules
 from bot.domain.pii import describe, redact
 from bot.domain.text import escape_user_text, truncate
 from bot.errors import NotFound, SlackError, UserInputError
@@ -44,7 +44,7 @@ def quick_add(deps: Deps, *, team_id: str, channel_id: str, user_id: str, delive
     text = text.strip()[:MAX_TEXT_CHARS]
     today = team_today(deps, team_id)
     known = team_categories(deps, team_id)
-    hints = rules.parse_hints(text, today=today, categories=known)
+    hints = risk_rules.parse_hints(text, today=today, categories=known)
     if hints.errors:
         raise UserInputError("Nothing was saved: " + " ".join(hints.errors))
     redaction = redact(hints.title)
@@ -146,9 +146,9 @@ def _columns(values: dict[str, object]) -> dict[str, object]:
 
 
 def _with_default_review(values: dict[str, object], today: date) -> dict[str, object]:
-    value = rules.score(values.get("probability"), values.get("impact"))  # type: ignore[arg-type]
+    value = risk_rules.score(values.get("probability"), values.get("impact"))  # type: ignore[arg-type]
     if value is not None and not values.get("review_on"):
-        values = {**values, "review_on": rules.review_after(rules.band(value), today)}
+        values = {**values, "review_on": risk_rules.review_after(risk_rules.band(value), today)}
     return values
 
 
@@ -242,7 +242,7 @@ def _shown(step: str, value: object, known: dict[str, str]) -> str:
     if step == "category":
         return escape_user_text(known.get(str(value), str(value)))
     if step in ("probability", "impact"):
-        meanings = rules.PROBABILITY if step == "probability" else rules.IMPACT
+        meanings = risk_rules.PROBABILITY if step == "probability" else risk_rules.IMPACT
         return f"{value} ({meanings[int(value)].split(' — ')[0]})"  # type: ignore[call-overload]
     return escape_user_text(truncate(str(value), 200))
 
@@ -294,14 +294,14 @@ def typed_answer(deps: Deps, *, team_id: str, channel_id: str, thread_ts: str, t
                           f"use `/risk update {risk.readable_id} …` to change a field.")
         return True, "Someone answered that question just before you; the next one is in the thread."
     step = risk.intake_step
-    if rules.is_skip(text):
+    if risk_rules.is_skip(text):
         value = None
     else:
         try:
-            value = rules.parse_answer(step, redact(text).text if step == "mitigation" else text,
+            value = risk_rules.parse_answer(step, redact(text).text if step == "mitigation" else text,
                                        today=team_today(deps, team_id), categories=team_categories(deps, team_id))
             value = _people(deps, {step: value})[step]
-        except (rules.FieldError, UserInputError) as exc:
+        except (risk_rules.FieldError, UserInputError) as exc:
             return True, str(exc)
     if not answer(deps, team_id=team_id, risk_id=risk.id, step=step, value=value, user_id=user_id):
         return True, "Someone answered that question just before you; the next one is in the thread."
@@ -394,8 +394,8 @@ def still_valid(deps: Deps, *, team_id: str, risk_id: int, user_id: str) -> Risk
     today = team_today(deps, team_id)
     with session_scope(deps.engine) as session:
         risk = load(session, team_id, risk_id)
-    value = rules.score(risk.probability, risk.impact) or 1
-    next_review = rules.review_after(rules.band(value), today)
+    value = risk_rules.score(risk.probability, risk.impact) or 1
+    next_review = risk_rules.review_after(risk_rules.band(value), today)
     return update(deps, team_id=team_id, readable_id=risk.readable_id, user_id=user_id,
                   changes={"review_on": next_review},
                   note=f"👀 <@{user_id}> reviewed {risk.readable_id}: still valid. Next review "
