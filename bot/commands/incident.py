@@ -231,8 +231,8 @@ def on_task(request: Request, reply: Reply, deps: Deps) -> None:
     incident_id, _, task_id = request.value.partition(":")
     if not (incident_id.isdigit() and task_id.isdigit()):
         raise UserInputError("That button belongs to a message I no longer understand.")
-    if not service.tick(deps, team_id=request.team_id, incident_id=int(incident_id), task_id=int(task_id),
-                        user_id=request.user_id):
+    if not service.complete_task(deps, team_id=request.team_id, incident_id=int(incident_id),
+                                 task_id=int(task_id), user_id=request.user_id):
         reply.later("That step was ticked already.")
 
 

@@ -31,9 +31,9 @@ from storage.incidents import (
     get_incident,
     incident_by_id,
     incident_in_channel,
+    mark_task_done,
     set_if,
     tasks,
-    tick_task,
     timeline,
 )
 from storage.models import Incident
@@ -326,8 +326,8 @@ def _clean(text: str, hint: str) -> str:
     return truncate(clean, 3000)
 
 
-def tick(deps: Deps, *, team_id: str, incident_id: int, task_id: int, user_id: str) -> bool:
-    """Tick a runbook step (once); the rollback step marks the incident mitigated."""
+def complete_task(deps: Deps, *, team_id: str, incident_id: int, task_id: int, user_id: str) -> bool:
+    """Mark a runbook step done (once); the rollback step marks the incident mitigated."""
     now = deps.clock()
     with session_scope(deps.engine) as session:
         incident = incident_by_id(session, team_id=team_id, incident_id=incident_id)
@@ -335,7 +335,7 @@ def tick(deps: Deps, *, team_id: str, incident_id: int, task_id: int, user_id: s
             raise NotFound("That incident no longer exists.")
         items = {t.id: t for t in tasks(session, incident_id=incident_id)}
         task = items.get(task_id)
-        if task is None or not tick_task(session, task_id=task_id, user_id=user_id, at=now):
+        if task is None or not mark_task_done(session, task_id=task_id, user_id=user_id, at=now):
             return False
         add_event(session, incident=incident, at=now, kind="task", text=f"done: {task.text}", user_id=user_id)
         _acknowledge(session, incident, now)
