@@ -21,7 +21,7 @@ from bot.domain.pii import redact
 from bot.domain.text import escape_user_text
 from bot.errors import IntegrationUnavailable, NotAllowed, NotFound, SlackError, UserInputError
 from bot.settings import llm_prices
-from bot.teams import team_number_format, team_prefs, team_today
+from bot.team_locale import team_number_format, team_prefs, team_today
 from storage.budgets import (
     add_entry,
     budget_admins,

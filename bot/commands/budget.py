@@ -15,7 +15,7 @@ from bot.domain.text import escape_user_text
 from bot.edge import Reply, Request, on_command, on_shortcut
 from bot.errors import UserInputError
 from bot.registry import CommandSpec, Grammar, Sub, is_number, no_args, rest_of
-from bot.teams import team_today
+from bot.team_locale import team_today
 from storage.budgets import budget_of, entries
 from storage.db import session_scope
 

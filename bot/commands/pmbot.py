@@ -15,7 +15,7 @@ from bot.edge import FieldErrors, Reply, Request, on_action, on_command, on_view
 from bot.errors import NotAllowed
 from bot.mirror import status as jira_status
 from bot.registry import HELP_WORDS, CommandSpec, Grammar, Sub, no_args
-from bot.teams import team_number_format
+from bot.team_locale import team_number_format
 from storage.db import ping, session_scope
 from storage.migrate import current_revision, head_revision
 from storage.repos import save_team_settings, team_settings

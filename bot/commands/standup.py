@@ -20,7 +20,7 @@ from bot.risks import blocks as risk_blocks
 from bot.risks.service import team_categories
 from bot.standups import blocks as su_blocks
 from bot.standups import service
-from bot.teams import team_today
+from bot.team_locale import team_today
 from storage.db import session_scope
 from storage.models import Standup, StandupAnswer, StandupBlocker
 

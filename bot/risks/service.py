@@ -15,7 +15,7 @@ from bot.domain.text import escape_user_text, truncate
 from bot.errors import NotFound, SlackError, UserInputError
 from bot.mirror import links, outbox
 from bot.risks import blocks as risk_blocks
-from bot.teams import team_today
+from bot.team_locale import team_today
 from storage.bugs import get_bug, record_llm_usage
 from storage.db import session_scope
 from storage.models import JiraLink, Risk
