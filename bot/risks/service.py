@@ -227,7 +227,7 @@ def answer(deps: Deps, *, team_id: str, risk_id: int, step: str, value: object, 
                 changes = {k: v for k, v in changes.items() if v is not None}
             apply_changes(session, risk=risk, user_id=user_id, changes=changes, now=deps.clock())
             outbox.record(session, deps, risk, "fields")
-    shown = "skipped" if value is None else _shown(step, value, known)
+    shown = "skipped" if value is None else _answer_shown(step, value, known)
     if old_question and risk.message_channel:
         text, parts = risk_blocks.answered(step, shown, user_id)
         _quietly("chat_update", partial(deps.slack.update_message, risk.message_channel, old_question, text=text,
@@ -236,7 +236,8 @@ def answer(deps: Deps, *, team_id: str, risk_id: int, step: str, value: object, 
     return True
 
 
-def _shown(step: str, value: object, known: dict[str, str]) -> str:
+def _answer_shown(step: str, value: object, known: dict[str, str]) -> str:
+    """An intake answer as the answered question shows it: a person mentioned, a category by its label."""
     if step == "owner":
         return f"<@{value}>"
     if step == "category":
@@ -288,7 +289,7 @@ def typed_answer(deps: Deps, *, team_id: str, channel_id: str, thread_ts: str, t
         return False, None
     if not risk.intake_step:
         return True, None
-    if not risk.intake_question_ts or _ts(ts) <= _ts(risk.intake_question_ts):
+    if not risk.intake_question_ts or _ts_seconds(ts) <= _ts_seconds(risk.intake_question_ts):
         if edited:  # an edit of a reply written for an earlier question: that answer is recorded already
             return True, (f"That question was answered already, so your edit does not change {risk.readable_id}; "
                           f"use `/risk update {risk.readable_id} …` to change a field.")
@@ -308,7 +309,8 @@ def typed_answer(deps: Deps, *, team_id: str, channel_id: str, thread_ts: str, t
     return True, None
 
 
-def _ts(value: str) -> float:
+def _ts_seconds(value: str) -> float:
+    """A Slack message ts (`1712345678.000200`) as a number, to tell which message was written first."""
     try:
         return float(value)
     except ValueError:
@@ -335,7 +337,7 @@ def update(deps: Deps, *, team_id: str, readable_id: str, user_id: str, changes:
         if logged:
             _mirror_update(session, deps, risk, was, logged, note)
     if logged:
-        _refresh(deps, risk, note or f"✏️ <@{user_id}> changed {_said(logged)}.")
+        _refresh(deps, risk, note or f"✏️ <@{user_id}> changed {risk_blocks.describe_changes(logged)}.")
     return risk
 
 
@@ -414,14 +416,7 @@ def _mirror_update(session, deps: Deps, risk: Risk, was: str, logged: list, note
     if any(change.field_name == "owner_id" for change in logged):
         outbox.record(session, deps, risk, "assign")
     outbox.record(session, deps, risk, "fields")
-    outbox.record(session, deps, risk, "comment", text=f"Updated in Slack: {_said(logged)}.")
-
-
-def _said(logged: list) -> str:
-    """`probability 2 → 4, owner — → <@U1>`: what a list of logged changes changed."""
-    return ", ".join(f"{risk_blocks.FIELD_LABELS.get(c.field_name, c.field_name).lower()} "
-                     f"{risk_blocks._shown(c.field_name, c.old_value)} → "
-                     f"{risk_blocks._shown(c.field_name, c.new_value)}" for c in logged)
+    outbox.record(session, deps, risk, "comment", text=f"Updated in Slack: {risk_blocks.describe_changes(logged)}.")
 
 
 def _card(deps: Deps, risk: Risk, known: dict[str, str]):
