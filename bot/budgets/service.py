@@ -352,7 +352,7 @@ def _unknown_service(name: str, mapping: Mapping) -> str:
 def _out_of_period(budget: Budget, days: list[date], today: date) -> str:
     """A warning for costs dated before the budget's current period or after today (recorded all the same)."""
     period = budget_rules.period_for(budget.period, today, project_start=budget.project_start,
-                              project_end=budget.project_end)
+                                     project_end=budget.project_end)
     shown = f"{period.start:%d %b %Y} – {period.end:%d %b %Y}"
     before = sorted(d for d in days if d < period.start)
     future = sorted(d for d in days if d > today)
@@ -551,7 +551,7 @@ def snapshot(deps: Deps, budget: Budget, today: date | None = None, *, week_end:
     weekly report the day before it: the last whole week) against the seven before."""
     today = today or team_today(deps, budget.team_id)
     period = budget_rules.period_for(budget.period, today, project_start=budget.project_start,
-                              project_end=budget.project_end)
+                                     project_end=budget.project_end)
     end = min(today, period.end)
     week_end = week_end or today
     first = min(period.start, week_end - timedelta(days=13))

@@ -231,7 +231,7 @@ def _list(deps: Deps, request: Request, span: str) -> str:
     budget = service.budget_here(deps, request.team_id, request.channel_id)
     today = team_today(deps, request.team_id)
     period = budget_rules.period_for(budget.period, today, project_start=budget.project_start,
-                              project_end=budget.project_end)
+                                     project_end=budget.project_end)
     start = {"week": today - timedelta(days=today.weekday()), "month": today.replace(day=1),
              "period": period.start}[span]
     with session_scope(deps.engine) as session:

@@ -150,7 +150,8 @@ def _target(request: Request, reply: Reply, deps: Deps, args: list[str]) -> None
     grade = _grade_option(args[2:])
     target = quality_rules.parse_value(args[1], current.unit)
     changed = quality_rules.metric(current.name, current.unit, target, direction=current.direction,
-                           grade=grade or current.grade, measured=current.measured, drop_margin=current.drop_margin)
+                                   grade=grade or current.grade, measured=current.measured,
+                                   drop_margin=current.drop_margin)
     _save(request, deps, row.channel_id, row.template, plan, changed)
     reply.ack(f"*{changed.name}*: target {changed.target_text()}, breach is grade {changed.grade}.")
 
@@ -174,8 +175,9 @@ def _metric(request: Request, reply: Reply, deps: Deps, args: list[str]) -> None
     if direction not in quality_rules.DIRECTIONS:
         raise UserInputError("Say which way is better: `lower` or `higher`, e.g. "
                              "`/quality metric answer_accuracy score higher 0.8`.")
-    new = quality_rules.metric(name, unit, quality_rules.parse_value(target_text, unit), direction=direction,  # type: ignore[arg-type]
-                       grade=_grade_option(args[4:]))
+    target = quality_rules.parse_value(target_text, unit)
+    new = quality_rules.metric(name, unit, target, direction=direction,  # type: ignore[arg-type]
+                               grade=_grade_option(args[4:]))
     _save(request, deps, row.channel_id, row.template, plan, new)
     reply.ack(f"*{new.name}* is in the plan: {new.target_text()} ({new.direction} is better), breach is grade "
               f"{new.grade}.")

@@ -300,7 +300,8 @@ def typed_answer(deps: Deps, *, team_id: str, channel_id: str, thread_ts: str, t
     else:
         try:
             value = risk_rules.parse_answer(step, redact(text).text if step == "mitigation" else text,
-                                       today=team_today(deps, team_id), categories=team_categories(deps, team_id))
+                                            today=team_today(deps, team_id),
+                                            categories=team_categories(deps, team_id))
             value = _people(deps, {step: value})[step]
         except (risk_rules.FieldError, UserInputError) as exc:
             return True, str(exc)
