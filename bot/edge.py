@@ -1,6 +1,8 @@
 """The Slack edge of every listener: ack, error translation, metrics, and repeat-delivery filtering.
 
-Handlers stay plain functions of (request, reply, deps); the wrappers here make them Bolt listeners.
+Handlers stay plain functions of (request, reply, deps); the wrappers here make them Bolt listeners, and the
+`on_*` functions register each one from its id in one call. A handler reads a submitted form by block id
+(`request.field("title")`, `request.selected("grade")`), never by digging through `state`.
 """
 
 from __future__ import annotations
