@@ -1,4 +1,4 @@
-"""Listing and aggregation commands as tables grow 100×: each must stay flat (DESIGN §7).
+"""Listing and aggregation commands as tables grow 100×: each must stay flat (README, *Performance*).
 
 Run: .venv/bin/python bench/queries.py [--sizes 10000,1000000] [--quick] [--db sqlite,postgresql] [--runs 30]
                                        [--explain]

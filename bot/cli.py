@@ -527,15 +527,14 @@ def _scheduler(settings: Settings):
 
 
 def _jobs_list(settings: Settings) -> int:
-    from bot.jobs.base import next_fire
-    from bot.scheduler import _ref
+    from bot.jobs.base import ScheduleRef, next_fire
     from storage.db import session_scope
     from storage.repos import enabled_schedules
 
     scheduler = _scheduler(settings)
     scheduler.ensure_default_schedules()
     with session_scope(scheduler.deps.engine) as session:
-        schedules = [_ref(row) for row in enabled_schedules(session)]
+        schedules = [ScheduleRef.from_row(row) for row in enabled_schedules(session)]
     now = scheduler.deps.clock()
     for name, job in sorted(scheduler.jobs.items()):
         print(f"{name} — {job.SUMMARY}")

@@ -1,6 +1,8 @@
 """The Slack edge of every listener: ack, error translation, metrics, and repeat-delivery filtering.
 
-Handlers stay plain functions of (request, reply, deps); the wrappers here make them Bolt listeners.
+Handlers stay plain functions of (request, reply, deps); the wrappers here make them Bolt listeners, and the
+`on_*` functions register each one from its id in one call. A handler reads a submitted form by block id
+(`request.field("title")`, `request.selected("grade")`), never by digging through `state`.
 """
 
 from __future__ import annotations
@@ -8,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 import time
 import uuid
 from collections.abc import Callable
@@ -15,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from slack_bolt import Ack, BoltResponse, Respond
+from slack_bolt import Ack, App, BoltResponse, Respond
 
 from bot import blocks, workpool
 from bot.deps import Deps
@@ -52,6 +55,49 @@ class Request:
     def channel_kind(self) -> str:
         """Where the request came from: `channel`, `private`, `im` (a DM) or `mpim` (a group DM)."""
         return channel_kind(self.channel_id, self.channel_name)
+
+    # --- what was entered in a submitted form, by block id ------------------------------------------------
+    # Our forms give each input block one element whose action_id is the block's id, so the block id is
+    # enough; `action_id` names the element where a form does otherwise.
+
+    def element(self, block_id: str, action_id: str | None = None) -> dict[str, Any]:
+        """One input of the submitted form as Slack sent it; {} when the form had no such input."""
+        return (self.state.get(block_id) or {}).get(action_id or block_id) or {}
+
+    def field(self, block_id: str, action_id: str | None = None) -> str:
+        """What was typed in a text or number input, as typed; "" when it was left empty."""
+        return self.element(block_id, action_id).get("value") or ""
+
+    def selected(self, block_id: str, action_id: str | None = None) -> str:
+        """The value of the option chosen in a static select; "" when none was."""
+        return (self.element(block_id, action_id).get("selected_option") or {}).get("value") or ""
+
+    def selected_user(self, block_id: str, action_id: str | None = None) -> str:
+        """The user picked in a users select; "" when none was."""
+        return self.element(block_id, action_id).get("selected_user") or ""
+
+    def selected_users(self, block_id: str, action_id: str | None = None) -> list[str]:
+        """The users picked in a multi-users select, in order; [] when none were."""
+        return list(self.element(block_id, action_id).get("selected_users") or [])
+
+    def selected_conversation(self, block_id: str, action_id: str | None = None) -> str:
+        """The channel or DM picked in a conversations select; "" when none was."""
+        return self.element(block_id, action_id).get("selected_conversation") or ""
+
+    def selected_date(self, block_id: str, action_id: str | None = None) -> str:
+        """The day picked in a date picker (`YYYY-MM-DD`); "" when none was."""
+        return self.element(block_id, action_id).get("selected_date") or ""
+
+    def answer(self, block_id: str, action_id: str | None = None) -> str:
+        """What one input holds whatever its kind (typed text, a chosen option, a picked user, channel or
+        day): for forms read input by input in a loop. "" when nothing was given."""
+        element = self.element(block_id, action_id)
+        if "selected_option" in element:
+            return self.selected(block_id, action_id)
+        for key in ("selected_user", "selected_conversation", "selected_date"):
+            if key in element:
+                return element.get(key) or ""
+        return element.get("value") or ""
 
     @classmethod
     def from_command(cls, body: dict[str, Any]) -> Request:
@@ -451,6 +497,47 @@ def event_listener(deps: Deps, name: str, handler: EventHandler) -> Callable[...
 
     listener.__name__ = f"event_{name}"
     return listener
+
+
+# --- registering listeners: each id named once -------------------------------------------------------
+# A feature's `register` wires each listener with one call from its id constant, so the id Bolt matches and
+# the id our metrics and click claims are labelled with cannot drift apart.
+
+
+def on_command(app: App, deps: Deps, spec: CommandSpec, handler: Handler) -> None:
+    """Answer the slash command `spec.name` with `handler`."""
+    app.command(spec.name)(command_listener(deps, spec, handler))
+
+
+def on_action(app: App, deps: Deps, action_id: str, handler: Handler) -> None:
+    """Handle clicks on (or choices in) the element whose action_id is `action_id`."""
+    app.action(action_id)(action_listener(deps, action_id, handler))
+
+
+def on_actions_under(app: App, deps: Deps, prefix: str, handler: Handler) -> None:
+    """Handle every element whose action_id is `<prefix>.<something>`: a family of buttons built from one
+    constant (one per intake question or runbook task). They share the prefix's metrics label."""
+    app.action(actions_under(prefix))(action_listener(deps, prefix, handler))
+
+
+def actions_under(prefix: str) -> re.Pattern[str]:
+    """The pattern matching the action ids `<prefix>.<something>`, made from the prefix itself."""
+    return re.compile(rf"^{re.escape(prefix)}\.")
+
+
+def on_shortcut(app: App, deps: Deps, callback_id: str, handler: Handler) -> None:
+    """Handle the global or message shortcut `callback_id` (answered like a click)."""
+    app.shortcut(callback_id)(action_listener(deps, callback_id, handler))
+
+
+def on_view(app: App, deps: Deps, callback_id: str, handler: ViewHandler) -> None:
+    """Handle submissions of the modal `callback_id` (see `view_listener` for what `handler` returns)."""
+    app.view(callback_id)(view_listener(deps, callback_id, handler))
+
+
+def on_event(app: App, deps: Deps, name: str, handler: EventHandler) -> None:
+    """Handle the Events API event `name`."""
+    app.event(name)(event_listener(deps, name, handler))
 
 
 def delivery_key(body: dict[str, Any]) -> tuple[str, str, str] | None:

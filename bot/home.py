@@ -10,7 +10,7 @@ from slack_bolt import App
 from bot import blocks
 from bot.commands.pmbot import ACTION_HELP
 from bot.deps import Deps
-from bot.edge import Event, event_listener
+from bot.edge import Event, on_event
 from bot.errors import SlackError
 from bot.installs import EVENTS as INSTALL_EVENTS
 from storage.db import session_scope
@@ -24,8 +24,8 @@ EVENTS = ("app_home_opened", "member_joined_channel", *INSTALL_EVENTS)
 
 def register(app: App, deps: Deps) -> None:
     """Wire the events."""
-    app.event("app_home_opened")(event_listener(deps, "app_home_opened", on_home_opened))
-    app.event("member_joined_channel")(event_listener(deps, "member_joined_channel", on_member_joined))
+    on_event(app, deps, "app_home_opened", on_home_opened)
+    on_event(app, deps, "member_joined_channel", on_member_joined)
 
 
 def on_home_opened(event: Event, deps: Deps) -> None:

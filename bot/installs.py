@@ -11,7 +11,7 @@ from typing import TypeVar
 from slack_bolt import App
 
 from bot.deps import Deps
-from bot.edge import GOODBYE_EVENTS, Event, event_listener
+from bot.edge import GOODBYE_EVENTS, Event, on_event
 from storage.db import session_scope
 from storage.repos import mark_uninstalled, uninstalled_teams
 
@@ -23,8 +23,8 @@ EVENTS = GOODBYE_EVENTS
 
 def register(app: App, deps: Deps) -> None:
     """Wire the two goodbye events."""
-    app.event("app_uninstalled")(event_listener(deps, "app_uninstalled", on_uninstalled))
-    app.event("tokens_revoked")(event_listener(deps, "tokens_revoked", on_tokens_revoked))
+    on_event(app, deps, "app_uninstalled", on_uninstalled)
+    on_event(app, deps, "tokens_revoked", on_tokens_revoked)
 
 
 def on_uninstalled(event: Event, deps: Deps) -> None:

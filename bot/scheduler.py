@@ -32,7 +32,7 @@ from bot.deps import Deps
 from bot.jobs.base import JobModule, RetryLater, ScheduleRef
 from bot.workpool import WorkPool
 from storage.db import session_scope
-from storage.models import GLOBAL_TEAM_ID, JobRun, Schedule
+from storage.models import GLOBAL_TEAM_ID, JobRun
 from storage.repos import claim_slot, enabled_schedules, ensure_schedule, finish_run
 
 logger = logging.getLogger(__name__)
@@ -203,7 +203,7 @@ class Scheduler:
             return []
         self.deps.scheduler_role = "leader" if self.leader.shared else "on"
         with session_scope(self.deps.engine) as session:
-            refs = [_ref(row) for row in enabled_schedules(session)]
+            refs = [ScheduleRef.from_row(row) for row in enabled_schedules(session)]
         claimed = self._claim_due(refs, now) + self._claim_retries(refs, now)
         futures = [self._pool.submit(self._execute, one) for one in claimed]
         if wait:
@@ -331,7 +331,7 @@ class Scheduler:
         hourly job thousands of times); the second value counts the older slots skipped.
         """
         with session_scope(self.deps.engine) as session:
-            refs = [_ref(row) for row in enabled_schedules(session)]
+            refs = [ScheduleRef.from_row(row) for row in enabled_schedules(session)]
         due, skipped = [], 0
         for ref in refs:
             job = self.jobs.get(ref.job_name)
@@ -360,7 +360,7 @@ class Scheduler:
         if job is None:
             raise KeyError(job_name)
         with session_scope(self.deps.engine) as session:
-            refs = [_ref(r) for r in enabled_schedules(session) if r.job_name == job_name] or [None]
+            refs = [ScheduleRef.from_row(r) for r in enabled_schedules(session) if r.job_name == job_name] or [None]
         results = []
         for ref in refs:
             team_id = ref.team_id if ref else GLOBAL_TEAM_ID
@@ -385,8 +385,3 @@ def _retry_origin(slot_key: str) -> tuple[str, int]:
         if attempt.isdigit():
             return origin, int(attempt)
     return slot_key, 0
-
-
-def _ref(row: Schedule) -> ScheduleRef:
-    return ScheduleRef(id=row.id, team_id=row.team_id, job_name=row.job_name, key=row.key, cron=row.cron,
-                       timezone=row.timezone, created_at=row.created_at)

@@ -87,7 +87,7 @@ def tasks(session: Session, *, incident_id: int) -> list[IncidentTask]:
     return list(session.execute(stmt).scalars())
 
 
-def tick_task(session: Session, *, task_id: int, user_id: str, at: datetime) -> bool:
+def mark_task_done(session: Session, *, task_id: int, user_id: str, at: datetime) -> bool:
     """Mark a task done once; False when it was done already (a double press)."""
     stmt = (update(IncidentTask).where(IncidentTask.id == task_id, IncidentTask.done_at.is_(None))
             .values(done_by=user_id, done_at=at).execution_options(synchronize_session=False))

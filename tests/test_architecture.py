@@ -1,4 +1,11 @@
-"""Layering rules from DESIGN.md, checked on the source."""
+"""The layering rules, checked on the source.
+
+- `bot/domain` holds the rules and nothing else: it imports no Slack, SQL, HTTP, Jira or LLM library, neither
+  `storage` nor `bot.gateways`, so its code runs and is tested without any of them.
+- Importing the domain loads none of those libraries indirectly either.
+- Importing the app and the CLI starts no thread and reads no environment: settings and clients are built in the
+  composition root (`bot.app.build`) when the process asks for them.
+"""
 
 from __future__ import annotations
 

@@ -10,6 +10,7 @@ from datetime import date, timedelta
 
 from sqlmodel import select
 
+from bot.risks.blocks import describe_changes
 from storage.db import session_scope
 from storage.models import LlmUsage, Risk, RiskChange
 from tests.conftest import RunningBot
@@ -398,3 +399,13 @@ def test_long_lists_are_paginated(bot: RunningBot) -> None:
     bot.driver.press("Next page")
     bot.runtime.settle()
     assert "(16–17 of 17)" in dump(bot.sandbox.responses)
+
+
+def test_a_list_of_changes_is_said_in_one_line() -> None:
+    changes = [RiskChange(team_id="T0", risk_id=1, user_id="U0ALICE", field_name="probability", old_value="2",
+                          new_value="4"),
+               RiskChange(team_id="T0", risk_id=1, user_id="U0ALICE", field_name="owner_id", old_value=None,
+                          new_value="U0BOB"),
+               RiskChange(team_id="T0", risk_id=1, user_id="U0ALICE", field_name="title", old_value="A <b>",
+                          new_value="")]
+    assert describe_changes(changes) == "probability 2 → 4, owner ∅ → <@U0BOB>, title A &lt;b&gt; → ∅"

@@ -53,6 +53,14 @@ def test_standard_cron_weekday_numbers() -> None:
     assert [s.strftime("%a") for s in weekdays] == ["Mon", "Tue", "Wed", "Thu", "Fri"]
 
 
+def test_a_schedule_row_is_copied_to_plain_data() -> None:
+    created = datetime(2026, 11, 1, tzinfo=UTC)
+    row = Schedule(id=7, team_id="T0", job_name="standup", key="standup:3", cron="0 9 * * 1-5",
+                   timezone="Europe/Berlin", created_at=created)
+    assert ScheduleRef.from_row(row) == ScheduleRef(id=7, team_id="T0", job_name="standup", key="standup:3",
+                                                    cron="0 9 * * 1-5", timezone="Europe/Berlin", created_at=created)
+
+
 def test_bad_cron_is_a_value_error() -> None:
     with pytest.raises(ValueError):
         cron_slots(ref("every day"), T0, T0 + timedelta(days=1))

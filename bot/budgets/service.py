@@ -16,12 +16,12 @@ from sqlalchemy import insert
 from bot.budgets import chart
 from bot.deps import Deps
 from bot.domain import bills
-from bot.domain import budget as rules
+from bot.domain import budget as budget_rules
 from bot.domain.pii import redact
 from bot.domain.text import escape_user_text
 from bot.errors import IntegrationUnavailable, NotAllowed, NotFound, SlackError, UserInputError
 from bot.settings import llm_prices
-from bot.teams import team_number_format, team_prefs, team_today
+from bot.team_locale import team_number_format, team_prefs, team_today
 from storage.budgets import (
     add_entry,
     budget_admins,
@@ -154,13 +154,13 @@ def set_budget(deps: Deps, *, team_id: str, channel_id: str, user_id: str, text:
     with session_scope(deps.engine) as session:
         budget = budget_of(session, team_id=team_id, channel_id=channel_id)
         own = list(budget.categories) if budget else []
-        unknown = [c for c in line.caps if c not in (*rules.CATEGORIES, *own)]
+        unknown = [c for c in line.caps if c not in (*budget_rules.CATEGORIES, *own)]
         if unknown:
             raise UserInputError(f"Unknown categories: {', '.join(unknown)}. Known: "
-                                 f"{', '.join((*rules.CATEGORIES, *own))} (`/budget category add <name>`).")
+                                 f"{', '.join((*budget_rules.CATEGORIES, *own))} (`/budget category add <name>`).")
         if budget is None:
             budget = Budget(team_id=team_id, channel_id=channel_id, post_channel_id=channel_id, amount=line.amount,
-                            currency=line.currency or rules.DEFAULT_CURRENCY, period=line.period, set_by=user_id)
+                            currency=line.currency or budget_rules.DEFAULT_CURRENCY, period=line.period, set_by=user_id)
         elif line.currency and line.currency != budget.currency:
             raise UserInputError(f"This budget is in {budget.currency}; one budget has one currency.")
         budget.amount, budget.period = line.amount, line.period
@@ -175,8 +175,8 @@ def set_budget(deps: Deps, *, team_id: str, channel_id: str, user_id: str, text:
 def _amount(text: str, number_format: str = "en") -> Decimal:
     """A budget or a cap: positive, in cents."""
     try:
-        return rules.cents(rules.parse_amount(text, number_format=number_format))
-    except rules.MoneyError as exc:
+        return budget_rules.cents(budget_rules.parse_amount(text, number_format=number_format))
+    except budget_rules.MoneyError as exc:
         raise UserInputError(str(exc)) from None
 
 
@@ -206,7 +206,7 @@ def budget_here(deps: Deps, team_id: str, channel_id: str) -> Budget:
 
 
 def categories_of(budget: Budget) -> list[str]:
-    return [*rules.CATEGORIES, *[c for c in budget.categories or [] if c not in rules.CATEGORIES]]
+    return [*budget_rules.CATEGORIES, *[c for c in budget.categories or [] if c not in budget_rules.CATEGORIES]]
 
 
 # --- services on bills → categories ------------------------------------------------------------------------
@@ -305,14 +305,14 @@ def add_cost(deps: Deps, budget: Budget, *, user_id: str, delivery_key: str, tex
     prefs = team_prefs(deps, team_id)
     today = prefs.today(deps.clock())
     try:
-        amount = rules.parse_amount(amount_word, number_format=prefs.number_format, signed=True)
+        amount = budget_rules.parse_amount(amount_word, number_format=prefs.number_format, signed=True)
         if amount == 0:
-            raise rules.MoneyError("An amount of zero changes nothing; nothing was recorded.")
+            raise budget_rules.MoneyError("An amount of zero changes nothing; nothing was recorded.")
         service, category, words = _service_words(mapping_for(deps, budget), rest.strip())
         day = today
         if words and _DATE_WORD.fullmatch(words[0]):
-            day, words = rules.parse_day(words[0], today=today), words[1:]
-    except rules.MoneyError as exc:
+            day, words = budget_rules.parse_day(words[0], today=today), words[1:]
+    except budget_rules.MoneyError as exc:
         raise UserInputError(str(exc)) from None
     entry = CostEntry(team_id=team_id, budget_id=budget.id, day=day, category=category, amount=amount,
                       service=service, note=redact(" ".join(words)).text[:200], user_id=user_id,
@@ -331,7 +331,7 @@ def _service_words(mapping: Mapping, text: str) -> tuple[str, str, list[str]]:
         if category is None and words and words[0].lower() in mapping.categories:
             category, words = words[0].lower(), words[1:]
         if category is None:
-            raise rules.MoneyError(_unknown_service(name, mapping))
+            raise budget_rules.MoneyError(_unknown_service(name, mapping))
         return ("" if bills.fold(name) in mapping.categories else name), category, words
     words = text.split()
     for length in range(min(6, len(words)), 0, -1):
@@ -339,7 +339,7 @@ def _service_words(mapping: Mapping, text: str) -> tuple[str, str, list[str]]:
         category = mapping.category(name)
         if category is not None:
             return ("" if bills.fold(name) in mapping.categories else name), category, words[length:]
-    raise rules.MoneyError(_unknown_service(words[0], mapping))
+    raise budget_rules.MoneyError(_unknown_service(words[0], mapping))
 
 
 def _unknown_service(name: str, mapping: Mapping) -> str:
@@ -351,8 +351,8 @@ def _unknown_service(name: str, mapping: Mapping) -> str:
 
 def _out_of_period(budget: Budget, days: list[date], today: date) -> str:
     """A warning for costs dated before the budget's current period or after today (recorded all the same)."""
-    period = rules.period_for(budget.period, today, project_start=budget.project_start,
-                              project_end=budget.project_end)
+    period = budget_rules.period_for(budget.period, today, project_start=budget.project_start,
+                                     project_end=budget.project_end)
     shown = f"{period.start:%d %b %Y} – {period.end:%d %b %Y}"
     before = sorted(d for d in days if d < period.start)
     future = sorted(d for d in days if d > today)
@@ -414,9 +414,9 @@ class Imported:
     def text(self) -> str:
         """`imported 51 lines from an AWS Cost and Usage Report: 14,386.34 USD (3 unmapped)`."""
         line = (f"Imported {self.lines:,} line{'s' * (self.lines != 1)} from {self.label}: "
-                f"{rules.money(self.total, self.currency)}")
+                f"{budget_rules.money(self.total, self.currency)}")
         if self.source:
-            line += f" (from {rules.money(*self.source)})"
+            line += f" (from {budget_rules.money(*self.source)})"
         if self.unmapped:
             line += f" ({len(self.unmapped)} unmapped)"
         lines = [line + "."]
@@ -442,7 +442,7 @@ def import_costs(deps: Deps, budget: Budget, *, user_id: str, lines: Iterable[st
     mapping, key = mapping_for(deps, budget), bills.FileKey()
     try:
         summary = bills.read_bill(lines, context=context, categorise=mapping.of_line, key=key)
-    except rules.MoneyError as exc:
+    except budget_rules.MoneyError as exc:
         raise UserInputError(f"Nothing was imported: {exc}") from None
     if summary.error_count:
         more = summary.error_count - len(summary.errors)
@@ -456,9 +456,9 @@ def import_costs(deps: Deps, budget: Budget, *, user_id: str, lines: Iterable[st
              "note": redact(note).text[:200] if note else _note(summary.layout, count), "user_id": user_id}
             for (day, category, service, note), (amount, count) in summary.groups.items()]
     total = sum((r["amount"] for r in rows), Decimal(0))
-    if any(abs(r["amount"]) >= rules.MAX_AMOUNT for r in rows):
+    if any(abs(r["amount"]) >= budget_rules.MAX_AMOUNT for r in rows):
         raise UserInputError("Nothing was imported: the amounts add up to more than pmbot can keep "
-                             f"({rules.money(rules.MAX_AMOUNT, budget.currency)} a day and service).")
+                             f"({budget_rules.money(budget_rules.MAX_AMOUNT, budget.currency)} a day and service).")
     with session_scope(deps.engine) as session:
         batch = record_import(session, CostImport(
             team_id=budget.team_id, budget_id=budget.id, file_key=key.hexdigest(), rows=len(rows),
@@ -536,11 +536,11 @@ class Week:
 class Snapshot:
     budget: Budget
     today: date
-    period: rules.Period
-    entries: list[rules.Entry]
+    period: budget_rules.Period
+    entries: list[budget_rules.Entry]
     spent: Decimal
     by_category: dict[str, Decimal]
-    forecast: rules.Forecast
+    forecast: budget_rules.Forecast
     runs_out: date | None
     week: Week
     llm_note: str
@@ -550,35 +550,35 @@ def snapshot(deps: Deps, budget: Budget, today: date | None = None, *, week_end:
     """The budget's numbers as of `today`. The week compared is the seven days to `week_end` (today, or for the
     weekly report the day before it: the last whole week) against the seven before."""
     today = today or team_today(deps, budget.team_id)
-    period = rules.period_for(budget.period, today, project_start=budget.project_start,
-                              project_end=budget.project_end)
+    period = budget_rules.period_for(budget.period, today, project_start=budget.project_start,
+                                     project_end=budget.project_end)
     end = min(today, period.end)
     week_end = week_end or today
     first = min(period.start, week_end - timedelta(days=13))
     with session_scope(deps.engine) as session:
         rows = entries(session, budget_id=budget.id, start=first, end=max(end, week_end))
-        known = [rules.Entry(r.day, r.category, r.amount) for r in rows]
+        known = [budget_rules.Entry(r.day, r.category, r.amount) for r in rows]
         llm, llm_note = _llm_entries(deps, session, budget, first, max(end, week_end))
     known += llm
     counted = [e for e in known if period.start <= e.day <= end]
-    total = rules.spent(counted)
-    return Snapshot(budget, today, period, counted, total, rules.by_category(counted),
-                    rules.forecast(counted, period, today, budget.currency),
-                    rules.runs_out(counted, period, today, budget.amount), _week(known, week_end), llm_note)
+    total = budget_rules.spent(counted)
+    return Snapshot(budget, today, period, counted, total, budget_rules.by_category(counted),
+                    budget_rules.forecast(counted, period, today, budget.currency),
+                    budget_rules.runs_out(counted, period, today, budget.amount), _week(known, week_end), llm_note)
 
 
-def _week(known: list[rules.Entry], end: date) -> Week:
+def _week(known: list[budget_rules.Entry], end: date) -> Week:
     start, before_start = end - timedelta(days=6), end - timedelta(days=13)
     this = [e for e in known if start <= e.day <= end]
     before = [e for e in known if before_start <= e.day < start]
-    now, then = rules.by_category(this), rules.by_category(before)
+    now, then = budget_rules.by_category(this), budget_rules.by_category(before)
     changes = {c: now.get(c, Decimal(0)) - then.get(c, Decimal(0)) for c in set(now) | set(then)}
-    movers = sorted(((c, d) for c, d in changes.items() if rules.cents(d)), key=lambda cd: abs(cd[1]),
+    movers = sorted(((c, d) for c, d in changes.items() if budget_rules.cents(d)), key=lambda cd: abs(cd[1]),
                     reverse=True)[:3]
-    return Week(end, rules.spent(this), rules.spent(before), movers)
+    return Week(end, budget_rules.spent(this), budget_rules.spent(before), movers)
 
 
-def _llm_entries(deps: Deps, session, budget: Budget, start: date, end: date) -> tuple[list[rules.Entry], str]:
+def _llm_entries(deps: Deps, session, budget: Budget, start: date, end: date) -> tuple[list[budget_rules.Entry], str]:
     """The bot's own LLM calls, priced per model, as API spend in the team's first budget (counted once)."""
     if first_budget_id(session, team_id=budget.team_id) != budget.id:
         return [], ""
@@ -592,31 +592,31 @@ def _llm_entries(deps: Deps, session, budget: Budget, start: date, end: date) ->
             continue
         cost = (Decimal(usage.prompt_tokens or 0) * price[0] + Decimal(usage.completion_tokens or 0) * price[1]) / 1000
         per_day[usage.created_at.date()] += cost
-    cents = {day: amount.quantize(rules.CENT, rounding=ROUND_HALF_UP) for day, amount in per_day.items()}
-    found = [rules.Entry(day, "api", amount) for day, amount in sorted(cents.items()) if amount > 0]
+    cents = {day: amount.quantize(budget_rules.CENT, rounding=ROUND_HALF_UP) for day, amount in per_day.items()}
+    found = [budget_rules.Entry(day, "api", amount) for day, amount in sorted(cents.items()) if amount > 0]
     note = f"pmbot's own LLM calls are counted as api ({', '.join(sorted(unpriced))} has no price in " \
            "PMBOT_LLM_PRICES and is left out)" if unpriced else ""
     return found, note
 
 
 def status_text(snap: Snapshot) -> str:
-    b, m = snap.budget, lambda amount: rules.money(amount, snap.budget.currency)
+    b, m = snap.budget, lambda amount: budget_rules.money(amount, snap.budget.currency)
     period = f"{snap.period.start:%d %b} – {snap.period.end:%d %b %Y}"
     week = snap.week
     days_in = max(1, (min(snap.today, snap.period.end) - snap.period.start).days + 1)
     lines = [f"*Budget {m(b.amount)}* for {period} · as of {snap.today:%d %b %Y}",
-             f"Spent {m(snap.spent)} ({rules.percent(snap.spent, b.amount)} of budget) · burn rate "
+             f"Spent {m(snap.spent)} ({budget_rules.percent(snap.spent, b.amount)} of budget) · burn rate "
              f"{m(snap.spent / days_in)}/day",
              f"Week {week.start:%d %b} – {week.end:%d %b}: {m(week.spent)} · the week before: {m(week.before)}"]
     if snap.forecast.amount is not None:
         lines.append(f"Forecast at period end: {m(snap.forecast.amount)} "
-                     f"({rules.percent(snap.forecast.amount, b.amount)}) — {snap.forecast.method}"
+                     f"({budget_rules.percent(snap.forecast.amount, b.amount)}) — {snap.forecast.method}"
                      + ("" if snap.forecast.reliable else f" · too early to rely on: {snap.forecast.rule}"))
     if snap.runs_out:
         lines.append(f"At this rate the budget runs out on {snap.runs_out:%a %d %b}.")
     for category, value in sorted(snap.by_category.items(), key=lambda kv: kv[1], reverse=True):
         cap = b.caps.get(category)
-        capped = f" of {m(Decimal(cap))} cap ({rules.percent(value, Decimal(cap))})" if cap else ""
+        capped = f" of {m(Decimal(cap))} cap ({budget_rules.percent(value, Decimal(cap))})" if cap else ""
         lines.append(f"• {category}: {m(value)}{capped}")
     if week.movers:
         lines.append("Biggest changes from the week before: " + ", ".join(
@@ -642,12 +642,12 @@ def check_alerts(deps: Deps, budget: Budget, today: date | None = None) -> list[
 
 def _alerts_due(snap: Snapshot) -> list[tuple[str, str, int, str]]:
     budget = snap.budget
-    m = lambda amount: rules.money(amount, budget.currency)  # noqa: E731
+    m = lambda amount: budget_rules.money(amount, budget.currency)  # noqa: E731
     due = []
     scopes = [("total", snap.spent, budget.amount)] + [
         (c, snap.by_category.get(c, Decimal(0)), Decimal(cap)) for c, cap in (budget.caps or {}).items()]
     for scope, value, limit in scopes:
-        reached = rules.crossed(value, limit)
+        reached = budget_rules.crossed(value, limit)
         if reached:
             what = "the budget" if scope == "total" else f"the {scope} cap"
             text = (f"⚠️ Spend has reached {max(reached)}% of {what}: {m(value)} of {m(limit)} "

@@ -8,7 +8,7 @@ from slack_bolt import App
 
 from bot.commands import budget, bug, incident, pmbot, quality, risk, standup
 from bot.deps import Deps
-from bot.edge import Event, event_listener
+from bot.edge import Event, on_event
 from bot.registry import CommandSpec
 
 MODULES: tuple[ModuleType, ...] = (pmbot, bug, risk, incident, budget, standup, quality)
@@ -31,4 +31,4 @@ def register_all(app: App, deps: Deps) -> None:
             if read(event, deps):
                 return
 
-    app.event("message")(event_listener(deps, "message", on_message))
+    on_event(app, deps, "message", on_message)

@@ -10,12 +10,12 @@ from slack_bolt import App
 from bot.budgets import chart, files, service
 from bot.deps import Deps
 from bot.domain import bills
-from bot.domain import budget as rules
+from bot.domain import budget as budget_rules
 from bot.domain.text import escape_user_text
-from bot.edge import Reply, Request, action_listener, command_listener
+from bot.edge import Reply, Request, on_command, on_shortcut
 from bot.errors import UserInputError
 from bot.registry import CommandSpec, Grammar, Sub, is_number, no_args, rest_of
-from bot.teams import team_today
+from bot.team_locale import team_today
 from storage.budgets import budget_of, entries
 from storage.db import session_scope
 
@@ -28,9 +28,9 @@ _WEEKDAYS = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 
 
 
 def register(app: App, deps: Deps) -> None:
-    app.command(SPEC.name)(command_listener(deps, SPEC, handle_budget))
-    app.command(COST_SPEC.name)(command_listener(deps, COST_SPEC, handle_cost))
-    app.shortcut(IMPORT_SHORTCUT)(action_listener(deps, IMPORT_SHORTCUT, import_shared_file))
+    on_command(app, deps, SPEC, handle_budget)
+    on_command(app, deps, COST_SPEC, handle_cost)
+    on_shortcut(app, deps, IMPORT_SHORTCUT, import_shared_file)
 
 
 # files:read: the *Import costs* shortcut reads the file it is used on (files.info and the download).
@@ -47,8 +47,9 @@ def handle_budget(request: Request, reply: Reply, deps: Deps) -> None:
 def _budget_set(request: Request, reply: Reply, deps: Deps, _args: list[str]) -> None:
     budget = service.set_budget(deps, team_id=request.team_id, channel_id=request.channel_id,
                                 user_id=request.user_id, text=rest_of(request.text, 1))
-    caps = ", ".join(f"{c} {rules.money(rules.Decimal(v), budget.currency)}" for c, v in budget.caps.items())
-    reply.ack(f"Budget set: {rules.money(budget.amount, budget.currency)} per {budget.period}"
+    caps = ", ".join(f"{c} {budget_rules.money(budget_rules.Decimal(v), budget.currency)}"
+                     for c, v in budget.caps.items())
+    reply.ack(f"Budget set: {budget_rules.money(budget.amount, budget.currency)} per {budget.period}"
               + (f" ({budget.project_start} – {budget.project_end})" if budget.period == "project" else "")
               + (f"; caps: {caps}" if caps else "") + ".")
     service.check_alerts(deps, budget)
@@ -157,7 +158,8 @@ def _cost_add(request: Request, reply: Reply, deps: Deps, _args: list[str]) -> N
     entry = recorded.entry
     what = f"{escape_user_text(entry.service)} ({entry.category})" if entry.service else entry.category
     kind = "a credit of " if entry.amount < 0 else ""
-    reply.ack(f"Recorded {kind}{rules.money_exact(abs(entry.amount), budget.currency)} on {what} for {entry.day}."
+    amount = budget_rules.money_exact(abs(entry.amount), budget.currency)
+    reply.ack(f"Recorded {kind}{amount} on {what} for {entry.day}."
               + (f"\nNote: {recorded.warning}." if recorded.warning else ""))
     service.check_alerts(deps, budget)
 
@@ -171,10 +173,10 @@ def _cost_undo(request: Request, reply: Reply, deps: Deps, args: list[str]) -> N
     if args:  # `undo import`
         batch, total = service.undo_import(deps, budget, user_id=request.user_id)
         reply.ack(f"Took back your import of {batch.created_at:%d %b %H:%M} UTC: {batch.lines:,} lines, "
-                  f"{rules.money(total, budget.currency)}.")
+                  f"{budget_rules.money(total, budget.currency)}.")
         return
     entry = service.undo(deps, budget, user_id=request.user_id)
-    reply.ack(f"Removed your entry of {rules.money_exact(entry.amount, budget.currency)} on {entry.category} "
+    reply.ack(f"Removed your entry of {budget_rules.money_exact(entry.amount, budget.currency)} on {entry.category} "
               f"({entry.day}).")
 
 
@@ -228,20 +230,20 @@ def _list(deps: Deps, request: Request, span: str) -> str:
         raise UserInputError("`/cost list`, `/cost list week` or `/cost list month`.")
     budget = service.budget_here(deps, request.team_id, request.channel_id)
     today = team_today(deps, request.team_id)
-    period = rules.period_for(budget.period, today, project_start=budget.project_start,
-                              project_end=budget.project_end)
+    period = budget_rules.period_for(budget.period, today, project_start=budget.project_start,
+                                     project_end=budget.project_end)
     start = {"week": today - timedelta(days=today.weekday()), "month": today.replace(day=1),
              "period": period.start}[span]
     with session_scope(deps.engine) as session:
         found = entries(session, budget_id=budget.id, start=start, end=today)
     if not found:
         return f"No costs recorded since {start:%d %b}."
-    total = rules.spent([rules.Entry(e.day, e.category, e.amount) for e in found])
+    total = budget_rules.spent([budget_rules.Entry(e.day, e.category, e.amount) for e in found])
     lines = [f"• {e.day:%d %b} {e.category}{f' ({escape_user_text(e.service)})' if e.service else ''} "
-             f"{rules.money_exact(e.amount, budget.currency)} "
+             f"{budget_rules.money_exact(e.amount, budget.currency)} "
              f"{escape_user_text(e.note)} (<@{e.user_id}>)".rstrip() for e in found[-60:]]
     more = f"\n…and {len(found) - 60} earlier" if len(found) > 60 else ""
-    return f"*Costs since {start:%d %b}*: {rules.money(total, budget.currency)}\n" + "\n".join(lines) + more
+    return f"*Costs since {start:%d %b}*: {budget_rules.money(total, budget.currency)}\n" + "\n".join(lines) + more
 
 
 def _channel(deps: Deps, text: str) -> str | None:

@@ -14,15 +14,7 @@ from bot.bugs import blocks as bug_blocks
 from bot.bugs import service
 from bot.deps import Deps
 from bot.domain.grades import GRADES
-from bot.edge import (
-    FieldErrors,
-    Reply,
-    Request,
-    action_listener,
-    cannot_post_hint,
-    command_listener,
-    view_listener,
-)
+from bot.edge import FieldErrors, Reply, Request, cannot_post_hint, on_action, on_command, on_view
 from bot.errors import NotFound, UserInputError
 from bot.mirror import outbox
 from bot.registry import MAX_PAGE, CommandSpec, Grammar, Sub, bounded_int, is_number, no_args, rest_of
@@ -41,13 +33,13 @@ _ID = re.compile(r"^[Bb]-\d{1,9}$")
 
 def register(app: App, deps: Deps) -> None:
     """Wire `/bug`, its card's buttons and its two modals."""
-    app.command(SPEC.name)(command_listener(deps, SPEC, handle))
-    app.action(bug_blocks.ACTION_CONFIRM)(action_listener(deps, bug_blocks.ACTION_CONFIRM, on_confirm))
-    app.action(bug_blocks.ACTION_CHANGE)(action_listener(deps, bug_blocks.ACTION_CHANGE, on_change))
-    app.action(bug_blocks.ACTION_ASSIGN)(action_listener(deps, bug_blocks.ACTION_ASSIGN, on_assign))
-    app.action(bug_blocks.ACTION_MORE)(action_listener(deps, bug_blocks.ACTION_MORE, on_more))
-    app.view(bug_blocks.VIEW_REPORT)(view_listener(deps, bug_blocks.VIEW_REPORT, on_report_submitted))
-    app.view(bug_blocks.VIEW_CHANGE)(view_listener(deps, bug_blocks.VIEW_CHANGE, on_change_submitted))
+    on_command(app, deps, SPEC, handle)
+    on_action(app, deps, bug_blocks.ACTION_CONFIRM, on_confirm)
+    on_action(app, deps, bug_blocks.ACTION_CHANGE, on_change)
+    on_action(app, deps, bug_blocks.ACTION_ASSIGN, on_assign)
+    on_action(app, deps, bug_blocks.ACTION_MORE, on_more)
+    on_view(app, deps, bug_blocks.VIEW_REPORT, on_report_submitted)
+    on_view(app, deps, bug_blocks.VIEW_CHANGE, on_change_submitted)
 
 
 def handle(request: Request, reply: Reply, deps: Deps) -> None:
@@ -261,8 +253,8 @@ def on_change(request: Request, reply: Reply, deps: Deps) -> None:
 
 def on_change_submitted(request: Request, deps: Deps) -> None:
     meta = json.loads(request.private_metadata or "{}")
-    grade = int(((request.state.get("grade") or {}).get("grade") or {}).get("selected_option", {}).get("value", 0))
-    reason = ((request.state.get("reason") or {}).get("reason") or {}).get("value") or ""
+    grade = int(request.selected("grade") or 0)
+    reason = request.field("reason")
     if len(reason.strip()) < 3:
         raise FieldErrors({"reason": "Please say why, in a few words: it is kept in the bug's history."})
     service.change_grade(deps, team_id=request.team_id, bug_id=int(meta["bug"]), user_id=request.user_id,
@@ -284,7 +276,7 @@ def _card_bug_id(request: Request) -> int:
 
 
 def on_report_submitted(request: Request, deps: Deps):
-    values = {block: ((request.state.get(block) or {}).get(block) or {}).get("value") or ""
+    values = {block: request.field(block)
               for block in ("title", "what", "expected", "steps", "version", "environment", "link")}
     errors = {}
     if not values["title"].strip():

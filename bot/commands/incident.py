@@ -13,18 +13,9 @@ from bot import blocks
 from bot.bugs import blocks as bug_blocks
 from bot.bugs.service import load_bug
 from bot.deps import Deps
-from bot.domain import incident as rules
+from bot.domain import incident as incident_rules
 from bot.domain.text import escape_mrkdwn, escape_user_text, unwrap_link
-from bot.edge import (
-    Event,
-    FieldErrors,
-    Reply,
-    Request,
-    action_listener,
-    command_listener,
-    event_listener,
-    view_listener,
-)
+from bot.edge import Event, FieldErrors, Reply, Request, on_action, on_actions_under, on_command, on_event, on_view
 from bot.errors import IntegrationUnavailable, NotFound, UserInputError
 from bot.gateways.slack import is_transient, retry_after
 from bot.incidents import blocks as inc_blocks
@@ -43,13 +34,13 @@ logger = logging.getLogger(__name__)
 
 
 def register(app: App, deps: Deps) -> None:
-    app.command(SPEC.name)(command_listener(deps, SPEC, handle))
-    app.action(re.compile(r"^incident\.task\."))(action_listener(deps, inc_blocks.ACTION_TASK, on_task))
-    app.action(inc_blocks.ACTION_JOIN)(action_listener(deps, inc_blocks.ACTION_JOIN, on_join))
-    app.action(inc_blocks.ACTION_SNOOZE)(action_listener(deps, inc_blocks.ACTION_SNOOZE, on_snooze))
-    app.action(bug_blocks.ACTION_INCIDENT)(action_listener(deps, bug_blocks.ACTION_INCIDENT, on_bug_button))
-    app.view(inc_blocks.VIEW_DECLARE)(view_listener(deps, inc_blocks.VIEW_DECLARE, on_declare_submitted))
-    app.event("reaction_added")(event_listener(deps, "reaction_added", on_reaction))
+    on_command(app, deps, SPEC, handle)
+    on_actions_under(app, deps, inc_blocks.ACTION_TASK, on_task)  # incident.task.<task id>
+    on_action(app, deps, inc_blocks.ACTION_JOIN, on_join)
+    on_action(app, deps, inc_blocks.ACTION_SNOOZE, on_snooze)
+    on_action(app, deps, bug_blocks.ACTION_INCIDENT, on_bug_button)
+    on_view(app, deps, inc_blocks.VIEW_DECLARE, on_declare_submitted)
+    on_event(app, deps, "reaction_added", on_reaction)
 
 
 EVENTS = ("reaction_added",)
@@ -110,7 +101,7 @@ def _in_war_room(deps: Deps, request: Request) -> bool:
 
 def _declare(request: Request, reply: Reply, deps: Deps, text: str) -> None:
     try:
-        title, grade = rules.parse_declare(text)
+        title, grade = incident_rules.parse_declare(text)
     except ValueError as exc:
         raise UserInputError(str(exc)) from None
     reply_to = {"response_url": request.response_url, "user": request.user_id}
@@ -167,7 +158,7 @@ def _role(rest: str, incident, request: Request, reply: Reply, deps: Deps) -> No
     plain = re.search(r"(?<![\w<])@([\w.\-]+)", rest)
     person = found[1] if found else (deps.slack.find_user(plain[1]) if plain else None)
     role = rest.split()[-1].lower() if rest.split() else ""
-    if not person or role not in rules.ROLES:
+    if not person or role not in incident_rules.ROLES:
         raise UserInputError("Say who and which role: `/incident role @maria scribe` (commander, comms, scribe).")
     reply.ack()
     service.set_role(deps, incident, user_id=request.user_id, person=person, role=role)
@@ -240,8 +231,8 @@ def on_task(request: Request, reply: Reply, deps: Deps) -> None:
     incident_id, _, task_id = request.value.partition(":")
     if not (incident_id.isdigit() and task_id.isdigit()):
         raise UserInputError("That button belongs to a message I no longer understand.")
-    if not service.tick(deps, team_id=request.team_id, incident_id=int(incident_id), task_id=int(task_id),
-                        user_id=request.user_id):
+    if not service.complete_task(deps, team_id=request.team_id, incident_id=int(incident_id),
+                                 task_id=int(task_id), user_id=request.user_id):
         reply.later("That step was ticked already.")
 
 
@@ -264,21 +255,14 @@ def on_bug_button(request: Request, reply: Reply, deps: Deps) -> None:
     bug_id = int(request.value.split(":")[0]) if request.value.split(":")[0].isdigit() else 0
     with session_scope(deps.engine) as session:
         bug = load_bug(session, request.team_id, bug_id)
-    grade = bug.grade if bug.grade in rules.INCIDENT_GRADES else 2
+    grade = bug.grade if bug.grade in incident_rules.INCIDENT_GRADES else 2
     deps.slack.open_view(request.trigger_id,
                          inc_blocks.declare_view(channel=request.channel_id, title=bug.title, grade=grade,
                                                  bug=bug.readable_id, model=(bug.details or {}).get("version", "")))
 
 
-def _state(request: Request, block: str) -> str:
-    element = (request.state.get(block) or {}).get(block) or {}
-    if "selected_option" in element:
-        return ((element.get("selected_option") or {}).get("value")) or ""
-    return (element.get("value") or "").strip()
-
-
 def on_declare_submitted(request: Request, deps: Deps):
-    title, grade = _state(request, "title"), _state(request, "grade")
+    title, grade = request.field("title").strip(), request.selected("grade")
     errors = {}
     if len(title) < 3:
         errors["title"] = "Say what is happening, in a few words."
@@ -288,7 +272,7 @@ def on_declare_submitted(request: Request, deps: Deps):
         raise FieldErrors(errors)
     meta = json.loads(request.private_metadata or "{}")
     channel = meta.get("channel") or request.user_id
-    versions = {k: _state(request, k) for k in ("model", "prompt", "dataset")}
+    versions = {k: request.field(k).strip() for k in ("model", "prompt", "dataset")}
 
     def after_close() -> None:
         declared = service.declare(deps, team_id=request.team_id, channel_id=channel, user_id=request.user_id,

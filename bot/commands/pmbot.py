@@ -11,11 +11,11 @@ from slack_bolt import App
 from bot import __version__, blocks
 from bot.deps import Deps
 from bot.domain.text import escape_mrkdwn, truncate
-from bot.edge import FieldErrors, Reply, Request, action_listener, command_listener, view_listener
+from bot.edge import FieldErrors, Reply, Request, on_action, on_command, on_view
 from bot.errors import NotAllowed
 from bot.mirror import status as jira_status
 from bot.registry import HELP_WORDS, CommandSpec, Grammar, Sub, no_args
-from bot.teams import team_number_format
+from bot.team_locale import team_number_format
 from storage.db import ping, session_scope
 from storage.migrate import current_revision, head_revision
 from storage.repos import save_team_settings, team_settings
@@ -32,10 +32,10 @@ NUMBER_CHOICES = {"en": "1,234.56 (comma for thousands, point for decimals)",
 
 def register(app: App, deps: Deps) -> None:
     """Wire `/pmbot`, its buttons and its settings modal into Bolt."""
-    app.command(SPEC.name)(command_listener(deps, SPEC, handle))
-    app.action(ACTION_STATUS)(action_listener(deps, ACTION_STATUS, show_status))
-    app.action(ACTION_HELP)(action_listener(deps, ACTION_HELP, show_help))
-    app.view(VIEW_SETTINGS)(view_listener(deps, VIEW_SETTINGS, save_settings))
+    on_command(app, deps, SPEC, handle)
+    on_action(app, deps, ACTION_STATUS, show_status)
+    on_action(app, deps, ACTION_HELP, show_help)
+    on_view(app, deps, VIEW_SETTINGS, save_settings)
 
 
 def handle(request: Request, reply: Reply, deps: Deps) -> None:
@@ -190,17 +190,14 @@ def _option(value: str, label: str) -> dict:
 def save_settings(request: Request, deps: Deps) -> None:
     """Validate and store the modal's values; confirm privately where the command was typed."""
     _require_admin(deps, request.user_id)
-    timezone = ((request.state.get(BLOCK_TZ) or {}).get(ACTION_TZ) or {}).get("value") or ""
-    timezone = timezone.strip()
+    timezone = request.field(BLOCK_TZ, ACTION_TZ).strip()
     try:
         ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):
         raise FieldErrors({BLOCK_TZ: f"“{truncate(timezone, 60)}” is not a time zone I know. "
                                      "Use a name like Europe/Berlin."}) from None
-    channel = ((request.state.get(BLOCK_ADMIN_CHANNEL) or {}).get(ACTION_ADMIN_CHANNEL) or {}).get(
-        "selected_conversation")
-    numbers = (((request.state.get(BLOCK_NUMBERS) or {}).get(ACTION_NUMBERS) or {}).get("selected_option")
-               or {}).get("value")
+    channel = request.selected_conversation(BLOCK_ADMIN_CHANNEL, ACTION_ADMIN_CHANNEL) or None
+    numbers = request.selected(BLOCK_NUMBERS, ACTION_NUMBERS)
     numbers = numbers if numbers in NUMBER_CHOICES else None
     with session_scope(deps.engine) as session:
         save_team_settings(session, team_id=request.team_id, timezone=timezone, admin_channel_id=channel,

@@ -8,9 +8,9 @@ from slack_bolt import App
 
 from bot import blocks
 from bot.deps import Deps
-from bot.domain import quality as rules
+from bot.domain import quality as quality_rules
 from bot.domain.text import escape_mrkdwn, truncate
-from bot.edge import FieldErrors, Reply, Request, command_listener, view_listener
+from bot.edge import FieldErrors, Reply, Request, on_command, on_view
 from bot.errors import NotFound, UserInputError
 from bot.quality import chart as quality_chart
 from bot.quality import service
@@ -27,14 +27,14 @@ MAX_LINES_CHARS = 3000  # Slack's limit for a plain-text input
 
 
 def register(app: App, deps: Deps) -> None:
-    app.command(SPEC.name)(command_listener(deps, SPEC, handle))
-    app.view(VIEW_PLAN)(view_listener(deps, VIEW_PLAN, on_plan_submitted))
+    on_command(app, deps, SPEC, handle)
+    on_view(app, deps, VIEW_PLAN, on_plan_submitted)
 
 
 def handle(request: Request, reply: Reply, deps: Deps) -> None:
     try:
         GRAMMAR.dispatch(request, reply, deps)
-    except rules.QualityError as exc:  # a value, metric or template we cannot use: the message says what would
+    except quality_rules.QualityError as exc:  # a value, metric or template we cannot use: the message says what would
         raise UserInputError(str(exc)) from exc
 
 
@@ -48,12 +48,12 @@ def _plan(request: Request, reply: Reply, deps: Deps, args: list[str]) -> None:
     if not args or args[0].lower() == "show":
         reply.ack(_plan_text(deps, request.team_id))
         return
-    plan = rules.template(args[0])
+    plan = quality_rules.template(args[0])
     service.require_owner(deps, request.team_id, request.user_id)
-    name = rules.TEMPLATE_ALIASES.get(args[0].lower(), args[0].lower())
+    name = quality_rules.TEMPLATE_ALIASES.get(args[0].lower(), args[0].lower())
     service.set_plan(deps, team_id=request.team_id, channel_id=request.channel_id, user_id=request.user_id,
                      plan=plan, template=name)
-    reply.ack(f"Quality plan set from the *{rules.TEMPLATES[name][0]}* template; breaches are filed as bugs in "
+    reply.ack(f"Quality plan set from the *{quality_rules.TEMPLATES[name][0]}* template; breaches are filed as bugs in "
               f"<#{request.channel_id}>.\n\n{_plan_text(deps, request.team_id)}\n\nChange a target with "
               "`/quality target <metric> <value>`; send results with `/quality log` or the API (`/quality token`).")
 
@@ -63,9 +63,9 @@ def _open_plan_form(request: Request, reply: Reply, deps: Deps) -> None:
     try:
         row, plan = service.plan_of(deps, request.team_id)
         channel, recover = row.channel_id, plan.recover_runs
-        lines = "\n".join(rules.metric_line(m) for m in plan.metrics)
+        lines = "\n".join(quality_rules.metric_line(m) for m in plan.metrics)
     except NotFound:
-        channel, recover, lines = request.channel_id, rules.DEFAULT_RECOVER_RUNS, ""
+        channel, recover, lines = request.channel_id, quality_rules.DEFAULT_RECOVER_RUNS, ""
     reply.ack()
     deps.slack.open_view(request.trigger_id, plan_view(lines, channel, recover))
 
@@ -73,7 +73,7 @@ def _open_plan_form(request: Request, reply: Reply, deps: Deps) -> None:
 def plan_view(lines: str, channel: str, recover_runs: int) -> dict:
     """The plan form: a template or one metric per line, where breaches go, how many good runs close one."""
     templates = [{"text": blocks.plain(f"{title} ({key})", 75), "value": key}
-                 for key, (title, _p) in rules.TEMPLATES.items()]
+                 for key, (title, _p) in quality_rules.TEMPLATES.items()]
     metrics_input = {"type": "plain_text_input", "action_id": "metrics", "multiline": True,
                      "max_length": MAX_LINES_CHARS}
     if lines:
@@ -87,7 +87,7 @@ def plan_view(lines: str, channel: str, recover_runs: int) -> dict:
              "element": {"type": "static_select", "action_id": "template", "options": templates}},
             {"type": "input", "block_id": "metrics", "optional": True, "label": blocks.plain("Metrics, one per line"),
              "hint": blocks.plain(f"name unit lower|higher target [grade N] [margin X] | how it is measured — e.g. "
-                                  f"{rules.LINE_EXAMPLE}. Units: {', '.join(rules.UNITS)}."),
+                                  f"{quality_rules.LINE_EXAMPLE}. Units: {', '.join(quality_rules.UNITS)}."),
              "element": metrics_input},
             {"type": "input", "block_id": "channel", "label": blocks.plain("File breaches as bugs in"),
              "element": {"type": "conversations_select", "action_id": "channel", "initial_conversation": channel,
@@ -100,28 +100,27 @@ def plan_view(lines: str, channel: str, recover_runs: int) -> dict:
 
 
 def on_plan_submitted(request: Request, deps: Deps) -> None:
-    state = {block: (request.state.get(block) or {}).get(block) or {}
-             for block in ("template", "metrics", "channel", "recover")}
-    template = (state["template"].get("selected_option") or {}).get("value")
-    lines = [line for line in (state["metrics"].get("value") or "").splitlines() if line.strip()]
+    template = request.selected("template") or None
+    lines = [line for line in request.field("metrics").splitlines() if line.strip()]
     metrics, errors = [], {}
     for n, line in enumerate(lines, start=1):
         try:
-            metrics.append(rules.parse_metric_line(line))
-        except rules.QualityError as exc:
+            metrics.append(quality_rules.parse_metric_line(line))
+        except quality_rules.QualityError as exc:
             errors["metrics"] = f"Line {n}: {exc}"
             break
     if not lines and not template:
         errors["metrics"] = "Write the metrics, one per line, or pick a template above."
     try:
-        recover = int(state["recover"].get("value") or rules.DEFAULT_RECOVER_RUNS)
-        plan = rules.plan(metrics or list(rules.template(template or "chatbot").metrics), recover_runs=recover)
-    except (ValueError, rules.QualityError) as exc:
+        recover = int(request.field("recover") or quality_rules.DEFAULT_RECOVER_RUNS)
+        plan = quality_rules.plan(metrics or list(quality_rules.template(template or "chatbot").metrics),
+                                  recover_runs=recover)
+    except (ValueError, quality_rules.QualityError) as exc:
         errors.setdefault("metrics", str(exc))
     if errors:
         raise FieldErrors(errors)
     service.require_owner(deps, request.team_id, request.user_id)
-    channel = state["channel"].get("selected_conversation") or request.user_id
+    channel = request.selected_conversation("channel") or request.user_id
     service.set_plan(deps, team_id=request.team_id, channel_id=channel, user_id=request.user_id, plan=plan,
                      template=None if metrics else template)
 
@@ -130,12 +129,13 @@ def _plan_text(deps: Deps, team_id: str) -> str:
     try:
         row, plan = service.plan_of(deps, team_id)
     except NotFound:  # no plan yet: say how to start one
-        names = ", ".join(f"`{key}` ({title})" for key, (title, _p) in rules.TEMPLATES.items())
+        names = ", ".join(f"`{key}` ({title})" for key, (title, _p) in quality_rules.TEMPLATES.items())
         return f"No quality plan yet. Start from a template: `/quality plan <template>` — {names}."
     lines = [f"*Quality plan* of <@{row.updated_by}> (breaches filed in <#{row.channel_id}>; closed after "
              f"{plan.recover_runs} runs back within target):"]
     for m in plan.metrics:
-        margin = f", a fall of more than {rules.show(m.drop_margin, m.unit)} is a breach" if m.drop_margin else ""
+        margin = (f", a fall of more than {quality_rules.show(m.drop_margin, m.unit)} is a breach"
+                  if m.drop_margin else "")
         lines.append(f"• *{m.name}* {m.target_text()} ({m.direction} is better{margin}) — breach is grade "
                      f"{m.grade}" + (f". _{escape_mrkdwn(m.measured)}_" if m.measured else ""))
     return "\n".join(lines)
@@ -148,9 +148,10 @@ def _target(request: Request, reply: Reply, deps: Deps, args: list[str]) -> None
         raise UserInputError(f"The plan has no metric `{truncate(args[0], 40)}`; it has "
                              f"{', '.join(m.name for m in plan.metrics)}.")
     grade = _grade_option(args[2:])
-    target = rules.parse_value(args[1], current.unit)
-    changed = rules.metric(current.name, current.unit, target, direction=current.direction,
-                           grade=grade or current.grade, measured=current.measured, drop_margin=current.drop_margin)
+    target = quality_rules.parse_value(args[1], current.unit)
+    changed = quality_rules.metric(current.name, current.unit, target, direction=current.direction,
+                                   grade=grade or current.grade, measured=current.measured,
+                                   drop_margin=current.drop_margin)
     _save(request, deps, row.channel_id, row.template, plan, changed)
     reply.ack(f"*{changed.name}*: target {changed.target_text()}, breach is grade {changed.grade}.")
 
@@ -158,36 +159,38 @@ def _target(request: Request, reply: Reply, deps: Deps, args: list[str]) -> None
 def _metric(request: Request, reply: Reply, deps: Deps, args: list[str]) -> None:
     row, plan = service.plan_of(deps, request.team_id)
     if args[0].lower() == "remove":
-        key = rules.metric_key(args[1])
+        key = quality_rules.metric_key(args[1])
         if plan.metric(key) is None:
             raise UserInputError(f"The plan has no metric `{truncate(args[1], 40)}`.")
         kept = [m for m in plan.metrics if m.name != key]
         service.require_owner(deps, request.team_id, request.user_id)
         service.set_plan(deps, team_id=request.team_id, channel_id=row.channel_id, user_id=request.user_id,
-                         plan=rules.plan(kept, recover_runs=plan.recover_runs), template=row.template)
+                         plan=quality_rules.plan(kept, recover_runs=plan.recover_runs), template=row.template)
         reply.ack(f"Removed *{key}* from the plan; runs already recorded keep its values.")
         return
     name, unit, direction, target_text = args[0], args[1], args[2].lower(), args[3]
-    if unit not in rules.UNITS:
-        raise UserInputError(f"`{truncate(unit, 20)}` is not a unit I know; use one of {', '.join(rules.UNITS)}.")
-    if direction not in rules.DIRECTIONS:
+    if unit not in quality_rules.UNITS:
+        raise UserInputError(f"`{truncate(unit, 20)}` is not a unit I know; use one of "
+                             f"{', '.join(quality_rules.UNITS)}.")
+    if direction not in quality_rules.DIRECTIONS:
         raise UserInputError("Say which way is better: `lower` or `higher`, e.g. "
                              "`/quality metric answer_accuracy score higher 0.8`.")
-    new = rules.metric(name, unit, rules.parse_value(target_text, unit), direction=direction,  # type: ignore[arg-type]
-                       grade=_grade_option(args[4:]))
+    target = quality_rules.parse_value(target_text, unit)
+    new = quality_rules.metric(name, unit, target, direction=direction,  # type: ignore[arg-type]
+                               grade=_grade_option(args[4:]))
     _save(request, deps, row.channel_id, row.template, plan, new)
     reply.ack(f"*{new.name}* is in the plan: {new.target_text()} ({new.direction} is better), breach is grade "
               f"{new.grade}.")
 
 
-def _save(request: Request, deps: Deps, channel_id: str, template: str | None, plan: rules.Plan,
-          changed: rules.Metric) -> None:
+def _save(request: Request, deps: Deps, channel_id: str, template: str | None, plan: quality_rules.Plan,
+          changed: quality_rules.Metric) -> None:
     metrics = [changed if m.name == changed.name else m for m in plan.metrics]
     if plan.metric(changed.name) is None:
         metrics.append(changed)
     service.require_owner(deps, request.team_id, request.user_id)
     service.set_plan(deps, team_id=request.team_id, channel_id=channel_id, user_id=request.user_id,
-                     plan=rules.plan(metrics, recover_runs=plan.recover_runs), template=template)
+                     plan=quality_rules.plan(metrics, recover_runs=plan.recover_runs), template=template)
 
 
 def _grade_option(words: list[str]) -> int | None:
@@ -222,7 +225,8 @@ def _log(request: Request, reply: Reply, deps: Deps, _args: list[str]) -> None:
             raise UserInputError(f"`{truncate(word, 40)}` is not `metric=value`; e.g. "
                                  "`/quality log hallucination_rate=4.2% pii_leaks=0 --model v42`.")
         planned = plan.metric(pair.group(1))
-        values[rules.metric_key(pair.group(1))] = rules.parse_value(pair.group(2), planned.unit if planned else "score")
+        values[quality_rules.metric_key(pair.group(1))] = quality_rules.parse_value(
+            pair.group(2), planned.unit if planned else "score")
     if not values:
         raise UserInputError("Give at least one value: `/quality log hallucination_rate=4.2% --model v42`.")
     model = options.get("model") or "default"
@@ -252,17 +256,17 @@ def _status(request: Request, reply: Reply, deps: Deps, args: list[str]) -> None
         raise UserInputError("No run recorded yet: `/quality log …`, the API (`/quality token`) or "
                              "`pmbot quality ingest FILE`.")
     run, before = found
-    verdict = rules.assess(plan, dict(run.metrics), dict(before.metrics) if before else None)
+    verdict = quality_rules.assess(plan, dict(run.metrics), dict(before.metrics) if before else None)
     when = run.created_at.strftime("%Y-%m-%d %H:%M UTC")
     head = (f"*Quality of {escape_mrkdwn(run.model)} {escape_mrkdwn(run.version)}*".rstrip() +
             f" — run {run.id}, {when}" + (f", {run.samples} samples" if run.samples else ""))
     reply.ack(head + "\n" + _verdict_text(verdict))
 
 
-def _verdict_text(verdict: rules.Assessment) -> str:
+def _verdict_text(verdict: quality_rules.Assessment) -> str:
     lines = []
     for o in verdict.outcomes:
-        value = rules.show(o.value, o.metric.unit) if o.value is not None else "not measured"
+        value = quality_rules.show(o.value, o.metric.unit) if o.value is not None else "not measured"
         trend = "" if o.better is None else f" {o.trend} {'better' if o.better else 'worse'}"
         lines.append(f"{STATUS_ICON[o.status]} *{o.metric.name}* {value} (target {o.metric.target_text()}){trend}"
                      + (" — fell more than the plan allows" if o.status == "drop" else ""))
@@ -304,7 +308,7 @@ def _compare(request: Request, reply: Reply, deps: Deps, args: list[str]) -> Non
     lines = [f"*{escape_mrkdwn(args[0])}* (run {left.id}) vs *{escape_mrkdwn(args[1])}* (run {right.id})"]
     for m in plan.metrics:
         a, b = left.metrics.get(m.name), right.metrics.get(m.name)
-        shown = [rules.show(v, m.unit) if v is not None else "—" for v in (a, b)]
+        shown = [quality_rules.show(v, m.unit) if v is not None else "—" for v in (a, b)]
         icons = [STATUS_ICON["missing"] if v is None else STATUS_ICON["pass" if m.passes(v) else "breach"]
                  for v in (a, b)]
         change = ""
@@ -325,7 +329,7 @@ GRAMMAR = Grammar(
         Sub("target", "<metric> <value> [grade N]", "change a metric's target (and its breach grade)",
             run=_target, fits=lambda args: len(args) in (2, 4)),
         Sub("metric", "<name> <unit> lower|higher <target> [grade N] | remove <name>",
-            f"add or change a metric (units: {', '.join(rules.UNITS)}), or remove one", run=_metric,
+            f"add or change a metric (units: {', '.join(quality_rules.UNITS)}), or remove one", run=_metric,
             fits=lambda args: (len(args) == 2 and args[0].lower() == "remove") or len(args) in (4, 6)),
         Sub("token", "", "create or rotate the token for `POST /api/quality/runs` (shown once)", run=_token,
             fits=no_args),

@@ -12,17 +12,18 @@ from slack_bolt import App
 
 from bot import blocks, replies
 from bot.deps import Deps
-from bot.domain import risk as rules
+from bot.domain import risk as risk_rules
 from bot.domain.text import escape_user_text, unwrap_link
 from bot.edge import (
     Event,
     FieldErrors,
     Reply,
     Request,
-    action_listener,
     cannot_post_hint,
-    command_listener,
-    view_listener,
+    on_action,
+    on_actions_under,
+    on_command,
+    on_view,
 )
 from bot.errors import SlackError, UserInputError
 from bot.mirror import outbox
@@ -43,16 +44,16 @@ _LINK = re.compile(r"^(?:[BRbr]-\d{1,9}|INC-\d{1,9}|[A-Z][A-Z0-9_]{1,9}-\d{1,9}|
 
 def register(app: App, deps: Deps) -> None:
     """Wire `/risk`, the intake's buttons and selects, the review buttons, the forms and thread replies."""
-    app.command(SPEC.name)(command_listener(deps, SPEC, handle))
-    app.action(re.compile(r"^risk\.answer\."))(action_listener(deps, risk_blocks.ACTION_ANSWER, on_answer))
-    app.action(re.compile(r"^risk\.skip\."))(action_listener(deps, risk_blocks.ACTION_SKIP, on_skip))
-    app.action(risk_blocks.ACTION_EDIT)(action_listener(deps, risk_blocks.ACTION_EDIT, on_edit))
-    app.action(risk_blocks.ACTION_MORE)(action_listener(deps, risk_blocks.ACTION_MORE, on_more))
-    app.action(risk_blocks.ACTION_STILL_VALID)(action_listener(deps, risk_blocks.ACTION_STILL_VALID, on_still_valid))
-    app.action(risk_blocks.ACTION_UPDATE)(action_listener(deps, risk_blocks.ACTION_UPDATE, on_edit))
-    app.action(risk_blocks.ACTION_CLOSE)(action_listener(deps, risk_blocks.ACTION_CLOSE, on_close_pressed))
-    app.view(risk_blocks.VIEW_FORM)(view_listener(deps, risk_blocks.VIEW_FORM, on_form_submitted))
-    app.view(risk_blocks.VIEW_CLOSE)(view_listener(deps, risk_blocks.VIEW_CLOSE, on_close_submitted))
+    on_command(app, deps, SPEC, handle)
+    on_actions_under(app, deps, risk_blocks.ACTION_ANSWER, on_answer)  # risk.answer.<step>[.<n>]
+    on_actions_under(app, deps, risk_blocks.ACTION_SKIP, on_skip)  # risk.skip.<step>
+    on_action(app, deps, risk_blocks.ACTION_EDIT, on_edit)
+    on_action(app, deps, risk_blocks.ACTION_MORE, on_more)
+    on_action(app, deps, risk_blocks.ACTION_STILL_VALID, on_still_valid)
+    on_action(app, deps, risk_blocks.ACTION_UPDATE, on_edit)
+    on_action(app, deps, risk_blocks.ACTION_CLOSE, on_close_pressed)
+    on_view(app, deps, risk_blocks.VIEW_FORM, on_form_submitted)
+    on_view(app, deps, risk_blocks.VIEW_CLOSE, on_close_submitted)
 
 
 EVENTS = ("message.channels", "message.groups")
@@ -148,8 +149,8 @@ def _by_id(verb: str, readable_id: str, rest: str, request: Request, reply: Repl
     today = service.team_today(deps, team)
     if verb == "update":
         try:
-            changes = rules.parse_updates(rest, today=today, categories=service.team_categories(deps, team))
-        except rules.FieldError as exc:
+            changes = risk_rules.parse_updates(rest, today=today, categories=service.team_categories(deps, team))
+        except risk_rules.FieldError as exc:
             raise UserInputError(str(exc)) from None
         reply.ack()
         risk = service.update(deps, team_id=team, readable_id=readable_id, user_id=request.user_id, changes=changes)
@@ -191,8 +192,8 @@ def _accept_args(rest: str, today: date, readable_id: str) -> tuple[date, str]:
     if not found:
         raise UserInputError(f"Accepting needs an end date: `/risk accept {readable_id} until 2027-03-31 <why>`.")
     try:
-        until = rules.parse_date(found[1], today=today, what="The acceptance end date")
-    except rules.FieldError as exc:
+        until = risk_rules.parse_date(found[1], today=today, what="The acceptance end date")
+    except risk_rules.FieldError as exc:
         raise UserInputError(str(exc)) from None
     if until == today:
         raise UserInputError("The acceptance must last at least until tomorrow.")
@@ -220,7 +221,7 @@ def _list_filter(deps: Deps, request: Request, words: list[str]) -> tuple[RiskFi
             band_name = word
         elif word == "page" and i + 1 < len(words) and is_number(words[i + 1]):
             page, i = bounded_int(words[i + 1], low=1, high=MAX_PAGE, what="a page"), i + 1
-        elif (key := rules.category_key(word, known)) is not None:
+        elif (key := risk_rules.category_key(word, known)) is not None:
             category = key
         else:
             return None
@@ -267,7 +268,7 @@ def _categories_text(deps: Deps, team_id: str) -> str:
 
 def _add_category(request: Request, reply: Reply, deps: Deps, name: str) -> None:
     label = name.strip()[:80]
-    key = rules.slug(label)
+    key = risk_rules.slug(label)
     if len(key) < 2:
         raise UserInputError("A category name needs at least two letters or digits.")
     with session_scope(deps.engine) as session:
@@ -402,24 +403,13 @@ def on_close_pressed(request: Request, reply: Reply, deps: Deps) -> None:
 
 def on_close_submitted(request: Request, deps: Deps):
     meta = json.loads(request.private_metadata or "{}")
-    reason = ((request.state.get("reason") or {}).get("reason") or {}).get("value") or ""
+    reason = request.field("reason")
     if len(reason.strip()) < 3:
         raise FieldErrors({"reason": "Please say why, in a few words: it is kept with the risk."})
     with session_scope(deps.engine) as session:
         risk = service.load(session, request.team_id, int(meta["risk"]))
     service.close(deps, team_id=request.team_id, readable_id=risk.readable_id, user_id=request.user_id,
                   reason=reason)
-
-
-def _state_value(request: Request, block: str) -> str | None:
-    element = (request.state.get(block) or {}).get(block) or {}
-    if "selected_option" in element:
-        return (element.get("selected_option") or {}).get("value")
-    if "selected_user" in element:
-        return element.get("selected_user")
-    if "selected_date" in element:
-        return element.get("selected_date")
-    return element.get("value")
 
 
 def on_form_submitted(request: Request, deps: Deps):
@@ -441,7 +431,7 @@ def on_form_submitted(request: Request, deps: Deps):
 
 
 def _form_values(request: Request, today: date) -> tuple[dict[str, object], dict[str, str]]:
-    raw = {block: (_state_value(request, block) or "").strip() for block in (
+    raw = {block: request.answer(block).strip() for block in (
         "title", "description", "probability", "impact", "category", "owner", "response", "mitigation", "trigger",
         "review_on")}
     errors: dict[str, str] = {}
@@ -455,10 +445,10 @@ def _form_values(request: Request, today: date) -> tuple[dict[str, object], dict
             errors[name] = f"Choose the {name}, from 1 to 5."
     if raw["review_on"]:
         try:
-            values["review_on"] = rules.parse_date(raw["review_on"], today=today, what="The review date")
-        except rules.FieldError as exc:
+            values["review_on"] = risk_rules.parse_date(raw["review_on"], today=today, what="The review date")
+        except risk_rules.FieldError as exc:
             errors["review_on"] = str(exc)
-    if raw["response"] and raw["response"] not in rules.RESPONSES:
+    if raw["response"] and raw["response"] not in risk_rules.RESPONSES:
         errors["response"] = "Choose one of the responses."
     for name in ("description", "mitigation", "trigger", "category", "response"):
         values[name] = raw[name] or None

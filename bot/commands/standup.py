@@ -13,25 +13,25 @@ from sqlalchemy import select
 from bot.bugs import blocks as bug_blocks
 from bot.deps import Deps
 from bot.domain.text import readable
-from bot.edge import Event, FieldErrors, Reply, Request, action_listener, command_listener, view_listener
+from bot.edge import Event, FieldErrors, Reply, Request, on_action, on_command, on_view
 from bot.errors import UserInputError
 from bot.registry import CommandSpec, Grammar, Sub, is_number, no_args, rest_of, row_id
 from bot.risks import blocks as risk_blocks
 from bot.risks.service import team_categories
 from bot.standups import blocks as su_blocks
 from bot.standups import service
-from bot.teams import team_today
+from bot.team_locale import team_today
 from storage.db import session_scope
 from storage.models import Standup, StandupAnswer, StandupBlocker
 
 
 def register(app: App, deps: Deps) -> None:
-    app.command(SPEC.name)(command_listener(deps, SPEC, handle))
-    app.action(su_blocks.ACTION_ANSWER)(action_listener(deps, su_blocks.ACTION_ANSWER, on_answer_button))
-    app.action(su_blocks.ACTION_RISK)(action_listener(deps, su_blocks.ACTION_RISK, on_make_risk))
-    app.action(su_blocks.ACTION_BUG)(action_listener(deps, su_blocks.ACTION_BUG, on_file_bug))
-    app.view(su_blocks.VIEW_ANSWER)(view_listener(deps, su_blocks.VIEW_ANSWER, on_answer_submitted))
-    app.view(su_blocks.VIEW_SETUP)(view_listener(deps, su_blocks.VIEW_SETUP, on_setup_submitted))
+    on_command(app, deps, SPEC, handle)
+    on_action(app, deps, su_blocks.ACTION_ANSWER, on_answer_button)
+    on_action(app, deps, su_blocks.ACTION_RISK, on_make_risk)
+    on_action(app, deps, su_blocks.ACTION_BUG, on_file_bug)
+    on_view(app, deps, su_blocks.VIEW_ANSWER, on_answer_submitted)
+    on_view(app, deps, su_blocks.VIEW_SETUP, on_setup_submitted)
 
 
 EVENTS = ("message.channels", "message.groups")
@@ -163,8 +163,7 @@ def on_answer_button(request: Request, reply: Reply, deps: Deps) -> None:
 def on_answer_submitted(request: Request, deps: Deps):
     meta = json.loads(request.private_metadata or "{}")
     standup, day = service.day_by_id(deps, request.team_id, int(meta.get("day", 0)))
-    answers = {q: ((request.state.get(f"q{n}") or {}).get(f"q{n}") or {}).get("value") or ""
-               for n, q in enumerate(standup.questions)}
+    answers = {q: request.field(f"q{n}") for n, q in enumerate(standup.questions)}
     if not any(a.strip() for a in answers.values()):
         raise FieldErrors({"q0": "Write at least one answer."})
 
@@ -218,15 +217,12 @@ _FIELD_OF = (("time zone", "timezone"), ("holiday", "holidays"), ("day", "days")
 
 def on_setup_submitted(request: Request, deps: Deps):
     """The set-up form: the same checks as the one-line set-up, shown under the field they concern."""
-    state = {block: (request.state.get(block) or {}).get(block) or {} for block in (
-        "channel", "time", "timezone", "days", "members", "holidays", "questions")}
-    members = " ".join(f"<@{u}>" for u in state["members"].get("selected_users") or [])
-    holidays = (state["holidays"].get("value") or "").strip()
-    genai = (state["questions"].get("selected_option") or {}).get("value") == "genai"
-    channel = state["channel"].get("selected_conversation") or request.user_id
-    text = " ".join(filter(None, [f"<#{channel}>", (state["time"].get("value") or "").strip(),
-                                  (state["timezone"].get("value") or "").strip(),
-                                  (state["days"].get("value") or "").strip().replace(" ", ""), members,
+    members = " ".join(f"<@{u}>" for u in request.selected_users("members"))
+    holidays = request.field("holidays").strip()
+    genai = request.selected("questions") == "genai"
+    channel = request.selected_conversation("channel") or request.user_id
+    text = " ".join(filter(None, [f"<#{channel}>", request.field("time").strip(), request.field("timezone").strip(),
+                                  request.field("days").strip().replace(" ", ""), members,
                                   f"holidays={holidays}" if holidays else "", "genai" if genai else ""]))
     try:
         row = service.setup(deps, team_id=request.team_id, user_id=request.user_id, channel_id=channel, text=text)

@@ -233,38 +233,39 @@ class Scenario:
     injects: tuple[Inject, ...]
 
 
-def _m(minutes: int) -> timedelta:
+def _minutes(minutes: int) -> timedelta:
+    """How long after a drill starts an inject arrives."""
     return timedelta(minutes=minutes)
 
 
 SCENARIOS: dict[str, Scenario] = {s.key: s for s in (
     Scenario("pii-leak", "Model output shows another customer's e-mail and order history", 1, (
-        Inject(_m(0), "Support forwards a screenshot: the assistant answered a user with someone else's e-mail "
+        Inject(_minutes(0), "Support forwards a screenshot: the assistant answered a user with someone else's e-mail "
                       "address and last three orders."),
-        Inject(_m(5), "Two more tickets arrive with the same pattern; all came from the new memory feature."),
-        Inject(_m(12), "Legal asks: how many users could have seen other people's data, and since when?"),
-        Inject(_m(20), "The on-call engineer notes the model version was bumped yesterday at 16:00."),
+        Inject(_minutes(5), "Two more tickets arrive with the same pattern; all came from the new memory feature."),
+        Inject(_minutes(12), "Legal asks: how many users could have seen other people's data, and since when?"),
+        Inject(_minutes(20), "The on-call engineer notes the model version was bumped yesterday at 16:00."),
     )),
     Scenario("jailbreak", "A jailbreak prompt makes the assistant produce harmful instructions", 1, (
-        Inject(_m(0), "A user posts on social media: a role-play prompt gets step-by-step harmful instructions "
+        Inject(_minutes(0), "A user posts on social media: a role-play prompt gets step-by-step harmful instructions "
                       "out of our assistant."),
-        Inject(_m(6), "The post is being shared; a journalist asks for comment."),
-        Inject(_m(15), "The safety filter logs show it was bypassed by splitting the request over three turns."),
+        Inject(_minutes(6), "The post is being shared; a journalist asks for comment."),
+        Inject(_minutes(15), "The safety filter logs show it was bypassed by splitting the request over three turns."),
     )),
     Scenario("wrong-advice", "The assistant confidently gives wrong refund and warranty terms", 2, (
-        Inject(_m(0), "Support sees customers quoting refund terms we never offered, citing the assistant."),
-        Inject(_m(8), "A sample of 50 conversations: 18 state the wrong warranty period."),
-        Inject(_m(16), "The policy document in the retrieval index was replaced last week by a draft."),
+        Inject(_minutes(0), "Support sees customers quoting refund terms we never offered, citing the assistant."),
+        Inject(_minutes(8), "A sample of 50 conversations: 18 state the wrong warranty period."),
+        Inject(_minutes(16), "The policy document in the retrieval index was replaced last week by a draft."),
     )),
     Scenario("vendor-update", "Answer quality dropped after the provider updated the model", 2, (
-        Inject(_m(0), "Evals in CI dropped from 86% to 61% overnight with no change on our side."),
-        Inject(_m(7), "The provider's changelog mentions a new default snapshot for the model alias we use."),
-        Inject(_m(14), "Pinning the previous snapshot is possible for 30 more days."),
+        Inject(_minutes(0), "Evals in CI dropped from 86% to 61% overnight with no change on our side."),
+        Inject(_minutes(7), "The provider's changelog mentions a new default snapshot for the model alias we use."),
+        Inject(_minutes(14), "Pinning the previous snapshot is possible for 30 more days."),
     )),
     Scenario("runaway-agent", "An agent loop is burning the API budget", 2, (
-        Inject(_m(0), "Billing alert: API spend is at 4x the daily average by 10:00."),
-        Inject(_m(5), "Traces show one agent calling the search tool in a loop for the same customer."),
-        Inject(_m(12), "At this rate the monthly budget is gone by tomorrow evening."),
+        Inject(_minutes(0), "Billing alert: API spend is at 4x the daily average by 10:00."),
+        Inject(_minutes(5), "Traces show one agent calling the search tool in a loop for the same customer."),
+        Inject(_minutes(12), "At this rate the monthly budget is gone by tomorrow evening."),
     )),
 )}
 DEFAULT_SCENARIO = "pii-leak"

@@ -142,7 +142,8 @@ class JiraGateway:
         with self._lock:
             self._client = None
 
-    def _do(self, action, *args, **kwargs):
+    def _call_jira(self, action, *args, **kwargs):
+        """`action(client, …)`, its errors translated to ours; an unreachable Jira drops the client to rebuild."""
         before_remote_call()
         client = self.client()
         try:
@@ -176,7 +177,7 @@ class JiraGateway:
                     break
             return found
 
-        return self._do(run)
+        return self._call_jira(run)
 
     def find_by_label(self, label: str) -> dict[str, Any] | None:
         # No project clause: an issue moved to another project keeps its labels.
@@ -185,7 +186,7 @@ class JiraGateway:
 
     def create(self, fields: dict[str, Any]) -> tuple[str, str]:
         """Create an issue; its (id, key). Not idempotent: the caller looks for our label first."""
-        issue = self._do(lambda c: c.create_issue(fields=fields, prefetch=False))
+        issue = self._call_jira(lambda c: c.create_issue(fields=fields, prefetch=False))
         return str(issue.id), str(issue.key)
 
     def edit(self, key: str, fields: dict[str, Any], *, update: dict[str, Any] | None = None) -> None:
@@ -197,7 +198,7 @@ class JiraGateway:
         def run(client: JIRA) -> None:
             client._session.put(client._get_url(f"issue/{key}"), data=json.dumps(body))
 
-        self._do(run)
+        self._call_jira(run)
 
     def assign(self, key: str, account: str | None) -> None:
         """Set the assignee by account (Cloud: accountId; Data Center: user name); None unassigns (through the
@@ -210,7 +211,7 @@ class JiraGateway:
             body = {"accountId": account} if client._is_cloud else {"name": account}
             client._session.put(client._get_url(f"issue/{key}/assignee"), data=json.dumps(body))
 
-        self._do(run)
+        self._call_jira(run)
 
     def find_user(self, email: str) -> dict[str, Any] | None:
         """The active Jira user with this e-mail: Cloud matches it through `query` even when the address is
@@ -222,7 +223,7 @@ class JiraGateway:
             return answer if isinstance(answer, list) else []
 
         try:
-            users = [u for u in self._do(run) if u.get("active", True)]
+            users = [u for u in self._call_jira(run) if u.get("active", True)]
         except JiraNotFound:  # no user search here (or no such user): nobody to match
             return None
         exact = [u for u in users if str(u.get("emailAddress") or "").casefold() == email.casefold()]
@@ -235,7 +236,7 @@ class JiraGateway:
     def can_see_project(self, key: str) -> bool:
         """Whether our account can still see a project (when every issue answers 404, it is the permission)."""
         try:
-            self._do(lambda c: c._get_json(f"project/{key}"))
+            self._call_jira(lambda c: c._get_json(f"project/{key}"))
         except JiraNotFound:
             return False
         return True
@@ -254,7 +255,7 @@ class JiraGateway:
         cached = self._meta
         if cached is not None and now - cached[0] < META_TTL_SECONDS:
             return cached[1]
-        meta = self._do(self._read_meta)
+        meta = self._call_jira(self._read_meta)
         self._meta = (now, meta)
         return meta
 
@@ -274,10 +275,10 @@ class JiraGateway:
         return ProjectMeta(types, priorities)
 
     def comment(self, key: str, body: str) -> None:
-        self._do(lambda c: c.add_comment(key, body))
+        self._call_jira(lambda c: c.add_comment(key, body))
 
     def issue(self, key: str, *, fields: list[str]) -> dict[str, Any]:
-        return self._do(lambda c: c.issue(key, fields=",".join(fields)).raw)
+        return self._call_jira(lambda c: c.issue(key, fields=",".join(fields)).raw)
 
     def transition(self, key: str, names: list[str], *, shown: str | None = None) -> str | None:
         """Move an issue (by id or key; `shown` is the key people know it by) by the first of `names` its
@@ -296,7 +297,7 @@ class JiraGateway:
                                f"current status (it offers {offers}); set JIRA_TRANSITION_CLOSE / "
                                "JIRA_TRANSITION_REOPEN to names your workflow has")
 
-        return self._do(run)
+        return self._call_jira(run)
 
     def create_screen(self, issue_type_id: str) -> dict[str, bool]:
         """The create screen of our project for one issue type: field id → required."""
@@ -308,4 +309,4 @@ class JiraGateway:
             rows = answer.get("fields") or answer.get("values") or []
             return {row.get("fieldId") or row.get("key"): bool(row.get("required")) for row in rows}
 
-        return self._do(run)
+        return self._call_jira(run)

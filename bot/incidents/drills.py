@@ -9,7 +9,7 @@ from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import delete
 
 from bot.deps import Deps
-from bot.domain import incident as rules
+from bot.domain import incident as incident_rules
 from bot.domain.text import readable
 from bot.edge import Reply, Request
 from bot.errors import UserInputError
@@ -34,10 +34,10 @@ def handle(request: Request, reply: Reply, deps: Deps, words: list[str]) -> None
     elif first == "unschedule" and len(words) == 2 and is_number(words[1]):
         reply.ack(_unschedule(deps, request.team_id, words[1]))
     elif len(words) <= 1:
-        key = first or rules.DEFAULT_SCENARIO
-        if key not in rules.SCENARIOS:
+        key = first or incident_rules.DEFAULT_SCENARIO
+        if key not in incident_rules.SCENARIOS:
             raise UserInputError(f"There is no scenario `{readable(key)}`. " + inc_blocks.scenarios_text())
-        reply.ack(f"Starting a drill ({rules.SCENARIOS[key].title})… nothing here is real.")
+        reply.ack(f"Starting a drill ({incident_rules.SCENARIOS[key].title})… nothing here is real.")
         incident = start(deps, team_id=request.team_id, channel_id=request.channel_id, user_id=request.user_id,
                          delivery_key=request.trigger_id, scenario=key)
         reply.later(f"Drill room ready: <#{incident.channel_id}>. Run it as you would a real incident; "
@@ -48,7 +48,7 @@ def handle(request: Request, reply: Reply, deps: Deps, words: list[str]) -> None
 
 
 def start(deps: Deps, *, team_id: str, channel_id: str, user_id: str, delivery_key: str, scenario: str) -> Incident:
-    chosen = rules.SCENARIOS[scenario]
+    chosen = incident_rules.SCENARIOS[scenario]
     declared = service.declare(deps, team_id=team_id, channel_id=channel_id, user_id=user_id,
                                delivery_key=delivery_key, title=chosen.title, grade=chosen.grade, drill=True,
                                scenario=scenario)
@@ -70,7 +70,7 @@ def _unschedule(deps: Deps, team_id: str, word: str) -> str:
 
 def _schedule(deps: Deps, request: Request, text: str) -> str:
     try:
-        when = rules.parse_drill_schedule(text, default_timezone=deps.settings.pmbot_timezone)
+        when = incident_rules.parse_drill_schedule(text, default_timezone=deps.settings.pmbot_timezone)
     except ValueError as exc:
         raise UserInputError(str(exc)) from None
     with session_scope(deps.engine) as session:

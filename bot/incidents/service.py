@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 
 from bot.deps import Deps
-from bot.domain import incident as rules
+from bot.domain import incident as incident_rules
 from bot.domain.pii import redact
 from bot.domain.text import escape_user_text, from_slack, readable, truncate
 from bot.errors import NameTaken, NotAllowed, NotFound, SlackError, UserInputError
@@ -31,9 +31,9 @@ from storage.incidents import (
     get_incident,
     incident_by_id,
     incident_in_channel,
+    mark_task_done,
     set_if,
     tasks,
-    tick_task,
     timeline,
 )
 from storage.models import Incident
@@ -68,7 +68,7 @@ def declare(deps: Deps, *, team_id: str, channel_id: str, user_id: str, delivery
             session, team_id=team_id, delivery_key=delivery_key, title=truncate(clean_title, 200), grade=grade,
             drill=drill, scenario=scenario, origin_channel=channel_id, declared_by=user_id, commander_id=user_id,
             bug_id=bug_id, versions={k: redact(v).text for k, v in (versions or {}).items() if v},
-            declared_at=now, next_update_due=now + rules.UPDATE_INTERVAL[grade])
+            declared_at=now, next_update_due=now + incident_rules.UPDATE_INTERVAL[grade])
         if created:
             what = f"{'Drill' if drill else 'Incident'} declared (grade {grade}): {incident.title}"
             add_event(session, incident=incident, at=now, kind="declared", text=what, user_id=user_id)
@@ -124,7 +124,7 @@ def _create_channel(deps: Deps, incident: Incident) -> Incident:
     prefix = "drill" if incident.drill else "inc"
     day = incident.declared_at.date()
     for attempt in range(NAME_ATTEMPTS):
-        name = rules.channel_name(prefix=prefix, day=day, number=number, title=incident.title, attempt=attempt)
+        name = incident_rules.channel_name(prefix=prefix, day=day, number=number, title=incident.title, attempt=attempt)
         try:
             channel_id = deps.slack.create_channel(name)
         except NameTaken:
@@ -166,7 +166,7 @@ def invite(deps: Deps, incident: Incident, people: list[str]) -> None:
 def _post_runbook(deps: Deps, incident: Incident) -> Incident:
     with session_scope(deps.engine) as session:
         add_tasks(session, incident_id=incident.id,
-                  items=[(item.key, item.text) for item in rules.RUNBOOKS[incident.grade]])
+                  items=[(item.key, item.text) for item in incident_rules.RUNBOOKS[incident.grade]])
         items = tasks(session, incident_id=incident.id)
     text, parts = inc_blocks.runbook(incident, items)
     posted = deps.slack.post_message(incident.channel_id, text=text, blocks=parts)
@@ -274,8 +274,8 @@ def refresh(deps: Deps, incident: Incident) -> None:
 
 
 def set_role(deps: Deps, incident: Incident, *, user_id: str, person: str, role: str) -> Incident:
-    if role not in rules.ROLES:
-        raise UserInputError(f"Roles are {', '.join(rules.ROLES)}: `/incident role @maria scribe`.")
+    if role not in incident_rules.ROLES:
+        raise UserInputError(f"Roles are {', '.join(incident_rules.ROLES)}: `/incident role @maria scribe`.")
     require_lead(deps, incident, user_id, "hand out roles in")
     column = f"{role}_id"
     before = getattr(incident, column)
@@ -302,7 +302,7 @@ def post_update(deps: Deps, incident: Incident, *, user_id: str, text: str) -> N
     with session_scope(deps.engine) as session:
         row = incident_by_id(session, team_id=incident.team_id, incident_id=incident.id)
         assert row is not None
-        row.next_update_due = now + rules.UPDATE_INTERVAL[row.grade]
+        row.next_update_due = now + incident_rules.UPDATE_INTERVAL[row.grade]
         row.first_update_at = row.first_update_at or now
         session.add(row)
         add_event(session, incident=row, at=now, kind="update", text=clean, user_id=user_id)
@@ -326,8 +326,8 @@ def _clean(text: str, hint: str) -> str:
     return truncate(clean, 3000)
 
 
-def tick(deps: Deps, *, team_id: str, incident_id: int, task_id: int, user_id: str) -> bool:
-    """Tick a runbook step (once); the rollback step marks the incident mitigated."""
+def complete_task(deps: Deps, *, team_id: str, incident_id: int, task_id: int, user_id: str) -> bool:
+    """Mark a runbook step done (once); the rollback step marks the incident mitigated."""
     now = deps.clock()
     with session_scope(deps.engine) as session:
         incident = incident_by_id(session, team_id=team_id, incident_id=incident_id)
@@ -335,7 +335,7 @@ def tick(deps: Deps, *, team_id: str, incident_id: int, task_id: int, user_id: s
             raise NotFound("That incident no longer exists.")
         items = {t.id: t for t in tasks(session, incident_id=incident_id)}
         task = items.get(task_id)
-        if task is None or not tick_task(session, task_id=task_id, user_id=user_id, at=now):
+        if task is None or not mark_task_done(session, task_id=task_id, user_id=user_id, at=now):
             return False
         add_event(session, incident=incident, at=now, kind="task", text=f"done: {task.text}", user_id=user_id)
         _acknowledge(session, incident, now)
@@ -403,7 +403,7 @@ def change_grade(deps: Deps, incident: Incident, *, user_id: str, grade: int) ->
     if grade == incident.grade:
         raise UserInputError(f"{incident.readable_id} is grade {grade} already.")
     before = incident.grade
-    incident = _store(deps, incident, grade=grade, next_update_due=deps.clock() + rules.UPDATE_INTERVAL[grade],
+    incident = _store(deps, incident, grade=grade, next_update_due=deps.clock() + incident_rules.UPDATE_INTERVAL[grade],
                       mirror=(("fields", {}), ("comment", {"text": f"Grade changed in Slack: {before} → {grade}."})))
     _log(deps, incident, "grade", f"grade {before} → {grade}", user_id)
     _say(deps, incident, f"Grade changed {before} → {grade} by <@{user_id}>.")
@@ -413,7 +413,7 @@ def change_grade(deps: Deps, incident: Incident, *, user_id: str, grade: int) ->
 
 def snooze(deps: Deps, *, team_id: str, incident_id: int, user_id: str) -> Incident:
     incident = get(deps, team_id, incident_id)
-    return _store(deps, incident, next_update_due=deps.clock() + rules.SNOOZE)
+    return _store(deps, incident, next_update_due=deps.clock() + incident_rules.SNOOZE)
 
 
 def remind(deps: Deps, incident: Incident, now: datetime) -> bool:
@@ -421,7 +421,7 @@ def remind(deps: Deps, incident: Incident, now: datetime) -> bool:
     and a second run does not repeat it)."""
     with session_scope(deps.engine) as session:
         claimed = set_if(session, incident.id, Incident.next_update_due == incident.next_update_due,
-                         next_update_due=now + rules.UPDATE_INTERVAL[incident.grade])
+                         next_update_due=now + incident_rules.UPDATE_INTERVAL[incident.grade])
     if not claimed:
         return False
     text, parts = inc_blocks.reminder(incident)
@@ -457,7 +457,7 @@ def resolve(deps: Deps, incident: Incident, *, user_id: str, summary: str) -> In
     return incident
 
 
-def _report(deps: Deps, incident: Incident) -> rules.Report:
+def _report(deps: Deps, incident: Incident) -> incident_rules.Report:
     """The post-mortem's facts, as a file reads them: people and channels by name, never as `<@U…>`."""
     with session_scope(deps.engine) as session:
         events = timeline(session, incident_id=incident.id)
@@ -471,14 +471,14 @@ def _report(deps: Deps, incident: Incident) -> rules.Report:
 
     links = list(dict.fromkeys(([incident.bug_id] if incident.bug_id else []) + [str(x) for x in incident.links or []]
                                + _risks_linking(deps, incident)))
-    return rules.Report(
+    return incident_rules.Report(
         readable_id=incident.readable_id, title=plain(incident.title), grade=incident.grade, drill=incident.drill,
         declared_at=incident.declared_at, acknowledged_at=incident.acknowledged_at,
         mitigated_at=incident.mitigated_at, resolved_at=incident.resolved_at,
         first_update_at=incident.first_update_at, commander=display(incident.commander_id),
         resolution=plain(incident.resolution or ""), versions=dict(incident.versions or {}), links=links,
-        timeline=[rules.TimelineEntry(e.at, display(e.user_id), e.kind, plain(e.text)) for e in events],
-        tasks=[rules.TaskState(t.key, plain(t.text), display(t.done_by) if t.done_by else None, t.done_at)
+        timeline=[incident_rules.TimelineEntry(e.at, display(e.user_id), e.kind, plain(e.text)) for e in events],
+        tasks=[incident_rules.TaskState(t.key, plain(t.text), display(t.done_by) if t.done_by else None, t.done_at)
                for t in items])
 
 
@@ -491,7 +491,7 @@ def _risks_linking(deps: Deps, incident: Incident) -> list[str]:
 
 def _postmortem(deps: Deps, incident: Incident) -> None:
     report = _report(deps, incident)
-    narrative = rules.template_narrative(report)
+    narrative = incident_rules.template_narrative(report)
     source = "a template (edit it)"
     if deps.narrator is not None and not incident.drill:
         facts = "\n".join(f"{e.at:%H:%M} {e.kind}: {e.text}" for e in report.timeline)
@@ -506,14 +506,14 @@ def _postmortem(deps: Deps, incident: Incident) -> None:
             narrative, source = redact(outcome.text).text, "the LLM (check it)"
         else:
             logger.info("post-mortem narrative for %s from the template: %s", incident.readable_id, outcome.failure)
-    document = rules.postmortem_markdown(report, narrative)
+    document = incident_rules.postmortem_markdown(report, narrative)
     summary = (f"📝 Post-mortem draft for {incident.readable_id}: time to acknowledge "
-               f"{rules.duration(report.declared_at, report.acknowledged_at)}, to mitigate "
-               f"{rules.duration(report.declared_at, report.mitigated_at)}, to resolve "
-               f"{rules.duration(report.declared_at, report.resolved_at)}. Narrative by {source}; the full draft "
-               "with the timeline is attached.")
+               f"{incident_rules.duration(report.declared_at, report.acknowledged_at)}, to mitigate "
+               f"{incident_rules.duration(report.declared_at, report.mitigated_at)}, to resolve "
+               f"{incident_rules.duration(report.declared_at, report.resolved_at)}. Narrative by {source}; the full "
+               "draft with the timeline is attached.")
     if incident.drill:
-        summary += "\n" + rules.scorecard(report).text()
+        summary += "\n" + incident_rules.scorecard(report).text()
     _say(deps, incident, summary)
     try:
         deps.slack.upload_in_channel(incident.channel_id, content=document.encode(),
@@ -531,7 +531,7 @@ def reopen(deps: Deps, incident: Incident, *, user_id: str) -> Incident:
         deps.slack.unarchive_channel(incident.channel_id)
     now = deps.clock()
     incident = _store(deps, incident, status="investigating", resolved_at=None, archive_after=None, archived=False,
-                      next_update_due=now + rules.UPDATE_INTERVAL[incident.grade],
+                      next_update_due=now + incident_rules.UPDATE_INTERVAL[incident.grade],
                       mirror=(("fields", {}), ("reopen", {"text": "Reopened in Slack."})))
     _log(deps, incident, "reopened", "reopened", user_id)
     _say(deps, incident, f"↩️ {incident.readable_id} reopened by <@{user_id}>.")
@@ -584,7 +584,7 @@ def _message_text(deps: Deps, channel_id: str, ts: str) -> str | None:
 
 def post_due_injects(deps: Deps, incident: Incident, now: datetime) -> int:
     """Post the scenario's injects that are due, each once (claimed on next_inject)."""
-    scenario = rules.SCENARIOS.get(incident.scenario or "")
+    scenario = incident_rules.SCENARIOS.get(incident.scenario or "")
     if scenario is None:
         return 0
     posted = 0

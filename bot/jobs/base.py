@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import InstrumentedAttribute
 
     from bot.deps import Deps
+    from storage.models import Schedule
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +42,12 @@ class ScheduleRef:
     cron: str
     timezone: str
     created_at: datetime | None = None
+
+    @classmethod
+    def from_row(cls, row: Schedule) -> ScheduleRef:
+        """The plain copy of a schedule row, taken while its session is still open."""
+        return cls(id=row.id, team_id=row.team_id, job_name=row.job_name, key=row.key, cron=row.cron,
+                   timezone=row.timezone, created_at=row.created_at)
 
 
 class RetryLater(Exception):  # noqa: N818 — a request to the scheduler, not an error

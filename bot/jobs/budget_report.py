@@ -17,7 +17,7 @@ from bot.budgets import service
 from bot.domain.due import Slot, due_slot
 from bot.installs import still_installed
 from bot.jobs.base import LATER, REFUSED, SENT, RetryLater, ScheduleRef, claim_step, cron_slots, give_back, send
-from bot.teams import team_zone
+from bot.team_locale import team_zone
 from storage.budgets import all_budgets
 from storage.db import session_scope
 from storage.models import Budget

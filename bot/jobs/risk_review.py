@@ -20,7 +20,7 @@ from bot.installs import gone_teams
 from bot.jobs.base import LATER, SENT, RetryLater, ScheduleRef, claim_step, cron_slots, give_back, send
 from bot.risks import blocks as risk_blocks
 from bot.risks import service
-from bot.teams import team_zone
+from bot.team_locale import team_zone
 from storage.db import session_scope
 from storage.models import Risk
 from storage.risks import categories, due_for_review, expired_acceptances, stale_intakes, team_ids_with_risks

@@ -11,7 +11,7 @@ from storage.models import JiraLink
 
 
 @dataclass(frozen=True)
-class Seen:
+class MirroredState:
     """The state of an issue that we mirror."""
 
     status_done: bool | None
@@ -21,15 +21,15 @@ class Seen:
     assignee: str | None
 
 
-def seen_by(link: JiraLink) -> Seen:
+def seen_by(link: JiraLink) -> MirroredState:
     """The state the link last saw or set."""
-    return Seen(link.status_done, link.status_name, link.priority_id, link.assignee_id, link.assignee)
+    return MirroredState(link.status_done, link.status_name, link.priority_id, link.assignee_id, link.assignee)
 
 
-def state_of(issue: dict[str, Any], link: JiraLink | None = None) -> Seen:
+def state_of(issue: dict[str, Any], link: JiraLink | None = None) -> MirroredState:
     """What Jira says now; fields it did not send keep what the link knew."""
     fields = issue.get("fields") or {}
-    known = seen_by(link) if link is not None else Seen(None, None, None, None, None)
+    known = seen_by(link) if link is not None else MirroredState(None, None, None, None, None)
     status = fields.get("status") or None
     done = ((status.get("statusCategory") or {}).get("key") == "done") if status else known.status_done
     priority = (fields.get("priority") or {}).get("id") if fields.get("priority") else known.priority_id
@@ -39,7 +39,7 @@ def state_of(issue: dict[str, Any], link: JiraLink | None = None) -> Seen:
         assignee = person.get("displayName") or ("someone" if assignee_id else None)  # never the id (an e-mail on DC)
     else:
         assignee_id, assignee = known.assignee_id, known.assignee
-    return Seen(done, status.get("name") if status else known.status_name, priority, assignee_id, assignee)
+    return MirroredState(done, status.get("name") if status else known.status_name, priority, assignee_id, assignee)
 
 
 def version_of(issue: dict[str, Any], event: dict[str, Any] | None) -> tuple[datetime | None, int | None]:

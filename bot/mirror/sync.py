@@ -23,7 +23,7 @@ from sqlalchemy import update
 from bot.domain.text import escape_mrkdwn
 from bot.gateways.jira_gateway import SYNC_FIELDS, JiraUnavailable
 from bot.mirror import gone, mapping, people, slack_side
-from bot.mirror.remote import Seen, seen_by, state_of, version_of
+from bot.mirror.remote import MirroredState, seen_by, state_of, version_of
 from storage import jira as repo
 from storage.db import session_scope
 from storage.models import JiraLink
@@ -89,7 +89,7 @@ def _stale(link: JiraLink, at: datetime | None, change: int | None) -> bool:
     return change is not None and link.seen_change is not None and change < link.seen_change
 
 
-def _claim(deps: Deps, link: JiraLink, new: Seen, at: datetime | None, change: int | None, key: str) -> bool:
+def _claim(deps: Deps, link: JiraLink, new: MirroredState, at: datetime | None, change: int | None, key: str) -> bool:
     """Move the snapshot (state, how new it is, key) from what `link` holds to the new one; False when someone
     else moved it first."""
 
@@ -145,7 +145,7 @@ def apply_remote(deps: Deps, link: JiraLink, issue: dict[str, Any], event: dict[
     return _apply(deps, link, issue, old, new, key, chosen)
 
 
-def _apply(deps: Deps, link: JiraLink, issue: dict[str, Any], old: Seen, new: Seen, key: str,
+def _apply(deps: Deps, link: JiraLink, issue: dict[str, Any], old: MirroredState, new: MirroredState, key: str,
            chosen: mapping.Mapping | None) -> Applied:
     """Bring the item in line with the state just claimed, and say so in its thread."""
     if old == new and key == link.jira_key:
@@ -187,7 +187,7 @@ def _moved(deps: Deps, link: JiraLink, item: Mirrored, issue: dict[str, Any], ke
     return f"🔀 Jira: {link.jira_key} was moved to {key}{where}; {item.readable_id} follows it."
 
 
-def _assignee_changed(deps: Deps, plugin: MirrorPlugin, item: Mirrored, issue: dict[str, Any], new: Seen,
+def _assignee_changed(deps: Deps, plugin: MirrorPlugin, item: Mirrored, issue: dict[str, Any], new: MirroredState,
                       key: str) -> str:
     """A person assigned in Jira becomes the assignee here when we know who they are in Slack (and the item's
     kind follows Jira's assignee)."""
@@ -211,7 +211,7 @@ def _assignee_changed(deps: Deps, plugin: MirrorPlugin, item: Mirrored, issue: d
     return f"👤 Jira: {key} is assigned to {who}, so <@{slack_user}> is {item.readable_id}'s {plugin.role} now."
 
 
-def _status_changed(deps: Deps, plugin: MirrorPlugin, item: Mirrored, new: Seen, key: str) -> str:
+def _status_changed(deps: Deps, plugin: MirrorPlugin, item: Mirrored, new: MirroredState, key: str) -> str:
     status = escape_mrkdwn(new.status_name or ("Done" if new.status_done else "open"))
     moved = f"🔄 Jira: {key} was moved to *{status}*"
     verb = plugin.follow_status(deps, item, done=bool(new.status_done),

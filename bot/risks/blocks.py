@@ -102,14 +102,22 @@ def details(risk: Risk, categories: dict[str, str], changes: list[RiskChange], *
         text += "\n*History*"
         for change in changes[-40:]:
             label = FIELD_LABELS.get(change.field_name, change.field_name)
-            old = _shown(change.field_name, change.old_value)
-            new = _shown(change.field_name, change.new_value)
+            old = _value_shown(change.field_name, change.old_value)
+            new = _value_shown(change.field_name, change.new_value)
             who = "Jira" if change.user_id == JIRA_USER else f"<@{change.user_id}>" if change.user_id else "pmbot"
             text += f"\n• {change.created_at:%Y-%m-%d %H:%M} UTC {who} {label}: {old} → {new}"
     return text
 
 
-def _shown(name: str, value: str | None) -> str:
+def describe_changes(changes: list[RiskChange]) -> str:
+    """`probability 2 → 4, owner ∅ → <@U1>`: what a list of logged changes changed, in a line."""
+    return ", ".join(f"{FIELD_LABELS.get(c.field_name, c.field_name).lower()} "
+                     f"{_value_shown(c.field_name, c.old_value)} → {_value_shown(c.field_name, c.new_value)}"
+                     for c in changes)
+
+
+def _value_shown(name: str, value: str | None) -> str:
+    """A field's stored value as the history shows it: ∅ for none, an owner mentioned."""
     if value is None or value == "":
         return "∅"
     if name == "owner_id":

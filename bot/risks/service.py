@@ -9,13 +9,13 @@ from datetime import date
 from functools import partial
 
 from bot.deps import Deps
-from bot.domain import risk as rules
+from bot.domain import risk as risk_rules
 from bot.domain.pii import describe, redact
 from bot.domain.text import escape_user_text, truncate
 from bot.errors import NotFound, SlackError, UserInputError
 from bot.mirror import links, outbox
 from bot.risks import blocks as risk_blocks
-from bot.teams import team_today
+from bot.team_locale import team_today
 from storage.bugs import get_bug, record_llm_usage
 from storage.db import session_scope
 from storage.models import JiraLink, Risk
@@ -44,7 +44,7 @@ def quick_add(deps: Deps, *, team_id: str, channel_id: str, user_id: str, delive
     text = text.strip()[:MAX_TEXT_CHARS]
     today = team_today(deps, team_id)
     known = team_categories(deps, team_id)
-    hints = rules.parse_hints(text, today=today, categories=known)
+    hints = risk_rules.parse_hints(text, today=today, categories=known)
     if hints.errors:
         raise UserInputError("Nothing was saved: " + " ".join(hints.errors))
     redaction = redact(hints.title)
@@ -146,9 +146,9 @@ def _columns(values: dict[str, object]) -> dict[str, object]:
 
 
 def _with_default_review(values: dict[str, object], today: date) -> dict[str, object]:
-    value = rules.score(values.get("probability"), values.get("impact"))  # type: ignore[arg-type]
+    value = risk_rules.score(values.get("probability"), values.get("impact"))  # type: ignore[arg-type]
     if value is not None and not values.get("review_on"):
-        values = {**values, "review_on": rules.review_after(rules.band(value), today)}
+        values = {**values, "review_on": risk_rules.review_after(risk_rules.band(value), today)}
     return values
 
 
@@ -227,7 +227,7 @@ def answer(deps: Deps, *, team_id: str, risk_id: int, step: str, value: object, 
                 changes = {k: v for k, v in changes.items() if v is not None}
             apply_changes(session, risk=risk, user_id=user_id, changes=changes, now=deps.clock())
             outbox.record(session, deps, risk, "fields")
-    shown = "skipped" if value is None else _shown(step, value, known)
+    shown = "skipped" if value is None else _answer_shown(step, value, known)
     if old_question and risk.message_channel:
         text, parts = risk_blocks.answered(step, shown, user_id)
         _quietly("chat_update", partial(deps.slack.update_message, risk.message_channel, old_question, text=text,
@@ -236,13 +236,14 @@ def answer(deps: Deps, *, team_id: str, risk_id: int, step: str, value: object, 
     return True
 
 
-def _shown(step: str, value: object, known: dict[str, str]) -> str:
+def _answer_shown(step: str, value: object, known: dict[str, str]) -> str:
+    """An intake answer as the answered question shows it: a person mentioned, a category by its label."""
     if step == "owner":
         return f"<@{value}>"
     if step == "category":
         return escape_user_text(known.get(str(value), str(value)))
     if step in ("probability", "impact"):
-        meanings = rules.PROBABILITY if step == "probability" else rules.IMPACT
+        meanings = risk_rules.PROBABILITY if step == "probability" else risk_rules.IMPACT
         return f"{value} ({meanings[int(value)].split(' — ')[0]})"  # type: ignore[call-overload]
     return escape_user_text(truncate(str(value), 200))
 
@@ -288,27 +289,29 @@ def typed_answer(deps: Deps, *, team_id: str, channel_id: str, thread_ts: str, t
         return False, None
     if not risk.intake_step:
         return True, None
-    if not risk.intake_question_ts or _ts(ts) <= _ts(risk.intake_question_ts):
+    if not risk.intake_question_ts or _ts_seconds(ts) <= _ts_seconds(risk.intake_question_ts):
         if edited:  # an edit of a reply written for an earlier question: that answer is recorded already
             return True, (f"That question was answered already, so your edit does not change {risk.readable_id}; "
                           f"use `/risk update {risk.readable_id} …` to change a field.")
         return True, "Someone answered that question just before you; the next one is in the thread."
     step = risk.intake_step
-    if rules.is_skip(text):
+    if risk_rules.is_skip(text):
         value = None
     else:
         try:
-            value = rules.parse_answer(step, redact(text).text if step == "mitigation" else text,
-                                       today=team_today(deps, team_id), categories=team_categories(deps, team_id))
+            value = risk_rules.parse_answer(step, redact(text).text if step == "mitigation" else text,
+                                            today=team_today(deps, team_id),
+                                            categories=team_categories(deps, team_id))
             value = _people(deps, {step: value})[step]
-        except (rules.FieldError, UserInputError) as exc:
+        except (risk_rules.FieldError, UserInputError) as exc:
             return True, str(exc)
     if not answer(deps, team_id=team_id, risk_id=risk.id, step=step, value=value, user_id=user_id):
         return True, "Someone answered that question just before you; the next one is in the thread."
     return True, None
 
 
-def _ts(value: str) -> float:
+def _ts_seconds(value: str) -> float:
+    """A Slack message ts (`1712345678.000200`) as a number, to tell which message was written first."""
     try:
         return float(value)
     except ValueError:
@@ -335,7 +338,7 @@ def update(deps: Deps, *, team_id: str, readable_id: str, user_id: str, changes:
         if logged:
             _mirror_update(session, deps, risk, was, logged, note)
     if logged:
-        _refresh(deps, risk, note or f"✏️ <@{user_id}> changed {_said(logged)}.")
+        _refresh(deps, risk, note or f"✏️ <@{user_id}> changed {risk_blocks.describe_changes(logged)}.")
     return risk
 
 
@@ -394,8 +397,8 @@ def still_valid(deps: Deps, *, team_id: str, risk_id: int, user_id: str) -> Risk
     today = team_today(deps, team_id)
     with session_scope(deps.engine) as session:
         risk = load(session, team_id, risk_id)
-    value = rules.score(risk.probability, risk.impact) or 1
-    next_review = rules.review_after(rules.band(value), today)
+    value = risk_rules.score(risk.probability, risk.impact) or 1
+    next_review = risk_rules.review_after(risk_rules.band(value), today)
     return update(deps, team_id=team_id, readable_id=risk.readable_id, user_id=user_id,
                   changes={"review_on": next_review},
                   note=f"👀 <@{user_id}> reviewed {risk.readable_id}: still valid. Next review "
@@ -414,14 +417,7 @@ def _mirror_update(session, deps: Deps, risk: Risk, was: str, logged: list, note
     if any(change.field_name == "owner_id" for change in logged):
         outbox.record(session, deps, risk, "assign")
     outbox.record(session, deps, risk, "fields")
-    outbox.record(session, deps, risk, "comment", text=f"Updated in Slack: {_said(logged)}.")
-
-
-def _said(logged: list) -> str:
-    """`probability 2 → 4, owner — → <@U1>`: what a list of logged changes changed."""
-    return ", ".join(f"{risk_blocks.FIELD_LABELS.get(c.field_name, c.field_name).lower()} "
-                     f"{risk_blocks._shown(c.field_name, c.old_value)} → "
-                     f"{risk_blocks._shown(c.field_name, c.new_value)}" for c in logged)
+    outbox.record(session, deps, risk, "comment", text=f"Updated in Slack: {risk_blocks.describe_changes(logged)}.")
 
 
 def _card(deps: Deps, risk: Risk, known: dict[str, str]):

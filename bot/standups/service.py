@@ -31,7 +31,7 @@ from zoneinfo import ZoneInfo
 
 from bot import replies
 from bot.deps import Deps
-from bot.domain import standup as rules
+from bot.domain import standup as standup_rules
 from bot.domain.due import Slot, clock_time, daily_slot
 from bot.domain.pii import redact
 from bot.errors import IntegrationUnavailable, NotFound, NotInChannel, SlackError, UserInputError
@@ -84,14 +84,15 @@ def edit(deps: Deps, *, team_id: str, number: int, text: str) -> Standup:
 def _checked_settings(deps: Deps, *, channel_id: str, text: str) -> StandupSettings:
     """A set-up line read and checked against Slack: it posts in `channel_id` unless it names a channel."""
     try:
-        found = rules.parse_setup(text, default_timezone=deps.settings.pmbot_timezone)
-        rules.holiday_name(deps.clock().date(), found.country, found.subdivision)  # an unknown calendar fails here
-    except rules.SetupError as exc:
+        found = standup_rules.parse_setup(text, default_timezone=deps.settings.pmbot_timezone)
+        # An unknown holiday calendar fails here.
+        standup_rules.holiday_name(deps.clock().date(), found.country, found.subdivision)
+    except standup_rules.SetupError as exc:
         raise UserInputError(str(exc)) from None
     channel = _channel_id(deps, found.channel_id) if found.channel_id else channel_id
     members = [_user_id(deps, member) for member in found.members]
     _check_can_post(deps, channel)
-    questions = [*rules.DEFAULT_QUESTIONS, *([rules.GENAI_QUESTION] if found.genai else [])]
+    questions = [*standup_rules.DEFAULT_QUESTIONS, *([standup_rules.GENAI_QUESTION] if found.genai else [])]
     return StandupSettings(channel_id=channel, members=list(dict.fromkeys(members)), time=found.time,
                            timezone=found.timezone, workdays=found.workdays, country=found.country,
                            subdivision=found.subdivision, questions=questions,
@@ -257,7 +258,7 @@ class _DayTry:
 
 def _post_day(deps: Deps, standup: Standup, slot: Slot, now: datetime, done: Done) -> None:
     """Claim the day's post (its thread, or the holiday line) for one try, with what it shows, then post it."""
-    holiday = rules.holiday_name(slot.day, standup.country, standup.subdivision)
+    holiday = standup_rules.holiday_name(slot.day, standup.country, standup.subdivision)
     # The lease runs from the later of the run's moment and the clock: a run started late must not hand out a
     # lease that is over before its try is.
     lease_end = max(now, deps.clock()) + ATTEMPT_LEASE
@@ -494,14 +495,15 @@ def record(deps: Deps, standup: Standup, day: StandupDay, *, user_id: str, answe
     """Store (or replace, for an edit) one person's answers for the day, carry their blocker forward, and show the
     new count on the day's post."""
     answers = {q: redact(text).text[:3000] for q, text in answers.items() if text.strip()}
-    blocker = rules.blocker_of(answers, standup.questions)
+    blocker = standup_rules.blocker_of(answers, standup.questions)
     now = deps.clock()
-    late = now > rules.local_moment(day.day, standup.time, standup.timezone, plus_minutes=standup.summary_minutes)
+    late = now > standup_rules.local_moment(day.day, standup.time, standup.timezone,
+                                            plus_minutes=standup.summary_minutes)
     with session_scope(deps.engine) as session:
         row = store.save_answer(session, standup_id=standup.id, day_id=day.id, user_id=user_id, answers=answers,
                                 blocker=blocker, late=late, now=now, message_ts=message_ts)
         store.carry_blocker(session, standup_id=standup.id, user_id=user_id, text=blocker, day=day.day,
-                            same=rules.same_blocker)
+                            same=standup_rules.same_blocker)
         answered = len(store.answered_users(session, day_id=day.id))
         blockers = len(store.open_blockers(session, standup_id=standup.id))
     _refresh_parent(deps, standup, day, answered=answered, blockers=blockers)
@@ -536,7 +538,7 @@ def thread_reply(deps: Deps, event: dict) -> bool:
 def _typed_answers(reply: replies.ThreadReply, questions: list[str]) -> dict[str, str]:
     if not reply.text.strip():
         return {questions[0]: reply.answer_text()}  # only a file: the file is the answer, not a blocker
-    return rules.split_answer(reply.text, questions)
+    return standup_rules.split_answer(reply.text, questions)
 
 
 def blocker(deps: Deps, blocker_id: int) -> StandupBlocker:

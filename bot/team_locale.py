@@ -1,4 +1,5 @@
-"""A team's own settings from `/pmbot settings`: its clock (time zone, or PMBOT_TIMEZONE) and how it writes amounts."""
+"""A team's locale, from `/pmbot settings`: its clock (time zone, or PMBOT_TIMEZONE), so "today" is the team's day,
+and how it writes amounts."""
 
 from __future__ import annotations
 
