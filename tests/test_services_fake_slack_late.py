@@ -85,6 +85,28 @@ def test_the_days_post_goes_out_once_and_an_answer_redraws_it(deps: Deps, slack:
     assert slack.calls_to("update_message")[-1]["ts"] == parent["ts"]
 
 
+def test_two_answers_at_the_same_moment_leave_the_post_showing_both(deps: Deps, slack: FakeSlack) -> None:
+    """Alice's redraw reaches Slack after Bob's answer was stored and drawn: the older count must not win."""
+    slack.add_user("U0BOB", "bob")
+    _setup(deps, "#team 09:30 UTC mon-fri @alice @bob")
+    standups.run_due(deps, WEDNESDAY_0931)
+    [parent] = slack.posted_in("C0TEAM")
+    standup, day = standups.day_by_parent(deps, "C0TEAM", parent["ts"])
+    draw = FakeSlack.update_message
+    bob_answered: list[bool] = []
+
+    def bob_lands_while_alice_redraws(self, channel, ts, **kwargs):
+        if not bob_answered:  # Alice's first redraw: Bob's answer is stored and drawn before hers reaches Slack
+            bob_answered.append(True)
+            standups.record(deps, standup, day, user_id="U0BOB", answers={standup.questions[0]: "fixed the build"})
+        return draw(self, channel, ts, **kwargs)
+
+    slack.update_message = bob_lands_while_alice_redraws.__get__(slack)  # type: ignore[method-assign]
+    standups.record(deps, standup, day, user_id="U0ALICE", answers={standup.questions[0]: "shipped the export"})
+    [post] = [m for m in slack.posted_in("C0TEAM") if m["ts"] == parent["ts"]]
+    assert "2/2 answered" in post["text"], post["text"]
+
+
 def test_slack_trouble_on_the_days_post_waits_for_a_later_try(deps: Deps, slack: FakeSlack) -> None:
     _setup(deps)
     slack.fail("post_message", "internal_error")

@@ -504,18 +504,37 @@ def record(deps: Deps, standup: Standup, day: StandupDay, *, user_id: str, answe
                                 blocker=blocker, late=late, now=now, message_ts=message_ts)
         store.carry_blocker(session, standup_id=standup.id, user_id=user_id, text=blocker, day=day.day,
                             same=standup_rules.same_blocker)
-        answered = len(store.answered_users(session, day_id=day.id))
-        blockers = len(store.open_blockers(session, standup_id=standup.id))
-    _refresh_parent(deps, standup, day, answered=answered, blockers=blockers)
+    _refresh_parent(deps, standup, day)
     return row
 
 
-def _refresh_parent(deps: Deps, standup: Standup, day: StandupDay, *, answered: int, blockers: int) -> None:
-    text, parts = _parent_message(standup, day.day, day.id, answered=answered, blockers=blockers)
-    try:
-        deps.slack.update_message(standup.channel_id, day.parent_ts, text=text, blocks=parts)
-    except SlackError as exc:
-        logger.warning("could not update the stand-up post: %s", exc.code)
+# Redraws of a day's post that may follow each other when answers arrive at the same moment (see _refresh_parent).
+MAX_REDRAWS = 5
+
+
+def _refresh_parent(deps: Deps, standup: Standup, day: StandupDay) -> None:
+    """Show the day's count on its post. Two answers at the same moment each redraw it, and Slack may apply the
+    older count last; so after drawing, the count is read again and drawn again until it holds still. The last
+    redraw anyone sends is then followed by a read that found nothing newer."""
+    shown = None
+    for _ in range(MAX_REDRAWS):
+        counts = _day_counts(deps, standup, day)
+        if counts == shown:
+            return
+        text, parts = _parent_message(standup, day.day, day.id, answered=counts[0], blockers=counts[1])
+        try:
+            deps.slack.update_message(standup.channel_id, day.parent_ts, text=text, blocks=parts)
+        except SlackError as exc:
+            logger.warning("could not update the stand-up post: %s", exc.code)
+            return
+        shown = counts
+
+
+def _day_counts(deps: Deps, standup: Standup, day: StandupDay) -> tuple[int, int]:
+    """(people who answered the day, open blockers of the stand-up), as committed now."""
+    with session_scope(deps.engine) as session:
+        return (len(store.answered_users(session, day_id=day.id)),
+                len(store.open_blockers(session, standup_id=standup.id)))
 
 
 def thread_reply(deps: Deps, event: dict) -> bool:
