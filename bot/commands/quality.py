@@ -55,7 +55,8 @@ def _plan(request: Request, reply: Reply, deps: Deps, args: list[str]) -> None:
                      plan=plan, template=name)
     reply.ack(f"Quality plan set from the *{quality_rules.TEMPLATES[name][0]}* template; breaches are filed as bugs in "
               f"<#{request.channel_id}>.\n\n{_plan_text(deps, request.team_id)}\n\nChange a target with "
-              "`/quality target <metric> <value>`; send results with `/quality log` or the API (`/quality token`).")
+              "`/quality target hallucination_rate 4%`; send results with `/quality log` or the API "
+              "(`/quality token`).")
 
 
 def _open_plan_form(request: Request, reply: Reply, deps: Deps) -> None:
@@ -130,7 +131,7 @@ def _plan_text(deps: Deps, team_id: str) -> str:
         row, plan = service.plan_of(deps, team_id)
     except NotFound:  # no plan yet: say how to start one
         names = ", ".join(f"`{key}` ({title})" for key, (title, _p) in quality_rules.TEMPLATES.items())
-        return f"No quality plan yet. Start from a template: `/quality plan <template>` — {names}."
+        return f"No quality plan yet. Start from a template, e.g. `/quality plan chatbot` — {names}."
     lines = [f"*Quality plan* of <@{row.updated_by}> (breaches filed in <#{row.channel_id}>; closed after "
              f"{plan.recover_runs} runs back within target):"]
     for m in plan.metrics:
@@ -209,7 +210,7 @@ def _token(request: Request, reply: Reply, deps: Deps, _args: list[str]) -> None
     service.require_owner(deps, request.team_id, request.user_id)
     token = service.new_token(deps, team_id=request.team_id, user_id=request.user_id)
     reply.ack("Your quality API token (shown once; any earlier token stops working now). Keep it in your CI's "
-              f"secrets:\n`{token}`\n\nAfter an eval job:\n```curl -X POST <pmbot url>/api/quality/runs "
+              f"secrets:\n`{token}`\n\nAfter an eval job:\n```curl -X POST https://YOUR-PMBOT-HOST/api/quality/runs "
               '-H "Authorization: Bearer $PMBOT_QUALITY_TOKEN" -H "Content-Type: application/json" '
               '-d \'{"model": "support-bot", "version": "v42", "metrics": {"hallucination_rate": 4.2}}\'```')
 
