@@ -144,10 +144,7 @@ def _plan_text(deps: Deps, team_id: str) -> str:
 
 def _target(request: Request, reply: Reply, deps: Deps, args: list[str]) -> None:
     row, plan = service.plan_of(deps, request.team_id)
-    current = plan.metric(args[0])
-    if current is None:
-        raise UserInputError(f"The plan has no metric `{truncate(args[0], 40)}`; it has "
-                             f"{', '.join(m.name for m in plan.metrics)}.")
+    current = _planned(plan, args[0])
     grade = _grade_option(args[2:])
     target = quality_rules.parse_value(args[1], current.unit)
     changed = quality_rules.metric(current.name, current.unit, target, direction=current.direction,
@@ -192,6 +189,15 @@ def _save(request: Request, deps: Deps, channel_id: str, template: str | None, p
     service.require_owner(deps, request.team_id, request.user_id)
     service.set_plan(deps, team_id=request.team_id, channel_id=channel_id, user_id=request.user_id,
                      plan=quality_rules.plan(metrics, recover_runs=plan.recover_runs), template=template)
+
+
+def _planned(plan: quality_rules.Plan, name: str) -> quality_rules.Metric:
+    """A metric of the plan by name, or an answer listing the ones it has."""
+    found = plan.metric(name)
+    if found is None:
+        raise UserInputError(f"The plan has no metric `{truncate(name, 40)}`; it has "
+                             f"{', '.join(m.name for m in plan.metrics)}.")
+    return found
 
 
 def _grade_option(words: list[str]) -> int | None:
@@ -288,10 +294,7 @@ def _gate(request: Request, reply: Reply, deps: Deps, args: list[str]) -> None:
 
 def _chart(request: Request, reply: Reply, deps: Deps, args: list[str]) -> None:
     _row, plan = service.plan_of(deps, request.team_id)
-    metric = plan.metric(args[0])
-    if metric is None:
-        raise UserInputError(f"The plan has no metric `{truncate(args[0], 40)}`; it has "
-                             f"{', '.join(m.name for m in plan.metrics)}.")
+    metric = _planned(plan, args[0])
     drawn = quality_chart.plan(metric, service.runs_of(deps, request.team_id, model=args[1] if len(args) > 1 else None))
     if not drawn.points:
         raise UserInputError(f"No run has measured {metric.name} yet.")
