@@ -239,3 +239,21 @@ def test_eval_files_ingested_on_either_database_count_once(bot: RunningBot) -> N
                                        recorded_by="cli")
     assert results.layout == "lm-evaluation-harness results" and recorded[0].run.source == "lm-eval"
     assert recorded[0].assessment.unplanned["hellaswag_acc_norm"] == pytest.approx(0.7412)
+
+
+def test_a_breach_left_without_its_bug_by_a_crash_gets_one_only_if_it_fails_again(bot: RunningBot) -> None:
+    from storage import quality as repo
+
+    token = with_plan(bot)
+    post(bot, run("v1"), token=token)
+    with session_scope(bot.runtime.deps.engine) as session:  # a crash between claiming a breach and filing its bug
+        [first] = session.exec(select(QualityRun)).all()
+        repo.claim_breach(session, team_id=TEAM, metric="pii_leaks", model="support-bot", run_id=first.id,
+                          now=utcnow())
+    for version in ("v2", "v3", "v4"):  # back within target: no bug about a passing metric, the breach ends
+        assert post(bot, run(version), token=token)[1]["bugs"] == {"opened": [], "updated": [], "closed": []}
+    assert bugs(bot) == []
+    with session_scope(bot.runtime.deps.engine) as session:
+        [breach] = session.exec(select(QualityBreach)).all()
+    assert breach.open_slot is None
+    assert post(bot, run("v5", pii_leaks=1), token=token)[1]["bugs"]["opened"] == ["B-1"]

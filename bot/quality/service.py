@@ -165,6 +165,11 @@ def _act_on(deps: Deps, row: QualityPlan, plan: Plan, run: QualityRun, outcome: 
             if not new else 0
         breach_id, bug_id = breach.id, breach.bug_id
     if bug_id is None:  # new, or a bug that was not filed before a crash: filing is idempotent per breach
+        if not outcome.failed:  # that breach is back within target before its bug was filed: no bug now
+            if passing >= plan.recover_runs:
+                with session_scope(deps.engine) as session:
+                    repo.close_breach(session, breach_id=breach_id, now=deps.clock())
+            return
         bug_id = _file_bug(deps, row, run, outcome, breach_id)
         if new:
             recorded.opened.append(_readable(deps, run.team_id, bug_id))
