@@ -222,7 +222,8 @@ def _token(request: Request, reply: Reply, deps: Deps, _args: list[str]) -> None
 
 
 def _log(request: Request, reply: Reply, deps: Deps, _args: list[str]) -> None:
-    _row, plan = service.plan_of(deps, request.team_id)
+    team_plan = service.plan_of(deps, request.team_id)
+    plan = team_plan[1]
     text = rest_of(request.text, 1)
     options = {k.lower(): v for k, v in _OPTION.findall(text)}
     values: dict[str, float] = {}
@@ -240,7 +241,7 @@ def _log(request: Request, reply: Reply, deps: Deps, _args: list[str]) -> None:
     recorded = service.record_run(deps, team_id=request.team_id, source="slack", recorded_by=request.user_id,
                                   run_in=RunIn(model=model, values=values, version=options.get("version", ""),
                                                dataset=options.get("dataset", "")),
-                                  source_key=f"slack:{request.trigger_id}")
+                                  source_key=f"slack:{request.trigger_id}", planned=team_plan)
     reply.ack(f"Recorded run {recorded.run.id} of {escape_mrkdwn(recorded.run.model)}.\n"
               + _verdict_text(recorded.assessment) + _bugs_text(recorded))
 

@@ -49,12 +49,12 @@ def handle(deps: Deps, headers: dict[str, str], body: bytes) -> tuple[int, dict[
         return 401, {"ok": False, "error": "unauthorized",
                      "detail": "Send `Authorization: Bearer <token>`; `/quality token` in Slack makes one."}
     try:
-        _row, plan = service.plan_of(deps, team_id)
-        run_in, key = parse_body(body, plan)
+        planned = service.plan_of(deps, team_id)
+        run_in, key = parse_body(body, planned[1])
         if key is None:
             key = headers.get("idempotency-key") or None
         recorded = service.record_run(deps, team_id=team_id, run_in=run_in, source="api", recorded_by="api",
-                                      source_key=f"api:{key[:190]}" if key else None)
+                                      source_key=f"api:{key[:190]}" if key else None, planned=planned)
     except BadRun as exc:
         return 400, {"ok": False, "error": "invalid_field", "field": exc.field, "detail": str(exc)}
     except QualityError as exc:

@@ -52,7 +52,8 @@ def parse_fractions(text: str | None) -> set[str] | bool:
 def pull_mlflow(deps: Deps, *, team_id: str, experiment: str, fractions: set[str] | bool, model: str | None = None,
                 recorded_by: str = "cli", gateway: MlflowGateway | None = None) -> PullResult:
     """Record the experiment's finished runs not recorded before against the team's plan."""
-    _row, plan = plan_of(deps, team_id)  # no plan: NotFound before the server is asked anything
+    planned = plan_of(deps, team_id)  # no plan: NotFound before the server is asked anything
+    plan = planned[1]
     wanted = fractions if isinstance(fractions, bool) else {metric_key(n) for n in fractions}
     gateway = gateway or MlflowGateway.from_settings(deps.settings)
     found = gateway.experiment_by_name(experiment)
@@ -68,7 +69,8 @@ def pull_mlflow(deps: Deps, *, team_id: str, experiment: str, fractions: set[str
     for run, run_in in reversed(new):
         try:
             result.recorded.append(record_run(deps, team_id=team_id, run_in=run_in, source=SOURCE,
-                                              recorded_by=recorded_by, source_key=source_key(run.run_id)))
+                                              recorded_by=recorded_by, source_key=source_key(run.run_id),
+                                              planned=planned))
         except QualityError as exc:  # a value the plan cannot take: said, and the other runs still recorded
             result.skipped += 1
             result.notes.append(f"run {run.name or run.run_id} left out: {exc}")

@@ -111,10 +111,11 @@ def plan_of(deps: Deps, team_id: str) -> tuple[QualityPlan, Plan]:
 
 
 def record_run(deps: Deps, *, team_id: str, run_in: RunIn, source: str, recorded_by: str,
-               source_key: str | None = None) -> Recorded:
+               source_key: str | None = None, planned: tuple[QualityPlan, Plan] | None = None) -> Recorded:
     """Store a run, judge it against the plan and the model's previous run, and act on breaches. The same
-    `source_key` again (a retried POST, a file imported twice) records nothing new."""
-    row, plan = plan_of(deps, team_id)
+    `source_key` again (a retried POST, a file imported twice) records nothing new. `planned` is the team's plan
+    when the caller has read it already (to read the values in its units)."""
+    row, plan = planned or plan_of(deps, team_id)
     values = _in_plan_units(plan, run_in)
     model = truncate(run_in.model.strip(), MAX_LABEL_CHARS) or "default"
     with session_scope(deps.engine) as session:
@@ -170,9 +171,10 @@ def _act_on(deps: Deps, row: QualityPlan, plan: Plan, run: QualityRun, outcome: 
                 with session_scope(deps.engine) as session:
                     repo.close_breach(session, breach_id=breach_id, now=deps.clock())
             return
-        bug_id = _file_bug(deps, row, run, outcome, breach_id)
+        filed = _file_bug(deps, row, run, outcome, breach_id)
+        bug_id = filed.bug_id
         if new:
-            recorded.opened.append(_readable(deps, run.team_id, bug_id))
+            recorded.opened.append(filed.readable_id)
             return
     # The bug's state is stored before Slack is told; Slack down costs the thread note, never the run's other
     # metrics (each is judged and acted on whatever happens to this one's note).
@@ -201,7 +203,7 @@ def _close(deps: Deps, run: QualityRun, outcome: Outcome, breach_id: int, bug_id
     bugs.close_by_rule(deps, team_id=run.team_id, bug_id=bug_id, rule=PLAN_CLOSER, why=why)
 
 
-def _file_bug(deps: Deps, row: QualityPlan, run: QualityRun, outcome: Outcome, breach_id: int) -> int:
+def _file_bug(deps: Deps, row: QualityPlan, run: QualityRun, outcome: Outcome, breach_id: int) -> bugs.Intake:
     m = outcome.metric
     title = f"Quality breach: {m.name} of {run.model}" + (f" {run.version}" if run.version else "")
     reasons = [outcome.reason(), f"the plan grades a breach of {m.name} as {m.grade}"]
@@ -217,7 +219,7 @@ def _file_bug(deps: Deps, row: QualityPlan, run: QualityRun, outcome: Outcome, b
     with session_scope(deps.engine) as session:
         repo.set_breach_bug(session, breach_id=breach_id, bug_id=intake.bug_id)
     run_after_ack(deps, intake.work_id)
-    return intake.bug_id
+    return intake
 
 
 def _reporter(deps: Deps, row: QualityPlan) -> str:
@@ -291,8 +293,9 @@ def ingest(deps: Deps, *, team_id: str, data: bytes, filename: str, recorded_by:
     results = read_results(data, filename=filename)
     digest = hashlib.sha256(data).hexdigest()[:24]
     source = _SOURCE_OF.get(results.layout, "file")
+    planned = plan_of(deps, team_id)
     recorded = [record_run(deps, team_id=team_id, run_in=_run_in(values, model), source=source,
-                           recorded_by=recorded_by, source_key=f"file:{digest}:{n}")
+                           recorded_by=recorded_by, source_key=f"file:{digest}:{n}", planned=planned)
                 for n, values in enumerate(results.runs)]
     return results, recorded
 
