@@ -240,3 +240,25 @@ def carry_blocker(session: Session, *, standup_id: int, user_id: str, text: str 
         session.add(match)
     elif text:
         session.add(StandupBlocker(standup_id=standup_id, user_id=user_id, text=text, first_day=day, last_day=day))
+
+
+# --- counts, set-up checks and reports (appended for #21) ----------------------------------------------------
+
+
+def standups_of_team(session: Session, *, team_id: str) -> list[Standup]:
+    """The team's stand-ups, by number."""
+    stmt = select(Standup).where(Standup.team_id == team_id).order_by(Standup.id)
+    return list(session.execute(stmt).scalars())
+
+
+def blocked_users(session: Session, *, day_id: int) -> set[str]:
+    """Who reported a blocker in their answer of the day."""
+    stmt = select(StandupAnswer.user_id).where(StandupAnswer.standup_day_id == day_id,
+                                               StandupAnswer.blocker.is_not(None))
+    return set(session.execute(stmt).scalars())
+
+
+def absences_between(session: Session, *, team_id: str, start: date, end: date) -> list[Absence]:
+    """The team's absences that overlap `start` to `end`."""
+    stmt = select(Absence).where(Absence.team_id == team_id, Absence.start <= end, Absence.end >= start)
+    return list(session.execute(stmt).scalars())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime
 
 from slack_bolt import App
 from sqlalchemy import select
@@ -104,11 +104,18 @@ def _describe(row: Standup) -> str:
 
 
 def _list(deps: Deps, team_id: str) -> str:
-    with session_scope(deps.engine) as session:
-        rows = list(session.execute(select(Standup).where(Standup.team_id == team_id).order_by(Standup.id)).scalars())
+    rows = service.listing(deps, team_id)
     if not rows:
         return "No stand-ups yet: `/standup setup #team 09:30 Europe/Berlin mon-fri @ana @ben`."
-    return "*Stand-ups*\n" + "\n".join(f"• {r.id}: {_describe(r)}" for r in rows)
+    return "*Stand-ups*\n" + "\n".join(f"• {r.id}: {_describe(r)}; {_next(r, at)}" for r, at in rows)
+
+
+def _next(row: Standup, at: datetime | None) -> str:
+    """The next post as its members read it: local date and time in the stand-up's zone."""
+    if at is None:
+        return (f"no post coming: paused, `/standup resume {row.id}` starts it again" if row.paused_until
+                else "no post coming within a year")
+    return f"next post {at:%a %d %b} at {at:%H:%M} {row.timezone}"
 
 
 def _change(deps: Deps, request: Request, verb: str, number: int, args: list[str]) -> str:
