@@ -90,8 +90,8 @@ def test_away_days_are_neither_missed_nor_in_the_total_and_each_post_counts_its_
         reply(bot, clock, f"{day}T09:40+00:00", FINE, "U0ALICE")
         reply(bot, clock, f"{day}T09:41+00:00", FINE, "U0CARLOS")
         blocked = day == "2026-12-01"
-        reply(bot, clock, f"{day}T09:42+00:00", FINE.replace("none", "waiting for the GPU quota" if blocked else "none"),
-              "U0BOB")
+        bobs = FINE.replace("none", "waiting for the GPU quota") if blocked else FINE
+        reply(bot, clock, f"{day}T09:42+00:00", bobs, "U0BOB")
         assert shown(bot) == ("3/3 answered · 1 blocker" if blocked else "3/3 answered · 0 blockers")
         run(bot, clock, f"{day}T10:31+00:00")
     run(bot, clock, "2026-12-02T09:30+00:00")  # Carlos is away; Bob's blocker of yesterday is yesterday's count
@@ -201,13 +201,15 @@ def test_a_city_two_different_zones_share_is_refused_with_both(monkeypatch: pyte
 def test_hh_mm_city_in_the_line_the_edit_and_the_form(bot: RunningBot) -> None:
     assert "at 09:30 Europe/Berlin on mon" in command(bot, "setup 09:30 Berlin mon-fri <@U0BOB|bob>")
     assert "at 10:00 America/New_York on mon" in command(bot, "edit 1 10:00 New York mon-fri <@U0BOB|bob>")
-    assert "write the zone as Europe/Berlin or a city like Berlin" in command(bot, "edit 1 10:00 Nowhereville <@U0BOB|bob>")
+    refused = command(bot, "edit 1 10:00 Nowhereville <@U0BOB|bob>")
+    assert "write the zone as Europe/Berlin or a city like Berlin" in refused
     open_form(bot)
     refused = bot.driver.submit({"Time zone": "Berlinn", "Members": "U0ALICE"}).json()
     assert refused["response_action"] == "errors" and "city like Berlin" in refused["errors"]["timezone"]
     assert bot.driver.submit({"Time zone": "São Paulo", "Members": "U0ALICE"}).status == 200
     bot.runtime.settle()
-    assert [(s.time, s.timezone) for s in standups(bot)] == [("10:00", "America/New_York"), ("09:30", "America/Sao_Paulo")]
+    assert [(s.time, s.timezone) for s in standups(bot)] == [("10:00", "America/New_York"),
+                                                              ("09:30", "America/Sao_Paulo")]
 
 
 # --- `/standup list` ---------------------------------------------------------------------------------------------

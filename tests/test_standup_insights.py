@@ -47,8 +47,8 @@ def run(bot: RunningBot, clock: MovableClock, day: str, hh_mm: str) -> None:
 
 def answer(bot: RunningBot, clock: MovableClock, day: str, hh_mm: str, user: str, blocker: str = "none") -> None:
     at(clock, day, hh_mm)
-    [parent] = [m for m in bot.sandbox.messages
-                if m["channel"] == "C0GENERAL" and m["text"].startswith("Stand-up —") and clock.now.strftime("%d %b") in m["text"]]
+    [parent] = [m for m in bot.sandbox.messages if m["channel"] == "C0GENERAL"
+                and m["text"].startswith("Stand-up —") and clock.now.strftime("%d %b") in m["text"]]
     bot.driver.reply(parent["ts"], f"Yesterday: evals\nToday: rollout\nBlockers: {blocker}", user=user)
     bot.runtime.settle()
 
@@ -142,6 +142,7 @@ def test_blocker_ages_cleared_the_same_day_and_open() -> None:
     before = StandupBlocker(standup_id=1, user_id="U0BEN", text="legal", first_day=date(2026, 11, 20),
                             last_day=date(2026, 12, 4))
     lines = blocker_lines([same_day, before], date(2026, 11, 27), today)
-    assert lines[0] == "Blockers: 1 opened, 1 cleared after less than a day (median; longest less than a day), 1 still open"
+    assert lines[0] == ("Blockers: 1 opened, 1 cleared after less than a day (median; longest less than a day), "
+                        "1 still open")
     assert lines[1] == "  🚧 <@U0BEN>: legal — open since Fri 20 Nov (day 15)"
     assert blocker_lines([], date(2026, 11, 27), today) == ["Blockers: none"]
