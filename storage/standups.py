@@ -195,7 +195,8 @@ def save_answer(session: Session, *, standup_id: int, day_id: int, user_id: str,
     stmt = select(StandupAnswer).where(StandupAnswer.standup_day_id == day_id, StandupAnswer.user_id == user_id)
     row = session.execute(stmt).scalar_one_or_none()
     if row is None:
-        row = StandupAnswer(standup_day_id=day_id, standup_id=standup_id, user_id=user_id, late=late)
+        row = StandupAnswer(standup_day_id=day_id, standup_id=standup_id, user_id=user_id, late=late,
+                            first_answered_at=now)
     row.answers, row.blocker, row.answered_at = answers, blocker, now
     row.message_ts = message_ts or row.message_ts
     session.add(row)

@@ -146,3 +146,18 @@ def test_blocker_ages_cleared_the_same_day_and_open() -> None:
                         "1 still open")
     assert lines[1] == "  🚧 <@U0BEN>: legal — open since Fri 20 Nov (day 15)"
     assert blocker_lines([], date(2026, 11, 27), today) == ["Blockers: none"]
+
+
+def test_the_delay_counts_from_the_first_answer_not_its_edits(bot: RunningBot, clock: MovableClock) -> None:
+    command(bot, "setup 09:30 UTC mon-fri <@U0ALICE|alice> summary=60")
+    run(bot, clock, "2026-11-30", "09:30")
+    for hh_mm, today in (("09:40", "evals"), ("10:20", "evals, then the rollout")):  # the form, then an edit by it
+        at(clock, "2026-11-30", hh_mm)
+        bot.driver.press("Answer", user="U0ALICE")
+        bot.runtime.settle()  # the form opens after the ack
+        bot.driver.submit({"What did you do yesterday?": "planning", "What will you do today?": today,
+                           "Anything blocking you?": "none"}, user="U0ALICE")
+        bot.runtime.settle()
+    run(bot, clock, "2026-11-30", "10:31")
+    report = command(bot, "report week")
+    assert "<@U0ALICE>: 1 on time, 0 late, 0 missed — 100% answered (1/1) · median 10 min after the post" in report

@@ -74,9 +74,8 @@ def _count_answer(person: Person, day: StandupDay, answer: StandupAnswer) -> Non
 
 
 def _answered_at(answer: StandupAnswer) -> datetime:
-    """When the answer first came: a thread reply's ts is its first sending (an edit keeps it); a form answer has
-    only the time of its last sending."""
-    at = _aware(answer.answered_at)
+    """When the answer first came (an edit moves `answered_at`; a thread reply's ts is its first sending too)."""
+    at = _aware(answer.first_answered_at or answer.answered_at)
     try:
         return min(at, datetime.fromtimestamp(float(answer.message_ts), UTC)) if answer.message_ts else at
     except ValueError:
