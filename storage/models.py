@@ -526,6 +526,7 @@ class StandupAnswer(SQLModel, table=True):
     late: bool = Field(default=False)
     message_ts: str | None = Field(default=None, max_length=32)
     answered_at: datetime = _utc_column()
+    first_answered_at: datetime | None = _utc_column(nullable=True)  # answered_at moves with edits; this does not
 
 
 class StandupBlocker(SQLModel, table=True):

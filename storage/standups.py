@@ -195,7 +195,8 @@ def save_answer(session: Session, *, standup_id: int, day_id: int, user_id: str,
     stmt = select(StandupAnswer).where(StandupAnswer.standup_day_id == day_id, StandupAnswer.user_id == user_id)
     row = session.execute(stmt).scalar_one_or_none()
     if row is None:
-        row = StandupAnswer(standup_day_id=day_id, standup_id=standup_id, user_id=user_id, late=late)
+        row = StandupAnswer(standup_day_id=day_id, standup_id=standup_id, user_id=user_id, late=late,
+                            first_answered_at=now)
     row.answers, row.blocker, row.answered_at = answers, blocker, now
     row.message_ts = message_ts or row.message_ts
     session.add(row)
@@ -240,3 +241,25 @@ def carry_blocker(session: Session, *, standup_id: int, user_id: str, text: str 
         session.add(match)
     elif text:
         session.add(StandupBlocker(standup_id=standup_id, user_id=user_id, text=text, first_day=day, last_day=day))
+
+
+# --- counts, set-up checks and reports (appended for #21) ----------------------------------------------------
+
+
+def standups_of_team(session: Session, *, team_id: str) -> list[Standup]:
+    """The team's stand-ups, by number."""
+    stmt = select(Standup).where(Standup.team_id == team_id).order_by(Standup.id)
+    return list(session.execute(stmt).scalars())
+
+
+def blocked_users(session: Session, *, day_id: int) -> set[str]:
+    """Who reported a blocker in their answer of the day."""
+    stmt = select(StandupAnswer.user_id).where(StandupAnswer.standup_day_id == day_id,
+                                               StandupAnswer.blocker.is_not(None))
+    return set(session.execute(stmt).scalars())
+
+
+def absences_between(session: Session, *, team_id: str, start: date, end: date) -> list[Absence]:
+    """The team's absences that overlap `start` to `end`."""
+    stmt = select(Absence).where(Absence.team_id == team_id, Absence.start <= end, Absence.end >= start)
+    return list(session.execute(stmt).scalars())

@@ -104,7 +104,7 @@ def test_answers_typed_and_by_form_reminders_once_and_absences(bot: RunningBot) 
     [parent] = parents(bot)
     bot.driver.reply(parent["ts"], "Yesterday: eval harness\nToday: rollout\nBlockers: none", user="U0BOB")
     bot.runtime.settle()
-    assert "1/3 answered" in bot.sandbox.ws.message("C0GENERAL", parent["ts"])["text"]
+    assert "1/2 answered" in bot.sandbox.ws.message("C0GENERAL", parent["ts"])["text"]  # carlos is away
     assert "3 reminders" not in (out := run(bot, "2027-03-29T10:31+00:00")) and "1 reminders" in out  # alice only
     assert "0 reminders" in run(bot, "2027-03-29T10:45+00:00")
     ims = {c.id for c in bot.sandbox.ws.channels.values() if c.is_im}
@@ -121,7 +121,7 @@ def test_answers_typed_and_by_form_reminders_once_and_absences(bot: RunningBot) 
         answers = {a.user_id: a for a in session.exec(select(StandupAnswer))}
     assert answers["U0BOB"].answers["What will you do today?"] == "rollout" and answers["U0BOB"].blocker is None
     assert answers["U0ALICE"].blocker == "waiting for legal review of the new prompt"
-    assert "2/3 answered · 1 blocker" in bot.sandbox.ws.message("C0GENERAL", parent["ts"])["text"]
+    assert "2/2 answered · 1 blocker" in bot.sandbox.ws.message("C0GENERAL", parent["ts"])["text"]
     assert "1 summaries" in run(bot, "2027-03-29T13:31+00:00")
     summary = [m for m in bot.sandbox.messages if m.get("thread_ts") == parent["ts"] and "summary" in m["text"]]
     assert summary and "Away: <@U0CARLOS>" in json.dumps(summary[0]["blocks"])
@@ -191,7 +191,9 @@ def test_an_edit_replaces_the_answer_others_comments_are_not_answers_and_the_rep
     assert (answer.user_id, answer.blocker) == ("U0BOB", None)
     assert blocker.resolved_on == today
     report = command(bot, "report month")["text"]
-    assert "<@U0BOB>: 1 on time, 0 late, 0 missed" in report and "<@U0ALICE>: 0 on time, 0 late, 1 missed" in report
+    assert "<@U0BOB>: 1 on time, 0 late, 0 missed" in report
+    # Today's summary is not out yet: Alice may still answer, so she has not missed it (yet).
+    assert "<@U0ALICE>: 0 on time, 0 late, 0 missed — no day to answer" in report
     assert "paused until" in command(bot, "pause 1 until 2099-01-01")["text"]
     assert "0 posted" in run(bot, f"2099-01-01T{start:%H:%M}+00:00")
     assert "resumed" in command(bot, "resume 1")["text"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime
 
 from slack_bolt import App
 from sqlalchemy import select
@@ -104,11 +104,18 @@ def _describe(row: Standup) -> str:
 
 
 def _list(deps: Deps, team_id: str) -> str:
-    with session_scope(deps.engine) as session:
-        rows = list(session.execute(select(Standup).where(Standup.team_id == team_id).order_by(Standup.id)).scalars())
+    rows = service.listing(deps, team_id)
     if not rows:
         return "No stand-ups yet: `/standup setup #team 09:30 Europe/Berlin mon-fri @ana @ben`."
-    return "*Stand-ups*\n" + "\n".join(f"• {r.id}: {_describe(r)}" for r in rows)
+    return "*Stand-ups*\n" + "\n".join(f"• {r.id}: {_describe(r)}; {_next(r, at)}" for r, at in rows)
+
+
+def _next(row: Standup, at: datetime | None) -> str:
+    """The next post as its members read it: local date and time in the stand-up's zone."""
+    if at is None:
+        return (f"no post coming: paused, `/standup resume {row.id}` starts it again" if row.paused_until
+                else "no post coming within a year")
+    return f"next post {at:%a %d %b} at {at:%H:%M} {row.timezone}"
 
 
 def _change(deps: Deps, request: Request, verb: str, number: int, args: list[str]) -> str:
@@ -242,8 +249,9 @@ GRAMMAR = Grammar(
     empty=_run_list,
     subs=(
         Sub("setup", "#channel 09:30 Europe/Berlin mon-fri @ana @ben [holidays=DE-BY] [genai] [remind=60] "
-            "[summary=240]", "a stand-up: local time and zone, working days (sun-thu works too), members; "
-            "alone, it opens the form", run=_run_setup),
+            "[summary=240]", "a stand-up: local time and zone (Europe/Berlin, or a city: Berlin, New York), "
+            "working days (sun-thu works too), members; one per channel and time; alone, it opens the form",
+            run=_run_setup),
         Sub("list", "", "every stand-up here, with its next post", run=_run_list, fits=no_args),
         Sub("edit", "N <same as setup>", "replace a stand-up's settings", run=_run_edit,
             fits=lambda args: len(args) >= 2 and is_number(args[0])),
@@ -252,7 +260,8 @@ GRAMMAR = Grammar(
         Sub("remove", "N", "remove it for good", run=_run_change, fits=_numbered(1)),
         Sub("away", "2026-12-20 2027-01-02 | away 3d", "you are away (always with an end): no reminders, shown as "
             "away", run=_run_away, fits=bool),
-        Sub("report", "[week|month] [#channel]", "participation per person (on time, late, missed) and blockers",
+        Sub("report", "[week|month] [#channel]", "participation per person and team (on time, late, "
+            "missed, away left out; rate, median answer delay, streaks) and blockers (opened, age when cleared, open)",
             run=_run_report, fits=lambda args: len(args) <= 2),
         Sub("digest", "N on|off", "post the weekly report on Fridays after the summary", run=_run_change,
             fits=_numbered(2)),

@@ -4,9 +4,12 @@ answer into its questions, and blockers."""
 from __future__ import annotations
 
 import re
+import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from datetime import UTC, date, datetime, time, timedelta
+from functools import cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 DEFAULT_QUESTIONS = ("What did you do yesterday?", "What will you do today?", "Anything blocking you?")
 GENAI_QUESTION = "Any model, prompt or eval changes, or spend surprises?"
@@ -54,12 +57,69 @@ def parse_days(text: str) -> list[int]:
     return sorted(set(days))
 
 
+HOW_TO_WRITE_A_ZONE = "write the zone as Europe/Berlin or a city like Berlin"
+
+
 def check_timezone(name: str) -> str:
+    """An IANA zone name as typed (`Europe/Berlin`, `europe/berlin`, `UTC`), in its proper spelling."""
+    proper = _zone_names().get(name.lower(), name)
     try:
-        ZoneInfo(name)
+        ZoneInfo(proper)
     except (ZoneInfoNotFoundError, ValueError):
-        raise SetupError(f"{name} is not a time zone I know; use an IANA name such as Europe/Berlin.") from None
-    return name
+        raise SetupError(f"{name} is not a time zone I know; {HOW_TO_WRITE_A_ZONE}.") from None
+    return proper
+
+
+# The areas of the IANA zones named after a city; the old aliases (US/Pacific, Canada/Eastern, Etc/GMT+1) are
+# left out, so `Pacific` or `Eastern` are not taken for a city.
+_CITY_AREAS = ("Africa", "America", "Antarctica", "Arctic", "Asia", "Atlantic", "Australia", "Europe", "Indian",
+               "Pacific")
+
+
+@cache
+def _zone_names() -> dict[str, str]:
+    return {zone.lower(): zone for zone in available_timezones()}
+
+
+def _city_key(text: str) -> str:
+    """A city as people type it, compared without case, spaces, underscores, dashes or accents: `São Paulo`,
+    `sao_paulo` and `SaoPaulo` are the same."""
+    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]", "", plain.lower())
+
+
+@cache
+def _cities() -> dict[str, tuple[str, ...]]:
+    found: dict[str, list[str]] = {}
+    for zone in sorted(available_timezones()):
+        if zone.split("/", 1)[0] in _CITY_AREAS and "/" in zone:
+            found.setdefault(_city_key(zone.rsplit("/", 1)[-1]), []).append(zone)
+    return {key: tuple(zones) for key, zones in found.items()}
+
+
+def city_zone(text: str) -> str | None:
+    """The IANA zone a city names (`Berlin` → Europe/Berlin, `New York` → America/New_York), None when no zone
+    is named after it. A name two zones that differ share is refused with the choices."""
+    zones = _cities().get(_city_key(text)) if _city_key(text) else None
+    if not zones:
+        return None
+    if len(zones) > 1 and not _same_clock(zones):
+        raise SetupError(f"`{text}` could be {' or '.join(zones)}: write the zone itself, e.g. {zones[0]}.")
+    return max(zones, key=lambda zone: (zone.count("/"), zone))  # aliases keep the same time: take one, always
+
+
+def _same_clock(zones: tuple[str, ...]) -> bool:
+    """Zones that show the same offset on the 1st and 15th of every month of recent years (aliases)."""
+    moments = [datetime(year, month, mday, 12, tzinfo=UTC) for year in range(2000, 2038) for month in range(1, 13)
+               for mday in (1, 15)]
+    first, *others = (ZoneInfo(zone) for zone in zones)
+    return all(m.astimezone(first).utcoffset() == m.astimezone(z).utcoffset() for z in others for m in moments)
+
+
+# Working days as a set-up line writes them: `mon-fri`, `sun-thu`, `mon,wed,fri`, `monday`, `weekdays`.
+_DAY = r"(?:mon(?:day)?|tue(?:s|sday)?|wed(?:nesday)?|thu(?:r|rs|rsday)?|fri(?:day)?|sat(?:urday)?|sun(?:day)?)s?"
+_DAYS = re.compile(rf"weekdays|workdays|daily|everyday|every-day|{_DAY}(?:[-,]{_DAY})*")
+_CITY_WORD = re.compile(r"[^\W\d][\w'’.\-]*")
 
 
 _TIME = re.compile(r"^([01]?\d|2[0-3])[:.h]([0-5]\d)$")
@@ -70,8 +130,10 @@ _CHANNEL = re.compile(r"<#([CG][A-Z0-9]+)(?:\|[^>]*)?>")
 def parse_setup(text: str, *, default_timezone: str) -> Setup:
     """`#team 09:30 Europe/Berlin mon-fri @ana @ben holidays=DE-BY genai remind=45 summary=180`."""
     setup = Setup()
-    for word in text.split():
-        _setup_word(setup, word)
+    words = text.split()
+    index = 0
+    while index < len(words):
+        index += _city_of_words(setup, words, index) or _setup_word(setup, words[index])
     setup.timezone = setup.timezone or default_timezone
     if setup.time is None:
         raise SetupError("Say when: `/standup setup #team 09:30 Europe/Berlin mon-fri @ana @ben`.")
@@ -82,7 +144,33 @@ def parse_setup(text: str, *, default_timezone: str) -> Setup:
     return setup
 
 
-def _setup_word(setup: Setup, word: str) -> None:
+def _city_of_words(setup: Setup, words: list[str], index: int) -> int:
+    """How many words from `index` on name a city of several words (`New York`, `São Paulo`, `Ho Chi Minh`),
+    taken as the time zone; 0 when they do not."""
+    for count in (3, 2):
+        parts = words[index:index + count]
+        if len(parts) == count and all(_CITY_WORD.fullmatch(p) for p in parts) and (zone := city_zone(" ".join(parts))):
+            setup.timezone = zone
+            return count
+    return 0
+
+
+def _days_or_zone(setup: Setup, word: str) -> None:
+    """A plain word: working days (`mon-fri`), else a city naming a time zone (`Berlin`, `new_york`)."""
+    lowered = word.lower()
+    if _DAYS.fullmatch(lowered):
+        setup.workdays = parse_days(lowered)
+    elif zone := city_zone(word):
+        setup.timezone = zone
+    elif re.fullmatch(r"[a-z]+(?:[-,][a-z]+)+", lowered):
+        setup.workdays = parse_days(lowered)  # days mistyped (`mon-fry`): the answer says how days are written
+    else:
+        raise SetupError(f"`{word}` is neither a day (mon … sun) nor a city I know as a time zone: "
+                         f"{HOW_TO_WRITE_A_ZONE}; days are written mon-fri or mon,wed,fri.")
+
+
+def _setup_word(setup: Setup, word: str) -> int:
+    """Read one word of a set-up line; 1 (the words it took)."""
     lowered = word.lower()
     if channel := _CHANNEL.fullmatch(word):
         setup.channel_id = channel[1]
@@ -106,11 +194,12 @@ def _setup_word(setup: Setup, word: str) -> None:
         if not re.fullmatch(r"[0-9]{1,3}", value) or not 5 <= int(value) <= 720:  # not `²`, not 5,000 digits
             raise SetupError(f"`{word}`: give minutes from 5 to 720, e.g. remind=60.")
         setattr(setup, "reminder_minutes" if name == "remind" else "summary_minutes", int(value))
-    elif re.fullmatch(r"[a-z,\-]+", lowered):
-        setup.workdays = parse_days(lowered)
+    elif _CITY_WORD.fullmatch(word) or re.fullmatch(r"[a-z,\-]+", lowered):
+        _days_or_zone(setup, word)
     else:
         raise SetupError(f"I did not understand `{word}`. Example: `/standup setup #team 09:30 Europe/Berlin "
                          "mon-fri @ana @ben holidays=DE-BY`.")
+    return 1
 
 
 def holiday_name(day: date, country: str | None, subdivision: str | None) -> str | None:
@@ -131,6 +220,24 @@ def local_moment(day: date, clock: str, zone: str, *, plus_minutes: int = 0) -> 
     """The aware moment `clock` on `day` in `zone` (DST-correct), plus some minutes."""
     hour, minute = (int(p) for p in clock.split(":"))
     return datetime.combine(day, time(hour, minute), ZoneInfo(zone)) + timedelta(minutes=plus_minutes)
+
+
+def next_post(now: datetime, *, clock: str, zone: str, workdays: list[int], paused_until: date | None,
+              holiday: Callable[[date], str | None], horizon_days: int = 400) -> datetime | None:
+    """The next moment a stand-up posts after `now`: its local time on its next working day that is neither a
+    holiday (`holiday` names it) nor within its pause; None when there is none within the horizon."""
+    today = now.astimezone(ZoneInfo(zone)).date()
+    first = max(today, paused_until + timedelta(days=1)) if paused_until and paused_until < date.max else today
+    if paused_until == date.max or (first - today).days > horizon_days:
+        return None
+    for offset in range(horizon_days):
+        day = first + timedelta(days=offset)
+        if day.weekday() not in workdays:
+            continue
+        moment = local_moment(day, clock, zone)
+        if moment > now and not holiday(day):
+            return moment
+    return None
 
 
 # --- answers ---------------------------------------------------------------------------------------------

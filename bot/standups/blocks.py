@@ -22,9 +22,12 @@ def days_text(workdays: list[int]) -> str:
     return ", ".join(DAY_NAMES[d] for d in sorted(workdays))
 
 
-def parent(standup: Standup, day: date, answered: int, blockers: int) -> tuple[str, list[dict[str, Any]]]:
+def parent(standup: Standup, day: date, answered: int, blockers: int,
+           expected: int | None = None) -> tuple[str, list[dict[str, Any]]]:
+    """The day's post; `expected` is who should answer that day (the members not away), all members by default."""
     title = f"Stand-up — <#{standup.channel_id}> — {day:%a %d %b}"
-    progress = f"{answered}/{len(standup.members)} answered · {blockers} blocker{'' if blockers == 1 else 's'}"
+    total = len(standup.members) if expected is None else expected
+    progress = f"{answered}/{total} answered · {blockers} blocker{'' if blockers == 1 else 's'}"
     questions = "\n".join(f"{n}. {escape_mrkdwn(q)}" for n, q in enumerate(standup.questions, start=1))
     text = (f"*{title}*\n{questions}\nAnswer with the button, or reply in this thread — one line per question "
             f"(`Yesterday: …`, `Today: …`, `Blockers: …`).")
@@ -95,7 +98,7 @@ def setup_view(*, channel: str, timezone: str) -> dict[str, Any]:
              "element": {"type": "conversations_select", "action_id": "channel", "initial_conversation": channel,
                          "filter": {"include": ["public", "private"], "exclude_bot_users": True}}},
             text_input("time", "Time", "09:30", hint="Local time, 24 h: 09:30"),
-            text_input("timezone", "Time zone", timezone, hint="An IANA name: Europe/Berlin, America/New_York"),
+            text_input("timezone", "Time zone", timezone, hint="A zone or a city: Europe/Berlin, Berlin, New York"),
             text_input("days", "Working days", "mon-fri", hint="mon-fri, sun-thu, or mon,wed,fri"),
             {"type": "input", "block_id": "members", "label": blocks.plain("Members"),
              "element": {"type": "multi_users_select", "action_id": "members"}},

@@ -22,10 +22,9 @@ from __future__ import annotations
 
 import logging
 import re
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
@@ -37,6 +36,7 @@ from bot.domain.pii import redact
 from bot.errors import IntegrationUnavailable, NotFound, NotInChannel, SlackError, UserInputError
 from bot.gateways.slack import is_transient, retry_delay
 from bot.standups import blocks as su_blocks
+from bot.standups import insights
 from storage import standups as store
 from storage.db import session_scope
 from storage.models import Absence, Standup, StandupAnswer, StandupBlocker, StandupDay
@@ -65,6 +65,7 @@ def setup(deps: Deps, *, team_id: str, user_id: str, channel_id: str, text: str)
     """Check everything now (time zone, holiday calendar, that pmbot can post there), then save."""
     settings = _checked_settings(deps, channel_id=channel_id, text=text)
     with session_scope(deps.engine) as session:
+        _refuse_twin(deps, store.standups_of_team(session, team_id=team_id), settings, number=None)
         return store.create_standup(session, team_id=team_id, settings=settings, created_by=user_id,
                                     now=deps.clock())
 
@@ -75,10 +76,25 @@ def edit(deps: Deps, *, team_id: str, number: int, text: str) -> Standup:
     current = get(deps, team_id, number)
     settings = _checked_settings(deps, channel_id=current.channel_id, text=text)
     with session_scope(deps.engine) as session:
+        _refuse_twin(deps, store.standups_of_team(session, team_id=team_id), settings, number=number)
         row = store.update_standup(session, team_id=team_id, standup_id=number, settings=settings)
     if row is None:  # removed while its new settings were being checked
         raise NotFound(NO_SUCH_STANDUP.format(number=number))
     return row
+
+
+def _refuse_twin(deps: Deps, standups: list[Standup], settings: StandupSettings, *, number: int | None) -> None:
+    """Refuse a second stand-up posting in the same channel at the same moment on a same working day (09:30 Berlin
+    and 09:30 Paris are one moment), naming the one there is and how to change it instead."""
+    today = deps.clock().date()
+    moment = standup_rules.local_moment(today, settings.time, settings.timezone)
+    for other in standups:
+        if (other.id != number and other.channel_id == settings.channel_id
+                and set(other.workdays) & set(settings.workdays)
+                and standup_rules.local_moment(today, other.time, other.timezone) == moment):
+            raise UserInputError(f"Stand-up {other.id} already posts in <#{other.channel_id}> at {other.time} "
+                                 f"{other.timezone}: change it with `/standup edit {other.id} …`, or choose another "
+                                 "time or channel.")
 
 
 def _checked_settings(deps: Deps, *, channel_id: str, text: str) -> StandupSettings:
@@ -141,6 +157,16 @@ def get(deps: Deps, team_id: str, number: int) -> Standup:
     if row is None:
         raise NotFound(NO_SUCH_STANDUP.format(number=number))
     return row
+
+
+def listing(deps: Deps, team_id: str) -> list[tuple[Standup, datetime | None]]:
+    """The team's stand-ups, each with its next post (local, in its zone; None when none is coming)."""
+    with session_scope(deps.engine) as session:
+        rows = store.standups_of_team(session, team_id=team_id)
+    now = deps.clock()
+    return [(row, standup_rules.next_post(
+        now, clock=row.time, zone=row.timezone, workdays=row.workdays, paused_until=row.paused_until,
+        holiday=lambda day, row=row: standup_rules.holiday_name(day, row.country, row.subdivision))) for row in rows]
 
 
 def away(deps: Deps, *, team_id: str, user_id: str, text: str, today: date) -> Absence:
@@ -219,7 +245,7 @@ def _due(deps: Deps, standup: Standup, now: datetime, done: Done) -> None:
     if day.parent_ts is None:  # not in Slack (yet): nothing to remind of or summarise
         if slot.closed_at(now):  # no run took it within its window (they all failed, or none ran)
             _give_up_day(deps, standup, day.id, slot.day, "Slack did not take it before its window closed "
-                                                          f"({slot.end:%H:%M} UTC)", done)
+                                                          f"({_utc(slot.end)})", done)
         return
     if day.kind != STANDUP:
         return
@@ -265,7 +291,7 @@ def _post_day(deps: Deps, standup: Standup, slot: Slot, now: datetime, done: Don
     with session_scope(deps.engine) as session:
         claimed = _claim_day(session, standup.id, slot.day, HOLIDAY if holiday else STANDUP, now, lease_end)
         ours = claimed is not None and claimed.day_id is not None and claimed.kind == STANDUP
-        blockers = len(store.open_blockers(session, standup_id=standup.id)) if ours else 0
+        counts = _counts(session, standup, claimed.day_id, slot.day) if ours else None
     if claimed is None:
         return  # posted already (another instance, or an earlier run), or given up
     if claimed.day_id is None:
@@ -277,7 +303,7 @@ def _post_day(deps: Deps, standup: Standup, slot: Slot, now: datetime, done: Don
             _post_holiday(deps, standup, slot, holiday or "a public holiday", claimed)
             done.holidays += 1
         else:
-            _post_parent(deps, standup, slot, claimed, blockers)
+            _post_parent(deps, standup, slot, claimed, counts)
             done.posted += 1
     except SLACK_FAILURES as exc:
         _day_failed(deps, standup, claimed.day_id, slot, exc, now, done)
@@ -298,8 +324,8 @@ def _claim_day(session: Session, standup_id: int, day: date, kind: str, now: dat
     return _DayTry(row.kind, not_before=row.posted_at)
 
 
-def _post_parent(deps: Deps, standup: Standup, slot: Slot, claimed: _DayTry, blockers: int) -> None:
-    text, parts = _parent_message(standup, slot.day, claimed.day_id, answered=0, blockers=blockers)
+def _post_parent(deps: Deps, standup: Standup, slot: Slot, claimed: _DayTry, counts: DayCount | None) -> None:
+    text, parts = _parent_message(standup, slot.day, claimed.day_id, counts or DayCount(0, 0, len(standup.members)))
     ts = None if claimed.first else _earlier_post(deps, standup.channel_id, slot,
                                                    lambda message: _is_day_post(message, claimed.day_id))
     if ts is None:
@@ -318,10 +344,9 @@ def _post_holiday(deps: Deps, standup: Standup, slot: Slot, holiday: str, claime
     _posted(deps, claimed.day_id, ts)
 
 
-def _parent_message(standup: Standup, day: date, day_id: int | None, *, answered: int,
-                    blockers: int) -> tuple[str, list[dict]]:
-    """The day's thread parent; its Answer button carries the day's id."""
-    text, parts = su_blocks.parent(standup, day, answered, blockers)
+def _parent_message(standup: Standup, day: date, day_id: int | None, counts: DayCount) -> tuple[str, list[dict]]:
+    """The day's thread parent, with the day's own count; its Answer button carries the day's id."""
+    text, parts = su_blocks.parent(standup, day, counts.answered, counts.blockers, expected=counts.expected)
     parts[-1]["elements"][0]["value"] = str(day_id)
     return text, parts
 
@@ -359,7 +384,7 @@ def _day_failed(deps: Deps, standup: Standup, day_id: int, slot: Slot, exc: Exce
         logger.warning("stand-up %s: Slack failed (%s); trying again at %s", standup.id, _why(exc), at.isoformat())
         done.later(at)
         return
-    reason = (f"Slack kept failing until its window closed ({slot.end:%H:%M} UTC; last: {_why(exc)})"
+    reason = (f"Slack kept failing until its window closed ({_utc(slot.end)}; last: {_why(exc)})"
               if is_transient(exc) else f"Slack refused it ({_why(exc)})")
     _give_up_day(deps, standup, day_id, slot.day, reason, done)
 
@@ -450,7 +475,7 @@ def _flag_failed(deps: Deps, standup: Standup, day: StandupDay, flag, exc: Excep
         done.later(at)
         return
     done.given_up += 1
-    reason = (f"Slack kept failing until {window.end:%H:%M} UTC (last: {_why(exc)})" if is_transient(exc)
+    reason = (f"Slack kept failing until {_utc(window.end)} (last: {_why(exc)})" if is_transient(exc)
               else f"Slack refused it ({_why(exc)})")
     _tell_admins(deps, standup, f"{what} of {day.day:%a %d %b}", reason)
 
@@ -462,6 +487,11 @@ def _tell_admins(deps: Deps, standup: Standup, what: str, reason: str) -> None:
     with session_scope(deps.engine) as session:
         own = team_settings(session, team_id=standup.team_id)
     deps.slack.tell_admins(deps.settings, text, channel=own.admin_channel_id if own else None)
+
+
+def _utc(moment: datetime) -> str:
+    """A moment as the admins read it: the slots are in the stand-up's zone, the message says UTC."""
+    return f"{moment.astimezone(UTC):%H:%M} UTC"
 
 
 def _why(exc: Exception) -> str:
@@ -521,7 +551,7 @@ def _refresh_parent(deps: Deps, standup: Standup, day: StandupDay) -> None:
         counts = _day_counts(deps, standup, day)
         if counts == shown:
             return
-        text, parts = _parent_message(standup, day.day, day.id, answered=counts[0], blockers=counts[1])
+        text, parts = _parent_message(standup, day.day, day.id, counts)
         try:
             deps.slack.update_message(standup.channel_id, day.parent_ts, text=text, blocks=parts)
         except SlackError as exc:
@@ -530,11 +560,29 @@ def _refresh_parent(deps: Deps, standup: Standup, day: StandupDay) -> None:
         shown = counts
 
 
-def _day_counts(deps: Deps, standup: Standup, day: StandupDay) -> tuple[int, int]:
-    """(people who answered the day, open blockers of the stand-up), as committed now."""
+@dataclass(frozen=True)
+class DayCount:
+    """What a day's post shows: members who answered that day, of them who reported a blocker that day, and the
+    members expected to answer (not away that day, unless they answered anyway)."""
+
+    answered: int
+    blockers: int
+    expected: int
+
+
+def _day_counts(deps: Deps, standup: Standup, day: StandupDay) -> DayCount:
+    """The day's count, as committed now."""
     with session_scope(deps.engine) as session:
-        return (len(store.answered_users(session, day_id=day.id)),
-                len(store.open_blockers(session, standup_id=standup.id)))
+        return _counts(session, standup, day.id, day.day)
+
+
+def _counts(session: Session, standup: Standup, day_id: int | None, day: date) -> DayCount:
+    """The count of one day only: yesterday's answers and blockers carried over are not in it, nor the away."""
+    members = set(standup.members)
+    answered = store.answered_users(session, day_id=day_id) & members if day_id is not None else set()
+    blocked = store.blocked_users(session, day_id=day_id) & members if day_id is not None else set()
+    gone = store.away_on(session, team_id=standup.team_id, day=day) - answered
+    return DayCount(len(answered), len(blocked), len(members - gone))
 
 
 def thread_reply(deps: Deps, event: dict) -> bool:
@@ -573,32 +621,20 @@ def blocker(deps: Deps, blocker_id: int) -> StandupBlocker:
 
 
 def participation_report(deps: Deps, team_id: str, channel_id: str, span: str, today: date) -> str:
-    """On time / late / missed per person, and the blockers, over the last week or month."""
+    """Participation per person and for the team (away days left out), answer delays, on-time streaks and the
+    blockers, over the last week or month (see bot/standups/insights.py)."""
     start = today - timedelta(days=7 if span == "week" else 30)
     with session_scope(deps.engine) as session:
         standups = store.standups_in_channel(session, team_id=team_id, channel_id=channel_id)
         if not standups:
-            raise UserInputError("There is no stand-up in that channel.")
-        lines = []
+            raise UserInputError("There is no stand-up in that channel: name one, `/standup report week #team`, "
+                                 "or see `/standup list`.")
+        absences = store.absences_between(session, team_id=team_id, start=start, end=today)
+        loaded = []
         for standup in standups:
             days = store.days_posted(session, standup_id=standup.id, start=start, end=today)
             answers = store.answers_of_days(session, day_ids=[d.id for d in days])
-            blockers = store.blockers_since(session, standup_id=standup.id, start=start)
-            lines.append(_participation(standup, days, answers, blockers, today))
-    return f"*Stand-up report — last {'7' if span == 'week' else '30'} days*\n" + "\n".join(lines)
-
-
-def _participation(standup: Standup, days, answers, blockers, today: date) -> str:
-    on_time = Counter(a.user_id for a in answers if not a.late)
-    late = Counter(a.user_id for a in answers if a.late)
-    rows = [f"Stand-up {standup.id} in <#{standup.channel_id}>: {len(days)} days posted"]
-    for user in standup.members:
-        missed = len(days) - on_time[user] - late[user]
-        rows.append(f"• <@{user}>: {on_time[user]} on time, {late[user]} late, {missed} missed")
-    open_ones = [b for b in blockers if b.resolved_on is None]
-    if blockers:
-        oldest = max(((b.resolved_on or today) - b.first_day).days + 1 for b in blockers)
-        rows.append(f"Blockers: {len(blockers)} ({len(open_ones)} still open), the longest {oldest} days")
-    else:
-        rows.append("Blockers: none")
-    return "\n".join(rows)
+            loaded.append((standup, days, answers, store.blockers_since(session, standup_id=standup.id, start=start)))
+    parts = [insights.standup_report(standup, days, answers, absences, blockers, start, today, names=deps.names)
+             for standup, days, answers, blockers in loaded]
+    return f"*Stand-up report — last {'7' if span == 'week' else '30'} days*\n" + "\n\n".join(parts)
