@@ -1,0 +1,242 @@
+"""Paging the on-call end to end: `/incident` through the sandbox, the page through the paging stand-in (PagerDuty's
+Events API v2 or Opsgenie's Alert API, checked as the real services check), on both databases."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+import pytest
+from sqlmodel import select
+
+from bot.doctor import FAIL, OFF, OK, check_paging
+from bot.settings import ConfigError, load_settings
+from storage.db import session_scope
+from storage.models import Incident, IncidentEvent, WorkItem
+from tests.conftest import RunningBot, make_settings
+from tests.paging_stub import PagingStub
+
+ROUTING_KEY = "R0UT1NGKEYF0RTHEAIPLATF0RMTEAM42"  # 32 characters, as PagerDuty's integration keys are
+GENIE_KEY = "7c1f2e9a-4b8d-4e21-9a3c-5d6e7f8a9b0c"
+WRONG_KEY = "W0RNGKEYW0RNGKEYW0RNGKEYW0RNGK99"
+PROVIDERS = ("pagerduty", "opsgenie")
+
+
+@pytest.fixture
+def stub() -> PagingStub:
+    running = PagingStub(routing_keys=(ROUTING_KEY,), genie_keys=(GENIE_KEY,))
+    yield running
+    running.stop()
+
+
+def paging_settings(provider: str, stub: PagingStub, *, key: str | None = None, **extra) -> dict:
+    values = {"pmbot_paging_provider": provider, "pmbot_work_poll_seconds": 0.2, "pmbot_admin_channel": "C0GENERAL",
+              "pmbot_incident_channel": "C0RANDOM", **extra}
+    if provider == "pagerduty":
+        values |= {"pmbot_pagerduty_routing_key": key or ROUTING_KEY, "pmbot_pagerduty_url": stub.url}
+    else:
+        values |= {"pmbot_opsgenie_api_key": key or GENIE_KEY, "pmbot_opsgenie_api_url": stub.url,
+                   "pmbot_opsgenie_responders": "team:AI platform; user:ana@example.com"}
+    return values
+
+
+def command(bot: RunningBot, text: str, **options) -> dict:
+    response = bot.driver.command("/incident", text, **options)
+    assert response.status == 200
+    bot.runtime.settle()
+    return bot.driver.answer(response)
+
+
+def incidents(bot: RunningBot) -> list[Incident]:
+    with session_scope(bot.runtime.deps.engine) as session:
+        return list(session.exec(select(Incident).order_by(Incident.id)))
+
+
+def page_events(bot: RunningBot, incident: Incident) -> list[str]:
+    with session_scope(bot.runtime.deps.engine) as session:
+        found = session.exec(select(IncidentEvent).where(IncidentEvent.incident_id == incident.id,
+                                                         IncidentEvent.kind == "page").order_by(IncidentEvent.id))
+        return [e.text for e in found]
+
+
+def eventually(bot: RunningBot, condition: Callable[[], bool], timeout: float = 20.0) -> None:
+    """Wait for the work queue to get there (a retry waits out its backoff: seconds)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "the work queue never got there"
+        time.sleep(0.1)
+        bot.runtime.settle()
+
+
+def work(bot: RunningBot, kind: str) -> list[WorkItem]:
+    with session_scope(bot.runtime.deps.engine) as session:
+        return list(session.exec(select(WorkItem).where(WorkItem.kind == kind)))
+
+
+def triggers(stub: PagingStub, provider: str) -> list:
+    return stub.accepted("trigger" if provider == "pagerduty" else "create")
+
+
+def resolves(stub: PagingStub, provider: str) -> list:
+    return stub.accepted("resolve" if provider == "pagerduty" else "close")
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_a_grade_1_incident_pages_the_on_call_and_resolving_it_resolves_the_page(
+        bot_factory, stub: PagingStub, provider: str) -> None:
+    bot = bot_factory(**paging_settings(provider, stub))
+    command(bot, "declare Chatbot shows &lt;b&gt;other users'&lt;/b&gt; orders to <@U0BOB|bob> grade 1")
+    eventually(bot, lambda: len(triggers(stub, provider)) == 1)
+    [incident] = incidents(bot)
+    key = f"pmbot-{incident.team_id}-INC-1"
+    [page] = triggers(stub, provider)
+    name = {"pagerduty": "PagerDuty", "opsgenie": "Opsgenie"}[provider]
+    eventually(bot, lambda: page_events(bot, incident) == [f"Paged the on-call via {name}"])
+    if provider == "pagerduty":
+        assert page.body["dedup_key"] == key and page.body["payload"]["severity"] == "critical"
+        assert page.body["payload"]["summary"] == "INC-1 (grade 1): Chatbot shows <b>other users'</b> orders to @bob"
+        assert stub.alerts[key].status == "triggered"
+    else:
+        assert page.headers["authorization"] == f"GenieKey {GENIE_KEY}"
+        assert page.body["alias"] == key and page.body["priority"] == "P1"
+        assert page.body["responders"] == [{"type": "team", "name": "AI platform"},
+                                           {"type": "user", "username": "ana@example.com"}]
+        assert stub.alerts[key].status == "open"
+
+    room = incidents(bot)[0].channel_id
+    command(bot, "resolve rolled back to v11", channel=room)
+    eventually(bot, lambda: len(resolves(stub, provider)) == 1)
+    assert stub.alerts[key].status == ("resolved" if provider == "pagerduty" else "closed")
+    eventually(bot, lambda: page_events(bot, incident)[-1:] == ["Page resolved"])
+    assert len(triggers(stub, provider)) == 1
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_grade_3_is_not_paged_until_its_grade_is_raised_to_1(bot_factory, stub: PagingStub, provider: str) -> None:
+    bot = bot_factory(**paging_settings(provider, stub))
+    command(bot, "declare Summaries a little slow grade 3")
+    [incident] = incidents(bot)
+    time.sleep(0.5)  # a poll or two: nothing is queued, so nothing may arrive
+    bot.runtime.settle()
+    assert stub.requests == [] and work(bot, "incident.page") == []
+
+    command(bot, "grade 1", channel=incident.channel_id)
+    eventually(bot, lambda: len(triggers(stub, provider)) == 1)
+    [page] = triggers(stub, provider)
+    said = {"pagerduty": "PagerDuty", "opsgenie": "Opsgenie"}[provider]
+    eventually(bot, lambda: any(f"Paged the on-call via {said}" in m["text"] for m in bot.sandbox.messages
+                                if m["channel"] == incident.channel_id))
+    if provider == "pagerduty":
+        assert page.body["payload"]["severity"] == "critical"
+    else:
+        assert page.body["priority"] == "P1"
+    command(bot, "grade 3", channel=incident.channel_id)
+    command(bot, "grade 1", channel=incident.channel_id)  # the same incident: still one page
+    time.sleep(0.5)
+    bot.runtime.settle()
+    assert len(triggers(stub, provider)) == 1
+
+
+def test_grade_2_pages_when_the_grades_say_so_and_drills_never_page(bot_factory, stub: PagingStub) -> None:
+    bot = bot_factory(**paging_settings("pagerduty", stub, pmbot_paging_grades="1,2"))
+    command(bot, "drill pii-leak")
+    [drill] = incidents(bot)
+    assert drill.drill and drill.grade == 1
+    command(bot, "resolve drill over", channel=drill.channel_id)
+    command(bot, "declare Retrieval returns stale policy pages grade 2")
+    eventually(bot, lambda: len(triggers(stub, "pagerduty")) == 1)
+    [page] = triggers(stub, "pagerduty")
+    assert page.body["dedup_key"].endswith("-INC-2") and page.body["payload"]["severity"] == "error"
+    assert page_events(bot, drill) == [] and [w.ref_id for w in work(bot, "incident.page")] == [incidents(bot)[1].id]
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_a_page_while_the_service_is_down_is_retried_and_delivered_once(
+        bot_factory, stub: PagingStub, provider: str) -> None:
+    bot = bot_factory(**paging_settings(provider, stub))
+    stub.stop()
+    ack = command(bot, "declare Agent loops on refunds grade 1")
+    assert "INC-1" in ack["text"]  # the declaration never waits for the page
+    [incident] = incidents(bot)
+    assert incident.channel_id  # nor does the war room
+    eventually(bot, lambda: any("cannot be reached" in (w.last_error or "") for w in work(bot, "incident.page")))
+    stub.outage = [503, 429]
+    stub.retry_after = "1"
+    stub.start()
+    eventually(bot, lambda: len(triggers(stub, provider)) == 1, timeout=40)
+    assert [r.status for r in stub.requests] == [503, 429, 202]
+    eventually(bot, lambda: page_events(bot, incident) != [])
+    time.sleep(0.5)
+    bot.runtime.settle()
+    assert len(triggers(stub, provider)) == 1 and len(page_events(bot, incident)) == 1
+    [item] = work(bot, "incident.page")
+    assert item.done_at is not None and item.attempts == 4
+
+
+def test_resolving_before_the_page_went_out_sends_neither(bot_factory, stub: PagingStub) -> None:
+    bot = bot_factory(**paging_settings("pagerduty", stub))
+    stub.stop()
+    command(bot, "declare Ranking model serves yesterday's weights grade 1")
+    [incident] = incidents(bot)
+    eventually(bot, lambda: any(w.last_error for w in work(bot, "incident.page")))
+    command(bot, "resolve false alarm", channel=incident.channel_id)
+    stub.start()
+    eventually(bot, lambda: all(w.done_at for w in work(bot, "incident.page") + work(bot, "incident.unpage"))
+               and len(work(bot, "incident.unpage")) == 1)
+    assert stub.accepted() == [] and page_events(bot, incident) == []
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_a_refused_key_is_told_to_the_admins_once_and_in_doctor(
+        bot_factory, stub: PagingStub, provider: str, db_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    bad = WRONG_KEY if provider == "pagerduty" else "00000000-1111-2222-3333-444444444444"
+    settings = paging_settings(provider, stub, key=bad)
+    bot = bot_factory(**settings)
+    command(bot, "declare Voice bot reads out card numbers grade 1")
+    command(bot, "declare Voice bot hangs up on everyone grade 1")
+    eventually(bot, lambda: len(work(bot, "paging.refused")) == 1 and all(
+        w.done_at for w in work(bot, "incident.page") + work(bot, "paging.refused")))
+    time.sleep(0.3)
+    bot.runtime.settle()
+    told = [m["text"] for m in bot.sandbox.messages if m["channel"] == "C0GENERAL"]
+    assert len(told) == 1, told
+    name, setting = (("PagerDuty", "PMBOT_PAGERDUTY_ROUTING_KEY") if provider == "pagerduty"
+                     else ("Opsgenie", "PMBOT_OPSGENIE_API_KEY"))
+    assert name in told[0] and setting in told[0] and ("INC-1" in told[0] or "INC-2" in told[0])
+    for incident in incidents(bot):
+        [entry] = page_events(bot, incident)
+        assert entry.startswith(f"Paging via {name} failed")
+    assert len(stub.requests) == 2 and stub.accepted() == []
+    everything = caplog.text + " ".join(m["text"] for m in bot.sandbox.messages) + " ".join(
+        w.last_error or "" for w in work(bot, "incident.page"))
+    assert bad not in everything
+
+    doctor = check_paging(make_settings(database_url=db_url, **settings))
+    assert doctor.status == FAIL and setting in doctor.detail and bad not in doctor.detail
+    fixed = paging_settings(provider, stub)
+    assert check_paging(make_settings(database_url=db_url, **fixed)).status == OK
+
+
+def test_doctor_says_paging_is_off_when_no_provider_is_set(db_url: str) -> None:
+    check = check_paging(make_settings(database_url=db_url))
+    assert check.status == OFF and "PMBOT_PAGING_PROVIDER" in check.detail
+
+
+@pytest.mark.parametrize(("values", "said"), [
+    ({"PMBOT_PAGING_PROVIDER": "pagerduty"}, "PMBOT_PAGERDUTY_ROUTING_KEY is not set"),
+    ({"PMBOT_PAGING_PROVIDER": "opsgenie"}, "PMBOT_OPSGENIE_API_KEY is not set"),
+    ({"PMBOT_PAGING_PROVIDER": "victorops", "PMBOT_PAGERDUTY_ROUTING_KEY": "x"}, "pagerduty or opsgenie"),
+    ({"PMBOT_PAGING_GRADES": "1,4"}, "PMBOT_PAGING_GRADES"),
+    ({"PMBOT_PAGING_GRADES": ""}, "PMBOT_PAGING_GRADES"),
+    ({"PMBOT_OPSGENIE_RESPONDERS": "squad:SRE"}, "team:SRE"),
+    ({"PMBOT_OPSGENIE_API_URL": "api.eu.opsgenie.com"}, "PMBOT_OPSGENIE_API_URL must be an http(s) URL"),
+])
+def test_paging_settings_that_cannot_work_are_refused_with_a_line_to_act_on(
+        monkeypatch: pytest.MonkeyPatch, values: dict[str, str], said: str) -> None:
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError) as raised:
+        load_settings(_env_file=None)
+    assert said in str(raised.value)
