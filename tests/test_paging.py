@@ -105,10 +105,15 @@ def test_a_grade_1_incident_pages_the_on_call_and_resolving_it_resolves_the_page
         assert stub.alerts[key].status == "open"
 
     room = incidents(bot)[0].channel_id
+    bot.driver.press("Done", channel=room)  # the rollback step: mitigated, so the page is acknowledged
+    bot.runtime.settle()
+    eventually(bot, lambda: len(stub.accepted("acknowledge")) == 1)
+    assert stub.alerts[key].status == "acknowledged"
     command(bot, "resolve rolled back to v11", channel=room)
     eventually(bot, lambda: len(resolves(stub, provider)) == 1)
     assert stub.alerts[key].status == ("resolved" if provider == "pagerduty" else "closed")
-    eventually(bot, lambda: page_events(bot, incident)[-1:] == ["Page resolved"])
+    eventually(bot, lambda: page_events(bot, incident) == [f"Paged the on-call via {name}",
+                                                           "Page acknowledged (mitigated)", "Page resolved"])
     assert len(triggers(stub, provider)) == 1
 
 
@@ -240,3 +245,47 @@ def test_paging_settings_that_cannot_work_are_refused_with_a_line_to_act_on(
     with pytest.raises(ConfigError) as raised:
         load_settings(_env_file=None)
     assert said in str(raised.value)
+
+
+def test_the_stand_in_refuses_what_the_real_services_refuse(stub: PagingStub) -> None:
+    """The stand-in is only worth its checks: each published rule, broken once, is refused as the service does."""
+    import requests
+
+    def enqueue(**body) -> requests.Response:
+        return requests.post(stub.url + "/v2/enqueue", json=body, timeout=5)
+
+    good = {"summary": "INC-9 (grade 1): model leaks emails", "source": "pmbot:T0", "severity": "critical"}
+    assert enqueue(routing_key=ROUTING_KEY, event_action="trigger", dedup_key="k", payload=good).status_code == 202
+    assert enqueue(event_action="trigger", payload=good).status_code == 400
+    assert enqueue(routing_key=ROUTING_KEY, event_action="escalate", dedup_key="k").status_code == 400
+    assert enqueue(routing_key=ROUTING_KEY, event_action="resolve").status_code == 400  # no dedup_key
+    long = enqueue(routing_key=ROUTING_KEY, event_action="trigger", payload=good | {"summary": "x" * 1025})
+    assert long.status_code == 400 and "1024" in " ".join(long.json()["errors"])
+    assert enqueue(routing_key=ROUTING_KEY, event_action="trigger", payload=good | {"severity": "high"}
+                   ).status_code == 400
+    assert enqueue(routing_key=WRONG_KEY, event_action="trigger", payload=good).json()["errors"] == [
+        "Invalid routing key"]
+
+    def alert(body: dict, key: str | None = GENIE_KEY, path: str = "/v2/alerts") -> requests.Response:
+        headers = {"Authorization": f"GenieKey {key}"} if key else {}
+        return requests.post(stub.url + path, json=body, headers=headers, timeout=5)
+
+    assert alert({"message": "INC-9 leaks", "alias": "a1"}).status_code == 202
+    assert alert({"message": "INC-9 leaks"}, key=None).status_code == 401
+    assert alert({"message": "INC-9 leaks"}, key=GENIE_KEY[::-1]).status_code == 401
+    assert alert({"message": "m" * 131}).status_code == 422
+    assert alert({"message": "x", "priority": "P0"}).status_code == 422
+    assert alert({"message": "x", "responders": [{"type": "squad", "name": "SRE"}]}).status_code == 422
+    assert alert({}, path="/v2/alerts/a1/close?identifierType=name").status_code == 422
+    assert alert({}, path="/v2/alerts/a1/close?identifierType=alias").status_code == 202
+    assert stub.alerts["a1"].status == "closed"
+
+
+def test_a_long_title_is_cut_to_what_opsgenie_takes(bot_factory, stub: PagingStub) -> None:
+    bot = bot_factory(**paging_settings("opsgenie", stub))
+    title = "The support assistant quotes refund terms from the 2019 policy " * 3
+    command(bot, f"declare {title.strip()} grade 1")
+    eventually(bot, lambda: len(triggers(stub, "opsgenie")) == 1)
+    [page] = triggers(stub, "opsgenie")
+    assert len(page.body["message"]) == 130 and page.body["message"].endswith("…")
+    assert title.strip()[:150] in page.body["description"]

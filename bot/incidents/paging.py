@@ -29,10 +29,11 @@ from storage.work import add_work, work_item
 
 logger = logging.getLogger(__name__)
 
-# Work kinds: the page, its resolution, and the admins' notice of a refused key (ref_id: `refusal_ref`).
-PAGE, UNPAGE, REFUSED = "incident.page", "incident.unpage", "paging.refused"
+# Work kinds: the page, its acknowledgement (mitigated) and resolution, and the admins' notice of a refused key
+# (ref_id: `refusal_ref`).
+PAGE, ACK, UNPAGE, REFUSED = "incident.page", "incident.page_ack", "incident.unpage", "paging.refused"
 # Timeline entries are keyed on these (the events' source_ts), so each is written once.
-PAGED, RESOLVED, FAILED = "page:trigger", "page:resolve", "page:refused"
+PAGED, ACKED, RESOLVED, FAILED = "page:trigger", "page:ack", "page:resolve", "page:refused"
 MAX_WAIT_SECONDS = 3600.0
 
 
@@ -66,12 +67,21 @@ def kick(deps: Deps, item_id: int | None) -> None:
 
 def resolve_page(deps: Deps, incident: Incident) -> None:
     """The incident is resolved: resolve its page, if it was ever to be paged (the item waits for the page)."""
+    _follow_up(deps, incident, UNPAGE)
+
+
+def acknowledge_page(deps: Deps, incident: Incident) -> None:
+    """The incident is mitigated: acknowledge its page, so the service stops escalating (PagerDuty; Opsgenie)."""
+    _follow_up(deps, incident, ACK)
+
+
+def _follow_up(deps: Deps, incident: Incident, kind: str) -> None:
     if deps.pager is None or incident.drill:
         return
     with session_scope(deps.engine) as session:
         if work_item(session, kind=PAGE, ref_id=incident.id) is None:
             return
-        item_id = add_work(session, team_id=incident.team_id, kind=UNPAGE, ref_id=incident.id, now=deps.clock())
+        item_id = add_work(session, team_id=incident.team_id, kind=kind, ref_id=incident.id, now=deps.clock())
     run_after_ack(deps, item_id)
 
 
@@ -109,11 +119,20 @@ def send_page(deps: Deps, item: WorkItem) -> None:
 
 def send_resolve(deps: Deps, item: WorkItem) -> None:
     """Resolve the page once it went out; when it never will (refused, or the incident resolved first), nothing."""
+    _send_follow_up(deps, item, RESOLVED)
+
+
+def send_acknowledge(deps: Deps, item: WorkItem) -> None:
+    """Acknowledge the page once it went out, unless it is resolved by now."""
+    _send_follow_up(deps, item, ACKED)
+
+
+def _send_follow_up(deps: Deps, item: WorkItem, mark: str) -> None:
     pager, incident = deps.pager, _incident(deps, item)
     if pager is None or incident is None:
         return
     marks = _marks(deps, incident)
-    if RESOLVED in marks:
+    if mark in marks or RESOLVED in marks:
         return
     if PAGED not in marks:
         with session_scope(deps.engine) as session:
@@ -122,13 +141,13 @@ def send_resolve(deps: Deps, item: WorkItem) -> None:
             raise Retry("the page itself is not delivered yet")
         return
     try:
-        pager.resolve(dedup_key(incident))
+        (pager.resolve if mark == RESOLVED else pager.acknowledge)(dedup_key(incident))
     except PagingUnavailable as exc:
         raise Retry(str(exc), after=_wait(exc.retry_after)) from None
     except PagingRefused as exc:
         _refused(deps, pager, incident, exc)
         return
-    _mark(deps, incident, RESOLVED, "Page resolved")
+    _mark(deps, incident, mark, "Page resolved" if mark == RESOLVED else "Page acknowledged (mitigated)")
 
 
 def tell_refused(deps: Deps, item: WorkItem) -> None:
@@ -141,7 +160,7 @@ def tell_refused(deps: Deps, item: WorkItem) -> None:
     deps.slack.tell_admins(deps.settings, text, channel=own.admin_channel_id if own else None)
 
 
-WORK = (Kind(PAGE, send_page), Kind(UNPAGE, send_resolve), Kind(REFUSED, tell_refused))
+WORK = (Kind(PAGE, send_page), Kind(ACK, send_acknowledge), Kind(UNPAGE, send_resolve), Kind(REFUSED, tell_refused))
 
 
 # --- helpers -----------------------------------------------------------------------------------------

@@ -351,6 +351,8 @@ def complete_task(deps: Deps, *, team_id: str, incident_id: int, task_id: int, u
                       user_id=user_id)
             outbox.record(session, deps, incident, "comment", text="Status: investigating → mitigated.")
     refresh(deps, incident)
+    if mitigated:
+        paging.acknowledge_page(deps, incident)
     return True
 
 
