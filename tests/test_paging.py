@@ -10,11 +10,12 @@ from collections.abc import Callable
 import pytest
 from sqlmodel import select
 
-from bot.doctor import FAIL, OFF, OK, check_paging
+from bot.doctor import OFF, OK, check_paging
 from bot.settings import ConfigError, load_settings
 from storage.db import session_scope
 from storage.models import Incident, IncidentEvent, WorkItem
 from tests.conftest import RunningBot, make_settings
+from tests.helpers import bot_env, pmbot
 from tests.paging_stub import PagingStub
 
 ROUTING_KEY = "R0UT1NGKEYF0RTHEAIPLATF0RMTEAM42"  # 32 characters, as PagerDuty's integration keys are
@@ -194,7 +195,8 @@ def test_resolving_before_the_page_went_out_sends_neither(bot_factory, stub: Pag
 
 @pytest.mark.parametrize("provider", PROVIDERS)
 def test_a_refused_key_is_told_to_the_admins_once_and_in_doctor(
-        bot_factory, stub: PagingStub, provider: str, db_url: str, caplog: pytest.LogCaptureFixture) -> None:
+        bot_factory, stub: PagingStub, provider: str, db_url: str, tmp_path, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG)
     bad = WRONG_KEY if provider == "pagerduty" else "00000000-1111-2222-3333-444444444444"
     settings = paging_settings(provider, stub, key=bad)
@@ -218,8 +220,11 @@ def test_a_refused_key_is_told_to_the_admins_once_and_in_doctor(
         w.last_error or "" for w in work(bot, "incident.page"))
     assert bad not in everything
 
-    doctor = check_paging(make_settings(database_url=db_url, **settings))
-    assert doctor.status == FAIL and setting in doctor.detail and bad not in doctor.detail
+    env = bot_env(DATABASE_URL=db_url, SLACK_API_URL=bot.sandbox.api_url,
+                  **{name.upper(): str(value) for name, value in settings.items()})
+    doctor = pmbot("doctor", env=env, cwd=tmp_path)
+    assert doctor.returncode == 1
+    assert f"✗ paging: {name} refused the key in {setting}" in doctor.stdout and bad not in doctor.stdout
     fixed = paging_settings(provider, stub)
     assert check_paging(make_settings(database_url=db_url, **fixed)).status == OK
 
