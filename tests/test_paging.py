@@ -294,3 +294,28 @@ def test_a_long_title_is_cut_to_what_opsgenie_takes(bot_factory, stub: PagingStu
     [page] = triggers(stub, "opsgenie")
     assert len(page.body["message"]) == 130 and page.body["message"].endswith("…")
     assert title.strip()[:150] in page.body["description"]
+
+
+@pytest.mark.parametrize("line", [
+    f"POST /v2/alerts headers={{'Authorization': 'GenieKey {GENIE_KEY}'}}",
+    f'body={{"routing_key": "{ROUTING_KEY}", "event_action": "trigger"}}',
+    f"routing_key={ROUTING_KEY}&event_action=resolve",
+])
+def test_paging_keys_are_redacted_from_any_log_line(line: str) -> None:
+    """Belt and braces: pmbot never logs a key, and a line that holds one anyway (a library's debug output) is
+    masked, the Opsgenie key too although it is a uuid (which log lines otherwise keep)."""
+    import io
+
+    from bot.logs import configure_logging
+
+    stream = io.StringIO()
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    try:
+        configure_logging("DEBUG", stream)
+        logging.getLogger("urllib3.connectionpool").debug(line)
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+    written = stream.getvalue()
+    assert "[redacted]" in written and GENIE_KEY not in written and ROUTING_KEY not in written
