@@ -167,6 +167,8 @@ def test_a_page_while_the_service_is_down_is_retried_and_delivered_once(
     [incident] = incidents(bot)
     assert incident.channel_id  # nor does the war room
     eventually(bot, lambda: any("cannot be reached" in (w.last_error or "") for w in work(bot, "incident.page")))
+    delayed = [m["text"] for m in bot.sandbox.ephemeral if m["user"] == "U0ALICE" and "not paged yet" in m["text"]]
+    assert len(delayed) == 1 and "INC-1" in delayed[0] and "cannot be reached" in delayed[0]
     stub.outage = [503, 429]
     stub.retry_after = "1"
     stub.start()

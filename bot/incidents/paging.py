@@ -16,11 +16,11 @@ from __future__ import annotations
 import logging
 
 from bot.deps import Deps
-from bot.domain.text import readable
+from bot.domain.text import escape_mrkdwn, readable
 from bot.errors import SlackError
 from bot.gateways.paging import Page, Pager, PagingRefused, PagingUnavailable
 from bot.settings import paging_grades
-from bot.work import Kind, Retry, run_after_ack
+from bot.work import Kind, Retry, run_after_ack, tell_later
 from storage.db import session_scope
 from storage.incidents import add_event, incident_by_id, timeline
 from storage.models import Incident, WorkItem
@@ -43,19 +43,20 @@ def pages(deps: Deps, incident: Incident) -> bool:
             and incident.grade in paging_grades(deps.settings.pmbot_paging_grades))
 
 
-def queue_page(session, deps: Deps, incident: Incident, now) -> int | None:
-    """In the caller's transaction: the page of an incident that pages (one per incident); the item's id."""
+def queue_page(session, deps: Deps, incident: Incident, now, *, reply_to: dict[str, str] | None = None) -> int | None:
+    """In the caller's transaction: the page of an incident that pages (one per incident); the item's id.
+    `reply_to` is whom to tell, once, when the page cannot go out at once."""
     if not pages(deps, incident):
         return None
-    return add_work(session, team_id=incident.team_id, kind=PAGE, ref_id=incident.id, now=now)
+    return add_work(session, team_id=incident.team_id, kind=PAGE, ref_id=incident.id, now=now, payload=reply_to)
 
 
-def page_now(deps: Deps, incident: Incident) -> None:
+def page_now(deps: Deps, incident: Incident, *, user_id: str | None = None) -> None:
     """Page for an incident that became serious (its grade raised), unless it is resolved or was paged already."""
     if not pages(deps, incident) or incident.status == "resolved":
         return
     with session_scope(deps.engine) as session:
-        item_id = queue_page(session, deps, incident, deps.clock())
+        item_id = queue_page(session, deps, incident, deps.clock(), reply_to={"user": user_id} if user_id else None)
     if item_id is not None:
         run_after_ack(deps, item_id)
 
@@ -150,6 +151,16 @@ def _send_follow_up(deps: Deps, item: WorkItem, mark: str) -> None:
     _mark(deps, incident, mark, "Page resolved" if mark == RESOLVED else "Page acknowledged (mitigated)")
 
 
+def page_delayed(deps: Deps, item: WorkItem, why: str) -> None:
+    """The page did not go out at first try: the person who declared (or raised) the incident hears it, once."""
+    incident = _incident(deps, item)
+    if incident is None or deps.pager is None:
+        return
+    tell_later(deps, item.payload or {}, channel=incident.channel_id or incident.origin_channel,
+               text=f"📟 The on-call is not paged yet for {incident.readable_id}: {escape_mrkdwn(why)} I keep "
+                    "trying; if it cannot wait, call them directly.")
+
+
 def tell_refused(deps: Deps, item: WorkItem) -> None:
     """The admins' notice of a refused key (queued once per key)."""
     text = str((item.payload or {}).get("text") or "")
@@ -160,7 +171,8 @@ def tell_refused(deps: Deps, item: WorkItem) -> None:
     deps.slack.tell_admins(deps.settings, text, channel=own.admin_channel_id if own else None)
 
 
-WORK = (Kind(PAGE, send_page), Kind(ACK, send_acknowledge), Kind(UNPAGE, send_resolve), Kind(REFUSED, tell_refused))
+WORK = (Kind(PAGE, send_page, delayed=page_delayed), Kind(ACK, send_acknowledge), Kind(UNPAGE, send_resolve),
+        Kind(REFUSED, tell_refused))
 
 
 # --- helpers -----------------------------------------------------------------------------------------

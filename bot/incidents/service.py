@@ -75,7 +75,7 @@ def declare(deps: Deps, *, team_id: str, channel_id: str, user_id: str, delivery
             what = f"{'Drill' if drill else 'Incident'} declared (grade {grade}): {incident.title}"
             add_event(session, incident=incident, at=now, kind="declared", text=what, user_id=user_id)
             outbox.record(session, deps, incident, "create")
-            page_id = paging.queue_page(session, deps, incident, now)  # the on-call's page, sent after the ack
+            page_id = paging.queue_page(session, deps, incident, now, reply_to=reply_to)  # sent after the ack
         work_id = add_work(session, team_id=team_id, kind=WORK, ref_id=incident.id, now=now, payload=reply_to or {})
     paging.kick(deps, page_id)
     return Declared(incident, created, work_id)
@@ -414,7 +414,7 @@ def change_grade(deps: Deps, incident: Incident, *, user_id: str, grade: int) ->
     _log(deps, incident, "grade", f"grade {before} → {grade}", user_id)
     _say(deps, incident, f"Grade changed {before} → {grade} by <@{user_id}>.")
     refresh(deps, incident)
-    paging.page_now(deps, incident)  # a grade that pages, reached now
+    paging.page_now(deps, incident, user_id=user_id)  # a grade that pages, reached now
     return incident
 
 
