@@ -14,6 +14,7 @@ changes.
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 from bot.deps import Deps
 from bot.domain.text import escape_mrkdwn, readable
@@ -43,7 +44,8 @@ def pages(deps: Deps, incident: Incident) -> bool:
             and incident.grade in paging_grades(deps.settings.pmbot_paging_grades))
 
 
-def queue_page(session, deps: Deps, incident: Incident, now, *, reply_to: dict[str, str] | None = None) -> int | None:
+def queue_page(session, deps: Deps, incident: Incident, now: datetime, *,
+               reply_to: dict[str, str] | None = None) -> int | None:
     """In the caller's transaction: the page of an incident that pages (one per incident); the item's id.
     `reply_to` is whom to tell, once, when the page cannot go out at once."""
     if not pages(deps, incident):
@@ -62,6 +64,7 @@ def page_now(deps: Deps, incident: Incident, *, user_id: str | None = None) -> N
 
 
 def kick(deps: Deps, item_id: int | None) -> None:
+    """Send a page queued by `queue_page` now if this process has room (else a poller takes it within seconds)."""
     if item_id is not None:
         run_after_ack(deps, item_id)
 
