@@ -21,9 +21,11 @@ from bot.errors import IntegrationUnavailable, SlackError
 from bot.gateways.jira_gateway import JiraGateway
 from bot.gateways.llm import build_llm_client
 from bot.gateways.names import Names
+from bot.gateways.paging import build_pager
 from bot.gateways.slack_port import SlackPort, build_web_client
 from bot.grader import llm_grader, narrator, risk_reader
 from bot.http import HttpServer, JiraWebhook, WsgiApp
+from bot.incidents import paging
 from bot.incidents.jira_mirror import IncidentMirror
 from bot.logs import configure_logging, quiet_bolt_token_warning
 from bot.metrics import Metrics
@@ -72,7 +74,7 @@ def build_deps(settings: Settings) -> Deps:
                 llm=llm_grader(settings, llm), risk_llm=risk_reader(settings, llm), narrator=narrator(settings, llm),
                 # Built lazily by the Jira jobs on first use: its constructor calls Jira, never at start-up.
                 jira=JiraGateway(settings) if settings.jira_configured else None,
-                names=Names(slack), mirror=mirror_plugins())
+                names=Names(slack), mirror=mirror_plugins(), pager=build_pager(settings))
 
 
 def mirror_plugins() -> MirrorPlugins:
@@ -106,7 +108,8 @@ def build(settings: Settings) -> Runtime:
     installs.register(bolt, deps)
     _register_fallbacks(bolt, deps)
     acks = AckQueue()  # the HTTP edge takes turns from it; the work queue yields to the requests it holds
-    deps.work = WorkQueue(deps, [bug_command.WORK, incident_command.WORK], threads=settings.pmbot_worker_threads,
+    kinds = [bug_command.WORK, incident_command.WORK, *paging.WORK]
+    deps.work = WorkQueue(deps, kinds, threads=settings.pmbot_worker_threads,
                           poll_seconds=settings.pmbot_work_poll_seconds, acks=acks)
     webhook = None
     if deps.jira is not None and settings.jira_webhook_secret is not None:

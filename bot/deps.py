@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from slack_sdk import WebClient
 
     from bot.gateways.jira_gateway import JiraGateway
+    from bot.gateways.paging import Pager
     from bot.grader import LlmGrader, Narrator, RiskReader
     from bot.jobs.base import JobModule
     from bot.work import WorkQueue
@@ -57,6 +58,8 @@ class Deps:
     mirror: MirrorPlugins = field(default_factory=MirrorPlugins)
     # What pmbot asks of Slack, by name (bot.gateways.slack_port): built over `client` unless given (a test's fake).
     slack: SlackPort = field(default=None)  # type: ignore[assignment]
+    # Pages the on-call for serious incidents (PagerDuty or Opsgenie); None when paging is not configured.
+    pager: Pager | None = None
 
     def __post_init__(self) -> None:
         self.started_at = self.clock()

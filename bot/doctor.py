@@ -7,12 +7,15 @@ from dataclasses import dataclass
 
 from bot.gateways.jira_gateway import JiraGateway, JiraRejected, JiraUnavailable, build_jira_client
 from bot.gateways.llm import build_llm_client
+from bot.gateways.paging import build_pager
 from bot.gateways.slack import probe_identity
 from bot.gateways.slack_port import build_web_client
+from bot.incidents.paging import REFUSED, refusal_ref
 from bot.mirror import mapping
 from bot.settings import JIRA_KINDS, JIRA_PRIORITY_KEYS, Settings
-from storage.db import make_engine, ping
+from storage.db import make_engine, ping, session_scope
 from storage.migrate import current_revision, head_revision
+from storage.work import work_item
 
 OK, FAIL, OFF = "ok", "FAIL", "off"
 
@@ -31,7 +34,7 @@ class Check:
 def run_checks(settings: Settings) -> list[Check]:
     """Every check, in the order an admin would fix things."""
     checks: list[Callable[[Settings], Check]] = [check_config, check_database, check_slack, check_jira,
-                                                 check_jira_mapping, check_llm]
+                                                 check_jira_mapping, check_llm, check_paging]
     return [check(settings) for check in checks]
 
 
@@ -137,3 +140,26 @@ def check_llm(settings: Settings) -> Check:
     except Exception as exc:  # noqa: BLE001
         return Check("llm", FAIL, f"{settings.openai_base_url or 'OpenAI'}: {type(exc).__name__}")
     return Check("llm", OK, f"reachable, model {settings.pmbot_llm_model}")
+
+
+def check_paging(settings: Settings) -> Check:
+    """What pages the on-call, and whether the service has refused the key in use. No test page is sent: the
+    services have no dry run, and a trigger would wake someone up."""
+    pager = build_pager(settings)
+    if pager is None:
+        return Check("paging", OFF, "not configured (PMBOT_PAGING_PROVIDER): nobody is paged for incidents")
+    engine = make_engine(settings.database_url)
+    try:
+        with session_scope(engine) as session:
+            refused = work_item(session, kind=REFUSED, ref_id=refusal_ref(pager))
+    except Exception as exc:  # noqa: BLE001 — doctor reports every failure as a line
+        return Check("paging", FAIL, f"cannot read past pages: database unreachable ({type(exc).__name__})")
+    finally:
+        engine.dispose()
+    if refused is not None:
+        return Check("paging", FAIL, f"{pager.name} refused the key in {pager.key_setting} on "
+                                     f"{refused.created_at:%Y-%m-%d %H:%M} UTC (the admin channel was told why): set "
+                                     "the right key; pages go out again once it changes")
+    grades = " and ".join(sorted(settings.pmbot_paging_grades.replace(",", " ").split()))
+    return Check("paging", OK, f"{pager.name} at {pager.base_url} pages the on-call for grade {grades} incidents "
+                               "(no test page is sent)")

@@ -28,6 +28,9 @@ from bot.domain import pii
 _SECRET_PATTERN = re.compile(
     r"\b(?P<token>xox[abposr]-[A-Za-z0-9-]+|xapp-[A-Za-z0-9-]+|sk-[A-Za-z0-9_-]{12,})"
     r"|(?i:\b(?:password|passwd|pwd|secret|token|api_key)\s*[=:]\s*)(?P<value>[^\s,;&]+)"
+    # Paging keys: `GenieKey <key>` (Opsgenie's header; the key is a uuid, which _KEEP would otherwise keep) and
+    # `routing_key=…` / `"routing_key": "…"` (PagerDuty's, in a request body).
+    r"|(?i:\b(?:geniekey\s+|routing_key[\"']?\s*[=:]\s*[\"']?))(?P<paging>[A-Za-z0-9-]{8,})"
 )
 _REDACTED = "[redacted]"
 
@@ -116,8 +119,9 @@ def _readings(text: str) -> Iterator[tuple[str, Origin | None]]:
 
 def _secret_spans(text: str) -> Iterator[pii.Span]:
     for match in _SECRET_PATTERN.finditer(text):
-        group = "token" if match["token"] else "value"
-        yield pii.Span(match.start(group), match.end(group), "secret", _REDACTED)
+        group = "token" if match["token"] else "value" if match["value"] else "paging"
+        yield pii.Span(match.start(group), match.end(group), "paging key" if group == "paging" else "secret",
+                       _REDACTED)
 
 
 def redact(text: str) -> str:
@@ -130,7 +134,7 @@ def redact(text: str) -> str:
         for span in [*_secret_spans(reading), *pii.find(reading)]:
             start, end = (span.start, span.end) if origin is None else (origin[span.start][0],
                                                                          origin[span.end - 1][1])
-            if any(k_start < end and start < k_end for k_start, k_end in keep):
+            if span.kind != "paging key" and any(k_start < end and start < k_end for k_start, k_end in keep):
                 continue
             if not any(t.overlaps(start, end) for t in taken):
                 taken.append(pii.Span(start, end, span.kind, span.shown))

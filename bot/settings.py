@@ -94,6 +94,20 @@ class Settings(BaseSettings):
     mlflow_tracking_username: str | None = None
     mlflow_tracking_password: SecretStr | None = None
 
+    # Paging (incidents of PMBOT_PAGING_GRADES page the on-call): PagerDuty's Events API v2 with a service's
+    # integration (routing) key, or Opsgenie's Alert API with an API integration's key (EU accounts use
+    # https://api.eu.opsgenie.com). The URLs change only for a stand-in. Opsgenie responders, optional (the
+    # integration's own routing applies without them): "team:SRE; escalation:AI on-call; schedule:Primary;
+    # user:ana@example.com".
+    pmbot_pagerduty_routing_key: SecretStr | None = None
+    pmbot_pagerduty_url: str = "https://events.pagerduty.com"
+    pmbot_opsgenie_api_key: SecretStr | None = None
+    pmbot_opsgenie_api_url: str = "https://api.opsgenie.com"
+    pmbot_opsgenie_responders: str = ""
+    pmbot_paging_grades: str = "1"
+    # pagerduty | opsgenie; unset, nobody is paged. Declared after the keys: its check reads them.
+    pmbot_paging_provider: str | None = None
+
     # Behaviour
     pmbot_escalation_channel: str | None = None
     pmbot_timezone: str = "UTC"
@@ -207,6 +221,36 @@ class Settings(BaseSettings):
             raise ValueError("PMBOT_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR")
         return value
 
+    @field_validator("pmbot_pagerduty_url", "pmbot_opsgenie_api_url")
+    @classmethod
+    def _paging_url(cls, value: str, info) -> str:
+        return _http_url(value.strip(), info.field_name.upper()).rstrip("/")
+
+    @field_validator("pmbot_paging_grades")
+    @classmethod
+    def _paging_grades(cls, value: str) -> str:
+        paging_grades(value)  # raises with a message naming the bad part
+        return value
+
+    @field_validator("pmbot_opsgenie_responders")
+    @classmethod
+    def _opsgenie_responders(cls, value: str) -> str:
+        opsgenie_responders(value)
+        return value
+
+    @field_validator("pmbot_paging_provider")
+    @classmethod
+    def _paging_provider(cls, value: str | None, info) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = value.strip().lower()
+        key = {"pagerduty": "pmbot_pagerduty_routing_key", "opsgenie": "pmbot_opsgenie_api_key"}.get(value)
+        if key is None:
+            raise ValueError(f"PMBOT_PAGING_PROVIDER must be pagerduty or opsgenie (or unset), got {value[:30]!r}")
+        if info.data.get(key) is None:
+            raise ValueError(f"PMBOT_PAGING_PROVIDER is {value}, but {key.upper()} is not set")
+        return value
+
     # What is configured, in words people read in logs, /pmbot status and doctor.
     @property
     def socket_mode(self) -> bool:
@@ -219,6 +263,10 @@ class Settings(BaseSettings):
     @property
     def jira_configured(self) -> bool:
         return bool(self.jira_url and self.jira_api_token and self.jira_project)
+
+    @property
+    def paging_configured(self) -> bool:
+        return self.pmbot_paging_provider is not None
 
     def missing_integrations(self) -> list[str]:
         """One sentence per optional integration that is off, for the start-up log."""
@@ -302,3 +350,28 @@ def llm_prices(value: str) -> dict[str, tuple[Decimal, Decimal]]:
             raise ValueError(f"PMBOT_LLM_PRICES: {part!r} should look like gpt-4o-mini=0.00015/0.0006 "
                              "(price per 1K input/output tokens)") from None
     return prices
+
+
+PAGING_GRADES = ("1", "2", "3")
+RESPONDER_TYPES = ("team", "escalation", "schedule", "user")
+
+
+def paging_grades(value: str) -> frozenset[int]:
+    """`1` or `1,2` → the incident grades that page the on-call."""
+    parts = value.replace(",", " ").split()
+    if not parts or any(p not in PAGING_GRADES for p in parts):
+        raise ValueError(f"PMBOT_PAGING_GRADES: {value!r} should list incident grades, e.g. 1 or 1,2")
+    return frozenset(int(p) for p in parts)
+
+
+def opsgenie_responders(value: str) -> list[dict[str, str]]:
+    """`team:SRE; user:ana@example.com` → Opsgenie's responders (teams, escalations, schedules by name; users by
+    user name)."""
+    found: list[dict[str, str]] = []
+    for part in filter(None, (p.strip() for p in value.split(";"))):
+        kind, sep, name = (x.strip() for x in part.partition(":"))
+        if not sep or kind.lower() not in RESPONDER_TYPES or not name:
+            raise ValueError(f"PMBOT_OPSGENIE_RESPONDERS: {part!r} should look like team:SRE (one of "
+                             f"{', '.join(RESPONDER_TYPES)}, a colon, then its name)")
+        found.append({"type": kind.lower(), "username" if kind.lower() == "user" else "name": name})
+    return found

@@ -60,3 +60,9 @@ def waiting_work(session: Session) -> int:
     """How many items are not done yet (due or put off)."""
     return int(session.execute(select(func.count()).select_from(WorkItem)
                                .where(WorkItem.done_at.is_(None))).scalar_one())
+
+
+def work_item(session: Session, *, kind: str, ref_id: int) -> WorkItem | None:
+    """The item of that kind about that row, done or not; None when none was ever queued."""
+    stmt = select(WorkItem).where(WorkItem.kind == kind, WorkItem.ref_id == ref_id)
+    return session.execute(stmt).scalar_one_or_none()

@@ -18,6 +18,7 @@ from bot.domain.pii import redact
 from bot.domain.text import escape_user_text, from_slack, readable, truncate
 from bot.errors import NameTaken, NotAllowed, NotFound, SlackError, UserInputError
 from bot.incidents import blocks as inc_blocks
+from bot.incidents import paging
 from bot.mirror import links, outbox
 from bot.mirror.links import is_jira_key
 from bot.settings import responders_by_grade
@@ -63,6 +64,7 @@ def declare(deps: Deps, *, team_id: str, channel_id: str, user_id: str, delivery
     `reply_to` is how that work reaches the person who declared it."""
     now = deps.clock()
     clean_title = redact(title).text
+    page_id = None
     with session_scope(deps.engine) as session:
         incident, created = create_incident(
             session, team_id=team_id, delivery_key=delivery_key, title=truncate(clean_title, 200), grade=grade,
@@ -73,8 +75,10 @@ def declare(deps: Deps, *, team_id: str, channel_id: str, user_id: str, delivery
             what = f"{'Drill' if drill else 'Incident'} declared (grade {grade}): {incident.title}"
             add_event(session, incident=incident, at=now, kind="declared", text=what, user_id=user_id)
             outbox.record(session, deps, incident, "create")
+            page_id = paging.queue_page(session, deps, incident, now, reply_to=reply_to)  # sent after the ack
         work_id = add_work(session, team_id=team_id, kind=WORK, ref_id=incident.id, now=now, payload=reply_to or {})
-        return Declared(incident, created, work_id)
+    paging.kick(deps, page_id)
+    return Declared(incident, created, work_id)
 
 
 def open_war_room(deps: Deps, incident_id: int, team_id: str) -> Incident:
@@ -347,6 +351,8 @@ def complete_task(deps: Deps, *, team_id: str, incident_id: int, task_id: int, u
                       user_id=user_id)
             outbox.record(session, deps, incident, "comment", text="Status: investigating → mitigated.")
     refresh(deps, incident)
+    if mitigated:
+        paging.acknowledge_page(deps, incident)
     return True
 
 
@@ -408,6 +414,7 @@ def change_grade(deps: Deps, incident: Incident, *, user_id: str, grade: int) ->
     _log(deps, incident, "grade", f"grade {before} → {grade}", user_id)
     _say(deps, incident, f"Grade changed {before} → {grade} by <@{user_id}>.")
     refresh(deps, incident)
+    paging.page_now(deps, incident, user_id=user_id)  # a grade that pages, reached now
     return incident
 
 
@@ -449,6 +456,7 @@ def resolve(deps: Deps, incident: Incident, *, user_id: str, summary: str) -> In
         outbox.record(session, deps, row, "close", text="Resolved in Slack" +
                       (f": {row.resolution}" if row.resolution else "."))
     incident = get(deps, incident.team_id, incident.id)
+    paging.resolve_page(deps, incident)
     _log(deps, incident, "resolved", incident.resolution or "resolved", user_id)
     _say(deps, incident, f"✅ {incident.readable_id} resolved by <@{user_id}>"
                          + (f": {escape_user_text(incident.resolution)}" if incident.resolution else "."))
