@@ -336,7 +336,9 @@ def _run_follow_ups(request: Request, reply: Reply, deps: Deps, args: list[str])
 
 def _run_stats(request: Request, reply: Reply, deps: Deps, args: list[str]) -> None:
     period = args[0].lower() if args else "month"
-    reply.ack(stats.report(deps, team_id=request.team_id, channel_id=request.channel_id, period=period))
+    figures = stats.report(deps, team_id=request.team_id, period=period)
+    reply.ack(figures.text)
+    stats.upload_chart(deps, request.channel_id, figures)  # after the ack: drawing takes a moment
 
 
 def on_action_done(request: Request, reply: Reply, deps: Deps) -> None:

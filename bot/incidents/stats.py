@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from bot.deps import Deps
@@ -33,8 +34,17 @@ HELP = ("incidents per grade, median and p90 time to acknowledge / mitigate / re
 MEASURES = (("acknowledge", "acknowledged_at"), ("mitigate", "mitigated_at"), ("resolve", "resolved_at"))
 
 
-def report(deps: Deps, *, team_id: str, channel_id: str, period: str) -> str:
-    """The figures as text; the weekly chart is uploaded to `channel_id` (a failure there leaves the text)."""
+@dataclass(frozen=True)
+class Stats:
+    """What `/incident stats` says, and what its chart draws."""
+
+    text: str
+    real: list[Incident]
+    span: rules.Window
+
+
+def report(deps: Deps, *, team_id: str, period: str) -> Stats:
+    """The figures of the period (`month` or `quarter`), as text, and the real incidents for the chart."""
     if period not in rules.PERIODS:
         raise UserInputError("Stats cover a `month` (the last 30 days) or a `quarter` (the last 90).")
     now = deps.clock()
@@ -54,11 +64,9 @@ def report(deps: Deps, *, team_id: str, channel_id: str, period: str) -> str:
     lines += _times(real, before)
     lines.append(_follow_ups(actions, today))
     lines += _drills(drills, drill_tasks)
-    if real:
-        _upload_chart(deps, channel_id, real, span)
     lines.append("_Times run from the declaration to the first action in the war room (acknowledge), to status "
                  "mitigated, and to resolved; medians and p90 are over the incidents that got there._")
-    return "\n".join(lines)
+    return Stats("\n".join(lines), real, span)
 
 
 def _counts(real: list[Incident], before: list[Incident]) -> list[str]:
@@ -149,7 +157,11 @@ def chart_png(real: list[Incident], span: rules.Window) -> bytes:
     return render(draw, size=(6, 3))
 
 
-def _upload_chart(deps: Deps, channel_id: str, real: list[Incident], span: rules.Window) -> None:
+def upload_chart(deps: Deps, channel_id: str, stats: Stats) -> None:
+    """Upload the weekly chart (none when there were no incidents); a Slack refusal is logged, the text stands."""
+    if not stats.real:
+        return
+    real, span = stats.real, stats.span
     try:
         deps.slack.upload_in_channel(channel_id, content=chart_png(real, span),
                                      filename=f"incidents-{span.end:%Y%m%d}.png",
