@@ -66,7 +66,8 @@ SETTINGS = {  # what the bot needs to be told to use this stand-in
 NO_ISSUE = "Issue does not exist or you do not have permission to see it."
 # Jira's stock issue link types: id → (name, inward, outward), as GET /rest/api/2/issueLinkType lists them.
 LINK_TYPES = {"10000": ("Blocks", "is blocked by", "blocks"), "10001": ("Cloners", "is cloned by", "clones"),
-              "10002": ("Duplicate", "is duplicated by", "duplicates"), "10003": ("Relates", "relates to", "relates to")}
+              "10002": ("Duplicate", "is duplicated by", "duplicates"),
+              "10003": ("Relates", "relates to", "relates to")}
 # The fields a comment_created delivery carries for its issue (Jira sends no more).
 COMMENT_EVENT_FIELDS = ("summary", "issuetype", "project", "assignee", "priority", "status")
 AVATAR_SIZES = ("48x48", "24x24", "16x16", "32x32")
@@ -678,7 +679,8 @@ class _Handler(BaseHTTPRequestHandler):
             ("POST", "issueLink"): lambda: self._link(body),
             ("GET", "issueLinkType"): lambda: (200, {"issueLinkTypes": [
                 {"id": i, "name": n, "inward": inward, "outward": outward,
-                 "self": f"{stub.url}/rest/api/2/issueLinkType/{i}"} for i, (n, inward, outward) in LINK_TYPES.items()]}),
+                 "self": f"{stub.url}/rest/api/2/issueLinkType/{i}"}
+                for i, (n, inward, outward) in LINK_TYPES.items()]}),
         }
         if (method, rest) in simple:
             return simple[(method, rest)]()

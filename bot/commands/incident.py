@@ -19,8 +19,8 @@ from bot.domain.text import escape_mrkdwn, escape_user_text, unwrap_link
 from bot.edge import Event, FieldErrors, Reply, Request, on_action, on_actions_under, on_command, on_event, on_view
 from bot.errors import IntegrationUnavailable, NotFound, UserInputError
 from bot.gateways.slack import is_transient, retry_after
-from bot.incidents import blocks as inc_blocks
 from bot.incidents import actions as follow_ups
+from bot.incidents import blocks as inc_blocks
 from bot.incidents import drills, service, stats
 from bot.registry import CommandSpec, Grammar, Sub, no_args, rest_of
 from bot.work import Kind, Retry, run_after_ack, tell_later

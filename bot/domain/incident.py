@@ -176,8 +176,8 @@ def postmortem_markdown(report: Report, narrative: str) -> str:
     lines += ["", "## Checklist", ""]
     lines += [f"- [{'x' if t.done_at else ' '}] {t.text}"
               + (f" — {t.done_by}, {t.done_at:%H:%M} UTC" if t.done_at else "") for t in report.tasks]
-    lines += ["", "## Follow-ups", "", *(report.follow_ups or
-                                        ["- [ ] _Preventive steps, each with an owner and a date: `/incident action`._"]), ""]
+    placeholder = "- [ ] _Preventive steps, each with an owner and a date: `/incident action`._"
+    lines += ["", "## Follow-ups", "", *(report.follow_ups or [placeholder]), ""]
     return "\n".join(lines)
 
 

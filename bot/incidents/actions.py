@@ -120,7 +120,8 @@ def _set_done(deps: Deps, action: IncidentAction, *, user_id: str, done: bool) -
             outbox.record(session, deps, row, "close" if done else "reopen",
                           text=f"{'Done' if done else 'Reopened'} in Slack.", who=deps.names(user_id) or None)
     if done:
-        return f"✅ {action.readable_id} is done ({escape_user_text(truncate(action.title, 120))}), closed by <@{user_id}>."
+        return (f"✅ {action.readable_id} is done ({escape_user_text(truncate(action.title, 120))}), "
+                f"closed by <@{user_id}>.")
     return f"↩️ {action.readable_id} is open again ({escape_user_text(truncate(action.title, 120))})."
 
 
@@ -169,7 +170,8 @@ def listing(deps: Deps, *, team_id: str, user_id: str, mine: bool) -> tuple[str,
 
 def reminder(action: IncidentAction, incident: Incident, today: date) -> tuple[str, list[dict[str, Any]]]:
     """The DM to the owner: due tomorrow, due today, or overdue; with a Done button."""
-    text = (f"⏰ Follow-up *{action.readable_id}* of {incident.readable_id} is {rules.due_words(action.due_on, today)}: "
+    when = rules.due_words(action.due_on, today)
+    text = (f"⏰ Follow-up *{action.readable_id}* of {incident.readable_id} is {when}: "
             f"{escape_user_text(truncate(action.title, 200))}. Press Done when it is, or "
             f"`/incident action done {action.readable_id}`.")
     return text, [{"type": "section", "text": blocks.mrkdwn(text), "accessory": done_button(action)}]
@@ -189,6 +191,7 @@ def for_postmortem(deps: Deps, incident: Incident) -> list[str]:
     for action in found:
         due = f", due {action.due_on.isoformat()}" if action.due_on else ""
         state = f" — done by {who(action.done_by)}, {action.done_at:%Y-%m-%d}" if action.done_at else ""
-        rows.append(f"- [{'x' if action.done_at else ' '}] {action.readable_id} {readable(action.title, deps.names)} "
+        title = readable(action.title, deps.names)
+        rows.append(f"- [{'x' if action.done_at else ' '}] {action.readable_id} {title} "
                     f"(owner {who(action.owner_id)}{due}){state}")
     return rows

@@ -72,7 +72,7 @@ def report(deps: Deps, *, team_id: str, period: str) -> Stats:
 def _counts(real: list[Incident], before: list[Incident]) -> list[str]:
     if not real:
         return [f"No incidents in this period ({rules.trend(0, len(before))})."]
-    now, then = Counter(i.grade for i in real), Counter(i.grade for i in before)
+    now = Counter(i.grade for i in real)
     grades = " · ".join(f"grade {g}: {now[g]}" for g in INCIDENT_GRADES)
     return [f"*{len(real)} incident{'s' if len(real) != 1 else ''}* ({rules.trend(len(real), len(before))}) — {grades}"]
 
