@@ -102,7 +102,7 @@ def test_actions_are_listed_closed_reopened_and_in_the_postmortem(bot: RunningBo
     second = declare(bot, "Agent loops on refunds")
     today = date.today()
     incident_command(bot, "action add eval set for invented figures in 3 days", channel=first.channel_id)
-    incident_command(bot, f"action INC-2 cap agent steps @bob {(today + timedelta(days=1)).isoformat()}",
+    incident_command(bot, f"INC-2 action cap agent steps @bob {(today + timedelta(days=1)).isoformat()}",
                      channel="C0GENERAL")
     incident_command(bot, "action write the runbook page for loops", channel=second.channel_id, user="U0BOB")
     alice, bob, undated = actions(bot)

@@ -217,6 +217,14 @@ _ACTIONS = {"status": _status, "role": _role, "note": _note, "update": _update, 
             "resolve": _resolve, "reopen": _reopen, "link": _link}
 
 
+def _follow_up(rest: str, incident, request: Request, reply: Reply, deps: Deps) -> None:
+    """`/incident INC-7 action <text> …`: the named form of `/incident action`."""
+    _add_follow_up(rest, incident, request, reply, deps)
+
+
+_ACTIONS["action"] = _follow_up
+
+
 def _list(deps: Deps, team_id: str, *, active_only: bool) -> str:
     with session_scope(deps.engine) as session:
         found = list_incidents(session, team_id=team_id, active_only=active_only)
@@ -321,7 +329,10 @@ def _run_follow_up(request: Request, reply: Reply, deps: Deps, args: list[str]) 
             raise
         raise UserInputError("This is not an incident channel. Add it in the war room, or name the incident: "
                              "`/incident action INC-3 add a PII filter to the export @maria friday`.") from exc
-    text = rest_of(request.text, 2 if named else 1)
+    _add_follow_up(rest_of(request.text, 2 if named else 1), incident, request, reply, deps)
+
+
+def _add_follow_up(text: str, incident, request: Request, reply: Reply, deps: Deps) -> None:
     action = follow_ups.add(deps, incident, user_id=request.user_id, text=text, delivery_key=request.trigger_id)
     due = f", due {action.due_on.isoformat()}" if action.due_on else ""
     reply.ack(f"Follow-up *{action.readable_id}* added to {incident.readable_id}: "
@@ -380,7 +391,8 @@ GRAMMAR = Grammar(
         Sub("action", "<what must happen> [@owner] [due: 2026-12-15 | friday | in 3 days]",
             "a follow-up action of this war room's incident, during or after it (owner: you if not given)",
             run=_run_follow_up, fits=_some),
-        Sub("action", "INC-7 <what must happen> [@owner] [due] | action done A-12 | action reopen A-12",
+        Sub("action", "INC-7 <what must happen> [@owner] [due] (or INC-7 action …) | action done A-12 | "
+            "action reopen A-12",
             "the same from anywhere, naming the incident; close or reopen an action (who and when are recorded)",
             run=_run_follow_up, fits=_some),
         Sub("actions", "[mine]", "open follow-up actions across incidents, the most overdue first (mine: yours)",
