@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime, time, timedelta
 import pytest
 from sqlmodel import select
 
-from bot.mirror import outbox
+from bot.mirror import outbox, sync
 from storage.clock import system_clock as utcnow
 from storage.db import session_scope
 from storage.models import Incident, IncidentAction, IncidentEvent
@@ -185,6 +185,14 @@ def test_an_action_is_mirrored_as_a_task_related_to_the_incidents_issue_and_clos
     assert jira.issues[task.key].fields["status"]["name"] == "Done"
     assert twin.fields["status"]["name"] != "Done"
     assert len(jira.links) == 1
+    # Back from Jira: reopened there reopens it here, Done there closes it (by "jira").
+    jira.set_status(task.key, "To Do")
+    assert "1 change(s) applied" in sync.poll(bot.runtime.deps)
+    assert actions(bot)[0].done_at is None
+    jira.set_status(task.key, "Done")
+    sync.poll(bot.runtime.deps)
+    assert actions(bot)[0].done_by == "jira"
+    assert deliver(bot).delivered == 0, "not echoed back to Jira"
 
 
 def test_a_drills_actions_stay_out_of_jira(bot_factory, jira: JiraStub) -> None:

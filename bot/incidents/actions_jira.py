@@ -12,8 +12,8 @@ from bot.mirror.outbox import DONE, WAIT
 from bot.mirror.plugins import MirrorPlugin
 from storage import jira as jira_repo
 from storage.db import session_scope
-from storage.incidents import incident_by_id, waiting_for_jira
-from storage.models import IncidentAction
+from storage.incidents import add_event, incident_by_id, set_action_done, waiting_for_jira
+from storage.models import JIRA_USER, IncidentAction
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +49,20 @@ class ActionMirror(MirrorPlugin):
 
     def relink_hint(self, readable_id: str) -> str:
         return "a new action (`/incident action …`)"
+
+    def follow_status(self, deps: Deps, item: IncidentAction, *, done: bool, why: str) -> str | None:
+        """Done in Jira closes the action here (by "jira"), back from Done reopens it; the incident's timeline says
+        so."""
+        now = deps.clock()
+        with session_scope(deps.engine) as session:
+            if not set_action_done(session, action_id=item.id, user_id=JIRA_USER if done else None,
+                                   at=now if done else None):
+                return None
+            incident = incident_by_id(session, team_id=item.team_id, incident_id=item.incident_id)
+            if incident is not None:
+                add_event(session, incident=incident, at=now, kind="action",
+                          text=f"follow-up {item.readable_id} {'done' if done else 'reopened'}: {why}")
+        return "closed" if done else "reopened"
 
     def deliver_op(self, deps: Deps, op: str, item: IncidentAction, target: str) -> str | None:
         """`relate`: link the action's issue to its incident's, once that one exists (wait while it is on its way;
