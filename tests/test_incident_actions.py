@@ -94,7 +94,8 @@ def test_an_action_is_reminded_the_day_before_on_the_day_and_daily_after_until_d
     assert len(reminders()) == 3
     with session_scope(bot.runtime.deps.engine) as session:
         lines = [e.text for e in session.exec(select(IncidentEvent).where(IncidentEvent.kind == "action"))]
-    assert lines[0].startswith("follow-up A-1: add a price filter") and lines[1].startswith("follow-up A-1 done")
+    assert lines[0].startswith("follow-up A-1: add a price filter") and "(owner @bob, due " in lines[0]
+    assert lines[1].startswith("follow-up A-1 done")
 
 
 def test_actions_are_listed_closed_reopened_and_in_the_postmortem(bot: RunningBot) -> None:

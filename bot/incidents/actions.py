@@ -46,13 +46,14 @@ def add(deps: Deps, incident: Incident, *, user_id: str, text: str, delivery_key
         raise UserInputError(str(exc)) from None
     owner = _owner(deps, parsed.owner) if parsed.owner else user_id
     title = truncate(redact(parsed.text).text, 300)
+    owner_name = deps.names(owner) or owner  # the timeline is shown as text: the name, not a mention
     with session_scope(deps.engine) as session:
         action, created = create_action(session, team_id=incident.team_id, delivery_key=delivery_key,
                                         incident_id=incident.id, title=title, owner_id=owner, due_on=parsed.due,
                                         created_by=user_id, created_at=deps.clock())
         if created:
             add_event(session, incident=incident, at=deps.clock(), kind="action", user_id=user_id,
-                      text=f"follow-up {action.readable_id}: {title} (owner <@{owner}>, "
+                      text=f"follow-up {action.readable_id}: {title} (owner @{owner_name}, "
                            f"{rules.due_words(parsed.due, today)})")
             if not incident.drill:  # a drill's actions are practice: they stay out of Jira
                 outbox.record(session, deps, action, "create")
