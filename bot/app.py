@@ -26,6 +26,7 @@ from bot.gateways.slack_port import SlackPort, build_web_client
 from bot.grader import llm_grader, narrator, risk_reader
 from bot.http import HttpServer, JiraWebhook, WsgiApp
 from bot.incidents import paging
+from bot.incidents.actions_jira import ActionMirror
 from bot.incidents.jira_mirror import IncidentMirror
 from bot.logs import configure_logging, quiet_bolt_token_warning
 from bot.metrics import Metrics
@@ -79,7 +80,7 @@ def build_deps(settings: Settings) -> Deps:
 
 def mirror_plugins() -> MirrorPlugins:
     """What the Jira mirror knows of each feature it mirrors; the mirror itself imports none of them."""
-    return MirrorPlugins([BugMirror(), RiskMirror(), IncidentMirror()])
+    return MirrorPlugins([BugMirror(), RiskMirror(), IncidentMirror(), ActionMirror()])
 
 
 def build(settings: Settings) -> Runtime:

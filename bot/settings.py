@@ -315,7 +315,7 @@ def responders_by_grade(value: str) -> dict[str, list[str]]:
     return found
 
 
-JIRA_KINDS = ("bug", "risk", "incident")
+JIRA_KINDS = ("bug", "risk", "incident", "incident_action")
 JIRA_PRIORITY_KEYS = ("1", "2", "3", "4", "5", "critical", "high", "medium", "low")
 
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from storage.models import DrillSchedule, Incident, IncidentEvent, IncidentTask
+from storage.models import DrillSchedule, Incident, IncidentAction, IncidentEvent, IncidentTask, JiraOutbox
 from storage.repos import create_once
 
 
@@ -119,4 +119,86 @@ def drill_schedules(session: Session, *, team_id: str | None = None) -> list[Dri
     stmt = select(DrillSchedule).order_by(DrillSchedule.id)
     if team_id is not None:
         stmt = stmt.where(DrillSchedule.team_id == team_id)
+    return list(session.execute(stmt).scalars())
+
+
+# --- follow-up actions ------------------------------------------------------------------------------
+
+
+def create_action(session: Session, *, team_id: str, delivery_key: str, **values) -> tuple[IncidentAction, bool]:
+    """Store a new follow-up action (A-12); False as second value when this delivery already made one."""
+    return create_once(session, IncidentAction, team_id=team_id, delivery_key=delivery_key, prefix="A", **values)
+
+
+def get_action(session: Session, *, team_id: str, readable_id: str) -> IncidentAction | None:
+    """The action of the team with this readable id."""
+    stmt = select(IncidentAction).where(IncidentAction.team_id == team_id,
+                                        IncidentAction.readable_id == readable_id.upper())
+    return session.execute(stmt).scalar_one_or_none()
+
+
+def action_by_id(session: Session, *, team_id: str, action_id: int) -> IncidentAction | None:
+    """The action with this row id, if it is the team's."""
+    action = session.get(IncidentAction, action_id)
+    return action if action is not None and action.team_id == team_id else None
+
+
+def actions_of(session: Session, *, incident_ids: list[int]) -> list[IncidentAction]:
+    """The actions of these incidents, oldest first."""
+    if not incident_ids:
+        return []
+    stmt = select(IncidentAction).where(IncidentAction.incident_id.in_(incident_ids)).order_by(IncidentAction.id)
+    return list(session.execute(stmt).scalars())
+
+
+def open_actions(session: Session, *, team_id: str, owner_id: str | None = None,
+                 limit: int = 200) -> list[tuple[IncidentAction, Incident]]:
+    """Open actions of a team (of one owner), with their incident: the earliest due first, undated last."""
+    conditions = [IncidentAction.team_id == team_id, IncidentAction.done_at.is_(None)]
+    if owner_id is not None:
+        conditions.append(IncidentAction.owner_id == owner_id)
+    stmt = (select(IncidentAction, Incident).join(Incident, Incident.id == IncidentAction.incident_id)
+            .where(*conditions).order_by(IncidentAction.due_on.is_(None), IncidentAction.due_on, IncidentAction.id)
+            .limit(limit))
+    return [(action, incident) for action, incident in session.execute(stmt).all()]
+
+
+def set_action_done(session: Session, *, action_id: int, user_id: str | None, at: datetime | None) -> bool:
+    """Close (user and time given) or reopen (None) an action; False when it was so already."""
+    closing = at is not None
+    condition = IncidentAction.done_at.is_(None) if closing else IncidentAction.done_at.is_not(None)
+    stmt = (update(IncidentAction).where(IncidentAction.id == action_id, condition)
+            .values(done_at=at, done_by=user_id).execution_options(synchronize_session=False))
+    return session.execute(stmt).rowcount == 1
+
+
+def actions_due_by(session: Session, *, latest: date) -> list[IncidentAction]:
+    """Open actions due on or before `latest`, of every team (the reminder job picks the day per team)."""
+    stmt = (select(IncidentAction).where(IncidentAction.done_at.is_(None), IncidentAction.due_on.is_not(None),
+                                         IncidentAction.due_on <= latest).order_by(IncidentAction.id))
+    return list(session.execute(stmt).scalars())
+
+
+def waiting_for_jira(session: Session, *, team_id: str, kind: str, entity_id: int) -> bool:
+    """Whether an item still has a Jira change pending (its create, say) in the outbox."""
+    stmt = select(JiraOutbox.id).where(JiraOutbox.team_id == team_id, JiraOutbox.kind == kind,
+                                       JiraOutbox.entity_id == entity_id, JiraOutbox.status == "pending")
+    return session.execute(stmt).first() is not None
+
+
+# --- statistics -----------------------------------------------------------------------------------
+
+
+def declared_between(session: Session, *, team_id: str, start: datetime, end: datetime) -> list[Incident]:
+    """Incidents and drills declared in [start, end), oldest first."""
+    stmt = (select(Incident).where(Incident.team_id == team_id, Incident.declared_at >= start,
+                                   Incident.declared_at < end).order_by(Incident.declared_at, Incident.id))
+    return list(session.execute(stmt).scalars())
+
+
+def tasks_of(session: Session, *, incident_ids: list[int]) -> list[IncidentTask]:
+    """The runbook tasks of these incidents."""
+    if not incident_ids:
+        return []
+    stmt = select(IncidentTask).where(IncidentTask.incident_id.in_(incident_ids)).order_by(IncidentTask.position)
     return list(session.execute(stmt).scalars())

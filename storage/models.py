@@ -784,3 +784,30 @@ class QualityGate(SQLModel, table=True):
     failed: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))  # metric names
     asked_by: str = Field(max_length=32)
     asked_at: datetime = _utc_column()
+
+
+class IncidentAction(SQLModel, table=True):
+    """A follow-up action of an incident (A-12): an owner, an optional due date, done once by whom and when."""
+
+    __tablename__ = "incident_action"
+    __table_args__ = (
+        UniqueConstraint("team_id", "readable_id", name="uq_incident_action_team_readable"),
+        UniqueConstraint("team_id", "delivery_key", name="uq_incident_action_team_delivery"),
+        Index("ix_incident_action_team_open", "team_id", "done_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    readable_id: str = Field(max_length=16)
+    delivery_key: str = Field(max_length=128)
+    incident_id: int = Field(foreign_key="incident.id", index=True, ondelete="CASCADE")
+    title: str = Field(max_length=300)  # redacted
+    owner_id: str = Field(max_length=32)
+    due_on: date | None = Field(default=None, sa_column=Column(Date, nullable=True))
+    created_by: str = Field(max_length=32)
+    created_at: datetime = _utc_column()
+    done_at: datetime | None = _utc_column(nullable=True)
+    done_by: str | None = Field(default=None, max_length=32)
+    # The reminders sent, claimed once: the due date the day-before one was for, the last day of an overdue one.
+    reminded_before: date | None = Field(default=None, sa_column=Column(Date, nullable=True))
+    reminded_on: date | None = Field(default=None, sa_column=Column(Date, nullable=True))

@@ -64,6 +64,10 @@ SETTINGS = {  # what the bot needs to be told to use this stand-in
     "jira_priorities": "1=1; 2=2; 3=3; 4=4; 5=5; critical=1; high=2; medium=3; low=4",
 }
 NO_ISSUE = "Issue does not exist or you do not have permission to see it."
+# Jira's stock issue link types: id → (name, inward, outward), as GET /rest/api/2/issueLinkType lists them.
+LINK_TYPES = {"10000": ("Blocks", "is blocked by", "blocks"), "10001": ("Cloners", "is cloned by", "clones"),
+              "10002": ("Duplicate", "is duplicated by", "duplicates"),
+              "10003": ("Relates", "relates to", "relates to")}
 # The fields a comment_created delivery carries for its issue (Jira sends no more).
 COMMENT_EVENT_FIELDS = ("summary", "issuetype", "project", "assignee", "priority", "status")
 AVATAR_SIZES = ("48x48", "24x24", "16x16", "32x32")
@@ -145,6 +149,7 @@ class JiraStub:
         self.priorities: dict[str, str] = dict(PRIORITIES)
         self.projects: dict[str, dict[str, str]] = {key: dict(value) for key, value in PROJECTS.items()}
         self.users: dict[str, _User] = {}  # by account id
+        self.links: list[dict[str, str]] = []  # issue links made: {"type", "inward", "outward"} (names and keys)
         self.lock = threading.RLock()
         self._server: ThreadingHTTPServer | None = None
         self.port = 0
@@ -671,6 +676,11 @@ class _Handler(BaseHTTPRequestHandler):
             ("GET", "search"): lambda: self._legacy_search(query),
             ("GET", "user/search"): lambda: stub._search_users(query),
             ("GET", "user"): lambda: self._user(query),
+            ("POST", "issueLink"): lambda: self._link(body),
+            ("GET", "issueLinkType"): lambda: (200, {"issueLinkTypes": [
+                {"id": i, "name": n, "inward": inward, "outward": outward,
+                 "self": f"{stub.url}/rest/api/2/issueLinkType/{i}"}
+                for i, (n, inward, outward) in LINK_TYPES.items()]}),
         }
         if (method, rest) in simple:
             return simple[(method, rest)]()
@@ -681,6 +691,29 @@ class _Handler(BaseHTTPRequestHandler):
         if not (m := re.fullmatch(r"issue/([^/]+)(/comment|/transitions|/assignee)?", rest)):
             return 404, {"errorMessages": [f"no such path {path}"]}
         return self._issue_route(method, m.group(1), m.group(2), query, body)
+
+    def _link(self, body: Any) -> tuple[int, Any]:
+        """POST issueLink (LinkIssueRequestJsonBean): type by name or id, both issues by id or key; 201, no body."""
+        stub = self.jira
+        allowed = {"type", "inwardIssue", "outwardIssue", "comment"}
+        if not isinstance(body, dict) or not {"type", "inwardIssue", "outwardIssue"} <= body.keys() \
+                or not body.keys() <= allowed:
+            return 400, {"errorMessages": ["type, inwardIssue and outwardIssue are required, nothing else"],
+                         "errors": {}}
+        wanted = body["type"] if isinstance(body["type"], dict) else {}
+        link_type = next((n for i, (n, _, _) in LINK_TYPES.items() if wanted.get("id") == i or wanted.get("name") == n),
+                         None)
+        if link_type is None:
+            return 404, {"errorMessages": [f"No issue link type with name '{wanted.get('name')}' found."], "errors": {}}
+        ends = []
+        for side in ("inwardIssue", "outwardIssue"):
+            ref = body[side] if isinstance(body[side], dict) else {}
+            issue = stub._find(str(ref.get("id") or ref.get("key") or ""))
+            if issue is None or issue.deleted is not None:
+                return 404, {"errorMessages": ["Issue Does Not Exist"], "errors": {}}
+            ends.append(issue.key)
+        stub.links.append({"type": link_type, "inward": ends[0], "outward": ends[1]})
+        return 201, None
 
     def _server_info(self) -> dict[str, Any]:
         stub = self.jira

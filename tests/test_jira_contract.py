@@ -93,6 +93,8 @@ def test_every_jira_request_the_bot_makes_matches_the_published_spec(bot_factory
     assert deps.jira.find_user("alice@example.com") is None
     deps.jira.assign("ED-1", "5b10ac8d82e05b22cc7d4ef5")
     deps.jira.assign("ED-1", None)
+    # A follow-up action's Task related to its incident's issue (the action mirror's own `relate` op).
+    deps.jira.link_issues("Relates", inward="ED-1", outward="10002")
     command("/bug", "close B-1 fixed in the prompt")
     command("/risk", "update R-1 p=2")
     command("/bug", "another report for linking: the bot is slow")
@@ -110,7 +112,7 @@ def test_every_jira_request_the_bot_makes_matches_the_published_spec(bot_factory
     for call in ("post /rest/api/2/issue ", "get /rest/api/2/search/jql", "/transitions", "/comment",
                  "get /rest/api/2/issue/createmeta/PM/issuetypes/10004",
                  "get /rest/api/2/issue/createmeta/PM/issuetypes/1 ",  # type 1 is known only from the list call
-                 "get /rest/api/2/user/search", "put /rest/api/2/issue/ED-1/assignee"):
+                 "get /rest/api/2/user/search", "put /rest/api/2/issue/ED-1/assignee", "post /rest/api/2/issueLink"):
         assert call in text, f"the flow never called {call}"
     assert "PUT        " + url + "/rest/api/2/issue/" in text
     problems = request_violations(log, start)

@@ -203,7 +203,7 @@ def test_a_kind_says_when_its_items_may_go_and_which_never_do(bot: RunningBot, j
 
 def test_the_built_in_kinds_are_registered_in_the_order_their_labels_were_swapped() -> None:
     plugins = mirror_plugins()
-    assert [plugin.kind for plugin in plugins] == ["bug", "risk", "incident"]
+    assert [plugin.kind for plugin in plugins] == ["bug", "risk", "incident", "incident_action"]
     assert plugins.derived_labels() == [f"grade-{n}" for n in range(1, 6)] + [
         f"risk-{b}" for b in ("low", "medium", "high", "critical")]
     # `pmbot doctor` has no registry and names the issue types from mapping.TYPE_NAMES: the two agree.

@@ -14,12 +14,14 @@ from bot.bugs import blocks as bug_blocks
 from bot.bugs.service import load_bug
 from bot.deps import Deps
 from bot.domain import incident as incident_rules
+from bot.domain import incident_actions
 from bot.domain.text import escape_mrkdwn, escape_user_text, unwrap_link
 from bot.edge import Event, FieldErrors, Reply, Request, on_action, on_actions_under, on_command, on_event, on_view
 from bot.errors import IntegrationUnavailable, NotFound, UserInputError
 from bot.gateways.slack import is_transient, retry_after
+from bot.incidents import actions as follow_ups
 from bot.incidents import blocks as inc_blocks
-from bot.incidents import drills, service
+from bot.incidents import drills, service, stats
 from bot.registry import CommandSpec, Grammar, Sub, no_args, rest_of
 from bot.work import Kind, Retry, run_after_ack, tell_later
 from storage.db import session_scope
@@ -39,6 +41,7 @@ def register(app: App, deps: Deps) -> None:
     on_action(app, deps, inc_blocks.ACTION_JOIN, on_join)
     on_action(app, deps, inc_blocks.ACTION_SNOOZE, on_snooze)
     on_action(app, deps, bug_blocks.ACTION_INCIDENT, on_bug_button)
+    on_actions_under(app, deps, follow_ups.ACTION_DONE, on_action_done)  # incident.action_done.<action id>
     on_view(app, deps, inc_blocks.VIEW_DECLARE, on_declare_submitted)
     on_event(app, deps, "reaction_added", on_reaction)
 
@@ -214,6 +217,14 @@ _ACTIONS = {"status": _status, "role": _role, "note": _note, "update": _update, 
             "resolve": _resolve, "reopen": _reopen, "link": _link}
 
 
+def _follow_up(rest: str, incident, request: Request, reply: Reply, deps: Deps) -> None:
+    """`/incident INC-7 action <text> …`: the named form of `/incident action`."""
+    _add_follow_up(rest, incident, request, reply, deps)
+
+
+_ACTIONS["action"] = _follow_up
+
+
 def _list(deps: Deps, team_id: str, *, active_only: bool) -> str:
     with session_scope(deps.engine) as session:
         found = list_incidents(session, team_id=team_id, active_only=active_only)
@@ -296,6 +307,60 @@ def _some(args: list[str]) -> bool:
     return bool(args)
 
 
+# --- follow-up actions and statistics ------------------------------------------------------------------
+
+
+def _run_follow_up(request: Request, reply: Reply, deps: Deps, args: list[str]) -> None:
+    """`/incident action <text> [@owner] [due]`, `… action INC-7 <text>`, `… action done|reopen A-12`."""
+    verb = args[0].lower()
+    if verb in ("done", "reopen") and (len(args) == 1 or incident_actions.ACTION_ID.fullmatch(args[1])):
+        if len(args) != 2:
+            raise UserInputError(f"Say which action: `/incident action {verb} A-12` (`/incident actions` lists them).")
+        action = follow_ups.find(deps, request.team_id, args[1])
+        change = follow_ups.close if verb == "done" else follow_ups.reopen
+        reply.ack(change(deps, action, user_id=request.user_id))
+        return
+    named = re.fullmatch(r"INC-\d{1,9}", args[0], re.I)
+    try:
+        incident = service.find(deps, team_id=request.team_id, channel_id=request.channel_id,
+                                readable_id=args[0].upper() if named else None)
+    except UserInputError as exc:
+        if named:
+            raise
+        raise UserInputError("This is not an incident channel. Add it in the war room, or name the incident: "
+                             "`/incident action INC-3 add a PII filter to the export @maria friday`.") from exc
+    _add_follow_up(rest_of(request.text, 2 if named else 1), incident, request, reply, deps)
+
+
+def _add_follow_up(text: str, incident, request: Request, reply: Reply, deps: Deps) -> None:
+    action = follow_ups.add(deps, incident, user_id=request.user_id, text=text, delivery_key=request.trigger_id)
+    due = f", due {action.due_on.isoformat()}" if action.due_on else ""
+    reply.ack(f"Follow-up *{action.readable_id}* added to {incident.readable_id}: "
+              f"{escape_user_text(action.title)} (owner <@{action.owner_id}>{due}). "
+              f"`/incident action done {action.readable_id}` closes it.")
+
+
+def _run_follow_ups(request: Request, reply: Reply, deps: Deps, args: list[str]) -> None:
+    text, parts = follow_ups.listing(deps, team_id=request.team_id, user_id=request.user_id, mine=bool(args))
+    reply.ack(text, parts)
+
+
+def _run_stats(request: Request, reply: Reply, deps: Deps, args: list[str]) -> None:
+    period = args[0].lower() if args else "month"
+    figures = stats.report(deps, team_id=request.team_id, period=period)
+    reply.ack(figures.text)
+    stats.upload_chart(deps, request.channel_id, figures)  # after the ack: drawing takes a moment
+
+
+def on_action_done(request: Request, reply: Reply, deps: Deps) -> None:
+    """*Done* on a reminder or in `/incident actions`."""
+    reply.ack()
+    if not request.value.isdigit():
+        raise UserInputError("That button belongs to a message I no longer understand.")
+    action = follow_ups.get_by_id(deps, request.team_id, int(request.value))
+    reply.later(follow_ups.close(deps, action, user_id=request.user_id))
+
+
 GRAMMAR = Grammar(
     command="/incident",
     empty=_open_form,
@@ -323,6 +388,17 @@ GRAMMAR = Grammar(
             run=_run_named, pattern=r"INC-\d{1,9}"),
         Sub("list", "[all]", "open incidents (all: the resolved ones too)", run=_run_list,
             fits=lambda args: args in ([], ["all"]) or [a.lower() for a in args] == ["all"]),
+        Sub("action", "<what must happen> [@owner] [due: 2026-12-15 | friday | in 3 days]",
+            "a follow-up action of this war room's incident, during or after it (owner: you if not given)",
+            run=_run_follow_up, fits=_some),
+        Sub("action", "INC-7 <what must happen> [@owner] [due] (or INC-7 action …) | action done A-12 | "
+            "action reopen A-12",
+            "the same from anywhere, naming the incident; close or reopen an action (who and when are recorded)",
+            run=_run_follow_up, fits=_some),
+        Sub("actions", "[mine]", "open follow-up actions across incidents, the most overdue first (mine: yours)",
+            run=_run_follow_ups, fits=lambda args: [a.lower() for a in args] in ([], ["mine"])),
+        Sub("stats", "[month|quarter]", stats.HELP, run=_run_stats,
+            fits=lambda args: [a.lower() for a in args] in ([], ["month"], ["quarter"])),
         Sub("drill", "[scenario] | drill scenarios", "a practice incident with scripted injects and a scorecard",
             run=_run_drill),
         Sub("drill", "schedule first tue 15:00 Europe/Berlin [auto] [scenario] | drill schedules | "

@@ -147,6 +147,7 @@ class Report:
     links: list[str]
     timeline: list[TimelineEntry]
     tasks: list[TaskState]
+    follow_ups: tuple[str, ...] = ()  # Markdown lines of the follow-up actions (`/incident action`)
 
 
 def postmortem_markdown(report: Report, narrative: str) -> str:
@@ -175,7 +176,8 @@ def postmortem_markdown(report: Report, narrative: str) -> str:
     lines += ["", "## Checklist", ""]
     lines += [f"- [{'x' if t.done_at else ' '}] {t.text}"
               + (f" — {t.done_by}, {t.done_at:%H:%M} UTC" if t.done_at else "") for t in report.tasks]
-    lines += ["", "## Follow-ups", "", "- [ ] _Preventive steps, each with an owner and a date._", ""]
+    placeholder = "- [ ] _Preventive steps, each with an owner and a date: `/incident action`._"
+    lines += ["", "## Follow-ups", "", *(report.follow_ups or [placeholder]), ""]
     return "\n".join(lines)
 
 

@@ -277,6 +277,15 @@ class JiraGateway:
     def comment(self, key: str, body: str) -> None:
         self._call_jira(lambda c: c.add_comment(key, body))
 
+    def link_issues(self, link_type: str, *, inward: str, outward: str) -> None:
+        """Link two issues (by id or key) with an issue link type named `link_type` ("Relates"): POST issueLink.
+        Posted as is: the client's `create_issue_link` first reads every link type, a call we do not need."""
+        def ref(issue: str) -> dict[str, str]:
+            return {"id": issue} if issue.isdigit() else {"key": issue}
+
+        body = {"type": {"name": link_type}, "inwardIssue": ref(inward), "outwardIssue": ref(outward)}
+        self._call_jira(lambda c: c._session.post(c._get_url("issueLink"), data=json.dumps(body)))
+
     def issue(self, key: str, *, fields: list[str]) -> dict[str, Any]:
         return self._call_jira(lambda c: c.issue(key, fields=",".join(fields)).raw)
 

@@ -17,6 +17,7 @@ from bot.domain import incident as incident_rules
 from bot.domain.pii import redact
 from bot.domain.text import escape_user_text, from_slack, readable, truncate
 from bot.errors import NameTaken, NotAllowed, NotFound, SlackError, UserInputError
+from bot.incidents import actions as follow_ups
 from bot.incidents import blocks as inc_blocks
 from bot.incidents import paging
 from bot.mirror import links, outbox
@@ -487,7 +488,8 @@ def _report(deps: Deps, incident: Incident) -> incident_rules.Report:
         resolution=plain(incident.resolution or ""), versions=dict(incident.versions or {}), links=links,
         timeline=[incident_rules.TimelineEntry(e.at, display(e.user_id), e.kind, plain(e.text)) for e in events],
         tasks=[incident_rules.TaskState(t.key, plain(t.text), display(t.done_by) if t.done_by else None, t.done_at)
-               for t in items])
+               for t in items],
+        follow_ups=tuple(follow_ups.for_postmortem(deps, incident)))
 
 
 def _risks_linking(deps: Deps, incident: Incident) -> list[str]:

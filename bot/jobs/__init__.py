@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.jobs import (
+    action_reminders,
     budget_report,
     drill_reminders,
     housekeeping,
@@ -15,7 +16,8 @@ from bot.jobs import (
 from bot.jobs.base import JobModule
 
 MODULES: tuple[JobModule, ...] = (housekeeping, risk_review, incident_watch, drill_reminders,
-                                   budget_report, standup, jira_outbox, jira_sync)  # type: ignore[assignment]
+                                   budget_report, standup, jira_outbox, jira_sync,
+                                   action_reminders)  # type: ignore[assignment]
 
 
 def registry() -> dict[str, JobModule]:

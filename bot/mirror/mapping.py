@@ -22,7 +22,8 @@ TypeNames = dict[str, tuple[str, ...]]  # kind → the names of the issue types 
 # The issue type each kind the settings know (JIRA_KINDS) becomes, first name the project has wins. The running
 # bot takes them from its mirror plugins (`MirrorPlugins.type_names`); these are for callers without them
 # (`pmbot doctor`), and a test keeps the two the same.
-TYPE_NAMES: TypeNames = {"bug": ("Bug",), "risk": ("Risk", "Task"), "incident": ("Incident", "Bug")}
+TYPE_NAMES: TypeNames = {"bug": ("Bug",), "risk": ("Risk", "Task"), "incident": ("Incident", "Bug"),
+                         "incident_action": ("Task",)}
 # Priorities by name: Jira's default scheme first, then the older Blocker … Trivial scheme.
 _BY_GRADE = {"1": ("Highest", "Blocker"), "2": ("High", "Critical"), "3": ("Medium", "Major"),
              "4": ("Low", "Minor"), "5": ("Lowest", "Trivial")}

@@ -174,12 +174,12 @@ def _deliver_one(deps: Deps, row: JiraOutbox) -> str:
         # was deleted and JIRA_RECREATE_DELETED is on): create it now from its current state, which has the change.
         _create(deps, row, item)
         return DONE
-    _to_twin(deps, row, item, link)
-    return DONE
+    return _to_twin(deps, row, item, link) or DONE
 
 
-def _to_twin(deps: Deps, row: JiraOutbox, item: Mirrored, link: JiraLink) -> None:
-    """A change to an item that has its Jira twin: fields, a comment, its status, its assignee."""
+def _to_twin(deps: Deps, row: JiraOutbox, item: Mirrored, link: JiraLink) -> str | None:
+    """A change to an item that has its Jira twin: fields, a comment, its status, its assignee, or an op of the
+    kind's own (`MirrorPlugin.deliver_op`): DONE or WAIT, None meaning done."""
     gateway = deps.jira
     assert gateway is not None
     plugin = deps.mirror.for_kind(row.kind)
@@ -205,6 +205,9 @@ def _to_twin(deps: Deps, row: JiraOutbox, item: Mirrored, link: JiraLink) -> Non
             gateway.comment(target, _comment(row.payload, deps.names))
     elif row.op == "assign":
         _assign(deps, link, item, target)
+    else:
+        return plugin.deliver_op(deps, row.op, item, target)
+    return None
 
 
 def _assign(deps: Deps, link: JiraLink, item: Mirrored, target: str) -> None:

@@ -82,6 +82,12 @@ class MirrorPlugin(ABC):
         """The Slack user who answers for the item, whose Jira account the issue is assigned to."""
         return None
 
+    def deliver_op(self, deps: Deps, op: str, item: Any, target: str) -> str | None:
+        """Deliver an outbox row of an op of this kind's own (not fields, comment, close, reopen or assign) to its
+        twin `target` (an issue id or key): "done", "wait" (the outbox asks again soon), or None when the kind
+        has no such op (the row is done)."""
+        return None
+
     # --- the Slack side -----------------------------------------------------------------------------------
 
     @abstractmethod
