@@ -11,6 +11,7 @@ from slack_bolt import App
 
 from bot import blocks
 from bot.bugs import blocks as bug_blocks
+from bot.bugs import service as bug_service
 from bot.bugs.service import load_bug
 from bot.deps import Deps
 from bot.domain import incident as incident_rules
@@ -38,6 +39,9 @@ def register(app: App, deps: Deps) -> None:
     on_actions_under(app, deps, inc_blocks.ACTION_TASK, on_task)  # incident.task.<task id>
     on_action(app, deps, inc_blocks.ACTION_JOIN, on_join)
     on_action(app, deps, inc_blocks.ACTION_SNOOZE, on_snooze)
+    on_action(app, deps, inc_blocks.ACTION_RESOLVE_ANYWAY, on_resolve_anyway)
+    on_action(app, deps, inc_blocks.ACTION_RESOLVE_CANCEL, on_resolve_cancel)
+    on_actions_under(app, deps, inc_blocks.ACTION_CLOSE_BUG, on_close_bug)  # incident.close_bug.<bug id>
     on_action(app, deps, bug_blocks.ACTION_INCIDENT, on_bug_button)
     on_view(app, deps, inc_blocks.VIEW_DECLARE, on_declare_submitted)
     on_event(app, deps, "reaction_added", on_reaction)
@@ -191,7 +195,17 @@ def _grade(rest: str, incident, request: Request, reply: Reply, deps: Deps) -> N
 
 
 def _resolve(rest: str, incident, request: Request, reply: Reply, deps: Deps) -> None:
+    """Resolve; with runbook steps still open, ask first (Resolve anyway / Cancel)."""
     service.require_lead(deps, incident, request.user_id, "resolve")
+    if incident.status == "resolved":
+        raise UserInputError(f"{incident.readable_id} is resolved already; `/incident reopen` if it is back.")
+    still_open = service.open_steps(deps, incident)
+    if still_open:
+        with session_scope(deps.engine) as session:
+            total = len(tasks(session, incident_id=incident.id))
+        text, parts = inc_blocks.confirm_resolve(incident, still_open, total, _resolve_value(incident.id, rest))
+        reply.ack(text, parts)
+        return
     reply.ack(f"Resolving {incident.readable_id} and drafting the post-mortem…")
     service.resolve(deps, incident, user_id=request.user_id, summary=rest)
 
@@ -247,6 +261,53 @@ def on_snooze(request: Request, reply: Reply, deps: Deps) -> None:
     reply.ack()
     incident = service.snooze(deps, team_id=request.team_id, incident_id=int(request.value), user_id=request.user_id)
     reply.later(f"Snoozed: I will ask again about {incident.readable_id} in 15 minutes.")
+
+
+def _resolve_value(incident_id: int, summary: str) -> str:
+    """What Resolve anyway carries: the incident and the summary typed (Slack keeps 2000 characters)."""
+    summary = summary.strip()[:1500]
+    while len(value := json.dumps({"i": incident_id, "s": summary}, ensure_ascii=False)) > 2000:
+        summary = summary[:-100]
+    return value
+
+
+def on_resolve_anyway(request: Request, reply: Reply, deps: Deps) -> None:
+    """Resolve with steps open, confirmed; a second click or a click after it was resolved is told so."""
+    reply.ack()
+    try:
+        data = json.loads(request.value or "")
+        incident_id, summary = int(data["i"]), str(data.get("s") or "")
+    except (ValueError, TypeError, KeyError):
+        raise UserInputError("That button belongs to a message I no longer understand.") from None
+    incident = service.get(deps, request.team_id, incident_id)
+    if incident.status == "resolved":
+        reply.later(f"{incident.readable_id} is resolved already.")
+        return
+    service.resolve(deps, incident, user_id=request.user_id, summary=summary, skipped=True)
+
+
+def on_resolve_cancel(request: Request, reply: Reply, deps: Deps) -> None:
+    reply.ack()
+    incident = service.get(deps, request.team_id, int(request.value)) if request.value.isdigit() else None
+    if incident is None:
+        raise UserInputError("That button belongs to a message I no longer understand.")
+    if incident.status == "resolved":
+        reply.later(f"{incident.readable_id} is resolved already.")
+        return
+    reply.later(f"Not resolved: {incident.readable_id} stays open. Tick the steps in the runbook, then "
+                "`/incident resolve`.")
+
+
+def on_close_bug(request: Request, reply: Reply, deps: Deps) -> None:
+    """*Close B-14* under a resolved incident: the bug is closed through `/bug close`'s path (Jira follows)."""
+    reply.ack()
+    incident_id, _, bug_id = request.value.partition(":")
+    if not incident_id.isdigit() or not bug_id.startswith("B-"):
+        raise UserInputError("That button belongs to a message I no longer understand.")
+    incident = service.get(deps, request.team_id, int(incident_id))
+    bug = bug_service.close(deps, team_id=request.team_id, readable_id=bug_id, user_id=request.user_id,
+                            resolution=f"fixed with incident {incident.readable_id}")
+    reply.later(f"{bug.readable_id} is closed (fixed with {incident.readable_id}).")
 
 
 def on_bug_button(request: Request, reply: Reply, deps: Deps) -> None:

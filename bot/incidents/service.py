@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
 
+from bot import blocks as blocks_ui
+from bot.bugs import service as bug_service
 from bot.deps import Deps
 from bot.domain import incident as incident_rules
 from bot.domain.pii import redact
@@ -36,7 +38,7 @@ from storage.incidents import (
     tasks,
     timeline,
 )
-from storage.models import Incident
+from storage.models import Incident, IncidentTask
 from storage.risks import RiskFilter, get_risk, list_risks
 from storage.work import add_work
 
@@ -95,6 +97,8 @@ def open_war_room(deps: Deps, incident_id: int, team_id: str) -> Incident:
         incident = _announce(deps, incident)
     if incident.drill and incident.next_inject == 0:
         post_due_injects(deps, incident, deps.clock())
+    if incident.bug_id:
+        _tell_bug(deps, incident, incident.bug_id, incident.declared_by, declared=True)
     return incident
 
 
@@ -377,6 +381,50 @@ def link(deps: Deps, incident: Incident, *, user_id: str, target: str) -> str:
     return f"{incident.readable_id} is linked to {target}."
 
 
+def _tell_bug(deps: Deps, incident: Incident, readable_id: str, user_id: str | None, *, declared: bool) -> None:
+    """Link an incident and a bug both ways: a timeline entry naming the bug (once: claimed on the entry), the
+    bug's card showing the incident (from then on, like `/bug show`), and a line in the card's thread."""
+    with session_scope(deps.engine) as session:
+        bug = get_bug(session, team_id=incident.team_id, readable_id=readable_id)
+    if bug is None:
+        return
+    where = _permalink(deps, bug.message_channel, bug.message_ts)
+    text = f"{'Declared from' if declared else 'Linked to'} bug {bug.readable_id}: {bug.title}" + (
+        f" — {where}" if where else "")
+    if not _log(deps, incident, "bug", truncate(text, 1000), user_id, source_ts=f"bug:{bug.readable_id}",
+                acknowledge=False):
+        return  # told already (a resumed war room)
+    if not (bug.message_channel and bug.message_ts):
+        return
+    room = f" — war room <#{incident.channel_id}>" if incident.channel_id else ""
+    said = (f"Incident {incident.readable_id} declared from this bug" if declared
+            else f"Linked to incident {incident.readable_id}")
+    try:
+        bug_service.redraw(deps, bug)
+        deps.slack.post_message(bug.message_channel, thread_ts=bug.message_ts, text=f"🚨 {said}{room}.")
+    except SlackError as exc:
+        logger.warning("could not tell the card of %s about %s: %s", bug.readable_id, incident.readable_id, exc.code)
+
+
+def _permalink(deps: Deps, channel: str | None, ts: str | None) -> str | None:
+    if not (channel and ts):
+        return None
+    try:
+        return deps.slack.permalink(channel, ts)
+    except SlackError as exc:
+        logger.info("no permalink for %s/%s: %s", channel, ts, exc.code)
+        return None
+
+
+def open_bugs(deps: Deps, incident: Incident) -> list[str]:
+    """The bugs an incident came from or was linked to that are still open (resolving offers to close them)."""
+    wanted = [incident.bug_id] if incident.bug_id else []
+    wanted += [str(x) for x in incident.links or [] if str(x).startswith("B-")]
+    with session_scope(deps.engine) as session:
+        found = [get_bug(session, team_id=incident.team_id, readable_id=b) for b in dict.fromkeys(wanted)]
+    return [b.readable_id for b in found if b is not None and b.status == "open"]
+
+
 def _add_link(deps: Deps, incident: Incident, target: str, user_id: str) -> Incident:
     with session_scope(deps.engine) as session:
         if target.startswith("B-") and get_bug(session, team_id=incident.team_id, readable_id=target) is None:
@@ -386,7 +434,10 @@ def _add_link(deps: Deps, incident: Incident, target: str, user_id: str) -> Inci
     if target in (incident.links or []) or target == incident.bug_id:
         raise UserInputError(f"{incident.readable_id} is linked to {target} already.")
     incident = _store(deps, incident, links=[*(incident.links or []), target])
-    _log(deps, incident, "link", f"linked {target}", user_id)
+    if target.startswith("B-"):
+        _tell_bug(deps, incident, target, user_id, declared=False)
+    else:
+        _log(deps, incident, "link", f"linked {target}", user_id)
     return incident
 
 
@@ -432,7 +483,15 @@ def remind(deps: Deps, incident: Incident, now: datetime) -> bool:
 # --- resolve, reopen, archive ----------------------------------------------------------------------
 
 
-def resolve(deps: Deps, incident: Incident, *, user_id: str, summary: str) -> Incident:
+def open_steps(deps: Deps, incident: Incident) -> list[IncidentTask]:
+    """The runbook steps nobody has ticked yet."""
+    with session_scope(deps.engine) as session:
+        return [t for t in tasks(session, incident_id=incident.id) if t.done_at is None]
+
+
+def resolve(deps: Deps, incident: Incident, *, user_id: str, summary: str, skipped: bool = False) -> Incident:
+    """Resolve it; `skipped`: the person confirmed resolving with runbook steps still open, which are recorded
+    (on the timeline and in the post-mortem)."""
     require_lead(deps, incident, user_id, "resolve")
     if incident.status == "resolved":
         raise UserInputError(f"{incident.readable_id} is resolved already; `/incident reopen` if it is back.")
@@ -449,12 +508,59 @@ def resolve(deps: Deps, incident: Incident, *, user_id: str, summary: str) -> In
         outbox.record(session, deps, row, "close", text="Resolved in Slack" +
                       (f": {row.resolution}" if row.resolution else "."))
     incident = get(deps, incident.team_id, incident.id)
+    still_open = open_steps(deps, incident) if skipped else []
+    if still_open:
+        with session_scope(deps.engine) as session:
+            total = len(tasks(session, incident_id=incident.id))
+        _log(deps, incident, "skipped", f"resolved with {len(still_open)} of {total} steps still open: "
+             + "; ".join(t.text for t in still_open), user_id, at=now)
     _log(deps, incident, "resolved", incident.resolution or "resolved", user_id)
-    _say(deps, incident, f"✅ {incident.readable_id} resolved by <@{user_id}>"
-                         + (f": {escape_user_text(incident.resolution)}" if incident.resolution else "."))
+    said = (f"✅ {incident.readable_id} resolved by <@{user_id}>"
+            + (f": {escape_user_text(incident.resolution)}" if incident.resolution else ".")
+            + (f" {len(still_open)} runbook step{'s' if len(still_open) != 1 else ''} skipped." if still_open else ""))
+    bugs = open_bugs(deps, incident)
+    if bugs and incident.channel_id and not incident.archived:
+        said += " " + ", ".join(bugs) + (" is" if len(bugs) == 1 else " are") + " still open."
+        buttons = [blocks_ui.button(f"Close {b}", f"{inc_blocks.ACTION_CLOSE_BUG}.{b}", f"{incident.id}:{b}")
+                   for b in bugs[:5]]
+        try:
+            deps.slack.post_message(incident.channel_id, text=inc_blocks.mark(incident, said),
+                                    blocks=[*blocks_ui.sections(inc_blocks.mark(incident, said)),
+                                            blocks_ui.actions(*buttons)])
+        except SlackError as exc:
+            logger.warning("could not post in %s: %s", incident.channel_name, exc.code)
+    else:
+        _say(deps, incident, said)
     refresh(deps, incident)
     _postmortem(deps, incident)
     return incident
+
+
+def end_unattended(deps: Deps, incident: Incident, now: datetime) -> bool:
+    """End a drill nobody acted in (claimed on its row: still running, still unacknowledged), with a scorecard
+    that says so, in the drill room and where it was started."""
+    minutes = deps.settings.pmbot_drill_unattended_minutes
+    text = f"Nobody responded within {minutes} min; the drill ended by itself."
+    archive_in = timedelta(hours=deps.settings.pmbot_incident_archive_after_hours)
+    with session_scope(deps.engine) as session:
+        if not set_if(session, incident.id, (Incident.status != "resolved") & Incident.acknowledged_at.is_(None)
+                      & Incident.drill.is_(True), status="resolved", resolved_at=now, resolution=text,
+                      archive_after=now + archive_in):
+            return False
+    incident = get(deps, incident.team_id, incident.id)
+    _log(deps, incident, "unattended", text, None, at=now, acknowledge=False)
+    _say(deps, incident, f"⏹ {text}")
+    refresh(deps, incident)
+    _postmortem(deps, incident)
+    if incident.origin_channel != incident.channel_id:
+        card = incident_rules.scorecard(_report(deps, incident)).text()
+        try:
+            deps.slack.post_message(incident.origin_channel, text=inc_blocks.mark(
+                incident, f"{incident.readable_id} ended by itself: nobody responded within {minutes} min.\n{card}"))
+        except SlackError as exc:
+            logger.warning("could not tell %s that %s ended: %s", incident.origin_channel, incident.readable_id,
+                           exc.code)
+    return True
 
 
 def _report(deps: Deps, incident: Incident) -> incident_rules.Report:
@@ -462,6 +568,8 @@ def _report(deps: Deps, incident: Incident) -> incident_rules.Report:
     with session_scope(deps.engine) as session:
         events = timeline(session, incident_id=incident.id)
         items = tasks(session, incident_id=incident.id)
+        bug = get_bug(session, team_id=incident.team_id, readable_id=incident.bug_id) if incident.bug_id else None
+    skipped = tuple(t.text for t in items if t.done_at is None) if any(e.kind == "skipped" for e in events) else ()
 
     def display(user_id: str | None) -> str:
         return "@" + (deps.names(user_id) or user_id) if user_id else "pmbot"
@@ -479,7 +587,9 @@ def _report(deps: Deps, incident: Incident) -> incident_rules.Report:
         resolution=plain(incident.resolution or ""), versions=dict(incident.versions or {}), links=links,
         timeline=[incident_rules.TimelineEntry(e.at, display(e.user_id), e.kind, plain(e.text)) for e in events],
         tasks=[incident_rules.TaskState(t.key, plain(t.text), display(t.done_by) if t.done_by else None, t.done_at)
-               for t in items])
+               for t in items],
+        bug=f"{bug.readable_id}: {plain(bug.title)}" if bug else (incident.bug_id or ""),
+        skipped=tuple(plain(t) for t in skipped))
 
 
 def _risks_linking(deps: Deps, incident: Incident) -> list[str]:
