@@ -157,6 +157,11 @@ def _responders(deps: Deps, incident: Incident) -> list[str]:
     return list(dict.fromkeys(people))
 
 
+def responders(deps: Deps, incident: Incident) -> list[str]:
+    """Who the war room invites: the declarer and the grade's responders (user groups expanded)."""
+    return _responders(deps, incident)
+
+
 def invite(deps: Deps, incident: Incident, people: list[str]) -> None:
     """Invite each person; one who cannot be invited (gone, already in) does not stop the others."""
     for user_id in people:
