@@ -421,13 +421,26 @@ def _permalink(deps: Deps, channel: str | None, ts: str | None) -> str | None:
         return None
 
 
-def open_bugs(deps: Deps, incident: Incident) -> list[str]:
-    """The bugs an incident came from or was linked to that are still open (resolving offers to close them)."""
+def _bugs_of(deps: Deps, incident: Incident) -> list:
     wanted = [incident.bug_id] if incident.bug_id else []
     wanted += [str(x) for x in incident.links or [] if str(x).startswith("B-")]
     with session_scope(deps.engine) as session:
         found = [get_bug(session, team_id=incident.team_id, readable_id=b) for b in dict.fromkeys(wanted)]
-    return [b.readable_id for b in found if b is not None and b.status == "open"]
+    return [b for b in found if b is not None]
+
+
+def _redraw_bugs(deps: Deps, incident: Incident) -> None:
+    """The cards of the bugs linked show the incident's status as it is now."""
+    for bug in _bugs_of(deps, incident):
+        try:
+            bug_service.redraw(deps, bug)
+        except SlackError as exc:
+            logger.warning("could not redraw the card of %s: %s", bug.readable_id, exc.code)
+
+
+def open_bugs(deps: Deps, incident: Incident) -> list[str]:
+    """The bugs an incident came from or was linked to that are still open (resolving offers to close them)."""
+    return [b.readable_id for b in _bugs_of(deps, incident) if b.status == "open"]
 
 
 def _add_link(deps: Deps, incident: Incident, target: str, user_id: str) -> Incident:
@@ -537,6 +550,7 @@ def resolve(deps: Deps, incident: Incident, *, user_id: str, summary: str, skipp
     else:
         _say(deps, incident, said)
     refresh(deps, incident)
+    _redraw_bugs(deps, incident)
     _postmortem(deps, incident)
     return incident
 
@@ -651,6 +665,7 @@ def reopen(deps: Deps, incident: Incident, *, user_id: str) -> Incident:
     _log(deps, incident, "reopened", "reopened", user_id)
     _say(deps, incident, f"↩️ {incident.readable_id} reopened by <@{user_id}>.")
     refresh(deps, incident)
+    _redraw_bugs(deps, incident)
     return incident
 
 
