@@ -372,11 +372,13 @@ GRAMMAR = Grammar(
             run=_run_action, fits=_some),
         Sub("set", "model=v12 prompt=p7 dataset=d3 rollback=v11", "record the versions affected and rolled back to",
             run=_run_action, fits=_some),
-        Sub("link", "B-12 | R-3 | AI-123", "link a bug, a risk or a Jira issue (they go in the post-mortem)",
+        Sub("link", "B-12 | R-3 | AI-123", "link a bug (its card then shows the incident), a risk or a Jira issue "
+            "(they go in the post-mortem)",
             run=_run_action, fits=lambda args: len(args) == 1),
         Sub("grade", "1|2|3", "change the grade (commander or scribe only)", run=_run_action,
             fits=lambda args: len(args) == 1),
-        Sub("resolve", "[summary]", "resolve it and get the post-mortem draft (commander or scribe only)",
+        Sub("resolve", "[summary]", "resolve it and get the post-mortem draft (commander or scribe only; asks first "
+            "while runbook steps are open)",
             run=_run_action),
         Sub("reopen", "", "reopen it (and its channel)", run=_run_action, fits=no_args),
         Sub("status", "", "this incident, or every open one outside a war room", run=_run_action, fits=no_args),
@@ -386,8 +388,9 @@ GRAMMAR = Grammar(
             fits=lambda args: args in ([], ["all"]) or [a.lower() for a in args] == ["all"]),
         Sub("drill", "[scenario] | drill scenarios", "a practice incident with scripted injects and a scorecard",
             run=_run_drill),
-        Sub("drill", "schedule first tue 15:00 Europe/Berlin [auto] [scenario] | drill schedules | "
-            "drill unschedule N", "recurring drills, announced a day and an hour before", run=_run_drill),
+        Sub("drill", "schedule first tue 15:00 Europe/Berlin [auto] [scenario] [with @ana @bob] | drill schedules | "
+            "drill unschedule N", "recurring drills with their participants, announced a day and an hour before; "
+            "an automatic one nobody acts in ends by itself", run=_run_drill),
     ),
 )
 

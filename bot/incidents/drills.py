@@ -48,7 +48,7 @@ def handle(request: Request, reply: Reply, deps: Deps, words: list[str]) -> None
                     "`/incident resolve` there ends it with a scorecard.")
     else:
         raise UserInputError("`/incident drill [scenario]`, `drill scenarios`, `drill schedule first tue 15:00 "
-                             "Europe/Berlin [auto]`, `drill schedules` or `drill unschedule N`.")
+                             "Europe/Berlin [auto] [with @ana @bob]`, `drill schedules` or `drill unschedule N`.")
 
 
 def start(deps: Deps, *, team_id: str, channel_id: str, user_id: str, delivery_key: str, scenario: str) -> Incident:
