@@ -12,7 +12,9 @@ from storage.bugs import get_bug
 from storage.db import session_scope
 from tests.conftest import RunningBot
 from tests.helpers import MovableClock
+from tests.jira_stub import JiraStub
 from tests.test_incident import RESPONDERS, dump, events, incident_command, incidents, messages, private_notes
+from tests.test_jira import deliver, jira_settings
 
 
 @pytest.fixture
@@ -128,3 +130,26 @@ def test_no_close_offer_for_a_bug_closed_already_and_no_incident_on_other_bugs(b
     press(bot, "Resolve anyway", incident.channel_id)
     [said] = [m for m in messages(bot, incident.channel_id) if "resolved by" in m["text"]]
     assert "Close B-1" not in dump(said.get("blocks") or []) and "still open" not in said["text"]
+
+
+def test_close_from_the_resolved_incident_follows_in_jira(bot_factory) -> None:
+    """*Close B-1* closes the bug the way `/bug close` does, so its Jira twin is transitioned too."""
+    stub = JiraStub()
+    try:
+        bot = bot_factory(**{**RESPONDERS, **jira_settings(stub)})  # the real clock: the outbox runs on it
+        command(bot, "/bug", "Any user can read everyone's uploaded files")
+        deliver(bot)
+        [twin] = [i for i in stub.issues.values() if i.fields["summary"].startswith("B-1:")]
+        bot.driver.press("Declare incident")
+        bot.driver.open_view()
+        assert bot.driver.submit({}).status == 200
+        bot.runtime.settle()
+        [incident] = incidents(bot)
+        incident_command(bot, "resolve rotated the bucket policy", channel=incident.channel_id)
+        press(bot, "Resolve anyway", incident.channel_id)
+        assert twin.fields["status"]["name"] != "Done"
+        press(bot, "Close B-1", incident.channel_id)
+        deliver(bot)
+        assert bug(bot, "B-1").status == "closed" and twin.fields["status"]["name"] == "Done"
+    finally:
+        stub.down()
