@@ -82,7 +82,7 @@ def test_with_every_step_done_it_resolves_at_once(bot: RunningBot) -> None:
     assert "(skipped)" not in postmortem(bot, "INC-1")
 
 
-def test_only_leads_are_asked_and_a_resolved_incident_is_not_asked_again(bot: RunningBot) -> None:
+def test_only_leads_are_asked_and_a_resolved_incident_is_not_asked_again(bot: RunningBot, clock: MovableClock) -> None:
     incident_command(bot, "declare Agent loops on refunds grade 2")
     [incident] = incidents(bot)
     room = incident.channel_id
@@ -93,3 +93,9 @@ def test_only_leads_are_asked_and_a_resolved_incident_is_not_asked_again(bot: Ru
     press(bot, "Resolve anyway", room)
     again = incident_command(bot, "resolve done", channel=room)
     assert "INC-1 is resolved already" in again["text"]
+    # Reopened, the old question is stale: clicking it does not resolve the incident again.
+    incident_command(bot, "reopen", channel=room)
+    clock.now += timedelta(minutes=5)
+    press(bot, "Resolve anyway", room)
+    assert any("before it was reopened" in t for t in private_notes(bot))
+    assert incidents(bot)[0].status == "investigating" and len(events(bot, "resolved")) == 1

@@ -203,7 +203,8 @@ def _resolve(rest: str, incident, request: Request, reply: Reply, deps: Deps) ->
     if still_open:
         with session_scope(deps.engine) as session:
             total = len(tasks(session, incident_id=incident.id))
-        text, parts = inc_blocks.confirm_resolve(incident, still_open, total, _resolve_value(incident.id, rest))
+        value = _resolve_value(incident.id, rest, _reopened(deps, incident.id))
+        text, parts = inc_blocks.confirm_resolve(incident, still_open, total, value)
         reply.ack(text, parts)
         return
     reply.ack(f"Resolving {incident.readable_id} and drafting the post-mortem…")
@@ -263,12 +264,18 @@ def on_snooze(request: Request, reply: Reply, deps: Deps) -> None:
     reply.later(f"Snoozed: I will ask again about {incident.readable_id} in 15 minutes.")
 
 
-def _resolve_value(incident_id: int, summary: str) -> str:
-    """What Resolve anyway carries: the incident and the summary typed (Slack keeps 2000 characters)."""
+def _resolve_value(incident_id: int, summary: str, reopened: int) -> str:
+    """What Resolve anyway carries: the incident, the summary typed (Slack keeps 2000 characters) and how often it
+    had been reopened (a click on a question asked before a reopen is stale)."""
     summary = summary.strip()[:1500]
-    while len(value := json.dumps({"i": incident_id, "s": summary}, ensure_ascii=False)) > 2000:
+    while len(value := json.dumps({"i": incident_id, "s": summary, "r": reopened}, ensure_ascii=False)) > 2000:
         summary = summary[:-100]
     return value
+
+
+def _reopened(deps: Deps, incident_id: int) -> int:
+    with session_scope(deps.engine) as session:
+        return sum(1 for e in timeline(session, incident_id=incident_id) if e.kind == "reopened")
 
 
 def on_resolve_anyway(request: Request, reply: Reply, deps: Deps) -> None:
@@ -282,6 +289,10 @@ def on_resolve_anyway(request: Request, reply: Reply, deps: Deps) -> None:
     incident = service.get(deps, request.team_id, incident_id)
     if incident.status == "resolved":
         reply.later(f"{incident.readable_id} is resolved already.")
+        return
+    if data.get("r", 0) != _reopened(deps, incident.id):
+        reply.later(f"That question was about {incident.readable_id} before it was reopened; "
+                    "`/incident resolve` asks again.")
         return
     service.resolve(deps, incident, user_id=request.user_id, summary=summary, skipped=True)
 
