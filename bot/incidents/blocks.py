@@ -159,6 +159,21 @@ def scenarios_text() -> str:
                                              f"{len(s.injects)} injects)" for s in SCENARIOS.values())
 
 
+def resolved(incident: Incident, user_id: str, *, skipped: int,
+             open_bugs: list[str]) -> tuple[str, list[dict[str, Any]]]:
+    """The resolve message: who, the summary, the steps skipped, and a Close button per linked bug still open."""
+    text = mark(incident, f"✅ {incident.readable_id} resolved by <@{user_id}>"
+                + (f": {escape_user_text(incident.resolution)}" if incident.resolution else ".")
+                + (f" {skipped} runbook step{'s' if skipped != 1 else ''} skipped." if skipped else "")
+                + (" " + ", ".join(open_bugs) + (" is" if len(open_bugs) == 1 else " are") + " still open."
+                   if open_bugs else ""))
+    parts = blocks.sections(text)
+    if open_bugs:
+        parts.append(blocks.actions(*(blocks.button(f"Close {b}", f"{ACTION_CLOSE_BUG}.{b}", f"{incident.id}:{b}")
+                                      for b in open_bugs[:5])))
+    return text, parts
+
+
 def confirm_resolve(incident: Incident, open_steps: list[IncidentTask], total: int,
                     value: str) -> tuple[str, list[dict[str, Any]]]:
     """Resolving with runbook steps open: which ones, and Resolve anyway / Cancel."""

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
 
-from bot import blocks as blocks_ui
 from bot.bugs import service as bug_service
 from bot.deps import Deps
 from bot.domain import incident as incident_rules
@@ -526,33 +525,35 @@ def resolve(deps: Deps, incident: Incident, *, user_id: str, summary: str, skipp
         outbox.record(session, deps, row, "close", text="Resolved in Slack" +
                       (f": {row.resolution}" if row.resolution else "."))
     incident = get(deps, incident.team_id, incident.id)
-    still_open = open_steps(deps, incident) if skipped else []
+    skipped_steps = _record_skipped(deps, incident, user_id, now) if skipped else 0
+    _log(deps, incident, "resolved", incident.resolution or "resolved", user_id)
+    _say_resolved(deps, incident, user_id, skipped_steps)
+    refresh(deps, incident)
+    _redraw_bugs(deps, incident)
+    _postmortem(deps, incident)
+    return incident
+
+
+def _record_skipped(deps: Deps, incident: Incident, user_id: str, now: datetime) -> int:
+    """Resolved anyway: the steps still open go on the timeline (and so in the post-mortem); how many."""
+    still_open = open_steps(deps, incident)
     if still_open:
         with session_scope(deps.engine) as session:
             total = len(tasks(session, incident_id=incident.id))
         _log(deps, incident, "skipped", f"resolved with {len(still_open)} of {total} steps still open: "
              + "; ".join(t.text for t in still_open), user_id, at=now)
-    _log(deps, incident, "resolved", incident.resolution or "resolved", user_id)
-    said = (f"✅ {incident.readable_id} resolved by <@{user_id}>"
-            + (f": {escape_user_text(incident.resolution)}" if incident.resolution else ".")
-            + (f" {len(still_open)} runbook step{'s' if len(still_open) != 1 else ''} skipped." if still_open else ""))
-    bugs = open_bugs(deps, incident)
-    if bugs and incident.channel_id and not incident.archived:
-        said += " " + ", ".join(bugs) + (" is" if len(bugs) == 1 else " are") + " still open."
-        buttons = [blocks_ui.button(f"Close {b}", f"{inc_blocks.ACTION_CLOSE_BUG}.{b}", f"{incident.id}:{b}")
-                   for b in bugs[:5]]
-        try:
-            deps.slack.post_message(incident.channel_id, text=inc_blocks.mark(incident, said),
-                                    blocks=[*blocks_ui.sections(inc_blocks.mark(incident, said)),
-                                            blocks_ui.actions(*buttons)])
-        except SlackError as exc:
-            logger.warning("could not post in %s: %s", incident.channel_name, exc.code)
-    else:
-        _say(deps, incident, said)
-    refresh(deps, incident)
-    _redraw_bugs(deps, incident)
-    _postmortem(deps, incident)
-    return incident
+    return len(still_open)
+
+
+def _say_resolved(deps: Deps, incident: Incident, user_id: str, skipped: int) -> None:
+    """The resolve message in the war room; with a *Close B-n* button per linked bug still open."""
+    if not incident.channel_id or incident.archived:
+        return
+    text, parts = inc_blocks.resolved(incident, user_id, skipped=skipped, open_bugs=open_bugs(deps, incident))
+    try:
+        deps.slack.post_message(incident.channel_id, text=text, blocks=parts)
+    except SlackError as exc:
+        logger.warning("could not post in %s: %s", incident.channel_name, exc.code)
 
 
 def end_unattended(deps: Deps, incident: Incident, now: datetime) -> bool:
