@@ -123,6 +123,8 @@ class Settings(BaseSettings):
     pmbot_legal_contacts: str = ""
     pmbot_timeline_emoji: str = "pushpin"
     pmbot_incident_archive_after_hours: Annotated[float, Field(ge=0, le=24 * 365)] = 72.0
+    # A drill nobody acts in (no step ticked, no note, no update) ends by itself after this many minutes.
+    pmbot_drill_unattended_minutes: Annotated[int, Field(ge=5, le=24 * 60)] = 60
     # Budgets: who may set them (user ids; a user group can be added with /budget admins), and what the bot's
     # own LLM calls cost per 1K tokens: "gpt-4o-mini=0.00015/0.0006; gpt-4o=0.0025/0.01" (input/output).
     pmbot_budget_admins: str = ""

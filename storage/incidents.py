@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import String, cast, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
@@ -201,4 +201,20 @@ def tasks_of(session: Session, *, incident_ids: list[int]) -> list[IncidentTask]
     if not incident_ids:
         return []
     stmt = select(IncidentTask).where(IncidentTask.incident_id.in_(incident_ids)).order_by(IncidentTask.position)
+    return list(session.execute(stmt).scalars())
+
+
+def unattended_drills(session: Session, *, declared_before: datetime) -> list[Incident]:
+    """Running drills nobody has acted in, started before `declared_before`."""
+    stmt = select(Incident).where(Incident.drill.is_(True), Incident.status != "resolved",
+                                  Incident.acknowledged_at.is_(None), Incident.declared_at <= declared_before,
+                                  Incident.channel_id.is_not(None)).order_by(Incident.id)
+    return list(session.execute(stmt).scalars())
+
+
+def incidents_of_bug(session: Session, *, team_id: str, readable_id: str) -> list[Incident]:
+    """The incidents declared from a bug or linked to it (`/incident link B-14`), oldest first."""
+    linked = cast(Incident.links, String).like(f'%"{readable_id}"%')
+    stmt = (select(Incident).where(Incident.team_id == team_id, Incident.drill.is_(False),
+                                   or_(Incident.bug_id == readable_id, linked)).order_by(Incident.id))
     return list(session.execute(stmt).scalars())

@@ -356,6 +356,8 @@ class DrillSchedule(SQLModel, table=True):
     warned_day_for: datetime | None = _utc_column(nullable=True)
     warned_hour_for: datetime | None = _utc_column(nullable=True)
     started_for: datetime | None = _utc_column(nullable=True)
+    # Who is invited when it starts (user ids); empty: who scheduled it plus the grade's responders.
+    participants: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]"))
 
 
 class Budget(SQLModel, table=True):

@@ -125,7 +125,10 @@ def test_only_the_commander_or_scribe_can_resolve_and_resolve_posts_the_postmort
     bot.driver.press("Done", channel=room)  # the first open step
     bot.runtime.settle()
     incident_command(bot, "role <@U0BOB|bob> scribe", channel=room)
-    incident_command(bot, "resolve reindexed the approved policy", channel=room, user="U0BOB")
+    asked = incident_command(bot, "resolve reindexed the approved policy", channel=room, user="U0BOB")
+    assert "5 of 6 runbook steps of INC-1 are still open" in asked["text"]  # see test_incident_resolve.py
+    bot.driver.press("Resolve anyway", channel=room, user="U0BOB")
+    bot.runtime.settle()
     [incident] = incidents(bot)
     assert incident.status == "resolved" and incident.resolution == "reindexed the approved policy"
     assert incident.acknowledged_at is not None and incident.first_update_at is not None
@@ -160,6 +163,8 @@ def test_resolved_war_rooms_are_archived_later_and_reopen_unarchives(bot: Runnin
     incident_command(bot, "declare Wrong language in replies grade 3")
     [incident] = incidents(bot)
     incident_command(bot, "resolve prompt fixed", channel=incident.channel_id)
+    bot.driver.press("Resolve anyway", channel=incident.channel_id)
+    bot.runtime.settle()
     resolved = incidents(bot)[0].resolved_at
     assert "0 archived" in run_job(bot, db_url, tmp_path, "incident_watch", resolved + timedelta(minutes=30))
     assert "1 archived" in run_job(bot, db_url, tmp_path, "incident_watch", resolved + timedelta(minutes=61))
@@ -182,6 +187,8 @@ def test_a_drill_runs_with_injects_and_ends_with_a_scorecard(bot: RunningBot, db
     bot.runtime.settle()
     incident_command(bot, "update rolled back, checking fresh traffic", channel=drill.channel_id)
     incident_command(bot, "resolve drill over", channel=drill.channel_id)
+    bot.driver.press("Resolve anyway", channel=drill.channel_id)
+    bot.runtime.settle()
     scorecard = [m["text"] for m in messages(bot, drill.channel_id) if "Drill scorecard" in m["text"]]
     assert scorecard and "Time to the rollback step" in scorecard[0] and "Checklist completed: 1 of 7" in scorecard[0]
     assert "Inject 2/4" in " ".join(m["text"] for m in messages(bot, drill.channel_id))
@@ -200,7 +207,7 @@ def test_drill_reminders_fire_a_day_and_an_hour_before_and_start_automatic_drill
     assert "1 hour-before" in run_job(bot, db_url, tmp_path, "drill_reminders", slot - timedelta(minutes=55))
     assert "0 hour-before" in run_job(bot, db_url, tmp_path, "drill_reminders", slot - timedelta(minutes=50))
     notices = [m["text"] for m in messages(bot, "C0GENERAL") if "Incident drill" in m["text"]]
-    assert len(notices) == 2 and "tomorrow" in notices[0] and "in an hour" in notices[1]
+    assert len(notices) == 2 and "tomorrow at 15:00" in notices[0] and "in 55 minutes" in notices[1]
     assert "1 drills started" in run_job(bot, db_url, tmp_path, "drill_reminders", slot + timedelta(minutes=2))
     assert "0 drills started" in run_job(bot, db_url, tmp_path, "drill_reminders", slot + timedelta(minutes=7))
     [drill] = incidents(bot)
@@ -248,6 +255,8 @@ def test_the_postmortem_narrative_comes_from_the_llm_with_pii_removed(bot_factor
         assert incidents(bot)[0].status == "mitigated"
         stub.mode, stub.text = "good", "Users saw card numbers in replies; the team rolled back within minutes."
         incident_command(bot, "resolve rolled back and patched the memory lookup", channel=room)
+        bot.driver.press("Resolve anyway", channel=room)
+        bot.runtime.settle()
         [document] = [f for f in bot.sandbox.ws.files.values() if f["name"] == "postmortem-INC-1.md"]
         text = document["content"].decode()
         assert "the team rolled back within minutes" in text and "- Linked: R-1" in text

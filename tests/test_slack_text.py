@@ -116,6 +116,8 @@ def test_the_postmortem_file_names_people(bot: RunningBot) -> None:
     command(bot, "/incident", "role <@U0BOB|bob> comms", channel=room)
     command(bot, "/incident", "note asked <@U0CARLOS> to check <#C0RANDOM|random>", channel=room)
     command(bot, "/incident", "resolve rolled back", channel=room)
+    bot.driver.press("Resolve anyway", channel=room)  # the runbook's steps are still open
+    bot.runtime.settle()
     [document] = [f for f in bot.sandbox.ws.files.values() if f["name"] == "postmortem-INC-1.md"]
     text = document["content"].decode()
     assert "comms: nobody → @bob" in text and "asked @carlos to check #random" in text

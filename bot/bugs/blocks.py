@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from bot import blocks
 from bot.domain.grades import GRADES, action_plan, category_label, grade_info, grader_name
 from bot.domain.text import escape_mrkdwn, escape_user_text, readable, truncate
-from storage.models import JIRA_USER, Bug, BugGradeChange, JiraLink
+from storage.models import JIRA_USER, Bug, BugGradeChange, Incident, JiraLink
 
 ACTION_CONFIRM = "bug.confirm"
 ACTION_CHANGE = "bug.change_grade"
@@ -26,8 +27,8 @@ def grade_option(number: int) -> dict[str, Any]:
     return {"text": blocks.plain(f"{number} — {info.label}", 75), "value": str(number)}
 
 
-def card(bug: Bug, *, escalated_to: str | None = None,
-         jira: JiraLink | None = None) -> tuple[str, list[dict[str, Any]]]:
+def card(bug: Bug, *, escalated_to: str | None = None, jira: JiraLink | None = None,
+         incidents: Sequence[Incident] = ()) -> tuple[str, list[dict[str, Any]]]:
     """The message a graded bug gets in its channel: grade, reasons, what to do, and the review buttons."""
     info = grade_info(bug.grade or 3)
     title = f"{bug.readable_id} · {GRADE_EMOJI[info.number]} Grade {info.number} — {info.label}"
@@ -56,6 +57,8 @@ def card(bug: Bug, *, escalated_to: str | None = None,
         parts.append(blocks.context(f"🚨 Escalated to <#{escalated_to}>."))
     if jira is not None:
         parts.append(blocks.context(blocks.jira_line(jira)))
+    if incidents:
+        parts.append(blocks.context(" · ".join(incident_line(i) for i in incidents)))
     if bug.status == "open":
         parts.append(_actions(bug))
     fallback = f"{bug.readable_id}: grade {info.number} ({info.label}) — {escape_user_text(truncate(bug.title, 150))}"
@@ -89,7 +92,14 @@ def line(bug: Bug) -> str:
     return f"`{bug.readable_id}` {grade} — {escape_user_text(truncate(bug.title, 90))}{owner}{closed}"
 
 
-def details(bug: Bug, history: list[BugGradeChange], *, jira: JiraLink | None = None) -> str:
+def incident_line(incident: Incident) -> str:
+    """An incident declared from (or linked to) a bug: its id, war room and status."""
+    room = f" in <#{incident.channel_id}>" if incident.channel_id else ""
+    return f"🚨 Incident *{incident.readable_id}*{room} · {incident.status}"
+
+
+def details(bug: Bug, history: list[BugGradeChange], *, jira: JiraLink | None = None,
+            incidents: Sequence[Incident] = ()) -> str:
     info = grade_info(bug.grade) if bug.grade else None
     lines = [f"*{bug.readable_id}* — {escape_user_text(bug.title)}",
              f"Grade: {f'{info.number} — {info.label}' if info else 'not graded yet'}"
@@ -100,6 +110,7 @@ def details(bug: Bug, history: list[BugGradeChange], *, jira: JiraLink | None = 
              f"Assigned to <@{bug.assignee_id}>" if bug.assignee_id else "Not assigned"]
     if jira is not None:
         lines.append(blocks.jira_line(jira) + (f" ({escape_mrkdwn(jira.status_name)})" if jira.status_name else ""))
+    lines += [incident_line(i) for i in incidents]
     for key, label in (("expected", "Expected"), ("steps", "Steps"), ("version", "Model / prompt version"),
                        ("environment", "Environment"), ("link", "Link")):
         if bug.details.get(key):

@@ -15,6 +15,7 @@ from bot.grader import corrections_from, grade_stored
 from bot.mirror import links, outbox
 from storage.bugs import bug_by_id, create_bug, get_bug, record_change, record_llm_usage, team_regrades
 from storage.db import session_scope
+from storage.incidents import incidents_of_bug
 from storage.models import Bug, JiraLink
 from storage.work import add_work
 
@@ -302,7 +303,9 @@ def redraw(deps: Deps, bug: Bug) -> None:
     """Update the card in place (grade, status, Jira key as they are now)."""
     if not bug.message_ts or not bug.message_channel:
         return
-    text, card = bug_blocks.card(bug, jira=outbox.link_of(deps, bug))
+    with session_scope(deps.engine) as session:
+        incidents = incidents_of_bug(session, team_id=bug.team_id, readable_id=bug.readable_id)
+    text, card = bug_blocks.card(bug, jira=outbox.link_of(deps, bug), incidents=incidents)
     deps.slack.update_message(bug.message_channel, bug.message_ts, text=text, blocks=card)
 
 

@@ -21,6 +21,7 @@ from bot.registry import MAX_PAGE, CommandSpec, Grammar, Sub, bounded_int, is_nu
 from bot.work import Kind, Retry, run_after_ack, tell_later
 from storage.bugs import BugFilter, bug_by_id, bug_stats, get_bug, grade_history, list_bugs
 from storage.db import session_scope
+from storage.incidents import incidents_of_bug
 from storage.models import WorkItem
 
 logger = logging.getLogger(__name__)
@@ -91,9 +92,10 @@ def _by_id(verb: str, readable_id: str, rest: str, request: Request, reply: Repl
             bug = get_bug(session, team_id=request.team_id, readable_id=readable_id)
             history = grade_history(session, bug_id=bug.id) if bug else []
             jira = outbox.jira_of(session, bug) if bug else None
+            incidents = incidents_of_bug(session, team_id=bug.team_id, readable_id=bug.readable_id) if bug else []
         if bug is None:
             raise UserInputError(f"There is no bug {readable_id.upper()} here. `/bug list all` shows them.")
-        text = bug_blocks.details(bug, history, jira=jira)
+        text = bug_blocks.details(bug, history, jira=jira, incidents=incidents)
         reply.ack(text, blocks.sections(text))
         return
     reply.ack()

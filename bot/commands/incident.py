@@ -11,6 +11,7 @@ from slack_bolt import App
 
 from bot import blocks
 from bot.bugs import blocks as bug_blocks
+from bot.bugs import service as bug_service
 from bot.bugs.service import load_bug
 from bot.deps import Deps
 from bot.domain import incident as incident_rules
@@ -40,6 +41,9 @@ def register(app: App, deps: Deps) -> None:
     on_actions_under(app, deps, inc_blocks.ACTION_TASK, on_task)  # incident.task.<task id>
     on_action(app, deps, inc_blocks.ACTION_JOIN, on_join)
     on_action(app, deps, inc_blocks.ACTION_SNOOZE, on_snooze)
+    on_action(app, deps, inc_blocks.ACTION_RESOLVE_ANYWAY, on_resolve_anyway)
+    on_action(app, deps, inc_blocks.ACTION_RESOLVE_CANCEL, on_resolve_cancel)
+    on_actions_under(app, deps, inc_blocks.ACTION_CLOSE_BUG, on_close_bug)  # incident.close_bug.<bug id>
     on_action(app, deps, bug_blocks.ACTION_INCIDENT, on_bug_button)
     on_actions_under(app, deps, follow_ups.ACTION_DONE, on_action_done)  # incident.action_done.<action id>
     on_view(app, deps, inc_blocks.VIEW_DECLARE, on_declare_submitted)
@@ -194,7 +198,18 @@ def _grade(rest: str, incident, request: Request, reply: Reply, deps: Deps) -> N
 
 
 def _resolve(rest: str, incident, request: Request, reply: Reply, deps: Deps) -> None:
+    """Resolve; with runbook steps still open, ask first (Resolve anyway / Cancel)."""
     service.require_lead(deps, incident, request.user_id, "resolve")
+    if incident.status == "resolved":
+        raise UserInputError(f"{incident.readable_id} is resolved already; `/incident reopen` if it is back.")
+    still_open = service.open_steps(deps, incident)
+    if still_open:
+        with session_scope(deps.engine) as session:
+            total = len(tasks(session, incident_id=incident.id))
+        value = _resolve_value(incident.id, rest, _reopened(deps, incident.id))
+        text, parts = inc_blocks.confirm_resolve(incident, still_open, total, value)
+        reply.ack(text, parts)
+        return
     reply.ack(f"Resolving {incident.readable_id} and drafting the post-mortem…")
     service.resolve(deps, incident, user_id=request.user_id, summary=rest)
 
@@ -258,6 +273,63 @@ def on_snooze(request: Request, reply: Reply, deps: Deps) -> None:
     reply.ack()
     incident = service.snooze(deps, team_id=request.team_id, incident_id=int(request.value), user_id=request.user_id)
     reply.later(f"Snoozed: I will ask again about {incident.readable_id} in 15 minutes.")
+
+
+def _resolve_value(incident_id: int, summary: str, reopened: int) -> str:
+    """What Resolve anyway carries: the incident, the summary typed (Slack keeps 2000 characters) and how often it
+    had been reopened (a click on a question asked before a reopen is stale)."""
+    summary = summary.strip()[:1500]
+    while len(value := json.dumps({"i": incident_id, "s": summary, "r": reopened}, ensure_ascii=False)) > 2000:
+        summary = summary[:-100]
+    return value
+
+
+def _reopened(deps: Deps, incident_id: int) -> int:
+    with session_scope(deps.engine) as session:
+        return sum(1 for e in timeline(session, incident_id=incident_id) if e.kind == "reopened")
+
+
+def on_resolve_anyway(request: Request, reply: Reply, deps: Deps) -> None:
+    """Resolve with steps open, confirmed; a second click or a click after it was resolved is told so."""
+    reply.ack()
+    try:
+        data = json.loads(request.value or "")
+        incident_id, summary = int(data["i"]), str(data.get("s") or "")
+    except (ValueError, TypeError, KeyError):
+        raise UserInputError("That button belongs to a message I no longer understand.") from None
+    incident = service.get(deps, request.team_id, incident_id)
+    if incident.status == "resolved":
+        reply.later(f"{incident.readable_id} is resolved already.")
+        return
+    if data.get("r", 0) != _reopened(deps, incident.id):
+        reply.later(f"That question was about {incident.readable_id} before it was reopened; "
+                    "`/incident resolve` asks again.")
+        return
+    service.resolve(deps, incident, user_id=request.user_id, summary=summary, skipped=True)
+
+
+def on_resolve_cancel(request: Request, reply: Reply, deps: Deps) -> None:
+    reply.ack()
+    incident = service.get(deps, request.team_id, int(request.value)) if request.value.isdigit() else None
+    if incident is None:
+        raise UserInputError("That button belongs to a message I no longer understand.")
+    if incident.status == "resolved":
+        reply.later(f"{incident.readable_id} is resolved already.")
+        return
+    reply.later(f"Not resolved: {incident.readable_id} stays open. Tick the steps in the runbook, then "
+                "`/incident resolve`.")
+
+
+def on_close_bug(request: Request, reply: Reply, deps: Deps) -> None:
+    """*Close B-14* under a resolved incident: the bug is closed through `/bug close`'s path (Jira follows)."""
+    reply.ack()
+    incident_id, _, bug_id = request.value.partition(":")
+    if not incident_id.isdigit() or not bug_id.startswith("B-"):
+        raise UserInputError("That button belongs to a message I no longer understand.")
+    incident = service.get(deps, request.team_id, int(incident_id))
+    bug = bug_service.close(deps, team_id=request.team_id, readable_id=bug_id, user_id=request.user_id,
+                            resolution=f"fixed with incident {incident.readable_id}")
+    reply.later(f"{bug.readable_id} is closed (fixed with {incident.readable_id}).")
 
 
 def on_bug_button(request: Request, reply: Reply, deps: Deps) -> None:
@@ -376,11 +448,13 @@ GRAMMAR = Grammar(
             run=_run_action, fits=_some),
         Sub("set", "model=v12 prompt=p7 dataset=d3 rollback=v11", "record the versions affected and rolled back to",
             run=_run_action, fits=_some),
-        Sub("link", "B-12 | R-3 | AI-123", "link a bug, a risk or a Jira issue (they go in the post-mortem)",
+        Sub("link", "B-12 | R-3 | AI-123", "link a bug (its card then shows the incident), a risk or a Jira issue "
+            "(they go in the post-mortem)",
             run=_run_action, fits=lambda args: len(args) == 1),
         Sub("grade", "1|2|3", "change the grade (commander or scribe only)", run=_run_action,
             fits=lambda args: len(args) == 1),
-        Sub("resolve", "[summary]", "resolve it and get the post-mortem draft (commander or scribe only)",
+        Sub("resolve", "[summary]", "resolve it and get the post-mortem draft (commander or scribe only; asks first "
+            "while runbook steps are open)",
             run=_run_action),
         Sub("reopen", "", "reopen it (and its channel)", run=_run_action, fits=no_args),
         Sub("status", "", "this incident, or every open one outside a war room", run=_run_action, fits=no_args),
@@ -401,8 +475,9 @@ GRAMMAR = Grammar(
             fits=lambda args: [a.lower() for a in args] in ([], ["month"], ["quarter"])),
         Sub("drill", "[scenario] | drill scenarios", "a practice incident with scripted injects and a scorecard",
             run=_run_drill),
-        Sub("drill", "schedule first tue 15:00 Europe/Berlin [auto] [scenario] | drill schedules | "
-            "drill unschedule N", "recurring drills, announced a day and an hour before", run=_run_drill),
+        Sub("drill", "schedule first tue 15:00 Europe/Berlin [auto] [scenario] [with @ana @bob] | drill schedules | "
+            "drill unschedule N", "recurring drills with their participants, announced a day and an hour before; "
+            "an automatic one nobody acts in ends by itself", run=_run_drill),
     ),
 )
 

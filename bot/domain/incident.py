@@ -148,6 +148,8 @@ class Report:
     timeline: list[TimelineEntry]
     tasks: list[TaskState]
     follow_ups: tuple[str, ...] = ()  # Markdown lines of the follow-up actions (`/incident action`)
+    bug: str = ""  # the bug it was declared from, "B-14: title"
+    skipped: tuple[str, ...] = ()  # the runbook steps still open when it was resolved anyway
 
 
 def postmortem_markdown(report: Report, narrative: str) -> str:
@@ -166,6 +168,8 @@ def postmortem_markdown(report: Report, narrative: str) -> str:
         f"- Time to resolve: {duration(report.declared_at, report.resolved_at)}",
         f"- Checklist: {done} of {len(report.tasks)} done",
     ]
+    if report.bug:
+        lines.append(f"- Declared from bug {report.bug}")
     for name, value in report.versions.items():
         lines.append(f"- {name}: {value}")
     if report.links:
@@ -176,6 +180,9 @@ def postmortem_markdown(report: Report, narrative: str) -> str:
     lines += ["", "## Checklist", ""]
     lines += [f"- [{'x' if t.done_at else ' '}] {t.text}"
               + (f" — {t.done_by}, {t.done_at:%H:%M} UTC" if t.done_at else "") for t in report.tasks]
+    if report.skipped:
+        lines += ["", f"Resolved with {len(report.skipped)} step{'s' if len(report.skipped) != 1 else ''} "
+                      "still open (skipped): " + "; ".join(report.skipped) + "."]
     placeholder = "- [ ] _Preventive steps, each with an owner and a date: `/incident action`._"
     lines += ["", "## Follow-ups", "", *(report.follow_ups or [placeholder]), ""]
     return "\n".join(lines)
@@ -202,8 +209,12 @@ class Scorecard:
     to_first_update: str
     to_rollback: str
     checklist: str
+    nobody_responded: str = ""  # how long the drill ran by itself before it ended, when nobody acted in it
 
     def text(self) -> str:
+        if self.nobody_responded:
+            return (f"*Drill scorecard*\n• Nobody responded: no step ticked, no note, no update; the drill ended "
+                    f"by itself after {self.nobody_responded}.\n• Checklist completed: {self.checklist}")
         return (f"*Drill scorecard*\n• Time to acknowledge: {self.to_acknowledge}\n"
                 f"• Time to first status update: {self.to_first_update}\n"
                 f"• Time to the rollback step: {self.to_rollback}\n• Checklist completed: {self.checklist}")
@@ -213,9 +224,10 @@ def scorecard(report: Report) -> Scorecard:
     rollback = next((t for t in report.tasks if t.key == "rollback"), None)
     done = sum(1 for t in report.tasks if t.done_at)
     share = f"{done} of {len(report.tasks)} ({done / len(report.tasks):.0%})" if report.tasks else "—"
+    silent = duration(report.declared_at, report.resolved_at) if report.acknowledged_at is None else ""
     return Scorecard(duration(report.declared_at, report.acknowledged_at),
                      duration(report.declared_at, report.first_update_at),
-                     duration(report.declared_at, rollback.done_at if rollback else None), share)
+                     duration(report.declared_at, rollback.done_at if rollback else None), share, silent)
 
 
 # --- drills ---------------------------------------------------------------------------------------
@@ -330,3 +342,30 @@ def parse_drill_schedule(text: str, *, default_timezone: str) -> DrillWhen:
     day, day_of_week = ("*", weekday) if ordinal == "every" else (f"{ordinal} {weekday}", "*")
     description = f"{ordinal} {weekday} {hour:02d}:{minute:02d} {timezone}"
     return DrillWhen(day, day_of_week, hour, minute, timezone, automatic, scenario, description)
+
+
+def starts_in(slot: datetime, now: datetime, timezone: str) -> str:
+    """When a drill starts, as people say it, from `now` and the slot in the schedule's zone: "in 40 minutes",
+    "in 3 hours" (later today), "tomorrow at 15:00", "on Tue 1 Dec at 15:00". A slot later today is never
+    "tomorrow", whatever is left of the 24 hours before it."""
+    from zoneinfo import ZoneInfo
+
+    zone = ZoneInfo(timezone)
+    local, today = slot.astimezone(zone), now.astimezone(zone).date()
+    left = slot - now
+    minutes = max(0, round(left.total_seconds() / 60))
+    if minutes < 1:
+        return "now"
+    if minutes < 60:
+        return f"in {minutes} minute{'s' if minutes != 1 else ''}"
+    if local.date() == today:
+        hours = round(minutes / 60)
+        return f"in {hours} hour{'s' if hours != 1 else ''} (at {local:%H:%M})"
+    if (local.date() - today).days == 1:
+        return f"tomorrow at {local:%H:%M}"
+    return f"on {local:%a} {local.day} {local:%b} at {local:%H:%M}"
+
+
+def unattended(declared_at: datetime, acknowledged_at: datetime | None, now: datetime, after: timedelta) -> bool:
+    """A drill nobody has acted in since it started, for `after`: it ends by itself."""
+    return acknowledged_at is None and now >= declared_at + after

@@ -14,6 +14,9 @@ from storage.models import Incident, IncidentEvent, IncidentTask, JiraLink
 ACTION_TASK = "incident.task"
 ACTION_JOIN = "incident.join"
 ACTION_SNOOZE = "incident.snooze"
+ACTION_RESOLVE_ANYWAY = "incident.resolve_anyway"
+ACTION_RESOLVE_CANCEL = "incident.resolve_cancel"
+ACTION_CLOSE_BUG = "incident.close_bug"  # incident.close_bug.<bug id>
 VIEW_DECLARE = "incident.declare_modal"
 GRADE_WORDS = {1: "critical", 2: "high", 3: "medium"}
 DRILL_MARK = "🧪 DRILL — "
@@ -154,3 +157,30 @@ def declare_view(*, channel: str, title: str = "", grade: int = 2, bug: str | No
 def scenarios_text() -> str:
     return "*Drill scenarios*\n" + "\n".join(f"• `{s.key}` — {escape_mrkdwn(s.title)} (grade {s.grade}, "
                                              f"{len(s.injects)} injects)" for s in SCENARIOS.values())
+
+
+def resolved(incident: Incident, user_id: str, *, skipped: int,
+             open_bugs: list[str]) -> tuple[str, list[dict[str, Any]]]:
+    """The resolve message: who, the summary, the steps skipped, and a Close button per linked bug still open."""
+    text = mark(incident, f"✅ {incident.readable_id} resolved by <@{user_id}>"
+                + (f": {escape_user_text(incident.resolution)}" if incident.resolution else ".")
+                + (f" {skipped} runbook step{'s' if skipped != 1 else ''} skipped." if skipped else "")
+                + (" " + ", ".join(open_bugs) + (" is" if len(open_bugs) == 1 else " are") + " still open."
+                   if open_bugs else ""))
+    parts = blocks.sections(text)
+    if open_bugs:
+        parts.append(blocks.actions(*(blocks.button(f"Close {b}", f"{ACTION_CLOSE_BUG}.{b}", f"{incident.id}:{b}")
+                                      for b in open_bugs[:5])))
+    return text, parts
+
+
+def confirm_resolve(incident: Incident, open_steps: list[IncidentTask], total: int,
+                    value: str) -> tuple[str, list[dict[str, Any]]]:
+    """Resolving with runbook steps open: which ones, and Resolve anyway / Cancel."""
+    shown = "\n".join(f"☐ {escape_mrkdwn(t.text)}" for t in open_steps[:10])
+    more = f"\n…and {len(open_steps) - 10} more" if len(open_steps) > 10 else ""
+    text = (f"{len(open_steps)} of {total} runbook steps of {incident.readable_id} are still open:\n{shown}{more}\n"
+            "Resolve anyway? The open steps are recorded as skipped (timeline and post-mortem).")
+    return text, [*blocks.sections(text), blocks.actions(
+        blocks.button("Resolve anyway", ACTION_RESOLVE_ANYWAY, value, "danger"),
+        blocks.button("Cancel", ACTION_RESOLVE_CANCEL, str(incident.id)))]

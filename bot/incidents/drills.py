@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -15,11 +16,14 @@ from bot.edge import Reply, Request
 from bot.errors import UserInputError
 from bot.incidents import blocks as inc_blocks
 from bot.incidents import service
+from bot.jobs.base import send
 from bot.registry import is_number, row_id
 from bot.work import run_inline
 from storage.db import session_scope
 from storage.incidents import drill_schedules
 from storage.models import DrillSchedule, Incident
+
+_MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 
 
 def handle(request: Request, reply: Reply, deps: Deps, words: list[str]) -> None:
@@ -44,7 +48,7 @@ def handle(request: Request, reply: Reply, deps: Deps, words: list[str]) -> None
                     "`/incident resolve` there ends it with a scorecard.")
     else:
         raise UserInputError("`/incident drill [scenario]`, `drill scenarios`, `drill schedule first tue 15:00 "
-                             "Europe/Berlin [auto]`, `drill schedules` or `drill unschedule N`.")
+                             "Europe/Berlin [auto] [with @ana @bob]`, `drill schedules` or `drill unschedule N`.")
 
 
 def start(deps: Deps, *, team_id: str, channel_id: str, user_id: str, delivery_key: str, scenario: str) -> Incident:
@@ -54,6 +58,49 @@ def start(deps: Deps, *, team_id: str, channel_id: str, user_id: str, delivery_k
                                scenario=scenario)
     opened = run_inline(deps, declared.work_id, lambda: service.open_war_room(deps, declared.incident.id, team_id))
     return opened or service.get(deps, team_id, declared.incident.id)
+
+
+def start_scheduled(deps: Deps, row: DrillSchedule, slot: datetime) -> Incident:
+    """An automatic drill at its slot: the room with the schedule's participants (or, when it names none, who
+    scheduled it and the grade's responders, as any war room), announced where it was scheduled."""
+    incident = start(deps, team_id=row.team_id, channel_id=row.channel_id, user_id=row.created_by,
+                     delivery_key=f"drill-schedule:{row.id}:{slot.isoformat()}", scenario=row.scenario)
+    people = list(dict.fromkeys([row.created_by, *(row.participants or [])])) if row.participants \
+        else service.responders(deps, incident)
+    if row.participants:
+        service.invite(deps, incident, people)
+    minutes = deps.settings.pmbot_drill_unattended_minutes
+    text = (f"🧪 DRILL — scheduled drill {incident.readable_id} has started: <#{incident.channel_id}> "
+            f"(scenario `{row.scenario}`, schedule {row.id}). Invited: {' '.join(f'<@{p}>' for p in people)}. "
+            f"Practice only — join and run it as a real incident; if nobody acts in it within {minutes} min it "
+            "ends by itself.")
+    send(f"the start of drill schedule {row.id}", lambda: deps.slack.post_in_channel(row.channel_id, text=text))
+    return incident
+
+
+def split_participants(deps: Deps, text: str) -> tuple[str, list[str]]:
+    """`… with @ana <@U0BOB|bob>` → (the schedule without them, their user ids); an unknown name is an error."""
+    people: list[str] = []
+    rest: list[str] = []
+    said_with = False
+    for word in text.split():
+        mention = _MENTION.fullmatch(word)
+        if word.lower() == "with":
+            said_with = True
+        elif mention:
+            people.append(mention[1])
+        elif word.startswith("@") and len(word) > 1:
+            user = deps.slack.find_user(word[1:])
+            if user is None:
+                raise UserInputError(f"I do not know {readable(word)} here; mention people with @: "
+                                     "`… auto with @ana @bob`.")
+            people.append(user)
+        else:
+            rest.append(word)
+    if said_with and not people:
+        raise UserInputError("Say who takes part after `with`: `/incident drill schedule first tue 15:00 "
+                             "Europe/Berlin auto with @ana @bob`.")
+    return " ".join(rest), list(dict.fromkeys(people))
 
 
 def _unschedule(deps: Deps, team_id: str, word: str) -> str:
@@ -69,6 +116,7 @@ def _unschedule(deps: Deps, team_id: str, word: str) -> str:
 
 
 def _schedule(deps: Deps, request: Request, text: str) -> str:
+    text, people = split_participants(deps, text)
     try:
         when = incident_rules.parse_drill_schedule(text, default_timezone=deps.settings.pmbot_timezone)
     except ValueError as exc:
@@ -77,14 +125,18 @@ def _schedule(deps: Deps, request: Request, text: str) -> str:
         row = DrillSchedule(team_id=request.team_id, channel_id=request.channel_id, description=when.description,
                             day=when.day, day_of_week=when.day_of_week, hour=when.hour, minute=when.minute,
                             timezone=when.timezone, scenario=when.scenario, automatic=when.automatic,
-                            created_by=request.user_id, created_at=deps.clock())
+                            created_by=request.user_id, created_at=deps.clock(),
+                            participants=list(dict.fromkeys([request.user_id, *people])) if people else [])
         session.add(row)
         session.flush()
         first = next_slot(row, deps.clock())
         number = row.id
     start_note = "starts it by itself" if when.automatic else "reminds you to start it (`/incident drill`)"
+    who = ("Participants: " + " ".join(f"<@{p}>" for p in dict.fromkeys([request.user_id, *people])) if people
+           else "Participants: you and the grade's responders (add `with @ana @bob` to name them)")
     return (f"Drill schedule {number}: {when.description}, scenario `{when.scenario}`. I announce it here a day and "
-            f"an hour before and {start_note}. First one: {first:%a %d %b %Y %H:%M %Z}.")
+            f"an hour before and {start_note}. {who}. First one: {first:%a %d %b %Y %H:%M %Z} "
+            f"({incident_rules.starts_in(first, deps.clock(), when.timezone)}).")
 
 
 def _schedules_text(deps: Deps, team_id: str) -> str:
@@ -95,7 +147,8 @@ def _schedules_text(deps: Deps, team_id: str) -> str:
     now = deps.clock()
     return "*Drill schedules*\n" + "\n".join(
         f"• {r.id}: {r.description} · `{r.scenario}` · {'automatic' if r.automatic else 'reminder only'} · "
-        f"<#{r.channel_id}> · next {next_slot(r, now):%a %d %b %H:%M %Z}" for r in rows)
+        f"<#{r.channel_id}> · next {next_slot(r, now):%a %d %b %H:%M %Z}"
+        + (" · with " + " ".join(f"<@{p}>" for p in r.participants) if r.participants else "") for r in rows)
 
 
 def trigger(row: DrillSchedule) -> CronTrigger:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
 
+from bot.bugs import service as bug_service
 from bot.deps import Deps
 from bot.domain import incident as incident_rules
 from bot.domain.pii import redact
@@ -38,7 +39,7 @@ from storage.incidents import (
     tasks,
     timeline,
 )
-from storage.models import Incident
+from storage.models import Incident, IncidentTask
 from storage.risks import RiskFilter, get_risk, list_risks
 from storage.work import add_work
 
@@ -100,6 +101,8 @@ def open_war_room(deps: Deps, incident_id: int, team_id: str) -> Incident:
         incident = _announce(deps, incident)
     if incident.drill and incident.next_inject == 0:
         post_due_injects(deps, incident, deps.clock())
+    if incident.bug_id:
+        _tell_bug(deps, incident, incident.bug_id, incident.declared_by, declared=True)
     return incident
 
 
@@ -156,6 +159,11 @@ def _responders(deps: Deps, incident: Incident) -> list[str]:
         else:
             people.append(ref)
     return list(dict.fromkeys(people))
+
+
+def responders(deps: Deps, incident: Incident) -> list[str]:
+    """Who the war room invites: the declarer and the grade's responders (user groups expanded)."""
+    return _responders(deps, incident)
 
 
 def invite(deps: Deps, incident: Incident, people: list[str]) -> None:
@@ -384,6 +392,63 @@ def link(deps: Deps, incident: Incident, *, user_id: str, target: str) -> str:
     return f"{incident.readable_id} is linked to {target}."
 
 
+def _tell_bug(deps: Deps, incident: Incident, readable_id: str, user_id: str | None, *, declared: bool) -> None:
+    """Link an incident and a bug both ways: a timeline entry naming the bug (once: claimed on the entry), the
+    bug's card showing the incident (from then on, like `/bug show`), and a line in the card's thread."""
+    with session_scope(deps.engine) as session:
+        bug = get_bug(session, team_id=incident.team_id, readable_id=readable_id)
+    if bug is None:
+        return
+    where = _permalink(deps, bug.message_channel, bug.message_ts)
+    text = f"{'Declared from' if declared else 'Linked to'} bug {bug.readable_id}: {bug.title}" + (
+        f" — {where}" if where else "")
+    if not _log(deps, incident, "bug", truncate(text, 1000), user_id, source_ts=f"bug:{bug.readable_id}",
+                acknowledge=False):
+        return  # told already (a resumed war room)
+    if not (bug.message_channel and bug.message_ts):
+        return
+    room = f" — war room <#{incident.channel_id}>" if incident.channel_id else ""
+    said = (f"Incident {incident.readable_id} declared from this bug" if declared
+            else f"Linked to incident {incident.readable_id}")
+    try:
+        bug_service.redraw(deps, bug)
+        deps.slack.post_message(bug.message_channel, thread_ts=bug.message_ts, text=f"🚨 {said}{room}.")
+    except SlackError as exc:
+        logger.warning("could not tell the card of %s about %s: %s", bug.readable_id, incident.readable_id, exc.code)
+
+
+def _permalink(deps: Deps, channel: str | None, ts: str | None) -> str | None:
+    if not (channel and ts):
+        return None
+    try:
+        return deps.slack.permalink(channel, ts)
+    except SlackError as exc:
+        logger.info("no permalink for %s/%s: %s", channel, ts, exc.code)
+        return None
+
+
+def _bugs_of(deps: Deps, incident: Incident) -> list:
+    wanted = [incident.bug_id] if incident.bug_id else []
+    wanted += [str(x) for x in incident.links or [] if str(x).startswith("B-")]
+    with session_scope(deps.engine) as session:
+        found = [get_bug(session, team_id=incident.team_id, readable_id=b) for b in dict.fromkeys(wanted)]
+    return [b for b in found if b is not None]
+
+
+def _redraw_bugs(deps: Deps, incident: Incident) -> None:
+    """The cards of the bugs linked show the incident's status as it is now."""
+    for bug in _bugs_of(deps, incident):
+        try:
+            bug_service.redraw(deps, bug)
+        except SlackError as exc:
+            logger.warning("could not redraw the card of %s: %s", bug.readable_id, exc.code)
+
+
+def open_bugs(deps: Deps, incident: Incident) -> list[str]:
+    """The bugs an incident came from or was linked to that are still open (resolving offers to close them)."""
+    return [b.readable_id for b in _bugs_of(deps, incident) if b.status == "open"]
+
+
 def _add_link(deps: Deps, incident: Incident, target: str, user_id: str) -> Incident:
     with session_scope(deps.engine) as session:
         if target.startswith("B-") and get_bug(session, team_id=incident.team_id, readable_id=target) is None:
@@ -393,7 +458,10 @@ def _add_link(deps: Deps, incident: Incident, target: str, user_id: str) -> Inci
     if target in (incident.links or []) or target == incident.bug_id:
         raise UserInputError(f"{incident.readable_id} is linked to {target} already.")
     incident = _store(deps, incident, links=[*(incident.links or []), target])
-    _log(deps, incident, "link", f"linked {target}", user_id)
+    if target.startswith("B-"):
+        _tell_bug(deps, incident, target, user_id, declared=False)
+    else:
+        _log(deps, incident, "link", f"linked {target}", user_id)
     return incident
 
 
@@ -440,7 +508,15 @@ def remind(deps: Deps, incident: Incident, now: datetime) -> bool:
 # --- resolve, reopen, archive ----------------------------------------------------------------------
 
 
-def resolve(deps: Deps, incident: Incident, *, user_id: str, summary: str) -> Incident:
+def open_steps(deps: Deps, incident: Incident) -> list[IncidentTask]:
+    """The runbook steps nobody has ticked yet."""
+    with session_scope(deps.engine) as session:
+        return [t for t in tasks(session, incident_id=incident.id) if t.done_at is None]
+
+
+def resolve(deps: Deps, incident: Incident, *, user_id: str, summary: str, skipped: bool = False) -> Incident:
+    """Resolve it; `skipped`: the person confirmed resolving with runbook steps still open, which are recorded
+    (on the timeline and in the post-mortem)."""
     require_lead(deps, incident, user_id, "resolve")
     if incident.status == "resolved":
         raise UserInputError(f"{incident.readable_id} is resolved already; `/incident reopen` if it is back.")
@@ -457,13 +533,63 @@ def resolve(deps: Deps, incident: Incident, *, user_id: str, summary: str) -> In
         outbox.record(session, deps, row, "close", text="Resolved in Slack" +
                       (f": {row.resolution}" if row.resolution else "."))
     incident = get(deps, incident.team_id, incident.id)
+    skipped_steps = _record_skipped(deps, incident, user_id, now) if skipped else 0
     paging.resolve_page(deps, incident)
     _log(deps, incident, "resolved", incident.resolution or "resolved", user_id)
-    _say(deps, incident, f"✅ {incident.readable_id} resolved by <@{user_id}>"
-                         + (f": {escape_user_text(incident.resolution)}" if incident.resolution else "."))
+    _say_resolved(deps, incident, user_id, skipped_steps)
     refresh(deps, incident)
+    _redraw_bugs(deps, incident)
     _postmortem(deps, incident)
     return incident
+
+
+def _record_skipped(deps: Deps, incident: Incident, user_id: str, now: datetime) -> int:
+    """Resolved anyway: the steps still open go on the timeline (and so in the post-mortem); how many."""
+    still_open = open_steps(deps, incident)
+    if still_open:
+        with session_scope(deps.engine) as session:
+            total = len(tasks(session, incident_id=incident.id))
+        _log(deps, incident, "skipped", f"resolved with {len(still_open)} of {total} steps still open: "
+             + "; ".join(t.text for t in still_open), user_id, at=now)
+    return len(still_open)
+
+
+def _say_resolved(deps: Deps, incident: Incident, user_id: str, skipped: int) -> None:
+    """The resolve message in the war room; with a *Close B-n* button per linked bug still open."""
+    if not incident.channel_id or incident.archived:
+        return
+    text, parts = inc_blocks.resolved(incident, user_id, skipped=skipped, open_bugs=open_bugs(deps, incident))
+    try:
+        deps.slack.post_message(incident.channel_id, text=text, blocks=parts)
+    except SlackError as exc:
+        logger.warning("could not post in %s: %s", incident.channel_name, exc.code)
+
+
+def end_unattended(deps: Deps, incident: Incident, now: datetime) -> bool:
+    """End a drill nobody acted in (claimed on its row: still running, still unacknowledged), with a scorecard
+    that says so, in the drill room and where it was started."""
+    minutes = deps.settings.pmbot_drill_unattended_minutes
+    text = f"Nobody responded within {minutes} min; the drill ended by itself."
+    archive_in = timedelta(hours=deps.settings.pmbot_incident_archive_after_hours)
+    with session_scope(deps.engine) as session:
+        if not set_if(session, incident.id, (Incident.status != "resolved") & Incident.acknowledged_at.is_(None)
+                      & Incident.drill.is_(True), status="resolved", resolved_at=now, resolution=text,
+                      archive_after=now + archive_in):
+            return False
+    incident = get(deps, incident.team_id, incident.id)
+    _log(deps, incident, "unattended", text, None, at=now, acknowledge=False)
+    _say(deps, incident, f"⏹ {text}")
+    refresh(deps, incident)
+    _postmortem(deps, incident)
+    if incident.origin_channel != incident.channel_id:
+        card = incident_rules.scorecard(_report(deps, incident)).text()
+        try:
+            deps.slack.post_message(incident.origin_channel, text=inc_blocks.mark(
+                incident, f"{incident.readable_id} ended by itself: nobody responded within {minutes} min.\n{card}"))
+        except SlackError as exc:
+            logger.warning("could not tell %s that %s ended: %s", incident.origin_channel, incident.readable_id,
+                           exc.code)
+    return True
 
 
 def _report(deps: Deps, incident: Incident) -> incident_rules.Report:
@@ -471,6 +597,8 @@ def _report(deps: Deps, incident: Incident) -> incident_rules.Report:
     with session_scope(deps.engine) as session:
         events = timeline(session, incident_id=incident.id)
         items = tasks(session, incident_id=incident.id)
+        bug = get_bug(session, team_id=incident.team_id, readable_id=incident.bug_id) if incident.bug_id else None
+    skipped = tuple(t.text for t in items if t.done_at is None) if any(e.kind == "skipped" for e in events) else ()
 
     def display(user_id: str | None) -> str:
         return "@" + (deps.names(user_id) or user_id) if user_id else "pmbot"
@@ -489,6 +617,8 @@ def _report(deps: Deps, incident: Incident) -> incident_rules.Report:
         timeline=[incident_rules.TimelineEntry(e.at, display(e.user_id), e.kind, plain(e.text)) for e in events],
         tasks=[incident_rules.TaskState(t.key, plain(t.text), display(t.done_by) if t.done_by else None, t.done_at)
                for t in items],
+        bug=f"{bug.readable_id}: {plain(bug.title)}" if bug else (incident.bug_id or ""),
+        skipped=tuple(plain(t) for t in skipped),
         follow_ups=tuple(follow_ups.for_postmortem(deps, incident)))
 
 
@@ -546,6 +676,7 @@ def reopen(deps: Deps, incident: Incident, *, user_id: str) -> Incident:
     _log(deps, incident, "reopened", "reopened", user_id)
     _say(deps, incident, f"↩️ {incident.readable_id} reopened by <@{user_id}>.")
     refresh(deps, incident)
+    _redraw_bugs(deps, incident)
     return incident
 
 
