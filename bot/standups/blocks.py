@@ -7,7 +7,7 @@ from datetime import date
 from typing import Any
 
 from bot import blocks
-from bot.domain.standup import DAY_NAMES
+from bot.domain.standup import DAY_NAMES, DEFAULT_QUESTIONS, DM
 from bot.domain.text import NameLookup, escape_mrkdwn, escape_user_text, truncate
 from storage.models import Standup, StandupAnswer, StandupBlocker
 
@@ -26,10 +26,30 @@ def parent(standup: Standup, day: date, answered: int, blockers: int) -> tuple[s
     title = f"Stand-up — <#{standup.channel_id}> — {day:%a %d %b}"
     progress = f"{answered}/{len(standup.members)} answered · {blockers} blocker{'' if blockers == 1 else 's'}"
     questions = "\n".join(f"{n}. {escape_mrkdwn(q)}" for n, q in enumerate(standup.questions, start=1))
-    text = (f"*{title}*\n{questions}\nAnswer with the button, or reply in this thread — one line per question "
-            f"(`Yesterday: …`, `Today: …`, `Blockers: …`).")
+    text = f"*{title}*\n{questions}\n" + how_to_answer(standup)
     return f"{title} · {progress}", [*blocks.sections(text), blocks.context(progress),
                                      blocks.actions(blocks.button("Answer", ACTION_ANSWER, "", "primary"))]
+
+
+def how_to_answer(standup: Standup) -> str:
+    """How to answer: the button, or a reply typed with a label or a number per question."""
+    dm = (f"Each member is asked by DM at {standup.time} their own time; answers appear in this thread. "
+          if standup.mode == DM else "")
+    if tuple(standup.questions[:3]) == DEFAULT_QUESTIONS:
+        return (f"{dm}Answer with the button, or reply in this thread — one line per question "
+                "(`Yesterday: …`, `Today: …`, `Blockers: …`).")
+    return f"{dm}Answer with the button, or reply in this thread — a numbered line per question (`1. …`, `2. …`)."
+
+
+def dm_prompt(standup: Standup, day: date, day_id: int, *, reminder: bool = False) -> tuple[str, list[dict[str, Any]]]:
+    """A DM-mode stand-up asking one member: its questions and the Answer button (the day's id on it)."""
+    title = (f"A reminder: your stand-up for <#{standup.channel_id}> — {day:%a %d %b}" if reminder
+             else f"Stand-up for <#{standup.channel_id}> — {day:%a %d %b}")
+    questions = "\n".join(f"{n}. {escape_mrkdwn(q)}" for n, q in enumerate(standup.questions, start=1))
+    text = (f"*{title}*\n{questions}\nPress *Answer*: your answers go to the team's thread in "
+            f"<#{standup.channel_id}>.")
+    return title, [*blocks.sections(text), blocks.actions(blocks.button("Answer", ACTION_ANSWER, str(day_id),
+                                                                        "primary"))]
 
 
 def answer_view(standup: Standup, day_id: int, day: date, previous: StandupAnswer | None) -> dict[str, Any]:
@@ -85,8 +105,11 @@ def setup_view(*, channel: str, timezone: str) -> dict[str, Any]:
             block["hint"] = blocks.plain(hint)
         return block
 
-    questions = [{"text": blocks.plain("Yesterday / today / blockers", 75), "value": "default"},
-                 {"text": blocks.plain("… plus model, prompt, eval or spend changes", 75), "value": "genai"}]
+    questions = [{"text": blocks.plain("Classic: yesterday / today / blockers", 75), "value": "classic"},
+                 {"text": blocks.plain("Gen-AI: experiments, evals, data blockers, model changes", 75),
+                  "value": "genai"}]
+    modes = [{"text": blocks.plain("One thread in the channel at that time", 75), "value": "thread"},
+             {"text": blocks.plain("Each member by DM at that time in their own zone", 75), "value": "dm"}]
     return {
         "type": "modal", "callback_id": VIEW_SETUP, "title": blocks.plain("New stand-up", 24),
         "submit": blocks.plain("Save", 24), "close": blocks.plain("Cancel", 24),
@@ -104,5 +127,8 @@ def setup_view(*, channel: str, timezone: str) -> dict[str, Any]:
             {"type": "input", "block_id": "questions", "label": blocks.plain("Questions"),
              "element": {"type": "static_select", "action_id": "questions", "options": questions,
                          "initial_option": questions[0]}},
+            {"type": "input", "block_id": "mode", "label": blocks.plain("Ask"),
+             "element": {"type": "static_select", "action_id": "mode", "options": modes,
+                         "initial_option": modes[0]}},
         ],
     }
