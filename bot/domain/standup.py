@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from bot.domain.text import escape_mrkdwn
+
 DEFAULT_QUESTIONS = ("What did you do yesterday?", "What will you do today?", "Anything blocking you?")
 GENAI_QUESTION = "Any model, prompt or eval changes, or spend surprises?"  # the 4th question of older stand-ups
 GENAI_QUESTIONS = ("Which experiments did you run?", "Any eval results?", "Any data or labelling blockers?",
@@ -336,7 +338,8 @@ def parse_questions(text: str) -> list[str]:
         raise SetupError(f"That is {len(questions)} questions; a stand-up asks 1 to {MAX_QUESTIONS}.")
     long = next((q for q in questions if len(q) > MAX_QUESTION_CHARS), None)
     if long is not None:
-        raise SetupError(f"A question has at most {MAX_QUESTION_CHARS} characters; `{long[:40]}…` has {len(long)}.")
+        raise SetupError(f"A question has at most {MAX_QUESTION_CHARS} characters; the one starting "
+                         f"“{escape_mrkdwn(long[:40])}…” has {len(long)}.")
     if len({q.lower() for q in questions}) < len(questions):
         raise SetupError("Two questions are the same; each answer is kept under its question.")
     return questions
