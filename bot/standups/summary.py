@@ -69,10 +69,13 @@ def summary(standup: Standup, day: date, answers: list[StandupAnswer], blockers:
     texts, replies = _answers(standup, answers, names)
     room = MAX_BLOCKS - len(parts) - len(closing) - 1  # one for a divider before the answers
     answer_parts = _packed(texts)
-    if len(answer_parts) > room:  # too many to show: the first ones, and the count of the others
-        shown = answer_parts[:max(room - 1, 0)]
-        answer_parts = [*shown, {"type": "context", "elements": [blocks.mrkdwn(
-            "… and more answers than one message holds: they are in this thread.")]}]
+    if len(answer_parts) > room:  # more than one message holds: as many people as fit, the others in replies
+        shown = 0
+        while len(_packed(texts[:shown + 1])) <= room - 1:
+            shown += 1
+        answer_parts = [*_packed(texts[:shown]), {"type": "context", "elements": [blocks.mrkdwn(
+            f"The answers of {len(texts) - shown} more people follow in this thread.")]}]
+        replies = [*_joined(texts[shown:]), *replies]
     if answer_parts:
         parts += [{"type": "divider"}, *answer_parts]
     parts += closing
@@ -105,6 +108,17 @@ def _answers(standup: Standup, answers: list[StandupAnswer],
             whole = "\n".join(f"*{escape_mrkdwn(q)}*\n{escape_user_text(t, names)}" for q, t in folded)
             replies.append(truncate(f"<@{answer.user_id}>'s whole answer:\n{whole}", REPLY_CHARS))
     return texts, replies
+
+
+def _joined(texts: list[str]) -> list[str]:
+    """Texts put together into as few replies as keep each under REPLY_CHARS."""
+    out: list[str] = []
+    for text in texts:
+        if out and len(out[-1]) + 2 + len(text) <= REPLY_CHARS:
+            out[-1] += "\n\n" + text
+        else:
+            out.append(text)
+    return out
 
 
 def _quoted(text: str) -> str:
