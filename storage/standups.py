@@ -315,3 +315,10 @@ def answer_posted(session: Session, *, standup_id: int, day: date, user_id: str,
                                         StandupPrompt.user_id == user_id)
             .values(answer_ts=ts).execution_options(synchronize_session=False))
     session.execute(stmt)
+
+
+def latest_prompt(session: Session, *, dm_channel: str, user_id: str) -> StandupPrompt | None:
+    """The last stand-up prompt sent to `user_id` in the DM `dm_channel` (what a message typed there answers)."""
+    stmt = (select(StandupPrompt).where(StandupPrompt.dm_channel == dm_channel, StandupPrompt.user_id == user_id)
+            .order_by(StandupPrompt.asked_at.desc(), StandupPrompt.id.desc()).limit(1))
+    return session.execute(stmt).scalar_one_or_none()

@@ -220,3 +220,34 @@ def test_the_setup_form_offers_the_mode(bot: RunningBot) -> None:
     bot.runtime.settle()
     [row] = rows(bot, Standup)
     assert row.mode == "dm" and row.questions[2] == "Any data or labelling blockers?"
+
+
+def say_in_dm(bot: RunningBot, user: str, text: str) -> dict:
+    """A member types in pmbot's DM, as Slack sends it (`message.im`, text escaped)."""
+    channel = dm_of(bot, user)
+    with bot.sandbox.lock:
+        message = bot.sandbox.ws.post(bot.sandbox.channels[channel], user, {"text": text})
+    escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    bot.driver.event({"type": "message", "channel": channel, "user": user, "text": escaped, "ts": message["ts"],
+                      "channel_type": "im"})
+    bot.runtime.settle()
+    return message
+
+
+def test_an_answer_typed_in_the_dm_counts_and_goes_to_the_thread(bot: RunningBot, clock: MovableClock) -> None:
+    command(bot, "setup 09:30 Europe/Berlin mon-fri <@U0ALICE|alice> <@U0BOB|bob> dm")
+    run(bot, clock, "2026-10-23T07:30+00:00")
+    [parent] = parents(bot)
+    clock.now = datetime(2026, 10, 23, 7, 40, tzinfo=UTC)
+    say_in_dm(bot, ALICE, "Yesterday: shipped the <eval> harness\nToday: prompt v13\nBlockers: waiting on legal")
+    [answered] = rows(bot, StandupAnswer)
+    assert answered.user_id == ALICE and answered.blocker == "waiting on legal"
+    assert answered.answers["What did you do yesterday?"] == "shipped the <eval> harness"
+    [posted] = thread(bot, parent["ts"])
+    assert posted["text"].startswith(f"<@{ALICE}> answered:") and "&lt;eval&gt;" in posted["text"]
+    assert "is in the stand-up thread" in dms(bot, ALICE)[-1]["text"]
+    assert "1/2 answered · 1 blocker" in bot.sandbox.ws.message("C0GENERAL", parent["ts"])["text"]
+    say_in_dm(bot, ALICE, "Yesterday: shipped the harness\nToday: prompt v13\nBlockers: none")  # sent again
+    assert [a.blocker for a in rows(bot, StandupAnswer)] == [None]
+    [posted] = thread(bot, parent["ts"])  # the same message, changed
+    assert "waiting on legal" not in posted["text"] and "*Anything blocking you?*\nnone" in posted["text"]

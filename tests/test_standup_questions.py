@@ -9,8 +9,15 @@ from datetime import UTC, datetime
 import pytest
 from sqlmodel import select
 
-from bot.domain.standup import (DEFAULT_QUESTIONS, GENAI_QUESTIONS, SetupError, blocker_index, blocker_of,
-                                parse_questions, split_answer)
+from bot.domain.standup import (
+    DEFAULT_QUESTIONS,
+    GENAI_QUESTIONS,
+    SetupError,
+    blocker_index,
+    blocker_of,
+    parse_questions,
+    split_answer,
+)
 from storage.db import session_scope
 from storage.models import Standup, StandupAnswer, StandupBlocker
 from tests.conftest import RunningBot

@@ -67,8 +67,8 @@ def test_answers_are_shown_per_person_blockers_first_and_long_ones_folded(bot: R
     assert "No answer yet: <@U0BOB>" in shown
 
 
-def test_forty_members_with_six_long_answers_and_blockers_fit_slacks_limits(bot: RunningBot) -> None:
-    members = [f"U0M{n:03d}" for n in range(40)]
+def test_thirty_two_members_with_six_long_answers_and_blockers_fit_slacks_limits(bot: RunningBot) -> None:
+    members = [f"U0M{n:03d}" for n in range(32)]
     for n, user in enumerate(members):
         bot.sandbox.ws.add_user(user, f"member{n}")
     command(bot, "setup 09:30 UTC mon-fri summary=60 " + " ".join(f"<@{u}|member{n}>" for n, u in enumerate(members)))

@@ -20,7 +20,7 @@ from bot.registry import CommandSpec, Grammar, Sub, is_number, no_args, rest_of,
 from bot.risks import blocks as risk_blocks
 from bot.risks.service import team_categories
 from bot.standups import blocks as su_blocks
-from bot.standups import service
+from bot.standups import dm, service
 from bot.team_locale import team_today
 from storage.db import session_scope
 from storage.models import Standup, StandupAnswer, StandupBlocker
@@ -35,11 +35,14 @@ def register(app: App, deps: Deps) -> None:
     on_view(app, deps, su_blocks.VIEW_SETUP, on_setup_submitted)
 
 
-EVENTS = ("message.channels", "message.groups")
-SCOPES = ("channels:history", "groups:history", "channels:join", "channels:read", "groups:read")
+EVENTS = ("message.channels", "message.groups", "message.im")  # message.im: answers typed in a DM-mode prompt
+SCOPES = ("channels:history", "groups:history", "channels:join", "channels:read", "groups:read", "im:history",
+          "im:write")
 
 
 def on_thread_message(event: Event, deps: Deps) -> bool:
+    if event.data.get("channel_type") == "im":
+        return dm.typed_answer(deps, event.data)
     return service.thread_reply(deps, event.data)
 
 

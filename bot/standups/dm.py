@@ -176,3 +176,39 @@ def _remind(deps: Deps, standup: Standup, row: StandupDay, prompt: StandupPrompt
                 release_claim(session, StandupPrompt.reminded, row_id=prompt.id, claimed=True, previous=False)
         return
     done.reminded += 1
+
+
+# --- answers typed in the DM ----------------------------------------------------------------------------------
+
+
+def typed_answer(deps: Deps, event: dict) -> bool:
+    """A message a member types (or edits) in pmbot's DM after being asked: their answer for the day of the last
+    prompt there, sorted into the questions as a thread reply would be, posted into the day's thread. False when
+    it answers no prompt (other features may read it)."""
+    message = event.get("message") or {} if event.get("subtype") == "message_changed" else event
+    if message.get("subtype") not in (None, "file_share") or message.get("bot_id") or message.get("thread_ts"):
+        return False
+    user, text, channel = message.get("user") or "", (message.get("text") or "").strip(), event.get("channel") or ""
+    if not user or not text or not channel:
+        return False
+    with session_scope(deps.engine) as session:
+        prompt = store.latest_prompt(session, dm_channel=channel, user_id=user)
+        found = store.day_with_standup(session, day_id=_day_id(session, prompt)) if prompt is not None else None
+    if found is None:
+        return False
+    standup, day = found
+    if standup.mode != standup_rules.DM or user not in standup.members or day.kind != STANDUP:
+        return False
+    service.record(deps, standup, day, user_id=user, answers=standup_rules.split_answer(text, standup.questions))
+    try:
+        deps.slack.post_message(channel, text=f"Thanks — your answer for {day.day:%a %d %b} is in the stand-up "
+                                              f"thread in <#{standup.channel_id}>. Send it again (or edit it) to "
+                                              "change it.")
+    except service.SLACK_FAILURES as exc:
+        logger.warning("stand-up %s: no thanks for %s: %s", standup.id, user, service._why(exc))
+    return True
+
+
+def _day_id(session, prompt: StandupPrompt) -> int:
+    row = store.day_of(session, standup_id=prompt.standup_id, day=prompt.day)
+    return row.id if row is not None else 0
