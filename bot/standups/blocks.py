@@ -1,4 +1,5 @@
-"""What a stand-up looks like in Slack: the day's parent message, the answer form, the summary, set-up."""
+"""What a stand-up looks like in Slack: the day's parent message, the DM prompt, the answer form, set-up (the summary
+is in `bot.standups.summary`)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ from typing import Any
 
 from bot import blocks
 from bot.domain.standup import DAY_NAMES, DEFAULT_QUESTIONS, DM
-from bot.domain.text import NameLookup, escape_mrkdwn, escape_user_text, truncate
-from storage.models import Standup, StandupAnswer, StandupBlocker
+from bot.domain.text import escape_mrkdwn
+from storage.models import Standup, StandupAnswer
 
 ACTION_ANSWER = "standup.answer"
 ACTION_RISK = "standup.make_risk"
@@ -65,32 +66,6 @@ def answer_view(standup: Standup, day_id: int, day: date, previous: StandupAnswe
             "submit": blocks.plain("Send", 24), "close": blocks.plain("Cancel", 24),
             "private_metadata": json.dumps({"day": day_id}),
             "blocks": [*blocks.sections(f"*{day:%A %d %B}*"), *inputs]}
-
-
-def summary(standup: Standup, day: date, answers: list[StandupAnswer], blockers: list[StandupBlocker],
-            away: list[str], names: NameLookup | None = None) -> tuple[str, list[dict[str, Any]]]:
-    """The day's summary. A blocker is the member's own words: whom it mentions is named (`names`), not pinged."""
-    answered = {a.user_id for a in answers}
-    missing = [u for u in standup.members if u not in answered and u not in away]
-    parts: list[dict[str, Any]] = [blocks.header(f"Stand-up summary — {day:%a %d %b}")]
-    lines = []
-    if blockers:
-        parts += blocks.sections(f"*Blockers ({len(blockers)})*")
-        for blocker in blockers[:20]:
-            age = (day - blocker.first_day).days + 1
-            text = f"🚧 <@{blocker.user_id}>: {escape_user_text(truncate(blocker.text, 500), names)} — day {age}"
-            parts.append({"type": "section", "text": blocks.mrkdwn(text)})
-            parts.append(blocks.actions(blocks.button("Make it a risk", ACTION_RISK, str(blocker.id)),
-                                        blocks.button("File as bug", ACTION_BUG, str(blocker.id))))
-            lines.append(text)
-    people = f"Answered ({len(answered)}): " + (", ".join(f"<@{u}>" for u in standup.members if u in answered)
-                                                or "nobody yet")
-    if missing:
-        people += "\nNo answer yet: " + ", ".join(f"<@{u}>" for u in missing)
-    if away:
-        people += "\nAway: " + ", ".join(f"<@{u}>" for u in away)
-    parts += blocks.sections(people)
-    return f"Stand-up summary {day:%a %d %b}: {len(answered)} answered, {len(blockers)} blockers", parts[:50]
 
 
 def setup_view(*, channel: str, timezone: str) -> dict[str, Any]:
