@@ -135,3 +135,16 @@ def test_the_form_and_typed_replies_follow_the_stand_ups_questions(bot: RunningB
     assert answers["U0BOB"].blocker == "labelling vendor is two days late" == blocker.text
     assert answers["U0ALICE"].answers == {GENAI[0]: "prompt sweep", GENAI[2]: "none", GENAI[3]: "prompt v7"}
     assert answers["U0ALICE"].blocker is None
+
+
+def test_the_setup_form_takes_the_teams_own_questions_and_says_what_is_wrong(bot: RunningBot) -> None:
+    assert bot.driver.command("/standup", "setup").status == 200
+    bot.runtime.settle()
+    bot.driver.open_view()
+    refused = bot.driver.submit({"Time zone": "UTC", "Members": "U0BOB", "Or your own questions": "Shipped? | | Next?"})
+    assert refused.json()["response_action"] == "errors"
+    assert "A question is empty" in refused.json()["errors"]["own_questions"]
+    assert bot.driver.submit({"Time zone": "UTC", "Members": "U0BOB",
+                              "Or your own questions": "What shipped? | Blocked by anything?"}).status == 200
+    bot.runtime.settle()
+    assert questions(bot) == ["What shipped?", "Blocked by anything?"]

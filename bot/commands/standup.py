@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from bot.bugs import blocks as bug_blocks
 from bot.deps import Deps
-from bot.domain.standup import DM, blocker_index
+from bot.domain.standup import DM, SetupError, blocker_index, parse_questions
 from bot.domain.text import escape_mrkdwn, readable
 from bot.edge import Event, FieldErrors, Reply, Request, on_action, on_command, on_view
 from bot.errors import UserInputError
@@ -250,11 +250,17 @@ def on_setup_submitted(request: Request, deps: Deps):
     preset = request.selected("questions") if request.selected("questions") in ("classic", "genai") else ""
     mode = request.selected("mode") if request.selected("mode") in ("thread", "dm") else ""
     channel = request.selected_conversation("channel") or request.user_id
+    own = request.field("own_questions").strip()
+    try:
+        questions = parse_questions(own) if own else None
+    except SetupError as exc:
+        raise FieldErrors({"own_questions": str(exc)[:150]}) from None
     text = " ".join(filter(None, [f"<#{channel}>", request.field("time").strip(), request.field("timezone").strip(),
                                   request.field("days").strip().replace(" ", ""), members,
                                   f"holidays={holidays}" if holidays else "", preset, mode]))
     try:
-        row = service.setup(deps, team_id=request.team_id, user_id=request.user_id, channel_id=channel, text=text)
+        row = service.setup(deps, team_id=request.team_id, user_id=request.user_id, channel_id=channel, text=text,
+                            questions=questions)
     except UserInputError as exc:
         message = str(exc)
         block = next((b for key, b in _FIELD_OF if key in message.lower()), "time")

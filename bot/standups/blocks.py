@@ -102,6 +102,11 @@ def setup_view(*, channel: str, timezone: str) -> dict[str, Any]:
             {"type": "input", "block_id": "questions", "label": blocks.plain("Questions"),
              "element": {"type": "static_select", "action_id": "questions", "options": questions,
                          "initial_option": questions[0]}},
+            {"type": "input", "block_id": "own_questions", "label": blocks.plain("Or your own questions"),
+             "optional": True, "hint": blocks.plain("1 to 6, split by |, instead of the preset: What shipped? | "
+                                                    "What is next? | Anything blocking you?"),
+             "element": {"type": "plain_text_input", "action_id": "own_questions", "max_length": 1000,
+                         "multiline": True}},
             {"type": "input", "block_id": "mode", "label": blocks.plain("Ask"),
              "element": {"type": "static_select", "action_id": "mode", "options": modes,
                          "initial_option": modes[0]}},

@@ -24,7 +24,7 @@ import logging
 import re
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
@@ -62,9 +62,13 @@ NO_SUCH_STANDUP = "There is no stand-up {number}: `/standup list` shows them."
 # --- set-up -----------------------------------------------------------------------------------------------
 
 
-def setup(deps: Deps, *, team_id: str, user_id: str, channel_id: str, text: str) -> Standup:
-    """Check everything now (time zone, holiday calendar, that pmbot can post there), then save."""
+def setup(deps: Deps, *, team_id: str, user_id: str, channel_id: str, text: str,
+          questions: list[str] | None = None) -> Standup:
+    """Check everything now (time zone, holiday calendar, that pmbot can post there), then save; `questions` (checked
+    by the caller) are the team's own, asked instead of the preset."""
     settings = _checked_settings(deps, channel_id=channel_id, text=text)
+    if questions:
+        settings = replace(settings, questions=list(questions))
     with session_scope(deps.engine) as session:
         return store.create_standup(session, team_id=team_id, settings=settings, created_by=user_id,
                                     now=deps.clock())
