@@ -459,18 +459,21 @@ def _summary_round(deps: Deps, standup: Standup, day: StandupDay, window: Slot, 
         answers = store.answers_of_day(session, day_id=day.id)
         gone = store.away_on(session, team_id=standup.team_id, day=day.day)
         blockers = store.open_blockers(session, standup_id=standup.id)
+        posted = {p.user_id for p in store.prompts_of_day(session, standup_id=standup.id, day=day.day).values()
+                  if p.answer_ts}
+    in_thread = frozenset(posted | {a.user_id for a in answers if a.message_ts})  # whole in the thread already
     try:
-        _post_summary(deps, standup, day, answers, gone, blockers)
+        _post_summary(deps, standup, day, answers, gone, blockers, in_thread)
         done.summarised += 1
     except SLACK_FAILURES as exc:
         _flag_failed(deps, standup, day, StandupDay.summarised, exc, now, window, done)
 
 
 def _post_summary(deps: Deps, standup: Standup, day: StandupDay, answers: list[StandupAnswer], gone: set[str],
-                  blockers: list[StandupBlocker]) -> None:
+                  blockers: list[StandupBlocker], in_thread: frozenset[str] = frozenset()) -> None:
     theirs = [b for b in blockers if b.user_id in standup.members]  # a former member's blockers are not news
     made = su_summary.summary(standup, day.day, answers, theirs, sorted(gone & set(standup.members)),
-                              names=deps.names)
+                              names=deps.names, in_thread=in_thread)
     deps.slack.post_message(standup.channel_id, text=made.text, blocks=made.blocks, thread_ts=day.parent_ts)
     for more in made.replies:  # the whole of the answers the summary folded
         try:

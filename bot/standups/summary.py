@@ -45,9 +45,10 @@ def answer_text(user_id: str, answers: dict[str, str], questions: list[str], *,
 
 
 def summary(standup: Standup, day: date, answers: list[StandupAnswer], blockers: list[StandupBlocker],
-            away: list[str], names: NameLookup | None = None) -> Summary:
+            away: list[str], names: NameLookup | None = None, in_thread: frozenset[str] = frozenset()) -> Summary:
     """The day's summary. A blocker or an answer is the member's own words: whom it mentions is named (`names`),
-    not pinged."""
+    not pinged. The answers of `in_thread` are whole in the thread already (typed there, or posted there from a
+    DM): folded, they point there rather than being posted again."""
     answered = {a.user_id for a in answers}
     missing = [u for u in standup.members if u not in answered and u not in away]
     parts: list[dict[str, Any]] = [blocks.header(f"Stand-up summary — {day:%a %d %b}")]
@@ -66,7 +67,7 @@ def summary(standup: Standup, day: date, answers: list[StandupAnswer], blockers:
     if away:
         people += "\nAway: " + ", ".join(f"<@{u}>" for u in away)
     closing = [{"type": "section", "text": blocks.mrkdwn(truncate(people, SECTION_CHARS))}]
-    texts, replies = _answers(standup, answers, names)
+    texts, replies = _answers(standup, answers, names, in_thread)
     room = MAX_BLOCKS - len(parts) - len(closing) - 1  # one for a divider before the answers
     answer_parts = _packed(texts)
     if len(answer_parts) > room:  # more than one message holds: as many people as fit, the others in replies
@@ -88,8 +89,8 @@ def _blocker_line(blocker: StandupBlocker, day: date, names: NameLookup | None) 
     return f"🚧 <@{blocker.user_id}>: {escape_user_text(truncate(blocker.text, 500), names)} — day {age}"
 
 
-def _answers(standup: Standup, answers: list[StandupAnswer],
-             names: NameLookup | None) -> tuple[list[str], list[str]]:
+def _answers(standup: Standup, answers: list[StandupAnswer], names: NameLookup | None,
+             in_thread: frozenset[str]) -> tuple[list[str], list[str]]:
     """Each person's answers as one text (people with a blocker today first, then in the members' order), and the
     replies that carry the folded ones in full."""
     position = {u: n for n, u in enumerate(standup.members)}
@@ -98,13 +99,14 @@ def _answers(standup: Standup, answers: list[StandupAnswer],
     for answer in people:
         lines = [f"*<@{answer.user_id}>*" + (" 🚧" if answer.blocker else "")]
         folded = []
+        where = "_(whole answer in their message above)_" if answer.user_id in in_thread else "_(whole answer below)_"
         for question, text in ordered(answer.answers, standup.questions):
-            shown = text if len(text) <= FOLD else text[:FOLD].rstrip() + "… _(whole answer below)_"
+            shown = text if len(text) <= FOLD else f"{text[:FOLD].rstrip()}… {where}"
             if len(text) > FOLD:
                 folded.append((question, text))
             lines.append(f"_{escape_mrkdwn(question)}_\n{_quoted(escape_user_text(shown, names))}")
         texts.append(truncate("\n".join(lines), SECTION_CHARS))
-        if folded:
+        if folded and answer.user_id not in in_thread:
             whole = "\n".join(f"*{escape_mrkdwn(q)}*\n{escape_user_text(t, names)}" for q, t in folded)
             replies.append(truncate(f"<@{answer.user_id}>'s whole answer:\n{whole}", REPLY_CHARS))
     return texts, replies
