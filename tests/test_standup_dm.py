@@ -247,7 +247,16 @@ def test_an_answer_typed_in_the_dm_counts_and_goes_to_the_thread(bot: RunningBot
     assert posted["text"].startswith(f"<@{ALICE}> answered:") and "&lt;eval&gt;" in posted["text"]
     assert "is in the stand-up thread" in dms(bot, ALICE)[-1]["text"]
     assert "1/2 answered · 1 blocker" in bot.sandbox.ws.message("C0GENERAL", parent["ts"])["text"]
-    say_in_dm(bot, ALICE, "Yesterday: shipped the harness\nToday: prompt v13\nBlockers: none")  # sent again
+    say_in_dm(bot, ALICE, "thanks!")  # said after answering: not a new answer
+    assert [a.blocker for a in rows(bot, StandupAnswer)] == ["waiting on legal"]
+    assert "press *Answer* in my message above" in dms(bot, ALICE)[-1]["text"]
+    clock.now = datetime(2026, 10, 23, 7, 50, tzinfo=UTC)
+    bot.driver.press("Answer", user=ALICE, channel=dm_of(bot, ALICE))
+    bot.runtime.settle()
+    form = bot.driver.open_view(user=ALICE)
+    assert "shipped the <eval> harness" in json.dumps(form)  # the form opens with what she typed
+    bot.driver.submit({"Anything blocking you?": "none"}, user=ALICE)
+    bot.runtime.settle()
     assert [a.blocker for a in rows(bot, StandupAnswer)] == [None]
     [posted] = thread(bot, parent["ts"])  # the same message, changed
     assert "waiting on legal" not in posted["text"] and "*Anything blocking you?*\nnone" in posted["text"]

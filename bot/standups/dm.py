@@ -182,11 +182,12 @@ def _remind(deps: Deps, standup: Standup, row: StandupDay, prompt: StandupPrompt
 
 
 def typed_answer(deps: Deps, event: dict) -> bool:
-    """A message a member types (or edits) in pmbot's DM after being asked: their answer for the day of the last
-    prompt there, sorted into the questions as a thread reply would be, posted into the day's thread. False when
-    it answers no prompt (other features may read it)."""
-    message = event.get("message") or {} if event.get("subtype") == "message_changed" else event
-    if message.get("subtype") not in (None, "file_share") or message.get("bot_id") or message.get("thread_ts"):
+    """The first message a member types in pmbot's DM after being asked: their answer for the day of the last
+    prompt there, sorted into the questions as a thread reply would be, posted into the day's thread. Once they
+    answered, a later message ("thanks!") changes nothing: they hear that the Answer button changes an answer.
+    False when it answers no prompt (other features may read it); edits and deletions are left alone."""
+    message = event
+    if message.get("subtype") not in (None, "file_share") or message.get("bot_id"):
         return False
     user, text, channel = message.get("user") or "", (message.get("text") or "").strip(), event.get("channel") or ""
     if not user or not text or not channel:
@@ -199,11 +200,17 @@ def typed_answer(deps: Deps, event: dict) -> bool:
     standup, day = found
     if standup.mode != standup_rules.DM or user not in standup.members or day.kind != STANDUP:
         return False
-    service.record(deps, standup, day, user_id=user, answers=standup_rules.split_answer(text, standup.questions))
+    with session_scope(deps.engine) as session:
+        answered = user in store.answered_users(session, day_id=day.id)
+    if answered:
+        said = (f"You answered the stand-up of {day.day:%a %d %b} already; to change it, press *Answer* in my "
+                "message above.")
+    else:
+        service.record(deps, standup, day, user_id=user, answers=standup_rules.split_answer(text, standup.questions))
+        said = (f"Thanks — your answer for {day.day:%a %d %b} is in the stand-up thread in <#{standup.channel_id}>."
+                " To change it, press *Answer* in my message above.")
     try:
-        deps.slack.post_message(channel, text=f"Thanks — your answer for {day.day:%a %d %b} is in the stand-up "
-                                              f"thread in <#{standup.channel_id}>. Send it again (or edit it) to "
-                                              "change it.")
+        deps.slack.post_message(channel, text=said)
     except service.SLACK_FAILURES as exc:
         logger.warning("stand-up %s: no thanks for %s: %s", standup.id, user, service._why(exc))
     return True
