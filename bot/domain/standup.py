@@ -37,7 +37,6 @@ class Setup:
     members: list[str] = field(default_factory=list)
     country: str | None = None
     subdivision: str | None = None
-    genai: bool = False
     preset: str | None = None  # `classic` or `genai` when the line names one
     mode: str | None = None  # `thread` or `dm` when the line names one
     reminder_minutes: int = DEFAULT_REMINDER_MINUTES
@@ -129,7 +128,7 @@ def _choice(setup: Setup, word: str) -> None:
     if word in MODES:
         setup.mode = word
     else:
-        setup.preset, setup.genai = word, word == "genai"
+        setup.preset = word
 
 
 def holiday_name(day: date, country: str | None, subdivision: str | None) -> str | None:
