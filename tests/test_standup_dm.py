@@ -260,3 +260,15 @@ def test_an_answer_typed_in_the_dm_counts_and_goes_to_the_thread(bot: RunningBot
     assert [a.blocker for a in rows(bot, StandupAnswer)] == [None]
     [posted] = thread(bot, parent["ts"])  # the same message, changed
     assert "waiting on legal" not in posted["text"] and "*Anything blocking you?*\nnone" in posted["text"]
+
+
+def test_a_members_zone_is_asked_of_slack_once_a_day_and_a_move_is_followed(bot: RunningBot,
+                                                                            clock: MovableClock) -> None:
+    command(bot, "setup 09:30 Europe/Berlin mon-fri <@U0BOB|bob> dm")
+    for minute in ("13:00", "13:05", "13:10", "13:30"):
+        run(bot, clock, f"2026-10-23T{minute}+00:00")
+    infos = [c for c in bot.sandbox.calls_to("users.info") if c.args.get("user") == BOB]
+    assert len(infos) == 1 and len(dms(bot, BOB)) == 1  # four runs, one look-up
+    bot.sandbox.ws.users[BOB].tz = "Europe/London"  # Bob moved: Monday he is asked at 09:30 London (GMT)
+    assert asked(run(bot, clock, "2026-10-26T09:30+00:00")) == 1
+    assert [z.timezone for z in rows(bot, MemberZone)] == ["Europe/London"]
