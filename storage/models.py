@@ -495,6 +495,7 @@ class Standup(SQLModel, table=True):
     digest: bool = Field(default=False)  # the weekly participation report, on Fridays
     created_by: str = Field(max_length=32)
     created_at: datetime = _utc_column()
+    mode: str = Field(default="thread", max_length=8)  # thread: one post at its time | dm: each member by DM
 
 
 class StandupDay(SQLModel, table=True):
@@ -543,6 +544,39 @@ class StandupBlocker(SQLModel, table=True):
     first_day: date = Field(sa_column=Column(Date, nullable=False))
     last_day: date = Field(sa_column=Column(Date, nullable=False))
     resolved_on: date | None = Field(default=None, sa_column=Column(Date, nullable=True))
+
+
+class StandupPrompt(SQLModel, table=True):
+    """A DM-mode stand-up asking one member by DM on one day, at the set time in their zone: the row is the claim
+    (unique per stand-up, day and person), so two schedulers send one DM; it also holds the reminder's flag and
+    where the answer was posted in the day's thread."""
+
+    __tablename__ = "standup_prompt"
+    __table_args__ = (UniqueConstraint("standup_id", "day", "user_id", name="uq_standup_prompt_once"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    standup_id: int = Field(foreign_key="standup.id", index=True, ondelete="CASCADE")
+    day: date = Field(sa_column=Column(Date, nullable=False))
+    user_id: str = Field(max_length=32)
+    timezone: str = Field(max_length=64)  # the zone they were asked in
+    asked_at: datetime = _utc_column()
+    dm_channel: str | None = Field(default=None, max_length=32)
+    dm_ts: str | None = Field(default=None, max_length=32)
+    reminded: bool = Field(default=False)
+    answer_ts: str | None = Field(default=None, max_length=32)  # their answer, as posted in the day's thread
+
+
+class MemberZone(SQLModel, table=True):
+    """A person's time zone as their Slack profile says (users.info `tz`), kept a day before it is asked again."""
+
+    __tablename__ = "member_zone"
+    __table_args__ = (UniqueConstraint("team_id", "user_id", name="uq_member_zone"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    user_id: str = Field(max_length=32)
+    timezone: str | None = Field(default=None, max_length=64)  # None: Slack did not say
+    checked_at: datetime = _utc_column()
 
 
 class Absence(SQLModel, table=True):

@@ -11,10 +11,10 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlmodel import Session
 
-from storage.models import Absence, Standup, StandupAnswer, StandupBlocker, StandupDay
+from storage.models import Absence, MemberZone, Standup, StandupAnswer, StandupBlocker, StandupDay, StandupPrompt
 from storage.repos import dialect_insert
 
 # What a day became: its stand-up thread, a one-line holiday notice, or nothing (Slack never took the post).
@@ -38,6 +38,7 @@ class StandupSettings:
     questions: list[str]
     reminder_minutes: int
     summary_minutes: int
+    mode: str = "thread"
 
 
 def create_standup(session: Session, *, team_id: str, settings: StandupSettings, created_by: str,
@@ -61,6 +62,18 @@ def update_standup(session: Session, *, team_id: str, standup_id: int, settings:
     if row is None:
         return None
     for name, value in asdict(settings).items():
+        setattr(row, name, value)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def set_standup_fields(session: Session, *, team_id: str, standup_id: int, values: dict) -> Standup | None:
+    """Change some of a stand-up's settings (its questions, its mode); None when the team has no such stand-up."""
+    row = standup_by_id(session, team_id=team_id, standup_id=standup_id)
+    if row is None:
+        return None
+    for name, value in values.items():
         setattr(row, name, value)
     session.add(row)
     session.flush()
@@ -263,3 +276,72 @@ def absences_between(session: Session, *, team_id: str, start: date, end: date) 
     """The team's absences that overlap `start` to `end`."""
     stmt = select(Absence).where(Absence.team_id == team_id, Absence.start <= end, Absence.end >= start)
     return list(session.execute(stmt).scalars())
+
+
+# --- DM mode: people's zones and their prompts -----------------------------------------------------------------
+
+
+def member_zones(session: Session, *, team_id: str, user_ids: list[str]) -> dict[str, MemberZone]:
+    """The zones known of these people (checked at some time: see `MemberZone.checked_at`)."""
+    if not user_ids:
+        return {}
+    stmt = select(MemberZone).where(MemberZone.team_id == team_id, MemberZone.user_id.in_(user_ids))
+    return {row.user_id: row for row in session.execute(stmt).scalars()}
+
+
+def save_member_zone(session: Session, *, team_id: str, user_id: str, timezone: str | None, now: datetime) -> None:
+    """Keep what Slack said of a person's zone (None: it did not say), replacing what was kept before."""
+    stmt = (dialect_insert(session, MemberZone)
+            .values(team_id=team_id, user_id=user_id, timezone=timezone, checked_at=now)
+            .on_conflict_do_update(index_elements=["team_id", "user_id"],
+                                   set_={"timezone": timezone, "checked_at": now}))
+    session.execute(stmt)
+
+
+def claim_prompt(session: Session, *, standup_id: int, day: date, user_id: str, timezone: str,
+                 now: datetime) -> int | None:
+    """Take the DM that asks `user_id` for `day`: the new row's id for the one caller that got it, else None."""
+    stmt = (dialect_insert(session, StandupPrompt)
+            .values(standup_id=standup_id, day=day, user_id=user_id, timezone=timezone, asked_at=now, reminded=False)
+            .on_conflict_do_nothing(index_elements=["standup_id", "day", "user_id"])
+            .returning(StandupPrompt.id))
+    return session.execute(stmt).scalar()
+
+
+def release_prompt(session: Session, *, prompt_id: int) -> None:
+    """Give a prompt back (Slack failed for a reason that passes, before the DM went out): a later run asks again."""
+    stmt = delete(StandupPrompt).where(StandupPrompt.id == prompt_id, StandupPrompt.dm_ts.is_(None))
+    session.execute(stmt)
+
+
+def prompt_sent(session: Session, *, prompt_id: int, channel: str, ts: str) -> None:
+    stmt = (update(StandupPrompt).where(StandupPrompt.id == prompt_id).values(dm_channel=channel, dm_ts=ts)
+            .execution_options(synchronize_session=False))
+    session.execute(stmt)
+
+
+def prompts_of_day(session: Session, *, standup_id: int, day: date) -> dict[str, StandupPrompt]:
+    """The day's prompts, by person."""
+    stmt = select(StandupPrompt).where(StandupPrompt.standup_id == standup_id, StandupPrompt.day == day)
+    return {row.user_id: row for row in session.execute(stmt).scalars()}
+
+
+def prompt_of(session: Session, *, standup_id: int, day: date, user_id: str) -> StandupPrompt | None:
+    stmt = select(StandupPrompt).where(StandupPrompt.standup_id == standup_id, StandupPrompt.day == day,
+                                       StandupPrompt.user_id == user_id)
+    return session.execute(stmt).scalar_one_or_none()
+
+
+def answer_posted(session: Session, *, standup_id: int, day: date, user_id: str, ts: str) -> None:
+    """Where a DM-mode answer was posted in the day's thread (an edit updates that message)."""
+    stmt = (update(StandupPrompt).where(StandupPrompt.standup_id == standup_id, StandupPrompt.day == day,
+                                        StandupPrompt.user_id == user_id)
+            .values(answer_ts=ts).execution_options(synchronize_session=False))
+    session.execute(stmt)
+
+
+def latest_prompt(session: Session, *, dm_channel: str, user_id: str) -> StandupPrompt | None:
+    """The last stand-up prompt sent to `user_id` in the DM `dm_channel` (what a message typed there answers)."""
+    stmt = (select(StandupPrompt).where(StandupPrompt.dm_channel == dm_channel, StandupPrompt.user_id == user_id)
+            .order_by(StandupPrompt.asked_at.desc(), StandupPrompt.id.desc()).limit(1))
+    return session.execute(stmt).scalar_one_or_none()

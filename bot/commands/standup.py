@@ -12,14 +12,15 @@ from sqlalchemy import select
 
 from bot.bugs import blocks as bug_blocks
 from bot.deps import Deps
-from bot.domain.text import readable
+from bot.domain.standup import DM, SetupError, blocker_index, parse_questions
+from bot.domain.text import escape_mrkdwn, readable
 from bot.edge import Event, FieldErrors, Reply, Request, on_action, on_command, on_view
 from bot.errors import UserInputError
 from bot.registry import CommandSpec, Grammar, Sub, is_number, no_args, rest_of, row_id
 from bot.risks import blocks as risk_blocks
 from bot.risks.service import team_categories
 from bot.standups import blocks as su_blocks
-from bot.standups import service
+from bot.standups import dm, service
 from bot.team_locale import team_today
 from storage.db import session_scope
 from storage.models import Standup, StandupAnswer, StandupBlocker
@@ -34,11 +35,14 @@ def register(app: App, deps: Deps) -> None:
     on_view(app, deps, su_blocks.VIEW_SETUP, on_setup_submitted)
 
 
-EVENTS = ("message.channels", "message.groups")
-SCOPES = ("channels:history", "groups:history", "channels:join", "channels:read", "groups:read")
+EVENTS = ("message.channels", "message.groups", "message.im")  # message.im: answers typed in a DM-mode prompt
+SCOPES = ("channels:history", "groups:history", "channels:join", "channels:read", "groups:read", "im:history",
+          "im:write")
 
 
 def on_thread_message(event: Event, deps: Deps) -> bool:
+    if event.data.get("channel_type") == "im":
+        return dm.typed_answer(deps, event.data)
     return service.thread_reply(deps, event.data)
 
 
@@ -66,6 +70,29 @@ def _run_edit(request: Request, reply: Reply, deps: Deps, args: list[str]) -> No
     number = _number(args[0])
     row = service.edit(deps, team_id=request.team_id, number=number, text=rest_of(request.text, 2))
     reply.ack(f"Stand-up {number} updated: {_describe(row)}.")
+
+
+def _run_questions(request: Request, reply: Reply, deps: Deps, args: list[str]) -> None:
+    number = _number(args[0])
+    row = service.set_questions(deps, team_id=request.team_id, number=number, text=rest_of(request.text, 2))
+    asked = "\n".join(f"{n}. {escape_mrkdwn(q)}" for n, q in enumerate(row.questions, start=1))
+    blocker = blocker_index(row.questions)
+    note = (f"Question {blocker + 1} is the blocker question." if blocker is not None
+            else "No question mentions blocking, so no answer counts as a blocker.")
+    reply.ack(f"Stand-up {number} now asks:\n{asked}\n{note}")
+
+
+def _run_mode(request: Request, reply: Reply, deps: Deps, args: list[str]) -> None:
+    number = _number(args[0])
+    row = service.set_mode(deps, team_id=request.team_id, number=number, mode=args[1])
+    reply.ack(f"Stand-up {number}: {_mode_text(row)}.")
+
+
+def _mode_text(row: Standup) -> str:
+    if row.mode == DM:
+        return (f"each member is asked by DM at {row.time} in their own time zone ({row.timezone} when Slack does "
+                "not say), answers gathered in the day's thread")
+    return f"one thread in <#{row.channel_id}> at {row.time} {row.timezone}"
 
 
 def _run_change(request: Request, reply: Reply, deps: Deps, args: list[str]) -> None:
@@ -100,7 +127,8 @@ def _describe(row: Standup) -> str:
     return (f"<#{row.channel_id}> at {row.time} {row.timezone} on {su_blocks.days_text(row.workdays)}{holidays}; "
             f"{len(row.members)} members ({', '.join(f'<@{u}>' for u in row.members)}); reminder after "
             f"{row.reminder_minutes} min, summary after {row.summary_minutes} min"
-            + (f"; paused until {row.paused_until}" if row.paused_until else ""))
+            + (f"; paused until {row.paused_until}" if row.paused_until else "")
+            + f"; mode {row.mode}; {len(row.questions)} question{'' if len(row.questions) == 1 else 's'}")
 
 
 def _list(deps: Deps, team_id: str) -> str:
@@ -226,13 +254,20 @@ def on_setup_submitted(request: Request, deps: Deps):
     """The set-up form: the same checks as the one-line set-up, shown under the field they concern."""
     members = " ".join(f"<@{u}>" for u in request.selected_users("members"))
     holidays = request.field("holidays").strip()
-    genai = request.selected("questions") == "genai"
+    preset = request.selected("questions") if request.selected("questions") in ("classic", "genai") else ""
+    mode = request.selected("mode") if request.selected("mode") in ("thread", "dm") else ""
     channel = request.selected_conversation("channel") or request.user_id
+    own = request.field("own_questions").strip()
+    try:
+        questions = parse_questions(own) if own else None
+    except SetupError as exc:
+        raise FieldErrors({"own_questions": str(exc)[:150]}) from None
     text = " ".join(filter(None, [f"<#{channel}>", request.field("time").strip(), request.field("timezone").strip(),
                                   request.field("days").strip().replace(" ", ""), members,
-                                  f"holidays={holidays}" if holidays else "", "genai" if genai else ""]))
+                                  f"holidays={holidays}" if holidays else "", preset, mode]))
     try:
-        row = service.setup(deps, team_id=request.team_id, user_id=request.user_id, channel_id=channel, text=text)
+        row = service.setup(deps, team_id=request.team_id, user_id=request.user_id, channel_id=channel, text=text,
+                            questions=questions)
     except UserInputError as exc:
         message = str(exc)
         block = next((b for key, b in _FIELD_OF if key in message.lower()), "time")
@@ -248,13 +283,21 @@ GRAMMAR = Grammar(
     command="/standup",
     empty=_run_list,
     subs=(
-        Sub("setup", "#channel 09:30 Europe/Berlin mon-fri @ana @ben [holidays=DE-BY] [genai] [remind=60] "
-            "[summary=240]", "a stand-up: local time and zone (Europe/Berlin, or a city: Berlin, New York), "
-            "working days (sun-thu works too), members; one per channel and time; alone, it opens the form",
-            run=_run_setup),
+        Sub("setup", "#channel 09:30 Europe/Berlin mon-fri @ana @ben [holidays=DE-BY] [classic|genai] [thread|dm] "
+            "[remind=60] [summary=240]",
+            "a stand-up: local time and zone (Europe/Berlin, or a city: Berlin, New York), working days (sun-thu "
+            "works too), members, questions (preset), mode (dm: each member asked by DM at that time in their own "
+            "zone); one per channel and time; alone, it opens the form", run=_run_setup),
         Sub("list", "", "every stand-up here, with its next post", run=_run_list, fits=no_args),
-        Sub("edit", "N <same as setup>", "replace a stand-up's settings", run=_run_edit,
+        Sub("edit", "N <same as setup>", "replace a stand-up's settings (its questions and mode stay unless named)",
+            run=_run_edit,
             fits=lambda args: len(args) >= 2 and is_number(args[0])),
+        Sub("questions", 'N classic|genai | N "Q1" | "Q2" …', "what the stand-up asks: a preset (classic: "
+            "yesterday/today/blockers; genai: experiments, evals, data/labelling blockers, model or prompt changes) "
+            "or 1 to 6 questions of your own, split by `|`, each up to 150 characters; a question saying \"block\" "
+            "is the blocker question", run=_run_questions, fits=lambda args: len(args) >= 1 and is_number(args[0])),
+        Sub("mode", "N dm|thread", "dm: each member asked by DM at the set time in their own zone, answers posted "
+            "in the day's thread; thread: one post in the channel", run=_run_mode, fits=_numbered(2)),
         Sub("pause", "N [until 2026-12-31]", "stop it for a while", run=_run_change, fits=_numbered()),
         Sub("resume", "N", "start it again", run=_run_change, fits=_numbered(1)),
         Sub("remove", "N", "remove it for good", run=_run_change, fits=_numbered(1)),

@@ -11,8 +11,17 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
+from bot.domain.text import escape_mrkdwn
+
 DEFAULT_QUESTIONS = ("What did you do yesterday?", "What will you do today?", "Anything blocking you?")
-GENAI_QUESTION = "Any model, prompt or eval changes, or spend surprises?"
+GENAI_QUESTION = "Any model, prompt or eval changes, or spend surprises?"  # the 4th question of older stand-ups
+GENAI_QUESTIONS = ("Which experiments did you run?", "Any eval results?", "Any data or labelling blockers?",
+                   "Any model or prompt changes shipped?")
+PRESETS = {"classic": DEFAULT_QUESTIONS, "genai": GENAI_QUESTIONS}
+MAX_QUESTIONS = 6
+MAX_QUESTION_CHARS = 150
+THREAD, DM = "thread", "dm"  # a stand-up's modes: one post in the channel, or each member asked by DM
+MODES = (THREAD, DM)
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DEFAULT_REMINDER_MINUTES = 60
 DEFAULT_SUMMARY_MINUTES = 240
@@ -31,7 +40,8 @@ class Setup:
     members: list[str] = field(default_factory=list)
     country: str | None = None
     subdivision: str | None = None
-    genai: bool = False
+    preset: str | None = None  # `classic` or `genai` when the line names one
+    mode: str | None = None  # `thread` or `dm` when the line names one
     reminder_minutes: int = DEFAULT_REMINDER_MINUTES
     summary_minutes: int = DEFAULT_SUMMARY_MINUTES
 
@@ -187,8 +197,8 @@ def _setup_word(setup: Setup, word: str) -> int:
     elif lowered.startswith(("holidays=", "country=")):
         country, _, subdivision = word.split("=", 1)[1].upper().partition("-")
         setup.country, setup.subdivision = country, subdivision or None
-    elif lowered in ("genai", "+genai"):
-        setup.genai = True
+    elif lowered in ("genai", "+genai", "classic", *MODES):
+        _choice(setup, lowered.lstrip("+"))
     elif lowered.startswith(("remind=", "summary=")):
         name, _, value = lowered.partition("=")
         if not re.fullmatch(r"[0-9]{1,3}", value) or not 5 <= int(value) <= 720:  # not `²`, not 5,000 digits
@@ -200,6 +210,14 @@ def _setup_word(setup: Setup, word: str) -> int:
         raise SetupError(f"I did not understand `{word}`. Example: `/standup setup #team 09:30 Europe/Berlin "
                          "mon-fri @ana @ben holidays=DE-BY`.")
     return 1
+
+
+def _choice(setup: Setup, word: str) -> None:
+    """A preset of questions (`classic`, `genai`) or a mode (`thread`, `dm`)."""
+    if word in MODES:
+        setup.mode = word
+    else:
+        setup.preset = word
 
 
 def holiday_name(day: date, country: str | None, subdivision: str | None) -> str | None:
@@ -299,7 +317,8 @@ def split_answer(text: str, questions: list[str]) -> dict[str, str]:
     if not questions or not text.strip():
         return {}
     lines = text.splitlines()
-    pieces = [piece for line in lines for piece in _labelled_pieces(line, len(questions))]
+    targets = label_targets(questions)
+    pieces = [piece for line in lines for piece in _labelled_pieces(line, targets)]
     if all(index is None for index, _ in pieces):
         pieces = [_numbered(line, len(questions)) for line in lines]
     if all(index is None for index, _ in pieces):
@@ -314,10 +333,10 @@ def split_answer(text: str, questions: list[str]) -> dict[str, str]:
     return answers or {questions[0]: text.strip()}  # labels with nothing after them: keep what was typed
 
 
-def _labelled_pieces(line: str, count: int) -> list[tuple[int | None, str]]:
+def _labelled_pieces(line: str, targets: tuple[int | None, ...]) -> list[tuple[int | None, str]]:
     """A line cut where a label starts in its middle, each piece with its question (None: no label)."""
     cuts = [m.start() for m in _INLINE.finditer(line) if _inline_label(line, m)]
-    return [_labelled(line[start:end], count) for start, end in zip([0, *cuts], [*cuts, len(line)], strict=True)]
+    return [_labelled(line[start:end], targets) for start, end in zip([0, *cuts], [*cuts, len(line)], strict=True)]
 
 
 def _inline_label(line: str, match: re.Match[str]) -> bool:
@@ -327,12 +346,13 @@ def _inline_label(line: str, match: re.Match[str]) -> bool:
     return looks_like_one and not _LINE_START.fullmatch(before)
 
 
-def _labelled(piece: str, count: int) -> tuple[int | None, str]:
+def _labelled(piece: str, targets: tuple[int | None, ...]) -> tuple[int | None, str]:
     head = _HEAD.match(piece)
-    index, strong = _label_index(head["label"]) if head else (None, False)
-    if head is None or index is None or not (strong or head["sep"] or (head["open"] and head["close"])):
+    kind, strong = _label_index(head["label"]) if head else (None, False)
+    if head is None or kind is None or not (strong or head["sep"] or (head["open"] and head["close"])):
         return None, piece.strip()  # no label, or a weak one alone on a line ("Done"): an answer, not a heading
-    if index >= count:
+    index = targets[kind]
+    if index is None:
         # A question this stand-up does not ask ("GenAI: …" without the GenAI question): kept, with its label,
         # under the first question rather than inside someone's blocker.
         return (0, piece.strip()) if strong else (None, piece.strip())
@@ -369,11 +389,12 @@ def _bare(line: str) -> str:
 
 
 def blocker_of(answers: dict[str, str], questions: list[str]) -> str | None:
-    """The blocker an answer reports (the third question), or None for none ("none", "n/a", "—", "keine",
-    "rien", … with or without formatting)."""
-    if len(questions) < 3:
+    """The blocker an answer reports (under the blocker question, see `blocker_index`), or None for none ("none",
+    "n/a", "—", "keine", "rien", … with or without formatting)."""
+    index = blocker_index(questions)
+    if index is None:
         return None
-    lines = [line.strip() for line in (answers.get(questions[2]) or "").splitlines() if _bare(line)]
+    lines = [line.strip() for line in (answers.get(questions[index]) or "").splitlines() if _bare(line)]
     if not lines or all(_NO_BLOCKER.fullmatch(_bare(line)) for line in lines):
         return None
     if len(lines) == 1:
@@ -387,3 +408,57 @@ def same_blocker(a: str, b: str) -> bool:
     if not words_a or not words_b:
         return False
     return len(words_a & words_b) / min(len(words_a), len(words_b)) >= 0.6
+
+
+# --- questions ------------------------------------------------------------------------------------------------
+
+
+def blocker_index(questions: list[str] | tuple[str, ...]) -> int | None:
+    """Which question asks for blockers: the first whose text says "block" (classic: the third, "Anything
+    blocking you?"; genai: "Any data or labelling blockers?"); None when no question does, and then nobody's
+    answer is a blocker."""
+    return next((n for n, question in enumerate(questions) if "block" in question.lower()), None)
+
+
+def label_targets(questions: list[str] | tuple[str, ...]) -> tuple[int | None, ...]:
+    """The question each kind of typed label (yesterday, today, blockers, gen-AI) goes to. The classic questions
+    take all four by position (the gen-AI label only where a fourth question follows them); other questions take
+    the blockers label at their blocker question, and are otherwise answered by number (`1.` `2.` …)."""
+    if tuple(questions[:3]) == DEFAULT_QUESTIONS:
+        return 0, 1, 2, 3 if len(questions) > 3 else None
+    return None, None, blocker_index(questions), None
+
+
+def parse_questions(text: str) -> list[str]:
+    """A preset's name (`classic`, `genai`) or 1 to 6 questions separated by `|`, each in quotes or not:
+    `"What shipped?" | "What is next?" | "Blocked by anything?"`."""
+    text = text.strip()
+    if not text:
+        raise SetupError(_QUESTIONS_HELP)
+    if text.lower() in PRESETS:
+        return list(PRESETS[text.lower()])
+    questions = [_unquoted(part) for part in text.split("|")]
+    if any(not question for question in questions):
+        raise SetupError("A question is empty. " + _QUESTIONS_HELP)
+    if len(questions) > MAX_QUESTIONS:
+        raise SetupError(f"That is {len(questions)} questions; a stand-up asks 1 to {MAX_QUESTIONS}.")
+    long = next((q for q in questions if len(q) > MAX_QUESTION_CHARS), None)
+    if long is not None:
+        raise SetupError(f"A question has at most {MAX_QUESTION_CHARS} characters; the one starting "
+                         f"“{escape_mrkdwn(long[:40])}…” has {len(long)}.")
+    if len({q.lower() for q in questions}) < len(questions):
+        raise SetupError("Two questions are the same; each answer is kept under its question.")
+    return questions
+
+
+_QUESTIONS_HELP = ('Name a preset (`classic`, `genai`) or write 1 to 6 questions separated by `|`: '
+                   '`/standup questions 1 "What shipped?" | "What is next?" | "Anything blocking you?"`.')
+_QUOTES = "\"'“”‘’„«»"
+
+
+def _unquoted(part: str) -> str:
+    """A typed question without its surrounding quotes (straight or curly, as Slack's editor makes them)."""
+    part = " ".join(part.split())
+    if len(part) >= 2 and part[0] in _QUOTES and part[-1] in _QUOTES:
+        part = part[1:-1].strip()
+    return part

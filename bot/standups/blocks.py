@@ -1,4 +1,5 @@
-"""What a stand-up looks like in Slack: the day's parent message, the answer form, the summary, set-up."""
+"""What a stand-up looks like in Slack: the day's parent message, the DM prompt, the answer form, set-up (the summary
+is in `bot.standups.summary`)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,9 @@ from datetime import date
 from typing import Any
 
 from bot import blocks
-from bot.domain.standup import DAY_NAMES
-from bot.domain.text import NameLookup, escape_mrkdwn, escape_user_text, truncate
-from storage.models import Standup, StandupAnswer, StandupBlocker
+from bot.domain.standup import DAY_NAMES, DEFAULT_QUESTIONS, DM
+from bot.domain.text import escape_mrkdwn
+from storage.models import Standup, StandupAnswer
 
 ACTION_ANSWER = "standup.answer"
 ACTION_RISK = "standup.make_risk"
@@ -29,10 +30,30 @@ def parent(standup: Standup, day: date, answered: int, blockers: int,
     total = len(standup.members) if expected is None else expected
     progress = f"{answered}/{total} answered · {blockers} blocker{'' if blockers == 1 else 's'}"
     questions = "\n".join(f"{n}. {escape_mrkdwn(q)}" for n, q in enumerate(standup.questions, start=1))
-    text = (f"*{title}*\n{questions}\nAnswer with the button, or reply in this thread — one line per question "
-            f"(`Yesterday: …`, `Today: …`, `Blockers: …`).")
+    text = f"*{title}*\n{questions}\n" + how_to_answer(standup)
     return f"{title} · {progress}", [*blocks.sections(text), blocks.context(progress),
                                      blocks.actions(blocks.button("Answer", ACTION_ANSWER, "", "primary"))]
+
+
+def how_to_answer(standup: Standup) -> str:
+    """How to answer: the button, or a reply typed with a label or a number per question."""
+    dm = (f"Each member is asked by DM at {standup.time} their own time; answers appear in this thread. "
+          if standup.mode == DM else "")
+    if tuple(standup.questions[:3]) == DEFAULT_QUESTIONS:
+        return (f"{dm}Answer with the button, or reply in this thread — one line per question "
+                "(`Yesterday: …`, `Today: …`, `Blockers: …`).")
+    return f"{dm}Answer with the button, or reply in this thread — a numbered line per question (`1. …`, `2. …`)."
+
+
+def dm_prompt(standup: Standup, day: date, day_id: int, *, reminder: bool = False) -> tuple[str, list[dict[str, Any]]]:
+    """A DM-mode stand-up asking one member: its questions and the Answer button (the day's id on it)."""
+    title = (f"A reminder: your stand-up for <#{standup.channel_id}> — {day:%a %d %b}" if reminder
+             else f"Stand-up for <#{standup.channel_id}> — {day:%a %d %b}")
+    questions = "\n".join(f"{n}. {escape_mrkdwn(q)}" for n, q in enumerate(standup.questions, start=1))
+    text = (f"*{title}*\n{questions}\nPress *Answer*: your answers go to the team's thread in "
+            f"<#{standup.channel_id}>.")
+    return title, [*blocks.sections(text), blocks.actions(blocks.button("Answer", ACTION_ANSWER, str(day_id),
+                                                                        "primary"))]
 
 
 def answer_view(standup: Standup, day_id: int, day: date, previous: StandupAnswer | None) -> dict[str, Any]:
@@ -50,32 +71,6 @@ def answer_view(standup: Standup, day_id: int, day: date, previous: StandupAnswe
             "blocks": [*blocks.sections(f"*{day:%A %d %B}*"), *inputs]}
 
 
-def summary(standup: Standup, day: date, answers: list[StandupAnswer], blockers: list[StandupBlocker],
-            away: list[str], names: NameLookup | None = None) -> tuple[str, list[dict[str, Any]]]:
-    """The day's summary. A blocker is the member's own words: whom it mentions is named (`names`), not pinged."""
-    answered = {a.user_id for a in answers}
-    missing = [u for u in standup.members if u not in answered and u not in away]
-    parts: list[dict[str, Any]] = [blocks.header(f"Stand-up summary — {day:%a %d %b}")]
-    lines = []
-    if blockers:
-        parts += blocks.sections(f"*Blockers ({len(blockers)})*")
-        for blocker in blockers[:20]:
-            age = (day - blocker.first_day).days + 1
-            text = f"🚧 <@{blocker.user_id}>: {escape_user_text(truncate(blocker.text, 500), names)} — day {age}"
-            parts.append({"type": "section", "text": blocks.mrkdwn(text)})
-            parts.append(blocks.actions(blocks.button("Make it a risk", ACTION_RISK, str(blocker.id)),
-                                        blocks.button("File as bug", ACTION_BUG, str(blocker.id))))
-            lines.append(text)
-    people = f"Answered ({len(answered)}): " + (", ".join(f"<@{u}>" for u in standup.members if u in answered)
-                                                or "nobody yet")
-    if missing:
-        people += "\nNo answer yet: " + ", ".join(f"<@{u}>" for u in missing)
-    if away:
-        people += "\nAway: " + ", ".join(f"<@{u}>" for u in away)
-    parts += blocks.sections(people)
-    return f"Stand-up summary {day:%a %d %b}: {len(answered)} answered, {len(blockers)} blockers", parts[:50]
-
-
 def setup_view(*, channel: str, timezone: str) -> dict[str, Any]:
     def text_input(block_id: str, label: str, initial: str = "", hint: str | None = None,
                    optional: bool = False) -> dict[str, Any]:
@@ -88,8 +83,11 @@ def setup_view(*, channel: str, timezone: str) -> dict[str, Any]:
             block["hint"] = blocks.plain(hint)
         return block
 
-    questions = [{"text": blocks.plain("Yesterday / today / blockers", 75), "value": "default"},
-                 {"text": blocks.plain("… plus model, prompt, eval or spend changes", 75), "value": "genai"}]
+    questions = [{"text": blocks.plain("Classic: yesterday / today / blockers", 75), "value": "classic"},
+                 {"text": blocks.plain("Gen-AI: experiments, evals, data blockers, model changes", 75),
+                  "value": "genai"}]
+    modes = [{"text": blocks.plain("One thread in the channel at that time", 75), "value": "thread"},
+             {"text": blocks.plain("Each member by DM at that time in their own zone", 75), "value": "dm"}]
     return {
         "type": "modal", "callback_id": VIEW_SETUP, "title": blocks.plain("New stand-up", 24),
         "submit": blocks.plain("Save", 24), "close": blocks.plain("Cancel", 24),
@@ -107,5 +105,13 @@ def setup_view(*, channel: str, timezone: str) -> dict[str, Any]:
             {"type": "input", "block_id": "questions", "label": blocks.plain("Questions"),
              "element": {"type": "static_select", "action_id": "questions", "options": questions,
                          "initial_option": questions[0]}},
+            {"type": "input", "block_id": "own_questions", "label": blocks.plain("Or your own questions"),
+             "optional": True, "hint": blocks.plain("1 to 6, split by |, instead of the preset: What shipped? | "
+                                                    "What is next? | Anything blocking you?"),
+             "element": {"type": "plain_text_input", "action_id": "own_questions", "max_length": 1000,
+                         "multiline": True}},
+            {"type": "input", "block_id": "mode", "label": blocks.plain("Ask"),
+             "element": {"type": "static_select", "action_id": "mode", "options": modes,
+                         "initial_option": modes[0]}},
         ],
     }

@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
@@ -37,6 +37,7 @@ from bot.errors import IntegrationUnavailable, NotFound, NotInChannel, SlackErro
 from bot.gateways.slack import is_transient, retry_delay
 from bot.standups import blocks as su_blocks
 from bot.standups import insights
+from bot.standups import summary as su_summary
 from storage import standups as store
 from storage.db import session_scope
 from storage.models import Absence, Standup, StandupAnswer, StandupBlocker, StandupDay
@@ -61,9 +62,13 @@ NO_SUCH_STANDUP = "There is no stand-up {number}: `/standup list` shows them."
 # --- set-up -----------------------------------------------------------------------------------------------
 
 
-def setup(deps: Deps, *, team_id: str, user_id: str, channel_id: str, text: str) -> Standup:
-    """Check everything now (time zone, holiday calendar, that pmbot can post there), then save."""
+def setup(deps: Deps, *, team_id: str, user_id: str, channel_id: str, text: str,
+          questions: list[str] | None = None) -> Standup:
+    """Check everything now (time zone, holiday calendar, that pmbot can post there), then save; `questions` (checked
+    by the caller) are the team's own, asked instead of the preset."""
     settings = _checked_settings(deps, channel_id=channel_id, text=text)
+    if questions:
+        settings = replace(settings, questions=list(questions))
     with session_scope(deps.engine) as session:
         _refuse_twin(deps, store.standups_of_team(session, team_id=team_id), settings, number=None)
         return store.create_standup(session, team_id=team_id, settings=settings, created_by=user_id,
@@ -72,9 +77,10 @@ def setup(deps: Deps, *, team_id: str, user_id: str, channel_id: str, text: str)
 
 def edit(deps: Deps, *, team_id: str, number: int, text: str) -> Standup:
     """Replace a stand-up's settings in place, checked as at set-up (it stays in its channel unless the text names
-    another); its number, days, answers, blockers, pause and digest stay."""
+    another, keeps its questions unless it names a preset, and its mode unless it says `dm` or `thread`); its number,
+    days, answers, blockers, pause and digest stay."""
     current = get(deps, team_id, number)
-    settings = _checked_settings(deps, channel_id=current.channel_id, text=text)
+    settings = _checked_settings(deps, channel_id=current.channel_id, text=text, current=current)
     with session_scope(deps.engine) as session:
         _refuse_twin(deps, store.standups_of_team(session, team_id=team_id), settings, number=number)
         row = store.update_standup(session, team_id=team_id, standup_id=number, settings=settings)
@@ -97,8 +103,9 @@ def _refuse_twin(deps: Deps, standups: list[Standup], settings: StandupSettings,
                                  "time or channel.")
 
 
-def _checked_settings(deps: Deps, *, channel_id: str, text: str) -> StandupSettings:
-    """A set-up line read and checked against Slack: it posts in `channel_id` unless it names a channel."""
+def _checked_settings(deps: Deps, *, channel_id: str, text: str, current: Standup | None = None) -> StandupSettings:
+    """A set-up line read and checked against Slack: it posts in `channel_id` unless it names a channel; what it
+    does not name of the questions and the mode stays as in `current` (an edit), else classic, by thread."""
     try:
         found = standup_rules.parse_setup(text, default_timezone=deps.settings.pmbot_timezone)
         # An unknown holiday calendar fails here.
@@ -108,11 +115,16 @@ def _checked_settings(deps: Deps, *, channel_id: str, text: str) -> StandupSetti
     channel = _channel_id(deps, found.channel_id) if found.channel_id else channel_id
     members = [_user_id(deps, member) for member in found.members]
     _check_can_post(deps, channel)
-    questions = [*standup_rules.DEFAULT_QUESTIONS, *([standup_rules.GENAI_QUESTION] if found.genai else [])]
+    if found.preset:
+        questions = list(standup_rules.PRESETS[found.preset])
+    else:
+        questions = list(current.questions) if current else list(standup_rules.DEFAULT_QUESTIONS)
+    mode = found.mode or (current.mode if current else standup_rules.THREAD)
     return StandupSettings(channel_id=channel, members=list(dict.fromkeys(members)), time=found.time,
                            timezone=found.timezone, workdays=found.workdays, country=found.country,
                            subdivision=found.subdivision, questions=questions,
-                           reminder_minutes=found.reminder_minutes, summary_minutes=found.summary_minutes)
+                           reminder_minutes=found.reminder_minutes, summary_minutes=found.summary_minutes,
+                           mode=mode)
 
 
 def _user_id(deps: Deps, member: str) -> str:
@@ -148,6 +160,34 @@ def _check_can_post(deps: Deps, channel: str) -> None:
         deps.slack.join_channel(channel)
     except SlackError as exc:
         raise UserInputError(f"I cannot join that channel ({exc.code}); invite me with `/invite @pmbot`.") from exc
+
+
+def set_questions(deps: Deps, *, team_id: str, number: int, text: str) -> Standup:
+    """Ask a stand-up's members a preset (`classic`, `genai`) or 1 to 6 questions of the team's own, from the next
+    answer on (answers already given stay under the questions they answered)."""
+    get(deps, team_id, number)
+    try:
+        questions = standup_rules.parse_questions(text)
+    except standup_rules.SetupError as exc:
+        raise UserInputError(str(exc)) from None
+    return _set(deps, team_id, number, questions=questions)
+
+
+def set_mode(deps: Deps, *, team_id: str, number: int, mode: str) -> Standup:
+    """`thread` (one post at the set time in the stand-up's zone) or `dm` (each member asked by DM at the set time
+    in their own zone, the answers gathered in the day's thread)."""
+    get(deps, team_id, number)
+    if mode.lower() not in standup_rules.MODES:
+        raise UserInputError(f"`/standup mode {number} dm` or `/standup mode {number} thread`.")
+    return _set(deps, team_id, number, mode=mode.lower())
+
+
+def _set(deps: Deps, team_id: str, number: int, **values: object) -> Standup:
+    with session_scope(deps.engine) as session:
+        row = store.set_standup_fields(session, team_id=team_id, standup_id=number, values=values)
+    if row is None:
+        raise NotFound(NO_SUCH_STANDUP.format(number=number))
+    return row
 
 
 def get(deps: Deps, team_id: str, number: int) -> Standup:
@@ -203,6 +243,7 @@ class Done:
     waiting: int = 0  # posts Slack failed for a reason that passes, to be tried again
     given_up: int = 0  # posts whose window ended before Slack took them, or that Slack refused for good
     retry_at: datetime | None = None  # the earliest next try of a waiting post
+    asked: int = 0  # members asked by DM (DM mode)
 
     def later(self, at: datetime) -> None:
         """Note a post left for a try at `at`."""
@@ -212,6 +253,8 @@ class Done:
     def text(self) -> str:
         text = (f"{self.posted} posted, {self.holidays} holiday notices, {self.reminded} reminders, "
                 f"{self.summarised} summaries")
+        if self.asked:
+            text += f", {self.asked} asked by DM"
         if self.waiting:
             text += f", {self.waiting} waiting for Slack"
         if self.given_up:
@@ -225,7 +268,8 @@ def run_due(deps: Deps, now: datetime) -> Done:
     with session_scope(deps.engine) as session:
         standups = store.all_standups(session)
         gone = uninstalled_teams(session)
-    for standup in (s for s in standups if s.team_id not in gone):  # an uninstalled team hears nothing more
+    # An uninstalled team hears nothing more; DM-mode stand-ups are run by bot.standups.dm.
+    for standup in (s for s in standups if s.team_id not in gone and s.mode != standup_rules.DM):
         try:
             _due(deps, standup, now, done)
         except Exception:
@@ -440,19 +484,27 @@ def _summary_round(deps: Deps, standup: Standup, day: StandupDay, window: Slot, 
         answers = store.answers_of_day(session, day_id=day.id)
         gone = store.away_on(session, team_id=standup.team_id, day=day.day)
         blockers = store.open_blockers(session, standup_id=standup.id)
+        posted = {p.user_id for p in store.prompts_of_day(session, standup_id=standup.id, day=day.day).values()
+                  if p.answer_ts}
+    in_thread = frozenset(posted | {a.user_id for a in answers if a.message_ts})  # whole in the thread already
     try:
-        _post_summary(deps, standup, day, answers, gone, blockers)
+        _post_summary(deps, standup, day, answers, gone, blockers, in_thread)
         done.summarised += 1
     except SLACK_FAILURES as exc:
         _flag_failed(deps, standup, day, StandupDay.summarised, exc, now, window, done)
 
 
 def _post_summary(deps: Deps, standup: Standup, day: StandupDay, answers: list[StandupAnswer], gone: set[str],
-                  blockers: list[StandupBlocker]) -> None:
+                  blockers: list[StandupBlocker], in_thread: frozenset[str] = frozenset()) -> None:
     theirs = [b for b in blockers if b.user_id in standup.members]  # a former member's blockers are not news
-    text, parts = su_blocks.summary(standup, day.day, answers, theirs, sorted(gone & set(standup.members)),
-                                    names=deps.names)
-    deps.slack.post_message(standup.channel_id, text=text, blocks=parts, thread_ts=day.parent_ts)
+    made = su_summary.summary(standup, day.day, answers, theirs, sorted(gone & set(standup.members)),
+                              names=deps.names, in_thread=in_thread)
+    deps.slack.post_message(standup.channel_id, text=made.text, blocks=made.blocks, thread_ts=day.parent_ts)
+    for more in made.replies:  # the whole of the answers the summary folded
+        try:
+            deps.slack.post_message(standup.channel_id, text=more, thread_ts=day.parent_ts)
+        except SLACK_FAILURES as exc:  # the summary is in: trying it again would post it twice
+            logger.warning("stand-up %s: a folded answer was not posted: %s", standup.id, _why(exc))
     if standup.digest and day.day.weekday() == 4:  # the weekly digest, on Fridays, once (the summary is claimed)
         try:
             report = participation_report(deps, standup.team_id, standup.channel_id, "week", day.day)
@@ -527,15 +579,46 @@ def record(deps: Deps, standup: Standup, day: StandupDay, *, user_id: str, answe
     answers = {q: redact(text).text[:3000] for q, text in answers.items() if text.strip()}
     blocker = standup_rules.blocker_of(answers, standup.questions)
     now = deps.clock()
-    late = now > standup_rules.local_moment(day.day, standup.time, standup.timezone,
-                                            plus_minutes=standup.summary_minutes)
     with session_scope(deps.engine) as session:
+        zone = _answer_zone(session, standup, day, user_id)
+        late = now > standup_rules.local_moment(day.day, standup.time, zone, plus_minutes=standup.summary_minutes)
         row = store.save_answer(session, standup_id=standup.id, day_id=day.id, user_id=user_id, answers=answers,
                                 blocker=blocker, late=late, now=now, message_ts=message_ts)
         store.carry_blocker(session, standup_id=standup.id, user_id=user_id, text=blocker, day=day.day,
                             same=standup_rules.same_blocker)
     _refresh_parent(deps, standup, day)
+    if standup.mode == standup_rules.DM and message_ts is None and day.parent_ts:
+        _post_answer(deps, standup, day, user_id, answers)
     return row
+
+
+def _answer_zone(session: Session, standup: Standup, day: StandupDay, user_id: str) -> str:
+    """The zone whose clock says if an answer is late: in DM mode the zone the person was asked in (or is known
+    in), else the stand-up's."""
+    if standup.mode != standup_rules.DM:
+        return standup.timezone
+    prompt = store.prompt_of(session, standup_id=standup.id, day=day.day, user_id=user_id)
+    if prompt is not None:
+        return prompt.timezone
+    known = store.member_zones(session, team_id=standup.team_id, user_ids=[user_id]).get(user_id)
+    return known.timezone if known is not None and known.timezone else standup.timezone
+
+
+def _post_answer(deps: Deps, standup: Standup, day: StandupDay, user_id: str, answers: dict[str, str]) -> None:
+    """A DM-mode answer, posted into the day's thread as it comes; an edit updates that message."""
+    text = su_summary.answer_text(user_id, answers, standup.questions, names=deps.names)
+    with session_scope(deps.engine) as session:
+        prompt = store.prompt_of(session, standup_id=standup.id, day=day.day, user_id=user_id)
+    try:
+        if prompt is not None and prompt.answer_ts:
+            deps.slack.update_message(standup.channel_id, prompt.answer_ts, text=text)
+            return
+        ts = deps.slack.post_in_channel(standup.channel_id, text=text, thread_ts=day.parent_ts).ts
+    except SLACK_FAILURES as exc:  # the answer is stored and counted; the summary shows it
+        logger.warning("stand-up %s: an answer was not posted in the thread: %s", standup.id, _why(exc))
+        return
+    with session_scope(deps.engine) as session:
+        store.answer_posted(session, standup_id=standup.id, day=day.day, user_id=user_id, ts=ts)
 
 
 # Redraws of a day's post that may follow each other when answers arrive at the same moment (see _refresh_parent).

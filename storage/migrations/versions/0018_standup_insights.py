@@ -3,7 +3,7 @@ every edit, so the report's answer delay (from the day's post to the answer) is 
 from before keep their last answer's time, the best there is.
 
 Revision ID: 0018
-Revises: 0016
+Revises: 0017
 Create Date: 2026-11-30 14:10:00
 """
 from collections.abc import Sequence
@@ -14,7 +14,7 @@ from alembic import op
 import storage.types
 
 revision: str = '0018'
-down_revision: str | None = '0016'
+down_revision: str | None = '0017'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
