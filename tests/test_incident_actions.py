@@ -124,6 +124,8 @@ def test_actions_are_listed_closed_reopened_and_in_the_postmortem(bot: RunningBo
     assert actions(bot)[0].done_at is None
     incident_command(bot, "action done A-1")
     incident_command(bot, "resolve figures checked against the source", channel=first.channel_id)
+    bot.driver.press("Resolve anyway", channel=first.channel_id)  # the runbook is left open
+    bot.runtime.settle()
     [document] = [f for f in bot.sandbox.ws.files.values() if f["name"] == "postmortem-INC-1.md"]
     text = document["content"].decode()
     follow_ups = text.split("## Follow-ups", 1)[1]

@@ -111,6 +111,7 @@ def test_a_grade_1_incident_pages_the_on_call_and_resolving_it_resolves_the_page
     eventually(bot, lambda: len(stub.accepted("acknowledge")) == 1)
     assert stub.alerts[key].status == "acknowledged"
     command(bot, "resolve rolled back to v11", channel=room)
+    bot.driver.press("Resolve anyway", channel=room)  # the rest of the runbook is left open
     eventually(bot, lambda: len(resolves(stub, provider)) == 1)
     assert stub.alerts[key].status == ("resolved" if provider == "pagerduty" else "closed")
     eventually(bot, lambda: page_events(bot, incident) == [f"Paged the on-call via {name}",
@@ -150,6 +151,7 @@ def test_grade_2_pages_when_the_grades_say_so_and_drills_never_page(bot_factory,
     [drill] = incidents(bot)
     assert drill.drill and drill.grade == 1
     command(bot, "resolve drill over", channel=drill.channel_id)
+    bot.driver.press("Resolve anyway", channel=drill.channel_id)
     command(bot, "declare Retrieval returns stale policy pages grade 2")
     eventually(bot, lambda: len(triggers(stub, "pagerduty")) == 1)
     [page] = triggers(stub, "pagerduty")
@@ -189,6 +191,7 @@ def test_resolving_before_the_page_went_out_sends_neither(bot_factory, stub: Pag
     [incident] = incidents(bot)
     eventually(bot, lambda: any(w.last_error for w in work(bot, "incident.page")))
     command(bot, "resolve false alarm", channel=incident.channel_id)
+    bot.driver.press("Resolve anyway", channel=incident.channel_id)
     stub.start()
     eventually(bot, lambda: all(w.done_at for w in work(bot, "incident.page") + work(bot, "incident.unpage"))
                and len(work(bot, "incident.unpage")) == 1)

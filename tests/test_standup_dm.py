@@ -200,7 +200,9 @@ def test_mode_and_questions_are_set_and_listed_and_bad_input_is_explained(bot: R
     command(bot, "setup 09:30 Europe/Berlin mon-fri <@U0ALICE|alice>")
     assert "mode thread" in command(bot, "list")
     assert "by DM at 09:30 in their own time zone" in command(bot, "mode 1 dm")
-    assert "mode dm" in command(bot, "list")
+    listed = command(bot, "list")
+    assert "mode dm" in listed and "next prompts" in listed and "at 09:30, each member's own time (by DM)" in listed
+    assert "next post" not in listed  # one Berlin time would mislead the New York and Tokyo members
     assert "`/standup mode 1 dm` or `/standup mode 1 thread`" in command(bot, "mode 1 carrier-pigeon")
     assert "There is no stand-up 7" in command(bot, "mode 7 dm")
     # An edit keeps the mode unless it names one.

@@ -143,6 +143,8 @@ def _next(row: Standup, at: datetime | None) -> str:
     if at is None:
         return (f"no post coming: paused, `/standup resume {row.id}` starts it again" if row.paused_until
                 else "no post coming within a year")
+    if row.mode == DM:  # each member is asked at that time in their own zone
+        return f"next prompts {at:%a %d %b} at {at:%H:%M}, each member's own time (by DM)"
     return f"next post {at:%a %d %b} at {at:%H:%M} {row.timezone}"
 
 

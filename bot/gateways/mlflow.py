@@ -20,6 +20,7 @@ from urllib.parse import urlsplit, urlunsplit
 import requests
 
 from bot.errors import IntegrationUnavailable, NotFound, PmbotError
+from bot.gateways.responses import json_object
 from bot.workpool import before_remote_call
 
 if TYPE_CHECKING:
@@ -156,7 +157,7 @@ class MlflowGateway:
             raise MlflowUnavailable(f"MLflow at {self.label} did not answer in time.") from None
         except requests.RequestException as exc:
             raise MlflowUnavailable(f"MLflow at {self.label} cannot be reached ({type(exc).__name__}).") from None
-        body = _json(response)
+        body = json_object(response)
         if response.status_code == 200 and body is not None:
             return body
         raise self._error(response, body, path, missing)
@@ -191,13 +192,6 @@ class MlflowGateway:
                     "MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD.")
         return f"MLflow at {self.label} refused {self._credentials} (HTTP 401): check them, or ask for new ones."
 
-
-def _json(response: requests.Response) -> dict[str, Any] | None:
-    try:
-        body = response.json()
-    except ValueError:
-        return None
-    return body if isinstance(body, dict) else None
 
 
 def _message(body: dict[str, Any] | None) -> str:

@@ -18,6 +18,7 @@ from urllib.parse import quote
 import requests
 
 from bot.errors import IntegrationUnavailable
+from bot.gateways.responses import json_object
 from bot.settings import opsgenie_responders
 from bot.workpool import before_remote_call
 
@@ -99,7 +100,7 @@ class Pager:
             raise PagingUnavailable(f"{self.name} did not answer in time.") from None
         except requests.RequestException as exc:
             raise PagingUnavailable(f"{self.name} cannot be reached ({type(exc).__name__}).") from None
-        answer = _json(response)
+        answer = json_object(response)
         status = response.status_code
         if 200 <= status < 300:
             return answer or {}
@@ -198,13 +199,6 @@ def build_pager(settings: Settings) -> Pager | None:
 def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
-
-def _json(response: requests.Response) -> dict[str, Any] | None:
-    try:
-        body = response.json()
-    except ValueError:
-        return None
-    return body if isinstance(body, dict) else None
 
 
 def _message(body: dict[str, Any] | None) -> str:
