@@ -345,3 +345,10 @@ def latest_prompt(session: Session, *, dm_channel: str, user_id: str) -> Standup
     stmt = (select(StandupPrompt).where(StandupPrompt.dm_channel == dm_channel, StandupPrompt.user_id == user_id)
             .order_by(StandupPrompt.asked_at.desc(), StandupPrompt.id.desc()).limit(1))
     return session.execute(stmt).scalar_one_or_none()
+
+
+def prompts_between(session: Session, *, standup_id: int, start: date, end: date) -> list[StandupPrompt]:
+    """The stand-up's DM prompts from `start` to `end` (what a DM-mode answer delay is measured from)."""
+    stmt = select(StandupPrompt).where(StandupPrompt.standup_id == standup_id, StandupPrompt.day >= start,
+                                       StandupPrompt.day <= end)
+    return list(session.execute(stmt).scalars())

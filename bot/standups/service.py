@@ -717,7 +717,10 @@ def participation_report(deps: Deps, team_id: str, channel_id: str, span: str, t
         for standup in standups:
             days = store.days_posted(session, standup_id=standup.id, start=start, end=today)
             answers = store.answers_of_days(session, day_ids=[d.id for d in days])
-            loaded.append((standup, days, answers, store.blockers_since(session, standup_id=standup.id, start=start)))
-    parts = [insights.standup_report(standup, days, answers, absences, blockers, start, today, names=deps.names)
-             for standup, days, answers, blockers in loaded]
+            prompts = store.prompts_between(session, standup_id=standup.id, start=start, end=today)
+            loaded.append((standup, days, answers, store.blockers_since(session, standup_id=standup.id, start=start),
+                           prompts))
+    parts = [insights.standup_report(standup, days, answers, absences, blockers, start, today, names=deps.names,
+                                     prompts=prompts)
+             for standup, days, answers, blockers, prompts in loaded]
     return f"*Stand-up report — last {'7' if span == 'week' else '30'} days*\n" + "\n\n".join(parts)

