@@ -48,3 +48,35 @@ def test_a_dm_mode_answer_delay_runs_from_the_persons_own_prompt(bot: RunningBot
     assert f"<@{BOB}>: 1 on time, 0 late, 0 missed — 100% answered (1/1) · median 5 min after being asked" in report
     assert "Team: 100% answered (1/1) · median answer 5 min after being asked" in report
     assert "13 h" not in report
+
+
+def test_an_away_member_is_not_asked_reminded_or_waited_for(bot: RunningBot, clock: MovableClock) -> None:
+    command(bot, SETUP)
+    assert "Noted: away" in command(bot, "away 2026-10-23 2026-10-23", user=BOB)  # Bob, the last zone, is away
+    run(bot, clock, "2026-10-23T00:30+00:00")
+    run(bot, clock, "2026-10-23T07:30+00:00")
+    # The summary comes after Alice's window (07:30 + 240 min), not after the away New York member's.
+    assert "1 summaries" in run(bot, clock, "2026-10-23T11:31+00:00")
+    for minute in ("13:30", "14:31"):  # his prompt and his reminder time
+        run(bot, clock, f"2026-10-23T{minute}+00:00")
+    assert dms(bot, BOB) == []
+    [parent] = parents(bot)
+    [summary] = [r for r in thread(bot, parent["ts"]) if r["text"].startswith("Stand-up summary")]
+    assert f"<@{BOB}>" not in summary["text"].split("Away")[0]  # listed as away, not as not answered
+
+
+def test_everyone_away_is_no_day(bot: RunningBot, clock: MovableClock) -> None:
+    command(bot, "setup 09:30 Europe/Berlin mon-fri <@U0BOB|bob> dm")
+    command(bot, "away 2026-10-23 2026-10-23", user=BOB)
+    run(bot, clock, "2026-10-23T13:30+00:00")
+    assert parents(bot) == [] and dms(bot, BOB) == []
+
+
+def test_a_scheduler_down_at_the_first_members_moment_costs_only_that_member(bot: RunningBot,
+                                                                              clock: MovableClock) -> None:
+    command(bot, SETUP)
+    first = run(bot, clock, "2026-10-23T07:30+00:00")  # nothing ran at Tokyo's 09:30 (00:30 UTC)
+    assert "1 posted" in first and asked(first) == 1 and "given up" not in first
+    assert len(parents(bot)) == 1 and len(dms(bot, ALICE)) == 1 and dms(bot, KENJI) == []
+    assert asked(run(bot, clock, "2026-10-23T13:30+00:00")) == 1 and len(dms(bot, BOB)) == 1
+    assert len(parents(bot)) == 1

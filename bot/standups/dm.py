@@ -2,8 +2,9 @@
 `tz`; the stand-up's zone when Slack does not say), and their answer is posted into the day's team thread as it
 comes.
 
-A day D of a DM-mode stand-up is the day each member is asked at the set local time on D in their zone. The
-team's thread for D is posted in the channel when the first of them is asked (the earliest member's moment), so
+A day D of a DM-mode stand-up is the day each member not away on D is asked at the set local time on D in their
+zone. The team's thread for D is posted in the channel just before the first of them is asked (while anyone not
+asked yet is inside their own window: a scheduler down at the earliest member's moment costs only that member), so
 every prompt can point at it, and is claimed like a thread-mode day (`service._post_day`). Each person's prompt is
 claimed by inserting their (stand-up, day, person) row, so two schedulers send one DM. Reminders come
 `reminder_minutes` after *their* prompt (and not after their summary window), an answer is late after *their*
@@ -91,22 +92,32 @@ def _due(deps: Deps, standup: Standup, now: datetime, done: service.Done) -> Non
 
 
 def _day(deps: Deps, standup: Standup, day, zones: dict[str, str], now: datetime, done: service.Done) -> None:
-    moments = {user: standup_rules.local_moment(day, standup.time, zones[user]) for user in standup.members}
+    with session_scope(deps.engine) as session:
+        away = store.away_on(session, team_id=standup.team_id, day=day)
+        row = store.day_of(session, standup_id=standup.id, day=day)
+        prompted = set(store.prompts_of_day(session, standup_id=standup.id, day=day))
+    moments = {user: standup_rules.local_moment(day, standup.time, zones[user]) for user in standup.members
+               if user not in away}  # an away member is not waited for, nor asked
+    if not moments:
+        return
     first, last = min(moments.values()), max(moments.values())
     if now < first:
         return
     grace = timedelta(seconds=deps.settings.pmbot_misfire_grace_seconds)
-    thread = Slot(day, first, first + grace)
-    if thread.open_at(now):
-        service._post_day(deps, standup, thread, now, done)
-    with session_scope(deps.engine) as session:
-        row = store.day_of(session, standup_id=standup.id, day=day)
+    # The thread goes up just before the first ask: while anyone not asked yet is inside their own window.
+    waiting = [moment for user, moment in moments.items() if user not in prompted]
+    thread_end = max(waiting, default=first) + grace
+    due = [moment for moment in waiting if moment <= now <= moment + grace]
+    if (row is None or (row.parent_ts is None and row.kind != MISSED)) and due:
+        service._post_day(deps, standup, Slot(day, min(due), thread_end), now, done)
+        with session_scope(deps.engine) as session:
+            row = store.day_of(session, standup_id=standup.id, day=day)
     if row is None or row.kind == MISSED:
         return
     if row.parent_ts is None:  # the thread is not in Slack (yet): nobody is asked before it is
-        if thread.closed_at(now):
-            service._give_up_day(deps, standup, row.id, day, "Slack did not take it before its window closed "
-                                                             f"({thread.end:%H:%M} UTC)", done)
+        if now > thread_end:
+            service._give_up_day(deps, standup, row.id, day, "Slack did not take it before the last member's "
+                                                             f"window closed ({service._utc(thread_end)})", done)
         return
     if row.kind != STANDUP:
         return  # a public holiday: the one line said so, nobody is asked
