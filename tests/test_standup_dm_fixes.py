@@ -80,3 +80,24 @@ def test_a_scheduler_down_at_the_first_members_moment_costs_only_that_member(bot
     assert len(parents(bot)) == 1 and len(dms(bot, ALICE)) == 1 and dms(bot, KENJI) == []
     assert asked(run(bot, clock, "2026-10-23T13:30+00:00")) == 1 and len(dms(bot, BOB)) == 1
     assert len(parents(bot)) == 1
+
+
+def test_an_answer_without_a_prompt_is_posted_once_and_edits_change_that_message(bot: RunningBot,
+                                                                                  clock: MovableClock) -> None:
+    command(bot, SETUP)
+    run(bot, clock, "2026-10-23T00:30+00:00")  # Kenji asked; the thread is up
+    [parent] = parents(bot)
+    long_text = "migrated the feature store to the new schema; " * 10  # folded by the summary (over 300 chars)
+    for minute, today in (("05:00", "eval run"), ("05:05", long_text), ("05:10", long_text + "and more")):
+        at(clock, f"2026-10-23T{minute}+00:00")  # Bob presses Answer on the channel post, before his own DM time
+        bot.driver.press("Answer", user=BOB, channel="C0GENERAL")
+        bot.runtime.settle()
+        assert bot.driver.submit({**VALUES, "What will you do today?": today}, user=BOB).status == 200
+        bot.runtime.settle()
+    mine = [r for r in thread(bot, parent["ts"]) if r["text"].startswith(f"<@{BOB}> answered:")]
+    assert len(mine) == 1 and "and more" in mine[0]["text"]
+    [row] = rows(bot, StandupAnswer)
+    assert row.thread_ts == mine[0]["ts"]
+    run(bot, clock, "2026-10-23T17:31+00:00")  # the summary, after the last window
+    assert not [r for r in thread(bot, parent["ts"]) if r["text"].startswith(f"<@{BOB}>'s whole answer")]
+    assert len([r for r in thread(bot, parent["ts"]) if r["text"].startswith("Stand-up summary")]) == 1

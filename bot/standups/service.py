@@ -484,9 +484,8 @@ def _summary_round(deps: Deps, standup: Standup, day: StandupDay, window: Slot, 
         answers = store.answers_of_day(session, day_id=day.id)
         gone = store.away_on(session, team_id=standup.team_id, day=day.day)
         blockers = store.open_blockers(session, standup_id=standup.id)
-        posted = {p.user_id for p in store.prompts_of_day(session, standup_id=standup.id, day=day.day).values()
-                  if p.answer_ts}
-    in_thread = frozenset(posted | {a.user_id for a in answers if a.message_ts})  # whole in the thread already
+    # Whole in the thread already: a thread reply, or a DM-mode answer posted there (or being posted).
+    in_thread = frozenset(a.user_id for a in answers if a.message_ts or a.thread_ts)
     try:
         _post_summary(deps, standup, day, answers, gone, blockers, in_thread)
         done.summarised += 1
@@ -605,20 +604,34 @@ def _answer_zone(session: Session, standup: Standup, day: StandupDay, user_id: s
 
 
 def _post_answer(deps: Deps, standup: Standup, day: StandupDay, user_id: str, answers: dict[str, str]) -> None:
-    """A DM-mode answer, posted into the day's thread as it comes; an edit updates that message."""
-    text = su_summary.answer_text(user_id, answers, standup.questions, names=deps.names)
+    """A DM-mode answer, posted into the day's thread once (claimed on the answer's row, prompt or not); an edit
+    updates that message."""
     with session_scope(deps.engine) as session:
-        prompt = store.prompt_of(session, standup_id=standup.id, day=day.day, user_id=user_id)
+        ours = store.claim_answer_post(session, day_id=day.id, user_id=user_id)
+        row = store.answer_of(session, day_id=day.id, user_id=user_id)
+    if not ours:
+        if row is not None and row.thread_ts not in (None, store.POSTING):
+            _update_answer(deps, standup, row.thread_ts, user_id, answers)
+        return  # else another caller is posting it, and draws the latest answers once it is in
+    text = su_summary.answer_text(user_id, answers, standup.questions, names=deps.names)
     try:
-        if prompt is not None and prompt.answer_ts:
-            deps.slack.update_message(standup.channel_id, prompt.answer_ts, text=text)
-            return
         ts = deps.slack.post_in_channel(standup.channel_id, text=text, thread_ts=day.parent_ts).ts
     except SLACK_FAILURES as exc:  # the answer is stored and counted; the summary shows it
         logger.warning("stand-up %s: an answer was not posted in the thread: %s", standup.id, _why(exc))
-        return
+        ts = None
     with session_scope(deps.engine) as session:
-        store.answer_posted(session, standup_id=standup.id, day=day.day, user_id=user_id, ts=ts)
+        store.answer_posted(session, day_id=day.id, user_id=user_id, ts=ts)
+        latest = store.answer_of(session, day_id=day.id, user_id=user_id)
+    if ts is not None and latest is not None and latest.answers != answers:  # edited while it was being posted
+        _update_answer(deps, standup, ts, user_id, latest.answers)
+
+
+def _update_answer(deps: Deps, standup: Standup, ts: str, user_id: str, answers: dict[str, str]) -> None:
+    text = su_summary.answer_text(user_id, answers, standup.questions, names=deps.names)
+    try:
+        deps.slack.update_message(standup.channel_id, ts, text=text)
+    except SLACK_FAILURES as exc:
+        logger.warning("stand-up %s: an edited answer was not updated in the thread: %s", standup.id, _why(exc))
 
 
 # Redraws of a day's post that may follow each other when answers arrive at the same moment (see _refresh_parent).
