@@ -101,3 +101,19 @@ def test_an_answer_without_a_prompt_is_posted_once_and_edits_change_that_message
     run(bot, clock, "2026-10-23T17:31+00:00")  # the summary, after the last window
     assert not [r for r in thread(bot, parent["ts"]) if r["text"].startswith(f"<@{BOB}>'s whole answer")]
     assert len([r for r in thread(bot, parent["ts"]) if r["text"].startswith("Stand-up summary")]) == 1
+
+
+def test_twin_stand_ups_are_refused_in_dm_mode_and_whatever_the_season(bot: RunningBot, clock: MovableClock) -> None:
+    at(clock, "2026-11-30T12:00+00:00")  # winter: Berlin is UTC+1, New York UTC-5, Tokyo UTC+9 all year
+    assert "Stand-up 1 is set" in command(bot, "setup 09:30 Europe/Berlin mon-fri <@U0ALICE|alice> dm")
+    # DM mode asks each member at 09:30 their own time: another zone is the same prompts.
+    refused = command(bot, "setup 09:30 America/New_York mon-fri <@U0BOB|bob> dm")
+    assert refused.startswith("Stand-up 1 already posts in <#C0GENERAL> at 09:30 Europe/Berlin")
+    assert "Stand-up 1 already posts" in command(bot, "setup 09:30 Asia/Tokyo mon <@U0BOB|bob>")  # one of them DM
+    assert "Stand-up 2 is set" in command(bot, "setup 10:00 America/New_York mon-fri <@U0BOB|bob> dm")
+    assert "Stand-up 3 is set" in command(bot, "setup 09:30 America/New_York sat <@U0BOB|bob> dm")
+    # Thread mode: 09:30 Berlin and 16:30 Tokyo are one moment in summer (07:30 UTC), not now (08:30 / 07:30).
+    assert "Stand-up 4 is set" in command(bot, "setup <#C0RANDOM|random> 09:30 Europe/Berlin mon-fri <@U0BOB|bob>")
+    assert "Stand-up 4 already posts" in command(bot, "setup <#C0RANDOM|random> 16:30 Asia/Tokyo mon-fri "
+                                                      "<@U0BOB|bob>")
+    assert "Stand-up 5 is set" in command(bot, "setup <#C0RANDOM|random> 15:30 Asia/Tokyo mon-fri <@U0BOB|bob>")

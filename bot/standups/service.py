@@ -90,17 +90,28 @@ def edit(deps: Deps, *, team_id: str, number: int, text: str) -> Standup:
 
 
 def _refuse_twin(deps: Deps, standups: list[Standup], settings: StandupSettings, *, number: int | None) -> None:
-    """Refuse a second stand-up posting in the same channel at the same moment on a same working day (09:30 Berlin
-    and 09:30 Paris are one moment), naming the one there is and how to change it instead."""
+    """Refuse a second stand-up in the same channel on a same working day at the same moment (09:30 Berlin and
+    09:30 Paris are one moment; so are 09:30 Berlin and 16:30 Tokyo, half of the year); in DM mode each member is
+    asked at the time in their own zone, so the same time is the same moment whatever the zone. Names the one there
+    is and how to change it instead."""
     today = deps.clock().date()
-    moment = standup_rules.local_moment(today, settings.time, settings.timezone)
     for other in standups:
-        if (other.id != number and other.channel_id == settings.channel_id
-                and set(other.workdays) & set(settings.workdays)
-                and standup_rules.local_moment(today, other.time, other.timezone) == moment):
+        shared = set(other.workdays) & set(settings.workdays)
+        if (other.id != number and other.channel_id == settings.channel_id and shared
+                and _same_moment(other, settings, today, shared)):
             raise UserInputError(f"Stand-up {other.id} already posts in <#{other.channel_id}> at {other.time} "
                                  f"{other.timezone}: change it with `/standup edit {other.id} …`, or choose another "
                                  "time or channel.")
+
+
+def _same_moment(other: Standup, settings: StandupSettings, today: date, shared: set[int]) -> bool:
+    if standup_rules.DM in (other.mode, settings.mode):
+        return other.time == settings.time
+    # Their next shared working day, and a day in the other half of the DST year: the same moment on either.
+    day = next(today + timedelta(days=n) for n in range(7) if (today + timedelta(days=n)).weekday() in shared)
+    return any(standup_rules.local_moment(d, other.time, other.timezone)
+               == standup_rules.local_moment(d, settings.time, settings.timezone)
+               for d in (day, day + timedelta(days=182)))
 
 
 def _checked_settings(deps: Deps, *, channel_id: str, text: str, current: Standup | None = None) -> StandupSettings:
