@@ -117,3 +117,34 @@ def test_twin_stand_ups_are_refused_in_dm_mode_and_whatever_the_season(bot: Runn
     assert "Stand-up 4 already posts" in command(bot, "setup <#C0RANDOM|random> 16:30 Asia/Tokyo mon-fri "
                                                       "<@U0BOB|bob>")
     assert "Stand-up 5 is set" in command(bot, "setup <#C0RANDOM|random> 15:30 Asia/Tokyo mon-fri <@U0BOB|bob>")
+
+
+def test_text_typed_after_the_day_closed_answers_nothing_and_says_when_the_next_prompt_comes(
+        bot: RunningBot, clock: MovableClock) -> None:
+    command(bot, "setup 09:30 Europe/Berlin mon-fri <@U0ALICE|alice> <@U0BOB|bob> dm summary=240")
+    run(bot, clock, "2026-10-23T07:30+00:00")  # Friday: Alice asked, 09:30 Berlin (CEST)
+    run(bot, clock, "2026-10-23T17:31+00:00")  # the summary, after Bob's window in New York
+    at(clock, "2026-10-26T06:50+00:00")  # Monday 07:50 Berlin (CET now), before Monday's prompt
+    say_in_dm(bot, ALICE, "Yesterday: weekend\nToday: the <eval> harness\nBlockers: none")
+    assert rows(bot, StandupAnswer) == []
+    said = dms(bot, ALICE)[-1]["text"]
+    assert said.startswith("The stand-up of Fri 23 Oct is closed")
+    assert "next prompt comes Mon 26 Oct at 09:30 (Europe/Berlin)" in said
+
+
+def test_text_typed_late_the_same_evening_still_answers_as_late(bot: RunningBot, clock: MovableClock) -> None:
+    command(bot, "setup 09:30 Europe/Berlin mon-fri <@U0ALICE|alice> dm summary=240")
+    run(bot, clock, "2026-10-23T07:30+00:00")  # no scheduler ran after this: no summary
+    at(clock, "2026-10-23T19:00+00:00")  # 21:00 Berlin: late, still within the day
+    say_in_dm(bot, ALICE, "Today: late but here")
+    [late] = rows(bot, StandupAnswer)
+    assert late.late and "is in the stand-up thread" in dms(bot, ALICE)[-1]["text"]
+
+
+def test_text_typed_days_later_without_a_summary_is_refused(bot: RunningBot, clock: MovableClock) -> None:
+    command(bot, "setup 09:30 Europe/Berlin mon-fri <@U0ALICE|alice> dm summary=240")
+    run(bot, clock, "2026-10-23T07:30+00:00")
+    at(clock, "2026-10-24T09:00+00:00")  # Saturday; Friday's summary never went out
+    say_in_dm(bot, ALICE, "Today: weekend work")
+    assert rows(bot, StandupAnswer) == []
+    assert "next prompt comes Mon 26 Oct at 09:30 (Europe/Berlin)" in dms(bot, ALICE)[-1]["text"]

@@ -32,6 +32,9 @@ from storage.standups import MISSED, STANDUP
 
 logger = logging.getLogger(__name__)
 
+# How long after a person's summary window a message typed in the DM still answers their prompt (late).
+TYPED_LATE = timedelta(hours=8)
+
 # How long a person's zone, as Slack said it, is kept before Slack is asked again.
 ZONE_KEPT = timedelta(days=1)
 
@@ -194,7 +197,8 @@ def _remind(deps: Deps, standup: Standup, row: StandupDay, prompt: StandupPrompt
 
 def typed_answer(deps: Deps, event: dict) -> bool:
     """The first message a member types in pmbot's DM after being asked: their answer for the day of the last
-    prompt there, sorted into the questions as a thread reply would be, posted into the day's thread. Once they
+    prompt there while that day is open (not summarised, and at most TYPED_LATE after their window; later they
+    hear the day is closed and when the next prompt comes), sorted into the questions as a thread reply would be, posted into the day's thread. Once they
     answered, a later message ("thanks!") changes nothing: they hear that the Answer button changes an answer.
     False when it answers no prompt (other features may read it); edits and deletions are left alone."""
     message = event
@@ -211,6 +215,11 @@ def typed_answer(deps: Deps, event: dict) -> bool:
     standup, day = found
     if standup.mode != standup_rules.DM or user not in standup.members or day.kind != STANDUP:
         return False
+    now = deps.clock()
+    window_end = standup_rules.local_moment(day.day, standup.time, prompt.timezone, plus_minutes=standup.summary_minutes)
+    if day.summarised or now > window_end + TYPED_LATE:  # that day is closed: the text answers nothing
+        _closed(deps, standup, day, prompt, channel, now)
+        return True
     with session_scope(deps.engine) as session:
         answered = user in store.answered_users(session, day_id=day.id)
     if answered:
@@ -225,6 +234,22 @@ def typed_answer(deps: Deps, event: dict) -> bool:
     except service.SLACK_FAILURES as exc:
         logger.warning("stand-up %s: no thanks for %s: %s", standup.id, user, service._why(exc))
     return True
+
+
+def _closed(deps: Deps, standup: Standup, day: StandupDay, prompt: StandupPrompt, channel: str,
+            now: datetime) -> None:
+    """A message typed after the prompt's day closed: it answers nothing; say when the next prompt comes."""
+    nxt = standup_rules.next_post(
+        now, clock=standup.time, zone=prompt.timezone, workdays=standup.workdays, paused_until=standup.paused_until,
+        holiday=lambda d: standup_rules.holiday_name(d, standup.country, standup.subdivision))
+    when = f"{nxt:%a %d %b} at {nxt:%H:%M} ({prompt.timezone})" if nxt is not None else "when the stand-up resumes"
+    said = (f"The stand-up of {day.day:%a %d %b} is closed, so this message is not an answer. "
+            f"Your next prompt comes {when}.")
+    try:
+        deps.slack.post_message(channel, text=said)
+    except service.SLACK_FAILURES as exc:
+        logger.warning("stand-up %s: could not tell %s the day is closed: %s", standup.id, prompt.user_id,
+                       service._why(exc))
 
 
 def _day_id(session, prompt: StandupPrompt) -> int:
