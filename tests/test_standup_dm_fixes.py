@@ -4,15 +4,31 @@ message per DM-mode answer, twin stand-ups, typed answers to a closed day, and q
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import json
+from datetime import datetime
 
 import pytest
+from sqlmodel import select
 
-from storage.models import StandupAnswer
+from storage.db import session_scope
+from storage.models import Standup, StandupAnswer
 from tests.conftest import RunningBot
 from tests.helpers import MovableClock
-from tests.test_standup_dm import (ALICE, BOB, KENJI, START, answer, asked, command, dms, parents, rows, run,
-                                   say_in_dm, thread)
+from tests.test_standup_dm import (
+    ALICE,
+    BOB,
+    KENJI,
+    START,
+    answer,
+    asked,
+    command,
+    dms,
+    parents,
+    rows,
+    run,
+    say_in_dm,
+    thread,
+)
 
 SETUP = "setup 09:30 Europe/Berlin mon-fri <@U0ALICE|alice> <@U0BOB|bob> <@U0KENJI|kenji> dm remind=60 summary=240"
 VALUES = {"What did you do yesterday?": "tokenizer fix", "What will you do today?": "eval run",
@@ -148,3 +164,30 @@ def test_text_typed_days_later_without_a_summary_is_refused(bot: RunningBot, clo
     say_in_dm(bot, ALICE, "Today: weekend work")
     assert rows(bot, StandupAnswer) == []
     assert "next prompt comes Mon 26 Oct at 09:30 (Europe/Berlin)" in dms(bot, ALICE)[-1]["text"]
+
+
+@pytest.mark.parametrize("question", ["Did you talk to <@U0BOB|bob>?", "News for <!here>?", "News for <!channel>?",
+                                      "Anything for <#C0RANDOM|random>?", "Ask <!subteam^S0ML|ml-team>?"])
+def test_a_question_that_could_ping_is_refused_in_the_line_and_the_form(bot: RunningBot, question: str) -> None:
+    command(bot, "setup 09:30 Europe/Berlin mon-fri <@U0ALICE|alice> dm")
+    said = command(bot, f'questions 1 "What shipped?" | "{question}" | "Blocked?"')  # as Slack sends the markup
+    assert said.startswith("A question cannot mention a person, a channel or a group")
+    assert rows(bot, Standup)[0].questions[1] != question
+    assert bot.driver.command("/standup", "setup").status == 200
+    bot.runtime.settle()
+    bot.driver.open_view()
+    refused = bot.driver.submit({"Time zone": "Europe/Berlin", "Members": "U0BOB", "Ask": "dm",
+                                 "own_questions": f"What shipped? | {question}"})
+    assert refused.json()["response_action"] == "errors"
+    assert "cannot mention a person" in refused.json()["errors"]["own_questions"]
+
+
+def test_questions_stored_before_the_check_are_shown_without_pinging(bot: RunningBot, clock: MovableClock) -> None:
+    command(bot, "setup 09:30 Europe/Berlin mon-fri <@U0ALICE|alice> dm")
+    with session_scope(bot.runtime.deps.engine) as session:  # a question kept from before the check
+        row = session.exec(select(Standup)).one()
+        row.questions = ["Did you pair with <@U0BOB|bob>?", "Anything blocking you?"]
+        session.add(row)
+    run(bot, clock, "2026-10-23T07:30+00:00")
+    shown = json.dumps([*dms(bot, ALICE), *parents(bot)], ensure_ascii=False)
+    assert "<@U0BOB" not in shown and "@bob" in shown

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from bot.bugs import blocks as bug_blocks
 from bot.deps import Deps
 from bot.domain.standup import DM, SetupError, blocker_index, parse_questions
-from bot.domain.text import escape_mrkdwn, readable
+from bot.domain.text import escape_user_text, readable
 from bot.edge import Event, FieldErrors, Reply, Request, on_action, on_command, on_view
 from bot.errors import UserInputError
 from bot.registry import CommandSpec, Grammar, Sub, is_number, no_args, rest_of, row_id
@@ -75,7 +75,7 @@ def _run_edit(request: Request, reply: Reply, deps: Deps, args: list[str]) -> No
 def _run_questions(request: Request, reply: Reply, deps: Deps, args: list[str]) -> None:
     number = _number(args[0])
     row = service.set_questions(deps, team_id=request.team_id, number=number, text=rest_of(request.text, 2))
-    asked = "\n".join(f"{n}. {escape_mrkdwn(q)}" for n, q in enumerate(row.questions, start=1))
+    asked = "\n".join(f"{n}. {escape_user_text(q)}" for n, q in enumerate(row.questions, start=1))
     blocker = blocker_index(row.questions)
     note = (f"Question {blocker + 1} is the blocker question." if blocker is not None
             else "No question mentions blocking, so no answer counts as a blocker.")

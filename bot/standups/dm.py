@@ -198,8 +198,9 @@ def _remind(deps: Deps, standup: Standup, row: StandupDay, prompt: StandupPrompt
 def typed_answer(deps: Deps, event: dict) -> bool:
     """The first message a member types in pmbot's DM after being asked: their answer for the day of the last
     prompt there while that day is open (not summarised, and at most TYPED_LATE after their window; later they
-    hear the day is closed and when the next prompt comes), sorted into the questions as a thread reply would be, posted into the day's thread. Once they
-    answered, a later message ("thanks!") changes nothing: they hear that the Answer button changes an answer.
+    hear the day is closed and when the next prompt comes), sorted into the questions as a thread reply would be,
+    posted into the day's thread. Once they answered, a later message ("thanks!") changes nothing: they hear that
+    the Answer button changes an answer.
     False when it answers no prompt (other features may read it); edits and deletions are left alone."""
     message = event
     if message.get("subtype") not in (None, "file_share") or message.get("bot_id"):
@@ -216,7 +217,8 @@ def typed_answer(deps: Deps, event: dict) -> bool:
     if standup.mode != standup_rules.DM or user not in standup.members or day.kind != STANDUP:
         return False
     now = deps.clock()
-    window_end = standup_rules.local_moment(day.day, standup.time, prompt.timezone, plus_minutes=standup.summary_minutes)
+    window_end = standup_rules.local_moment(day.day, standup.time, prompt.timezone,
+                                            plus_minutes=standup.summary_minutes)
     if day.summarised or now > window_end + TYPED_LATE:  # that day is closed: the text answers nothing
         _closed(deps, standup, day, prompt, channel, now)
         return True
