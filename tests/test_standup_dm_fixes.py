@@ -191,3 +191,30 @@ def test_questions_stored_before_the_check_are_shown_without_pinging(bot: Runnin
     run(bot, clock, "2026-10-23T07:30+00:00")
     shown = json.dumps([*dms(bot, ALICE), *parents(bot)], ensure_ascii=False)
     assert "<@U0BOB" not in shown and "@bob" in shown
+
+
+def test_an_away_member_who_answers_anyway_is_listed_as_answered_only(bot: RunningBot, clock: MovableClock) -> None:
+    command(bot, "setup 09:30 Europe/Berlin mon-fri <@U0ALICE|alice> <@U0BOB|bob> summary=60")  # thread mode
+    command(bot, "away 2026-10-23 2026-10-23", user=BOB)
+    run(bot, clock, "2026-10-23T07:30+00:00")
+    at(clock, "2026-10-23T07:40+00:00")
+    bot.driver.press("Answer", user=BOB, channel="C0GENERAL")
+    bot.runtime.settle()
+    assert bot.driver.submit(VALUES, user=BOB).status == 200
+    bot.runtime.settle()
+    assert "1 summaries" in run(bot, clock, "2026-10-23T08:31+00:00")
+    [parent] = parents(bot)
+    [summary] = [r for r in thread(bot, parent["ts"]) if r["text"].startswith("Stand-up summary")]
+    shown = json.dumps(summary["blocks"], ensure_ascii=False)
+    assert "tokenizer fix" in shown and "Away:" not in shown
+
+
+def test_a_non_member_pressing_answer_in_dm_mode_is_refused_politely(bot: RunningBot, clock: MovableClock) -> None:
+    command(bot, "setup 09:30 Europe/Berlin mon-fri <@U0ALICE|alice> dm")
+    run(bot, clock, "2026-10-23T07:30+00:00")
+    [parent] = parents(bot)
+    bot.driver.press("Answer", user="U0CARLOS", channel="C0GENERAL")
+    bot.runtime.settle()
+    said = [m["text"] for m in bot.sandbox.ephemeral if m["user"] == "U0CARLOS"]
+    assert said and said[-1].startswith("You are not a member of stand-up 1")
+    assert thread(bot, parent["ts"]) == [] and rows(bot, StandupAnswer) == []

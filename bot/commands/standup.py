@@ -191,6 +191,9 @@ def on_answer_button(request: Request, reply: Reply, deps: Deps) -> None:
     if not request.value.isdigit():
         raise UserInputError("That button belongs to a message I no longer understand.")
     standup, day = service.day_by_id(deps, request.team_id, int(request.value))
+    if standup.mode == DM and request.user_id not in standup.members:  # as a typed reply from them is not taken
+        raise UserInputError(f"You are not a member of stand-up {standup.id}, so there is nothing for you to "
+                             f"answer; to join, ask for `/standup edit {standup.id} …` with you among its members.")
     with session_scope(deps.engine) as session:
         previous = session.execute(select(StandupAnswer).where(StandupAnswer.standup_day_id == day.id,
                                                                StandupAnswer.user_id == request.user_id)).scalar()

@@ -507,7 +507,8 @@ def _summary_round(deps: Deps, standup: Standup, day: StandupDay, window: Slot, 
 def _post_summary(deps: Deps, standup: Standup, day: StandupDay, answers: list[StandupAnswer], gone: set[str],
                   blockers: list[StandupBlocker], in_thread: frozenset[str] = frozenset()) -> None:
     theirs = [b for b in blockers if b.user_id in standup.members]  # a former member's blockers are not news
-    made = su_summary.summary(standup, day.day, answers, theirs, sorted(gone & set(standup.members)),
+    answered = {a.user_id for a in answers}  # an away member who answered anyway is listed as answered only
+    made = su_summary.summary(standup, day.day, answers, theirs, sorted((gone & set(standup.members)) - answered),
                               names=deps.names, in_thread=in_thread)
     deps.slack.post_message(standup.channel_id, text=made.text, blocks=made.blocks, thread_ts=day.parent_ts)
     for more in made.replies:  # the whole of the answers the summary folded
