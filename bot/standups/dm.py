@@ -112,7 +112,8 @@ def _day(deps: Deps, standup: Standup, day, zones: dict[str, str], now: datetime
     thread_end = max(waiting, default=first) + grace
     due = [moment for moment in waiting if moment <= now <= moment + grace]
     if (row is None or (row.parent_ts is None and row.kind != MISSED)) and due:
-        service._post_day(deps, standup, Slot(day, min(due), thread_end), now, done)
+        # From the earliest moment: an earlier try (whose post Slack may have taken) came no sooner.
+        service._post_day(deps, standup, Slot(day, first, thread_end), now, done)
         with session_scope(deps.engine) as session:
             row = store.day_of(session, standup_id=standup.id, day=day)
     if row is None or row.kind == MISSED:
