@@ -530,6 +530,7 @@ class StandupAnswer(SQLModel, table=True):
     message_ts: str | None = Field(default=None, max_length=32)
     answered_at: datetime = _utc_column()
     first_answered_at: datetime | None = _utc_column(nullable=True)  # answered_at moves with edits; this does not
+    thread_ts: str | None = Field(default=None, max_length=32)  # DM mode: this answer, as posted in the day's thread
 
 
 class StandupBlocker(SQLModel, table=True):
@@ -552,7 +553,8 @@ class StandupPrompt(SQLModel, table=True):
     where the answer was posted in the day's thread."""
 
     __tablename__ = "standup_prompt"
-    __table_args__ = (UniqueConstraint("standup_id", "day", "user_id", name="uq_standup_prompt_once"),)
+    __table_args__ = (UniqueConstraint("standup_id", "day", "user_id", name="uq_standup_prompt_once"),
+                      Index("ix_standup_prompt_dm_channel_user", "dm_channel", "user_id"))  # latest_prompt
 
     id: int | None = Field(default=None, primary_key=True)
     standup_id: int = Field(foreign_key="standup.id", index=True, ondelete="CASCADE")
@@ -563,7 +565,7 @@ class StandupPrompt(SQLModel, table=True):
     dm_channel: str | None = Field(default=None, max_length=32)
     dm_ts: str | None = Field(default=None, max_length=32)
     reminded: bool = Field(default=False)
-    answer_ts: str | None = Field(default=None, max_length=32)  # their answer, as posted in the day's thread
+    answer_ts: str | None = Field(default=None, max_length=32)  # no longer written: see StandupAnswer.thread_ts
 
 
 class MemberZone(SQLModel, table=True):

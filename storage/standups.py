@@ -332,12 +332,29 @@ def prompt_of(session: Session, *, standup_id: int, day: date, user_id: str) -> 
     return session.execute(stmt).scalar_one_or_none()
 
 
-def answer_posted(session: Session, *, standup_id: int, day: date, user_id: str, ts: str) -> None:
-    """Where a DM-mode answer was posted in the day's thread (an edit updates that message)."""
-    stmt = (update(StandupPrompt).where(StandupPrompt.standup_id == standup_id, StandupPrompt.day == day,
-                                        StandupPrompt.user_id == user_id)
-            .values(answer_ts=ts).execution_options(synchronize_session=False))
+# `standup_answer.thread_ts` while one caller posts the answer into the thread (the claim).
+POSTING = "posting"
+
+
+def claim_answer_post(session: Session, *, day_id: int, user_id: str) -> bool:
+    """Take the posting of a DM-mode answer into the day's thread: True for the one caller that got it."""
+    stmt = (update(StandupAnswer).where(StandupAnswer.standup_day_id == day_id, StandupAnswer.user_id == user_id,
+                                        StandupAnswer.thread_ts.is_(None))
+            .values(thread_ts=POSTING).execution_options(synchronize_session=False))
+    return session.execute(stmt).rowcount == 1
+
+
+def answer_posted(session: Session, *, day_id: int, user_id: str, ts: str | None) -> None:
+    """Where the claimed answer was posted in the day's thread (None: it was not; the claim is given back)."""
+    stmt = (update(StandupAnswer).where(StandupAnswer.standup_day_id == day_id, StandupAnswer.user_id == user_id,
+                                        StandupAnswer.thread_ts == POSTING)
+            .values(thread_ts=ts).execution_options(synchronize_session=False))
     session.execute(stmt)
+
+
+def answer_of(session: Session, *, day_id: int, user_id: str) -> StandupAnswer | None:
+    stmt = select(StandupAnswer).where(StandupAnswer.standup_day_id == day_id, StandupAnswer.user_id == user_id)
+    return session.execute(stmt).scalar_one_or_none()
 
 
 def latest_prompt(session: Session, *, dm_channel: str, user_id: str) -> StandupPrompt | None:
@@ -345,3 +362,10 @@ def latest_prompt(session: Session, *, dm_channel: str, user_id: str) -> Standup
     stmt = (select(StandupPrompt).where(StandupPrompt.dm_channel == dm_channel, StandupPrompt.user_id == user_id)
             .order_by(StandupPrompt.asked_at.desc(), StandupPrompt.id.desc()).limit(1))
     return session.execute(stmt).scalar_one_or_none()
+
+
+def prompts_between(session: Session, *, standup_id: int, start: date, end: date) -> list[StandupPrompt]:
+    """The stand-up's DM prompts from `start` to `end` (what a DM-mode answer delay is measured from)."""
+    stmt = select(StandupPrompt).where(StandupPrompt.standup_id == standup_id, StandupPrompt.day >= start,
+                                       StandupPrompt.day <= end)
+    return list(session.execute(stmt).scalars())

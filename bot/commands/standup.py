@@ -13,7 +13,7 @@ from sqlalchemy import select
 from bot.bugs import blocks as bug_blocks
 from bot.deps import Deps
 from bot.domain.standup import DM, SetupError, blocker_index, parse_questions
-from bot.domain.text import escape_mrkdwn, readable
+from bot.domain.text import escape_user_text, readable
 from bot.edge import Event, FieldErrors, Reply, Request, on_action, on_command, on_view
 from bot.errors import UserInputError
 from bot.registry import CommandSpec, Grammar, Sub, is_number, no_args, rest_of, row_id
@@ -75,7 +75,7 @@ def _run_edit(request: Request, reply: Reply, deps: Deps, args: list[str]) -> No
 def _run_questions(request: Request, reply: Reply, deps: Deps, args: list[str]) -> None:
     number = _number(args[0])
     row = service.set_questions(deps, team_id=request.team_id, number=number, text=rest_of(request.text, 2))
-    asked = "\n".join(f"{n}. {escape_mrkdwn(q)}" for n, q in enumerate(row.questions, start=1))
+    asked = "\n".join(f"{n}. {escape_user_text(q)}" for n, q in enumerate(row.questions, start=1))
     blocker = blocker_index(row.questions)
     note = (f"Question {blocker + 1} is the blocker question." if blocker is not None
             else "No question mentions blocking, so no answer counts as a blocker.")
@@ -191,6 +191,9 @@ def on_answer_button(request: Request, reply: Reply, deps: Deps) -> None:
     if not request.value.isdigit():
         raise UserInputError("That button belongs to a message I no longer understand.")
     standup, day = service.day_by_id(deps, request.team_id, int(request.value))
+    if standup.mode == DM and request.user_id not in standup.members:  # as a typed reply from them is not taken
+        raise UserInputError(f"You are not a member of stand-up {standup.id}, so there is nothing for you to "
+                             f"answer; to join, ask for `/standup edit {standup.id} …` with you among its members.")
     with session_scope(deps.engine) as session:
         previous = session.execute(select(StandupAnswer).where(StandupAnswer.standup_day_id == day.id,
                                                                StandupAnswer.user_id == request.user_id)).scalar()

@@ -448,12 +448,16 @@ def parse_questions(text: str) -> list[str]:
                          f"“{escape_mrkdwn(long[:40])}…” has {len(long)}.")
     if len({q.lower() for q in questions}) < len(questions):
         raise SetupError("Two questions are the same; each answer is kept under its question.")
+    if any(_PINGS.search(q) for q in questions):
+        raise SetupError("A question cannot mention a person, a channel or a group (`@name`, `#channel`, `@here`, "
+                         "`@channel`): it is sent every day and would notify them each time. Write it without.")
     return questions
 
 
 _QUESTIONS_HELP = ('Name a preset (`classic`, `genai`) or write 1 to 6 questions separated by `|`: '
                    '`/standup questions 1 "What shipped?" | "What is next?" | "Anything blocking you?"`.')
 _QUOTES = "\"'“”‘’„«»"
+_PINGS = re.compile(r"<[@!#]")  # Slack's mention, broadcast and channel markup
 
 
 def _unquoted(part: str) -> str:

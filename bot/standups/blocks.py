@@ -9,7 +9,7 @@ from typing import Any
 
 from bot import blocks
 from bot.domain.standup import DAY_NAMES, DEFAULT_QUESTIONS, DM
-from bot.domain.text import escape_mrkdwn
+from bot.domain.text import escape_user_text
 from storage.models import Standup, StandupAnswer
 
 ACTION_ANSWER = "standup.answer"
@@ -29,7 +29,7 @@ def parent(standup: Standup, day: date, answered: int, blockers: int,
     title = f"Stand-up — <#{standup.channel_id}> — {day:%a %d %b}"
     total = len(standup.members) if expected is None else expected
     progress = f"{answered}/{total} answered · {blockers} blocker{'' if blockers == 1 else 's'}"
-    questions = "\n".join(f"{n}. {escape_mrkdwn(q)}" for n, q in enumerate(standup.questions, start=1))
+    questions = "\n".join(f"{n}. {escape_user_text(q)}" for n, q in enumerate(standup.questions, start=1))
     text = f"*{title}*\n{questions}\n" + how_to_answer(standup)
     return f"{title} · {progress}", [*blocks.sections(text), blocks.context(progress),
                                      blocks.actions(blocks.button("Answer", ACTION_ANSWER, "", "primary"))]
@@ -49,7 +49,7 @@ def dm_prompt(standup: Standup, day: date, day_id: int, *, reminder: bool = Fals
     """A DM-mode stand-up asking one member: its questions and the Answer button (the day's id on it)."""
     title = (f"A reminder: your stand-up for <#{standup.channel_id}> — {day:%a %d %b}" if reminder
              else f"Stand-up for <#{standup.channel_id}> — {day:%a %d %b}")
-    questions = "\n".join(f"{n}. {escape_mrkdwn(q)}" for n, q in enumerate(standup.questions, start=1))
+    questions = "\n".join(f"{n}. {escape_user_text(q)}" for n, q in enumerate(standup.questions, start=1))
     text = (f"*{title}*\n{questions}\nPress *Answer*: your answers go to the team's thread in "
             f"<#{standup.channel_id}>.")
     return title, [*blocks.sections(text), blocks.actions(blocks.button("Answer", ACTION_ANSWER, str(day_id),

@@ -2,8 +2,9 @@
 `tz`; the stand-up's zone when Slack does not say), and their answer is posted into the day's team thread as it
 comes.
 
-A day D of a DM-mode stand-up is the day each member is asked at the set local time on D in their zone. The
-team's thread for D is posted in the channel when the first of them is asked (the earliest member's moment), so
+A day D of a DM-mode stand-up is the day each member not away on D is asked at the set local time on D in their
+zone. The team's thread for D is posted in the channel just before the first of them is asked (while anyone not
+asked yet is inside their own window: a scheduler down at the earliest member's moment costs only that member), so
 every prompt can point at it, and is claimed like a thread-mode day (`service._post_day`). Each person's prompt is
 claimed by inserting their (stand-up, day, person) row, so two schedulers send one DM. Reminders come
 `reminder_minutes` after *their* prompt (and not after their summary window), an answer is late after *their*
@@ -30,6 +31,9 @@ from storage.repos import claim_once, release_claim, uninstalled_teams
 from storage.standups import MISSED, STANDUP
 
 logger = logging.getLogger(__name__)
+
+# How long after a person's summary window a message typed in the DM still answers their prompt (late).
+TYPED_LATE = timedelta(hours=8)
 
 # How long a person's zone, as Slack said it, is kept before Slack is asked again.
 ZONE_KEPT = timedelta(days=1)
@@ -91,22 +95,33 @@ def _due(deps: Deps, standup: Standup, now: datetime, done: service.Done) -> Non
 
 
 def _day(deps: Deps, standup: Standup, day, zones: dict[str, str], now: datetime, done: service.Done) -> None:
-    moments = {user: standup_rules.local_moment(day, standup.time, zones[user]) for user in standup.members}
+    with session_scope(deps.engine) as session:
+        away = store.away_on(session, team_id=standup.team_id, day=day)
+        row = store.day_of(session, standup_id=standup.id, day=day)
+        prompted = set(store.prompts_of_day(session, standup_id=standup.id, day=day))
+    moments = {user: standup_rules.local_moment(day, standup.time, zones[user]) for user in standup.members
+               if user not in away}  # an away member is not waited for, nor asked
+    if not moments:
+        return
     first, last = min(moments.values()), max(moments.values())
     if now < first:
         return
     grace = timedelta(seconds=deps.settings.pmbot_misfire_grace_seconds)
-    thread = Slot(day, first, first + grace)
-    if thread.open_at(now):
-        service._post_day(deps, standup, thread, now, done)
-    with session_scope(deps.engine) as session:
-        row = store.day_of(session, standup_id=standup.id, day=day)
+    # The thread goes up just before the first ask: while anyone not asked yet is inside their own window.
+    waiting = [moment for user, moment in moments.items() if user not in prompted]
+    thread_end = max(waiting, default=first) + grace
+    due = [moment for moment in waiting if moment <= now <= moment + grace]
+    if (row is None or (row.parent_ts is None and row.kind != MISSED)) and due:
+        # From the earliest moment: an earlier try (whose post Slack may have taken) came no sooner.
+        service._post_day(deps, standup, Slot(day, first, thread_end), now, done)
+        with session_scope(deps.engine) as session:
+            row = store.day_of(session, standup_id=standup.id, day=day)
     if row is None or row.kind == MISSED:
         return
     if row.parent_ts is None:  # the thread is not in Slack (yet): nobody is asked before it is
-        if thread.closed_at(now):
-            service._give_up_day(deps, standup, row.id, day, "Slack did not take it before its window closed "
-                                                             f"({thread.end:%H:%M} UTC)", done)
+        if now > thread_end:
+            service._give_up_day(deps, standup, row.id, day, "Slack did not take it before the last member's "
+                                                             f"window closed ({service._utc(thread_end)})", done)
         return
     if row.kind != STANDUP:
         return  # a public holiday: the one line said so, nobody is asked
@@ -183,8 +198,10 @@ def _remind(deps: Deps, standup: Standup, row: StandupDay, prompt: StandupPrompt
 
 def typed_answer(deps: Deps, event: dict) -> bool:
     """The first message a member types in pmbot's DM after being asked: their answer for the day of the last
-    prompt there, sorted into the questions as a thread reply would be, posted into the day's thread. Once they
-    answered, a later message ("thanks!") changes nothing: they hear that the Answer button changes an answer.
+    prompt there while that day is open (not summarised, and at most TYPED_LATE after their window; later they
+    hear the day is closed and when the next prompt comes), sorted into the questions as a thread reply would be,
+    posted into the day's thread. Once they answered, a later message ("thanks!") changes nothing: they hear that
+    the Answer button changes an answer.
     False when it answers no prompt (other features may read it); edits and deletions are left alone."""
     message = event
     if message.get("subtype") not in (None, "file_share") or message.get("bot_id"):
@@ -200,6 +217,12 @@ def typed_answer(deps: Deps, event: dict) -> bool:
     standup, day = found
     if standup.mode != standup_rules.DM or user not in standup.members or day.kind != STANDUP:
         return False
+    now = deps.clock()
+    window_end = standup_rules.local_moment(day.day, standup.time, prompt.timezone,
+                                            plus_minutes=standup.summary_minutes)
+    if day.summarised or now > window_end + TYPED_LATE:  # that day is closed: the text answers nothing
+        _closed(deps, standup, day, prompt, channel, now)
+        return True
     with session_scope(deps.engine) as session:
         answered = user in store.answered_users(session, day_id=day.id)
     if answered:
@@ -214,6 +237,22 @@ def typed_answer(deps: Deps, event: dict) -> bool:
     except service.SLACK_FAILURES as exc:
         logger.warning("stand-up %s: no thanks for %s: %s", standup.id, user, service._why(exc))
     return True
+
+
+def _closed(deps: Deps, standup: Standup, day: StandupDay, prompt: StandupPrompt, channel: str,
+            now: datetime) -> None:
+    """A message typed after the prompt's day closed: it answers nothing; say when the next prompt comes."""
+    nxt = standup_rules.next_post(
+        now, clock=standup.time, zone=prompt.timezone, workdays=standup.workdays, paused_until=standup.paused_until,
+        holiday=lambda d: standup_rules.holiday_name(d, standup.country, standup.subdivision))
+    when = f"{nxt:%a %d %b} at {nxt:%H:%M} ({prompt.timezone})" if nxt is not None else "when the stand-up resumes"
+    said = (f"The stand-up of {day.day:%a %d %b} is closed, so this message is not an answer. "
+            f"Your next prompt comes {when}.")
+    try:
+        deps.slack.post_message(channel, text=said)
+    except service.SLACK_FAILURES as exc:
+        logger.warning("stand-up %s: could not tell %s the day is closed: %s", standup.id, prompt.user_id,
+                       service._why(exc))
 
 
 def _day_id(session, prompt: StandupPrompt) -> int:

@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from statistics import median
 
+from bot.domain.standup import DM
 from bot.domain.text import NameLookup, escape_user_text, truncate
-from storage.models import Absence, Standup, StandupAnswer, StandupBlocker, StandupDay
+from storage.models import Absence, Standup, StandupAnswer, StandupBlocker, StandupDay, StandupPrompt
 
 MAX_OPEN_BLOCKERS_SHOWN = 10
 
@@ -41,10 +42,13 @@ class Person:
 
 
 def people(standup: Standup, days: Iterable[StandupDay], answers: Iterable[StandupAnswer],
-           absences: Iterable[Absence], today: date) -> list[Person]:
+           absences: Iterable[Absence], today: date, prompts: Iterable[StandupPrompt] = ()) -> list[Person]:
     """Each member's days, in order. A day they were away and did not answer counts for nothing (neither missed
-    nor expected); today's day counts as missed only once its summary is out (until then, answers still come)."""
+    nor expected); today's day counts as missed only once its summary is out (until then, answers still come).
+    The answer delay runs from the day's post, or in DM mode from the person's own prompt (`prompts`; an answer
+    without one has no delay to count)."""
     by_day = {(a.standup_day_id, a.user_id): a for a in answers}
+    asked = {(p.day, p.user_id): p.asked_at for p in prompts} if standup.mode == DM else None
     away = [(a.user_id, a.start, a.end) for a in absences]
     found = []
     for user in standup.members:
@@ -57,12 +61,13 @@ def people(standup: Standup, days: Iterable[StandupDay], answers: Iterable[Stand
                 person.missed += 1
                 person.current_streak = 0
             elif answer is not None:
-                _count_answer(person, day, answer)
+                since = day.posted_at if asked is None else asked.get((day.day, user))
+                _count_answer(person, since, answer)
         found.append(person)
     return found
 
 
-def _count_answer(person: Person, day: StandupDay, answer: StandupAnswer) -> None:
+def _count_answer(person: Person, since: datetime | None, answer: StandupAnswer) -> None:
     if answer.late:
         person.late += 1
         person.current_streak = 0
@@ -70,7 +75,8 @@ def _count_answer(person: Person, day: StandupDay, answer: StandupAnswer) -> Non
         person.on_time += 1
         person.current_streak += 1
         person.longest_streak = max(person.longest_streak, person.current_streak)
-    person.delays.append(max(_answered_at(answer) - _aware(day.posted_at), timedelta(0)))
+    if since is not None:
+        person.delays.append(max(_answered_at(answer) - _aware(since), timedelta(0)))
 
 
 def _answered_at(answer: StandupAnswer) -> datetime:
@@ -100,7 +106,11 @@ def _rate(answered: int, expected: int) -> str:
     return f"{round(100 * answered / expected)}% answered ({answered}/{expected})" if expected else "no day to answer"
 
 
-def person_line(person: Person) -> str:
+def _since_what(dm: bool) -> str:
+    return "after being asked" if dm else "after the post"
+
+
+def person_line(person: Person, dm: bool = False) -> str:
     """`• @ana: 4 on time, 1 late, 0 missed, 2 away — 100% answered (5/5) · median 12 min after the post ·
     on-time streak 3 (longest 4)`."""
     line = f"• <@{person.user_id}>: {person.on_time} on time, {person.late} late, {person.missed} missed"
@@ -110,11 +120,11 @@ def person_line(person: Person) -> str:
         return line + " — no day to answer"
     line += f" — {_rate(person.answered, person.expected)}"
     if person.delays:
-        line += f" · median {duration(median(person.delays))} after the post"
+        line += f" · median {duration(median(person.delays))} {_since_what(dm)}"
     return line + f" · on-time streak {person.current_streak} (longest {person.longest_streak})"
 
 
-def team_line(found: list[Person]) -> str:
+def team_line(found: list[Person], dm: bool = False) -> str:
     """The team's participation and median answer delay, over everyone's days."""
     answered, expected = sum(p.answered for p in found), sum(p.expected for p in found)
     if not expected:
@@ -122,7 +132,7 @@ def team_line(found: list[Person]) -> str:
     delays = [d for p in found for d in p.delays]
     line = f"Team: {_rate(answered, expected)}"
     if delays:
-        line += f" · median answer {duration(median(delays))} after the post"
+        line += f" · median answer {duration(median(delays))} {_since_what(dm)}"
     late = sum(p.late for p in found)
     return line + (f" · {late} late" if late else "")
 
@@ -160,10 +170,12 @@ def _days(count: float) -> str:
 
 
 def standup_report(standup: Standup, days: list[StandupDay], answers: list[StandupAnswer], absences: list[Absence],
-                   blockers: list[StandupBlocker], start: date, today: date, names: NameLookup | None = None) -> str:
+                   blockers: list[StandupBlocker], start: date, today: date, names: NameLookup | None = None,
+                   prompts: Iterable[StandupPrompt] = ()) -> str:
     """One stand-up's part of the report."""
-    found = people(standup, days, answers, absences, today)
+    found = people(standup, days, answers, absences, today, prompts)
+    dm = standup.mode == DM
     theirs = [b for b in blockers if b.user_id in standup.members]  # a former member's blockers are not news
-    rows = [f"Stand-up {standup.id} in <#{standup.channel_id}>: {len(days)} days posted", team_line(found),
-            *(person_line(p) for p in found), *blocker_lines(theirs, start, today, names)]
+    rows = [f"Stand-up {standup.id} in <#{standup.channel_id}>: {len(days)} days posted", team_line(found, dm),
+            *(person_line(p, dm) for p in found), *blocker_lines(theirs, start, today, names)]
     return "\n".join(rows)

@@ -90,17 +90,28 @@ def edit(deps: Deps, *, team_id: str, number: int, text: str) -> Standup:
 
 
 def _refuse_twin(deps: Deps, standups: list[Standup], settings: StandupSettings, *, number: int | None) -> None:
-    """Refuse a second stand-up posting in the same channel at the same moment on a same working day (09:30 Berlin
-    and 09:30 Paris are one moment), naming the one there is and how to change it instead."""
+    """Refuse a second stand-up in the same channel on a same working day at the same moment (09:30 Berlin and
+    09:30 Paris are one moment; so are 09:30 Berlin and 16:30 Tokyo, half of the year); in DM mode each member is
+    asked at the time in their own zone, so the same time is the same moment whatever the zone. Names the one there
+    is and how to change it instead."""
     today = deps.clock().date()
-    moment = standup_rules.local_moment(today, settings.time, settings.timezone)
     for other in standups:
-        if (other.id != number and other.channel_id == settings.channel_id
-                and set(other.workdays) & set(settings.workdays)
-                and standup_rules.local_moment(today, other.time, other.timezone) == moment):
+        shared = set(other.workdays) & set(settings.workdays)
+        if (other.id != number and other.channel_id == settings.channel_id and shared
+                and _same_moment(other, settings, today, shared)):
             raise UserInputError(f"Stand-up {other.id} already posts in <#{other.channel_id}> at {other.time} "
                                  f"{other.timezone}: change it with `/standup edit {other.id} …`, or choose another "
                                  "time or channel.")
+
+
+def _same_moment(other: Standup, settings: StandupSettings, today: date, shared: set[int]) -> bool:
+    if standup_rules.DM in (other.mode, settings.mode):
+        return other.time == settings.time
+    # Their next shared working day, and a day in the other half of the DST year: the same moment on either.
+    day = next(today + timedelta(days=n) for n in range(7) if (today + timedelta(days=n)).weekday() in shared)
+    return any(standup_rules.local_moment(d, other.time, other.timezone)
+               == standup_rules.local_moment(d, settings.time, settings.timezone)
+               for d in (day, day + timedelta(days=182)))
 
 
 def _checked_settings(deps: Deps, *, channel_id: str, text: str, current: Standup | None = None) -> StandupSettings:
@@ -484,9 +495,8 @@ def _summary_round(deps: Deps, standup: Standup, day: StandupDay, window: Slot, 
         answers = store.answers_of_day(session, day_id=day.id)
         gone = store.away_on(session, team_id=standup.team_id, day=day.day)
         blockers = store.open_blockers(session, standup_id=standup.id)
-        posted = {p.user_id for p in store.prompts_of_day(session, standup_id=standup.id, day=day.day).values()
-                  if p.answer_ts}
-    in_thread = frozenset(posted | {a.user_id for a in answers if a.message_ts})  # whole in the thread already
+    # Whole in the thread already: a thread reply, or a DM-mode answer posted there (or being posted).
+    in_thread = frozenset(a.user_id for a in answers if a.message_ts or a.thread_ts)
     try:
         _post_summary(deps, standup, day, answers, gone, blockers, in_thread)
         done.summarised += 1
@@ -497,7 +507,8 @@ def _summary_round(deps: Deps, standup: Standup, day: StandupDay, window: Slot, 
 def _post_summary(deps: Deps, standup: Standup, day: StandupDay, answers: list[StandupAnswer], gone: set[str],
                   blockers: list[StandupBlocker], in_thread: frozenset[str] = frozenset()) -> None:
     theirs = [b for b in blockers if b.user_id in standup.members]  # a former member's blockers are not news
-    made = su_summary.summary(standup, day.day, answers, theirs, sorted(gone & set(standup.members)),
+    answered = {a.user_id for a in answers}  # an away member who answered anyway is listed as answered only
+    made = su_summary.summary(standup, day.day, answers, theirs, sorted((gone & set(standup.members)) - answered),
                               names=deps.names, in_thread=in_thread)
     deps.slack.post_message(standup.channel_id, text=made.text, blocks=made.blocks, thread_ts=day.parent_ts)
     for more in made.replies:  # the whole of the answers the summary folded
@@ -605,20 +616,34 @@ def _answer_zone(session: Session, standup: Standup, day: StandupDay, user_id: s
 
 
 def _post_answer(deps: Deps, standup: Standup, day: StandupDay, user_id: str, answers: dict[str, str]) -> None:
-    """A DM-mode answer, posted into the day's thread as it comes; an edit updates that message."""
-    text = su_summary.answer_text(user_id, answers, standup.questions, names=deps.names)
+    """A DM-mode answer, posted into the day's thread once (claimed on the answer's row, prompt or not); an edit
+    updates that message."""
     with session_scope(deps.engine) as session:
-        prompt = store.prompt_of(session, standup_id=standup.id, day=day.day, user_id=user_id)
+        ours = store.claim_answer_post(session, day_id=day.id, user_id=user_id)
+        row = store.answer_of(session, day_id=day.id, user_id=user_id)
+    if not ours:
+        if row is not None and row.thread_ts not in (None, store.POSTING):
+            _update_answer(deps, standup, row.thread_ts, user_id, answers)
+        return  # else another caller is posting it, and draws the latest answers once it is in
+    text = su_summary.answer_text(user_id, answers, standup.questions, names=deps.names)
     try:
-        if prompt is not None and prompt.answer_ts:
-            deps.slack.update_message(standup.channel_id, prompt.answer_ts, text=text)
-            return
         ts = deps.slack.post_in_channel(standup.channel_id, text=text, thread_ts=day.parent_ts).ts
     except SLACK_FAILURES as exc:  # the answer is stored and counted; the summary shows it
         logger.warning("stand-up %s: an answer was not posted in the thread: %s", standup.id, _why(exc))
-        return
+        ts = None
     with session_scope(deps.engine) as session:
-        store.answer_posted(session, standup_id=standup.id, day=day.day, user_id=user_id, ts=ts)
+        store.answer_posted(session, day_id=day.id, user_id=user_id, ts=ts)
+        latest = store.answer_of(session, day_id=day.id, user_id=user_id)
+    if ts is not None and latest is not None and latest.answers != answers:  # edited while it was being posted
+        _update_answer(deps, standup, ts, user_id, latest.answers)
+
+
+def _update_answer(deps: Deps, standup: Standup, ts: str, user_id: str, answers: dict[str, str]) -> None:
+    text = su_summary.answer_text(user_id, answers, standup.questions, names=deps.names)
+    try:
+        deps.slack.update_message(standup.channel_id, ts, text=text)
+    except SLACK_FAILURES as exc:
+        logger.warning("stand-up %s: an edited answer was not updated in the thread: %s", standup.id, _why(exc))
 
 
 # Redraws of a day's post that may follow each other when answers arrive at the same moment (see _refresh_parent).
@@ -717,7 +742,10 @@ def participation_report(deps: Deps, team_id: str, channel_id: str, span: str, t
         for standup in standups:
             days = store.days_posted(session, standup_id=standup.id, start=start, end=today)
             answers = store.answers_of_days(session, day_ids=[d.id for d in days])
-            loaded.append((standup, days, answers, store.blockers_since(session, standup_id=standup.id, start=start)))
-    parts = [insights.standup_report(standup, days, answers, absences, blockers, start, today, names=deps.names)
-             for standup, days, answers, blockers in loaded]
+            prompts = store.prompts_between(session, standup_id=standup.id, start=start, end=today)
+            loaded.append((standup, days, answers, store.blockers_since(session, standup_id=standup.id, start=start),
+                           prompts))
+    parts = [insights.standup_report(standup, days, answers, absences, blockers, start, today, names=deps.names,
+                                     prompts=prompts)
+             for standup, days, answers, blockers, prompts in loaded]
     return f"*Stand-up report — last {'7' if span == 'week' else '30'} days*\n" + "\n\n".join(parts)

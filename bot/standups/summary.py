@@ -11,7 +11,7 @@ from datetime import date
 from typing import Any
 
 from bot import blocks
-from bot.domain.text import NameLookup, escape_mrkdwn, escape_user_text, truncate
+from bot.domain.text import NameLookup, escape_user_text, truncate
 from bot.standups.blocks import ACTION_BUG, ACTION_RISK
 from storage.models import Standup, StandupAnswer, StandupBlocker
 
@@ -40,7 +40,7 @@ def answer_text(user_id: str, answers: dict[str, str], questions: list[str], *,
     """One person's answer as posted in the day's thread (DM mode): each answer under its question."""
     lines = [f"<@{user_id}> answered:"]
     for question, answer in ordered(answers, questions):
-        lines.append(f"*{escape_mrkdwn(question)}*\n{escape_user_text(answer, names)}")
+        lines.append(f"*{escape_user_text(question)}*\n{escape_user_text(answer, names)}")
     return "\n".join(lines)
 
 
@@ -104,10 +104,10 @@ def _answers(standup: Standup, answers: list[StandupAnswer], names: NameLookup |
             shown = text if len(text) <= FOLD else f"{text[:FOLD].rstrip()}… {where}"
             if len(text) > FOLD:
                 folded.append((question, text))
-            lines.append(f"_{escape_mrkdwn(question)}_\n{_quoted(escape_user_text(shown, names))}")
+            lines.append(f"_{escape_user_text(question)}_\n{_quoted(escape_user_text(shown, names))}")
         texts.append(truncate("\n".join(lines), SECTION_CHARS))
         if folded and answer.user_id not in in_thread:
-            whole = "\n".join(f"*{escape_mrkdwn(q)}*\n{escape_user_text(t, names)}" for q, t in folded)
+            whole = "\n".join(f"*{escape_user_text(q)}*\n{escape_user_text(t, names)}" for q, t in folded)
             replies.append(truncate(f"<@{answer.user_id}>'s whole answer:\n{whole}", REPLY_CHARS))
     return texts, replies
 
