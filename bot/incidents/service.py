@@ -539,6 +539,7 @@ def resolve(deps: Deps, incident: Incident, *, user_id: str, summary: str, skipp
     _say_resolved(deps, incident, user_id, skipped_steps)
     refresh(deps, incident)
     _redraw_bugs(deps, incident)
+    incident = get(deps, incident.team_id, incident.id)  # acknowledged by the resolve itself (and the skipped steps)
     _postmortem(deps, incident)
     return incident
 
