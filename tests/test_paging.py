@@ -324,3 +324,34 @@ def test_paging_keys_are_redacted_from_any_log_line(line: str) -> None:
         root.setLevel(level)
     written = stream.getvalue()
     assert "[redacted]" in written and GENIE_KEY not in written and ROUTING_KEY not in written
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_a_reopened_incident_pages_the_on_call_again_and_its_next_resolve_resolves_that_page(
+        bot_factory, stub: PagingStub, provider: str) -> None:
+    bot = bot_factory(**paging_settings(provider, stub))
+    command(bot, "declare Checkout bot refunds twice grade 1")
+    eventually(bot, lambda: len(triggers(stub, provider)) == 1)
+    [incident] = incidents(bot)
+    key, room = f"pmbot-{incident.team_id}-INC-1", incident.channel_id
+    name = {"pagerduty": "PagerDuty", "opsgenie": "Opsgenie"}[provider]
+    command(bot, "resolve refunds paused", channel=room)
+    bot.driver.press("Resolve anyway", channel=room)
+    bot.runtime.settle()
+    eventually(bot, lambda: len(resolves(stub, provider)) == 1)
+
+    command(bot, "reopen", channel=room)  # it is back: the on-call is paged again, with the same key
+    eventually(bot, lambda: len(triggers(stub, provider)) == 2)
+    again = triggers(stub, provider)[-1]
+    assert (again.body.get("dedup_key") or again.body.get("alias")) == key
+    assert stub.alerts[key].status == ("triggered" if provider == "pagerduty" else "open")
+    eventually(bot, lambda: "Paged the on-call again via " + name + " (reopened)" in page_events(bot, incident))
+    assert any("Paged the on-call again" in m["text"] for m in bot.sandbox.messages if m["channel"] == room)
+
+    command(bot, "resolve refunds fixed for good", channel=room)
+    bot.driver.press("Resolve anyway", channel=room)
+    bot.runtime.settle()
+    eventually(bot, lambda: len(resolves(stub, provider)) == 2)
+    assert stub.alerts[key].status == ("resolved" if provider == "pagerduty" else "closed")
+    eventually(bot, lambda: page_events(bot, incident).count("Page resolved") == 2)
+    assert len(triggers(stub, provider)) == 2

@@ -676,6 +676,7 @@ def reopen(deps: Deps, incident: Incident, *, user_id: str) -> Incident:
                       mirror=(("fields", {}), ("reopen", {"text": "Reopened in Slack."})))
     _log(deps, incident, "reopened", "reopened", user_id)
     _say(deps, incident, f"↩️ {incident.readable_id} reopened by <@{user_id}>.")
+    paging.page_again(deps, incident, user_id=user_id)  # it is back: the on-call hears it again
     refresh(deps, incident)
     _redraw_bugs(deps, incident)
     return incident
