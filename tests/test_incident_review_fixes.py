@@ -53,3 +53,49 @@ def test_a_drill_the_commander_resolves_does_not_say_nobody_responded(bot: Runni
     [document] = postmortems(bot, drill.readable_id)
     assert "- Time to acknowledge: 12 min" in document
     assert events(bot, "unattended") == []
+
+
+def test_a_follow_up_added_or_closed_after_resolve_reaches_the_postmortem(bot: RunningBot, clock: MovableClock) -> None:
+    incident_command(bot, "declare Assistant cites a withdrawn policy grade 3")
+    [incident] = incidents(bot)
+    room = incident.channel_id
+    incident_command(bot, "resolve policy index rebuilt", channel=room)
+    press(bot, "Resolve anyway", room)
+    assert len(postmortems(bot, "INC-1")) == 1 and "A-1" not in postmortems(bot, "INC-1")[0]
+
+    clock.now = MOMENT + timedelta(hours=1)
+    ack = incident_command(bot, "INC-1 action add a freshness check on the policy index @bob", channel="C0GENERAL")
+    assert "Follow-up *A-1* added to INC-1" in ack["text"] and "post-mortem draft" in ack["text"]
+    latest = postmortems(bot, "INC-1")[-1]
+    assert len(postmortems(bot, "INC-1")) == 2
+    assert "- [ ] A-1 add a freshness check on the policy index (owner @bob)" in latest
+    assert any("Post-mortem draft for INC-1 updated" in m["text"] for m in messages(bot, room))
+
+    done = incident_command(bot, "action done A-1", channel="C0GENERAL", user="U0BOB")
+    assert "A-1 is done" in done["text"]
+    assert "- [x] A-1 add a freshness check on the policy index (owner @bob) — done by @bob" in \
+        postmortems(bot, "INC-1")[-1]
+    # Closed twice: nothing changed, no third refresh.
+    assert "done already" in incident_command(bot, "action done A-1", user="U0BOB")["text"]
+    assert len(postmortems(bot, "INC-1")) == 3
+
+
+def test_an_open_incidents_follow_ups_do_not_upload_a_postmortem(bot: RunningBot) -> None:
+    incident_command(bot, "declare Assistant cites a withdrawn policy grade 3")
+    ack = incident_command(bot, "INC-1 action add a freshness check", channel="C0GENERAL")
+    assert "Follow-up *A-1*" in ack["text"] and "post-mortem" not in ack["text"]
+    assert postmortems(bot, "INC-1") == []
+
+
+def test_the_named_form_closes_and_reopens_an_action_instead_of_adding_one(bot: RunningBot) -> None:
+    incident_command(bot, "declare Assistant cites a withdrawn policy grade 3")
+    incident_command(bot, "declare Summaries drop the last line grade 3")
+    incident_command(bot, "INC-1 action add a freshness check", channel="C0GENERAL")
+    assert "A-1 is done" in incident_command(bot, "INC-1 action done A-1", channel="C0GENERAL")["text"]
+    assert "open again" in incident_command(bot, "INC-1 action reopen a-1", channel="C0GENERAL")["text"]
+    wrong = incident_command(bot, "INC-2 action done A-1", channel="C0GENERAL")["text"]
+    assert "A-1 is a follow-up of INC-1, not INC-2" in wrong
+    assert "Say which action" in incident_command(bot, "INC-1 action done", channel="C0GENERAL")["text"]
+    from tests.test_incident_actions import actions
+    [only] = actions(bot)
+    assert only.title == "add a freshness check" and only.done_at is None

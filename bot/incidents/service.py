@@ -630,7 +630,17 @@ def _risks_linking(deps: Deps, incident: Incident) -> list[str]:
     return [r.readable_id for r in risks if incident.readable_id in (r.links or [])]
 
 
-def _postmortem(deps: Deps, incident: Incident) -> None:
+def postmortem_updated(deps: Deps, incident_id: int, team_id: str, why: str) -> bool:
+    """A resolved incident's post-mortem changed after it was drawn (a follow-up added, closed or reopened): the
+    refreshed draft in its war room. False when the incident is not resolved (its post-mortem comes at resolve)."""
+    incident = get(deps, team_id, incident_id)
+    if incident.status != "resolved":
+        return False
+    _postmortem(deps, incident, updated=why)
+    return True
+
+
+def _postmortem(deps: Deps, incident: Incident, *, updated: str | None = None) -> None:
     report = _report(deps, incident)
     narrative = incident_rules.template_narrative(report)
     source = "a template (edit it)"
@@ -653,7 +663,10 @@ def _postmortem(deps: Deps, incident: Incident) -> None:
                f"{incident_rules.duration(report.declared_at, report.mitigated_at)}, to resolve "
                f"{incident_rules.duration(report.declared_at, report.resolved_at)}. Narrative by {source}; the full "
                "draft with the timeline is attached.")
-    if incident.drill:
+    if updated:
+        summary = (f"📝 Post-mortem draft for {incident.readable_id} updated ({updated}); the new draft is attached, "
+                   "the earlier one is out of date.")
+    elif incident.drill:
         summary += "\n" + incident_rules.scorecard(report).text()
     _say(deps, incident, summary)
     try:
