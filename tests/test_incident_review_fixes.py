@@ -99,3 +99,37 @@ def test_the_named_form_closes_and_reopens_an_action_instead_of_adding_one(bot: 
     from tests.test_incident_actions import actions
     [only] = actions(bot)
     assert only.title == "add a freshness check" and only.done_at is None
+
+
+SLOT = datetime(2031, 5, 6, 13, 0, tzinfo=UTC)  # the same day, 15:00 in Berlin
+
+
+def run(bot: RunningBot, clock: MovableClock, name: str, when: datetime) -> str:
+    clock.now = when
+    [result] = bot.runtime.scheduler.run_now(name, when)
+    assert result.status == "ok", result.detail
+    bot.runtime.settle()
+    return result.detail or ""
+
+
+def people(bot: RunningBot, channel_id: str) -> set[str]:
+    return {u for u in bot.sandbox.ws.channels[channel_id].members if u.startswith("U0") and u != "U0PMBOT"}
+
+
+def test_named_drill_participants_replace_the_default_invitees(bot: RunningBot, clock: MovableClock) -> None:
+    # runaway-agent is grade 2, whose responder is bob: with names, only the scheduler and those named.
+    incident_command(bot, "drill schedule every tue 15:00 Europe/Berlin auto runaway-agent with <@U0DIANA|diana>",
+                     user="U0CARLOS")
+    assert "1 drills started" in run(bot, clock, "drill_reminders", SLOT + timedelta(minutes=2))
+    [drill] = incidents(bot)
+    assert people(bot, drill.channel_id) == {"U0CARLOS", "U0DIANA"}
+    [started] = [m["text"] for m in messages(bot, "C0GENERAL") if "has started" in m["text"]]
+    assert "Invited: <@U0CARLOS> <@U0DIANA>." in started
+
+
+def test_without_names_a_scheduled_drill_invites_the_scheduler_and_the_grades_responders(
+        bot: RunningBot, clock: MovableClock) -> None:
+    incident_command(bot, "drill schedule every tue 15:00 Europe/Berlin auto pii-leak", user="U0CARLOS")
+    run(bot, clock, "drill_reminders", SLOT + timedelta(minutes=2))
+    [drill] = incidents(bot)
+    assert people(bot, drill.channel_id) == {"U0CARLOS", "U0ALICE", "U0BOB"}  # pii-leak: grade 1, S0ONCALL

@@ -122,7 +122,8 @@ def _declare(request: Request, reply: Reply, deps: Deps, text: str) -> None:
 def open_war_room(deps: Deps, item: WorkItem) -> None:
     """The queued half of a declaration: the war room's steps, each done once; Slack down means later."""
     try:
-        incident = service.open_war_room(deps, item.ref_id, item.team_id)
+        incident = service.open_war_room(deps, item.ref_id, item.team_id,
+                                         invitees=list((item.payload or {}).get("invite") or []) or None)
     except NotFound:
         logger.info("incident %s was deleted before its war room opened", item.ref_id)
         return

@@ -61,9 +61,11 @@ WORK = "incident.open"
 
 def declare(deps: Deps, *, team_id: str, channel_id: str, user_id: str, delivery_key: str, title: str, grade: int,
             bug_id: str | None = None, versions: dict[str, str] | None = None, drill: bool = False,
-            scenario: str | None = None, reply_to: dict[str, str] | None = None) -> Declared:
+            scenario: str | None = None, reply_to: dict[str, str] | None = None,
+            invitees: list[str] | None = None) -> Declared:
     """Store the incident and the work of opening its war room (fast, before the ack); one per Slack delivery.
-    `reply_to` is how that work reaches the person who declared it."""
+    `reply_to` is how that work reaches the person who declared it; `invitees`, when given, who the war room
+    invites instead of the declarer and the grade's responders (a scheduled drill's named participants)."""
     now = deps.clock()
     clean_title = redact(title).text
     page_id = None
@@ -78,13 +80,15 @@ def declare(deps: Deps, *, team_id: str, channel_id: str, user_id: str, delivery
             add_event(session, incident=incident, at=now, kind="declared", text=what, user_id=user_id)
             outbox.record(session, deps, incident, "create")
             page_id = paging.queue_page(session, deps, incident, now, reply_to=reply_to)  # sent after the ack
-        work_id = add_work(session, team_id=team_id, kind=WORK, ref_id=incident.id, now=now, payload=reply_to or {})
+        payload = {**(reply_to or {}), **({"invite": list(invitees)} if invitees else {})}
+        work_id = add_work(session, team_id=team_id, kind=WORK, ref_id=incident.id, now=now, payload=payload)
     paging.kick(deps, page_id)
     return Declared(incident, created, work_id)
 
 
-def open_war_room(deps: Deps, incident_id: int, team_id: str) -> Incident:
-    """Channel, topic, invites, pinned runbook, announcement: each done once, each stored when done."""
+def open_war_room(deps: Deps, incident_id: int, team_id: str, invitees: list[str] | None = None) -> Incident:
+    """Channel, topic, invites, pinned runbook, announcement: each done once, each stored when done. `invitees`:
+    who to invite instead of the declarer and the grade's responders (see `declare`)."""
     incident = get(deps, team_id, incident_id)
     if incident.channel_id is None:
         incident = _create_channel(deps, incident)
@@ -93,7 +97,7 @@ def open_war_room(deps: Deps, incident_id: int, team_id: str) -> Incident:
         deps.slack.set_purpose(incident.channel_id, inc_blocks.purpose(incident, deps.names))
         incident = _store(deps, incident, topic_set=True)
     if not incident.invited:
-        invite(deps, incident, _responders(deps, incident))
+        invite(deps, incident, list(invitees) if invitees else _responders(deps, incident))
         incident = _store(deps, incident, invited=True)
     if incident.runbook_ts is None:
         incident = _post_runbook(deps, incident)
