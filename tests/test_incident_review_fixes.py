@@ -133,3 +133,22 @@ def test_without_names_a_scheduled_drill_invites_the_scheduler_and_the_grades_re
     run(bot, clock, "drill_reminders", SLOT + timedelta(minutes=2))
     [drill] = incidents(bot)
     assert people(bot, drill.channel_id) == {"U0CARLOS", "U0ALICE", "U0BOB"}  # pii-leak: grade 1, S0ONCALL
+
+
+def test_close_bug_under_an_incident_reopened_since_is_refused(bot: RunningBot) -> None:
+    bot.driver.command("/bug", "Exports leak other tenants' file names")
+    bot.runtime.settle()
+    incident_command(bot, "declare Tenant file names in exports grade 3")
+    [incident] = incidents(bot)
+    room = incident.channel_id
+    incident_command(bot, "link B-1", channel=room)
+    incident_command(bot, "resolve export query scoped", channel=room)
+    press(bot, "Resolve anyway", room)
+    incident_command(bot, "reopen", channel=room)
+    press(bot, "Close B-1", room)  # the button of the resolve message, still on screen
+    from tests.test_incident import private_notes
+    assert any("INC-1 is open again, so B-1 stays open" in t for t in private_notes(bot))
+    from storage.bugs import get_bug
+    from storage.db import session_scope
+    with session_scope(bot.runtime.deps.engine) as session:
+        assert get_bug(session, team_id=incident.team_id, readable_id="B-1").status == "open"

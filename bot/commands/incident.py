@@ -333,6 +333,11 @@ def on_close_bug(request: Request, reply: Reply, deps: Deps) -> None:
     if not incident_id.isdigit() or not bug_id.startswith("B-"):
         raise UserInputError("That button belongs to a message I no longer understand.")
     incident = service.get(deps, request.team_id, int(incident_id))
+    if incident.status != "resolved":
+        raise UserInputError(f"{incident.readable_id} is open again, so {bug_id} stays open; close it with "
+                             f"`/bug close {bug_id}` when it is really fixed.")
+    if bug_id not in service.linked_bugs(deps, incident):
+        raise UserInputError(f"{bug_id} is not linked to {incident.readable_id}; `/bug close {bug_id}` closes it.")
     bug = bug_service.close(deps, team_id=request.team_id, readable_id=bug_id, user_id=request.user_id,
                             resolution=f"fixed with incident {incident.readable_id}")
     reply.later(f"{bug.readable_id} is closed (fixed with {incident.readable_id}).")

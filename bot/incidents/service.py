@@ -448,6 +448,11 @@ def _redraw_bugs(deps: Deps, incident: Incident) -> None:
             logger.warning("could not redraw the card of %s: %s", bug.readable_id, exc.code)
 
 
+def linked_bugs(deps: Deps, incident: Incident) -> list[str]:
+    """The bugs an incident came from or was linked to, open or closed."""
+    return [b.readable_id for b in _bugs_of(deps, incident)]
+
+
 def open_bugs(deps: Deps, incident: Incident) -> list[str]:
     """The bugs an incident came from or was linked to that are still open (resolving offers to close them)."""
     return [b.readable_id for b in _bugs_of(deps, incident) if b.status == "open"]
