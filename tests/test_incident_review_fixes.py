@@ -152,3 +152,19 @@ def test_close_bug_under_an_incident_reopened_since_is_refused(bot: RunningBot) 
     from storage.db import session_scope
     with session_scope(bot.runtime.deps.engine) as session:
         assert get_bug(session, team_id=incident.team_id, readable_id="B-1").status == "open"
+
+
+def test_a_drills_follow_ups_are_marked_as_drill_in_the_list_and_the_reminder(
+        bot: RunningBot, clock: MovableClock) -> None:
+    incident_command(bot, "drill wrong-advice")
+    incident_command(bot, "declare Assistant cites a withdrawn policy grade 3")
+    incident_command(bot, "INC-1 action practise the rollback <@U0BOB|bob> 2031-05-07", channel="C0GENERAL")
+    incident_command(bot, "INC-2 action add a freshness check <@U0BOB|bob> 2031-05-07", channel="C0GENERAL")
+    listed = incident_command(bot, "actions")["text"]
+    assert "*A-1* (INC-1, drill)" in listed and "*A-2* (INC-2) add" in listed
+    run(bot, clock, "action_reminders", datetime(2031, 5, 6, 10, 0, tzinfo=UTC))
+    told = [m["text"] for m in bot.sandbox.messages if "Follow-up *A-" in m["text"]]
+    [drill_note] = [t for t in told if "*A-1*" in t]
+    [real_note] = [t for t in told if "*A-2*" in t]
+    assert "of drill INC-1 (practice)" in drill_note and drill_note.startswith("🧪")
+    assert "of INC-2 is due tomorrow" in real_note

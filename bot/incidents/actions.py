@@ -146,8 +146,10 @@ def _require_may_change(deps: Deps, action: IncidentAction, incident: Incident, 
 # --- how actions look ------------------------------------------------------------------------------
 
 
-def line(action: IncidentAction, incident_id: str, today: date) -> str:
-    """`*A-3* (INC-7) add a PII filter — <@U…> · 2 days overdue`."""
+def line(action: IncidentAction, incident_id: str, today: date, *, drill: bool = False) -> str:
+    """`*A-3* (INC-7) add a PII filter — <@U…> · 2 days overdue`; a drill's action says `(INC-7, drill)`."""
+    if drill:
+        incident_id += ", drill"
     state = f"done by <@{action.done_by}>" if action.done_at else rules.due_words(action.due_on, today)
     mark = "✅" if action.done_at else ("🔴" if action.due_on and action.due_on < today else "☐")
     return (f"{mark} *{action.readable_id}* ({incident_id}) {escape_user_text(truncate(action.title, 150))} — "
@@ -167,7 +169,7 @@ def listing(deps: Deps, *, team_id: str, user_id: str, mine: bool) -> tuple[str,
         text = "You have no open follow-up actions. 🎉" if mine else "No open follow-up actions. 🎉"
         return text, blocks.sections(text)
     title = f"*Your open follow-up actions* ({len(found)})" if mine else f"*Open follow-up actions* ({len(found)})"
-    lines = [line(action, incident.readable_id, today) for action, incident in found]
+    lines = [line(action, incident.readable_id, today, drill=incident.drill) for action, incident in found]
     parts: list[dict[str, Any]] = blocks.sections(title)
     for (action, _), text in zip(found[:LIST_LIMIT], lines[:LIST_LIMIT], strict=True):
         parts.append({"type": "section", "text": blocks.mrkdwn(text), "accessory": done_button(action)})
@@ -179,7 +181,8 @@ def listing(deps: Deps, *, team_id: str, user_id: str, mine: bool) -> tuple[str,
 def reminder(action: IncidentAction, incident: Incident, today: date) -> tuple[str, list[dict[str, Any]]]:
     """The DM to the owner: due tomorrow, due today, or overdue; with a Done button."""
     when = rules.due_words(action.due_on, today)
-    text = (f"⏰ Follow-up *{action.readable_id}* of {incident.readable_id} is {when}: "
+    of = f"drill {incident.readable_id} (practice)" if incident.drill else incident.readable_id
+    text = (f"{'🧪 ' if incident.drill else ''}⏰ Follow-up *{action.readable_id}* of {of} is {when}: "
             f"{escape_user_text(truncate(action.title, 200))}. Press Done when it is, or "
             f"`/incident action done {action.readable_id}`.")
     return text, [{"type": "section", "text": blocks.mrkdwn(text), "accessory": done_button(action)}]
