@@ -17,7 +17,7 @@ import logging
 from datetime import datetime
 
 from bot.deps import Deps
-from bot.domain.text import escape_mrkdwn, readable
+from bot.domain.text import escape_mrkdwn, escape_user_text, readable
 from bot.errors import SlackError
 from bot.gateways.paging import Page, Pager, PagingRefused, PagingUnavailable
 from bot.settings import paging_grades
@@ -255,10 +255,15 @@ def _page(deps: Deps, incident: Incident) -> Page:
 def _refused(deps: Deps, pager: Pager, incident: Incident, exc: PagingRefused) -> None:
     """On the timeline and in the war room every time; to the admins once per key."""
     logger.error("paging %s via %s refused: %s", incident.readable_id, pager.name, exc)
+    said = escape_user_text(str(exc))  # the service's words are text: no markup, no pings
+    if not exc.key_refused:  # the key is fine: this page was rejected; the war room hears it once, doctor stays OK
+        if _mark(deps, incident, FAILED, f"Paging via {pager.name} failed: {exc}"):
+            _say(deps, incident, f"⚠️ Could not page the on-call via {pager.name}: {said} Call them another way.")
+        return
     if _mark(deps, incident, FAILED, f"Paging via {pager.name} failed: {exc}"):
-        _say(deps, incident, f"⚠️ Could not page the on-call via {pager.name}: {exc} Call them another way; "
+        _say(deps, incident, f"⚠️ Could not page the on-call via {pager.name}: {said} Call them another way; "
                              "the admins are told.")
-    text = (f":warning: {exc} Nobody was paged for {incident.readable_id} (grade {incident.grade}), and no page "
+    text = (f":warning: {said} Nobody was paged for {incident.readable_id} (grade {incident.grade}), and no page "
             f"will go out until {pager.key_setting} is fixed. `pmbot doctor` shows it until then.")
     with session_scope(deps.engine) as session:
         item_id = add_work(session, team_id=incident.team_id, kind=REFUSED, ref_id=refusal_ref(pager),
