@@ -168,3 +168,15 @@ def test_a_drills_follow_ups_are_marked_as_drill_in_the_list_and_the_reminder(
     [real_note] = [t for t in told if "*A-2*" in t]
     assert "of drill INC-1 (practice)" in drill_note and drill_note.startswith("🧪")
     assert "of INC-2 is due tomorrow" in real_note
+
+
+def test_a_trailing_number_is_not_a_due_date_and_a_past_date_is_a_clear_error(bot: RunningBot) -> None:
+    from tests.test_incident_actions import actions
+    incident_command(bot, "declare Assistant cites a withdrawn policy grade 3")
+    ack = incident_command(bot, "INC-1 action close Jira ticket 20310601", channel="C0GENERAL")
+    assert "Follow-up *A-1*" in ack["text"] and "due" not in ack["text"].split("(owner")[1].split(")")[0]
+    [action] = actions(bot)
+    assert action.title == "close Jira ticket 20310601" and action.due_on is None
+    past = incident_command(bot, "INC-1 action rotate the key 2031-05-01", channel="C0GENERAL")
+    assert "The due date 2031-05-01 is in the past" in past["text"]
+    assert len(actions(bot)) == 1
