@@ -180,3 +180,22 @@ def test_a_trailing_number_is_not_a_due_date_and_a_past_date_is_a_clear_error(bo
     past = incident_command(bot, "INC-1 action rotate the key 2031-05-01", channel="C0GENERAL")
     assert "The due date 2031-05-01 is in the past" in past["text"]
     assert len(actions(bot)) == 1
+
+
+def test_a_scheduled_drill_whose_room_cannot_open_is_started_by_a_later_run_and_never_announced_as_none(
+        bot: RunningBot, clock: MovableClock) -> None:
+    incident_command(bot, "drill schedule every tue 15:00 Europe/Berlin auto runaway-agent with <@U0DIANA|diana>",
+                     user="U0CARLOS")
+    bot.sandbox.fail("conversations.create", times=20, status=503)
+    clock.now = SLOT + timedelta(minutes=1)
+    [first] = bot.runtime.scheduler.run_now("drill_reminders", clock.now)
+    bot.runtime.settle()
+    assert first.status != "ok" and "0 drills started" in (first.detail or "")
+    assert [m for m in messages(bot, "C0GENERAL") if "has started" in m["text"]] == []
+    bot.sandbox.fail("conversations.create", times=0)
+    assert "1 drills started" in run(bot, clock, "drill_reminders", SLOT + timedelta(minutes=4))
+    [drill] = incidents(bot)
+    assert drill.channel_id is not None and people(bot, drill.channel_id) == {"U0CARLOS", "U0DIANA"}
+    [started] = [m["text"] for m in messages(bot, "C0GENERAL") if "has started" in m["text"]]
+    assert f"<#{drill.channel_id}>" in started and "<#None>" not in started
+    assert "0 drills started" in run(bot, clock, "drill_reminders", SLOT + timedelta(minutes=6))

@@ -5,7 +5,8 @@ trigger sent twice is still one alert, and the resolve (close) finds it by the s
 
 Errors come out as pmbot's: `PagingUnavailable` (unreachable, timed out, 5xx, 429: waiting helps; `retry_after` is
 the service's own hint) and `PagingRefused` (any other 4xx; `key_refused` when the key is wrong, 401/403 or
-PagerDuty's 400 naming the routing key, else the service rejected this page; a person must look). No message ever holds the key: the service's words are cleaned of it too.
+PagerDuty's 400 naming the routing key, else the service rejected this page; a person must look).
+No message ever holds the key: the service's words are cleaned of it too.
 """
 
 from __future__ import annotations
