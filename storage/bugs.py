@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, select, update
 from sqlmodel import Session
 
 from storage.models import Bug, BugGradeChange, LlmUsage
@@ -149,3 +149,10 @@ def record_llm_usage(session: Session, *, team_id: str, feature: str, model: str
     session.add(LlmUsage(team_id=team_id, feature=feature, model=model, prompt_tokens=prompt_tokens,
                          completion_tokens=completion_tokens, latency_ms=latency_ms, request_id=request_id,
                          created_at=now))
+
+
+def close_if_open(session: Session, *, bug_id: int, at: datetime, by: str, resolution: str | None) -> bool:
+    """Close the bug if it is still open (one conditional UPDATE: of two concurrent closes, one wins)."""
+    stmt = (update(Bug).where(Bug.id == bug_id, Bug.status == "open")
+            .values(status="closed", closed_at=at, closed_by=by, resolution=resolution))
+    return session.execute(stmt).rowcount == 1

@@ -66,3 +66,13 @@ def work_item(session: Session, *, kind: str, ref_id: int) -> WorkItem | None:
     """The item of that kind about that row, done or not; None when none was ever queued."""
     stmt = select(WorkItem).where(WorkItem.kind == kind, WorkItem.ref_id == ref_id)
     return session.execute(stmt).scalar_one_or_none()
+
+
+def rearm_work(session: Session, *, kind: str, ref_id: int, now: datetime,
+               payload: dict[str, Any] | None = None) -> bool:
+    """Run a finished item again (the same work is needed anew, e.g. a reopened incident's page); False when it is
+    not finished (still waiting: it runs anyway) or was never queued. One conditional UPDATE: of two, one re-arms."""
+    stmt = (update(WorkItem).where(WorkItem.kind == kind, WorkItem.ref_id == ref_id, WorkItem.done_at.is_not(None))
+            .values(done_at=None, not_before=now, lease_until=None, attempts=0, told=False, last_error=None,
+                    payload=payload or {}))
+    return session.execute(stmt).rowcount == 1

@@ -68,6 +68,7 @@ class PagingStub:
         self.alerts: dict[str, Alert] = {}
         self.outage: list[int] = []  # statuses to answer, one per request, before serving again
         self.retry_after: str | None = None
+        self.outage_message: str | None = None  # what an outage answer says (default: "Service unavailable, …")
         self._lock = threading.Lock()
         self._port = 0
         self._server: ThreadingHTTPServer | None = None
@@ -250,7 +251,7 @@ class _Handler(BaseHTTPRequestHandler):
         extra = {}
         if failing is not None:
             status, answer = failing, {"status": "throttle" if failing == 429 else "error",
-                                       "message": "Service unavailable, try again"}
+                                       "message": stub.outage_message or "Service unavailable, try again"}
             if failing == 429 and stub.retry_after is not None:
                 extra["Retry-After"] = stub.retry_after
         elif urlsplit(self.path).path == "/v2/enqueue":

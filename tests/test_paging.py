@@ -324,3 +324,69 @@ def test_paging_keys_are_redacted_from_any_log_line(line: str) -> None:
         root.setLevel(level)
     written = stream.getvalue()
     assert "[redacted]" in written and GENIE_KEY not in written and ROUTING_KEY not in written
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_a_reopened_incident_pages_the_on_call_again_and_its_next_resolve_resolves_that_page(
+        bot_factory, stub: PagingStub, provider: str) -> None:
+    bot = bot_factory(**paging_settings(provider, stub))
+    command(bot, "declare Checkout bot refunds twice grade 1")
+    eventually(bot, lambda: len(triggers(stub, provider)) == 1)
+    [incident] = incidents(bot)
+    key, room = f"pmbot-{incident.team_id}-INC-1", incident.channel_id
+    name = {"pagerduty": "PagerDuty", "opsgenie": "Opsgenie"}[provider]
+    command(bot, "resolve refunds paused", channel=room)
+    bot.driver.press("Resolve anyway", channel=room)
+    bot.runtime.settle()
+    eventually(bot, lambda: len(resolves(stub, provider)) == 1)
+
+    command(bot, "reopen", channel=room)  # it is back: the on-call is paged again, with the same key
+    eventually(bot, lambda: len(triggers(stub, provider)) == 2)
+    again = triggers(stub, provider)[-1]
+    assert (again.body.get("dedup_key") or again.body.get("alias")) == key
+    assert stub.alerts[key].status == ("triggered" if provider == "pagerduty" else "open")
+    eventually(bot, lambda: "Paged the on-call again via " + name + " (reopened)" in page_events(bot, incident))
+    assert any("Paged the on-call again" in m["text"] for m in bot.sandbox.messages if m["channel"] == room)
+
+    command(bot, "resolve refunds fixed for good", channel=room)
+    bot.driver.press("Resolve anyway", channel=room)
+    bot.runtime.settle()
+    eventually(bot, lambda: len(resolves(stub, provider)) == 2)
+    assert stub.alerts[key].status == ("resolved" if provider == "pagerduty" else "closed")
+    eventually(bot, lambda: page_events(bot, incident).count("Page resolved") == 2)
+    assert len(triggers(stub, provider)) == 2
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_a_rejected_page_with_a_valid_key_is_told_once_escaped_and_doctor_stays_ok(
+        bot_factory, stub: PagingStub, provider: str, db_url: str) -> None:
+    settings = paging_settings(provider, stub)
+    bot = bot_factory(**settings)
+    command(bot, "declare Voice bot reads out card numbers grade 3")
+    stub.outage = [422]
+    stub.outage_message = "Field <!channel> is not *valid* <@U0BOB>"
+    command(bot, "grade 1", channel=incidents(bot)[0].channel_id)  # paged now, with its war room open
+    eventually(bot, lambda: all(w.done_at for w in work(bot, "incident.page")) and len(work(bot, "incident.page")))
+    [incident] = incidents(bot)
+    name = {"pagerduty": "PagerDuty", "opsgenie": "Opsgenie"}[provider]
+    eventually(bot, lambda: len(page_events(bot, incident)) == 1)
+    [entry] = page_events(bot, incident)
+    assert entry.startswith(f"Paging via {name} failed") and "HTTP 422" in entry
+    [said] = [m["text"] for m in bot.sandbox.messages
+              if m["channel"] == incident.channel_id and "Could not page" in m["text"]]
+    assert "&lt;!channel&gt;" in said and "<!channel>" not in said and "<@U0BOB>" not in said
+    assert "rejected the page (HTTP 422)" in said and "admins" not in said
+    assert work(bot, "paging.refused") == []  # not a refused key: no admin notice, doctor stays OK
+    assert [m for m in bot.sandbox.messages if m["channel"] == "C0GENERAL"] == []
+    assert check_paging(make_settings(database_url=db_url, **settings)).status == OK
+
+
+def test_a_refused_key_notice_escapes_the_services_words(bot_factory, stub: PagingStub) -> None:
+    bot = bot_factory(**paging_settings("opsgenie", stub))
+    stub.outage = [401]
+    stub.outage_message = "Key <!here> is *unknown*"
+    command(bot, "declare Voice bot hangs up on everyone grade 1")
+    eventually(bot, lambda: len(work(bot, "paging.refused")) == 1 and all(
+        w.done_at for w in work(bot, "paging.refused")))
+    [told] = [m["text"] for m in bot.sandbox.messages if m["channel"] == "C0GENERAL"]
+    assert "&lt;!here&gt;" in told and "<!here>" not in told

@@ -13,7 +13,15 @@ from bot.errors import IntegrationUnavailable, NotFound, SlackError, UserInputEr
 from bot.gateways.slack import is_transient, retry_after
 from bot.grader import corrections_from, grade_stored
 from bot.mirror import links, outbox
-from storage.bugs import bug_by_id, create_bug, get_bug, record_change, record_llm_usage, team_regrades
+from storage.bugs import (
+    bug_by_id,
+    close_if_open,
+    create_bug,
+    get_bug,
+    record_change,
+    record_llm_usage,
+    team_regrades,
+)
 from storage.db import session_scope
 from storage.incidents import incidents_of_bug
 from storage.models import Bug, JiraLink
@@ -250,11 +258,11 @@ def assign(deps: Deps, *, team_id: str, bug_id: int, user_id: str, assignee: str
 def close(deps: Deps, *, team_id: str, readable_id: str, user_id: str, resolution: str | None) -> Bug:
     with session_scope(deps.engine) as session:
         bug = _by_readable(session, team_id, readable_id)
-        if bug.status == "closed":
+        if bug.status == "closed" or not close_if_open(
+                session, bug_id=bug.id, at=deps.clock(), by=user_id,
+                resolution=redact(resolution).text if resolution else None):  # a concurrent click closed it
             raise UserInputError(f"{bug.readable_id} is already closed.")
-        bug.status, bug.closed_at, bug.closed_by = "closed", deps.clock(), user_id
-        bug.resolution = redact(resolution).text if resolution else None
-        session.add(bug)
+        session.refresh(bug)
         outbox.record(session, deps, bug, "close",
                       text="Closed in Slack" + (f": {bug.resolution}" if bug.resolution else "."))
     said = f": {escape_user_text(bug.resolution)}" if bug.resolution else "."

@@ -122,7 +122,8 @@ def _declare(request: Request, reply: Reply, deps: Deps, text: str) -> None:
 def open_war_room(deps: Deps, item: WorkItem) -> None:
     """The queued half of a declaration: the war room's steps, each done once; Slack down means later."""
     try:
-        incident = service.open_war_room(deps, item.ref_id, item.team_id)
+        incident = service.open_war_room(deps, item.ref_id, item.team_id,
+                                         invitees=list((item.payload or {}).get("invite") or []) or None)
     except NotFound:
         logger.info("incident %s was deleted before its war room opened", item.ref_id)
         return
@@ -233,7 +234,12 @@ _ACTIONS = {"status": _status, "role": _role, "note": _note, "update": _update, 
 
 
 def _follow_up(rest: str, incident, request: Request, reply: Reply, deps: Deps) -> None:
-    """`/incident INC-7 action <text> …`: the named form of `/incident action`."""
+    """`/incident INC-7 action <text> …` (or `… action done|reopen A-12`): the named form of `/incident action`."""
+    args = rest.split()
+    if args and args[0].lower() in ("done", "reopen") and (len(args) == 1
+                                                         or incident_actions.ACTION_ID.fullmatch(args[1])):
+        _change_follow_up(args, request, reply, deps, incident=incident)
+        return
     _add_follow_up(rest, incident, request, reply, deps)
 
 
@@ -327,6 +333,11 @@ def on_close_bug(request: Request, reply: Reply, deps: Deps) -> None:
     if not incident_id.isdigit() or not bug_id.startswith("B-"):
         raise UserInputError("That button belongs to a message I no longer understand.")
     incident = service.get(deps, request.team_id, int(incident_id))
+    if incident.status != "resolved":
+        raise UserInputError(f"{incident.readable_id} is open again, so {bug_id} stays open; close it with "
+                             f"`/bug close {bug_id}` when it is really fixed.")
+    if bug_id not in service.linked_bugs(deps, incident):
+        raise UserInputError(f"{bug_id} is not linked to {incident.readable_id}; `/bug close {bug_id}` closes it.")
     bug = bug_service.close(deps, team_id=request.team_id, readable_id=bug_id, user_id=request.user_id,
                             resolution=f"fixed with incident {incident.readable_id}")
     reply.later(f"{bug.readable_id} is closed (fixed with {incident.readable_id}).")
@@ -386,11 +397,7 @@ def _run_follow_up(request: Request, reply: Reply, deps: Deps, args: list[str]) 
     """`/incident action <text> [@owner] [due]`, `… action INC-7 <text>`, `… action done|reopen A-12`."""
     verb = args[0].lower()
     if verb in ("done", "reopen") and (len(args) == 1 or incident_actions.ACTION_ID.fullmatch(args[1])):
-        if len(args) != 2:
-            raise UserInputError(f"Say which action: `/incident action {verb} A-12` (`/incident actions` lists them).")
-        action = follow_ups.find(deps, request.team_id, args[1])
-        change = follow_ups.close if verb == "done" else follow_ups.reopen
-        reply.ack(change(deps, action, user_id=request.user_id))
+        _change_follow_up(args, request, reply, deps)
         return
     named = re.fullmatch(r"INC-\d{1,9}", args[0], re.I)
     try:
@@ -404,12 +411,39 @@ def _run_follow_up(request: Request, reply: Reply, deps: Deps, args: list[str]) 
     _add_follow_up(rest_of(request.text, 2 if named else 1), incident, request, reply, deps)
 
 
+def _change_follow_up(args: list[str], request: Request, reply: Reply, deps: Deps, *, incident=None) -> None:
+    """`action done|reopen A-12` (`incident`: the one the command named, which the action must belong to)."""
+    verb = args[0].lower()
+    if len(args) != 2:
+        raise UserInputError(f"Say which action: `/incident action {verb} A-12` (`/incident actions` lists them).")
+    action = follow_ups.find(deps, request.team_id, args[1])
+    if incident is not None and action.incident_id != incident.id:
+        owner = service.get(deps, request.team_id, action.incident_id)
+        raise UserInputError(f"{action.readable_id} is a follow-up of {owner.readable_id}, not "
+                             f"{incident.readable_id}: `/incident action {verb} {action.readable_id}`.")
+    change = follow_ups.close if verb == "done" else follow_ups.reopen
+    outcome = change(deps, action, user_id=request.user_id)
+    reply.ack(outcome.text)
+    if outcome.changed:
+        _postmortem_after(deps, request.team_id, action.incident_id, f"{action.readable_id} {verb}")
+
+
+def _postmortem_after(deps: Deps, team_id: str, incident_id: int, why: str) -> None:
+    """After the ack: a resolved incident's post-mortem is drawn again with its follow-ups as they are now."""
+    service.postmortem_updated(deps, incident_id, team_id, why)
+
+
 def _add_follow_up(text: str, incident, request: Request, reply: Reply, deps: Deps) -> None:
     action = follow_ups.add(deps, incident, user_id=request.user_id, text=text, delivery_key=request.trigger_id)
     due = f", due {action.due_on.isoformat()}" if action.due_on else ""
+    resolved = incident.status == "resolved"
     reply.ack(f"Follow-up *{action.readable_id}* added to {incident.readable_id}: "
               f"{escape_user_text(action.title)} (owner <@{action.owner_id}>{due}). "
-              f"`/incident action done {action.readable_id}` closes it.")
+              f"`/incident action done {action.readable_id}` closes it."
+              + (f" {incident.readable_id} is resolved: its post-mortem draft is posted again with it"
+                 + (f" in <#{incident.channel_id}>." if incident.channel_id else ".") if resolved else ""))
+    if resolved:
+        _postmortem_after(deps, incident.team_id, incident.id, f"{action.readable_id} added")
 
 
 def _run_follow_ups(request: Request, reply: Reply, deps: Deps, args: list[str]) -> None:
@@ -430,7 +464,10 @@ def on_action_done(request: Request, reply: Reply, deps: Deps) -> None:
     if not request.value.isdigit():
         raise UserInputError("That button belongs to a message I no longer understand.")
     action = follow_ups.get_by_id(deps, request.team_id, int(request.value))
-    reply.later(follow_ups.close(deps, action, user_id=request.user_id))
+    outcome = follow_ups.close(deps, action, user_id=request.user_id)
+    reply.later(outcome.text)
+    if outcome.changed:
+        _postmortem_after(deps, request.team_id, action.incident_id, f"{action.readable_id} done")
 
 
 GRAMMAR = Grammar(

@@ -224,7 +224,9 @@ def scorecard(report: Report) -> Scorecard:
     rollback = next((t for t in report.tasks if t.key == "rollback"), None)
     done = sum(1 for t in report.tasks if t.done_at)
     share = f"{done} of {len(report.tasks)} ({done / len(report.tasks):.0%})" if report.tasks else "—"
-    silent = duration(report.declared_at, report.resolved_at) if report.acknowledged_at is None else ""
+    # Only a drill that ended by itself (the unattended event) had nobody responding; one a person resolved did not.
+    ended_by_itself = any(e.kind == "unattended" for e in report.timeline)
+    silent = duration(report.declared_at, report.resolved_at) if ended_by_itself else ""
     return Scorecard(duration(report.declared_at, report.acknowledged_at),
                      duration(report.declared_at, report.first_update_at),
                      duration(report.declared_at, rollback.done_at if rollback else None), share, silent)

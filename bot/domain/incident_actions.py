@@ -40,6 +40,8 @@ def parse_due(value: str, *, today: date) -> date:
     if found := _IN.fullmatch(text):
         amount = int(found[1]) * (7 if found[2].startswith("week") else 1)
         return today + timedelta(days=amount)
+    if text.isdigit():  # `20310601` is a number (a ticket, a limit), never a date: dates are written 2031-06-01
+        raise FieldError(f"The due date should look like 2026-12-15, not `{value}`.")
     return parse_date(text, today=today, what="The due date")
 
 

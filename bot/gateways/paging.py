@@ -4,8 +4,9 @@ One page per incident, known to the service by its dedup key (PagerDuty's `dedup
 trigger sent twice is still one alert, and the resolve (close) finds it by the same key.
 
 Errors come out as pmbot's: `PagingUnavailable` (unreachable, timed out, 5xx, 429: waiting helps; `retry_after` is
-the service's own hint) and `PagingRefused` (any other 4xx: the key is wrong or the request is not what the service
-takes; a person must fix it). No message ever holds the key: the service's words are cleaned of it too.
+the service's own hint) and `PagingRefused` (any other 4xx; `key_refused` when the key is wrong, 401/403 or
+PagerDuty's 400 naming the routing key, else the service rejected this page; a person must look).
+No message ever holds the key: the service's words are cleaned of it too.
 """
 
 from __future__ import annotations
@@ -45,9 +46,10 @@ class PagingRefused(IntegrationUnavailable):
     """A 4xx other than 429: the key is refused, or the request is not what the service takes. Trying again
     cannot help."""
 
-    def __init__(self, why: str, status: int):
+    def __init__(self, why: str, status: int, *, key_refused: bool = True):
         super().__init__(why)
         self.status = status
+        self.key_refused = key_refused  # False: the key is fine, this page was rejected (say so, no doctor FAIL)
 
 
 @dataclass(frozen=True)
@@ -109,10 +111,10 @@ class Pager:
         if status == 429 or status >= 500 or status == 408:
             raise PagingUnavailable(f"{self.name} answered HTTP {status}{detail}; trying again later.",
                                     _retry_after(response))
-        if status in (401, 403):
+        # 401/403 refuse the key; PagerDuty answers an unknown routing key with a 400 that says so.
+        if status in (401, 403) or "routing key" in said.lower() or "routing_key" in said.lower():
             raise PagingRefused(f"{self.name} refused the key in {self.key_setting} (HTTP {status}){detail}.", status)
-        raise PagingRefused(f"{self.name} rejected the page (HTTP {status}){detail}; check {self.key_setting}.",
-                            status)
+        raise PagingRefused(f"{self.name} rejected the page (HTTP {status}){detail}.", status, key_refused=False)
 
     def _clean(self, text: str) -> str:
         return text.replace(self._key, "[redacted]") if self._key else text

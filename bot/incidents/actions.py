@@ -7,6 +7,7 @@ The reminders are the `action_reminders` job's; what they say and the Done butto
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -91,17 +92,23 @@ def get_by_id(deps: Deps, team_id: str, action_id: int) -> IncidentAction:
     return action
 
 
-def close(deps: Deps, action: IncidentAction, *, user_id: str) -> str:
-    """Mark it done (who, when); what happened, in words."""
+@dataclass(frozen=True)
+class Changed:
+    text: str  # what happened, in words
+    changed: bool  # False when it was so already
+
+
+def close(deps: Deps, action: IncidentAction, *, user_id: str) -> Changed:
+    """Mark it done (who, when)."""
     return _set_done(deps, action, user_id=user_id, done=True)
 
 
-def reopen(deps: Deps, action: IncidentAction, *, user_id: str) -> str:
-    """Open it again; what happened, in words."""
+def reopen(deps: Deps, action: IncidentAction, *, user_id: str) -> Changed:
+    """Open it again."""
     return _set_done(deps, action, user_id=user_id, done=False)
 
 
-def _set_done(deps: Deps, action: IncidentAction, *, user_id: str, done: bool) -> str:
+def _set_done(deps: Deps, action: IncidentAction, *, user_id: str, done: bool) -> Changed:
     now = deps.clock()
     with session_scope(deps.engine) as session:
         incident = incident_by_id(session, team_id=action.team_id, incident_id=action.incident_id)
@@ -110,7 +117,7 @@ def _set_done(deps: Deps, action: IncidentAction, *, user_id: str, done: bool) -
     with session_scope(deps.engine) as session:
         if not set_action_done(session, action_id=action.id, user_id=user_id if done else None,
                                at=now if done else None):
-            return f"{action.readable_id} is {'done' if done else 'open'} already."
+            return Changed(f"{action.readable_id} is {'done' if done else 'open'} already.", False)
         row = action_by_id(session, team_id=action.team_id, action_id=action.id)
         assert row is not None
         session.refresh(row)
@@ -121,9 +128,9 @@ def _set_done(deps: Deps, action: IncidentAction, *, user_id: str, done: bool) -
             outbox.record(session, deps, row, "close" if done else "reopen",
                           text=f"{'Done' if done else 'Reopened'} in Slack.", who=deps.names(user_id) or None)
     if done:
-        return (f"✅ {action.readable_id} is done ({escape_user_text(truncate(action.title, 120))}), "
-                f"closed by <@{user_id}>.")
-    return f"↩️ {action.readable_id} is open again ({escape_user_text(truncate(action.title, 120))})."
+        return Changed(f"✅ {action.readable_id} is done ({escape_user_text(truncate(action.title, 120))}), "
+                       f"closed by <@{user_id}>.", True)
+    return Changed(f"↩️ {action.readable_id} is open again ({escape_user_text(truncate(action.title, 120))}).", True)
 
 
 def _require_may_change(deps: Deps, action: IncidentAction, incident: Incident, user_id: str) -> None:
@@ -139,8 +146,10 @@ def _require_may_change(deps: Deps, action: IncidentAction, incident: Incident, 
 # --- how actions look ------------------------------------------------------------------------------
 
 
-def line(action: IncidentAction, incident_id: str, today: date) -> str:
-    """`*A-3* (INC-7) add a PII filter — <@U…> · 2 days overdue`."""
+def line(action: IncidentAction, incident_id: str, today: date, *, drill: bool = False) -> str:
+    """`*A-3* (INC-7) add a PII filter — <@U…> · 2 days overdue`; a drill's action says `(INC-7, drill)`."""
+    if drill:
+        incident_id += ", drill"
     state = f"done by <@{action.done_by}>" if action.done_at else rules.due_words(action.due_on, today)
     mark = "✅" if action.done_at else ("🔴" if action.due_on and action.due_on < today else "☐")
     return (f"{mark} *{action.readable_id}* ({incident_id}) {escape_user_text(truncate(action.title, 150))} — "
@@ -160,7 +169,7 @@ def listing(deps: Deps, *, team_id: str, user_id: str, mine: bool) -> tuple[str,
         text = "You have no open follow-up actions. 🎉" if mine else "No open follow-up actions. 🎉"
         return text, blocks.sections(text)
     title = f"*Your open follow-up actions* ({len(found)})" if mine else f"*Open follow-up actions* ({len(found)})"
-    lines = [line(action, incident.readable_id, today) for action, incident in found]
+    lines = [line(action, incident.readable_id, today, drill=incident.drill) for action, incident in found]
     parts: list[dict[str, Any]] = blocks.sections(title)
     for (action, _), text in zip(found[:LIST_LIMIT], lines[:LIST_LIMIT], strict=True):
         parts.append({"type": "section", "text": blocks.mrkdwn(text), "accessory": done_button(action)})
@@ -172,7 +181,8 @@ def listing(deps: Deps, *, team_id: str, user_id: str, mine: bool) -> tuple[str,
 def reminder(action: IncidentAction, incident: Incident, today: date) -> tuple[str, list[dict[str, Any]]]:
     """The DM to the owner: due tomorrow, due today, or overdue; with a Done button."""
     when = rules.due_words(action.due_on, today)
-    text = (f"⏰ Follow-up *{action.readable_id}* of {incident.readable_id} is {when}: "
+    of = f"drill {incident.readable_id} (practice)" if incident.drill else incident.readable_id
+    text = (f"{'🧪 ' if incident.drill else ''}⏰ Follow-up *{action.readable_id}* of {of} is {when}: "
             f"{escape_user_text(truncate(action.title, 200))}. Press Done when it is, or "
             f"`/incident action done {action.readable_id}`.")
     return text, [{"type": "section", "text": blocks.mrkdwn(text), "accessory": done_button(action)}]

@@ -44,6 +44,10 @@ def handle(request: Request, reply: Reply, deps: Deps, words: list[str]) -> None
         reply.ack(f"Starting a drill ({incident_rules.SCENARIOS[key].title})… nothing here is real.")
         incident = start(deps, team_id=request.team_id, channel_id=request.channel_id, user_id=request.user_id,
                          delivery_key=request.trigger_id, scenario=key)
+        if incident.channel_id is None:  # Slack failed or another process is opening it: the queue finishes it
+            reply.later(f"{incident.readable_id} is declared, but its drill room is not open yet (Slack is having "
+                        "trouble); I keep trying. `/incident list` shows it once it is.")
+            return
         reply.later(f"Drill room ready: <#{incident.channel_id}>. Run it as you would a real incident; "
                     "`/incident resolve` there ends it with a scorecard.")
     else:
@@ -51,24 +55,30 @@ def handle(request: Request, reply: Reply, deps: Deps, words: list[str]) -> None
                              "Europe/Berlin [auto] [with @ana @bob]`, `drill schedules` or `drill unschedule N`.")
 
 
-def start(deps: Deps, *, team_id: str, channel_id: str, user_id: str, delivery_key: str, scenario: str) -> Incident:
+def start(deps: Deps, *, team_id: str, channel_id: str, user_id: str, delivery_key: str, scenario: str,
+          invitees: list[str] | None = None) -> Incident:
+    """`invitees`: who the drill room invites instead of the starter and the grade's responders."""
     chosen = incident_rules.SCENARIOS[scenario]
     declared = service.declare(deps, team_id=team_id, channel_id=channel_id, user_id=user_id,
                                delivery_key=delivery_key, title=chosen.title, grade=chosen.grade, drill=True,
-                               scenario=scenario)
-    opened = run_inline(deps, declared.work_id, lambda: service.open_war_room(deps, declared.incident.id, team_id))
+                               scenario=scenario, invitees=invitees)
+    opened = run_inline(deps, declared.work_id,
+                        lambda: service.open_war_room(deps, declared.incident.id, team_id, invitees=invitees))
     return opened or service.get(deps, team_id, declared.incident.id)
 
 
-def start_scheduled(deps: Deps, row: DrillSchedule, slot: datetime) -> Incident:
+def start_scheduled(deps: Deps, row: DrillSchedule, slot: datetime) -> Incident | None:
     """An automatic drill at its slot: the room with the schedule's participants (or, when it names none, who
-    scheduled it and the grade's responders, as any war room), announced where it was scheduled."""
+    scheduled it and the grade's responders, as any war room), announced where it was scheduled. None when its room
+    is not open yet (Slack failed, or another process is opening it): nothing is announced, the caller tries again
+    (the same slot finds the same drill)."""
+    named = list(dict.fromkeys([row.created_by, *row.participants])) if row.participants else None
     incident = start(deps, team_id=row.team_id, channel_id=row.channel_id, user_id=row.created_by,
-                     delivery_key=f"drill-schedule:{row.id}:{slot.isoformat()}", scenario=row.scenario)
-    people = list(dict.fromkeys([row.created_by, *(row.participants or [])])) if row.participants \
-        else service.responders(deps, incident)
-    if row.participants:
-        service.invite(deps, incident, people)
+                     delivery_key=f"drill-schedule:{row.id}:{slot.isoformat()}", scenario=row.scenario,
+                     invitees=named)
+    if incident.channel_id is None:
+        return None
+    people = named or service.responders(deps, incident)
     minutes = deps.settings.pmbot_drill_unattended_minutes
     text = (f"🧪 DRILL — scheduled drill {incident.readable_id} has started: <#{incident.channel_id}> "
             f"(scenario `{row.scenario}`, schedule {row.id}). Invited: {' '.join(f'<@{p}>' for p in people)}. "

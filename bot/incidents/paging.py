@@ -17,7 +17,7 @@ import logging
 from datetime import datetime
 
 from bot.deps import Deps
-from bot.domain.text import escape_mrkdwn, readable
+from bot.domain.text import escape_mrkdwn, escape_user_text, readable
 from bot.errors import SlackError
 from bot.gateways.paging import Page, Pager, PagingRefused, PagingUnavailable
 from bot.settings import paging_grades
@@ -26,7 +26,7 @@ from storage.db import session_scope
 from storage.incidents import add_event, incident_by_id, timeline
 from storage.models import Incident, WorkItem
 from storage.repos import team_settings
-from storage.work import add_work, work_item
+from storage.work import add_work, rearm_work, work_item
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +63,19 @@ def page_now(deps: Deps, incident: Incident, *, user_id: str | None = None) -> N
         run_after_ack(deps, item_id)
 
 
+def page_again(deps: Deps, incident: Incident, *, user_id: str | None = None) -> None:
+    """A reopened incident that pages: trigger again with the same dedup key (PagerDuty and Opsgenie both open a new
+    alert for a resolved key / closed alias). The marks of this reopening are its own (see `_generation`)."""
+    if not pages(deps, incident):
+        return
+    reply_to = {"user": user_id} if user_id else None
+    with session_scope(deps.engine) as session:
+        item_id = add_work(session, team_id=incident.team_id, kind=PAGE, ref_id=incident.id, now=deps.clock(),
+                           payload=reply_to)
+        rearm_work(session, kind=PAGE, ref_id=incident.id, now=deps.clock(), payload=reply_to)
+    run_after_ack(deps, item_id)
+
+
 def kick(deps: Deps, item_id: int | None) -> None:
     """Send a page queued by `queue_page` now if this process has room (else a poller takes it within seconds)."""
     if item_id is not None:
@@ -86,6 +99,7 @@ def _follow_up(deps: Deps, incident: Incident, kind: str) -> None:
         if work_item(session, kind=PAGE, ref_id=incident.id) is None:
             return
         item_id = add_work(session, team_id=incident.team_id, kind=kind, ref_id=incident.id, now=deps.clock())
+        rearm_work(session, kind=kind, ref_id=incident.id, now=deps.clock())  # resolved again after a reopening
     run_after_ack(deps, item_id)
 
 
@@ -107,6 +121,7 @@ def send_page(deps: Deps, item: WorkItem) -> None:
     pager, incident = deps.pager, _incident(deps, item)
     if pager is None or incident is None or incident.drill or PAGED in _marks(deps, incident):
         return
+    again = _generation(deps, incident) > 0
     if incident.status == "resolved":
         logger.info("%s was resolved before its page went out: not paged", incident.readable_id)
         return
@@ -117,8 +132,9 @@ def send_page(deps: Deps, item: WorkItem) -> None:
     except PagingRefused as exc:
         _refused(deps, pager, incident, exc)
         return
-    if _mark(deps, incident, PAGED, f"Paged the on-call via {pager.name}"):
-        _say(deps, incident, f"📟 Paged the on-call via {pager.name}.")
+    what = f"Paged the on-call again via {pager.name} (reopened)" if again else f"Paged the on-call via {pager.name}"
+    if _mark(deps, incident, PAGED, what):
+        _say(deps, incident, f"📟 {what}.")
 
 
 def send_resolve(deps: Deps, item: WorkItem) -> None:
@@ -135,6 +151,8 @@ def _send_follow_up(deps: Deps, item: WorkItem, mark: str) -> None:
     pager, incident = deps.pager, _incident(deps, item)
     if pager is None or incident is None:
         return
+    if mark == RESOLVED and incident.status != "resolved":
+        return  # reopened before this ran: the page stays (a later resolve queues this again)
     marks = _marks(deps, incident)
     if mark in marks or RESOLVED in marks:
         return
@@ -186,13 +204,30 @@ def _incident(deps: Deps, item: WorkItem) -> Incident | None:
         return incident_by_id(session, team_id=item.team_id, incident_id=item.ref_id)
 
 
-def _marks(deps: Deps, incident: Incident) -> set[str]:
+def _generation(deps: Deps, incident: Incident) -> int:
+    """How many times the incident was reopened: each reopening pages (and resolves) anew, with marks of its own."""
     with session_scope(deps.engine) as session:
-        return {e.source_ts for e in timeline(session, incident_id=incident.id) if e.source_ts}
+        return sum(1 for e in timeline(session, incident_id=incident.id) if e.kind == "reopened")
+
+
+def _suffix(generation: int) -> str:
+    return f"#{generation}" if generation else ""
+
+
+def _marks(deps: Deps, incident: Incident) -> set[str]:
+    """The marks of the current opening (the first's keys are bare, a reopening's end in `#n`)."""
+    with session_scope(deps.engine) as session:
+        events = timeline(session, incident_id=incident.id)
+    suffix = _suffix(sum(1 for e in events if e.kind == "reopened"))
+    keys = {e.source_ts for e in events if e.source_ts and e.source_ts.startswith("page:")}
+    if not suffix:
+        return {k for k in keys if "#" not in k}
+    return {k.removesuffix(suffix) for k in keys if k.endswith(suffix)}
 
 
 def _mark(deps: Deps, incident: Incident, key: str, text: str) -> bool:
-    """A timeline entry written once (keyed); False when it was there already."""
+    """A timeline entry written once per opening (keyed); False when it was there already."""
+    key += _suffix(_generation(deps, incident))
     with session_scope(deps.engine) as session:
         return add_event(session, incident=incident, at=deps.clock(), kind="page", text=text,
                          source_ts=key) is not None
@@ -220,10 +255,15 @@ def _page(deps: Deps, incident: Incident) -> Page:
 def _refused(deps: Deps, pager: Pager, incident: Incident, exc: PagingRefused) -> None:
     """On the timeline and in the war room every time; to the admins once per key."""
     logger.error("paging %s via %s refused: %s", incident.readable_id, pager.name, exc)
+    said = escape_user_text(str(exc))  # the service's words are text: no markup, no pings
+    if not exc.key_refused:  # the key is fine: this page was rejected; the war room hears it once, doctor stays OK
+        if _mark(deps, incident, FAILED, f"Paging via {pager.name} failed: {exc}"):
+            _say(deps, incident, f"⚠️ Could not page the on-call via {pager.name}: {said} Call them another way.")
+        return
     if _mark(deps, incident, FAILED, f"Paging via {pager.name} failed: {exc}"):
-        _say(deps, incident, f"⚠️ Could not page the on-call via {pager.name}: {exc} Call them another way; "
+        _say(deps, incident, f"⚠️ Could not page the on-call via {pager.name}: {said} Call them another way; "
                              "the admins are told.")
-    text = (f":warning: {exc} Nobody was paged for {incident.readable_id} (grade {incident.grade}), and no page "
+    text = (f":warning: {said} Nobody was paged for {incident.readable_id} (grade {incident.grade}), and no page "
             f"will go out until {pager.key_setting} is fixed. `pmbot doctor` shows it until then.")
     with session_scope(deps.engine) as session:
         item_id = add_work(session, team_id=incident.team_id, kind=REFUSED, ref_id=refusal_ref(pager),

@@ -61,9 +61,11 @@ WORK = "incident.open"
 
 def declare(deps: Deps, *, team_id: str, channel_id: str, user_id: str, delivery_key: str, title: str, grade: int,
             bug_id: str | None = None, versions: dict[str, str] | None = None, drill: bool = False,
-            scenario: str | None = None, reply_to: dict[str, str] | None = None) -> Declared:
+            scenario: str | None = None, reply_to: dict[str, str] | None = None,
+            invitees: list[str] | None = None) -> Declared:
     """Store the incident and the work of opening its war room (fast, before the ack); one per Slack delivery.
-    `reply_to` is how that work reaches the person who declared it."""
+    `reply_to` is how that work reaches the person who declared it; `invitees`, when given, who the war room
+    invites instead of the declarer and the grade's responders (a scheduled drill's named participants)."""
     now = deps.clock()
     clean_title = redact(title).text
     page_id = None
@@ -78,13 +80,15 @@ def declare(deps: Deps, *, team_id: str, channel_id: str, user_id: str, delivery
             add_event(session, incident=incident, at=now, kind="declared", text=what, user_id=user_id)
             outbox.record(session, deps, incident, "create")
             page_id = paging.queue_page(session, deps, incident, now, reply_to=reply_to)  # sent after the ack
-        work_id = add_work(session, team_id=team_id, kind=WORK, ref_id=incident.id, now=now, payload=reply_to or {})
+        payload = {**(reply_to or {}), **({"invite": list(invitees)} if invitees else {})}
+        work_id = add_work(session, team_id=team_id, kind=WORK, ref_id=incident.id, now=now, payload=payload)
     paging.kick(deps, page_id)
     return Declared(incident, created, work_id)
 
 
-def open_war_room(deps: Deps, incident_id: int, team_id: str) -> Incident:
-    """Channel, topic, invites, pinned runbook, announcement: each done once, each stored when done."""
+def open_war_room(deps: Deps, incident_id: int, team_id: str, invitees: list[str] | None = None) -> Incident:
+    """Channel, topic, invites, pinned runbook, announcement: each done once, each stored when done. `invitees`:
+    who to invite instead of the declarer and the grade's responders (see `declare`)."""
     incident = get(deps, team_id, incident_id)
     if incident.channel_id is None:
         incident = _create_channel(deps, incident)
@@ -93,7 +97,7 @@ def open_war_room(deps: Deps, incident_id: int, team_id: str) -> Incident:
         deps.slack.set_purpose(incident.channel_id, inc_blocks.purpose(incident, deps.names))
         incident = _store(deps, incident, topic_set=True)
     if not incident.invited:
-        invite(deps, incident, _responders(deps, incident))
+        invite(deps, incident, list(invitees) if invitees else _responders(deps, incident))
         incident = _store(deps, incident, invited=True)
     if incident.runbook_ts is None:
         incident = _post_runbook(deps, incident)
@@ -444,6 +448,11 @@ def _redraw_bugs(deps: Deps, incident: Incident) -> None:
             logger.warning("could not redraw the card of %s: %s", bug.readable_id, exc.code)
 
 
+def linked_bugs(deps: Deps, incident: Incident) -> list[str]:
+    """The bugs an incident came from or was linked to, open or closed."""
+    return [b.readable_id for b in _bugs_of(deps, incident)]
+
+
 def open_bugs(deps: Deps, incident: Incident) -> list[str]:
     """The bugs an incident came from or was linked to that are still open (resolving offers to close them)."""
     return [b.readable_id for b in _bugs_of(deps, incident) if b.status == "open"]
@@ -539,6 +548,7 @@ def resolve(deps: Deps, incident: Incident, *, user_id: str, summary: str, skipp
     _say_resolved(deps, incident, user_id, skipped_steps)
     refresh(deps, incident)
     _redraw_bugs(deps, incident)
+    incident = get(deps, incident.team_id, incident.id)  # acknowledged by the resolve itself (and the skipped steps)
     _postmortem(deps, incident)
     return incident
 
@@ -629,7 +639,17 @@ def _risks_linking(deps: Deps, incident: Incident) -> list[str]:
     return [r.readable_id for r in risks if incident.readable_id in (r.links or [])]
 
 
-def _postmortem(deps: Deps, incident: Incident) -> None:
+def postmortem_updated(deps: Deps, incident_id: int, team_id: str, why: str) -> bool:
+    """A resolved incident's post-mortem changed after it was drawn (a follow-up added, closed or reopened): the
+    refreshed draft in its war room. False when the incident is not resolved (its post-mortem comes at resolve)."""
+    incident = get(deps, team_id, incident_id)
+    if incident.status != "resolved":
+        return False
+    _postmortem(deps, incident, updated=why)
+    return True
+
+
+def _postmortem(deps: Deps, incident: Incident, *, updated: str | None = None) -> None:
     report = _report(deps, incident)
     narrative = incident_rules.template_narrative(report)
     source = "a template (edit it)"
@@ -652,7 +672,10 @@ def _postmortem(deps: Deps, incident: Incident) -> None:
                f"{incident_rules.duration(report.declared_at, report.mitigated_at)}, to resolve "
                f"{incident_rules.duration(report.declared_at, report.resolved_at)}. Narrative by {source}; the full "
                "draft with the timeline is attached.")
-    if incident.drill:
+    if updated:
+        summary = (f"📝 Post-mortem draft for {incident.readable_id} updated ({updated}); the new draft is attached, "
+                   "the earlier one is out of date.")
+    elif incident.drill:
         summary += "\n" + incident_rules.scorecard(report).text()
     _say(deps, incident, summary)
     try:
@@ -675,6 +698,7 @@ def reopen(deps: Deps, incident: Incident, *, user_id: str) -> Incident:
                       mirror=(("fields", {}), ("reopen", {"text": "Reopened in Slack."})))
     _log(deps, incident, "reopened", "reopened", user_id)
     _say(deps, incident, f"↩️ {incident.readable_id} reopened by <@{user_id}>.")
+    paging.page_again(deps, incident, user_id=user_id)  # it is back: the on-call hears it again
     refresh(deps, incident)
     _redraw_bugs(deps, incident)
     return incident

@@ -51,8 +51,17 @@ def run(deps: Deps, *, now: datetime, schedule: ScheduleRef | None = None) -> st
         just_passed = drills.next_slot(row, now - START_GRACE)
         if (row.automatic and is_due(just_passed, now, grace=START_GRACE)
                 and _claim_step(deps, row, DrillSchedule.started_for, just_passed)):
-            drills.start_scheduled(deps, row, just_passed)
-            done["started"] += 1
+            try:
+                started = drills.start_scheduled(deps, row, just_passed)
+            except Exception:  # Slack failed half-way: the queued opening resumes it; this run tries again
+                logger.exception("drill_reminders: drill schedule %s did not start", row.id)
+                started = None
+            if started is not None:
+                done["started"] += 1
+            else:  # give the slot back, so a later run within the grace starts (or announces) it
+                give_back(deps, DrillSchedule.started_for, row_id=row.id, claimed=just_passed,
+                          previous=row.started_for)
+                done["waiting"] += 1
     done["ended"] = _end_unattended(deps, now)
     text = (f"{done['day']} day-before notices, {done['hour']} hour-before notices, {done['started']} drills started, "
             f"{done['ended']} unattended drills ended")
