@@ -197,7 +197,8 @@ def test_two_schedulers_ask_each_person_once_and_the_zone_falls_back(bot: Runnin
 
 
 def test_mode_and_questions_are_set_and_listed_and_bad_input_is_explained(bot: RunningBot) -> None:
-    command(bot, "setup 09:30 Europe/Berlin mon-fri <@U0ALICE|alice>")
+    set_up = command(bot, "setup 09:30 Europe/Berlin mon-fri <@U0ALICE|alice>")
+    assert "1 member (" in set_up and "1 members" not in set_up
     assert "mode thread" in command(bot, "list")
     assert "by DM at 09:30 in their own time zone" in command(bot, "mode 1 dm")
     listed = command(bot, "list")

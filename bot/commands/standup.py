@@ -124,8 +124,9 @@ def _number(word: str) -> int:
 
 def _describe(row: Standup) -> str:
     holidays = f", holidays {row.country}{'-' + row.subdivision if row.subdivision else ''}" if row.country else ""
+    members = f"{len(row.members)} member{'' if len(row.members) == 1 else 's'}"
     return (f"<#{row.channel_id}> at {row.time} {row.timezone} on {su_blocks.days_text(row.workdays)}{holidays}; "
-            f"{len(row.members)} members ({', '.join(f'<@{u}>' for u in row.members)}); reminder after "
+            f"{members} ({', '.join(f'<@{u}>' for u in row.members)}); reminder after "
             f"{row.reminder_minutes} min, summary after {row.summary_minutes} min"
             + (f"; paused until {row.paused_until}" if row.paused_until else "")
             + f"; mode {row.mode}; {len(row.questions)} question{'' if len(row.questions) == 1 else 's'}")
