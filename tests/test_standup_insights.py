@@ -161,3 +161,16 @@ def test_the_delay_counts_from_the_first_answer_not_its_edits(bot: RunningBot, c
     run(bot, clock, "2026-11-30", "10:31")
     report = command(bot, "report week")
     assert "<@U0ALICE>: 1 on time, 0 late, 0 missed — 100% answered (1/1) · median 10 min after the post" in report
+
+
+def test_a_week_is_seven_days_so_last_mondays_stand_up_is_not_in_this_mondays_report(
+        bot: RunningBot, clock: MovableClock) -> None:
+    command(bot, "setup 09:30 UTC mon-fri <@U0ALICE|alice> summary=60")
+    for day in ("2026-11-30", "2026-12-07"):  # two Mondays, a week apart; nothing in between
+        run(bot, clock, day, "09:30")
+        answer(bot, clock, day, "09:40", "U0ALICE")
+        run(bot, clock, day, "10:31")
+    at(clock, "2026-12-07", "12:00")
+    report = command(bot, "report week")
+    assert report.startswith("*Stand-up report — last 7 days*\n")
+    assert "<@U0ALICE>: 1 on time, 0 late, 0 missed — 100% answered (1/1)" in report  # 1 Dec to 7 Dec

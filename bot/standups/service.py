@@ -731,7 +731,8 @@ def blocker(deps: Deps, blocker_id: int) -> StandupBlocker:
 def participation_report(deps: Deps, team_id: str, channel_id: str, span: str, today: date) -> str:
     """Participation per person and for the team (away days left out), answer delays, on-time streaks and the
     blockers, over the last week or month (see bot/standups/insights.py)."""
-    start = today - timedelta(days=7 if span == "week" else 30)
+    span_days = 7 if span == "week" else 30
+    start = today - timedelta(days=span_days - 1)  # the last `span_days` days, today included
     with session_scope(deps.engine) as session:
         standups = store.standups_in_channel(session, team_id=team_id, channel_id=channel_id)
         if not standups:
@@ -748,4 +749,4 @@ def participation_report(deps: Deps, team_id: str, channel_id: str, span: str, t
     parts = [insights.standup_report(standup, days, answers, absences, blockers, start, today, names=deps.names,
                                      prompts=prompts)
              for standup, days, answers, blockers, prompts in loaded]
-    return f"*Stand-up report — last {'7' if span == 'week' else '30'} days*\n" + "\n\n".join(parts)
+    return f"*Stand-up report — last {span_days} days*\n" + "\n\n".join(parts)
