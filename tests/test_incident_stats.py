@@ -4,7 +4,7 @@ their timestamps set to known values, so every figure is checked against the dat
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import update
@@ -15,6 +15,7 @@ from storage.clock import system_clock as utcnow
 from storage.db import session_scope
 from storage.models import Incident
 from tests.conftest import RunningBot
+from tests.helpers import MovableClock
 
 MINUTE, HOUR, DAY = timedelta(minutes=1), timedelta(hours=1), timedelta(days=1)
 
@@ -94,3 +95,32 @@ def test_percentiles_windows_and_weeks() -> None:
     assert span.previous.end == span.start and span.end - span.start == 30 * DAY
     monday = rules.week_start(now.date())
     assert monday.weekday() == 0 and now.date() - monday < 7 * DAY
+
+
+def test_stats_times_come_from_what_people_did_in_the_war_room(bot_factory) -> None:
+    """No timestamps set by hand: the clock moves, people act in the room, and the figures follow."""
+    clock = MovableClock(datetime(2026, 11, 2, 9, 0, tzinfo=UTC))
+    bot = bot_factory(pmbot_incident_channel="C0RANDOM")
+    bot.runtime.deps.clock = clock
+    bot.sandbox.ws.clock = clock.seconds
+    incident_command(bot, "declare Answers cite retired policies grade 1")  # grade 1: the rollback step first
+    incident_command(bot, "drill")  # a drill acted in at once: never in the figures
+    drill_room = room(bot, "INC-2")
+    incident_command(bot, "note drill started", channel=drill_room)
+    war_room = room(bot, "INC-1")
+    clock.now += 6 * MINUTE
+    incident_command(bot, "note rolling back the retrieval index", channel=war_room)  # acknowledged: 6 min
+    clock.now += 14 * MINUTE
+    bot.driver.press("Done", channel=war_room)  # the rollback step comes first: mitigated at 20 min
+    bot.runtime.settle()
+    clock.now += 100 * MINUTE
+    incident_command(bot, "resolve index rebuilt from the current policies", channel=war_room)
+    bot.driver.press("Resolve anyway", channel=war_room)  # resolved at 2 h
+    bot.runtime.settle()
+    clock.now = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+    text = incident_command(bot, "stats", channel="C0RANDOM")["text"]
+    assert "*1 incident*" in text and "grade 1: 1" in text
+    assert "Time to acknowledge: median 6 min, p90 6 min (n=1)" in text
+    assert "Time to mitigate: median 20 min, p90 20 min (n=1)" in text
+    assert "Time to resolve: median 2.0 h, p90 2.0 h (n=1)" in text
+    assert "INC-2" in text.split("*Drills*", 1)[1] and "INC-2" not in text.split("*Drills*", 1)[0]
