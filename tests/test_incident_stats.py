@@ -11,6 +11,7 @@ from sqlalchemy import update
 from sqlmodel import select
 
 from bot.domain import incident_actions as rules
+from bot.incidents.stats import DRILLS_SHOWN, drill_lines
 from storage.clock import system_clock as utcnow
 from storage.db import session_scope
 from storage.models import Incident
@@ -124,3 +125,18 @@ def test_stats_times_come_from_what_people_did_in_the_war_room(bot_factory) -> N
     assert "Time to mitigate: median 20 min, p90 20 min (n=1)" in text
     assert "Time to resolve: median 2.0 h, p90 2.0 h (n=1)" in text
     assert "INC-2" in text.split("*Drills*", 1)[1] and "INC-2" not in text.split("*Drills*", 1)[0]
+
+
+def test_the_drill_list_shows_the_latest_ten_and_says_which_ended_by_themselves() -> None:
+    start = utcnow() - 20 * DAY
+    drills = [Incident(id=n, team_id="T1", readable_id=f"INC-{n}", delivery_key=f"k{n}", title="drill", grade=1,
+                       drill=True, scenario="pii-leak", origin_channel="C0GENERAL", declared_by="U0ALICE",
+                       commander_id="U0ALICE", declared_at=start + n * HOUR, status="resolved",
+                       acknowledged_at=None if n == 12 else start + n * HOUR + MINUTE)
+              for n in range(1, 13)]
+    lines = drill_lines(drills, [])
+    assert lines[0].startswith("*Drills* (12, apart from the figures above)")
+    assert lines[1] == "• … 2 earlier drills not shown"
+    assert len(lines) == 2 + DRILLS_SHOWN and "INC-3 " in lines[2] and "INC-2 " not in "\n".join(lines)
+    assert lines[-1].endswith("(nobody responded: it ended by itself)") and "INC-12" in lines[-1]
+    assert not lines[-2].endswith("(nobody responded: it ended by itself)")

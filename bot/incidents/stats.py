@@ -63,7 +63,7 @@ def report(deps: Deps, *, team_id: str, period: str) -> Stats:
     lines += _counts(real, before)
     lines += _times(real, before)
     lines.append(_follow_ups(actions, today))
-    lines += _drills(drills, drill_tasks)
+    lines += drill_lines(drills, drill_tasks)
     lines.append("_Times run from the declaration to the first action in the war room (acknowledge), to status "
                  "mitigated, and to resolved; medians and p90 are over the incidents that got there._")
     return Stats("\n".join(lines), real, span)
@@ -100,11 +100,19 @@ def _follow_ups(actions: list[IncidentAction], today: date) -> str:
             if actions else "• Follow-up actions of these incidents: none")
 
 
-def _drills(drills: list[Incident], items: list[IncidentTask]) -> list[str]:
+# The latest drills listed; the count says how many there were.
+DRILLS_SHOWN = 10
+
+
+def drill_lines(drills: list[Incident], items: list[IncidentTask]) -> list[str]:
+    """The drills' scorecards, oldest first, the latest DRILLS_SHOWN of them."""
     if not drills:
         return ["*Drills*: none in this period."]
     lines = [f"*Drills* ({len(drills)}, apart from the figures above) — scorecards over time:"]
-    for drill in drills:
+    earlier = max(0, len(drills) - DRILLS_SHOWN)  # the reply stays readable (and within Slack's limits)
+    if earlier:
+        lines.append(f"• … {earlier} earlier drill{'s' if earlier != 1 else ''} not shown")
+    for drill in drills[earlier:]:
         own = [t for t in items if t.incident_id == drill.id]
         rollback = next((t for t in own if t.key == "rollback"), None)
         done = sum(1 for t in own if t.done_at)
@@ -112,8 +120,15 @@ def _drills(drills: list[Incident], items: list[IncidentTask]) -> list[str]:
                      f"{duration(drill.declared_at, drill.acknowledged_at)}, first update "
                      f"{duration(drill.declared_at, drill.first_update_at)}, rollback step "
                      f"{duration(drill.declared_at, rollback.done_at if rollback else None)}, checklist "
-                     f"{done}/{len(own)}" + ("" if drill.status == "resolved" else " (still running)"))
+                     f"{done}/{len(own)}" + _drill_end(drill))
     return lines
+
+
+def _drill_end(drill: Incident) -> str:
+    if drill.status != "resolved":
+        return " (still running)"
+    # Resolving acknowledges, so a resolved drill nobody acknowledged is one that ended by itself.
+    return " (nobody responded: it ended by itself)" if drill.acknowledged_at is None else ""
 
 
 # --- the chart ------------------------------------------------------------------------------------------
