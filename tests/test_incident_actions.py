@@ -207,3 +207,15 @@ def test_a_drills_actions_stay_out_of_jira(bot_factory, jira: JiraStub) -> None:
     assert "A-1" in incident_command(bot, "action practise the rollback", channel=drill.channel_id)["text"]
     deliver(bot)
     assert jira.issues == {} and jira.links == []
+
+
+def test_status_shows_the_follow_ups_open_and_done(bot: RunningBot) -> None:
+    incident = declare(bot, "Summaries invent figures")
+    room = incident.channel_id
+    assert "Follow-ups" not in incident_command(bot, "status", channel=room)["text"]  # none yet: no empty section
+    incident_command(bot, "action add eval set for invented figures", channel=room)
+    incident_command(bot, "action cap summary length <@U0BOB|bob> in 2 days", channel=room)
+    incident_command(bot, "action done A-1", channel=room)
+    status = incident_command(bot, "INC-1 status", channel="C0GENERAL")["text"]
+    assert "*Follow-ups*: 1 open, 1 done" in status
+    assert "*A-2* (INC-1) cap summary length — <@U0BOB>" in status and "*A-1*" not in status

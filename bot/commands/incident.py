@@ -157,7 +157,8 @@ def _status(_rest: str, incident, _request: Request, reply: Reply, deps: Deps) -
     with session_scope(deps.engine) as session:
         items = tasks(session, incident_id=incident.id)
         events = timeline(session, incident_id=incident.id)
-    text = inc_blocks.status_text(incident, items, events, now=deps.clock())
+    text = "\n".join([inc_blocks.status_text(incident, items, events, now=deps.clock()),
+                      *follow_ups.status_lines(deps, incident)])
     reply.ack(text, blocks.sections(text))
 
 
@@ -494,7 +495,7 @@ GRAMMAR = Grammar(
             "while runbook steps are open)",
             run=_run_action),
         Sub("reopen", "", "reopen it (and its channel)", run=_run_action, fits=no_args),
-        Sub("status", "", "this incident, or every open one outside a war room", run=_run_action, fits=no_args),
+        Sub("status", "", "this incident (roles, checklist, timeline, follow-ups), or every open one outside a war room", run=_run_action, fits=no_args),
         Sub("INC-3", "[status|update …|resolve …]", "the same, on the incident named, from anywhere",
             run=_run_named, pattern=r"INC-\d{1,9}"),
         Sub("list", "[all]", "open incidents (all: the resolved ones too)", run=_run_list,

@@ -188,6 +188,23 @@ def reminder(action: IncidentAction, incident: Incident, today: date) -> tuple[s
     return text, [{"type": "section", "text": blocks.mrkdwn(text), "accessory": done_button(action)}]
 
 
+def status_lines(deps: Deps, incident: Incident, *, shown: int = 5) -> list[str]:
+    """For `/incident status`: how many follow-ups are open and done, and the open ones (the earliest due first)."""
+    from storage.incidents import actions_of
+
+    with session_scope(deps.engine) as session:
+        found = actions_of(session, incident_ids=[incident.id])
+    if not found:
+        return []
+    today = team_today(deps, incident.team_id)
+    still_open = sorted((a for a in found if a.done_at is None), key=lambda a: (a.due_on is None, a.due_on, a.id))
+    lines = [f"*Follow-ups*: {len(still_open)} open, {len(found) - len(still_open)} done"]
+    lines += [line(a, incident.readable_id, today, drill=incident.drill) for a in still_open[:shown]]
+    if len(still_open) > shown:
+        lines.append(f"…and {len(still_open) - shown} more: `/incident actions`")
+    return lines
+
+
 def for_postmortem(deps: Deps, incident: Incident) -> list[str]:
     """The post-mortem's follow-up lines (Markdown, names spelt out)."""
     from storage.incidents import actions_of
