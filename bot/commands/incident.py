@@ -495,7 +495,7 @@ GRAMMAR = Grammar(
             "while runbook steps are open)",
             run=_run_action),
         Sub("reopen", "", "reopen it (and its channel)", run=_run_action, fits=no_args),
-        Sub("status", "", "this incident (roles, checklist, timeline, follow-ups), or every open one outside a war room",
+        Sub("status", "", "this incident (roles, checklist, timeline, follow-ups), or the open ones outside a war room",
             run=_run_action, fits=no_args),
         Sub("INC-3", "[status|update …|resolve …]", "the same, on the incident named, from anywhere",
             run=_run_named, pattern=r"INC-\d{1,9}"),
