@@ -73,6 +73,7 @@ def test_stats_count_and_time_real_incidents_and_report_drills_apart(bot: Runnin
     drills = text.split("*Drills*", 1)[1]
     assert "(1, apart from the figures above)" in drills and "INC-5" in drills and "acknowledged 30 s" in drills
     assert "INC-5" not in text.split("*Drills*", 1)[0]
+    assert "The weekly chart follows in this channel, where everyone here sees it" in text
     [chart] = [f for f in bot.sandbox.ws.files.values() if f["name"].startswith("incidents-")]
     assert chart["content"].startswith(b"\x89PNG")
 
@@ -83,6 +84,7 @@ def test_stats_count_and_time_real_incidents_and_report_drills_apart(bot: Runnin
 def test_stats_with_nothing_and_bad_periods(bot: RunningBot) -> None:
     text = incident_command(bot, "stats")["text"]
     assert "No incidents in this period" in text and "*Drills*: none" in text
+    assert "The weekly chart follows" not in text  # no incident, no chart: nothing promised
     assert "Time to acknowledge: median —, p90 — (n=0)" in text
     assert not [f for f in bot.sandbox.ws.files.values() if f["name"].startswith("incidents-")]
     assert "stats [month|quarter]" in incident_command(bot, "stats year")["text"]

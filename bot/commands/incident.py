@@ -455,7 +455,9 @@ def _run_follow_ups(request: Request, reply: Reply, deps: Deps, args: list[str])
 def _run_stats(request: Request, reply: Reply, deps: Deps, args: list[str]) -> None:
     period = args[0].lower() if args else "month"
     figures = stats.report(deps, team_id=request.team_id, period=period)
-    reply.ack(figures.text)
+    # These figures are yours alone; the chart Slack can only show to everyone in the channel, so say so.
+    reply.ack(figures.text + ("\n_The weekly chart follows in this channel, where everyone here sees it._"
+                              if figures.real else ""))
     stats.upload_chart(deps, request.channel_id, figures)  # after the ack: drawing takes a moment
 
 
