@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 
 from bot.sandbox.server import BOT_TOKEN
-from tests.conftest import SIGNING_SECRET
+from tests.conftest import SIGNING_SECRET, RunningBot
 
 
 def free_port() -> int:
@@ -94,3 +94,9 @@ class MovableClock:
     def seconds(self) -> float:
         """The same moment as Slack's epoch seconds, for the sandbox's message ts."""
         return self.now.timestamp()
+
+    def drive(self, bot: RunningBot) -> RunningBot:
+        """Put a running bot (and its sandbox's message ts) on this clock; the bot, for a fixture to return."""
+        bot.runtime.deps.clock = self
+        bot.sandbox.ws.clock = self.seconds
+        return bot

@@ -20,8 +20,7 @@ def clock() -> MovableClock:
 @pytest.fixture
 def bot(bot_factory, clock: MovableClock) -> RunningBot:
     running = bot_factory(**RESPONDERS)
-    running.runtime.deps.clock = clock
-    running.sandbox.ws.clock = clock.seconds
+    clock.drive(running)
     return running
 
 

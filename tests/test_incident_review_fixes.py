@@ -24,8 +24,7 @@ def clock() -> MovableClock:
 @pytest.fixture
 def bot(bot_factory, clock: MovableClock) -> RunningBot:
     running = bot_factory(**RESPONDERS, pmbot_drill_unattended_minutes=60)
-    running.runtime.deps.clock = clock
-    running.sandbox.ws.clock = clock.seconds
+    clock.drive(running)
     running.sandbox.ws.add_user("U0DIANA", "diana", tz="Europe/Berlin")
     return running
 

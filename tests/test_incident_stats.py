@@ -104,8 +104,7 @@ def test_stats_times_come_from_what_people_did_in_the_war_room(bot_factory) -> N
     """No timestamps set by hand: the clock moves, people act in the room, and the figures follow."""
     clock = MovableClock(datetime(2026, 11, 2, 9, 0, tzinfo=UTC))
     bot = bot_factory(pmbot_incident_channel="C0RANDOM")
-    bot.runtime.deps.clock = clock
-    bot.sandbox.ws.clock = clock.seconds
+    clock.drive(bot)
     incident_command(bot, "declare Answers cite retired policies grade 1")  # grade 1: the rollback step first
     incident_command(bot, "drill")  # a drill acted in at once: never in the figures
     drill_room = room(bot, "INC-2")

@@ -63,8 +63,7 @@ def clock() -> MondayClock:
 
 def start(bot_factory, clock: MondayClock, **settings) -> RunningBot:
     running = bot_factory(pmbot_admin_channel=ADMINS, **settings)
-    running.runtime.deps.clock = clock
-    running.sandbox.ws.clock = clock.seconds
+    clock.drive(running)
     if ADMINS not in running.sandbox.channels:
         running.sandbox.add_channel(ADMINS, "pm-admins", members={"U0PMBOT", "U0ALICE"})
     return running

@@ -28,8 +28,7 @@ def clock() -> MovableClock:
 @pytest.fixture
 def bot(bot_factory, clock: MovableClock) -> RunningBot:
     running = bot_factory(pmbot_admin_channel=ADMINS, pmbot_misfire_grace_seconds=120)
-    running.runtime.deps.clock = clock
-    running.sandbox.ws.clock = clock.seconds
+    clock.drive(running)
     running.sandbox.add_channel(ADMINS, "pm-admins", members={"U0PMBOT", "U0ALICE"})
     return running
 

@@ -29,8 +29,7 @@ def clock() -> MovableClock:
 @pytest.fixture
 def bot(bot_factory, clock: MovableClock) -> RunningBot:
     running = bot_factory()
-    running.runtime.deps.clock = clock
-    running.sandbox.ws.clock = clock.seconds
+    clock.drive(running)
     running.sandbox.ws.add_user(KENJI, "kenji", tz="Asia/Tokyo")
     return running
 
