@@ -48,7 +48,8 @@ def on_file_as_bug(request: Request, reply: Reply, deps: Deps) -> None:
 def from_message_view(deps: Deps, source: shortcuts.Source, link: str) -> dict[str, Any]:
     shown = shortcuts.shown_text(deps, source)
     view = bug_blocks.report_view(source.channel_id, {
-        "title": shortcuts.first_line(shown.text, 150), "what": shown.text, "link": link})
+        "title": shortcuts.first_line(shown.text, 150), "what": shown.text})
+    # The message's link is kept with the bug (`Origin`); the Link field stays for a trace or a screenshot.
     notes = [f"From a message by {source.author_markup()}" + (f" (<{link}|open it>)." if link else ".")]
     if not source.has_text:
         notes.append(f"It has no text, only {source.what_else() or 'blocks'}: say below what went wrong.")
@@ -106,16 +107,16 @@ def on_from_message_submitted(request: Request, deps: Deps):
     meta = json.loads(request.private_metadata or "{}")
     author, link = meta.get("author") or "", meta.get("permalink") or ""
     details = {k: values[k] for k in ("expected", "steps", "version", "environment", "link") if values[k]}
-    details.update({"source_link": link} if link else {})
-    details.update({"source_author": author} if author else {"source_bot": meta.get("bot") or "a bot"})
+    from_where = {"source_link": link} if link else {}
+    from_where.update({"source_author": author} if author else {"source_bot": meta.get("bot") or "a bot"})
     reply_to = {"response_url": meta.get("response_url") or "", "user": request.user_id,
                 "channel_kind": meta.get("kind") or "channel"}
 
     def after_close() -> None:
         who = "@" + (deps.names(author) or author) if author else (meta.get("bot") or "a bot")
-        text = _text(values) + f"\n\nFiled from a message by {who}" + (f": {link}" if link else ".")
-        _file(deps, request, channel=meta.get("channel") or request.user_id, text=text, title=values["title"],
-              details=details, reply_to=reply_to)
+        origin = service.Origin(f"Filed from a message by {who}" + (f": {link}" if link else "."), from_where)
+        _file(deps, request, channel=meta.get("channel") or request.user_id, text=_text(values),
+              title=values["title"], details=details, reply_to=reply_to, origin=origin)
 
     return after_close
 
@@ -141,11 +142,11 @@ def on_anywhere_submitted(request: Request, deps: Deps):
 
 
 def _file(deps: Deps, request: Request, *, channel: str, text: str, title: str, details: dict[str, str],
-          reply_to: dict[str, str]) -> None:
+          reply_to: dict[str, str], origin: service.Origin | None = None) -> None:
     """File as `/bug` does, once per form (a retried or doubled submission finds the bug it made)."""
     intake = service.file_report(deps, team_id=request.team_id, channel_id=channel, reporter_id=request.user_id,
                                  delivery_key=f"view:{request.view_id}", text=text, title=title, details=details,
-                                 reply_to=reply_to)
+                                 reply_to=reply_to, origin=origin)
     if intake.created:
         said = f"Got it: *{intake.readable_id}* is stored and being graded; its card goes in <#{channel}>."
         if intake.removed:

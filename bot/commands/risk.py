@@ -426,8 +426,9 @@ def on_form_submitted(request: Request, deps: Deps):
 
     def after_close() -> None:
         try:
-            service.save_form(deps, team_id=request.team_id, channel_id=channel, user_id=request.user_id,
-                              delivery_key=f"view:{request.view_id}", risk_id=meta.get("risk"), values=values)
+            risk = service.save_form(deps, team_id=request.team_id, channel_id=channel, user_id=request.user_id,
+                                     delivery_key=f"view:{request.view_id}", risk_id=meta.get("risk"), values=values)
+            risk_shortcuts.link_source(deps, risk, link=meta.get("source_link") or "", user_id=request.user_id)
         except UserInputError as exc:
             deps.slack.tell_privately(request.user_id, channel, text=escape_user_text(str(exc)))
 

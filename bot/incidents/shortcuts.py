@@ -50,8 +50,8 @@ def on_add_to_timeline(request: Request, reply: Reply, deps: Deps) -> None:
         open_ones = list_incidents(session, team_id=request.team_id, active_only=True, limit=OPTIONS)
     if not open_ones:
         deps.slack.open_view(request.trigger_id, message_view(
-            "No open incident", "There is no open incident to add this message to. `/incident declare <what is "
-            "happening>` declares one; `/incident list all` shows the resolved ones."))
+            "No open incident", "There is no open incident to add this message to. `/incident declare &lt;what "
+            "is happening&gt;` declares one; `/incident list all` shows the resolved ones."))
         return
     source = shortcuts.source_of(request)
     link = shortcuts.permalink(deps, source)
