@@ -127,16 +127,19 @@ def test_file_as_bug_on_a_file_a_long_text_and_a_bots_message(bot: RunningBot) -
     assert "Filed from a message by Grafana" in bug.text and bug.details["source_bot"] == "Grafana"
 
 
-def test_a_bug_from_a_place_pmbot_cannot_post_reaches_the_reporter_privately(bot: RunningBot) -> None:
-    bot.sandbox.add_channel("G0SECRET", "secret", members={"U0ALICE", "U0BOB"}, is_private=True)
-    _, said = bot.driver.say("The export drops every row after 10,000", channel="G0SECRET", user="U0BOB")
+@pytest.mark.parametrize(("channel", "hint"), [("G0SECRET", "invite me"),
+                                              ("D0ALICEBOB", "I can't post in a direct message between people")])
+def test_a_bug_from_a_place_pmbot_cannot_post_reaches_the_reporter_privately(bot: RunningBot, channel: str,
+                                                                            hint: str) -> None:
+    bot.sandbox.add_channel(channel, "secret", members={"U0ALICE", "U0BOB"}, is_private=True)
+    _, said = bot.driver.say("The export drops every row after 10,000", channel=channel, user="U0BOB")
     use(bot, "bug_from_message", said)
     assert bot.driver.submit().status == 200
     bot.runtime.settle()
     [bug] = rows(bot, Bug)
-    assert bug.channel_id == "G0SECRET" and bug.message_ts is None and cards(bot, "G0SECRET") == []
+    assert bug.channel_id == channel and bug.message_ts is None and cards(bot, channel) == []
     told = private_notes(bot)
-    assert "invite me" in told and "Here is the card, just for you" in told
+    assert hint in told and "Here is the card, just for you" in told
 
 
 # --- Report a bug (global) ----------------------------------------------------------------------------------
