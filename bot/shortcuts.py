@@ -32,7 +32,6 @@ class Source:
     channel_id: str
     channel_kind: str  # channel, private, im, mpim (see Request.channel_kind)
     ts: str
-    thread_ts: str | None
     author_id: str  # the person who wrote it, or "" for a bot
     bot_name: str  # the bot that posted it, or ""
     text: str
@@ -73,12 +72,10 @@ def source_of(request: Request) -> Source:
     attachments = " ".join(
         from_slack(str(a.get("text") or a.get("fallback") or a.get("pretext") or ""))
         for a in message.get("attachments") or [] if isinstance(a, dict)).strip()
-    thread_ts = message.get("thread_ts")
     return Source(
         channel_id=request.channel_id,
         channel_kind=request.channel_kind,
         ts=str(message.get("ts") or request.message_ts),
-        thread_ts=str(thread_ts) if thread_ts and thread_ts != message.get("ts") else None,
         author_id="" if message.get("bot_id") else str(message.get("user") or ""),
         bot_name=str(bot_name),
         text=from_slack(str(message.get("text") or "")).strip(),
