@@ -104,9 +104,8 @@ def on_timeline_submitted(request: Request, deps: Deps):
     who = "@" + (deps.names(author) or author) if author else (meta.get("bot") or "a bot")
     entry = truncate(f"{who}: {text}", ENTRY_CHARS) + (f" ({link})" if link else "")
     written = _written_at(meta.get("ts") or "") or deps.clock()
-    # The message's ts keys the entry: one per message and incident, as a pin with the reaction is.
-    added = service._log(deps, incident, "pinned", entry, request.user_id, at=written,
-                         source_ts=meta.get("ts") or None)
+    added = service.add_message(deps, incident, text=entry, user_id=request.user_id, at=written,
+                                ts=meta.get("ts") or None)
     said = (f"Added to the timeline of *{incident.readable_id}*." if added
             else f"That message is on the timeline of *{incident.readable_id}* already.")
     reply_to = {"response_url": meta.get("response_url") or "", "user": request.user_id}
