@@ -51,6 +51,16 @@ class Preset:
 
 
 @dataclass(frozen=True)
+class Origin:
+    """Where a report was filed from (a message, by its shortcut), in pmbot's own words: `line` ends the report and
+    `details` join its details. Stored as given, after redaction: they hold a name and Slack's ids and permalink,
+    whose message id redaction would take for a secret."""
+
+    line: str
+    details: dict[str, str]
+
+
+@dataclass(frozen=True)
 class Intake:
     bug_id: int
     readable_id: str
@@ -61,10 +71,11 @@ class Intake:
 
 def file_report(deps: Deps, *, team_id: str, channel_id: str, reporter_id: str, delivery_key: str, text: str,
                 title: str | None = None, details: dict[str, str] | None = None,
-                reply_to: dict[str, str] | None = None, preset: Preset | None = None) -> Intake:
+                reply_to: dict[str, str] | None = None, preset: Preset | None = None,
+                origin: Origin | None = None) -> Intake:
     """Redact and store a report, with the work of grading and posting it, before anything slow happens; the
     raw text stops here. `reply_to` is how the work reaches the reporter later (response_url, channel name);
-    `preset` grades it now instead of the grader."""
+    `preset` grades it now instead of the grader; `origin` says which message it was filed from."""
     text = text.strip()
     if not text:
         raise UserInputError("The report is empty. Type `/bug what went wrong`, or `/bug` alone for a form.")
@@ -75,6 +86,8 @@ def file_report(deps: Deps, *, team_id: str, channel_id: str, reporter_id: str, 
     clean_details = {k: r.text for k, r in redacted_details.items()}
     found = list(redaction.findings) + [f for r in redacted_details.values() for f in r.findings]
     body = redaction.text + ("\n…(report cut at 20,000 characters)" if len(text) > MAX_REPORT_CHARS else "")
+    if origin is not None:
+        body, clean_details = f"{body}\n\n{origin.line}", {**clean_details, **origin.details}
     with session_scope(deps.engine) as session:
         bug, created = create_bug(session, team_id=team_id, delivery_key=delivery_key, channel_id=channel_id,
                                   reporter_id=reporter_id, title=truncate(clean_title, 200), text=body,

@@ -12,9 +12,10 @@ from slack_bolt import App
 from bot import blocks
 from bot.bugs import blocks as bug_blocks
 from bot.bugs import service
+from bot.bugs import shortcuts as bug_shortcuts
 from bot.deps import Deps
 from bot.domain.grades import GRADES
-from bot.edge import FieldErrors, Reply, Request, cannot_post_hint, on_action, on_command, on_view
+from bot.edge import FieldErrors, Reply, Request, cannot_post_hint, on_action, on_command, on_shortcut, on_view
 from bot.errors import NotFound, UserInputError
 from bot.mirror import outbox
 from bot.registry import MAX_PAGE, CommandSpec, Grammar, Sub, bounded_int, is_number, no_args, rest_of
@@ -28,6 +29,8 @@ logger = logging.getLogger(__name__)
 
 # Reading a channel's history finds a card Slack took just before a crash, so it is not posted twice.
 SCOPES = ("channels:history", "groups:history", "im:history")
+# *File as bug* on a message and *Report a bug* from anywhere (bot/bugs/shortcuts.py); shortcuts need `commands`.
+SHORTCUTS = bug_shortcuts.SHORTCUTS
 PAGE_SIZE = 15
 _ID = re.compile(r"^[Bb]-\d{1,9}$")
 
@@ -41,6 +44,10 @@ def register(app: App, deps: Deps) -> None:
     on_action(app, deps, bug_blocks.ACTION_MORE, on_more)
     on_view(app, deps, bug_blocks.VIEW_REPORT, on_report_submitted)
     on_view(app, deps, bug_blocks.VIEW_CHANGE, on_change_submitted)
+    on_shortcut(app, deps, bug_shortcuts.FILE_AS_BUG, bug_shortcuts.on_file_as_bug)
+    on_shortcut(app, deps, bug_shortcuts.REPORT_A_BUG, bug_shortcuts.on_report_a_bug)
+    on_view(app, deps, bug_shortcuts.VIEW_FROM_MESSAGE, bug_shortcuts.on_from_message_submitted)
+    on_view(app, deps, bug_shortcuts.VIEW_ANYWHERE, bug_shortcuts.on_anywhere_submitted)
 
 
 def handle(request: Request, reply: Reply, deps: Deps) -> None:

@@ -17,12 +17,24 @@ from bot.deps import Deps
 from bot.domain import incident as incident_rules
 from bot.domain import incident_actions
 from bot.domain.text import escape_mrkdwn, escape_user_text, unwrap_link
-from bot.edge import Event, FieldErrors, Reply, Request, on_action, on_actions_under, on_command, on_event, on_view
+from bot.edge import (
+    Event,
+    FieldErrors,
+    Reply,
+    Request,
+    on_action,
+    on_actions_under,
+    on_command,
+    on_event,
+    on_shortcut,
+    on_view,
+)
 from bot.errors import IntegrationUnavailable, NotFound, UserInputError
 from bot.gateways.slack import is_transient, retry_after
 from bot.incidents import actions as follow_ups
 from bot.incidents import blocks as inc_blocks
 from bot.incidents import drills, service, stats
+from bot.incidents import shortcuts as inc_shortcuts
 from bot.registry import CommandSpec, Grammar, Sub, no_args, rest_of
 from bot.work import Kind, Retry, run_after_ack, tell_later
 from storage.db import session_scope
@@ -48,11 +60,16 @@ def register(app: App, deps: Deps) -> None:
     on_actions_under(app, deps, follow_ups.ACTION_DONE, on_action_done)  # incident.action_done.<action id>
     on_view(app, deps, inc_blocks.VIEW_DECLARE, on_declare_submitted)
     on_event(app, deps, "reaction_added", on_reaction)
+    on_shortcut(app, deps, inc_shortcuts.ADD_TO_TIMELINE, inc_shortcuts.on_add_to_timeline)
+    on_view(app, deps, inc_shortcuts.VIEW_TIMELINE, inc_shortcuts.on_timeline_submitted)
+    on_shortcut(app, deps, inc_shortcuts.DECLARE_INCIDENT, inc_shortcuts.on_declare_incident)  # on_declare_submitted
 
 
 EVENTS = ("reaction_added",)
 SCOPES = ("channels:manage", "groups:write", "pins:write", "reactions:read", "usergroups:read", "files:write",
           "channels:history")
+# *Add to incident timeline* on a message and *Declare incident* from anywhere (bot/incidents/shortcuts.py).
+SHORTCUTS = inc_shortcuts.SHORTCUTS
 
 
 def handle(request: Request, reply: Reply, deps: Deps) -> None:
@@ -368,11 +385,14 @@ def on_declare_submitted(request: Request, deps: Deps):
     meta = json.loads(request.private_metadata or "{}")
     channel = meta.get("channel") or request.user_id
     versions = {k: request.field(k).strip() for k in ("model", "prompt", "dataset")}
+    chosen = request.selected_users("responders")  # only the *Declare incident* shortcut's form asks
 
     def after_close() -> None:
+        invite = inc_shortcuts.invitees(deps, grade=int(grade), declared_by=request.user_id, chosen=chosen)
         declared = service.declare(deps, team_id=request.team_id, channel_id=channel, user_id=request.user_id,
                                    delivery_key=f"view:{request.view_id}", title=title, grade=int(grade),
-                                   bug_id=meta.get("bug"), versions=versions, reply_to={"user": request.user_id})
+                                   bug_id=meta.get("bug"), versions=versions, reply_to={"user": request.user_id},
+                                   invitees=invite)
         run_after_ack(deps, declared.work_id)
 
     return after_close

@@ -23,6 +23,7 @@ from bot.edge import (
     on_action,
     on_actions_under,
     on_command,
+    on_shortcut,
     on_view,
 )
 from bot.errors import SlackError, UserInputError
@@ -31,6 +32,7 @@ from bot.mirror.links import is_jira_key
 from bot.registry import MAX_PAGE, CommandSpec, Grammar, Sub, bounded_int, is_number, no_args, rest_of
 from bot.risks import blocks as risk_blocks
 from bot.risks import matrix, service
+from bot.risks import shortcuts as risk_shortcuts
 from storage.db import session_scope
 from storage.risks import RiskFilter, add_category, history, list_risks
 
@@ -54,10 +56,12 @@ def register(app: App, deps: Deps) -> None:
     on_action(app, deps, risk_blocks.ACTION_CLOSE, on_close_pressed)
     on_view(app, deps, risk_blocks.VIEW_FORM, on_form_submitted)
     on_view(app, deps, risk_blocks.VIEW_CLOSE, on_close_submitted)
+    on_shortcut(app, deps, risk_shortcuts.FILE_AS_RISK, risk_shortcuts.on_file_as_risk)  # saved by on_form_submitted
 
 
 EVENTS = ("message.channels", "message.groups")
 SCOPES = ("channels:history", "groups:history", "files:write", "files:read")
+SHORTCUTS = risk_shortcuts.SHORTCUTS  # *File as risk* on a message (bot/risks/shortcuts.py)
 
 
 def handle(request: Request, reply: Reply, deps: Deps) -> None:
@@ -422,8 +426,9 @@ def on_form_submitted(request: Request, deps: Deps):
 
     def after_close() -> None:
         try:
-            service.save_form(deps, team_id=request.team_id, channel_id=channel, user_id=request.user_id,
-                              delivery_key=f"view:{request.view_id}", risk_id=meta.get("risk"), values=values)
+            risk = service.save_form(deps, team_id=request.team_id, channel_id=channel, user_id=request.user_id,
+                                     delivery_key=f"view:{request.view_id}", risk_id=meta.get("risk"), values=values)
+            risk_shortcuts.link_source(deps, risk, link=meta.get("source_link") or "", user_id=request.user_id)
         except UserInputError as exc:
             deps.slack.tell_privately(request.user_id, channel, text=escape_user_text(str(exc)))
 

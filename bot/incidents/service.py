@@ -732,6 +732,12 @@ def pin_to_timeline(deps: Deps, *, team_id: str, channel_id: str, ts: str, user_
     return _log(deps, incident, "pinned", truncate(redact(text).text, 1000), user_id, at=at, source_ts=ts)
 
 
+def add_message(deps: Deps, incident: Incident, *, text: str, user_id: str, at: datetime, ts: str | None) -> bool:
+    """A message added to the timeline from anywhere (the *Add to incident timeline* shortcut), as a pin is: at the
+    time it was written, once per message (`ts`); `text` is redacted already. False when it was there already."""
+    return _log(deps, incident, "pinned", text, user_id, at=at, source_ts=ts)
+
+
 def _message_text(deps: Deps, channel_id: str, ts: str) -> str | None:
     history = deps.slack.history(channel_id, latest=ts, inclusive=True, limit=1)
     for message in history.get("messages") or []:
