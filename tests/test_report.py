@@ -50,7 +50,8 @@ def report(bot: RunningBot, text: str, *, channel: str = "C0GENERAL") -> tuple[s
     assert response.status == 200
     bot.runtime.settle()
     answer = bot.driver.answer(response).get("text", "")
-    new = [f for key, f in bot.sandbox.ws.files.items() if key not in before]
+    # Only files shared somewhere: an upload Slack refused (not_in_channel, before joining) leaves an unshared one.
+    new = [f for key, f in bot.sandbox.ws.files.items() if key not in before and f["shares"]]
     assert len(new) <= 1
     return answer, new[0]["content"].decode("utf-8") if new else None
 
