@@ -57,7 +57,7 @@ def bugs_open_at(session: Session, *, team_id: str, at: datetime) -> dict[int | 
                            .where(Bug.team_id == team_id, Bug.created_at < at,
                                   or_(Bug.closed_at.is_(None), Bug.closed_at >= at))
                            .group_by(Bug.grade)).all()
-    return {grade: count for grade, count in rows}
+    return {grade: int(count) for grade, count in rows}
 
 
 def close_times(session: Session, *, team_id: str, start: datetime, end: datetime) -> list[tuple[int | None, float]]:
@@ -74,11 +74,11 @@ def follow_up_counts(session: Session, *, incident_ids: list[int]) -> dict[int, 
     """Per incident: (open, done) follow-up actions, as they stand now."""
     if not incident_ids:
         return {}
-    done = func.sum(case((IncidentAction.done_at.is_not(None), 1), else_=0))
-    rows = session.execute(select(IncidentAction.incident_id, func.count(), done)
+    done_count = func.sum(case((IncidentAction.done_at.is_not(None), 1), else_=0))
+    rows = session.execute(select(IncidentAction.incident_id, func.count(), done_count)
                            .where(IncidentAction.incident_id.in_(incident_ids))
                            .group_by(IncidentAction.incident_id)).all()
-    return {incident_id: (count - int(done_count or 0), int(done_count or 0)) for incident_id, count, done_count in rows}
+    return {incident_id: (count - int(done or 0), int(done or 0)) for incident_id, count, done in rows}
 
 
 # --- risks ----------------------------------------------------------------------------------------------------

@@ -239,7 +239,7 @@ def test_the_report_holds_the_projects_numbers(bot: RunningBot) -> None:
     assert list(listed) == ["INC-1", "INC-2", "INC-3"]
     assert listed["INC-1"][1:] == ["1", "2026-09-05 10:00", "2 h 00 min", "1 / 1"]
     assert listed["INC-2"][1:] == ["2", "2026-10-10 14:00", "6 h 00 min", "0 / 0"]
-    assert listed["INC-3"][1].startswith("2") and listed["INC-3"][3].startswith("still investigating")
+    assert listed["INC-3"][1].startswith("2") and listed["INC-3"][3] == "not resolved (investigating), open for 18.1 d"
     assert by_first(rows(section(markdown, "### Per month"))) == {"Sep 2026": ["1", "0", "0", "1"],
                                                                    "Oct 2026": ["0", "2", "0", "2"]}
     assert by_first(rows(section(markdown, "### Response times"))) == {
@@ -345,11 +345,41 @@ def test_a_channel_the_bot_is_not_in_gets_the_file_too(bot: RunningBot) -> None:
     assert markdown is not None and markdown.startswith("# Project report — \\#random")
 
 
-def test_help_lists_report(bot: RunningBot) -> None:
-    response = bot.driver.command("/pmbot", "help")
-    bot.runtime.settle()
-    text = bot.driver.answer(response)["text"]
-    assert "/pmbot" in text
+def test_help_and_a_typo(bot: RunningBot) -> None:
+    spec = next(s for s in bot.runtime.deps.commands if s.name == "/pmbot")
+    assert "report [from] [to]" in spec.usage_hint
+    assert any(form == "report [from] [to]" and "last month" in what for form, what in spec.usage)
+    answer, markdown = report(bot, "help")
+    assert markdown is None
+    assert answer.startswith("*/pmbot report [from] [to]*") and "`/pmbot report this quarter`" in answer
     response = bot.driver.command("/pmbot", "reprot 2026-09-01")
     bot.runtime.settle()
     assert "Did you mean `/pmbot report [from] [to]`?" in bot.driver.answer(response)["text"]
+
+
+# --- where it was typed ---------------------------------------------------------------------------------------
+
+
+def private_texts(bot: RunningBot, channel: str) -> list[str]:
+    return [m["text"] for m in bot.sandbox.ephemeral if m["channel"] == channel]
+
+
+def test_a_private_channel_pmbot_is_not_in_gets_the_invite_hint(bot: RunningBot) -> None:
+    bot.sandbox.add_channel("G0SECRET", "secret", members={"U0ALICE", "U0BOB"}, is_private=True)
+    answer, markdown = report(bot, "last month", channel="G0SECRET")
+    assert markdown is None
+    assert "invite me with `/invite @pmbot`" in answer
+
+
+def test_a_dm_between_people_says_where_to_run_it(bot: RunningBot) -> None:
+    answer, markdown = report(bot, "last month", channel="D0ALICEBOB")
+    assert markdown is None
+    assert "direct message between people" in answer and "in a channel, or in your DM with me" in answer
+
+
+def test_my_dm_with_the_bot_gets_the_file(bot: RunningBot) -> None:
+    with bot.sandbox.lock:
+        dm = bot.sandbox.ws.api_conversations_open({"users": "U0ALICE"})["channel"]["id"]
+    answer, markdown = report(bot, "last month", channel=dm)
+    assert answer.startswith("Report for 01 Oct 2026 – 31 Oct 2026 uploaded")
+    assert markdown is not None and "## Bugs over time" in markdown

@@ -14,8 +14,8 @@ from bot.domain.text import escape_mrkdwn, truncate
 from bot.edge import FieldErrors, Reply, Request, on_action, on_command, on_view
 from bot.errors import NotAllowed
 from bot.mirror import status as jira_status
-from bot.reports import command as report_command
 from bot.registry import HELP_WORDS, CommandSpec, Grammar, Sub, no_args
+from bot.reports import command as report_command
 from bot.team_locale import team_number_format
 from storage.db import ping, session_scope
 from storage.migrate import current_revision, head_revision

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.deps import Deps
 from bot.edge import Reply, Request
+from bot.registry import HELP_WORDS
 from bot.reports import period, report
 from bot.team_locale import team_zone
 from storage.db import session_scope
@@ -21,6 +22,9 @@ def fits(args: list[str]) -> bool:
 
 def run(request: Request, reply: Reply, deps: Deps, args: list[str]) -> None:
     """Wrong dates are answered at once; the queries and the upload come after the ack."""
+    if len(args) == 1 and args[0].lower() in HELP_WORDS:
+        reply.ack(help_text())
+        return
     zone = team_zone(deps, request.team_id)
     today = deps.clock().astimezone(zone).date()
     first = None
@@ -34,3 +38,12 @@ def run(request: Request, reply: Reply, deps: Deps, args: list[str]) -> None:
     deps.slack.upload_in_channel(request.channel_id, content=built.content, filename=built.filename,
                                  title=built.title)
     reply.later(f"Report for {span.label()} uploaded here: `{built.filename}`.")
+
+
+def help_text() -> str:
+    return ("*/pmbot report [from] [to]* — the project report over a period, uploaded in this channel as a markdown "
+            "file: budget vs actual, bugs and incidents over time, risks closed and accepted, quality against the "
+            "plan, and a heading for the lessons learned, which are yours to write.\n"
+            "• Dates are the team's days (`/pmbot settings` sets its time zone), both included; nothing typed "
+            f"covers everything since the team's first activity (at most {period.MAX_DAYS:,} days).\n"
+            f"• For example: {period.EXAMPLES}.")

@@ -29,6 +29,7 @@ from storage.db import session_scope
 from storage.incidents import declared_between
 from storage.quality import load_plan
 from storage.reports import (
+    RiskMove,
     breach_counts,
     bug_flow,
     bugs_open_at,
@@ -120,8 +121,8 @@ def _budgets(deps: Deps, session, team_id: str, span: Span, summary: list[str]) 
                      else "- At that rate the budget lasts the period.")
         lines.append("")
         summary.append(f"Budget of {md.text('#' + where) if where else md.text(budget.channel_id)}: "
-                       f"{m(period_total)} spent in the report period; {budget_rules.percent(snap.spent, budget.amount)}"
-                       f" of the budget used by {snap.today:%d %b}.")
+                       f"{m(period_total)} spent in the report period; "
+                       f"{budget_rules.percent(snap.spent, budget.amount)} of the budget used by {snap.today:%d %b}.")
     return lines
 
 
@@ -191,7 +192,8 @@ def _incidents(session, team_id: str, zone: tzinfo, start: datetime, end: dateti
     for incident in real[-INCIDENTS_SHOWN:]:
         open_count, done = follow_ups.get(incident.id, (0, 0))
         lasted = duration(incident.declared_at, incident.resolved_at) if incident.resolved_at \
-            else f"still {incident.status} ({duration(incident.declared_at, now)} so far)"
+            else f"not resolved ({incident.status}), open for " \
+                 f"{rules.short_duration(rules.seconds_between(incident.declared_at, now))}"
         rows.append([incident.readable_id, md.text(incident.title), str(incident.grade),
                      f"{incident.declared_at.astimezone(zone):%Y-%m-%d %H:%M}", md.text(lasted),
                      f"{open_count} / {done}"])
@@ -202,8 +204,8 @@ def _incidents(session, team_id: str, zone: tzinfo, start: datetime, end: dateti
     for incident in real:
         local = incident.declared_at.astimezone(zone).date()
         months[local.replace(day=1)][incident.grade] += 1
-    month_rows = [[f"{month:%b %Y}", *[str(months[month][g]) for g in INCIDENT_GRADES], str(sum(months[month].values()))]
-                  for month in sorted(months)]
+    month_rows = [[f"{month:%b %Y}", *[str(months[month][g]) for g in INCIDENT_GRADES],
+                   str(sum(months[month].values()))] for month in sorted(months)]
     lines += ["### Per month", "", *md.table(["Month", *[f"Grade {g}" for g in INCIDENT_GRADES], "All"], month_rows),
               ""]
     measure_rows = []
@@ -229,10 +231,16 @@ def _score_text(probability: int | None, impact: int | None) -> str:
     return f"{value} ({band(value)})" if value else "not scored"
 
 
+def _latest(moves: list[RiskMove]) -> list[RiskMove]:
+    """One line per risk (closed, reopened and closed again in the period): its last move, in time order."""
+    last = {move.risk.id: move for move in moves}
+    return sorted(last.values(), key=lambda move: move.at)
+
+
 def _risks(session, team_id: str, zone: tzinfo, start: datetime, end: datetime, names, summary: list[str]
            ) -> list[str]:
-    closed = risk_moves(session, team_id=team_id, statuses=("closed",), start=start, end=end)
-    accepted = risk_moves(session, team_id=team_id, statuses=("accepted",), start=start, end=end)
+    closed = _latest(risk_moves(session, team_id=team_id, statuses=("closed",), start=start, end=end))
+    accepted = _latest(risk_moves(session, team_id=team_id, statuses=("accepted",), start=start, end=end))
     still_open, open_total = risks_open_at(session, team_id=team_id, at=end, limit=OPEN_RISKS_SHOWN)
     lines = ["## Risks", "", "### Closed in the period", ""]
     lines += [*md.table(["Risk", "Title", "Closed on", "By", "Why"], [
@@ -255,7 +263,8 @@ def _risks(session, team_id: str, zone: tzinfo, start: datetime, end: datetime, 
              md.person(r.owner_id, names)] for r, status in still_open]), ""]
     else:
         lines += ["None.", ""]
-    summary.append(f"Risks: {len(closed)} closed, {len(accepted)} accepted in the period; {open_total} open at the end.")
+    summary.append(f"Risks: {len(closed)} closed, {len(accepted)} accepted in the period; "
+                   f"{open_total} open at the end.")
     return lines
 
 
