@@ -383,3 +383,68 @@ def test_my_dm_with_the_bot_gets_the_file(bot: RunningBot) -> None:
     answer, markdown = report(bot, "last month", channel=dm)
     assert answer.startswith("Report for 01 Oct 2026 – 31 Oct 2026 uploaded")
     assert markdown is not None and "## Bugs over time" in markdown
+
+
+def test_a_long_period_counts_bugs_per_month(bot: RunningBot) -> None:
+    seed_project(bot)
+    _answer, markdown = report(bot, "2026-08-01 2026-10-31")  # 92 days: more than 12 weeks
+    assert markdown is not None and "Counted per month" in markdown
+    opened = by_first(rows(section(markdown, "### Opened")))
+    assert list(opened) == ["Aug 2026", "Sep 2026", "Oct 2026", "**Total**"]
+    assert opened["Aug 2026"] == ["1", "0", "0", "0", "0", "1"]  # b5; b1 is 1 Sep in Berlin
+    assert opened["Sep 2026"] == ["1", "2", "0", "0", "0", "3"]
+    assert opened["Oct 2026"] == ["0", "1", "1", "0", "0", "2"]
+    closed = by_first(rows(section(markdown, "### Closed")))
+    assert closed["Sep 2026"] == ["1", "2", "0", "0", "0", "3"] and closed["**Total**"][-1] == "**3**"
+
+
+# --- the queries at scale ------------------------------------------------------------------------------------
+
+
+def test_bug_counts_match_the_rows_and_leave_other_teams_out(engine) -> None:
+    """Opened / closed per bucket and grade and open at the end, by the database, against the same counts in
+    Python over 700 bugs of two teams at uneven hours (some on a bucket's first moment)."""
+    from storage.reports import bug_flow, bugs_open_at, close_times
+
+    start = at("2026-09-01T00:00")
+    edges = [start + n * 7 * DAY for n in range(9)] + [at("2026-11-01T00:00")]
+    made = []
+    with session_scope(engine) as session:
+        for n in range(700):
+            team = TEAM if n % 7 else "T0OTHER"
+            created = at("2026-08-20T00:00") + n * 2 * HOUR  # every edge is some bug's very moment
+            closed = created + (n % 13) * DAY if n % 3 == 0 else None
+            grade = (None, 1, 2, 3, 4, 5)[n % 6]
+            session.add(Bug(team_id=team, readable_id=f"B-{n}", delivery_key=f"scale-{n}", channel_id="C0GENERAL",
+                            reporter_id="U0ALICE", title="t", text="t", grade=grade, created_at=created,
+                            status="closed" if closed else "open", closed_at=closed))
+            made.append((team, grade, created, closed))
+    with session_scope(engine) as session:
+        opened, closed_counts = bug_flow(session, team_id=TEAM, edges=edges)
+        open_at_end = bugs_open_at(session, team_id=TEAM, at=edges[-1])
+        times = close_times(session, team_id=TEAM, start=edges[0], end=edges[-1])
+
+    def bucket(moment: datetime) -> int | None:
+        if not edges[0] <= moment < edges[-1]:
+            return None
+        return max(i for i, edge in enumerate(edges[:-1]) if edge <= moment)
+
+    mine = [m for m in made if m[0] == TEAM]
+    want_opened: dict = {}
+    want_closed: dict = {}
+    for _team, grade, created, closed in mine:
+        if bucket(created) is not None:
+            want_opened[(bucket(created), grade)] = want_opened.get((bucket(created), grade), 0) + 1
+        if closed and bucket(closed) is not None:
+            want_closed[(bucket(closed), grade)] = want_closed.get((bucket(closed), grade), 0) + 1
+    assert opened == want_opened and closed_counts == want_closed
+    want_open: dict = {}
+    for _team, grade, created, closed in mine:
+        if created < edges[-1] and (closed is None or closed >= edges[-1]):
+            want_open[grade] = want_open.get(grade, 0) + 1
+    assert open_at_end == want_open
+    def order(pair: tuple) -> tuple:
+        return (pair[0] or 0, pair[1])
+
+    assert sorted(times, key=order) == sorted(((g, (c - o).total_seconds()) for _t, g, o, c in mine
+                                               if c and edges[0] <= c < edges[-1]), key=order)
