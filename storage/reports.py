@@ -9,12 +9,12 @@ are read with `storage.budgets.entries` and added as Decimals.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
 
 from sqlalchemy import case, func, or_, select
 from sqlmodel import Session
 
-from storage.models import Bug, Incident, IncidentAction, QualityBreach, QualityRun, Risk, RiskChange
+from storage.models import Bug, CostEntry, Incident, IncidentAction, QualityBreach, QualityRun, Risk, RiskChange
 
 
 def _bucket(column, edges: list[datetime]):
@@ -23,14 +23,15 @@ def _bucket(column, edges: list[datetime]):
 
 
 def first_activity(session: Session, *, team_id: str) -> datetime | None:
-    """The earliest thing the team recorded: a bug, an incident, a risk or an eval run."""
+    """The earliest thing the team recorded: a bug, an incident, a risk, an eval run or a cost (its day, at 00:00
+    UTC)."""
     found = [session.execute(select(func.min(column)).where(model.team_id == team_id)).scalar_one_or_none()
              for model, column in ((Bug, Bug.created_at), (Incident, Incident.declared_at),
                                    (Risk, Risk.created_at), (QualityRun, QualityRun.created_at))]
-    # SQLite hands MIN() back as text, not through the column type: read both shapes.
-    moments = [value if isinstance(value, datetime) else datetime.fromisoformat(str(value)) for value in found
-               if value is not None]
-    return min((m if m.tzinfo else m.replace(tzinfo=UTC) for m in moments), default=None)
+    first_cost = session.execute(select(func.min(CostEntry.day)).where(CostEntry.team_id == team_id)).scalar_one()
+    if first_cost is not None:
+        found.append(datetime.combine(first_cost, time.min, UTC))
+    return min((moment for moment in found if moment is not None), default=None)
 
 
 # --- bugs -----------------------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from decimal import Decimal
 
 import pytest
 from sqlalchemy import update
+from sqlmodel import select
 
 from bot.domain import quality as quality_rules
 from storage.budgets import add_entry
@@ -337,6 +338,12 @@ def test_no_dates_start_at_the_first_activity(bot: RunningBot) -> None:
     seed_project(bot)  # the earliest row: risks created on 1 Aug 2026
     answer, _markdown = report(bot, "")
     assert answer.startswith("Report for 01 Aug 2026 – 15 Nov 2026 uploaded")
+    with session_scope(bot.runtime.deps.engine) as session:
+        [budget_id] = session.exec(select(Budget.id)).all()
+        add_entry(session, CostEntry(team_id=TEAM, budget_id=budget_id, day=date(2026, 7, 14), category="data",
+                                     amount=Decimal("12"), user_id="U0ALICE", created_at=NOW))
+    answer, _markdown = report(bot, "")
+    assert answer.startswith("Report for 14 Jul 2026 – 15 Nov 2026 uploaded")
 
 
 def test_a_channel_the_bot_is_not_in_gets_the_file_too(bot: RunningBot) -> None:
