@@ -27,6 +27,7 @@ from bot.reports.period import Span, buckets, local_midnight, weekly
 from storage.budgets import entries, team_budgets
 from storage.db import session_scope
 from storage.incidents import declared_between
+from storage.models import Budget, Incident
 from storage.quality import load_plan
 from storage.reports import (
     RiskMove,
@@ -89,40 +90,44 @@ def _budgets(deps: Deps, session, team_id: str, span: Span, summary: list[str]) 
         summary.append("Budget: no budget is set (`/budget set`).")
         return [*lines, "No budget is set for this team.", ""]
     for budget in budgets:
-        m = lambda amount, b=budget: budget_rules.money(amount, b.currency)  # noqa: E731
-        in_period = budget_rules.by_category([budget_rules.Entry(e.day, e.category, e.amount) for e in entries(
-            session, budget_id=budget.id, start=span.start, end=span.end)])
-        snap = snapshot(deps, budget, span.end)
-        where = deps.names(budget.channel_id)
-        lines += [f"### Budget of {md.text('#' + where) if where else md.text(budget.channel_id)}: "
-                  f"{m(budget.amount)} per {budget.period}", ""]
-        categories = sorted(set(in_period) | set(snap.by_category) | set(budget.caps or {}))
-        rows = []
-        for category in categories:
-            cap = Decimal(str(budget.caps[category])) if category in (budget.caps or {}) else None
-            to_date = snap.by_category.get(category, Decimal(0))
-            rows.append([md.text(category), m(cap) if cap is not None else "—",
-                         m(in_period.get(category, Decimal(0))), m(to_date),
-                         budget_rules.percent(to_date, cap) if cap is not None else "—"])
-        period_total = budget_rules.spent([budget_rules.Entry(span.start, c, a) for c, a in in_period.items()])
-        rows.append(["**Total**", m(budget.amount), f"**{m(period_total)}**", f"**{m(snap.spent)}**",
-                     budget_rules.percent(snap.spent, budget.amount)])
-        budget_period = f"{snap.period.start:%d %b} – {snap.period.end:%d %b %Y}"
-        lines += md.table(["Category", "Budgeted (cap)", "Actual in the report period",
-                           f"Actual in the budget period to {snap.today:%d %b}", "% used"], rows)
-        forecast = snap.forecast
-        lines += ["", f"- Budget period {budget_period}, as of {snap.today:%d %b %Y}: spent {m(snap.spent)}, "
-                      f"{budget_rules.percent(snap.spent, budget.amount)} of {m(budget.amount)}."]
-        if forecast.amount is not None:
-            lines.append(f"- Forecast at the budget period's end: {m(forecast.amount)} "
-                         f"({budget_rules.percent(forecast.amount, budget.amount)})"
-                         + ("" if forecast.reliable else f" — too early to rely on: {forecast.rule}") + ".")
-        lines.append(f"- At that rate the budget runs out on {snap.runs_out:%d %b %Y}." if snap.runs_out
-                     else "- At that rate the budget lasts the period.")
-        lines.append("")
-        summary.append(f"Budget of {md.text('#' + where) if where else md.text(budget.channel_id)}: "
-                       f"{m(period_total)} spent in the report period; "
-                       f"{budget_rules.percent(snap.spent, budget.amount)} of the budget used by {snap.today:%d %b}.")
+        rows = entries(session, budget_id=budget.id, start=span.start, end=span.end)
+        in_period = budget_rules.by_category([budget_rules.Entry(e.day, e.category, e.amount) for e in rows])
+        lines += _budget(deps, budget, span, in_period, summary)
+    return lines
+
+
+def _budget(deps: Deps, budget: Budget, span: Span, in_period: dict[str, Decimal], summary: list[str]) -> list[str]:
+    """One budget: per category its cap, the report period's costs and the budget period's to the report's end;
+    then spend, forecast and run-out of the budget period as of that day (the numbers `/budget` gives)."""
+    def m(amount: Decimal) -> str:
+        return budget_rules.money(amount, budget.currency)
+
+    snap = snapshot(deps, budget, span.end)
+    channel = deps.names(budget.channel_id)
+    name = md.text("#" + channel if channel else budget.channel_id)
+    caps = {k: Decimal(str(v)) for k, v in (budget.caps or {}).items()}
+    rows = []
+    for category in sorted(set(in_period) | set(snap.by_category) | set(caps)):
+        cap, to_date = caps.get(category), snap.by_category.get(category, Decimal(0))
+        rows.append([md.text(category), m(cap) if cap is not None else "—", m(in_period.get(category, Decimal(0))),
+                     m(to_date), budget_rules.percent(to_date, cap) if cap is not None else "—"])
+    period_total = sum(in_period.values(), Decimal(0))
+    used = budget_rules.percent(snap.spent, budget.amount)
+    rows.append(["**Total**", m(budget.amount), f"**{m(period_total)}**", f"**{m(snap.spent)}**", used])
+    lines = [f"### Budget of {name}: {m(budget.amount)} per {budget.period}", "",
+             *md.table(["Category", "Budgeted (cap)", "Actual in the report period",
+                        f"Actual in the budget period to {snap.today:%d %b}", "% used"], rows), "",
+             f"- Budget period {snap.period.start:%d %b} – {snap.period.end:%d %b %Y}, as of {snap.today:%d %b %Y}: "
+             f"spent {m(snap.spent)}, {used} of {m(budget.amount)}."]
+    forecast = snap.forecast
+    if forecast.amount is not None:
+        lines.append(f"- Forecast at the budget period's end: {m(forecast.amount)} "
+                     f"({budget_rules.percent(forecast.amount, budget.amount)})"
+                     + ("" if forecast.reliable else f" — too early to rely on: {forecast.rule}") + ".")
+    lines += [f"- At that rate the budget runs out on {snap.runs_out:%d %b %Y}." if snap.runs_out
+              else "- At that rate the budget lasts the period.", ""]
+    summary.append(f"Budget of {name}: {m(period_total)} spent in the report period; {used} of the budget used by "
+                   f"{snap.today:%d %b}.")
     return lines
 
 
@@ -136,42 +141,45 @@ def _grade_name(grade: int | None) -> str:
 def _bugs(session, team_id: str, span: Span, zone: tzinfo, start: datetime, end: datetime,
           summary: list[str]) -> list[str]:
     firsts = buckets(span)
-    edges = [local_midnight(day, zone) for day in firsts] + [end]
-    opened, closed = bug_flow(session, team_id=team_id, edges=edges)
+    opened, closed = bug_flow(session, team_id=team_id, edges=[local_midnight(day, zone) for day in firsts] + [end])
     open_at_end = bugs_open_at(session, team_id=team_id, at=end)
-    times = close_times(session, team_id=team_id, start=start, end=end)
-    unit = "Week of" if weekly(span) else "Month"
-    grades = [g for g in BUG_GRADES if g is not None or any(k[1] is None for k in (*opened, *closed))
-              or None in open_at_end]
+    # The ungraded column only when there are ungraded bugs (a report still being graded).
+    grades = [g for g in BUG_GRADES if g is not None or None in {k[1] for k in (*opened, *closed)} | set(open_at_end)]
+    labels = [f"{first:%Y-%m-%d}" if weekly(span) else f"{first:%b %Y}" for first in firsts]
     lines = ["## Bugs over time", "", f"Counted per {'week (Monday to Sunday)' if weekly(span) else 'month'}; "
-             "the first and last may be partial.", ""]
+             "the first and last may be partial.", "",
+             *_flow_table("Opened", opened, labels, grades, "Week of" if weekly(span) else "Month"),
+             *_flow_table("Closed", closed, labels, grades, "Week of" if weekly(span) else "Month"),
+             f"### Open at the end of the period ({span.end:%d %b %Y})", "",
+             *md.table(["Grade", "Open"], [[_grade_name(g), str(open_at_end.get(g, 0))] for g in grades]
+                       + [["**All**", f"**{sum(open_at_end.values())}**"]]), ""]
+    lines += _close_times(close_times(session, team_id=team_id, start=start, end=end), grades)
+    summary.append(f"Bugs: {sum(opened.values())} reported, {sum(closed.values())} closed; "
+                   f"{sum(open_at_end.values())} open at the end ({open_at_end.get(1, 0)} critical).")
+    return lines
 
-    def flow_table(title: str, counts: dict[tuple[int, int | None], int]) -> list[str]:
-        rows = []
-        for index, first in enumerate(firsts):
-            per = [counts.get((index, g), 0) for g in grades]
-            label = f"{first:%Y-%m-%d}" if weekly(span) else f"{first:%b %Y}"
-            rows.append([label, *map(str, per), str(sum(per))])
-        totals = [sum(counts.get((i, g), 0) for i in range(len(firsts))) for g in grades]
-        rows.append(["**Total**", *map(str, totals), f"**{sum(totals)}**"])
-        return [f"### {title}", "", *md.table([unit, *[f"Grade {_grade_name(g)}" for g in grades], "All"], rows), ""]
 
-    lines += flow_table("Opened", opened)
-    lines += flow_table("Closed", closed)
-    lines += [f"### Open at the end of the period ({span.end:%d %b %Y})", "",
-              *md.table(["Grade", "Open"], [[_grade_name(g), str(open_at_end.get(g, 0))] for g in grades]
-                        + [["**All**", f"**{sum(open_at_end.values())}**"]]), ""]
+def _flow_table(title: str, counts: dict[tuple[int, int | None], int], labels: list[str], grades: list[int | None],
+                unit: str) -> list[str]:
+    """Bugs per bucket (a row) and grade (a column), with totals."""
+    rows = []
+    for index, label in enumerate(labels):
+        per = [counts.get((index, g), 0) for g in grades]
+        rows.append([label, *map(str, per), str(sum(per))])
+    totals = [sum(counts.get((i, g), 0) for i in range(len(labels))) for g in grades]
+    rows.append(["**Total**", *map(str, totals), f"**{sum(totals)}**"])
+    return [f"### {title}", "", *md.table([unit, *[f"Grade {_grade_name(g)}" for g in grades], "All"], rows), ""]
+
+
+def _close_times(times: list[tuple[int | None, float]], grades: list[int | None]) -> list[str]:
     by_grade: dict[int | None, list[float]] = defaultdict(list)
     for grade, seconds in times:
         by_grade[grade].append(seconds)
     rows = [[_grade_name(g), str(len(by_grade[g])), rules.short_duration(rules.median(by_grade[g]))]
             for g in grades if by_grade.get(g)]
-    lines += ["### Time to close (bugs closed in the period, from report to close)", ""]
-    lines += [*md.table(["Grade", "Closed", "Median time to close"], rows), ""] if rows else \
-        ["No bug was closed in the period.", ""]
-    summary.append(f"Bugs: {sum(opened.values())} reported, {sum(closed.values())} closed; "
-                   f"{sum(open_at_end.values())} open at the end ({open_at_end.get(1, 0)} critical).")
-    return lines
+    lines = ["### Time to close (bugs closed in the period, from report to close)", ""]
+    return [*lines, *md.table(["Grade", "Closed", "Median time to close"], rows), ""] if rows else \
+        [*lines, "No bug was closed in the period.", ""]
 
 
 # --- incidents --------------------------------------------------------------------------------------------------
@@ -182,12 +190,24 @@ def _incidents(session, team_id: str, zone: tzinfo, start: datetime, end: dateti
     found = declared_between(session, team_id=team_id, start=start, end=end)
     real = [i for i in found if not i.drill]
     drills = len(found) - len(real)
-    follow_ups = follow_up_counts(session, incident_ids=[i.id for i in real])
     lines = ["## Incidents over time", "", f"Drills are not counted ({drills} in the period)." if drills
              else "Drills are not counted.", ""]
     if not real:
         summary.append("Incidents: none.")
         return [*lines, "No incident was declared in the period.", ""]
+    follow_ups = follow_up_counts(session, incident_ids=[i.id for i in real])
+    lines += _incident_list(real, follow_ups, zone, now)
+    lines += _per_month(real, zone)
+    lines += _response_times(real)
+    grades = Counter(i.grade for i in real)
+    open_follow_ups = sum(o for o, _ in follow_ups.values())
+    summary.append(f"Incidents: {len(real)} (" + ", ".join(f"grade {g}: {grades[g]}" for g in INCIDENT_GRADES)
+                   + f"); {open_follow_ups} follow-up{'s' if open_follow_ups != 1 else ''} still open.")
+    return lines
+
+
+def _incident_list(real: list[Incident], follow_ups: dict[int, tuple[int, int]], zone: tzinfo, now: datetime
+                   ) -> list[str]:
     rows = []
     for incident in real[-INCIDENTS_SHOWN:]:
         open_count, done = follow_ups.get(incident.id, (0, 0))
@@ -197,30 +217,30 @@ def _incidents(session, team_id: str, zone: tzinfo, start: datetime, end: dateti
         rows.append([incident.readable_id, md.text(incident.title), str(incident.grade),
                      f"{incident.declared_at.astimezone(zone):%Y-%m-%d %H:%M}", md.text(lasted),
                      f"{open_count} / {done}"])
-    if len(real) > INCIDENTS_SHOWN:
-        lines += [f"The latest {INCIDENTS_SHOWN} of {len(real)} are listed.", ""]
-    lines += [*md.table(["Incident", "Title", "Grade", "Declared", "Duration", "Follow-ups open / done"], rows), ""]
+    shown = [f"The latest {INCIDENTS_SHOWN} of {len(real)} are listed.", ""] if len(real) > INCIDENTS_SHOWN else []
+    return [*shown, *md.table(["Incident", "Title", "Grade", "Declared", "Duration", "Follow-ups open / done"], rows),
+            ""]
+
+
+def _per_month(real: list[Incident], zone: tzinfo) -> list[str]:
     months: dict[date, Counter] = defaultdict(Counter)
     for incident in real:
-        local = incident.declared_at.astimezone(zone).date()
-        months[local.replace(day=1)][incident.grade] += 1
-    month_rows = [[f"{month:%b %Y}", *[str(months[month][g]) for g in INCIDENT_GRADES],
-                   str(sum(months[month].values()))] for month in sorted(months)]
-    lines += ["### Per month", "", *md.table(["Month", *[f"Grade {g}" for g in INCIDENT_GRADES], "All"], month_rows),
-              ""]
-    measure_rows = []
+        months[incident.declared_at.astimezone(zone).date().replace(day=1)][incident.grade] += 1
+    rows = [[f"{month:%b %Y}", *[str(months[month][g]) for g in INCIDENT_GRADES], str(sum(months[month].values()))]
+            for month in sorted(months)]
+    return ["### Per month", "", *md.table(["Month", *[f"Grade {g}" for g in INCIDENT_GRADES], "All"], rows), ""]
+
+
+def _response_times(real: list[Incident]) -> list[str]:
+    """The measures of `/incident stats` (its columns, its median and nearest-rank p90) over the period."""
+    rows = []
     for label, column in MEASURES:
         values = [s for s in (rules.seconds_between(i.declared_at, getattr(i, column)) for i in real) if s is not None]
-        measure_rows.append([f"Time to {label}", rules.short_duration(rules.median(values)),
-                             rules.short_duration(rules.p90(values)), str(len(values))])
-    lines += ["### Response times", "", "From the declaration to the first action in the war room (acknowledge), "
-              "to status mitigated, and to resolved, as `/incident stats` measures them; over the incidents that got "
-              "there.", "", *md.table(["Measure", "Median", "p90", "Incidents"], measure_rows), ""]
-    grades = Counter(i.grade for i in real)
-    open_follow_ups = sum(o for o, _ in follow_ups.values())
-    summary.append(f"Incidents: {len(real)} (" + ", ".join(f"grade {g}: {grades[g]}" for g in INCIDENT_GRADES)
-                   + f"); {open_follow_ups} follow-up{'s' if open_follow_ups != 1 else ''} still open.")
-    return lines
+        rows.append([f"Time to {label}", rules.short_duration(rules.median(values)),
+                     rules.short_duration(rules.p90(values)), str(len(values))])
+    return ["### Response times", "", "From the declaration to the first action in the war room (acknowledge), "
+            "to status mitigated, and to resolved, as `/incident stats` measures them; over the incidents that got "
+            "there.", "", *md.table(["Measure", "Median", "p90", "Incidents"], rows), ""]
 
 
 # --- risks ------------------------------------------------------------------------------------------------------
