@@ -334,6 +334,19 @@ def test_an_empty_project_gets_a_report_that_says_so(bot: RunningBot) -> None:
     assert "Bugs: 0 reported, 0 closed; 0 open at the end (0 critical)." in markdown
 
 
+def test_ungraded_bugs_get_a_column_of_their_own(bot: RunningBot) -> None:
+    with session_scope(bot.runtime.deps.engine) as session:
+        bug, _ = create_bug(session, team_id=TEAM, delivery_key="u1", channel_id="C0GENERAL", reporter_id="U0ALICE",
+                            title="still grading", text="still grading", details={}, pii=[],
+                            now=at("2026-10-14T10:00"))
+    _answer, markdown = report(bot, "last month")
+    assert markdown is not None
+    opened = rows(section(markdown, "### Opened"))
+    assert opened[0][-2:] == ["Grade ungraded", "All"]
+    assert by_first(opened)["2026-10-12"] == ["0", "0", "0", "0", "0", "1", "1"]
+    assert by_first(rows(section(markdown, "### Open at the end")))["ungraded"] == ["1"]
+
+
 def test_no_dates_start_at_the_first_activity(bot: RunningBot) -> None:
     seed_project(bot)  # the earliest row: risks created on 1 Aug 2026
     answer, _markdown = report(bot, "")

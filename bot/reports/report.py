@@ -124,8 +124,11 @@ def _budget(deps: Deps, budget: Budget, span: Span, in_period: dict[str, Decimal
         lines.append(f"- Forecast at the budget period's end: {m(forecast.amount)} "
                      f"({budget_rules.percent(forecast.amount, budget.amount)})"
                      + ("" if forecast.reliable else f" — too early to rely on: {forecast.rule}") + ".")
-    lines += [f"- At that rate the budget runs out on {snap.runs_out:%d %b %Y}." if snap.runs_out
-              else "- At that rate the budget lasts the period.", ""]
+    lines.append(f"- At that rate the budget runs out on {snap.runs_out:%d %b %Y}." if snap.runs_out
+                 else "- At that rate the budget lasts the period.")
+    if snap.llm_note:  # the budget period counts pmbot's own LLM calls; the report period, recorded costs only
+        lines.append(f"- Note: {md.text(snap.llm_note)}.")
+    lines.append("")
     summary.append(f"Budget of {name}: {m(period_total)} spent in the report period; {used} of the budget used by "
                    f"{snap.today:%d %b}.")
     return lines
