@@ -15,6 +15,7 @@ from bot.edge import FieldErrors, Reply, Request, on_action, on_command, on_view
 from bot.errors import NotAllowed
 from bot.mirror import status as jira_status
 from bot.registry import HELP_WORDS, CommandSpec, Grammar, Sub, no_args
+from bot.reports import command as report_command
 from bot.team_locale import team_number_format
 from storage.db import ping, session_scope
 from storage.migrate import current_revision, head_revision
@@ -219,13 +220,14 @@ GRAMMAR = Grammar(
             fits=no_args),
         Sub("jira", "status", "the Jira mirror: what is waiting, failing or given up (replay with "
             "`pmbot jira retry`)", run=_run_jira, fits=lambda args: [a.lower() for a in args] in ([], ["status"])),
+        Sub("report", report_command.ARGS, report_command.HELP, run=report_command.run, fits=report_command.fits),
     ),
 )
 
 SPEC = CommandSpec(
     name="/pmbot",
     summary="help, status and team settings for pmbot",
-    usage_hint="help | status | settings | jira status",
+    usage_hint="help | status | settings | jira status | report [from] [to]",
     usage=GRAMMAR.usage(),
     own_help=True,
 )

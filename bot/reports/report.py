@@ -1,0 +1,323 @@
+"""`/pmbot report [from] [to]`: the project's report over a period as a markdown file — the closing report the guide
+describes: budget against actual, bugs and incidents over time, risks closed and accepted, quality against the plan,
+and a place for the lessons learned, which are the team's to write.
+
+Dates are the team's (`/pmbot settings` time zone); the figures are counted by the database (storage/reports.py).
+The incident response times are the ones `/incident stats` gives (its measures and percentiles), over the period.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime, tzinfo
+from decimal import Decimal
+
+from bot.budgets.service import snapshot
+from bot.deps import Deps
+from bot.domain import budget as budget_rules
+from bot.domain import incident_actions as rules
+from bot.domain.grades import GRADES
+from bot.domain.incident import INCIDENT_GRADES, duration
+from bot.domain.quality import show
+from bot.domain.risk import band, score
+from bot.incidents.stats import MEASURES
+from bot.reports import markdown as md
+from bot.reports.period import Span, buckets, local_midnight, weekly
+from storage.budgets import entries, team_budgets
+from storage.db import session_scope
+from storage.incidents import declared_between
+from storage.models import Budget, Incident
+from storage.quality import load_plan
+from storage.reports import (
+    RiskMove,
+    breach_counts,
+    bug_flow,
+    bugs_open_at,
+    close_times,
+    follow_up_counts,
+    risk_moves,
+    risks_open_at,
+    runs_between,
+)
+
+OPEN_RISKS_SHOWN = 20
+INCIDENTS_SHOWN = 100
+BUG_GRADES: tuple[int | None, ...] = (*GRADES, None)
+
+
+@dataclass(frozen=True)
+class Report:
+    filename: str
+    title: str
+    content: bytes
+
+
+def build(deps: Deps, *, team_id: str, channel_id: str, span: Span, zone: tzinfo) -> Report:
+    """The report of the team's project over `span`, as markdown."""
+    start, end = span.edges(zone)
+    now = deps.clock()
+    names = deps.names
+    channel = names(channel_id) if channel_id else None
+    where = f"#{channel}" if channel else "this team"
+    lines = [f"# Project report — {md.text(where)}", "",
+             f"- **Period:** {span.label()} (team time, {md.text(str(zone))}; both days included)",
+             f"- **Generated:** {now.astimezone(zone):%Y-%m-%d %H:%M} team time", ""]
+    body: list[str] = []
+    summary: list[str] = []
+    with session_scope(deps.engine) as session:
+        body += _budgets(deps, session, team_id, span, summary)
+        body += _bugs(session, team_id, span, zone, start, end, summary)
+        body += _incidents(session, team_id, zone, start, end, now, summary)
+        body += _risks(session, team_id, zone, start, end, names, summary)
+        body += _quality(session, team_id, start, end, summary)
+    lines += ["## Summary", "", *[f"- {line}" for line in summary], "", *body]
+    lines += ["## Lessons learned", "",
+              "_The team writes this part: the figures above say what happened, not why._", "",
+              "- **What went well:** ", "- **What did not go well:** ", "- **What we would do differently:** ",
+              "- **What the next project should keep:** ", ""]
+    filename = f"project-report-{span.start:%Y%m%d}-{span.end:%Y%m%d}.md"
+    return Report(filename, f"Project report {span.label()}", "\n".join(lines).encode("utf-8"))
+
+
+# --- budget vs actual -------------------------------------------------------------------------------------------
+
+
+def _budgets(deps: Deps, session, team_id: str, span: Span, summary: list[str]) -> list[str]:
+    lines = ["## Budget vs actual", ""]
+    budgets = team_budgets(session, team_id=team_id)
+    if not budgets:
+        summary.append("Budget: no budget is set (`/budget set`).")
+        return [*lines, "No budget is set for this team.", ""]
+    for budget in budgets:
+        rows = entries(session, budget_id=budget.id, start=span.start, end=span.end)
+        in_period = budget_rules.by_category([budget_rules.Entry(e.day, e.category, e.amount) for e in rows])
+        lines += _budget(deps, budget, span, in_period, summary)
+    return lines
+
+
+def _budget(deps: Deps, budget: Budget, span: Span, in_period: dict[str, Decimal], summary: list[str]) -> list[str]:
+    """One budget: per category its cap, the report period's costs and the budget period's to the report's end;
+    then spend, forecast and run-out of the budget period as of that day (the numbers `/budget` gives)."""
+    def m(amount: Decimal) -> str:
+        return budget_rules.money(amount, budget.currency)
+
+    snap = snapshot(deps, budget, span.end)
+    channel = deps.names(budget.channel_id)
+    name = md.text("#" + channel if channel else budget.channel_id)
+    caps = {k: Decimal(str(v)) for k, v in (budget.caps or {}).items()}
+    rows = []
+    for category in sorted(set(in_period) | set(snap.by_category) | set(caps)):
+        cap, to_date = caps.get(category), snap.by_category.get(category, Decimal(0))
+        rows.append([md.text(category), m(cap) if cap is not None else "—", m(in_period.get(category, Decimal(0))),
+                     m(to_date), budget_rules.percent(to_date, cap) if cap is not None else "—"])
+    period_total = sum(in_period.values(), Decimal(0))
+    used = budget_rules.percent(snap.spent, budget.amount)
+    rows.append(["**Total**", m(budget.amount), f"**{m(period_total)}**", f"**{m(snap.spent)}**", used])
+    lines = [f"### Budget of {name}: {m(budget.amount)} per {budget.period}", "",
+             *md.table(["Category", "Budgeted (cap)", "Actual in the report period",
+                        f"Actual in the budget period to {snap.today:%d %b}", "% used"], rows), "",
+             f"- Budget period {snap.period.start:%d %b} – {snap.period.end:%d %b %Y}, as of {snap.today:%d %b %Y}: "
+             f"spent {m(snap.spent)}, {used} of {m(budget.amount)}."]
+    forecast = snap.forecast
+    if forecast.amount is not None:
+        lines.append(f"- Forecast at the budget period's end: {m(forecast.amount)} "
+                     f"({budget_rules.percent(forecast.amount, budget.amount)})"
+                     + ("" if forecast.reliable else f" — too early to rely on: {forecast.rule}") + ".")
+    lines.append(f"- At that rate the budget runs out on {snap.runs_out:%d %b %Y}." if snap.runs_out
+                 else "- At that rate the budget lasts the period.")
+    if snap.llm_note:  # the budget period counts pmbot's own LLM calls; the report period, recorded costs only
+        lines.append(f"- Note: {md.text(snap.llm_note)}.")
+    lines.append("")
+    summary.append(f"Budget of {name}: {m(period_total)} spent in the report period; {used} of the budget used by "
+                   f"{snap.today:%d %b}.")
+    return lines
+
+
+# --- bugs -------------------------------------------------------------------------------------------------------
+
+
+def _grade_name(grade: int | None) -> str:
+    return f"{grade} {GRADES[grade].label}" if grade in GRADES else "ungraded"
+
+
+def _bugs(session, team_id: str, span: Span, zone: tzinfo, start: datetime, end: datetime,
+          summary: list[str]) -> list[str]:
+    firsts = buckets(span)
+    opened, closed = bug_flow(session, team_id=team_id, edges=[local_midnight(day, zone) for day in firsts] + [end])
+    open_at_end = bugs_open_at(session, team_id=team_id, at=end)
+    # The ungraded column only when there are ungraded bugs (a report still being graded).
+    grades = [g for g in BUG_GRADES if g is not None or None in {k[1] for k in (*opened, *closed)} | set(open_at_end)]
+    labels = [f"{first:%Y-%m-%d}" if weekly(span) else f"{first:%b %Y}" for first in firsts]
+    lines = ["## Bugs over time", "", f"Counted per {'week (Monday to Sunday)' if weekly(span) else 'month'}; "
+             "the first and last may be partial.", "",
+             *_flow_table("Opened", opened, labels, grades, "Week of" if weekly(span) else "Month"),
+             *_flow_table("Closed", closed, labels, grades, "Week of" if weekly(span) else "Month"),
+             f"### Open at the end of the period ({span.end:%d %b %Y})", "",
+             *md.table(["Grade", "Open"], [[_grade_name(g), str(open_at_end.get(g, 0))] for g in grades]
+                       + [["**All**", f"**{sum(open_at_end.values())}**"]]), ""]
+    lines += _close_times(close_times(session, team_id=team_id, start=start, end=end), grades)
+    summary.append(f"Bugs: {sum(opened.values())} reported, {sum(closed.values())} closed; "
+                   f"{sum(open_at_end.values())} open at the end ({open_at_end.get(1, 0)} critical).")
+    return lines
+
+
+def _flow_table(title: str, counts: dict[tuple[int, int | None], int], labels: list[str], grades: list[int | None],
+                unit: str) -> list[str]:
+    """Bugs per bucket (a row) and grade (a column), with totals."""
+    rows = []
+    for index, label in enumerate(labels):
+        per = [counts.get((index, g), 0) for g in grades]
+        rows.append([label, *map(str, per), str(sum(per))])
+    totals = [sum(counts.get((i, g), 0) for i in range(len(labels))) for g in grades]
+    rows.append(["**Total**", *map(str, totals), f"**{sum(totals)}**"])
+    return [f"### {title}", "", *md.table([unit, *[f"Grade {_grade_name(g)}" for g in grades], "All"], rows), ""]
+
+
+def _close_times(times: list[tuple[int | None, float]], grades: list[int | None]) -> list[str]:
+    by_grade: dict[int | None, list[float]] = defaultdict(list)
+    for grade, seconds in times:
+        by_grade[grade].append(seconds)
+    rows = [[_grade_name(g), str(len(by_grade[g])), rules.short_duration(rules.median(by_grade[g]))]
+            for g in grades if by_grade.get(g)]
+    lines = ["### Time to close (bugs closed in the period, from report to close)", ""]
+    return [*lines, *md.table(["Grade", "Closed", "Median time to close"], rows), ""] if rows else \
+        [*lines, "No bug was closed in the period.", ""]
+
+
+# --- incidents --------------------------------------------------------------------------------------------------
+
+
+def _incidents(session, team_id: str, zone: tzinfo, start: datetime, end: datetime, now: datetime,
+               summary: list[str]) -> list[str]:
+    found = declared_between(session, team_id=team_id, start=start, end=end)
+    real = [i for i in found if not i.drill]
+    drills = len(found) - len(real)
+    lines = ["## Incidents over time", "", f"Drills are not counted ({drills} in the period)." if drills
+             else "Drills are not counted.", ""]
+    if not real:
+        summary.append("Incidents: none.")
+        return [*lines, "No incident was declared in the period.", ""]
+    follow_ups = follow_up_counts(session, incident_ids=[i.id for i in real])
+    lines += _incident_list(real, follow_ups, zone, now)
+    lines += _per_month(real, zone)
+    lines += _response_times(real)
+    grades = Counter(i.grade for i in real)
+    open_follow_ups = sum(o for o, _ in follow_ups.values())
+    summary.append(f"Incidents: {len(real)} (" + ", ".join(f"grade {g}: {grades[g]}" for g in INCIDENT_GRADES)
+                   + f"); {open_follow_ups} follow-up{'s' if open_follow_ups != 1 else ''} still open.")
+    return lines
+
+
+def _incident_list(real: list[Incident], follow_ups: dict[int, tuple[int, int]], zone: tzinfo, now: datetime
+                   ) -> list[str]:
+    rows = []
+    for incident in real[-INCIDENTS_SHOWN:]:
+        open_count, done = follow_ups.get(incident.id, (0, 0))
+        lasted = duration(incident.declared_at, incident.resolved_at) if incident.resolved_at \
+            else f"not resolved ({incident.status}), open for " \
+                 f"{rules.short_duration(rules.seconds_between(incident.declared_at, now))}"
+        rows.append([incident.readable_id, md.text(incident.title), str(incident.grade),
+                     f"{incident.declared_at.astimezone(zone):%Y-%m-%d %H:%M}", md.text(lasted),
+                     f"{open_count} / {done}"])
+    shown = [f"The latest {INCIDENTS_SHOWN} of {len(real)} are listed.", ""] if len(real) > INCIDENTS_SHOWN else []
+    return [*shown, *md.table(["Incident", "Title", "Grade", "Declared", "Duration", "Follow-ups open / done"], rows),
+            ""]
+
+
+def _per_month(real: list[Incident], zone: tzinfo) -> list[str]:
+    months: dict[date, Counter] = defaultdict(Counter)
+    for incident in real:
+        months[incident.declared_at.astimezone(zone).date().replace(day=1)][incident.grade] += 1
+    rows = [[f"{month:%b %Y}", *[str(months[month][g]) for g in INCIDENT_GRADES], str(sum(months[month].values()))]
+            for month in sorted(months)]
+    return ["### Per month", "", *md.table(["Month", *[f"Grade {g}" for g in INCIDENT_GRADES], "All"], rows), ""]
+
+
+def _response_times(real: list[Incident]) -> list[str]:
+    """The measures of `/incident stats` (its columns, its median and nearest-rank p90) over the period."""
+    rows = []
+    for label, column in MEASURES:
+        values = [s for s in (rules.seconds_between(i.declared_at, getattr(i, column)) for i in real) if s is not None]
+        rows.append([f"Time to {label}", rules.short_duration(rules.median(values)),
+                     rules.short_duration(rules.p90(values)), str(len(values))])
+    return ["### Response times", "", "From the declaration to the first action in the war room (acknowledge), "
+            "to status mitigated, and to resolved, as `/incident stats` measures them; over the incidents that got "
+            "there.", "", *md.table(["Measure", "Median", "p90", "Incidents"], rows), ""]
+
+
+# --- risks ------------------------------------------------------------------------------------------------------
+
+
+def _score_text(probability: int | None, impact: int | None) -> str:
+    value = score(probability, impact)
+    return f"{value} ({band(value)})" if value else "not scored"
+
+
+def _latest(moves: list[RiskMove]) -> list[RiskMove]:
+    """One line per risk (closed, reopened and closed again in the period): its last move, in time order."""
+    last = {move.risk.id: move for move in moves}
+    return sorted(last.values(), key=lambda move: move.at)
+
+
+def _risks(session, team_id: str, zone: tzinfo, start: datetime, end: datetime, names, summary: list[str]
+           ) -> list[str]:
+    closed = _latest(risk_moves(session, team_id=team_id, statuses=("closed",), start=start, end=end))
+    accepted = _latest(risk_moves(session, team_id=team_id, statuses=("accepted",), start=start, end=end))
+    still_open, open_total = risks_open_at(session, team_id=team_id, at=end, limit=OPEN_RISKS_SHOWN)
+    lines = ["## Risks", "", "### Closed in the period", ""]
+    lines += [*md.table(["Risk", "Title", "Closed on", "By", "Why"], [
+        [m.risk.readable_id, md.text(m.risk.title), f"{m.at.astimezone(zone):%Y-%m-%d}", md.person(m.user_id, names),
+         md.text(m.risk.close_reason if m.risk.status == "closed" else "", names)] for m in closed]), ""] \
+        if closed else ["None.", ""]
+    lines += ["### Accepted in the period", ""]
+    lines += [*md.table(["Risk", "Title", "Score", "Accepted on", "By", "Until", "Why"], [
+        [m.risk.readable_id, md.text(m.risk.title), _score_text(m.risk.probability, m.risk.impact),
+         f"{m.at.astimezone(zone):%Y-%m-%d}", md.person(m.user_id, names),
+         f"{m.risk.accepted_until:%Y-%m-%d}" if m.risk.status == "accepted" and m.risk.accepted_until else "—",
+         md.text(m.risk.close_reason if m.risk.status == "accepted" else "", names)] for m in accepted]), ""] \
+        if accepted else ["None.", ""]
+    lines += ["### Still open at the end of the period, by score", ""]
+    if still_open:
+        if open_total > len(still_open):
+            lines += [f"The {len(still_open)} highest of {open_total}.", ""]
+        lines += [*md.table(["Risk", "Title", "Score", "Status then", "Owner"], [
+            [r.readable_id, md.text(r.title), _score_text(r.probability, r.impact), md.text(status),
+             md.person(r.owner_id, names)] for r, status in still_open]), ""]
+    else:
+        lines += ["None.", ""]
+    summary.append(f"Risks: {len(closed)} closed, {len(accepted)} accepted in the period; "
+                   f"{open_total} open at the end.")
+    return lines
+
+
+# --- quality ----------------------------------------------------------------------------------------------------
+
+
+def _quality(session, team_id: str, start: datetime, end: datetime, summary: list[str]) -> list[str]:
+    found = load_plan(session, team_id=team_id)
+    if found is None:
+        return []  # no Quality Management Plan: nothing to report against
+    _row, plan = found
+    runs = runs_between(session, team_id=team_id, start=start, end=end)
+    opened, closed, open_at_end = breach_counts(session, team_id=team_id, start=start, end=end)
+    lines = ["## Quality against the plan", "", f"{len(runs)} eval run{'s' if len(runs) != 1 else ''} recorded in "
+             "the period.", ""]
+    rows = []
+    passing_metrics = 0
+    for metric in plan.metrics:
+        measured = [(run, run.metrics[metric.name]) for run in runs if isinstance(run.metrics.get(metric.name),
+                                                                                  (int, float))]
+        within = sum(1 for _, value in measured if metric.passes(float(value)))
+        latest = measured[-1] if measured else None
+        verdict = "—" if latest is None else ("within target" if metric.passes(float(latest[1])) else "**off target**")
+        passing_metrics += latest is not None and metric.passes(float(latest[1]))
+        rows.append([md.text(metric.name), md.text(metric.target_text()), str(len(measured)),
+                     f"{within} of {len(measured)}" if measured else "—",
+                     md.text(f"{show(float(latest[1]), metric.unit)} ({latest[0].model} {latest[0].version})".strip())
+                     if latest else "—", verdict])
+    lines += [*md.table(["Metric", "Target", "Runs", "Within target", "Latest", "Latest verdict"], rows), ""]
+    lines += [f"Breaches: {opened} opened and {closed} closed in the period; {open_at_end} open at its end.", ""]
+    summary.append(f"Quality: {passing_metrics} of {len(plan.metrics)} metrics within target at the latest run; "
+                   f"{opened} breach{'es' if opened != 1 else ''} opened.")
+    return lines
