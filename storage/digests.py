@@ -20,7 +20,7 @@ def top_risks(session: Session, *, team_id: str, limit: int) -> list[Risk]:
     query = (select(Risk).where(Risk.team_id == team_id, Risk.status.in_(_LIVE_RISK),
                                 Risk.probability.is_not(None), Risk.impact.is_not(None))
              .order_by(score.desc(), Risk.id).limit(limit))
-    return list(session.exec(query))
+    return list(session.scalars(query))
 
 
 def risk_statuses(session: Session, *, team_id: str, readable_ids: list[str]) -> dict[str, str]:
@@ -33,35 +33,35 @@ def risk_statuses(session: Session, *, team_id: str, readable_ids: list[str]) ->
 
 
 def bugs_opened_by_grade(session: Session, *, team_id: str, start: datetime, end: datetime) -> dict[int | None, int]:
-    """Bugs reported in [start, end), counted per grade (None: not graded yet)."""
-    rows = session.execute(select(Bug.grade, func.count()).where(Bug.team_id == team_id, Bug.created_at >= start,
-                                                                  Bug.created_at < end).group_by(Bug.grade)).all()
+    """Bugs reported in (start, end], counted per grade (None: not graded yet)."""
+    rows = session.execute(select(Bug.grade, func.count()).where(Bug.team_id == team_id, Bug.created_at > start,
+                                                                  Bug.created_at <= end).group_by(Bug.grade)).all()
     return {r[0]: int(r[1]) for r in rows}
 
 
 def bugs_closed_by_grade(session: Session, *, team_id: str, start: datetime, end: datetime) -> dict[int | None, int]:
-    """Bugs closed in [start, end), counted per grade."""
+    """Bugs closed in (start, end], counted per grade."""
     rows = session.execute(select(Bug.grade, func.count())
                            .where(Bug.team_id == team_id, Bug.status == "closed", Bug.closed_at.is_not(None),
-                                  Bug.closed_at >= start, Bug.closed_at < end).group_by(Bug.grade)).all()
+                                  Bug.closed_at > start, Bug.closed_at <= end).group_by(Bug.grade)).all()
     return {r[0]: int(r[1]) for r in rows}
 
 
 def oldest_open_bug(session: Session, *, team_id: str, grade: int) -> Bug | None:
     """The open bug of `grade` reported first."""
-    return session.exec(select(Bug).where(Bug.team_id == team_id, Bug.status == "open", Bug.grade == grade)
-                        .order_by(Bug.created_at, Bug.id).limit(1)).first()
+    return session.scalars(select(Bug).where(Bug.team_id == team_id, Bug.status == "open", Bug.grade == grade)
+                           .order_by(Bug.created_at, Bug.id).limit(1)).first()
 
 
 def incidents_overlapping(session: Session, *, team_id: str, start: datetime, end: datetime,
                           limit: int) -> list[Incident]:
-    """Real incidents (no drills) that were going on at some point in [start, end): declared before its end and
+    """Real incidents (no drills) that were going on at some point in (start, end]: declared by its end and
     not resolved before its start. Oldest first, at most `limit`."""
     query = (select(Incident).where(Incident.team_id == team_id, Incident.drill.is_(False),
-                                    Incident.declared_at < end,
+                                    Incident.declared_at <= end,
                                     or_(Incident.resolved_at.is_(None), Incident.resolved_at >= start))
              .order_by(Incident.declared_at, Incident.id).limit(limit))
-    return list(session.exec(query))
+    return list(session.scalars(query))
 
 
 def action_counts(session: Session, *, incident_ids: list[int]) -> dict[int, tuple[int, int]]:
@@ -81,7 +81,7 @@ def old_blockers(session: Session, *, team_id: str, first_day_before: date, limi
              .where(Standup.team_id == team_id, StandupBlocker.resolved_on.is_(None),
                     StandupBlocker.first_day < first_day_before)
              .order_by(StandupBlocker.first_day, StandupBlocker.id).limit(limit))
-    return list(session.exec(query))
+    return list(session.scalars(query))
 
 
 def latest_snapshot(session: Session, *, team_id: str, audience_key: str | None) -> DigestSnapshot | None:
@@ -89,7 +89,7 @@ def latest_snapshot(session: Session, *, team_id: str, audience_key: str | None)
     query = select(DigestSnapshot).where(DigestSnapshot.team_id == team_id)
     if audience_key is not None:
         query = query.where(DigestSnapshot.audience_key == audience_key)
-    return session.exec(query.order_by(DigestSnapshot.taken_at.desc(), DigestSnapshot.id.desc()).limit(1)).first()
+    return session.scalars(query.order_by(DigestSnapshot.taken_at.desc(), DigestSnapshot.id.desc()).limit(1)).first()
 
 
 def save_snapshot(session: Session, *, team_id: str, audience_key: str, figures: dict, now: datetime) -> None:

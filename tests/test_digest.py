@@ -10,16 +10,14 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlmodel import select
 
-from bot.digest import service
 from bot.domain import quality as quality_rules
 from storage.bugs import create_bug
 from storage.db import session_scope
 from storage.incidents import create_action, create_incident
-from storage.models import Bug, DigestSnapshot, Standup, StandupBlocker
+from storage.models import DigestSnapshot, Standup, StandupBlocker
 from storage.quality import add_run, save_plan
 from tests.conftest import RunningBot
 from tests.helpers import MovableClock
-from tests.llm_stub import LlmStub
 
 TEAM = "T0SANDBOX"
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
@@ -91,3 +89,118 @@ def test_an_empty_team_gets_a_short_digest_and_the_one_pager_by_dm(bot: RunningB
     assert bot.sandbox.ws.channels[dm].is_im
     assert [m for m in bot.sandbox.messages if m["text"].startswith("Project digest")] == []  # nothing public
     assert snapshots(bot) == []  # a preview moves no baseline
+
+
+# --- seeding: through the commands where they can, through the repositories for times in the past -------------
+
+
+def at(day: int, hour: int = 10, minute: int = 0) -> datetime:
+    return datetime(2026, 11, day, hour, minute, tzinfo=UTC)
+
+
+def seed_bug(bot: RunningBot, title: str, *, grade: int, created: datetime, closed: datetime | None = None) -> None:
+    with session_scope(bot.runtime.deps.engine) as session:
+        bug, _ = create_bug(session, team_id=TEAM, delivery_key=f"seed-{title}", channel_id="C0GENERAL",
+                            reporter_id="U0CARLOS", title=title, text=title, details={}, pii=[], now=created)
+        bug.grade, bug.graded_at = grade, created
+        if closed is not None:
+            bug.status, bug.closed_at, bug.closed_by = "closed", closed, "U0BOB"
+        session.add(bug)
+
+
+def seed_incident(bot: RunningBot, title: str, *, grade: int, declared: datetime, resolved: datetime | None,
+                  drill: bool = False, actions: tuple[bool, ...] = ()) -> None:
+    with session_scope(bot.runtime.deps.engine) as session:
+        incident, _ = create_incident(session, team_id=TEAM, delivery_key=f"seed-{title}", title=title, grade=grade,
+                                      status="resolved" if resolved else "investigating", drill=drill,
+                                      origin_channel="C0GENERAL", declared_by="U0ALICE", commander_id="U0ALICE",
+                                      declared_at=declared, resolved_at=resolved)
+        for n, done in enumerate(actions):
+            create_action(session, team_id=TEAM, delivery_key=f"seed-{title}-{n}", incident_id=incident.id,
+                          title=f"follow-up {n}", owner_id="U0BOB", created_by="U0ALICE", created_at=declared,
+                          done_at=resolved if done else None, done_by="U0BOB" if done else None)
+
+
+def seed_blockers(bot: RunningBot) -> None:
+    with session_scope(bot.runtime.deps.engine) as session:
+        standup = Standup(team_id=TEAM, channel_id="C0GENERAL", members=["U0ALICE", "U0BOB", "U0CARLOS"],
+                          time="09:30", timezone="UTC", workdays=[0, 1, 2, 3, 4], questions=["Blockers?"],
+                          created_by="U0ALICE", created_at=at(1))
+        session.add(standup)
+        session.flush()
+        for user, text, first, resolved in (
+                ("U0BOB", "waiting for the labelled data contract", date(2026, 11, 12), None),
+                ("U0CARLOS", "no staging GPU quota", date(2026, 11, 18), None),  # 2 days: too young
+                ("U0ALICE", "eval harness flaky", date(2026, 11, 17), None),  # exactly 3 days: not older than 3
+                ("U0ALICE", "legal review of the prompts", date(2026, 11, 1), date(2026, 11, 10))):  # resolved
+            session.add(StandupBlocker(standup_id=standup.id, user_id=user, text=text, first_day=first,
+                                       last_day=date(2026, 11, 19), resolved_on=resolved))
+
+
+def seed_quality(bot: RunningBot) -> None:
+    plan = quality_rules.plan([quality_rules.metric("accuracy", "%", 90),
+                               quality_rules.metric("hallucination rate", "%", 5)])
+    with session_scope(bot.runtime.deps.engine) as session:
+        save_plan(session, team_id=TEAM, channel_id="C0GENERAL", plan=plan, template=None, user_id="U0ALICE",
+                  now=at(1))
+        add_run(session, team_id=TEAM, model="support-bot", version="v7", dataset="golden", source="api",
+                metrics={"accuracy": 91.5, "hallucination_rate": 7.0}, recorded_by="api", now=at(19))
+
+
+def seed_everything(bot: RunningBot, clock: MovableClock) -> None:
+    seed_bug(bot, "Refund agent quotes the wrong policy", grade=1, created=at(2))  # the oldest open critical
+    seed_bug(bot, "Chat leaks another user's order", grade=1, created=at(10))
+    seed_bug(bot, "Summaries drop the last paragraph", grade=2, created=at(15))
+    seed_bug(bot, "Answers slow at peak", grade=3, created=at(1), closed=at(16))
+    seed_bug(bot, "Assistant shows internal notes", grade=1, created=at(18), closed=at(19))
+    seed_bug(bot, "Typo in the greeting", grade=4, created=at(5), closed=at(10))  # closed before the period
+    assert "B-7" in command(bot, "/bug", "The bot printed card 4111 1111 1111 1111 to another customer")["text"]
+    for text in ("Vendor may retire our fine-tuned model p=4 i=5 owner=<@U0BOB|bob>",
+                 "GPU quota might run out before launch p=3 i=3 owner=<@U0CARLOS|carlos>",
+                 "Annotators may label the eval set inconsistently p=4 i=4 owner=<@U0ALICE|alice>"):
+        command(bot, "/risk", text)
+    seed_incident(bot, "Wrong prices in answers", grade=1, declared=at(14, 9), resolved=at(14, 11, 30),
+                  actions=(True, False, False))
+    seed_incident(bot, "Old outage", grade=2, declared=at(1), resolved=at(2))  # before the period
+    seed_incident(bot, "Drill: prompt leak", grade=1, declared=at(16), resolved=at(16, 11), drill=True)
+    clock.now = NOW - timedelta(hours=3)
+    command(bot, "/incident", "declare Chatbot answers in the wrong language grade 2")
+    clock.now = NOW
+    command(bot, "/budget", "set 10000 USD month")
+    command(bot, "/cost", "add 8000 compute GPU hours")
+    seed_quality(bot)
+    seed_blockers(bot)
+
+
+def test_the_digest_numbers_match_the_data(bot: RunningBot, clock: MovableClock) -> None:
+    seed_everything(bot, clock)
+    _, later = digest_now(bot)
+    text = digest_answer(later)["text"]
+    risks = ["• R-1 Vendor may retire our fine-tuned model — owner bob — score 20",
+             "• R-3 Annotators may label the eval set inconsistently — owner alice — score 16",
+             "• R-2 GPU quota might run out before launch — owner carlos — score 9"]
+    assert "\n".join(risks) in text  # by score, names not mentions
+    assert "<@U0" not in text
+    assert "• 3 opened, 2 closed in the period." in text
+    assert "• Critical (grade 1): 2 opened, 1 closed" in text and "• High (grade 2): 1 opened, 0 closed" in text
+    assert "• Medium (grade 3): 0 opened, 1 closed" in text and "grade 4" not in text
+    assert ("• Oldest open critical bug: B-1 Refund agent quotes the wrong policy, open for 18 days "
+            "(reported 02 Nov 2026)") in text
+    assert "• INC-1 Wrong prices in answers — grade 1 — resolved after 2 h 30 min · follow-ups: 2 open, 1 done" in text
+    assert "• INC-4 Chatbot answers in the wrong language — grade 2 — ongoing for 3 h · follow-ups: 0 open, 0 done" \
+        in text
+    assert "Old outage" not in text and "Drill" not in text
+    assert ("• #general: spent 8,000.00 USD of 10,000.00 USD (80%) by 20 Nov 2026 · forecast at period end "
+            "(30 Nov 2026): 12,000.00 USD (120%), an early estimate · runs out on 26 Nov 2026 at this rate") in text
+    assert "• Latest evaluation: support-bot v7" in text
+    assert "• Accuracy: 91.5 % (target ≥ 90 %) — meets target" in text
+    assert "• Hallucination rate: 7 % (target ≤ 5 %) — misses target" in text
+    assert "• bob: waiting for the labelled data contract — since 12 Nov 2026 (8 days)" in text
+    assert "staging GPU" not in text and "eval harness" not in text and "legal review" not in text
+    assert "4111" not in text
+    summary = text.split("*In short*\n", 1)[1]
+    assert summary.startswith("The team logged 3 new bugs (2 critical) and closed 2. The oldest open critical bug "
+                              "has been open for 18 days. There were 2 incidents, 1 still ongoing.")
+    assert "1 of 2 quality targets are not met: Hallucination rate." in summary
+    [one_pager] = pngs(bot)
+    assert one_pager["content"].startswith(PNG_MAGIC)

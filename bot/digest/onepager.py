@@ -3,7 +3,7 @@ the incidents' timeline), drawn through `bot.charts.render` (Agg, no pyplot, one
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -26,12 +26,14 @@ def png(figures: dict[str, Any]) -> bytes:
 
 def draw(figure: Figure, figures: dict[str, Any]) -> None:
     """Four panels on one figure, and the period as its title."""
-    figure.suptitle(f"Project digest — {figures['period_start_day']} to {figures['today']}", fontsize=13)
+    start, end = date.fromisoformat(figures["period_start_day"]), date.fromisoformat(figures["today"])
+    figure.suptitle(f"Project digest — {start:%d %b} to {end:%d %b %Y}", fontsize=13)
     grid = figure.subplots(2, 2)
     _bugs(grid[0][0], figures.get("bugs"))
     _budget(grid[0][1], figures.get("budget"))
     _risks(grid[1][0], figures.get("risks"))
-    _incidents(grid[1][1], figures.get("incidents"), datetime.fromisoformat(figures["as_of"]))
+    _incidents(grid[1][1], figures.get("incidents"), datetime.fromisoformat(figures["since"]),
+               datetime.fromisoformat(figures["as_of"]))
 
 
 def _empty(axes: Axes, title: str, why: str) -> None:
@@ -66,10 +68,11 @@ def _budget(axes: Axes, budgets: list[dict[str, Any]] | None) -> None:
     spent = [_share(b["spent"], b["amount"]) for b in budgets]
     forecast = [_share(b["forecast"], b["amount"]) if b["forecast"] is not None else 0.0 for b in budgets]
     positions = list(range(len(budgets)))
-    axes.barh(positions, forecast, color="#f5cba7", label="forecast at period end")
-    axes.barh(positions, spent, height=0.5, color="#2e86c1", label="spent so far")
+    axes.barh(positions, forecast, height=0.6, color="#f5cba7", label="forecast at period end")
+    axes.barh(positions, spent, height=0.3, color="#2e86c1", label="spent so far")
     axes.axvline(100, color="#c0392b", linestyle="--", linewidth=1, label="budget")
     axes.set_yticks(positions, names, fontsize=8)
+    axes.set_ylim(len(budgets) - 0.3, -0.7)  # the first budget at the top
     axes.set_xlim(0, max(110.0, *forecast, *spent) * 1.05)
     axes.set_xlabel("% of budget", fontsize=8)
     axes.set_title(title, fontsize=10)
@@ -98,7 +101,7 @@ def _risks(axes: Axes, risks: dict[str, Any] | None) -> None:
     return None
 
 
-def _incidents(axes: Axes, incidents: list[dict[str, Any]] | None, now: datetime) -> None:
+def _incidents(axes: Axes, incidents: list[dict[str, Any]] | None, since: datetime, now: datetime) -> None:
     title = "Incidents: declared to resolved (or now)"
     if incidents is None:
         return _empty(axes, title, "not in this digest")
@@ -111,10 +114,14 @@ def _incidents(axes: Axes, incidents: list[dict[str, Any]] | None, now: datetime
         colour = GRADE_COLOURS.get(incident["grade"], MUTED)
         axes.plot([start, end], [position, position], color=colour, linewidth=6, solid_capstyle="butt")
         if incident["ongoing"]:
-            axes.plot([end], [position], marker=">", color=colour)
+            axes.plot([end], [position], marker=">", color=colour, clip_on=False)
     axes.set_yticks(positions, [truncate(f"{i['id']} (grade {i['grade']})", 24) for i in incidents], fontsize=8)
     axes.set_ylim(-0.7, len(incidents) - 0.3)
     axes.invert_yaxis()
+    from matplotlib.dates import DateFormatter
+
+    axes.set_xlim(since, now)  # the period: an incident declared before it starts at the left edge
+    axes.xaxis.set_major_formatter(DateFormatter("%d %b"))
     axes.tick_params(axis="x", labelsize=7, labelrotation=30)
     axes.set_title(title, fontsize=10)
     return None
