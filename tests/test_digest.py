@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlmodel import select
 
+from bot.digest import service
 from bot.domain import quality as quality_rules
 from storage.bugs import create_bug
 from storage.db import session_scope
@@ -18,6 +19,7 @@ from storage.models import DigestSnapshot, Standup, StandupBlocker
 from storage.quality import add_run, save_plan
 from tests.conftest import RunningBot
 from tests.helpers import MovableClock
+from tests.llm_stub import LlmStub
 
 TEAM = "T0SANDBOX"
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
@@ -204,3 +206,106 @@ def test_the_digest_numbers_match_the_data(bot: RunningBot, clock: MovableClock)
     assert "1 of 2 quality targets are not met: Hallucination rate." in summary
     [one_pager] = pngs(bot)
     assert one_pager["content"].startswith(PNG_MAGIC)
+
+
+def test_change_since_the_last_digest_is_measured_against_what_the_audience_saw(bot: RunningBot,
+                                                                                clock: MovableClock) -> None:
+    for text in ("Vendor may retire our fine-tuned model p=4 i=5 owner=<@U0BOB|bob>",
+                 "GPU quota might run out before launch p=3 i=3 owner=<@U0CARLOS|carlos>",
+                 "Annotators may label the eval set inconsistently p=4 i=4 owner=<@U0ALICE|alice>",
+                 "Key engineer on leave during launch p=1 i=2 owner=<@U0BOB|bob>"):
+        command(bot, "/risk", text)
+    deps = bot.runtime.deps
+    shown = service.build(deps, team_id=TEAM, sections=service.SECTIONS, now=clock.now, audience_key="plan:1")
+    assert "score 20 (" not in shown.text  # no earlier digest: no change to show
+    service.remember(deps, shown, audience_key="plan:1", now=clock.now)
+    clock.now = NOW + timedelta(days=1)
+    command(bot, "/risk", "update R-2 probability=5")  # 9 → 15
+    command(bot, "/risk", "update R-3 impact=2")  # 16 → 8
+    command(bot, "/risk", "close R-1 the vendor signed a three-year contract")
+    command(bot, "/risk", "Provider raises token prices p=5 i=5 owner=<@U0CARLOS|carlos>")  # R-5, 25
+    command(bot, "/risk", "update R-4 probability=4")  # 2 → 8: it was remembered, so "up", not "new"
+    _, later = digest_now(bot)
+    text = digest_answer(later)["text"]
+    assert "Covers 20 Nov 2026 – 21 Nov 2026: since the last digest." in text
+    assert "• R-5 Provider raises token prices — owner carlos — score 25 (new)" in text
+    assert "• R-2 GPU quota might run out before launch — owner carlos — score 15 (up from 9)" in text
+    assert "• R-3 Annotators may label the eval set inconsistently — owner alice — score 8 (down from 16)" in text
+    assert "• R-4 Key engineer on leave during launch — owner bob — score 8 (up from 2)" in text
+    assert "• Closed since the last digest: R-1" in text and "R-1 Vendor" not in text
+    assert len(snapshots(bot)) == 1  # the preview remembered nothing
+    # Another audience has seen nothing yet: its digest shows no change, and covers the last 7 days.
+    other = service.build(deps, team_id=TEAM, sections=["risks"], now=clock.now, audience_key="plan:2")
+    assert "score 25 (" not in other.text and "Closed since" not in other.text
+    assert "the last 7 days (no earlier digest)" in other.text
+    assert other.figures["sections"] == ["risks"] and "Bugs" not in other.text
+    # The audience's own baseline moves when it is remembered again.
+    mine = service.build(deps, team_id=TEAM, sections=service.SECTIONS, now=clock.now, audience_key="plan:1")
+    service.remember(deps, mine, audience_key="plan:1", now=clock.now)
+    again = service.build(deps, team_id=TEAM, sections=["risks"], now=clock.now + timedelta(hours=1),
+                          audience_key="plan:1")
+    assert "score 25 (unchanged)" in again.text and "Closed since" not in again.text
+    with pytest.raises(Exception, match="no section"):
+        service.build(deps, team_id=TEAM, sections=["gossip"], now=clock.now)
+
+
+def test_posted_in_a_channel_with_its_one_pager_once(bot: RunningBot) -> None:
+    command(bot, "/risk", "Vendor may retire our fine-tuned model p=4 i=5 owner=<@U0BOB|bob>")
+    assert "U0PMBOT" not in bot.sandbox.ws.channels["C0RANDOM"].members
+    ack, later = digest_now(bot, "now <#C0RANDOM|random>")
+    assert "Building the project digest" in ack["text"]
+    [posted] = [m for m in bot.sandbox.messages if m["channel"] == "C0RANDOM" and m["text"].startswith("Project")]
+    assert "• R-1 Vendor may retire our fine-tuned model — owner bob — score 20" in posted["text"]
+    assert "<@U0BOB>" not in dump(posted)  # a name, not a mention that pings
+    blocks_ = posted["blocks"]
+    assert blocks_[0]["type"] == "header" and len(blocks_) <= 50
+    assert all(len(b.get("text", {}).get("text", "")) <= 3000 for b in blocks_)
+    [one_pager] = pngs(bot)
+    assert shared_in(one_pager) == {"C0RANDOM"} and one_pager["content"].startswith(PNG_MAGIC)
+    assert len(bot.sandbox.calls_to("files.completeUploadExternal")) == 1
+    assert any("Posted the project digest with its one-pager in <#C0RANDOM>" in r.get("text", "") for r in later)
+    assert snapshots(bot) == []
+
+
+def test_a_channel_pmbot_cannot_post_in_and_wrong_requests_get_clear_answers(bot: RunningBot) -> None:
+    bot.sandbox.ws.add_channel("G0SECRET", "secret-plans", members={"U0ALICE"}, is_private=True)
+    _, later = digest_now(bot, "now <#G0SECRET|secret-plans>")
+    assert any("I can't post in <#G0SECRET>" in r.get("text", "") and "/invite @pmbot" in r.get("text", "")
+               for r in later)
+    assert pngs(bot) == [] and [m for m in bot.sandbox.messages if m["channel"] == "G0SECRET"] == []
+    _, later = digest_now(bot, "now #no-such-channel")
+    assert any("I can't find a channel called #no-such-channel" in r.get("text", "") for r in later)
+    assert "is not a channel" in command(bot, "/pmbot", "digest now please")["text"]
+    for wrong in ("digest", "digest later", "digest now <#C0RANDOM|random> <#C0GENERAL|general>"):
+        assert "`/pmbot digest now [#channel]`" in command(bot, "/pmbot", wrong)["text"]
+    assert "Did you mean `/pmbot digest now [#channel]`" in command(bot, "/pmbot", "digets now")["text"]
+    from bot.commands.pmbot import SPEC
+
+    assert "`/pmbot digest now [#channel]` — the stakeholder digest as of now" in SPEC.help_text()
+    assert pngs(bot) == []
+
+
+def test_the_narrative_comes_from_the_llm_which_never_sees_pii(bot_factory, clock: MovableClock) -> None:
+    stub = LlmStub()
+    try:
+        bot = clock.drive(bot_factory(openai_api_key="sk-test-stub", openai_base_url=stub.base_url,
+                                      pmbot_llm_model="stub-model"))
+        stub.mode, stub.grade = "good", 1
+        command(bot, "/bug", "Customer jane.doe@example.com saw card 4111 1111 1111 1111 in another chat")
+        command(bot, "/risk", "Vendor may retire our fine-tuned model p=4 i=5 owner=<@U0BOB|bob>")
+        stub.text = "Delivery is on track, but one critical bug needs attention this week."
+        before = len(stub.requests)
+        _, later = digest_now(bot)
+        text = digest_answer(later)["text"]
+        assert text.endswith("*In short*\nDelivery is on track, but one critical bug needs attention this week.")
+        [request] = stub.requests[before:]
+        sent = json.dumps(request)
+        assert "project digest" in sent and "<facts>" in sent and "R-1" in sent and "score" in sent
+        for secret in ("jane.doe", "4111", "1111 1111", "bob", "U0BOB"):  # redaction keeps "••••@example.com"
+            assert secret not in sent, secret
+        # The LLM failing: the template writes it, and the digest still arrives.
+        stub.mode = "error"
+        _, later = digest_now(bot)
+        assert "*In short*\nThe team logged 1 new bug (1 critical) and closed 0." in digest_answer(later)["text"]
+    finally:
+        stub.stop()
