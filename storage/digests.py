@@ -56,11 +56,11 @@ def oldest_open_bug(session: Session, *, team_id: str, grade: int) -> Bug | None
 def incidents_overlapping(session: Session, *, team_id: str, start: datetime, end: datetime,
                           limit: int) -> list[Incident]:
     """Real incidents (no drills) that were going on at some point in (start, end]: declared by its end and
-    not resolved before its start. Oldest first, at most `limit`."""
+    not resolved before its start. The latest `limit` of them, newest first."""
     query = (select(Incident).where(Incident.team_id == team_id, Incident.drill.is_(False),
                                     Incident.declared_at <= end,
                                     or_(Incident.resolved_at.is_(None), Incident.resolved_at >= start))
-             .order_by(Incident.declared_at, Incident.id).limit(limit))
+             .order_by(Incident.declared_at.desc(), Incident.id.desc()).limit(limit))
     return list(session.scalars(query))
 
 

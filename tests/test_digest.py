@@ -251,12 +251,15 @@ def test_change_since_the_last_digest_is_measured_against_what_the_audience_saw(
 
 def test_posted_in_a_channel_with_its_one_pager_once(bot: RunningBot) -> None:
     command(bot, "/risk", "Vendor may retire our fine-tuned model p=4 i=5 owner=<@U0BOB|bob>")
+    command(bot, "/risk", "Ask <@U0CARLOS|carlos> and <!channel> about GPU quotas p=2 i=3 owner=<@U0BOB|bob>")
     assert "U0PMBOT" not in bot.sandbox.ws.channels["C0RANDOM"].members
     ack, later = digest_now(bot, "now <#C0RANDOM|random>")
     assert "Building the project digest" in ack["text"]
     [posted] = [m for m in bot.sandbox.messages if m["channel"] == "C0RANDOM" and m["text"].startswith("Project")]
     assert "• R-1 Vendor may retire our fine-tuned model — owner bob — score 20" in posted["text"]
     assert "<@U0BOB>" not in dump(posted)  # a name, not a mention that pings
+    assert "R-2 Ask @carlos and @channel about GPU quotas — owner bob — score 6" in posted["text"]
+    assert "<@U0CARLOS" not in dump(posted) and "<!channel>" not in dump(posted)
     blocks_ = posted["blocks"]
     assert blocks_[0]["type"] == "header" and len(blocks_) <= 50
     assert all(len(b.get("text", {}).get("text", "")) <= 3000 for b in blocks_)

@@ -8,6 +8,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from bot.digest.figures import MAX_INCIDENTS
 from bot.domain.budget import money
 from bot.domain.grades import GRADES
 from bot.domain.text import escape_user_text
@@ -103,8 +104,11 @@ def _bug_lines(bugs: dict[str, Any], figures: dict[str, Any]) -> list[str]:
 def _incident_lines(incidents: list[dict[str, Any]], figures: dict[str, Any]) -> list[str]:
     if not incidents:
         return ["• No incidents in the period."]
-    return [f"• {i['id']} {_safe(i['title'])} — grade {i['grade']} — {incident_duration(i)} · follow-ups: "
-            f"{i['actions_open']} open, {i['actions_done']} done" for i in incidents]
+    lines = [f"• {i['id']} {_safe(i['title'])} — grade {i['grade']} — {incident_duration(i)} · follow-ups: "
+             f"{i['actions_open']} open, {i['actions_done']} done" for i in incidents]
+    if len(incidents) >= MAX_INCIDENTS:
+        lines.append(f"_The latest {MAX_INCIDENTS} are shown._")
+    return lines
 
 
 def incident_duration(incident: dict[str, Any]) -> str:

@@ -32,6 +32,7 @@ TOP_RISKS = 5
 REMEMBERED_SCORES = 25
 MAX_INCIDENTS = 10
 MAX_BLOCKERS = 10
+MAX_BUDGETS = 10
 BLOCKER_DAYS = 3
 DEFAULT_PERIOD = timedelta(days=7)
 TITLE_LIMIT = 90
@@ -63,9 +64,9 @@ def gather(deps: Deps, *, team_id: str, sections: Sequence[str], now: datetime, 
     return figures
 
 
-def _text(value: str | None) -> str:
-    """Stored text as outsiders may read it: redacted (again), mentions spelt out, one line, short."""
-    return truncate(" ".join(readable(redact(value or "").text).split()), TITLE_LIMIT)
+def _text(deps: Deps, value: str | None) -> str:
+    """Stored text as outsiders may read it: redacted (again), mentions spelt as names, one line, short."""
+    return truncate(" ".join(readable(redact(value or "").text, deps.names).split()), TITLE_LIMIT)
 
 
 def person(deps: Deps, user_id: str | None) -> str:
@@ -88,7 +89,7 @@ def _risks(deps: Deps, team_id: str, baseline: dict | None) -> dict[str, Any]:
     top = []
     for risk in ranked[:TOP_RISKS]:
         now_score = risk_score(risk.probability, risk.impact) or 0
-        top.append({"id": risk.readable_id, "title": _text(risk.title), "owner": person(deps, risk.owner_id),
+        top.append({"id": risk.readable_id, "title": _text(deps, risk.title), "owner": person(deps, risk.owner_id),
                     "score": now_score, "was": was_scores.get(risk.readable_id),
                     "change": _change(now_score, was_scores.get(risk.readable_id), known=baseline is not None)})
     return {"top": top,
@@ -115,8 +116,8 @@ def _bugs(deps: Deps, team_id: str, start: datetime, now: datetime) -> dict[str,
         oldest = repo.oldest_open_bug(session, team_id=team_id, grade=1)
     critical = None
     if oldest is not None:
-        critical = {"id": oldest.readable_id, "title": _text(oldest.title), "opened": oldest.created_at.isoformat(),
-                    "age_days": (now - oldest.created_at).days}
+        critical = {"id": oldest.readable_id, "title": _text(deps, oldest.title),
+                    "opened": oldest.created_at.isoformat(), "age_days": (now - oldest.created_at).days}
     return {"opened": _by_grade(opened), "closed": _by_grade(closed), "oldest_critical": critical}
 
 
@@ -134,14 +135,15 @@ def _by_grade(counts: dict[int | None, int]) -> dict[str, int]:
 
 def _incidents(deps: Deps, team_id: str, start: datetime, now: datetime) -> list[dict[str, Any]]:
     with session_scope(deps.engine) as session:
-        found = repo.incidents_overlapping(session, team_id=team_id, start=start, end=now, limit=MAX_INCIDENTS)
+        # The latest ones when there are more than fit, shown oldest first.
+        found = repo.incidents_overlapping(session, team_id=team_id, start=start, end=now, limit=MAX_INCIDENTS)[::-1]
         actions = repo.action_counts(session, incident_ids=[i.id for i in found])
     listed = []
     for incident in found:
         ongoing = incident.resolved_at is None
         end = now if ongoing else incident.resolved_at
         open_, done = actions.get(incident.id, (0, 0))
-        listed.append({"id": incident.readable_id, "title": _text(incident.title), "grade": incident.grade,
+        listed.append({"id": incident.readable_id, "title": _text(deps, incident.title), "grade": incident.grade,
                        "status": incident.status, "declared_at": incident.declared_at.isoformat(),
                        "resolved_at": None if ongoing else incident.resolved_at.isoformat(),
                        "minutes": max(0, int((end - incident.declared_at).total_seconds() // 60)),
@@ -154,7 +156,7 @@ def _incidents(deps: Deps, team_id: str, start: datetime, now: datetime) -> list
 
 def _budgets(deps: Deps, team_id: str, today: date) -> list[dict[str, Any]]:
     with session_scope(deps.engine) as session:
-        found = team_budgets(session, team_id=team_id)
+        found = team_budgets(session, team_id=team_id)[:MAX_BUDGETS]
     listed = []
     for budget in found:
         snap = budgets.snapshot(deps, budget, today)  # the /budget math, not a copy of it
@@ -185,7 +187,7 @@ def _quality(deps: Deps, team_id: str) -> dict[str, Any] | None:
             {"name": m.label, "value": None, "target": m.target_text(), "status": "missing"} for m in plan.metrics]}
     run, before = found
     assessment = quality_rules.assess(plan, run.metrics, before.metrics if before else None)
-    return {"model": _text(run.model), "version": _text(run.version) or None, "metrics": [
+    return {"model": _text(deps, run.model), "version": _text(deps, run.version) or None, "metrics": [
         {"name": o.metric.label,
          "value": None if o.value is None else quality_rules.show(o.value, o.metric.unit),
          "target": o.metric.target_text(), "status": o.status} for o in assessment.outcomes]}
@@ -198,5 +200,5 @@ def _blockers(deps: Deps, team_id: str, today: date) -> list[dict[str, Any]]:
     with session_scope(deps.engine) as session:
         found = repo.old_blockers(session, team_id=team_id, first_day_before=today - timedelta(days=BLOCKER_DAYS),
                                   limit=MAX_BLOCKERS)
-    return [{"who": person(deps, b.user_id), "what": _text(b.text), "since": b.first_day.isoformat(),
+    return [{"who": person(deps, b.user_id), "what": _text(deps, b.text), "since": b.first_day.isoformat(),
              "days": (today - b.first_day).days} for b in found]
