@@ -312,3 +312,32 @@ def test_the_narrative_comes_from_the_llm_which_never_sees_pii(bot_factory, cloc
         assert "*In short*\nThe team logged 1 new bug (1 critical) and closed 0." in digest_answer(later)["text"]
     finally:
         stub.stop()
+
+
+def test_a_digest_with_everything_at_its_longest_stays_within_slacks_message_limits() -> None:
+    long = "x" * 200
+    numbers = {
+        "as_of": NOW.isoformat(), "since": (NOW - timedelta(days=7)).isoformat(), "since_last": False,
+        "today": "2026-11-20", "period_start_day": "2026-11-13", "sections": list(service.SECTIONS),
+        "risks": {"top": [{"id": f"R-{n}", "title": long, "owner": long, "score": 25, "was": 9, "change": "up"}
+                          for n in range(5)], "closed_since": [f"R-{n}" for n in range(10, 40)], "scores": {}},
+        "bugs": {"opened": {str(g): 99 for g in range(1, 6)}, "closed": {str(g): 99 for g in range(1, 6)},
+                 "oldest_critical": {"id": "B-1", "title": long, "opened": "2026-01-01T00:00:00+00:00",
+                                     "age_days": 323}},
+        "incidents": [{"id": f"INC-{n}", "title": long, "grade": 1, "status": "investigating",
+                       "declared_at": NOW.isoformat(), "resolved_at": None, "minutes": 5000, "ongoing": True,
+                       "actions_open": 3, "actions_done": 4} for n in range(10)],
+        "budget": [{"name": long, "currency": "USD", "amount": "1000", "spent": "900", "percent": "90%",
+                    "forecast": "1200", "forecast_percent": "120%", "forecast_reliable": True,
+                    "runs_out": "2026-11-25", "period_start": "2026-11-01", "period_end": "2026-11-30"}
+                   for _ in range(10)],
+        "quality": {"model": long, "version": long, "metrics": [
+            {"name": long, "value": "1 %", "target": "≤ 5 %", "status": "pass"} for _ in range(30)]},
+        "blockers": [{"who": long, "what": long, "since": "2026-11-01", "days": 19} for _ in range(10)],
+    }
+    text, blocks_ = service.render(numbers, "y" * 5000)
+    assert text.startswith("Project digest")
+    assert len(blocks_) <= 50
+    sizes = [len(b.get("text", {}).get("text", "")) for b in blocks_]
+    assert max(sizes) <= 3000 and sum(sizes) <= 12_000, sizes
+    assert "more not shown here" in text

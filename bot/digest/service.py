@@ -25,7 +25,10 @@ from storage.db import session_scope
 logger = logging.getLogger(__name__)
 
 SECTIONS: tuple[str, ...] = ("risks", "bugs", "incidents", "budget", "quality", "blockers")
-NARRATIVE_LIMIT = 1500
+NARRATIVE_LIMIT = 1200
+# Slack refuses a message whose blocks hold much more than ~13,000 characters in all (PITFALLS 1.14), well before
+# the documented per-block limits: each section is kept to this many, which leaves room for the rest.
+SECTION_LIMIT = 1600
 
 
 @dataclass(frozen=True)
@@ -59,8 +62,8 @@ def render(numbers: dict, narrative: str) -> tuple[str, list[dict]]:
     """(fallback text, blocks): the title and period, each section's numbers, then the narrative."""
     title = f"Project digest — {content.day(numbers['today'])}"
     period = content.period_line(numbers)
-    lines = ["\n".join(content.section_lines(name, numbers)) for name in numbers["sections"]]
-    summary = escape_user_text(narrative)
+    lines = [fit(content.section_lines(name, numbers), SECTION_LIMIT) for name in numbers["sections"]]
+    summary = escape_user_text(truncate(narrative, NARRATIVE_LIMIT))
     text = "\n\n".join([f"{title}\n{period}", *lines, f"*In short*\n{summary}"])
     parts: list[dict] = [blocks.header(title), blocks.context(period)]
     for section in lines:
@@ -70,6 +73,20 @@ def render(numbers: dict, narrative: str) -> tuple[str, list[dict]]:
     parts += [blocks.divider(), *blocks.sections(f"*In short*\n{summary}"),
               blocks.context("The one-pager with the charts is attached as an image.")]
     return text, parts
+
+
+def fit(lines: list[str], limit: int) -> str:
+    """The lines joined, as many as fit in `limit` characters, and how many more there were."""
+    kept: list[str] = []
+    size = 0
+    for n, line in enumerate(lines):
+        more = len(lines) - n
+        note = f"_…and {more} more not shown here._"
+        if size + len(line) + 1 > limit - (len(note) + 1 if n < len(lines) - 1 else 0):
+            return "\n".join([*kept, note])
+        kept.append(line)
+        size += len(line) + 1
+    return "\n".join(kept)
 
 
 def _narrative(deps: Deps, team_id: str, numbers: dict, now: datetime) -> str:
@@ -87,14 +104,15 @@ def _narrative(deps: Deps, team_id: str, numbers: dict, now: datetime) -> str:
     if not outcome.text:
         logger.info("digest narrative for %s from the template: %s", team_id, outcome.failure)
         return template
-    return truncate(redact(outcome.text).text, NARRATIVE_LIMIT)
+    return redact(outcome.text).text
 
 
 def post(deps: Deps, digest: Digest, channel: str) -> None:
     """Post the digest message and upload its PNG one-pager to `channel` (a channel id, or a DM channel id from
     deps.slack.open_dm). Raises bot.errors.SlackError / IntegrationUnavailable as deps.slack does (the caller
     decides whether to retry: bot.jobs.base.send / is_transient)."""
-    deps.slack.post_in_channel(channel, text=digest.text, blocks=digest.blocks)
+    message = blocks.message(digest.text, digest.blocks)  # the fallback text cut to fit, at most 50 blocks
+    deps.slack.post_in_channel(channel, text=message["text"], blocks=message.get("blocks"))
     deps.slack.upload_in_channel(channel, content=digest.png, filename=filename(digest),
                                  title=f"Project digest one-pager ({content.day(digest.figures['today'])})")
 
