@@ -11,7 +11,9 @@ import pytest
 from sqlmodel import select
 
 from bot.digest import service
+from bot.digest.command import CANNOT_POST
 from bot.domain import quality as quality_rules
+from bot.errors import SlackError
 from storage.bugs import create_bug
 from storage.db import session_scope
 from storage.incidents import create_action, create_incident
@@ -276,6 +278,11 @@ def test_a_channel_pmbot_cannot_post_in_and_wrong_requests_get_clear_answers(bot
     assert any("I can't post in <#G0SECRET>" in r.get("text", "") and "/invite @pmbot" in r.get("text", "")
                for r in later)
     assert pngs(bot) == [] and [m for m in bot.sandbox.messages if m["channel"] == "G0SECRET"] == []
+    # What the comms plan's job gets from `post` there: Slack's refusal as pmbot's error, to decide on.
+    digest = service.build(bot.runtime.deps, team_id=TEAM, sections=["bugs"], now=NOW)
+    with pytest.raises(SlackError) as refused:
+        service.post(bot.runtime.deps, digest, "G0SECRET")
+    assert refused.value.code in CANNOT_POST and pngs(bot) == []
     _, later = digest_now(bot, "now #no-such-channel")
     assert any("I can't find a channel called #no-such-channel" in r.get("text", "") for r in later)
     assert "is not a channel" in command(bot, "/pmbot", "digest now please")["text"]

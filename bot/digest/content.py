@@ -112,9 +112,10 @@ def _incident_lines(incidents: list[dict[str, Any]], figures: dict[str, Any]) ->
 
 
 def incident_duration(incident: dict[str, Any]) -> str:
-    """`resolved after 2 h 30 min` or `ongoing for 3 h`."""
+    """`resolved after 2 h 30 min`, `ongoing for 3 h`, or `ongoing for 3 h (impact contained)` once mitigated."""
     if incident["ongoing"]:
-        return f"ongoing for {span(incident['minutes'])}"
+        contained = " (impact contained)" if incident["status"] == "mitigated" else ""
+        return f"ongoing for {span(incident['minutes'])}{contained}"
     return f"resolved after {span(incident['minutes'])}"
 
 

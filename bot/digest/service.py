@@ -118,6 +118,7 @@ def post(deps: Deps, digest: Digest, channel: str) -> None:
 
 
 def filename(digest: Digest) -> str:
+    """The one-pager's file name, dated like the digest."""
     return f"project-digest-{digest.figures['today']}.png"
 
 
