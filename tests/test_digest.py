@@ -113,10 +113,10 @@ def seed_bug(bot: RunningBot, title: str, *, grade: int, created: datetime, clos
 
 
 def seed_incident(bot: RunningBot, title: str, *, grade: int, declared: datetime, resolved: datetime | None,
-                  drill: bool = False, actions: tuple[bool, ...] = ()) -> None:
+                  drill: bool = False, actions: tuple[bool, ...] = (), status: str | None = None) -> None:
     with session_scope(bot.runtime.deps.engine) as session:
         incident, _ = create_incident(session, team_id=TEAM, delivery_key=f"seed-{title}", title=title, grade=grade,
-                                      status="resolved" if resolved else "investigating", drill=drill,
+                                      status=status or ("resolved" if resolved else "investigating"), drill=drill,
                                       origin_channel="C0GENERAL", declared_by="U0ALICE", commander_id="U0ALICE",
                                       declared_at=declared, resolved_at=resolved)
         for n, done in enumerate(actions):
@@ -167,6 +167,8 @@ def seed_everything(bot: RunningBot, clock: MovableClock) -> None:
                   actions=(True, False, False))
     seed_incident(bot, "Old outage", grade=2, declared=at(1), resolved=at(2))  # before the period
     seed_incident(bot, "Drill: prompt leak", grade=1, declared=at(16), resolved=at(16, 11), drill=True)
+    seed_incident(bot, "Search shows stale prices", grade=3, declared=at(19, 12), resolved=None, status="mitigated",
+                  actions=(False,))
     clock.now = NOW - timedelta(hours=3)
     command(bot, "/incident", "declare Chatbot answers in the wrong language grade 2")
     clock.now = NOW
@@ -191,7 +193,9 @@ def test_the_digest_numbers_match_the_data(bot: RunningBot, clock: MovableClock)
     assert ("• Oldest open critical bug: B-1 Refund agent quotes the wrong policy, open for 18 days "
             "(reported 02 Nov 2026)") in text
     assert "• INC-1 Wrong prices in answers — grade 1 — resolved after 2 h 30 min · follow-ups: 2 open, 1 done" in text
-    assert "• INC-4 Chatbot answers in the wrong language — grade 2 — ongoing for 3 h · follow-ups: 0 open, 0 done" \
+    assert ("• INC-4 Search shows stale prices — grade 3 — ongoing for 1 day (impact contained) · follow-ups: 1 open, "
+            "0 done") in text
+    assert "• INC-5 Chatbot answers in the wrong language — grade 2 — ongoing for 3 h · follow-ups: 0 open, 0 done" \
         in text
     assert "Old outage" not in text and "Drill" not in text
     assert ("• #general: spent 8,000.00 USD of 10,000.00 USD (80%) by 20 Nov 2026 · forecast at period end "
@@ -204,7 +208,7 @@ def test_the_digest_numbers_match_the_data(bot: RunningBot, clock: MovableClock)
     assert "4111" not in text
     summary = text.split("*In short*\n", 1)[1]
     assert summary.startswith("The team logged 3 new bugs (2 critical) and closed 2. The oldest open critical bug "
-                              "has been open for 18 days. There were 2 incidents, 1 still ongoing.")
+                              "has been open for 18 days. There were 3 incidents, 2 still ongoing.")
     assert "1 of 2 quality targets are not met: Hallucination rate." in summary
     [one_pager] = pngs(bot)
     assert one_pager["content"].startswith(PNG_MAGIC)
