@@ -338,10 +338,11 @@ def test_a_digest_with_everything_at_its_longest_stays_within_slacks_message_lim
         "incidents": [{"id": f"INC-{n}", "title": long, "grade": 1, "status": "investigating",
                        "declared_at": NOW.isoformat(), "resolved_at": None, "minutes": 5000, "ongoing": True,
                        "actions_open": 3, "actions_done": 4} for n in range(10)],
-        "budget": [{"name": long, "currency": "USD", "amount": "1000", "spent": "900", "percent": "90%",
+        "budget": [{"name": long, "currency": "USD", "amount": "1000", "spent": "1000" if n == 0 else "900",
+                    "percent": "90%",
                     "forecast": "1200", "forecast_percent": "120%", "forecast_reliable": True,
                     "runs_out": "2026-11-25", "period_start": "2026-11-01", "period_end": "2026-11-30"}
-                   for _ in range(10)],
+                   for n in range(10)],
         "quality": {"model": long, "version": long, "metrics": [
             {"name": long, "value": "1 %", "target": "≤ 5 %", "status": "pass"} for _ in range(30)]},
         "blockers": [{"who": long, "what": long, "since": "2026-11-01", "days": 19} for _ in range(10)],
@@ -352,3 +353,4 @@ def test_a_digest_with_everything_at_its_longest_stays_within_slacks_message_lim
     sizes = [len(b.get("text", {}).get("text", "")) for b in blocks_]
     assert max(sizes) <= 3000 and sum(sizes) <= 12_000, sizes
     assert "more not shown here" in text
+    assert text.count("the budget is used up") == 1 and "runs out on 25 Nov 2026 at this rate" in text

@@ -130,7 +130,12 @@ def _budget_lines(budgets: list[dict[str, Any]], figures: dict[str, Any]) -> lis
         if b["forecast"] is not None:
             line += (f" · forecast at period end ({day(b['period_end'])}): {m(b['forecast'])} "
                      f"({b['forecast_percent']})" + ("" if b["forecast_reliable"] else ", an early estimate"))
-        line += f" · runs out on {day(b['runs_out'])} at this rate" if b["runs_out"] else " · not on course to run out"
+        if Decimal(b["spent"]) >= Decimal(b["amount"]):
+            line += " · the budget is used up"
+        elif b["runs_out"]:
+            line += f" · runs out on {day(b['runs_out'])} at this rate"
+        else:
+            line += " · not on course to run out"
         lines.append(line)
     return lines
 
@@ -210,7 +215,9 @@ def _say_budget(figures: dict[str, Any]) -> str:
         text = f"Budget #{b['name']} has used {b['percent']}"
         if b["forecast_percent"]:
             text += f" and is forecast to end the period at {b['forecast_percent']}"
-        if b["runs_out"]:
+        if Decimal(b["spent"]) >= Decimal(b["amount"]):
+            text += "; it is used up"
+        elif b["runs_out"]:
             text += f"; at this rate it runs out on {day(b['runs_out'])}"
         parts.append(text + ".")
     return " ".join(parts)
