@@ -23,7 +23,7 @@ from bot.gateways.llm import build_llm_client
 from bot.gateways.names import Names
 from bot.gateways.paging import build_pager
 from bot.gateways.slack_port import SlackPort, build_web_client
-from bot.grader import llm_grader, narrator, risk_reader
+from bot.grader import digest_narrator, llm_grader, narrator, risk_reader
 from bot.http import HttpServer, JiraWebhook, WsgiApp
 from bot.incidents import paging
 from bot.incidents.actions_jira import ActionMirror
@@ -75,7 +75,8 @@ def build_deps(settings: Settings) -> Deps:
                 llm=llm_grader(settings, llm), risk_llm=risk_reader(settings, llm), narrator=narrator(settings, llm),
                 # Built lazily by the Jira jobs on first use: its constructor calls Jira, never at start-up.
                 jira=JiraGateway(settings) if settings.jira_configured else None,
-                names=Names(slack), mirror=mirror_plugins(), pager=build_pager(settings))
+                names=Names(slack), mirror=mirror_plugins(), pager=build_pager(settings),
+                digest_narrator=digest_narrator(settings, llm))
 
 
 def mirror_plugins() -> MirrorPlugins:

@@ -60,6 +60,8 @@ class Deps:
     slack: SlackPort = field(default=None)  # type: ignore[assignment]
     # Pages the on-call for serious incidents (PagerDuty or Opsgenie); None when paging is not configured.
     pager: Pager | None = None
+    # Writes a stakeholder digest's summary from its redacted figures; None without an LLM (a template writes it).
+    digest_narrator: Narrator | None = None
 
     def __post_init__(self) -> None:
         self.started_at = self.clock()

@@ -17,6 +17,7 @@ from bot.domain.pii import Finding, Redaction, redact
 from bot.domain.text import readable, truncate
 from bot.domain.textmodel import Vector, shipped
 from bot.gateways.llm import (
+    DIGEST_SYSTEM_PROMPT,
     LlmOutcome,
     RiskOutcome,
     TextOutcome,
@@ -63,6 +64,12 @@ def narrator(settings: Settings, client: OpenAI | None = None) -> Narrator | Non
     """Writes a post-mortem narrative from redacted facts, or None when no LLM is configured."""
     bound = _bind(settings, client)
     return None if bound is None else (lambda facts: write_narrative(*bound, facts))
+
+
+def digest_narrator(settings: Settings, client: OpenAI | None = None) -> Narrator | None:
+    """Writes a stakeholder digest's summary from its redacted figures, or None when no LLM is configured."""
+    bound = _bind(settings, client)
+    return None if bound is None else (lambda figures: write_narrative(*bound, figures, system=DIGEST_SYSTEM_PROMPT))
 
 
 def _bind(settings: Settings, client: OpenAI | None) -> tuple[OpenAI, str] | None:

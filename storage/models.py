@@ -849,3 +849,21 @@ class IncidentAction(SQLModel, table=True):
     # The reminders sent, claimed once: the due date the day-before one was for, the last day of an overdue one.
     reminded_before: date | None = Field(default=None, sa_column=Column(Date, nullable=True))
     reminded_on: date | None = Field(default=None, sa_column=Column(Date, nullable=True))
+
+
+# --- stakeholder digests (issue #23) ------------------------------------------------------------------------------
+
+
+class DigestSnapshot(SQLModel, table=True):
+    """The figures a digest showed to one audience, remembered as the baseline of that audience's next digest
+    ("up from 9", "closed since"). History is kept: the latest row of a team and audience is the baseline."""
+
+    __tablename__ = "digest_snapshot"
+    __table_args__ = (Index("ix_digest_snapshot_team_audience_taken", "team_id", "audience_key", "taken_at"),
+                      Index("ix_digest_snapshot_team_taken", "team_id", "taken_at"))
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    audience_key: str = Field(max_length=128)  # e.g. "plan:3" (a comms plan), whoever remembers it says
+    figures: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    taken_at: datetime = _utc_column()

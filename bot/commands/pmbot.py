@@ -10,6 +10,7 @@ from slack_bolt import App
 
 from bot import __version__, blocks
 from bot.deps import Deps
+from bot.digest import command as digest
 from bot.domain.text import escape_mrkdwn, truncate
 from bot.edge import FieldErrors, Reply, Request, on_action, on_command, on_view
 from bot.errors import NotAllowed
@@ -220,6 +221,7 @@ GRAMMAR = Grammar(
             fits=no_args),
         Sub("jira", "status", "the Jira mirror: what is waiting, failing or given up (replay with "
             "`pmbot jira retry`)", run=_run_jira, fits=lambda args: [a.lower() for a in args] in ([], ["status"])),
+        Sub("digest", "now [#channel]", digest.HELP, run=digest.run, fits=digest.fits),
         Sub("report", report_command.ARGS, report_command.HELP, run=report_command.run, fits=report_command.fits),
     ),
 )
@@ -227,7 +229,7 @@ GRAMMAR = Grammar(
 SPEC = CommandSpec(
     name="/pmbot",
     summary="help, status and team settings for pmbot",
-    usage_hint="help | status | settings | jira status | report [from] [to]",
+    usage_hint="help | status | settings | jira status | digest now [#channel] | report [from] [to]",
     usage=GRAMMAR.usage(),
     own_help=True,
 )
