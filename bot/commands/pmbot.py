@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from slack_bolt import App
 
 from bot import __version__, blocks
+from bot.comms import command as comms
 from bot.deps import Deps
 from bot.domain.text import escape_mrkdwn, truncate
 from bot.edge import FieldErrors, Reply, Request, on_action, on_command, on_view
@@ -219,13 +220,15 @@ GRAMMAR = Grammar(
             fits=no_args),
         Sub("jira", "status", "the Jira mirror: what is waiting, failing or given up (replay with "
             "`pmbot jira retry`)", run=_run_jira, fits=lambda args: [a.lower() for a in args] in ([], ["status"])),
+        Sub("comms", "[add … | sections N … | pause N | resume N | remove N | help]", "who gets the project digest "
+            "when: a channel, or a user group by DM (`/pmbot comms help`)", run=comms.run),
     ),
 )
 
 SPEC = CommandSpec(
     name="/pmbot",
     summary="help, status and team settings for pmbot",
-    usage_hint="help | status | settings | jira status",
+    usage_hint="help | status | settings | jira status | comms",
     usage=GRAMMAR.usage(),
     own_help=True,
 )
