@@ -200,14 +200,14 @@ def _changeable(deps: Deps, team_id: str, user_id: str, plan_id: int) -> CommsPl
     if plan is None:
         raise NotFound(f"There is no comms plan {plan_id}; `/pmbot comms` lists them.")
     if plan.created_by != user_id:
-        _require_admin(deps, user_id, f"change comms plan {plan_id}", creator=plan.created_by)
+        _require_admin(deps, user_id, f"change comms plan {plan_id}", creator=True)
     return plan
 
 
-def _require_admin(deps: Deps, user_id: str, what: str, *, creator: str | None = None) -> None:
+def _require_admin(deps: Deps, user_id: str, what: str, *, creator: bool = False) -> None:
     if deps.slack.is_workspace_admin(user_id):
         return
-    who = f"workspace admins and <@{creator}>, who added it," if creator else "workspace admins and owners"
+    who = "workspace admins and the person who added it" if creator else "workspace admins and owners"
     raise NotAllowed(f"Only {who} can {what}.")
 
 
