@@ -10,7 +10,7 @@ from __future__ import annotations
 import calendar
 import re
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -116,53 +116,62 @@ def weekday_of(word: str) -> int | None:
     return next((i for i, name in enumerate(WEEKDAYS) if name.startswith(lowered) or name == lowered + "s"), None)
 
 
+@dataclass
+class _Draft:
+    """What `parse_plan` has read so far."""
+
+    kind: str | None = None
+    at: time | None = None
+    weekday: int | None = None
+    day: int | None = None
+    sections: list[str] = field(default_factory=list)
+
+
 def parse_plan(words: list[str], *, known_sections: Collection[str]) -> PlanText:
     """Read `weekly mon 09:00 risks,budget`, `monthly day 31 08:30`, `every 2 weeks on fri at 16:00`, `daily`.
 
     The cadence comes first or anywhere; `at` and `on` are optional; sections are the digest's names, spaces or
     commas between them. ScheduleError says what is wrong and how to write it."""
     tokens = [t for word in words for t in word.lower().split(",") if t]
-    kind: str | None = None
-    at: time | None = None
-    weekday: int | None = None
-    day: int | None = None
-    sections: list[str] = []
+    draft = _Draft()
     i = 0
     while i < len(tokens):
-        token = tokens[i]
-        if token == "every":
-            rest = tuple(tokens[i + 1:i + 3])
-            found = next(((n, k) for n, k in _EVERY.items() if rest[:len(n)] == n), None)
-            if found is None:
-                raise ScheduleError("After `every`, write `day`, `week`, `2 weeks` or `month`.")
-            kind = _set_once(kind, found[1])
-            i += 1 + len(found[0])
-            continue
-        if token in _CADENCE_WORDS:
-            kind = _set_once(kind, _CADENCE_WORDS[token])
-        elif token == "day" and i + 1 < len(tokens):
-            day = _day_of_month(tokens[i + 1], day)
-            i += 1
-        elif _ORDINAL.fullmatch(token):
-            day = _day_of_month(_ORDINAL.fullmatch(token).group(1), day)  # type: ignore[union-attr]
-        elif weekday_of(token) is not None:
-            if weekday is not None:
-                raise ScheduleError("Give one weekday; for several days a week, use `daily` (Monday to Friday).")
-            weekday = weekday_of(token)
-        elif token in known_sections:
-            if token not in sections:
-                sections.append(token)
-        elif token in _FILLER:
-            pass
-        elif token[:1].isdigit():
-            if at is not None:
-                raise ScheduleError(f"Give one time; `{token}` is a second one.")
-            at = parse_time(token)
-        else:
-            raise ScheduleError(f"I do not know `{token}`. Sections are {', '.join(known_sections)}; cadences are "
-                                "daily, weekly, biweekly (or every 2 weeks) and monthly.")
-        i += 1
-    return PlanText(_cadence(kind, at or DEFAULT_TIME, weekday, day), tuple(sections))
+        i += _read(draft, tokens, i, known_sections)
+    return PlanText(_cadence(draft.kind, draft.at or DEFAULT_TIME, draft.weekday, draft.day), tuple(draft.sections))
+
+
+def _read(draft: _Draft, tokens: list[str], i: int, known_sections: Collection[str]) -> int:
+    """Read the token at `i` (and what belongs to it) into `draft`; how many tokens that took."""
+    token = tokens[i]
+    if token == "every":
+        rest = tuple(tokens[i + 1:i + 3])
+        found = next(((n, k) for n, k in _EVERY.items() if rest[:len(n)] == n), None)
+        if found is None:
+            raise ScheduleError("After `every`, write `day`, `week`, `2 weeks` or `month`.")
+        draft.kind = _set_once(draft.kind, found[1])
+        return 1 + len(found[0])
+    if token == "day" and i + 1 < len(tokens):
+        draft.day = _day_of_month(tokens[i + 1], draft.day)
+        return 2
+    ordinal = _ORDINAL.fullmatch(token)
+    if token in _CADENCE_WORDS:
+        draft.kind = _set_once(draft.kind, _CADENCE_WORDS[token])
+    elif ordinal:
+        draft.day = _day_of_month(ordinal.group(1), draft.day)
+    elif weekday_of(token) is not None:
+        if draft.weekday is not None:
+            raise ScheduleError("Give one weekday; for several days a week, use `daily` (Monday to Friday).")
+        draft.weekday = weekday_of(token)
+    elif token in known_sections:
+        draft.sections += [] if token in draft.sections else [token]
+    elif token[:1].isdigit():
+        if draft.at is not None:
+            raise ScheduleError(f"Give one time; `{token}` is a second one.")
+        draft.at = parse_time(token)
+    elif token not in _FILLER:
+        raise ScheduleError(f"I do not know `{token}`. Sections are {', '.join(known_sections)}; cadences are "
+                            "daily, weekly, biweekly (or every 2 weeks) and monthly.")
+    return 1
 
 
 def _set_once(current: str | None, new: str) -> str:

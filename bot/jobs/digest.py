@@ -41,6 +41,7 @@ DEFAULT_CRON = "*/5 * * * *"
 # A recipient Slack failed for a reason that passes is tried again while the slot's day lasts, but not in its last
 # minutes: a try then could not be given back and tried once more.
 LAST_TRY_MARGIN = timedelta(minutes=5)
+LEDGER_KEPT = timedelta(days=35)  # who got each slot's digest, kept a while for questions, then dropped
 
 slots = cron_slots
 SERVED = "served"  # a recipient the ledger says was posted to already (by an earlier try)
@@ -51,6 +52,8 @@ def run(deps: Deps, *, now: datetime, schedule: ScheduleRef | None = None) -> st
         plans = repo.active_plans(session)
         for plan in plans:
             session.expunge(plan)
+    with session_scope(deps.engine) as session:  # a slot's ledger matters only while its day lasts
+        repo.purge_deliveries(session, before=now.date() - LEDGER_KEPT)
     digests = sent = refused = waiting = 0
     for plan in still_installed(deps, plans):  # an uninstalled team hears nothing more
         try:
