@@ -196,6 +196,10 @@ def test_group_membership_is_read_at_each_post(bot: RunningBot, clock: MovableCl
     bot.sandbox.ws.usergroups["S0EXEC"] = [ALICE, CARLOS]  # Bob left the group, Carlos joined
     tick(bot, clock, "2026-12-14T08:00+00:00")
     assert [len(dm_digests(bot, u)) for u in (ALICE, BOB, CARLOS)] == [2, 1, 1]
+    tick(bot, clock, "2027-01-13T08:00+00:00")  # a Wednesday 37 days on: the ledger of 7 Dec is dropped
+    with session_scope(bot.runtime.deps.engine) as session:
+        kept = sorted({r.slot_on.isoformat() for r in session.exec(select(CommsDelivery))})
+    assert kept == ["2026-12-14"]
 
 
 def test_a_paused_plan_does_not_post_and_a_resumed_one_does(bot: RunningBot, clock: MovableClock) -> None:
