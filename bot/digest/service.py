@@ -13,8 +13,7 @@ from bot.deps import Deps
 SECTIONS: tuple[str, ...] = ("risks", "bugs", "incidents", "budget", "quality", "blockers")
 
 # A 1x1 transparent PNG: the stand-in's "one-pager".
-_PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJ"
-                        "RU5ErkJggg==")
+_PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==")
 
 
 @dataclass(frozen=True)
