@@ -1,1 +1,0 @@
-"""The project digest (STAND-IN: the digest helper's package replaces this at merge)."""
