@@ -867,3 +867,44 @@ class DigestSnapshot(SQLModel, table=True):
     audience_key: str = Field(max_length=128)  # e.g. "plan:3" (a comms plan), whoever remembers it says
     figures: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     taken_at: datetime = _utc_column()
+
+
+# --- communication plans (issue #23) ------------------------------------------------------------------------------
+
+
+class CommsPlan(SQLModel, table=True):
+    """Who gets the project digest when (`/pmbot comms`): a channel, or each member of a user group by DM, on a
+    cadence at a team-local time. `claimed_on` is the local day of the last slot a run took (claimed once)."""
+
+    __tablename__ = "comms_plan"
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32, index=True)
+    audience_kind: str = Field(max_length=16)  # "channel" or "usergroup"
+    audience_id: str = Field(max_length=32)
+    audience_name: str = Field(max_length=100)
+    cadence: str = Field(max_length=16)  # "daily" (Mon–Fri), "weekly", "biweekly", "monthly"
+    weekday: int | None = Field(default=None)  # 0 = Monday; weekly and biweekly
+    day_of_month: int | None = Field(default=None)  # 1-31, clamped to the month's last day; monthly
+    at_time: str = Field(max_length=5)  # "HH:MM", team-local
+    anchor_on: date = Field(sa_column=Column(Date, nullable=False))  # the first slot's day (biweekly counts from it)
+    sections: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    paused: bool = Field(default=False)
+    created_by: str = Field(max_length=32)
+    created_at: datetime = _utc_column()
+    claimed_on: date | None = Field(default=None, sa_column=Column(Date, nullable=True))
+
+
+class CommsDelivery(SQLModel, table=True):
+    """One recipient of one plan slot (the channel, or a member by DM): inserted once before the post, so a retry
+    after a passing Slack failure posts only to those not yet served. `outcome`: sending, sent or refused."""
+
+    __tablename__ = "comms_delivery"
+    __table_args__ = (UniqueConstraint("plan_id", "slot_on", "recipient", name="uq_comms_delivery_slot_recipient"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    plan_id: int = Field(foreign_key="comms_plan.id", index=True, ondelete="CASCADE")
+    slot_on: date = Field(sa_column=Column(Date, nullable=False))
+    recipient: str = Field(max_length=32)
+    outcome: str = Field(max_length=16)
+    at: datetime = _utc_column()

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from slack_bolt import App
 
 from bot import __version__, blocks
+from bot.comms import command as comms
 from bot.deps import Deps
 from bot.digest import command as digest
 from bot.domain.text import escape_mrkdwn, truncate
@@ -221,6 +222,8 @@ GRAMMAR = Grammar(
             fits=no_args),
         Sub("jira", "status", "the Jira mirror: what is waiting, failing or given up (replay with "
             "`pmbot jira retry`)", run=_run_jira, fits=lambda args: [a.lower() for a in args] in ([], ["status"])),
+        Sub("comms", "[add … | sections N … | pause N | resume N | remove N | help]", "who gets the project digest "
+            "when: a channel, or a user group by DM (`/pmbot comms help`)", run=comms.run),
         Sub("digest", "now [#channel]", digest.HELP, run=digest.run, fits=digest.fits),
         Sub("report", report_command.ARGS, report_command.HELP, run=report_command.run, fits=report_command.fits),
     ),
@@ -228,8 +231,8 @@ GRAMMAR = Grammar(
 
 SPEC = CommandSpec(
     name="/pmbot",
-    summary="help, status and team settings for pmbot",
-    usage_hint="help | status | settings | jira status | digest now [#channel] | report [from] [to]",
+    summary="help, status, team settings, stakeholder digests and project reports",
+    usage_hint="help | status | settings | jira status | comms | digest now [#channel] | report [from] [to]",
     usage=GRAMMAR.usage(),
     own_help=True,
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from bot.jobs import (
     action_reminders,
     budget_report,
+    digest,
     drill_reminders,
     housekeeping,
     incident_watch,
@@ -17,7 +18,7 @@ from bot.jobs.base import JobModule
 
 MODULES: tuple[JobModule, ...] = (housekeeping, risk_review, incident_watch, drill_reminders,
                                    budget_report, standup, jira_outbox, jira_sync,
-                                   action_reminders)  # type: ignore[assignment]
+                                   action_reminders, digest)  # type: ignore[assignment]
 
 
 def registry() -> dict[str, JobModule]:

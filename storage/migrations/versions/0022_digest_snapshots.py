@@ -1,6 +1,6 @@
 """digest_snapshot: the figures a stakeholder digest showed to an audience, the baseline of its next digest.
 
-Revision ID: 0024_digest_snapshots
+Revision ID: 0022
 Revises: 0021
 Create Date: 2026-11-30 17:00:00
 """
@@ -12,7 +12,7 @@ from alembic import op
 
 import storage.types  # noqa: F401
 
-revision: str = '0024_digest_snapshots'
+revision: str = '0022'
 down_revision: str | None = '0021'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

@@ -1,0 +1,1 @@
+"""Comms plans (`/pmbot comms`): who gets the project digest when."""
