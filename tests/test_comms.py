@@ -103,7 +103,9 @@ def test_weekly_channel_and_group_digests_post_once_at_berlin_time_with_two_sche
     assert built(tick(bot, clock, "2026-12-07T08:05+00:00", others=(other,))) == 0
     assert len(digests(bot, "C0LEADS")) == 1 and len(pngs(bot, "C0LEADS")) == 1
     assert [len(dm_digests(bot, u)) for u in (ALICE, BOB, CARLOS)] == [1, 1, 0]
-    assert "risks, budget" in dm_digests(bot, BOB)[0]["text"]  # the stand-in names the sections it was asked for
+    sent = dm_digests(bot, BOB)[0]["text"]  # only the sections the plan asked for
+    assert "*Top risks*" in sent and "*Budget*" in sent and "*Bugs*" not in sent and "*Incidents*" not in sent
+    assert "*Bugs*" in digests(bot, "C0LEADS")[0]["text"]  # a plan without sections gets them all
     tick(bot, clock, "2026-12-08T08:00+00:00", others=(other,))  # Tuesday: nothing
     tick(bot, clock, "2026-12-14T08:00+00:00", others=(other,))
     assert len(digests(bot, "C0LEADS")) == 2 and [len(dm_digests(bot, u)) for u in (ALICE, BOB)] == [2, 2]

@@ -19,7 +19,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("bot", "storage")
 OUTSIDE_LIBRARIES = ("slack_sdk", "jira", "openai", "requests")
-FEATURES = ("bot.bugs", "bot.risks", "bot.incidents", "bot.standups", "bot.budgets", "bot.quality", "bot.commands")
+FEATURES = ("bot.bugs", "bot.risks", "bot.incidents", "bot.standups", "bot.budgets", "bot.quality", "bot.digest",
+            "bot.comms", "bot.reports", "bot.commands")
 EXEMPT = ("bot.sandbox",)
 
 
