@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from slack_bolt import App
 
-from bot import blocks
+from bot import blocks, home_dashboard
+from bot.commands import risk as risk_command
 from bot.commands.pmbot import ACTION_HELP
 from bot.deps import Deps
-from bot.edge import Event, on_event
-from bot.errors import SlackError
+from bot.edge import Event, Reply, Request, on_action, on_event, on_view
+from bot.errors import SlackError, UserInputError
 from bot.installs import EVENTS as INSTALL_EVENTS
+from bot.risks import blocks as risk_blocks
+from bot.risks import service as risks
+from bot.team_locale import team_today
 from storage.db import session_scope
 from storage.incidents import incident_in_channel
 
@@ -23,20 +28,42 @@ EVENTS = ("app_home_opened", "member_joined_channel", *INSTALL_EVENTS)
 
 
 def register(app: App, deps: Deps) -> None:
-    """Wire the events."""
+    """Wire the events, and the Home's review buttons and the forms they open."""
     on_event(app, deps, "app_home_opened", on_home_opened)
     on_event(app, deps, "member_joined_channel", on_member_joined)
+    on_action(app, deps, home_dashboard.ACTION_STILL_VALID, on_still_valid)
+    on_action(app, deps, home_dashboard.ACTION_UPDATE, on_update)
+    on_action(app, deps, home_dashboard.ACTION_CLOSE, on_close)
+    on_view(app, deps, home_dashboard.VIEW_RISK_FORM, _then_publish(risk_command.on_form_submitted))
+    on_view(app, deps, home_dashboard.VIEW_RISK_CLOSE, _then_publish(risk_command.on_close_submitted))
 
 
 def on_home_opened(event: Event, deps: Deps) -> None:
-    """Publish the Home tab for the user who opened it."""
+    """Publish the dashboard for the user who opened the Home tab (Bolt acked the event already)."""
     data = event.data
     if data.get("tab", "home") != "home" or not data.get("user"):
         return
-    deps.slack.publish_home(data["user"], home_view(deps))
+    publish(deps, team_id=event.team_id, user_id=data["user"])
+
+
+def publish(deps: Deps, *, team_id: str, user_id: str) -> bool:
+    """Build and publish one person's Home; False, logged, when Slack refused it. A dashboard that cannot be built
+    (a bug of ours) leaves the command list in its place rather than an empty tab."""
+    try:
+        view = home_dashboard.dashboard_view(deps, team_id=team_id, user_id=user_id)
+    except Exception:
+        logger.exception("the Home dashboard of %s could not be built; publishing the command list", user_id)
+        view = home_view(deps)
+    try:
+        deps.slack.publish_home(user_id, view)
+    except SlackError as exc:
+        logger.warning("views.publish for %s failed (%s): their Home stays as it was", user_id, exc.code)
+        return False
+    return True
 
 
 def home_view(deps: Deps) -> dict[str, Any]:
+    """The plain Home: what each command is for."""
     lines = "\n".join(f"• `{spec.name}` — {spec.summary}" for spec in deps.commands)
     return {
         "type": "home",
@@ -46,6 +73,61 @@ def home_view(deps: Deps) -> dict[str, Any]:
             blocks.context("Type `/pmbot help` in any channel for this list, `/pmbot status` for the bot's health."),
         ],
     }
+
+
+# --- the review buttons on the Home: the risk's own handling, then the Home again -----------------------------
+
+
+def _risk_id(request: Request) -> int:
+    if not request.value.isdigit():
+        raise UserInputError("That button belongs to a Home I no longer understand; open the Home tab again.")
+    return int(request.value)
+
+
+def on_still_valid(request: Request, reply: Reply, deps: Deps) -> None:
+    reply.ack()
+    try:
+        risks.still_valid(deps, team_id=request.team_id, risk_id=_risk_id(request), user_id=request.user_id)
+    finally:  # whatever happened to it (reviewed, or gone meanwhile), the Home shows it as it now is
+        publish(deps, team_id=request.team_id, user_id=request.user_id)
+
+
+def on_update(request: Request, reply: Reply, deps: Deps) -> None:
+    reply.ack()
+    with session_scope(deps.engine) as session:
+        risk = risks.load(session, request.team_id, _risk_id(request))
+    view = risk_blocks.form_view(channel=risk.channel_id, categories=risks.team_categories(deps, request.team_id),
+                                 risk=risk, today=team_today(deps, request.team_id))
+    deps.slack.open_view(request.trigger_id, {**view, "callback_id": home_dashboard.VIEW_RISK_FORM})
+
+
+def on_close(request: Request, reply: Reply, deps: Deps) -> None:
+    reply.ack()
+    with session_scope(deps.engine) as session:
+        risk = risks.load(session, request.team_id, _risk_id(request))
+    view = risk_blocks.close_view(risk, channel=risk.channel_id)
+    deps.slack.open_view(request.trigger_id, {**view, "callback_id": home_dashboard.VIEW_RISK_CLOSE})
+
+
+def _then_publish(handler: Callable[[Request, Deps], Any]) -> Callable[[Request, Deps], Any]:
+    """A risk form's own submission handler, then the Home of whoever submitted it published again (after the
+    modal closed: the form's answer to Slack is not held up by it)."""
+
+    def submitted(request: Request, deps: Deps) -> Any:
+        answer = handler(request, deps)  # field errors and refusals reach the form as the risk's own do
+        if isinstance(answer, dict):
+            return answer
+
+        def after_close() -> None:
+            try:
+                if callable(answer):
+                    answer()
+            finally:
+                publish(deps, team_id=request.team_id, user_id=request.user_id)
+
+        return after_close
+
+    return submitted
 
 
 def on_member_joined(event: Event, deps: Deps) -> None:

@@ -849,3 +849,12 @@ class IncidentAction(SQLModel, table=True):
     # The reminders sent, claimed once: the due date the day-before one was for, the last day of an overdue one.
     reminded_before: date | None = Field(default=None, sa_column=Column(Date, nullable=True))
     reminded_on: date | None = Field(default=None, sa_column=Column(Date, nullable=True))
+
+
+# --- the App Home dashboard (issue #23): one person's open bugs and risks due, read in index order -------------
+# Declared here, after the tables, so the tables above stay as they were; migration 0022 creates them.
+
+Index("ix_bug_team_reporter_open", Bug.team_id, Bug.reporter_id, Bug.status, Bug.grade, Bug.created_at, Bug.id)
+Index("ix_bug_team_assignee_open", Bug.team_id, Bug.assignee_id, Bug.status, Bug.grade, Bug.created_at,
+      Bug.reporter_id)
+Index("ix_risk_team_owner_review", Risk.team_id, Risk.owner_id, Risk.status, Risk.review_on)
