@@ -69,13 +69,15 @@ class Criticals:
 
 
 def open_criticals(session: Session, *, team_id: str) -> Criticals:
-    """How many grade 1–2 bugs are open in the team, and the oldest of them (index: team, status, grade, created)."""
-    where = (Bug.team_id == team_id, Bug.status == "open", Bug.grade.in_(CRITICAL_GRADES))
-    count = session.execute(select(func.count()).select_from(Bug).where(*where)).scalar_one()
-    oldest = None
-    if count:
-        oldest = session.execute(select(Bug).where(*where).order_by(Bug.created_at, Bug.id).limit(1)).scalar()
-    return Criticals(count, oldest)
+    """How many grade 1–2 bugs are open in the team, and the oldest of them: a count and, per grade, the first row
+    in the order of the index (team, status, grade, created_at, id), rather than sorting every open critical."""
+    where = (Bug.team_id == team_id, Bug.status == "open")
+    count = session.execute(select(func.count()).select_from(Bug).where(*where, Bug.grade.in_(CRITICAL_GRADES))
+                            ).scalar_one()
+    firsts = [session.execute(select(Bug).where(*where, Bug.grade == grade).order_by(Bug.created_at, Bug.id)
+                              .limit(1)).scalar() for grade in CRITICAL_GRADES] if count else []
+    found = [bug for bug in firsts if bug is not None]
+    return Criticals(count, min(found, key=lambda b: (b.created_at, b.id)) if found else None)
 
 
 # --- risks ------------------------------------------------------------------------------------------------------

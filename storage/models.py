@@ -855,6 +855,6 @@ class IncidentAction(SQLModel, table=True):
 # Declared here, after the tables, so the tables above stay as they were; migration 0022 creates them.
 
 Index("ix_bug_team_reporter_open", Bug.team_id, Bug.reporter_id, Bug.status, Bug.grade, Bug.created_at, Bug.id)
-Index("ix_bug_team_assignee_open", Bug.team_id, Bug.assignee_id, Bug.status, Bug.grade, Bug.created_at,
+Index("ix_bug_team_assignee_open", Bug.team_id, Bug.assignee_id, Bug.status, Bug.grade, Bug.created_at, Bug.id,
       Bug.reporter_id)
 Index("ix_risk_team_owner_review", Risk.team_id, Risk.owner_id, Risk.status, Risk.review_on)

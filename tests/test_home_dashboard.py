@@ -216,3 +216,27 @@ def test_a_refused_views_publish_is_logged_and_the_next_open_works(bot: RunningB
     assert "U0ALICE" not in bot.sandbox.home_views
     assert any("views.publish for U0ALICE failed" in r.getMessage() for r in caplog.records)
     assert "Your pmbot dashboard" in dump(home_of(bot, "U0ALICE"))
+
+
+def test_the_team_section_shows_quality_against_the_plan_when_there_is_one(bot: RunningBot) -> None:
+    command(bot, "/quality", "plan support")
+    text = dump(home_of(bot, "U0BOB"))
+    assert "Quality: a plan, no evaluation yet" in text
+    command(bot, "/quality", "log hallucination_rate=6.5% toxicity_rate=0.5% pii_leaks=0 latency_p95=450ms "
+                             "cost_per_inference=$0.008 --model support-bot --version v42")
+    bot.runtime.settle(30)
+    text = dump(home_of(bot, "U0BOB"))
+    assert "Quality of support-bot v42: ❌ 1 off target (hallucination_rate) · 1 open breach" in text
+
+
+def test_a_team_with_many_budgets_shows_each_person_those_of_their_channels(bot: RunningBot) -> None:
+    channels = [f"C0PROJ{n:04d}" for n in range(7)]
+    for channel in channels:
+        bot.sandbox.add_channel(channel, f"proj-{channel[-2:]}", members={"U0PMBOT", "U0ALICE", "U0BOB"})
+        command(bot, "/budget", "set 1000 USD month", channel=channel)
+    command(bot, "/bug", "Latency above 20 s for all users", user="U0BOB", channel=channels[3])
+    text = dump(home_of(bot, "U0BOB"))  # bob set none of them: only the channel he reported in
+    assert "Budgets of my channels* (1)" in text and f"<#{channels[3]}>" in text
+    assert f"<#{channels[0]}>" not in text
+    text = dump(home_of(bot, "U0ALICE"))  # alice set all seven: the first five, and how to see the rest
+    assert "Budgets of my channels* (7)" in text and "and 2 more — `/budget status`" in text

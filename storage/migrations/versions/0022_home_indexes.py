@@ -21,7 +21,7 @@ def upgrade() -> None:
     op.create_index('ix_bug_team_reporter_open', 'bug',
                     ['team_id', 'reporter_id', 'status', 'grade', 'created_at', 'id'], unique=False)
     op.create_index('ix_bug_team_assignee_open', 'bug',
-                    ['team_id', 'assignee_id', 'status', 'grade', 'created_at', 'reporter_id'], unique=False)
+                    ['team_id', 'assignee_id', 'status', 'grade', 'created_at', 'id', 'reporter_id'], unique=False)
     # "My risks due for review": the owner's risks by status and review date.
     op.create_index('ix_risk_team_owner_review', 'risk', ['team_id', 'owner_id', 'status', 'review_on'],
                     unique=False)
