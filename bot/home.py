@@ -10,6 +10,7 @@ from slack_bolt import App
 
 from bot import blocks, home_dashboard
 from bot.commands import risk as risk_command
+from bot.commands import standup as standup_command
 from bot.commands.pmbot import ACTION_HELP
 from bot.deps import Deps
 from bot.edge import Event, Reply, Request, on_action, on_event, on_view
@@ -17,9 +18,12 @@ from bot.errors import SlackError, UserInputError
 from bot.installs import EVENTS as INSTALL_EVENTS
 from bot.risks import blocks as risk_blocks
 from bot.risks import service as risks
+from bot.standups import blocks as su_blocks
+from bot.standups import service as standups
 from bot.team_locale import team_today
 from storage.db import session_scope
 from storage.incidents import incident_in_channel
+from storage.standups import answer_of
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +40,8 @@ def register(app: App, deps: Deps) -> None:
     on_action(app, deps, home_dashboard.ACTION_CLOSE, on_close)
     on_view(app, deps, home_dashboard.VIEW_RISK_FORM, _then_publish(risk_command.on_form_submitted))
     on_view(app, deps, home_dashboard.VIEW_RISK_CLOSE, _then_publish(risk_command.on_close_submitted))
+    on_action(app, deps, home_dashboard.ACTION_ANSWER, on_answer)
+    on_view(app, deps, home_dashboard.VIEW_ANSWER, _then_publish(standup_command.on_answer_submitted))
 
 
 def on_home_opened(event: Event, deps: Deps) -> None:
@@ -107,6 +113,20 @@ def on_close(request: Request, reply: Reply, deps: Deps) -> None:
         risk = risks.load(session, request.team_id, _risk_id(request))
     view = risk_blocks.close_view(risk, channel=risk.channel_id)
     deps.slack.open_view(request.trigger_id, {**view, "callback_id": home_dashboard.VIEW_RISK_CLOSE})
+
+
+def on_answer(request: Request, reply: Reply, deps: Deps) -> None:
+    """Today's stand-up from the Home: the stand-up's own answer form (filled in with an earlier answer)."""
+    reply.ack()
+    if not request.value.isdigit():
+        raise UserInputError("That button belongs to a Home I no longer understand; open the Home tab again.")
+    standup, day = standups.day_by_id(deps, request.team_id, int(request.value))
+    if request.user_id not in standup.members:
+        raise UserInputError(f"You are not a member of stand-up {standup.id}; open the Home tab again.")
+    with session_scope(deps.engine) as session:
+        previous = answer_of(session, day_id=day.id, user_id=request.user_id)
+    view = su_blocks.answer_view(standup, day.id, day.day, previous)
+    deps.slack.open_view(request.trigger_id, {**view, "callback_id": home_dashboard.VIEW_ANSWER})
 
 
 def _then_publish(handler: Callable[[Request, Deps], Any]) -> Callable[[Request, Deps], Any]:

@@ -26,7 +26,6 @@ from bot.domain import quality as quality_rules
 from bot.domain.text import escape_user_text, truncate
 from bot.quality import service as quality
 from bot.risks import blocks as risk_blocks
-from bot.standups import blocks as su_blocks
 from bot.team_locale import team_today
 from storage import dashboard as repo
 from storage.db import session_scope
@@ -53,6 +52,9 @@ ACTION_UPDATE = "home.risk.update"
 ACTION_CLOSE = "home.risk.close"
 VIEW_RISK_FORM = "home.risk.form"
 VIEW_RISK_CLOSE = "home.risk.close_form"
+# The stand-up's Answer button and form (the day's id on the button), likewise published again after an answer.
+ACTION_ANSWER = "home.standup.answer"
+VIEW_ANSWER = "home.standup.answer_form"
 HOME_ACTIONS = {risk_blocks.ACTION_STILL_VALID: ACTION_STILL_VALID, risk_blocks.ACTION_UPDATE: ACTION_UPDATE,
                 risk_blocks.ACTION_CLOSE: ACTION_CLOSE}
 
@@ -155,7 +157,7 @@ def _standup_block(item: _StandupItem) -> dict[str, Any]:
     status = "✅ answered" if today.answered else "⏳ not answered yet"
     section = blocks.sections(f"• Stand-up {s.id} in {when}: {status}")[0]
     label = "Edit answer" if today.answered else "Answer"
-    section["accessory"] = blocks.button(label, su_blocks.ACTION_ANSWER, str(today.day.id),
+    section["accessory"] = blocks.button(label, ACTION_ANSWER, str(today.day.id),
                                          None if today.answered else "primary")
     return section
 

@@ -121,7 +121,7 @@ def test_home_shows_each_section_for_a_user_with_data(bot: RunningBot) -> None:
     # Incidents I am in: INC-1, its war room and my role.
     assert "Incidents I am in* (1)" in text and "*INC-1* grade 1 · investigating" in text and "you: commander" in text
     # Today's stand-up, not answered, with the Answer button carrying the day's id.
-    [answer] = [b for b in buttons(view) if b["action_id"] == "standup.answer"]
+    [answer] = [b for b in buttons(view) if b["action_id"] == "home.standup.answer"]
     assert answer["text"]["text"] == "Answer" and answer["value"].isdigit() and "not answered yet" in text
     # The budget of my channel, spent and forecast.
     assert "<#C0GENERAL>: 1,200.00 USD of 5,000.00 USD spent (24%)" in text and "forecast" in text
@@ -138,14 +138,14 @@ def test_a_user_without_data_sees_one_friendly_line_per_section(bot: RunningBot)
                  "No open incident has you in a role", "No stand-up of yours today", "No budget in the channels",
                  "Open criticals (grade 1–2): none", "Top risks: none open", "Active incidents: none"):
         assert line in text, line
-    assert "home.risk" not in text and "standup.answer" not in text
+    assert "home.risk" not in text and "home.standup.answer" not in text
 
 
 def test_still_valid_pressed_on_the_home_reviews_the_risk_and_republishes(bot: RunningBot) -> None:
     command(bot, "/risk", "Eval set leaks into training p=4 i=4 owner=<@U0ALICE|alice> due=2027-03-29")
     assert "Eval set leaks" in dump(home_of(bot, "U0ALICE"))
     before = len([c for c in bot.sandbox.calls if c.method == "views.publish"])
-    assert bot.driver.press("Still valid", user="U0ALICE", channel=None).status == 200
+    assert bot.driver.press("home.risk.still_valid", user="U0ALICE", channel=None).status == 200
     bot.runtime.settle()
     assert risk_row(bot, "R-1").review_on == date(2027, 3, 29) + timedelta(days=7)  # critical: weekly
     assert len([c for c in bot.sandbox.calls if c.method == "views.publish"]) == before + 1
@@ -156,7 +156,7 @@ def test_still_valid_pressed_on_the_home_reviews_the_risk_and_republishes(bot: R
 def test_close_pressed_on_the_home_opens_the_risk_form_and_republishes(bot: RunningBot) -> None:
     command(bot, "/risk", "Prompt injection through uploads p=3 i=5 owner=<@U0ALICE|alice> due=2027-03-29")
     home_of(bot, "U0ALICE")
-    bot.driver.press("Close", user="U0ALICE", channel=None)
+    bot.driver.press("home.risk.close", user="U0ALICE", channel=None)
     bot.runtime.settle()
     refused = bot.driver.submit({"Why is it closed?": ""}, user="U0ALICE").json()
     assert refused["response_action"] == "errors"  # the risk form's own check
@@ -172,7 +172,7 @@ def test_answer_on_the_home_answers_todays_standup(bot: RunningBot) -> None:
     [result] = bot.runtime.scheduler.run_now("standup", MONDAY.replace(hour=9, minute=30))
     assert result.status == "ok", result.detail
     assert "not answered yet" in dump(home_of(bot, "U0ALICE"))
-    bot.driver.press("Answer", user="U0ALICE", channel=None)
+    bot.driver.press("home.standup.answer", user="U0ALICE", channel=None)  # not the thread's Answer: the Home's
     bot.runtime.settle()
     bot.driver.submit({"What did you do yesterday?": "eval harness", "What will you do today?": "rollout",
                        "Anything blocking you?": ""}, user="U0ALICE")
@@ -180,9 +180,13 @@ def test_answer_on_the_home_answers_todays_standup(bot: RunningBot) -> None:
     with session_scope(bot.runtime.deps.engine) as session:
         [answer] = session.exec(select(StandupAnswer)).all()
     assert answer.user_id == "U0ALICE" and answer.answers["What will you do today?"] == "rollout"
-    view = home_of(bot, "U0ALICE")
+    view = bot.sandbox.home_views["U0ALICE"]  # published again after the answer, without opening the tab
     assert "✅ answered" in dump(view)
-    assert [b["text"]["text"] for b in buttons(view) if b["action_id"] == "standup.answer"] == ["Edit answer"]
+    assert [b["text"]["text"] for b in buttons(view) if b["action_id"] == "home.standup.answer"] == ["Edit answer"]
+    bot.driver.press("home.standup.answer", user="U0ALICE", channel=None)
+    bot.runtime.settle()
+    form = bot.driver.open_view("U0ALICE")
+    assert "rollout" in dump(form)  # the earlier answer, to edit
 
 
 def test_many_items_stay_within_slacks_limits(bot: RunningBot) -> None:
