@@ -13,8 +13,9 @@ from bot.commands import risk as risk_command
 from bot.commands import standup as standup_command
 from bot.commands.pmbot import ACTION_HELP
 from bot.deps import Deps
+from bot.domain.text import escape_user_text
 from bot.edge import Event, Reply, Request, on_action, on_event, on_view
-from bot.errors import SlackError, UserInputError
+from bot.errors import PmbotError, SlackError, UserInputError
 from bot.installs import EVENTS as INSTALL_EVENTS
 from bot.risks import blocks as risk_blocks
 from bot.risks import service as risks
@@ -90,43 +91,70 @@ def _risk_id(request: Request) -> int:
     return int(request.value)
 
 
+def _from_home(request: Request, deps: Deps, work: Callable[[], object], *, refresh: bool) -> None:
+    """Run a Home button's work. A click on the Home has no response_url to answer in, so what went wrong (the
+    risk or stand-up gone meanwhile, say) is said by DM; with `refresh`, the Home then shows things as they are."""
+    try:
+        work()
+    except PmbotError as exc:
+        refresh = True
+        try:
+            deps.slack.tell_privately(request.user_id, None, text=escape_user_text(str(exc)))
+        except SlackError as slack:
+            logger.warning("could not tell %s why their Home button failed (%s)", request.user_id, slack.code)
+    finally:
+        if refresh:
+            publish(deps, team_id=request.team_id, user_id=request.user_id)
+
+
 def on_still_valid(request: Request, reply: Reply, deps: Deps) -> None:
     reply.ack()
-    try:
-        risks.still_valid(deps, team_id=request.team_id, risk_id=_risk_id(request), user_id=request.user_id)
-    finally:  # whatever happened to it (reviewed, or gone meanwhile), the Home shows it as it now is
-        publish(deps, team_id=request.team_id, user_id=request.user_id)
+    _from_home(request, deps, lambda: risks.still_valid(deps, team_id=request.team_id, risk_id=_risk_id(request),
+                                                        user_id=request.user_id), refresh=True)
 
 
 def on_update(request: Request, reply: Reply, deps: Deps) -> None:
     reply.ack()
-    with session_scope(deps.engine) as session:
-        risk = risks.load(session, request.team_id, _risk_id(request))
-    view = risk_blocks.form_view(channel=risk.channel_id, categories=risks.team_categories(deps, request.team_id),
-                                 risk=risk, today=team_today(deps, request.team_id))
-    deps.slack.open_view(request.trigger_id, {**view, "callback_id": home_dashboard.VIEW_RISK_FORM})
+
+    def open_form() -> None:
+        with session_scope(deps.engine) as session:
+            risk = risks.load(session, request.team_id, _risk_id(request))
+        view = risk_blocks.form_view(channel=risk.channel_id, today=team_today(deps, request.team_id), risk=risk,
+                                     categories=risks.team_categories(deps, request.team_id))
+        deps.slack.open_view(request.trigger_id, {**view, "callback_id": home_dashboard.VIEW_RISK_FORM})
+
+    _from_home(request, deps, open_form, refresh=False)
 
 
 def on_close(request: Request, reply: Reply, deps: Deps) -> None:
     reply.ack()
-    with session_scope(deps.engine) as session:
-        risk = risks.load(session, request.team_id, _risk_id(request))
-    view = risk_blocks.close_view(risk, channel=risk.channel_id)
-    deps.slack.open_view(request.trigger_id, {**view, "callback_id": home_dashboard.VIEW_RISK_CLOSE})
+
+    def open_form() -> None:
+        with session_scope(deps.engine) as session:
+            risk = risks.load(session, request.team_id, _risk_id(request))
+        view = risk_blocks.close_view(risk, channel=risk.channel_id)
+        deps.slack.open_view(request.trigger_id, {**view, "callback_id": home_dashboard.VIEW_RISK_CLOSE})
+
+    _from_home(request, deps, open_form, refresh=False)
 
 
 def on_answer(request: Request, reply: Reply, deps: Deps) -> None:
     """Today's stand-up from the Home: the stand-up's own answer form (filled in with an earlier answer)."""
     reply.ack()
-    if not request.value.isdigit():
-        raise UserInputError("That button belongs to a Home I no longer understand; open the Home tab again.")
-    standup, day = standups.day_by_id(deps, request.team_id, int(request.value))
-    if request.user_id not in standup.members:
-        raise UserInputError(f"You are not a member of stand-up {standup.id}; open the Home tab again.")
-    with session_scope(deps.engine) as session:
-        previous = answer_of(session, day_id=day.id, user_id=request.user_id)
-    view = su_blocks.answer_view(standup, day.id, day.day, previous)
-    deps.slack.open_view(request.trigger_id, {**view, "callback_id": home_dashboard.VIEW_ANSWER})
+
+    def open_form() -> None:
+        if not request.value.isdigit():
+            raise UserInputError("That button belongs to a Home I no longer understand; open the Home tab again.")
+        standup, day = standups.day_by_id(deps, request.team_id, int(request.value))
+        if request.user_id not in standup.members:
+            raise UserInputError(f"You are no longer a member of stand-up {standup.id}, so there is nothing to "
+                                 "answer.")
+        with session_scope(deps.engine) as session:
+            previous = answer_of(session, day_id=day.id, user_id=request.user_id)
+        view = su_blocks.answer_view(standup, day.id, day.day, previous)
+        deps.slack.open_view(request.trigger_id, {**view, "callback_id": home_dashboard.VIEW_ANSWER})
+
+    _from_home(request, deps, open_form, refresh=False)
 
 
 def _then_publish(handler: Callable[[Request, Deps], Any]) -> Callable[[Request, Deps], Any]:

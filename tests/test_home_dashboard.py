@@ -206,6 +206,8 @@ def test_many_items_stay_within_slacks_limits(bot: RunningBot) -> None:
     text = dump(view)
     assert len(view["blocks"]) <= MAX_BLOCKS
     assert all(len(b.get("text", {}).get("text", "")) <= 3000 for b in view["blocks"])
+    # Far below the ~13k characters past which Slack refuses blocks in practice (PITFALLS 1.14).
+    assert sum(len(b.get("text", {}).get("text", "")) for b in view["blocks"]) < 8000
     assert "My open bugs* (40)" in text and "and 30 more — `/bug list mine`" in text
     assert "My risks due for review* (15)" in text and "and 10 more — `/risk list mine`" in text
     assert text.count("home.risk.still_valid") == 5
@@ -244,3 +246,16 @@ def test_a_team_with_many_budgets_shows_each_person_those_of_their_channels(bot:
     assert f"<#{channels[0]}>" not in text
     text = dump(home_of(bot, "U0ALICE"))  # alice set all seven: the first five, and how to see the rest
     assert "Budgets of my channels* (7)" in text and "and 2 more — `/budget status`" in text
+
+
+def test_a_button_on_a_stale_home_says_why_by_dm_and_refreshes_the_home(bot: RunningBot) -> None:
+    command(bot, "/standup", "setup 09:30 UTC mon-fri <@U0ALICE|alice>")
+    [result] = bot.runtime.scheduler.run_now("standup", MONDAY.replace(hour=9, minute=30))
+    assert result.status == "ok", result.detail
+    assert "not answered yet" in dump(home_of(bot, "U0ALICE"))
+    command(bot, "/standup", "remove 1")
+    bot.driver.press("home.standup.answer", user="U0ALICE", channel=None)  # the Home still shows it
+    bot.runtime.settle()
+    ims = {c.id for c in bot.sandbox.ws.channels.values() if c.is_im and "U0ALICE" in c.members}
+    assert any("no longer exists" in m["text"] for m in bot.sandbox.messages if m["channel"] in ims)
+    assert "No stand-up of yours today" in dump(bot.sandbox.home_views["U0ALICE"])
