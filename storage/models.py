@@ -908,3 +908,12 @@ class CommsDelivery(SQLModel, table=True):
     recipient: str = Field(max_length=32)
     outcome: str = Field(max_length=16)
     at: datetime = _utc_column()
+
+
+# --- the App Home dashboard (issue #23): one person's open bugs and risks due, read in index order -------------
+# Declared here, after the tables, so the tables above stay as they were; migration 0024 creates them.
+
+Index("ix_bug_team_reporter_open", Bug.team_id, Bug.reporter_id, Bug.status, Bug.grade, Bug.created_at, Bug.id)
+Index("ix_bug_team_assignee_open", Bug.team_id, Bug.assignee_id, Bug.status, Bug.grade, Bug.created_at, Bug.id,
+      Bug.reporter_id)
+Index("ix_risk_team_owner_review", Risk.team_id, Risk.owner_id, Risk.status, Risk.review_on)

@@ -1,0 +1,275 @@
+"""The App Home dashboard's build time with 10^5 bugs in one team, next to two baselines measured in the same run.
+
+Run: .venv/bin/python bench/home.py [--bugs 100000] [--runs 50] [--db sqlite,postgresql] [--explain]
+
+One team holds `--bugs` bugs (a quarter open, grades 1–5, some ungraded, spread over 40 reporters and two years),
+2,000 risks, 300 incidents (a few active), five budgets with a month of costs and one stand-up. The database is a
+temporary SQLite file and, when PMBOT_TEST_POSTGRES_URL (or PMBOT_BENCH_POSTGRES_URL) names a PostgreSQL server, a
+scratch database on it (`pmbot_bench_home`, dropped afterwards); the schema comes from the migrations, then ANALYZE.
+
+Timed, each `--runs` times (after a warm-up), in turns so the machine's other work weighs on all alike:
+- `static home`: the old Home (the command list), built without a database: the floor;
+- `one COUNT`: the team's open bugs counted from the index: one indexed read;
+- `dashboard …`: `bot.home_dashboard.dashboard_view` for three people: one with thousands of open bugs, risks due,
+  incidents and the stand-up; one with a few; one with none. Slack is left out (views.publish is one call).
+`--explain` prints the plan of every statement one dashboard build runs (PostgreSQL: as executed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+from _harness import percentiles, print_machine, print_row
+from queries import analyze, bench_deps, recorded_statements
+from sqlalchemy import create_engine, func, insert, select, text
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import OperationalError
+
+from bot.deps import Deps
+from bot.home import home_view
+from bot.home_dashboard import dashboard_view
+from bot.registry import CommandSpec
+from bot.settings import normalize_database_url
+from storage.db import make_engine
+from storage.migrate import upgrade
+from storage.models import Budget, Bug, CostEntry, Incident, Risk, Standup, StandupDay
+
+NOW = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)  # a Friday afternoon, mid-month
+TEAM = "T0HOME0001"
+SMALL_TEAM = "T0HOME0002"  # the same shape with 1,000 bugs: the dashboard's time should not depend on the count
+SMALL_BUGS = 1000
+CHANNELS = [f"C0HOME{n:04d}" for n in range(1, 21)]
+REPORTERS = [f"U0REP{n:04d}" for n in range(1, 41)]
+HEAVY, LIGHT, EMPTY = REPORTERS[0], "U0LIGHT001", "U0NOBODY01"
+SCRATCH_DB = "pmbot_bench_home"
+POSTGRES_ENVS = ("PMBOT_BENCH_POSTGRES_URL", "PMBOT_TEST_POSTGRES_URL")
+TITLES = ("Answers cite a policy that does not exist", "Summary drops the last paragraph",
+          "Chat replies take 9 s at peak", "Typo on the settings page", "Tone is curt in German replies")
+
+
+# --- the rows ---------------------------------------------------------------------------------------------------
+
+
+def _bugs(rng: random.Random, team: str, count: int) -> Iterator[dict]:
+    for n in range(1, count + 1):
+        created = NOW - timedelta(seconds=rng.randrange(730 * 86400))
+        is_open = rng.random() < 0.25
+        reporter = HEAVY if n % 10 == 0 else rng.choice(REPORTERS)
+        assignee = HEAVY if n % 37 == 0 else (rng.choice(REPORTERS) if rng.random() < 0.4 else None)
+        channel = rng.choice(CHANNELS)
+        yield {"team_id": team, "readable_id": f"B-{n}", "delivery_key": f"bench-bug-{n}", "channel_id": channel,
+               "reporter_id": reporter, "title": rng.choice(TITLES), "text": "redacted text", "details": {},
+               "pii": [], "status": "open" if is_open else "closed",
+               "grade": None if rng.random() < 0.03 else rng.choice((1, 2, 3, 3, 4, 4, 4, 5)),
+               "reasons": [], "floor": False, "assignee_id": assignee, "message_channel": channel,
+               "message_ts": f"{created.timestamp():.6f}", "created_at": created,
+               "closed_at": None if is_open else created + timedelta(days=3)}
+    # The light user: three open bugs.
+    for n in range(3):
+        yield {"team_id": team, "readable_id": f"B-L{n}", "delivery_key": f"bench-light-{n}", "channel_id": CHANNELS[0],
+               "reporter_id": LIGHT, "title": TITLES[n], "text": "redacted text", "details": {}, "pii": [],
+               "status": "open", "grade": n + 2, "reasons": [], "floor": False, "assignee_id": None,
+               "message_channel": CHANNELS[0], "message_ts": f"{NOW.timestamp() - n:.6f}",
+               "created_at": NOW - timedelta(days=n), "closed_at": None}
+
+
+def _risks(rng: random.Random, team: str, count: int) -> Iterator[dict]:
+    today = NOW.date()
+    for n in range(1, count + 1):
+        owner = HEAVY if n % 50 == 0 else rng.choice(REPORTERS)
+        yield {"team_id": team, "readable_id": f"R-{n}", "delivery_key": f"bench-risk-{n}",
+               "channel_id": rng.choice(CHANNELS), "title": "Vendor model deprecated before launch",
+               "probability": rng.randint(1, 5), "impact": rng.randint(1, 5), "owner_id": owner,
+               "review_on": today + timedelta(days=rng.randint(-30, 90)),
+               "status": rng.choice(("open", "open", "mitigating", "accepted", "closed")), "links": [],
+               "guessed": [], "created_by": owner, "created_at": NOW - timedelta(days=rng.randint(1, 400)),
+               "updated_at": NOW, "intake_reminded": False}
+
+
+def _incidents(rng: random.Random, team: str, count: int) -> Iterator[dict]:
+    for n in range(1, count + 1):
+        active = n > count - 6
+        commander = HEAVY if n % 3 == 0 else rng.choice(REPORTERS)
+        declared = NOW - timedelta(hours=rng.randint(1, 9000))
+        yield {"team_id": team, "readable_id": f"INC-{n}", "delivery_key": f"bench-inc-{n}",
+               "title": "Answers in the wrong language", "grade": rng.randint(1, 3),
+               "status": rng.choice(("investigating", "mitigated")) if active else "resolved", "drill": False,
+               "origin_channel": rng.choice(CHANNELS), "channel_id": f"C0WAR{n:05d}", "topic_set": True,
+               "invited": True, "declared_by": commander, "commander_id": commander, "links": [], "versions": {},
+               "declared_at": declared, "archived": False, "next_inject": 0}
+
+
+def seed(engine: Engine, team: str, bugs: int) -> None:
+    rng = random.Random(23)
+    with engine.begin() as conn:
+        for table, rows in ((Bug.__table__, _bugs(rng, team, bugs)), (Risk.__table__, _risks(rng, team, 2000)),
+                            (Incident.__table__, _incidents(rng, team, 300))):
+            batch: list[dict] = []
+            for row in rows:
+                batch.append(row)
+                if len(batch) == 5000:
+                    conn.execute(insert(table), batch)
+                    batch = []
+            if batch:
+                conn.execute(insert(table), batch)
+        for n, channel in enumerate(CHANNELS[:5]):
+            budget_id = conn.execute(insert(Budget.__table__).values(
+                team_id=team, channel_id=channel, post_channel_id=channel, amount=Decimal(5000 + 1000 * n),
+                currency="USD", period="month", caps={}, categories=[], report_weekday=0, report_hour=9,
+                set_by=HEAVY, updated_at=NOW)).inserted_primary_key[0]
+            conn.execute(insert(CostEntry.__table__), [
+                {"team_id": team, "budget_id": budget_id, "day": date(2026, 11, d), "category": "compute",
+                 "amount": Decimal("123.45"), "service": "", "lines": 1, "note": "", "user_id": HEAVY,
+                 "created_at": NOW} for d in range(1, 21)])
+        standup_id = conn.execute(insert(Standup.__table__).values(
+            team_id=team, channel_id=CHANNELS[0], members=[HEAVY, LIGHT], time="09:30", timezone="UTC",
+            workdays=[0, 1, 2, 3, 4], questions=["Yesterday?", "Today?", "Blockers?"], reminder_minutes=60,
+            summary_minutes=240, digest=False, created_by=HEAVY, created_at=NOW, mode="thread")).inserted_primary_key[0]
+        conn.execute(insert(StandupDay.__table__).values(standup_id=standup_id, day=NOW.date(), kind="standup",
+                                                         parent_ts=f"{NOW.timestamp():.6f}", posted_at=NOW,
+                                                         reminded=False, summarised=False))
+
+
+# --- the databases ----------------------------------------------------------------------------------------------
+
+
+@contextmanager
+def sqlite_database() -> Iterator[str]:
+    import tempfile
+    from pathlib import Path
+    with tempfile.TemporaryDirectory(prefix="pmbot-bench-home-") as folder:
+        yield f"sqlite:///{Path(folder) / 'home.db'}"
+
+
+def postgres_admin() -> str | None:
+    for name in POSTGRES_ENVS:
+        if os.environ.get(name):
+            return normalize_database_url(os.environ[name])
+    return None
+
+
+@contextmanager
+def postgres_database() -> Iterator[str]:
+    admin_url = postgres_admin()
+    assert admin_url is not None
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{SCRATCH_DB}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{SCRATCH_DB}"'))
+    try:
+        yield make_url(admin_url).set(database=SCRATCH_DB).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{SCRATCH_DB}" WITH (FORCE)'))
+        admin.dispose()
+
+
+DATABASES = {"sqlite": sqlite_database, "postgresql": postgres_database}
+
+
+# --- the measurements -------------------------------------------------------------------------------------------
+
+
+def cases(deps: Deps, bugs: int) -> dict[str, Callable[[], object]]:
+    def one_count() -> int:
+        with deps.engine.connect() as conn:
+            return conn.execute(select(func.count()).select_from(Bug).where(Bug.team_id == TEAM,
+                                                                           Bug.status == "open")).scalar_one()
+
+    return {
+        "static home": lambda: home_view(deps),
+        "one COUNT": one_count,
+        f"dashboard heavy, {SMALL_BUGS:,} bugs": lambda: dashboard_view(deps, team_id=SMALL_TEAM, user_id=HEAVY),
+        f"dashboard heavy, {bugs:,} bugs": lambda: dashboard_view(deps, team_id=TEAM, user_id=HEAVY),
+        f"dashboard light, {bugs:,} bugs": lambda: dashboard_view(deps, team_id=TEAM, user_id=LIGHT),
+        f"dashboard empty, {bugs:,} bugs": lambda: dashboard_view(deps, team_id=TEAM, user_id=EMPTY),
+    }
+
+
+def timed(work: dict[str, Callable[[], object]], runs: int, warmup: int = 3) -> dict[str, list[float]]:
+    for _ in range(warmup):
+        for run in work.values():
+            run()
+    seconds: dict[str, list[float]] = {name: [] for name in work}
+    for _ in range(runs):
+        for name, run in work.items():
+            start = time.perf_counter()
+            run()
+            seconds[name].append(time.perf_counter() - start)
+    return seconds
+
+
+def explain(deps: Deps) -> None:
+    with recorded_statements(deps.engine) as statements:
+        dashboard_view(deps, team_id=TEAM, user_id=HEAVY)
+    prefix = "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " if deps.engine.dialect.name == "postgresql" else \
+        "EXPLAIN QUERY PLAN "
+    raw = deps.engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        for statement, parameters in statements:
+            if not statement.lstrip().upper().startswith("SELECT"):
+                continue
+            cursor.execute(prefix + statement, parameters)
+            print(f"  -- {' '.join(statement.split())[:160]}")
+            print("\n".join(f"     {row[-1]}" for row in cursor.fetchall()))
+        raw.rollback()
+    finally:
+        raw.close()
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--bugs", type=int, default=100_000, help="bugs in the team (default 10^5)")
+    parser.add_argument("--runs", type=int, default=50, help="timed builds of each case")
+    parser.add_argument("--db", default="sqlite,postgresql", help="sqlite, postgresql or both")
+    parser.add_argument("--explain", action="store_true", help="print the plan of each dashboard statement")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parse_args(argv)
+    wanted = [db for db in args.db.split(",") if db]
+    if "postgresql" in wanted and postgres_admin() is None:
+        print(f"(PostgreSQL skipped: set {' or '.join(POSTGRES_ENVS)})", file=sys.stderr)
+        wanted.remove("postgresql")
+    print_machine(f"App Home build time, {args.bugs:,} bugs in one team, {args.runs} runs each")
+    print_row("", "median ms", "p95 ms", "max ms", widths=(36, 11, 11, 11))
+    for db in wanted:
+        with ExitStack() as stack:
+            try:
+                url = stack.enter_context(DATABASES[db]())
+            except OperationalError as exc:
+                print(f"({db} skipped: {exc.orig})", file=sys.stderr)
+                continue
+            engine = make_engine(url)
+            stack.callback(engine.dispose)
+            upgrade(engine)
+            loading = time.perf_counter()
+            seed(engine, TEAM, args.bugs)
+            seed(engine, SMALL_TEAM, SMALL_BUGS)
+            analyze(engine)
+            print(f"{db}: seeded and analysed in {time.perf_counter() - loading:.1f} s")
+            deps = bench_deps(url, engine)
+            deps.clock = lambda: NOW
+            deps.commands = tuple(CommandSpec(name=n, summary="…")
+                                  for n in ("/pmbot", "/bug", "/risk", "/incident", "/budget", "/standup"))
+            for name, samples in timed(cases(deps, args.bugs), args.runs).items():
+                figures = percentiles([s * 1000 for s in samples], (50, 95))
+                print_row(f"  {name}", statistics.median(samples) * 1000, figures["p95"], figures["max"],
+                          widths=(36, 11, 11, 11))
+            if args.explain:
+                explain(deps)
+
+
+if __name__ == "__main__":
+    main()
