@@ -173,6 +173,17 @@ def rows(text: str) -> list[list[str]]:
     return found
 
 
+def tables(text: str) -> list[list[list[str]]]:
+    """Each markdown table in `text`, as `rows` gives it."""
+    blocks: list[list[str]] = [[]]
+    for line in text.splitlines():
+        if line.startswith("|"):
+            blocks[-1].append(line)
+        elif blocks[-1]:
+            blocks.append([])
+    return [rows("\n".join(block)) for block in blocks if block]
+
+
 def by_first(table: list[list[str]]) -> dict[str, list[str]]:
     return {row[0]: row[1:] for row in table[1:]}
 
@@ -196,11 +207,19 @@ def test_the_report_holds_the_projects_numbers(bot: RunningBot) -> None:
         "## Summary", "## Budget vs actual", "## Bugs over time", "## Incidents over time", "## Risks",
         "## Quality against the plan", "## Lessons learned"]
 
-    # Budget: the report period holds Sep and Oct costs; the quarter (Oct – Dec) to 31 Oct holds Oct's only.
-    budget = by_first(rows(section(markdown, "### Budget of")))
+    # Budget: the report period touches two quarters (partly each): a row for each, against its own budget.
+    periods, categories = tables(section(markdown, "### Budget of"))
+    assert by_first(periods) == {
+        "01 Jul 2026 – 30 Sep 2026 (partial)": ["10,000.00 USD", "1,000.00 USD", "1,000.00 USD", "10%",
+                                                "ended with 9,000.00 USD left"],
+        "01 Oct 2026 – 31 Dec 2026 (partial)": ["10,000.00 USD", "2,500.50 USD", "2,500.50 USD", "25%",
+                                                "running, 7,499.50 USD left on 31 Oct"],
+        "**Total**": ["20,000.00 USD", "**3,500.50 USD**", "**3,500.50 USD**", "18%", ""]}
+    # Per category: the report period holds Sep and Oct costs; the quarter (Oct – Dec) to 31 Oct holds Oct's only.
+    budget = by_first(categories)
     assert budget["compute"] == ["6,000.00 USD", "3,000.00 USD", "2,000.00 USD", "33%"]
     assert budget["api"] == ["—", "500.50 USD", "500.50 USD", "—"]
-    assert budget["**Total**"] == ["10,000.00 USD", "**3,500.50 USD**", "**2,500.50 USD**", "25%"]
+    assert budget["**All**"] == ["—", "**3,500.50 USD**", "**2,500.50 USD**", "—"]
     budget_text = section(markdown, "### Budget of")
     # 2,500.50 over 31 days is 80.66/day; 61 days are left of the quarter: 2,500.50 + 4,920.26.
     assert "Forecast at the budget period's end: 7,420.76 USD (74%)" in budget_text
@@ -468,3 +487,91 @@ def test_bug_counts_match_the_rows_and_leave_other_teams_out(engine) -> None:
 
     assert sorted(times, key=order) == sorted(((g, (c - o).total_seconds()) for _t, g, o, c in mine
                                                if c and edges[0] <= c < edges[-1]), key=order)
+
+
+# --- budgets: the spend `/budget` counts, per budget period, and only budgets this channel may see -------------------
+
+
+def seed_budget(session, channel: str, amount: str, period: str, costs: tuple[tuple[str, str, str], ...], *,
+                project: tuple[date, date] | None = None) -> None:
+    budget = Budget(team_id=TEAM, channel_id=channel, post_channel_id=channel, amount=Decimal(amount), currency="USD",
+                    period=period, caps={}, set_by="U0ALICE", updated_at=NOW,
+                    project_start=project[0] if project else None, project_end=project[1] if project else None)
+    session.add(budget)
+    session.flush()
+    for day, category, value in costs:
+        add_entry(session, CostEntry(team_id=TEAM, budget_id=budget.id, day=date.fromisoformat(day), category=category,
+                                     amount=Decimal(value), user_id="U0ALICE", delivery_key=f"{channel}-{day}-{value}",
+                                     created_at=NOW))
+
+
+def test_each_budget_period_is_set_against_its_own_spend_with_pmbots_llm_calls(bot: RunningBot) -> None:
+    from storage.models import LlmUsage
+
+    with session_scope(bot.runtime.deps.engine) as session:
+        seed_budget(session, "C0GENERAL", "10000", "month", (("2026-09-10", "compute", "9000"),
+                                                              ("2026-10-05", "compute", "2000")))
+        # 1,000,000 prompt tokens of gpt-4o-mini at 0.00015 each per 1,000: 0.15 of api, as `/budget` counts it.
+        session.add(LlmUsage(team_id=TEAM, feature="bug_grading", model="gpt-4o-mini", prompt_tokens=1_000_000,
+                             completion_tokens=0, latency_ms=900, created_at=at("2026-10-07T10:00")))
+    _answer, markdown = report(bot, "2026-09-01 2026-10-31")
+    assert markdown is not None
+    periods, categories = tables(section(markdown, "### Budget of"))
+    assert by_first(periods) == {
+        "01 Sep 2026 – 30 Sep 2026": ["10,000.00 USD", "9,000.00 USD", "9,000.00 USD", "90%",
+                                      "ended with 1,000.00 USD left"],
+        "01 Oct 2026 – 31 Oct 2026": ["10,000.00 USD", "2,000.15 USD", "2,000.15 USD", "20%",
+                                      "ended with 7,999.85 USD left"],
+        "**Total**": ["20,000.00 USD", "**11,000.15 USD**", "**11,000.15 USD**", "55%", ""]}
+    assert by_first(categories)["api"] == ["—", "0.15 USD", "0.15 USD", "—"]
+    assert by_first(categories)["**All**"] == ["—", "**11,000.15 USD**", "**2,000.15 USD**", "—"]
+    assert "The budget period ended on 31 Oct 2026 with 7,999.85 USD left." in markdown
+    assert "Budget of \\#general: 11,000.15 USD spent in the report period; 55% of the 20,000.00 USD budgeted " \
+           "for the 2 budget periods it touches." in section(markdown, "## Summary")
+    # `/budget` on 31 Oct counts the same api spend.
+    from bot.budgets.service import period_entries
+
+    with session_scope(bot.runtime.deps.engine) as session:
+        [budget] = session.exec(select(Budget)).all()
+    known, _note = period_entries(bot.runtime.deps, budget, date(2026, 10, 1), date(2026, 10, 31))
+    assert sum(e.amount for e in known) == Decimal("2000.15")
+
+
+def test_a_finished_overspent_project_budget_reads_overspent(bot: RunningBot) -> None:
+    with session_scope(bot.runtime.deps.engine) as session:
+        seed_budget(session, "C0GENERAL", "1000", "project", (("2026-08-25", "compute", "400"),
+                                                                ("2026-09-10", "compute", "800")),
+                    project=(date(2026, 8, 20), date(2026, 9, 30)))
+    _answer, markdown = report(bot, "2026-09-01 2026-10-31")
+    assert markdown is not None
+    periods, _categories = tables(section(markdown, "### Budget of"))
+    # The project began before the report period: partial; its spend counts from its first day.
+    assert by_first(periods)["20 Aug 2026 – 30 Sep 2026 (partial)"] == [
+        "1,000.00 USD", "800.00 USD", "1,200.00 USD", "120%", "overspent by 200.00 USD"]
+    assert by_first(periods)["**Total**"][-1] == "1 overspent"
+    assert "- Overspent by 200.00 USD." in markdown
+    assert "runs out on" not in markdown
+    assert "(1 overspent)." in section(markdown, "## Summary")
+
+
+def test_budgets_of_other_private_channels_are_left_out(bot: RunningBot) -> None:
+    bot.sandbox.add_channel("G0SECRET", "secret", members={"U0PMBOT", "U0ALICE"}, is_private=True)
+    bot.sandbox.add_channel("G0HIDDEN", "hidden", members={"U0PMBOT", "U0ALICE"}, is_private=True)
+    with session_scope(bot.runtime.deps.engine) as session:
+        for channel, amount in (("C0GENERAL", "100"), ("C0RANDOM", "200"), ("G0SECRET", "300"), ("G0HIDDEN", "400")):
+            seed_budget(session, channel, amount, "month", (("2026-10-05", "compute", "10"),))
+    _answer, markdown = report(bot, "last month")
+    assert markdown is not None
+    headings = [line for line in markdown.splitlines() if line.startswith("### Budget of")]
+    assert headings == ["### Budget of \\#general: 100.00 USD per month",
+                        "### Budget of \\#random: 200.00 USD per month"]
+    assert "secret" not in markdown and "hidden" not in markdown and "300.00" not in markdown
+    assert "2 budgets of private channels are left out of this file" in markdown
+    # Typed in a private channel: its own budget is there, the other private one is not.
+    _answer, markdown = report(bot, "last month", channel="G0SECRET")
+    assert markdown is not None
+    headings = [line for line in markdown.splitlines() if line.startswith("### Budget of")]
+    assert headings == ["### Budget of \\#general: 100.00 USD per month",
+                        "### Budget of \\#random: 200.00 USD per month",
+                        "### Budget of \\#secret: 300.00 USD per month"]
+    assert "hidden" not in markdown and "1 budget of a private channel is left out of this file" in markdown

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime, tzinfo
+from datetime import date, datetime, timedelta, tzinfo
 from decimal import Decimal
 
-from bot.budgets.service import snapshot
+from bot.budgets.service import period_entries, snapshot
 from bot.deps import Deps
 from bot.domain import budget as budget_rules
 from bot.domain import incident_actions as rules
@@ -21,10 +21,11 @@ from bot.domain.grades import GRADES
 from bot.domain.incident import INCIDENT_GRADES, duration
 from bot.domain.quality import show
 from bot.domain.risk import band, score
+from bot.errors import SlackError
 from bot.incidents.stats import MEASURES
 from bot.reports import markdown as md
 from bot.reports.period import Span, buckets, local_midnight, weekly
-from storage.budgets import entries, team_budgets
+from storage.budgets import team_budgets
 from storage.db import session_scope
 from storage.incidents import declared_between
 from storage.models import Budget, Incident
@@ -65,8 +66,8 @@ def build(deps: Deps, *, team_id: str, channel_id: str, span: Span, zone: tzinfo
              f"- **Generated:** {now.astimezone(zone):%Y-%m-%d %H:%M} team time", ""]
     body: list[str] = []
     summary: list[str] = []
+    body += _budgets(deps, team_id, channel_id, span, summary)
     with session_scope(deps.engine) as session:
-        body += _budgets(deps, session, team_id, span, summary)
         body += _bugs(session, team_id, span, zone, start, end, summary)
         body += _incidents(session, team_id, zone, start, end, now, summary)
         body += _risks(session, team_id, zone, start, end, names, summary)
@@ -83,54 +84,137 @@ def build(deps: Deps, *, team_id: str, channel_id: str, span: Span, zone: tzinfo
 # --- budget vs actual -------------------------------------------------------------------------------------------
 
 
-def _budgets(deps: Deps, session, team_id: str, span: Span, summary: list[str]) -> list[str]:
+def _budgets(deps: Deps, team_id: str, channel_id: str, span: Span, summary: list[str]) -> list[str]:
+    """Each budget the file may show: the one of the channel it is posted in and those of public channels (a budget
+    of another private channel is not for everyone who reads this one)."""
     lines = ["## Budget vs actual", ""]
-    budgets = team_budgets(session, team_id=team_id)
+    with session_scope(deps.engine) as session:
+        budgets = team_budgets(session, team_id=team_id)
     if not budgets:
         summary.append("Budget: no budget is set (`/budget set`).")
         return [*lines, "No budget is set for this team.", ""]
-    for budget in budgets:
-        rows = entries(session, budget_id=budget.id, start=span.start, end=span.end)
-        in_period = budget_rules.by_category([budget_rules.Entry(e.day, e.category, e.amount) for e in rows])
-        lines += _budget(deps, budget, span, in_period, summary)
+    public: dict[str, bool] = {}  # per channel, asked once per report
+    shown = [b for b in budgets if b.channel_id == channel_id or _public(deps, b.channel_id, public)]
+    for budget in shown:
+        lines += _budget(deps, budget, span, summary)
+    left_out = len(budgets) - len(shown)
+    if left_out:
+        note = (f"{left_out} budgets of private channels are" if left_out != 1
+                else "1 budget of a private channel is") + " left out of this file: see `/budget` there."
+        lines += [note, ""]
+        summary.append(f"Budget: {note}")
     return lines
 
 
-def _budget(deps: Deps, budget: Budget, span: Span, in_period: dict[str, Decimal], summary: list[str]) -> list[str]:
-    """One budget: per category its cap, the report period's costs and the budget period's to the report's end;
-    then spend, forecast and run-out of the budget period as of that day (the numbers `/budget` gives)."""
+def _public(deps: Deps, channel_id: str, known: dict[str, bool]) -> bool:
+    """Whether a channel is public, by Slack; one Slack can not describe counts as private (left out)."""
+    if channel_id not in known:
+        try:
+            known[channel_id] = deps.slack.channel_info(channel_id).get("is_private") is False
+        except SlackError:
+            known[channel_id] = False
+    return known[channel_id]
+
+
+def budget_periods(budget: Budget, span: Span) -> list[budget_rules.Period]:
+    """The budget's periods (months, quarters, or the project's dates) that overlap the report period, in order."""
+    found: list[budget_rules.Period] = []
+    day = span.start
+    while day <= span.end:
+        try:
+            period = budget_rules.period_for(budget.period, day, project_start=budget.project_start,
+                                             project_end=budget.project_end)
+        except budget_rules.MoneyError:
+            break
+        if period.end < day or period.start > span.end or period in found:
+            break  # a project's dates lie outside the rest of the report period
+        found.append(period)
+        day = period.end + timedelta(days=1)
+    return found
+
+
+def _budget(deps: Deps, budget: Budget, span: Span, summary: list[str]) -> list[str]:
+    """One budget: a row per budget period the report period touches (its amount against its spend, to its end or
+    the report's), a row per category, then the budget period holding the report's last day as `/budget` gives it."""
     def m(amount: Decimal) -> str:
         return budget_rules.money(amount, budget.currency)
 
-    snap = snapshot(deps, budget, span.end)
+    periods = budget_periods(budget, span)
+    first = min([span.start, *(p.start for p in periods)])
+    known, llm_note = period_entries(deps, budget, first, span.end)
+    in_report = [e for e in known if span.start <= e.day <= span.end]
     channel = deps.names(budget.channel_id)
     name = md.text("#" + channel if channel else budget.channel_id)
+    lines = [f"### Budget of {name}: {m(budget.amount)} per {budget.period}", ""]
+    rows, budgeted, report_total, periods_total, overspent = [], Decimal(0), Decimal(0), Decimal(0), 0
+    for period in periods:
+        until = min(period.end, span.end)
+        in_both = budget_rules.spent([e for e in in_report if period.start <= e.day <= until])
+        to_end = budget_rules.spent([e for e in known if period.start <= e.day <= until])
+        partial = period.start < span.start or period.end > span.end
+        label = f"{period.start:%d %b %Y} – {period.end:%d %b %Y}" + (" (partial)" if partial else "")
+        if to_end > budget.amount:
+            state, overspent = f"overspent by {m(to_end - budget.amount)}", overspent + 1
+        elif period.end <= span.end:
+            state = f"ended with {m(budget.amount - to_end)} left"
+        else:
+            state = f"running, {m(budget.amount - to_end)} left on {until:%d %b}"
+        rows.append([label, m(budget.amount), m(in_both), m(to_end), budget_rules.percent(to_end, budget.amount),
+                     state])
+        budgeted, report_total, periods_total = budgeted + budget.amount, report_total + in_both, periods_total + to_end
+    used = budget_rules.percent(periods_total, budgeted)
+    if rows:
+        rows.append(["**Total**", m(budgeted), f"**{m(report_total)}**", f"**{m(periods_total)}**", used,
+                     f"{overspent} overspent" if overspent else ""])
+        lines += [*md.table(["Budget period", "Budgeted", "Actual in the report period",
+                             "Actual in the budget period (to its end or the report's)", "% used", "State"], rows),
+                  "", "A partial budget period begins before the report period or ends after it: its whole budget "
+                  "is counted, and its spend from its first day.", ""]
+    else:
+        lines += ["No period of this budget overlaps the report period.", ""]
+    lines += _categories(deps, budget, span, budget_rules.by_category(in_report), m)
+    if llm_note:  # pmbot's own LLM calls are counted as api, as `/budget` counts them
+        lines.append(f"- Note: {md.text(llm_note)}.")
+    lines.append("")
+    spent_text = f"{m(report_total)} spent in the report period"
+    summary.append(f"Budget of {name}: {spent_text}; {used} of the {m(budgeted)} budgeted for the {len(periods)} "
+                   f"budget period{'s' if len(periods) != 1 else ''} it touches"
+                   + (f" ({overspent} overspent)." if overspent else "."))
+    return lines
+
+
+def _categories(deps: Deps, budget: Budget, span: Span, in_report: dict[str, Decimal], m) -> list[str]:
+    """Per category the report period's spend, and the cap against the budget period holding the report's last
+    day; then that budget period's spend, forecast and end as of that day (the numbers `/budget` gives)."""
+    snap = snapshot(deps, budget, span.end)
     caps = {k: Decimal(str(v)) for k, v in (budget.caps or {}).items()}
     rows = []
-    for category in sorted(set(in_period) | set(snap.by_category) | set(caps)):
+    for category in sorted(set(in_report) | set(snap.by_category) | set(caps)):
         cap, to_date = caps.get(category), snap.by_category.get(category, Decimal(0))
-        rows.append([md.text(category), m(cap) if cap is not None else "—", m(in_period.get(category, Decimal(0))),
+        rows.append([md.text(category), m(cap) if cap is not None else "—", m(in_report.get(category, Decimal(0))),
                      m(to_date), budget_rules.percent(to_date, cap) if cap is not None else "—"])
-    period_total = sum(in_period.values(), Decimal(0))
+    rows.append(["**All**", "—", f"**{m(sum(in_report.values(), Decimal(0)))}**", f"**{m(snap.spent)}**", "—"])
     used = budget_rules.percent(snap.spent, budget.amount)
-    rows.append(["**Total**", m(budget.amount), f"**{m(period_total)}**", f"**{m(snap.spent)}**", used])
-    lines = [f"### Budget of {name}: {m(budget.amount)} per {budget.period}", "",
-             *md.table(["Category", "Budgeted (cap)", "Actual in the report period",
-                        f"Actual in the budget period to {snap.today:%d %b}", "% used"], rows), "",
+    lines = [*md.table(["Category", "Cap per budget period", "Actual in the report period",
+                        f"Actual in the budget period to {snap.today:%d %b}", "% of the cap used"], rows), "",
              f"- Budget period {snap.period.start:%d %b} – {snap.period.end:%d %b %Y}, as of {snap.today:%d %b %Y}: "
              f"spent {m(snap.spent)}, {used} of {m(budget.amount)}."]
-    forecast = snap.forecast
-    if forecast.amount is not None:
-        lines.append(f"- Forecast at the budget period's end: {m(forecast.amount)} "
-                     f"({budget_rules.percent(forecast.amount, budget.amount)})"
-                     + ("" if forecast.reliable else f" — too early to rely on: {forecast.rule}") + ".")
-    lines.append(f"- At that rate the budget runs out on {snap.runs_out:%d %b %Y}." if snap.runs_out
-                 else "- At that rate the budget lasts the period.")
-    if snap.llm_note:  # the budget period counts pmbot's own LLM calls; the report period, recorded costs only
-        lines.append(f"- Note: {md.text(snap.llm_note)}.")
-    lines.append("")
-    summary.append(f"Budget of {name}: {m(period_total)} spent in the report period; {used} of the budget used by "
-                   f"{snap.today:%d %b}.")
+    if snap.spent > budget.amount:
+        lines.append(f"- Overspent by {m(snap.spent - budget.amount)}.")
+    elif snap.today >= snap.period.end:
+        lines.append(f"- The budget period ended on {snap.period.end:%d %b %Y} with {m(budget.amount - snap.spent)} "
+                     "left.")
+    else:
+        forecast = snap.forecast
+        if forecast.amount is not None:
+            lines.append(f"- Forecast at the budget period's end: {m(forecast.amount)} "
+                         f"({budget_rules.percent(forecast.amount, budget.amount)})"
+                         + ("" if forecast.reliable else f" — too early to rely on: {forecast.rule}") + ".")
+        if snap.spent == budget.amount:
+            lines.append("- The budget is spent in full.")
+        else:
+            lines.append(f"- At that rate the budget runs out on {snap.runs_out:%d %b %Y}." if snap.runs_out
+                         else "- At that rate the budget lasts the period.")
     return lines
 
 
