@@ -260,8 +260,13 @@ def test_the_report_holds_the_projects_numbers(bot: RunningBot) -> None:
     assert listed["INC-1"][1:] == ["1", "2026-09-05 10:00", "2 h 00 min", "1 / 1"]
     assert listed["INC-2"][1:] == ["2", "2026-10-10 14:00", "6 h 00 min", "0 / 0"]
     assert listed["INC-3"][1].startswith("2") and listed["INC-3"][3] == "not resolved (investigating), open for 18.1 d"
-    assert by_first(rows(section(markdown, "### Per month"))) == {"Sep 2026": ["1", "0", "0", "1"],
-                                                                   "Oct 2026": ["0", "2", "0", "2"]}
+    # Incidents in the bugs' buckets (weeks here), every week listed.
+    per_week = by_first(rows(section(markdown, "### Per week")))
+    assert list(per_week) == list(weeks)[:-1]
+    assert per_week["2026-09-01"] == ["1", "0", "0", "1"]
+    assert per_week["2026-10-05"] == ["0", "1", "0", "1"] and per_week["2026-10-26"] == ["0", "1", "0", "1"]
+    assert per_week["2026-09-07"] == ["0", "0", "0", "0"]
+    assert sum(int(row[-1]) for row in per_week.values()) == 3
     assert by_first(rows(section(markdown, "### Response times"))) == {
         "Time to acknowledge": ["5 min", "15 min", "3"], "Time to mitigate": ["30 min", "30 min", "1"],
         "Time to resolve": ["4.0 h", "6.0 h", "2"]}
@@ -435,6 +440,12 @@ def test_a_long_period_counts_bugs_per_month(bot: RunningBot) -> None:
     assert opened["Oct 2026"] == ["0", "1", "1", "0", "0", "2"]
     closed = by_first(rows(section(markdown, "### Closed")))
     assert closed["Sep 2026"] == ["1", "2", "0", "0", "0", "3"] and closed["**Total**"][-1] == "**3**"
+    # Incidents per month too, the month without any listed.
+    _answer, markdown = report(bot, "2026-07-01 2026-10-31")
+    assert markdown is not None
+    assert by_first(rows(section(markdown, "### Per month"))) == {
+        "Jul 2026": ["0", "0", "0", "0"], "Aug 2026": ["0", "0", "1", "1"], "Sep 2026": ["1", "0", "0", "1"],
+        "Oct 2026": ["0", "2", "0", "2"]}
 
 
 # --- the queries at scale ------------------------------------------------------------------------------------
@@ -575,3 +586,22 @@ def test_budgets_of_other_private_channels_are_left_out(bot: RunningBot) -> None
                         "### Budget of \\#random: 200.00 USD per month",
                         "### Budget of \\#secret: 300.00 USD per month"]
     assert "hidden" not in markdown and "1 budget of a private channel is left out of this file" in markdown
+
+
+def test_mentions_without_a_label_are_named_in_every_title(bot: RunningBot) -> None:
+    title = "Ask <@U0BOB> about the <@U0CARLOS> refunds"
+    with session_scope(bot.runtime.deps.engine) as session:
+        seed_incident(session, "i1", 2, "2026-10-05T10:00", title=title)
+        seed_risk(session, "r1", "2026-10-01T10:00", 2, 2, title=title, moves=(
+            ("2026-10-02T10:00", {"status": "closed", "close_reason": "done"}),))
+        seed_risk(session, "r2", "2026-10-01T10:00", 2, 2, title=title, moves=(
+            ("2026-10-03T10:00", {"status": "accepted", "response": "accept", "close_reason": "fine"}),))
+        seed_risk(session, "r3", "2026-10-01T10:00", 2, 2, title=title)
+    _answer, markdown = report(bot, "last month")
+    assert markdown is not None
+    assert "U0BOB" not in markdown and "U0CARLOS" not in markdown
+    named = "Ask @bob about the @carlos refunds"
+    assert by_first(rows(section(markdown, "## Incidents over time").split("###")[0]))["INC-1"][0] == named
+    assert by_first(rows(section(markdown, "### Closed in the period")))["R-1"][0] == named
+    assert by_first(rows(section(markdown, "### Accepted in the period")))["R-2"][0] == named
+    assert by_first(rows(section(markdown, "### Still open at the end")))["R-3"][0] == named

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, tzinfo
+from datetime import datetime, timedelta, tzinfo
 from decimal import Decimal
 
 from bot.budgets.service import period_entries, snapshot
@@ -69,7 +69,7 @@ def build(deps: Deps, *, team_id: str, channel_id: str, span: Span, zone: tzinfo
     body += _budgets(deps, team_id, channel_id, span, summary)
     with session_scope(deps.engine) as session:
         body += _bugs(session, team_id, span, zone, start, end, summary)
-        body += _incidents(session, team_id, zone, start, end, now, summary)
+        body += _incidents(session, team_id, span, zone, start, end, now, names, summary)
         body += _risks(session, team_id, zone, start, end, names, summary)
         body += _quality(session, team_id, start, end, summary)
     lines += ["## Summary", "", *[f"- {line}" for line in summary], "", *body]
@@ -272,8 +272,8 @@ def _close_times(times: list[tuple[int | None, float]], grades: list[int | None]
 # --- incidents --------------------------------------------------------------------------------------------------
 
 
-def _incidents(session, team_id: str, zone: tzinfo, start: datetime, end: datetime, now: datetime,
-               summary: list[str]) -> list[str]:
+def _incidents(session, team_id: str, span: Span, zone: tzinfo, start: datetime, end: datetime, now: datetime,
+               names, summary: list[str]) -> list[str]:
     found = declared_between(session, team_id=team_id, start=start, end=end)
     real = [i for i in found if not i.drill]
     drills = len(found) - len(real)
@@ -283,8 +283,8 @@ def _incidents(session, team_id: str, zone: tzinfo, start: datetime, end: dateti
         summary.append("Incidents: none.")
         return [*lines, "No incident was declared in the period.", ""]
     follow_ups = follow_up_counts(session, incident_ids=[i.id for i in real])
-    lines += _incident_list(real, follow_ups, zone, now)
-    lines += _per_month(real, zone)
+    lines += _incident_list(real, follow_ups, zone, now, names)
+    lines += _per_bucket(real, span, zone)
     lines += _response_times(real)
     grades = Counter(i.grade for i in real)
     open_follow_ups = sum(o for o, _ in follow_ups.values())
@@ -293,15 +293,15 @@ def _incidents(session, team_id: str, zone: tzinfo, start: datetime, end: dateti
     return lines
 
 
-def _incident_list(real: list[Incident], follow_ups: dict[int, tuple[int, int]], zone: tzinfo, now: datetime
-                   ) -> list[str]:
+def _incident_list(real: list[Incident], follow_ups: dict[int, tuple[int, int]], zone: tzinfo, now: datetime,
+                   names) -> list[str]:
     rows = []
     for incident in real[-INCIDENTS_SHOWN:]:
         open_count, done = follow_ups.get(incident.id, (0, 0))
         lasted = duration(incident.declared_at, incident.resolved_at) if incident.resolved_at \
             else f"not resolved ({incident.status}), open for " \
                  f"{rules.short_duration(rules.seconds_between(incident.declared_at, now))}"
-        rows.append([incident.readable_id, md.text(incident.title), str(incident.grade),
+        rows.append([incident.readable_id, md.text(incident.title, names), str(incident.grade),
                      f"{incident.declared_at.astimezone(zone):%Y-%m-%d %H:%M}", md.text(lasted),
                      f"{open_count} / {done}"])
     shown = [f"The latest {INCIDENTS_SHOWN} of {len(real)} are listed.", ""] if len(real) > INCIDENTS_SHOWN else []
@@ -309,13 +309,18 @@ def _incident_list(real: list[Incident], follow_ups: dict[int, tuple[int, int]],
             ""]
 
 
-def _per_month(real: list[Incident], zone: tzinfo) -> list[str]:
-    months: dict[date, Counter] = defaultdict(Counter)
+def _per_bucket(real: list[Incident], span: Span, zone: tzinfo) -> list[str]:
+    """Incidents per week or month by grade: the buckets of the bugs' tables, every one listed, empty or not."""
+    firsts = buckets(span)
+    counts: list[Counter] = [Counter() for _ in firsts]
     for incident in real:
-        months[incident.declared_at.astimezone(zone).date().replace(day=1)][incident.grade] += 1
-    rows = [[f"{month:%b %Y}", *[str(months[month][g]) for g in INCIDENT_GRADES], str(sum(months[month].values()))]
-            for month in sorted(months)]
-    return ["### Per month", "", *md.table(["Month", *[f"Grade {g}" for g in INCIDENT_GRADES], "All"], rows), ""]
+        day = incident.declared_at.astimezone(zone).date()
+        counts[max(i for i, first in enumerate(firsts) if first <= day)][incident.grade] += 1
+    labels = [f"{first:%Y-%m-%d}" if weekly(span) else f"{first:%b %Y}" for first in firsts]
+    rows = [[label, *[str(count[g]) for g in INCIDENT_GRADES], str(sum(count.values()))]
+            for label, count in zip(labels, counts, strict=True)]
+    title, unit = ("Per week", "Week of") if weekly(span) else ("Per month", "Month")
+    return [f"### {title}", "", *md.table([unit, *[f"Grade {g}" for g in INCIDENT_GRADES], "All"], rows), ""]
 
 
 def _response_times(real: list[Incident]) -> list[str]:
@@ -351,12 +356,13 @@ def _risks(session, team_id: str, zone: tzinfo, start: datetime, end: datetime, 
     still_open, open_total = risks_open_at(session, team_id=team_id, at=end, limit=OPEN_RISKS_SHOWN)
     lines = ["## Risks", "", "### Closed in the period", ""]
     lines += [*md.table(["Risk", "Title", "Closed on", "By", "Why"], [
-        [m.risk.readable_id, md.text(m.risk.title), f"{m.at.astimezone(zone):%Y-%m-%d}", md.person(m.user_id, names),
+        [m.risk.readable_id, md.text(m.risk.title, names), f"{m.at.astimezone(zone):%Y-%m-%d}",
+         md.person(m.user_id, names),
          md.text(m.risk.close_reason if m.risk.status == "closed" else "", names)] for m in closed]), ""] \
         if closed else ["None.", ""]
     lines += ["### Accepted in the period", ""]
     lines += [*md.table(["Risk", "Title", "Score", "Accepted on", "By", "Until", "Why"], [
-        [m.risk.readable_id, md.text(m.risk.title), _score_text(m.risk.probability, m.risk.impact),
+        [m.risk.readable_id, md.text(m.risk.title, names), _score_text(m.risk.probability, m.risk.impact),
          f"{m.at.astimezone(zone):%Y-%m-%d}", md.person(m.user_id, names),
          f"{m.risk.accepted_until:%Y-%m-%d}" if m.risk.status == "accepted" and m.risk.accepted_until else "—",
          md.text(m.risk.close_reason if m.risk.status == "accepted" else "", names)] for m in accepted]), ""] \
@@ -366,7 +372,7 @@ def _risks(session, team_id: str, zone: tzinfo, start: datetime, end: datetime, 
         if open_total > len(still_open):
             lines += [f"The {len(still_open)} highest of {open_total}.", ""]
         lines += [*md.table(["Risk", "Title", "Score", "Status then", "Owner"], [
-            [r.readable_id, md.text(r.title), _score_text(r.probability, r.impact), md.text(status),
+            [r.readable_id, md.text(r.title, names), _score_text(r.probability, r.impact), md.text(status),
              md.person(r.owner_id, names)] for r, status in still_open]), ""]
     else:
         lines += ["None.", ""]
