@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time
 
 from sqlalchemy import case, func, or_, select
+from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
 from storage.models import Bug, CostEntry, Incident, IncidentAction, QualityBreach, QualityRun, Risk, RiskChange
@@ -109,16 +110,24 @@ def risk_moves(session: Session, *, team_id: str, statuses: tuple[str, ...], sta
 def risks_open_at(session: Session, *, team_id: str, at: datetime, limit: int) -> tuple[list[tuple[Risk, str]], int]:
     """Risks open (not closed, not accepted) at the moment `at`, by their status then: the highest score first
     (up to `limit`) with that status, and how many in all. A risk's status at `at` is its last status change
-    before `at`, or `open` when it had none (risks are created open)."""
-    last_change = (select(RiskChange.risk_id, func.max(RiskChange.id).label("change_id"))
-                   .where(RiskChange.team_id == team_id, RiskChange.field_name == "status", RiskChange.created_at < at)
-                   .group_by(RiskChange.risk_id).subquery())
-    status_then = func.coalesce(RiskChange.new_value, "open")
+    before `at`; with none, the status its first change after `at` left (a risk may be created mitigating, say, with
+    no change recorded for it); with no change at all, its status now."""
+    def change(pick, *when):
+        return (select(RiskChange.risk_id, pick(RiskChange.id).label("change_id"))
+                .where(RiskChange.team_id == team_id, RiskChange.field_name == "status", *when)
+                .group_by(RiskChange.risk_id).subquery())
+
+    last_before = change(func.max, RiskChange.created_at < at)
+    first_after = change(func.min, RiskChange.created_at >= at)
+    before, after = aliased(RiskChange), aliased(RiskChange)
+    status_then = func.coalesce(before.new_value, after.old_value, Risk.status)
     score = func.coalesce(Risk.probability, 0) * func.coalesce(Risk.impact, 0)
     conditions = (Risk.team_id == team_id, Risk.created_at < at, status_then.not_in(("closed", "accepted")))
     base = (select(Risk, status_then.label("status_then"))
-            .outerjoin(last_change, last_change.c.risk_id == Risk.id)
-            .outerjoin(RiskChange, RiskChange.id == last_change.c.change_id)
+            .outerjoin(last_before, last_before.c.risk_id == Risk.id)
+            .outerjoin(before, before.id == last_before.c.change_id)
+            .outerjoin(first_after, first_after.c.risk_id == Risk.id)
+            .outerjoin(after, after.id == first_after.c.change_id)
             .where(*conditions))
     total = session.execute(select(func.count()).select_from(base.subquery())).scalar_one()
     rows = session.execute(base.order_by(score.desc(), Risk.id).limit(limit)).all()

@@ -605,3 +605,23 @@ def test_mentions_without_a_label_are_named_in_every_title(bot: RunningBot) -> N
     assert by_first(rows(section(markdown, "### Closed in the period")))["R-1"][0] == named
     assert by_first(rows(section(markdown, "### Accepted in the period")))["R-2"][0] == named
     assert by_first(rows(section(markdown, "### Still open at the end")))["R-3"][0] == named
+
+
+def test_a_risk_created_mitigating_reads_mitigating_then(bot: RunningBot) -> None:
+    """No change is recorded for the status a risk is created with: before its first change, the status that change
+    left is the one it had."""
+    with session_scope(bot.runtime.deps.engine) as session:
+        closing = ("2026-11-05T10:00", {"status": "closed", "close_reason": "x"})
+        for key, moves in (("r1", ()), ("r2", (("2026-11-05T10:00", {"status": "open"}),)),
+                           ("r3", (("2026-10-10T10:00", {"status": "open"}), closing))):
+            risk, _ = create_risk(session, team_id=TEAM, delivery_key=key, now=at("2026-10-01T10:00"),
+                                  channel_id="C0GENERAL", title=f"risk {key}", probability=2, impact=2,
+                                  status="mitigating", created_by="U0ALICE")
+            for when, changes in moves:
+                apply_changes(session, risk=risk, user_id="U0ALICE", changes=changes, now=at(when))
+    _answer, markdown = report(bot, "last month")
+    assert markdown is not None
+    open_risks = by_first(rows(section(markdown, "### Still open at the end")))
+    # R-1 never changed: its status now; R-2 was mitigating until 5 Nov; R-3 was set open on 10 Oct.
+    assert {key: row[2] for key, row in open_risks.items()} == {"R-1": "mitigating", "R-2": "mitigating",
+                                                                "R-3": "open"}
