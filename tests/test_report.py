@@ -285,15 +285,17 @@ def test_the_report_holds_the_projects_numbers(bot: RunningBot) -> None:
         ("R-4", "4 (low)", "mitigating", "—")]
 
     quality = by_first(rows(section(markdown, "## Quality against the plan")))
-    assert quality["hallucination\\_rate"] == ["≤ 5 %", "2", "1 of 2", "7.5 % (support-bot 2026-10-12)",
+    assert quality["hallucination\\_rate"] == ["support-bot", "≤ 5 %", "2", "1 of 2", "7.5 % (2026-10-12)",
                                                "**off target**"]
-    assert quality["accuracy"] == ["≥ 90 %", "2", "2 of 2", "92 % (support-bot 2026-10-12)", "within target"]
+    assert quality["accuracy"] == ["support-bot", "≥ 90 %", "2", "2 of 2", "92 % (2026-10-12)", "within target"]
     assert "Breaches: 1 opened and 0 closed in the period; 1 open at its end." in markdown
 
     summary = section(markdown, "## Summary")
     assert "Bugs: 5 reported, 3 closed; 3 open at the end (1 critical)." in summary
     assert "Incidents: 3 (grade 1: 1, grade 2: 2, grade 3: 0); 1 follow-up still open." in summary
     assert "Risks: 1 closed, 1 accepted in the period; 3 open at the end." in summary
+    assert "Quality: metrics within target at each model's latest run: support-bot 1 of 2; 1 breach opened." \
+        in summary
     assert "**What went well:**" in section(markdown, "## Lessons learned")
 
 
@@ -625,3 +627,23 @@ def test_a_risk_created_mitigating_reads_mitigating_then(bot: RunningBot) -> Non
     # R-1 never changed: its status now; R-2 was mitigating until 5 Nov; R-3 was set open on 10 Oct.
     assert {key: row[2] for key, row in open_risks.items()} == {"R-1": "mitigating", "R-2": "mitigating",
                                                                 "R-3": "open"}
+
+
+def test_quality_is_counted_per_model(bot: RunningBot) -> None:
+    """Two models against one plan: each one's runs, latest value and verdict on their own, whichever ran last."""
+    with session_scope(bot.runtime.deps.engine) as session:
+        plan = quality_rules.plan([quality_rules.metric("accuracy", "%", 90, direction="higher", grade=3)])
+        save_plan(session, team_id=TEAM, channel_id="C0GENERAL", plan=plan, template=None, user_id="U0ALICE",
+                  now=at("2026-09-01T10:00"))
+        for when, model, value in (("2026-10-02T12:00", "support-bot", 95.0), ("2026-10-03T12:00", "support-bot", 93.0),
+                                   ("2026-10-04T12:00", "intent-tagger", 70.0)):
+            add_run(session, team_id=TEAM, model=model, version="v" + when[8:10], dataset="golden",
+                    metrics={"accuracy": value}, source="api", recorded_by="api", now=at(when))
+    _answer, markdown = report(bot, "last month")
+    assert markdown is not None
+    quality = rows(section(markdown, "## Quality against the plan"))
+    assert quality[0] == ["Metric", "Model", "Target", "Runs", "Within target", "Latest", "Latest verdict"]
+    assert quality[1:] == [["accuracy", "intent-tagger", "≥ 90 %", "1", "0 of 1", "70 % (v04)", "**off target**"],
+                           ["accuracy", "support-bot", "≥ 90 %", "2", "2 of 2", "93 % (v03)", "within target"]]
+    assert "Quality: metrics within target at each model's latest run: intent-tagger 0 of 1; support-bot 1 of 1;" \
+        in section(markdown, "## Summary")

@@ -393,21 +393,31 @@ def _quality(session, team_id: str, start: datetime, end: datetime, summary: lis
     opened, closed, open_at_end = breach_counts(session, team_id=team_id, start=start, end=end)
     lines = ["## Quality against the plan", "", f"{len(runs)} eval run{'s' if len(runs) != 1 else ''} recorded in "
              "the period.", ""]
+    per_model: dict[str, list] = defaultdict(list)
+    for run in runs:  # oldest first: each model's last run is its latest
+        per_model[run.model].append(run)
     rows = []
-    passing_metrics = 0
-    for metric in plan.metrics:
-        measured = [(run, run.metrics[metric.name]) for run in runs if isinstance(run.metrics.get(metric.name),
-                                                                                  (int, float))]
-        within = sum(1 for _, value in measured if metric.passes(float(value)))
-        latest = measured[-1] if measured else None
-        verdict = "—" if latest is None else ("within target" if metric.passes(float(latest[1])) else "**off target**")
-        passing_metrics += latest is not None and metric.passes(float(latest[1]))
-        rows.append([md.text(metric.name), md.text(metric.target_text()), str(len(measured)),
-                     f"{within} of {len(measured)}" if measured else "—",
-                     md.text(f"{show(float(latest[1]), metric.unit)} ({latest[0].model} {latest[0].version})".strip())
-                     if latest else "—", verdict])
-    lines += [*md.table(["Metric", "Target", "Runs", "Within target", "Latest", "Latest verdict"], rows), ""]
+    passing: dict[str, int] = {}
+    for model, model_runs in sorted(per_model.items()):
+        passing[model] = 0
+        for metric in plan.metrics:
+            measured = [(run, run.metrics[metric.name]) for run in model_runs
+                        if isinstance(run.metrics.get(metric.name), (int, float))]
+            within = sum(1 for _, value in measured if metric.passes(float(value)))
+            latest = measured[-1] if measured else None
+            ok = latest is not None and metric.passes(float(latest[1]))
+            verdict = "—" if latest is None else ("within target" if ok else "**off target**")
+            passing[model] += ok
+            rows.append([md.text(metric.name), md.text(model), md.text(metric.target_text()), str(len(measured)),
+                         f"{within} of {len(measured)}" if measured else "—",
+                         md.text(f"{show(float(latest[1]), metric.unit)} ({latest[0].version})".replace(" ()", ""))
+                         if latest else "—", verdict])
+    if rows:
+        lines += ["One row per metric and model: a model's runs are measured against the plan on their own.", "",
+                  *md.table(["Metric", "Model", "Target", "Runs", "Within target", "Latest", "Latest verdict"], rows),
+                  ""]
     lines += [f"Breaches: {opened} opened and {closed} closed in the period; {open_at_end} open at its end.", ""]
-    summary.append(f"Quality: {passing_metrics} of {len(plan.metrics)} metrics within target at the latest run; "
+    within = "; ".join(f"{md.text(model)} {count} of {len(plan.metrics)}" for model, count in passing.items())
+    summary.append(f"Quality: metrics within target at each model's latest run: {within or 'no run'}; "
                    f"{opened} breach{'es' if opened != 1 else ''} opened.")
     return lines
