@@ -9,7 +9,7 @@ are read with `storage.budgets.entries` and added as Decimals.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, time
+from datetime import date, datetime, tzinfo
 
 from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import aliased
@@ -23,16 +23,17 @@ def _bucket(column, edges: list[datetime]):
     return case(*((column < edge, index) for index, edge in enumerate(edges[1:])), else_=len(edges) - 1)
 
 
-def first_activity(session: Session, *, team_id: str) -> datetime | None:
-    """The earliest thing the team recorded: a bug, an incident, a risk, an eval run or a cost (its day, at 00:00
-    UTC)."""
+def first_activity(session: Session, *, team_id: str, zone: tzinfo) -> date | None:
+    """The team-local day of the earliest thing the team recorded: a bug, an incident, a risk or an eval run (their
+    moments, on the day they fell in `zone`) or a cost (its day, already the team's)."""
     found = [session.execute(select(func.min(column)).where(model.team_id == team_id)).scalar_one_or_none()
              for model, column in ((Bug, Bug.created_at), (Incident, Incident.declared_at),
                                    (Risk, Risk.created_at), (QualityRun, QualityRun.created_at))]
+    days = [moment.astimezone(zone).date() for moment in found if moment is not None]
     first_cost = session.execute(select(func.min(CostEntry.day)).where(CostEntry.team_id == team_id)).scalar_one()
     if first_cost is not None:
-        found.append(datetime.combine(first_cost, time.min, UTC))
-    return min((moment for moment in found if moment is not None), default=None)
+        days.append(first_cost)
+    return min(days, default=None)
 
 
 # --- bugs -----------------------------------------------------------------------------------------------------

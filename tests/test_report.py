@@ -647,3 +647,17 @@ def test_quality_is_counted_per_model(bot: RunningBot) -> None:
                            ["accuracy", "support-bot", "≥ 90 %", "2", "2 of 2", "93 % (v03)", "within target"]]
     assert "Quality: metrics within target at each model's latest run: intent-tagger 0 of 1; support-bot 1 of 1;" \
         in section(markdown, "## Summary")
+
+
+def test_no_dates_start_on_the_teams_day_west_of_utc(bot: RunningBot) -> None:
+    """A cost's day is already the team's; a moment is turned into the team's day before the two are compared."""
+    with session_scope(bot.runtime.deps.engine) as session:
+        save_team_settings(session, team_id=TEAM, timezone="America/New_York", admin_channel_id=None,
+                           updated_by="U0ALICE", now=NOW)
+        seed_budget(session, "C0GENERAL", "1000", "month", (("2026-08-01", "compute", "10"),))
+    answer, _markdown = report(bot, "")
+    assert answer.startswith("Report for 01 Aug 2026 – 15 Nov 2026 uploaded")  # not 31 Jul (00:00 UTC in New York)
+    with session_scope(bot.runtime.deps.engine) as session:
+        seed_bug(session, "b1", 2, "2026-08-01T03:00")  # 31 Jul, 23:00 in New York
+    answer, _markdown = report(bot, "")
+    assert answer.startswith("Report for 31 Jul 2026 – 15 Nov 2026 uploaded")
