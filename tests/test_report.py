@@ -342,6 +342,17 @@ def test_named_periods(bot: RunningBot) -> None:
     assert answer.startswith("Report for 01 Oct 2026 – 15 Nov 2026 uploaded")
     answer, markdown = report(bot, "30d")
     assert answer.startswith("Report for 17 Oct 2026 – 15 Nov 2026 uploaded")
+    # 15 Nov 2026 is a Sunday.
+    answer, markdown = report(bot, "this week")
+    assert answer.startswith("Report for 09 Nov 2026 – 15 Nov 2026 uploaded")
+    answer, markdown = report(bot, "Last  Week")
+    assert answer.startswith("Report for 02 Nov 2026 – 08 Nov 2026 uploaded")
+    answer, markdown = report(bot, "this year")
+    assert answer.startswith("Report for 01 Jan 2026 – 15 Nov 2026 uploaded")
+    answer, markdown = report(bot, "last year")
+    assert answer.startswith("Report for 01 Jan 2025 – 31 Dec 2025 uploaded")
+    answer, markdown = report(bot, "next week")
+    assert markdown is None and "the named periods are `this week`, `last week`" in answer
     answer, markdown = report(bot, "2026-01-01")
     assert answer.startswith("Report for 01 Jan 2026 – 15 Nov 2026 uploaded")
     assert markdown is not None and "| Month |" in markdown and "| Jan 2026 |" in markdown  # > 12 weeks: months

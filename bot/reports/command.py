@@ -45,4 +45,5 @@ def help_text() -> str:
             "plan, and a heading for the lessons learned, which are yours to write.\n"
             "• Dates are the team's days (`/pmbot settings` sets its time zone), both included; nothing typed "
             f"covers everything since the team's first activity (at most {period.MAX_DAYS:,} days).\n"
-            f"• For example: {period.EXAMPLES}.")
+            f"• For example: {period.EXAMPLES}.\n"
+            f"• Named periods (weeks run Monday to Sunday): {period.NAMED_TEXT}.")
