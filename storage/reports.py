@@ -46,10 +46,12 @@ def bug_flow(session: Session, *, team_id: str, edges: list[datetime]) -> tuple[
     start, end = edges[0], edges[-1]
     result = []
     for column in (Bug.created_at, Bug.closed_at):
-        bucket = _bucket(column, edges).label("bucket")
-        rows = session.execute(select(bucket, Bug.grade, func.count())
-                               .where(Bug.team_id == team_id, column >= start, column < end)
-                               .group_by(bucket, Bug.grade)).all()
+        # Grouped by the subquery's column, not by the CASE again: a repeated CASE carries its edges as parameters
+        # twice, and PostgreSQL groups only when both copies are the same parameter (a driver's choice).
+        found = (select(_bucket(column, edges).label("bucket"), Bug.grade.label("grade"))
+                 .where(Bug.team_id == team_id, column >= start, column < end).subquery())
+        rows = session.execute(select(found.c.bucket, found.c.grade, func.count())
+                               .group_by(found.c.bucket, found.c.grade)).all()
         result.append({(int(b), grade): count for b, grade, count in rows})
     return result[0], result[1]
 

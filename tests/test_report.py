@@ -672,3 +672,25 @@ def test_no_dates_start_on_the_teams_day_west_of_utc(bot: RunningBot) -> None:
         seed_bug(session, "b1", 2, "2026-08-01T03:00")  # 31 Jul, 23:00 in New York
     answer, _markdown = report(bot, "")
     assert answer.startswith("Report for 31 Jul 2026 – 15 Nov 2026 uploaded")
+
+
+def test_bug_buckets_are_grouped_by_name_not_by_a_repeated_case(engine) -> None:
+    """GROUP BY a second copy of the CASE works only while the driver binds both copies' edges as one parameter."""
+    from sqlalchemy import event
+
+    from storage.reports import bug_flow
+
+    statements: list[str] = []
+
+    def keep(_conn, _cursor, statement, *_args) -> None:
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", keep)
+    try:
+        with session_scope(engine) as session:
+            bug_flow(session, team_id=TEAM, edges=[at("2026-09-01T00:00"), at("2026-09-08T00:00"),
+                                                   at("2026-09-15T00:00")])
+    finally:
+        event.remove(engine, "before_cursor_execute", keep)
+    grouped = [s.upper().split("GROUP BY", 1)[1] for s in statements if "GROUP BY" in s.upper()]
+    assert len(grouped) == 2 and not any("CASE" in g for g in grouped)
