@@ -694,3 +694,17 @@ def test_bug_buckets_are_grouped_by_name_not_by_a_repeated_case(engine) -> None:
         event.remove(engine, "before_cursor_execute", keep)
     grouped = [s.upper().split("GROUP BY", 1)[1] for s in statements if "GROUP BY" in s.upper()]
     assert len(grouped) == 2 and not any("CASE" in g for g in grouped)
+
+
+def test_a_reopened_bug_is_said_to_count_as_open(bot: RunningBot) -> None:
+    with session_scope(bot.runtime.deps.engine) as session:
+        seed_bug(session, "b1", 2, "2026-10-05T10:00", "2026-10-06T10:00")
+        seed_bug(session, "b2", 2, "2026-10-05T10:00", "2026-10-07T10:00")
+        # b2 is reopened on 3 Nov: Slack's reopen clears its close.
+        session.execute(update(Bug).where(Bug.delivery_key == "b2").values(status="open", closed_at=None,
+                                                                           closed_by=None))
+    _answer, markdown = report(bot, "last month")
+    assert markdown is not None
+    assert by_first(rows(section(markdown, "### Closed")))["**Total**"][-1] == "**1**"
+    assert by_first(rows(section(markdown, "### Open at the end")))["**All**"] == ["**1**"]  # b2
+    assert "A bug reopened since is counted by its state now" in section(markdown, "## Bugs over time")

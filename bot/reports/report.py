@@ -234,7 +234,8 @@ def _bugs(session, team_id: str, span: Span, zone: tzinfo, start: datetime, end:
     grades = [g for g in BUG_GRADES if g is not None or None in {k[1] for k in (*opened, *closed)} | set(open_at_end)]
     labels = [f"{first:%Y-%m-%d}" if weekly(span) else f"{first:%b %Y}" for first in firsts]
     lines = ["## Bugs over time", "", f"Counted per {'week (Monday to Sunday)' if weekly(span) else 'month'}; "
-             "the first and last may be partial.", "",
+             "the first and last may be partial. A bug reopened since is counted by its state now: a close it had in "
+             "the period is not counted, and it counts as open at the end.", "",
              *_flow_table("Opened", opened, labels, grades, "Week of" if weekly(span) else "Month"),
              *_flow_table("Closed", closed, labels, grades, "Week of" if weekly(span) else "Month"),
              f"### Open at the end of the period ({span.end:%d %b %Y})", "",
