@@ -28,7 +28,7 @@ from bot.reports.period import Span, buckets, local_midnight, weekly
 from storage.budgets import team_budgets
 from storage.db import session_scope
 from storage.incidents import declared_between
-from storage.models import Budget, Incident
+from storage.models import Budget, Incident, Risk
 from storage.quality import load_plan
 from storage.reports import (
     RiskMove,
@@ -67,10 +67,17 @@ def build(deps: Deps, *, team_id: str, channel_id: str, span: Span, zone: tzinfo
     body: list[str] = []
     summary: list[str] = []
     body += _budgets(deps, team_id, channel_id, span, summary)
+    # The rows are read first and the session closed before people are named: a name may take a Slack call.
     with session_scope(deps.engine) as session:
         body += _bugs(session, team_id, span, zone, start, end, summary)
-        body += _incidents(session, team_id, span, zone, start, end, now, names, summary)
-        body += _risks(session, team_id, zone, start, end, names, summary)
+        incidents = declared_between(session, team_id=team_id, start=start, end=end)
+        follow_ups = follow_up_counts(session, incident_ids=[i.id for i in incidents if not i.drill])
+        closed = _latest(risk_moves(session, team_id=team_id, statuses=("closed",), start=start, end=end))
+        accepted = _latest(risk_moves(session, team_id=team_id, statuses=("accepted",), start=start, end=end))
+        still_open = risks_open_at(session, team_id=team_id, at=end, limit=OPEN_RISKS_SHOWN)
+    body += _incidents(incidents, follow_ups, span, zone, now, names, summary)
+    body += _risks(closed, accepted, still_open, zone, names, summary)
+    with session_scope(deps.engine) as session:
         body += _quality(session, team_id, start, end, summary)
     lines += ["## Summary", "", *[f"- {line}" for line in summary], "", *body]
     lines += ["## Lessons learned", "",
@@ -273,9 +280,8 @@ def _close_times(times: list[tuple[int | None, float]], grades: list[int | None]
 # --- incidents --------------------------------------------------------------------------------------------------
 
 
-def _incidents(session, team_id: str, span: Span, zone: tzinfo, start: datetime, end: datetime, now: datetime,
-               names, summary: list[str]) -> list[str]:
-    found = declared_between(session, team_id=team_id, start=start, end=end)
+def _incidents(found: list[Incident], follow_ups: dict[int, tuple[int, int]], span: Span, zone: tzinfo,
+               now: datetime, names, summary: list[str]) -> list[str]:
     real = [i for i in found if not i.drill]
     drills = len(found) - len(real)
     lines = ["## Incidents over time", "", f"Drills are not counted ({drills} in the period)." if drills
@@ -283,7 +289,6 @@ def _incidents(session, team_id: str, span: Span, zone: tzinfo, start: datetime,
     if not real:
         summary.append("Incidents: none.")
         return [*lines, "No incident was declared in the period.", ""]
-    follow_ups = follow_up_counts(session, incident_ids=[i.id for i in real])
     lines += _incident_list(real, follow_ups, zone, now, names)
     lines += _per_bucket(real, span, zone)
     lines += _response_times(real)
@@ -350,11 +355,9 @@ def _latest(moves: list[RiskMove]) -> list[RiskMove]:
     return sorted(last.values(), key=lambda move: move.at)
 
 
-def _risks(session, team_id: str, zone: tzinfo, start: datetime, end: datetime, names, summary: list[str]
-           ) -> list[str]:
-    closed = _latest(risk_moves(session, team_id=team_id, statuses=("closed",), start=start, end=end))
-    accepted = _latest(risk_moves(session, team_id=team_id, statuses=("accepted",), start=start, end=end))
-    still_open, open_total = risks_open_at(session, team_id=team_id, at=end, limit=OPEN_RISKS_SHOWN)
+def _risks(closed: list[RiskMove], accepted: list[RiskMove], open_at_end: tuple[list[tuple[Risk, str]], int],
+           zone: tzinfo, names, summary: list[str]) -> list[str]:
+    still_open, open_total = open_at_end
     lines = ["## Risks", "", "### Closed in the period", ""]
     lines += [*md.table(["Risk", "Title", "Closed on", "By", "Why"], [
         [m.risk.readable_id, md.text(m.risk.title, names), f"{m.at.astimezone(zone):%Y-%m-%d}",
