@@ -550,6 +550,7 @@ def test_each_budget_period_is_set_against_its_own_spend_with_pmbots_llm_calls(b
     assert by_first(categories)["api"] == ["—", "0.15 USD", "0.15 USD", "—"]
     assert by_first(categories)["**All**"] == ["—", "**11,000.15 USD**", "**2,000.15 USD**", "—"]
     assert "The budget period ended on 31 Oct 2026 with 7,999.85 USD left." in markdown
+    assert "A partial budget period" not in markdown  # September and October are whole months here
     assert "Budget of \\#general: 11,000.15 USD spent in the report period; 55% of the 20,000.00 USD budgeted " \
            "for the 2 budget periods it touches." in section(markdown, "## Summary")
     # `/budget` on 31 Oct counts the same api spend.
@@ -573,6 +574,7 @@ def test_a_finished_overspent_project_budget_reads_overspent(bot: RunningBot) ->
     assert by_first(periods)["20 Aug 2026 – 30 Sep 2026 (partial)"] == [
         "1,000.00 USD", "800.00 USD", "1,200.00 USD", "120%", "overspent by 200.00 USD"]
     assert by_first(periods)["**Total**"][-1] == "1 overspent"
+    assert "A partial budget period begins before the report period or ends after it" in markdown
     assert "- Overspent by 200.00 USD." in markdown
     assert "runs out on" not in markdown
     assert "(1 overspent)." in section(markdown, "## Summary")

@@ -175,8 +175,10 @@ def _budget(deps: Deps, budget: Budget, span: Span, summary: list[str]) -> list[
                      f"{overspent} overspent" if overspent else ""])
         lines += [*md.table(["Budget period", "Budgeted", "Actual in the report period",
                              "Actual in the budget period (to its end or the report's)", "% used", "State"], rows),
-                  "", "A partial budget period begins before the report period or ends after it: its whole budget "
-                  "is counted, and its spend from its first day.", ""]
+                  ""]
+        if any(p.start < span.start or p.end > span.end for p in periods):
+            lines += ["A partial budget period begins before the report period or ends after it: its whole budget "
+                      "is counted, and its spend from its first day.", ""]
     else:
         lines += ["No period of this budget overlaps the report period.", ""]
     lines += _categories(deps, budget, span, budget_rules.by_category(in_report), m)
