@@ -9,9 +9,10 @@ are read with `storage.budgets.entries` and added as Decimals.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, time
+from datetime import date, datetime, tzinfo
 
 from sqlalchemy import case, func, or_, select
+from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
 from storage.models import Bug, CostEntry, Incident, IncidentAction, QualityBreach, QualityRun, Risk, RiskChange
@@ -22,16 +23,17 @@ def _bucket(column, edges: list[datetime]):
     return case(*((column < edge, index) for index, edge in enumerate(edges[1:])), else_=len(edges) - 1)
 
 
-def first_activity(session: Session, *, team_id: str) -> datetime | None:
-    """The earliest thing the team recorded: a bug, an incident, a risk, an eval run or a cost (its day, at 00:00
-    UTC)."""
+def first_activity(session: Session, *, team_id: str, zone: tzinfo) -> date | None:
+    """The team-local day of the earliest thing the team recorded: a bug, an incident, a risk or an eval run (their
+    moments, on the day they fell in `zone`) or a cost (its day, already the team's)."""
     found = [session.execute(select(func.min(column)).where(model.team_id == team_id)).scalar_one_or_none()
              for model, column in ((Bug, Bug.created_at), (Incident, Incident.declared_at),
                                    (Risk, Risk.created_at), (QualityRun, QualityRun.created_at))]
+    days = [moment.astimezone(zone).date() for moment in found if moment is not None]
     first_cost = session.execute(select(func.min(CostEntry.day)).where(CostEntry.team_id == team_id)).scalar_one()
     if first_cost is not None:
-        found.append(datetime.combine(first_cost, time.min, UTC))
-    return min((moment for moment in found if moment is not None), default=None)
+        days.append(first_cost)
+    return min(days, default=None)
 
 
 # --- bugs -----------------------------------------------------------------------------------------------------
@@ -44,10 +46,12 @@ def bug_flow(session: Session, *, team_id: str, edges: list[datetime]) -> tuple[
     start, end = edges[0], edges[-1]
     result = []
     for column in (Bug.created_at, Bug.closed_at):
-        bucket = _bucket(column, edges).label("bucket")
-        rows = session.execute(select(bucket, Bug.grade, func.count())
-                               .where(Bug.team_id == team_id, column >= start, column < end)
-                               .group_by(bucket, Bug.grade)).all()
+        # Grouped by the subquery's column, not by the CASE again: a repeated CASE carries its edges as parameters
+        # twice, and PostgreSQL groups only when both copies are the same parameter (a driver's choice).
+        found = (select(_bucket(column, edges).label("bucket"), Bug.grade.label("grade"))
+                 .where(Bug.team_id == team_id, column >= start, column < end).subquery())
+        rows = session.execute(select(found.c.bucket, found.c.grade, func.count())
+                               .group_by(found.c.bucket, found.c.grade)).all()
         result.append({(int(b), grade): count for b, grade, count in rows})
     return result[0], result[1]
 
@@ -109,16 +113,24 @@ def risk_moves(session: Session, *, team_id: str, statuses: tuple[str, ...], sta
 def risks_open_at(session: Session, *, team_id: str, at: datetime, limit: int) -> tuple[list[tuple[Risk, str]], int]:
     """Risks open (not closed, not accepted) at the moment `at`, by their status then: the highest score first
     (up to `limit`) with that status, and how many in all. A risk's status at `at` is its last status change
-    before `at`, or `open` when it had none (risks are created open)."""
-    last_change = (select(RiskChange.risk_id, func.max(RiskChange.id).label("change_id"))
-                   .where(RiskChange.team_id == team_id, RiskChange.field_name == "status", RiskChange.created_at < at)
-                   .group_by(RiskChange.risk_id).subquery())
-    status_then = func.coalesce(RiskChange.new_value, "open")
+    before `at`; with none, the status its first change after `at` left (a risk may be created mitigating, say, with
+    no change recorded for it); with no change at all, its status now."""
+    def change(pick, *when):
+        return (select(RiskChange.risk_id, pick(RiskChange.id).label("change_id"))
+                .where(RiskChange.team_id == team_id, RiskChange.field_name == "status", *when)
+                .group_by(RiskChange.risk_id).subquery())
+
+    last_before = change(func.max, RiskChange.created_at < at)
+    first_after = change(func.min, RiskChange.created_at >= at)
+    before, after = aliased(RiskChange), aliased(RiskChange)
+    status_then = func.coalesce(before.new_value, after.old_value, Risk.status)
     score = func.coalesce(Risk.probability, 0) * func.coalesce(Risk.impact, 0)
     conditions = (Risk.team_id == team_id, Risk.created_at < at, status_then.not_in(("closed", "accepted")))
     base = (select(Risk, status_then.label("status_then"))
-            .outerjoin(last_change, last_change.c.risk_id == Risk.id)
-            .outerjoin(RiskChange, RiskChange.id == last_change.c.change_id)
+            .outerjoin(last_before, last_before.c.risk_id == Risk.id)
+            .outerjoin(before, before.id == last_before.c.change_id)
+            .outerjoin(first_after, first_after.c.risk_id == Risk.id)
+            .outerjoin(after, after.id == first_after.c.change_id)
             .where(*conditions))
     total = session.execute(select(func.count()).select_from(base.subquery())).scalar_one()
     rows = session.execute(base.order_by(score.desc(), Risk.id).limit(limit)).all()

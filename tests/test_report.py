@@ -173,6 +173,17 @@ def rows(text: str) -> list[list[str]]:
     return found
 
 
+def tables(text: str) -> list[list[list[str]]]:
+    """Each markdown table in `text`, as `rows` gives it."""
+    blocks: list[list[str]] = [[]]
+    for line in text.splitlines():
+        if line.startswith("|"):
+            blocks[-1].append(line)
+        elif blocks[-1]:
+            blocks.append([])
+    return [rows("\n".join(block)) for block in blocks if block]
+
+
 def by_first(table: list[list[str]]) -> dict[str, list[str]]:
     return {row[0]: row[1:] for row in table[1:]}
 
@@ -196,11 +207,19 @@ def test_the_report_holds_the_projects_numbers(bot: RunningBot) -> None:
         "## Summary", "## Budget vs actual", "## Bugs over time", "## Incidents over time", "## Risks",
         "## Quality against the plan", "## Lessons learned"]
 
-    # Budget: the report period holds Sep and Oct costs; the quarter (Oct – Dec) to 31 Oct holds Oct's only.
-    budget = by_first(rows(section(markdown, "### Budget of")))
+    # Budget: the report period touches two quarters (partly each): a row for each, against its own budget.
+    periods, categories = tables(section(markdown, "### Budget of"))
+    assert by_first(periods) == {
+        "01 Jul 2026 – 30 Sep 2026 (partial)": ["10,000.00 USD", "1,000.00 USD", "1,000.00 USD", "10%",
+                                                "ended with 9,000.00 USD left"],
+        "01 Oct 2026 – 31 Dec 2026 (partial)": ["10,000.00 USD", "2,500.50 USD", "2,500.50 USD", "25%",
+                                                "running, 7,499.50 USD left on 31 Oct"],
+        "**Total**": ["20,000.00 USD", "**3,500.50 USD**", "**3,500.50 USD**", "18%", ""]}
+    # Per category: the report period holds Sep and Oct costs; the quarter (Oct – Dec) to 31 Oct holds Oct's only.
+    budget = by_first(categories)
     assert budget["compute"] == ["6,000.00 USD", "3,000.00 USD", "2,000.00 USD", "33%"]
     assert budget["api"] == ["—", "500.50 USD", "500.50 USD", "—"]
-    assert budget["**Total**"] == ["10,000.00 USD", "**3,500.50 USD**", "**2,500.50 USD**", "25%"]
+    assert budget["**All**"] == ["—", "**3,500.50 USD**", "**2,500.50 USD**", "—"]
     budget_text = section(markdown, "### Budget of")
     # 2,500.50 over 31 days is 80.66/day; 61 days are left of the quarter: 2,500.50 + 4,920.26.
     assert "Forecast at the budget period's end: 7,420.76 USD (74%)" in budget_text
@@ -241,8 +260,13 @@ def test_the_report_holds_the_projects_numbers(bot: RunningBot) -> None:
     assert listed["INC-1"][1:] == ["1", "2026-09-05 10:00", "2 h 00 min", "1 / 1"]
     assert listed["INC-2"][1:] == ["2", "2026-10-10 14:00", "6 h 00 min", "0 / 0"]
     assert listed["INC-3"][1].startswith("2") and listed["INC-3"][3] == "not resolved (investigating), open for 18.1 d"
-    assert by_first(rows(section(markdown, "### Per month"))) == {"Sep 2026": ["1", "0", "0", "1"],
-                                                                   "Oct 2026": ["0", "2", "0", "2"]}
+    # Incidents in the bugs' buckets (weeks here), every week listed.
+    per_week = by_first(rows(section(markdown, "### Per week")))
+    assert list(per_week) == list(weeks)[:-1]
+    assert per_week["2026-09-01"] == ["1", "0", "0", "1"]
+    assert per_week["2026-10-05"] == ["0", "1", "0", "1"] and per_week["2026-10-26"] == ["0", "1", "0", "1"]
+    assert per_week["2026-09-07"] == ["0", "0", "0", "0"]
+    assert sum(int(row[-1]) for row in per_week.values()) == 3
     assert by_first(rows(section(markdown, "### Response times"))) == {
         "Time to acknowledge": ["5 min", "15 min", "3"], "Time to mitigate": ["30 min", "30 min", "1"],
         "Time to resolve": ["4.0 h", "6.0 h", "2"]}
@@ -261,15 +285,17 @@ def test_the_report_holds_the_projects_numbers(bot: RunningBot) -> None:
         ("R-4", "4 (low)", "mitigating", "—")]
 
     quality = by_first(rows(section(markdown, "## Quality against the plan")))
-    assert quality["hallucination\\_rate"] == ["≤ 5 %", "2", "1 of 2", "7.5 % (support-bot 2026-10-12)",
+    assert quality["hallucination\\_rate"] == ["support-bot", "≤ 5 %", "2", "1 of 2", "7.5 % (2026-10-12)",
                                                "**off target**"]
-    assert quality["accuracy"] == ["≥ 90 %", "2", "2 of 2", "92 % (support-bot 2026-10-12)", "within target"]
+    assert quality["accuracy"] == ["support-bot", "≥ 90 %", "2", "2 of 2", "92 % (2026-10-12)", "within target"]
     assert "Breaches: 1 opened and 0 closed in the period; 1 open at its end." in markdown
 
     summary = section(markdown, "## Summary")
     assert "Bugs: 5 reported, 3 closed; 3 open at the end (1 critical)." in summary
     assert "Incidents: 3 (grade 1: 1, grade 2: 2, grade 3: 0); 1 follow-up still open." in summary
     assert "Risks: 1 closed, 1 accepted in the period; 3 open at the end." in summary
+    assert "Quality: metrics within target at each model's latest run: support-bot 1 of 2; 1 breach opened." \
+        in summary
     assert "**What went well:**" in section(markdown, "## Lessons learned")
 
 
@@ -316,6 +342,17 @@ def test_named_periods(bot: RunningBot) -> None:
     assert answer.startswith("Report for 01 Oct 2026 – 15 Nov 2026 uploaded")
     answer, markdown = report(bot, "30d")
     assert answer.startswith("Report for 17 Oct 2026 – 15 Nov 2026 uploaded")
+    # 15 Nov 2026 is a Sunday.
+    answer, markdown = report(bot, "this week")
+    assert answer.startswith("Report for 09 Nov 2026 – 15 Nov 2026 uploaded")
+    answer, markdown = report(bot, "Last  Week")
+    assert answer.startswith("Report for 02 Nov 2026 – 08 Nov 2026 uploaded")
+    answer, markdown = report(bot, "this year")
+    assert answer.startswith("Report for 01 Jan 2026 – 15 Nov 2026 uploaded")
+    answer, markdown = report(bot, "last year")
+    assert answer.startswith("Report for 01 Jan 2025 – 31 Dec 2025 uploaded")
+    answer, markdown = report(bot, "next week")
+    assert markdown is None and "the named periods are `this week`, `last week`" in answer
     answer, markdown = report(bot, "2026-01-01")
     assert answer.startswith("Report for 01 Jan 2026 – 15 Nov 2026 uploaded")
     assert markdown is not None and "| Month |" in markdown and "| Jan 2026 |" in markdown  # > 12 weeks: months
@@ -416,6 +453,12 @@ def test_a_long_period_counts_bugs_per_month(bot: RunningBot) -> None:
     assert opened["Oct 2026"] == ["0", "1", "1", "0", "0", "2"]
     closed = by_first(rows(section(markdown, "### Closed")))
     assert closed["Sep 2026"] == ["1", "2", "0", "0", "0", "3"] and closed["**Total**"][-1] == "**3**"
+    # Incidents per month too, the month without any listed.
+    _answer, markdown = report(bot, "2026-07-01 2026-10-31")
+    assert markdown is not None
+    assert by_first(rows(section(markdown, "### Per month"))) == {
+        "Jul 2026": ["0", "0", "0", "0"], "Aug 2026": ["0", "0", "1", "1"], "Sep 2026": ["1", "0", "0", "1"],
+        "Oct 2026": ["0", "2", "0", "2"]}
 
 
 # --- the queries at scale ------------------------------------------------------------------------------------
@@ -468,3 +511,202 @@ def test_bug_counts_match_the_rows_and_leave_other_teams_out(engine) -> None:
 
     assert sorted(times, key=order) == sorted(((g, (c - o).total_seconds()) for _t, g, o, c in mine
                                                if c and edges[0] <= c < edges[-1]), key=order)
+
+
+# --- budgets: the spend `/budget` counts, per budget period, and only budgets this channel may see -------------------
+
+
+def seed_budget(session, channel: str, amount: str, period: str, costs: tuple[tuple[str, str, str], ...], *,
+                project: tuple[date, date] | None = None) -> None:
+    budget = Budget(team_id=TEAM, channel_id=channel, post_channel_id=channel, amount=Decimal(amount), currency="USD",
+                    period=period, caps={}, set_by="U0ALICE", updated_at=NOW,
+                    project_start=project[0] if project else None, project_end=project[1] if project else None)
+    session.add(budget)
+    session.flush()
+    for day, category, value in costs:
+        add_entry(session, CostEntry(team_id=TEAM, budget_id=budget.id, day=date.fromisoformat(day), category=category,
+                                     amount=Decimal(value), user_id="U0ALICE", delivery_key=f"{channel}-{day}-{value}",
+                                     created_at=NOW))
+
+
+def test_each_budget_period_is_set_against_its_own_spend_with_pmbots_llm_calls(bot: RunningBot) -> None:
+    from storage.models import LlmUsage
+
+    with session_scope(bot.runtime.deps.engine) as session:
+        seed_budget(session, "C0GENERAL", "10000", "month", (("2026-09-10", "compute", "9000"),
+                                                              ("2026-10-05", "compute", "2000")))
+        # 1,000,000 prompt tokens of gpt-4o-mini at 0.00015 each per 1,000: 0.15 of api, as `/budget` counts it.
+        session.add(LlmUsage(team_id=TEAM, feature="bug_grading", model="gpt-4o-mini", prompt_tokens=1_000_000,
+                             completion_tokens=0, latency_ms=900, created_at=at("2026-10-07T10:00")))
+    _answer, markdown = report(bot, "2026-09-01 2026-10-31")
+    assert markdown is not None
+    periods, categories = tables(section(markdown, "### Budget of"))
+    assert by_first(periods) == {
+        "01 Sep 2026 – 30 Sep 2026": ["10,000.00 USD", "9,000.00 USD", "9,000.00 USD", "90%",
+                                      "ended with 1,000.00 USD left"],
+        "01 Oct 2026 – 31 Oct 2026": ["10,000.00 USD", "2,000.15 USD", "2,000.15 USD", "20%",
+                                      "ended with 7,999.85 USD left"],
+        "**Total**": ["20,000.00 USD", "**11,000.15 USD**", "**11,000.15 USD**", "55%", ""]}
+    assert by_first(categories)["api"] == ["—", "0.15 USD", "0.15 USD", "—"]
+    assert by_first(categories)["**All**"] == ["—", "**11,000.15 USD**", "**2,000.15 USD**", "—"]
+    assert "The budget period ended on 31 Oct 2026 with 7,999.85 USD left." in markdown
+    assert "A partial budget period" not in markdown  # September and October are whole months here
+    assert "Budget of \\#general: 11,000.15 USD spent in the report period; 55% of the 20,000.00 USD budgeted " \
+           "for the 2 budget periods it touches." in section(markdown, "## Summary")
+    # `/budget` on 31 Oct counts the same api spend.
+    from bot.budgets.service import period_entries
+
+    with session_scope(bot.runtime.deps.engine) as session:
+        [budget] = session.exec(select(Budget)).all()
+    known, _note = period_entries(bot.runtime.deps, budget, date(2026, 10, 1), date(2026, 10, 31))
+    assert sum(e.amount for e in known) == Decimal("2000.15")
+
+
+def test_a_finished_overspent_project_budget_reads_overspent(bot: RunningBot) -> None:
+    with session_scope(bot.runtime.deps.engine) as session:
+        seed_budget(session, "C0GENERAL", "1000", "project", (("2026-08-25", "compute", "400"),
+                                                                ("2026-09-10", "compute", "800")),
+                    project=(date(2026, 8, 20), date(2026, 9, 30)))
+    _answer, markdown = report(bot, "2026-09-01 2026-10-31")
+    assert markdown is not None
+    periods, _categories = tables(section(markdown, "### Budget of"))
+    # The project began before the report period: partial; its spend counts from its first day.
+    assert by_first(periods)["20 Aug 2026 – 30 Sep 2026 (partial)"] == [
+        "1,000.00 USD", "800.00 USD", "1,200.00 USD", "120%", "overspent by 200.00 USD"]
+    assert by_first(periods)["**Total**"][-1] == "1 overspent"
+    assert "A partial budget period begins before the report period or ends after it" in markdown
+    assert "- Overspent by 200.00 USD." in markdown
+    assert "runs out on" not in markdown
+    assert "(1 overspent)." in section(markdown, "## Summary")
+
+
+def test_budgets_of_other_private_channels_are_left_out(bot: RunningBot) -> None:
+    bot.sandbox.add_channel("G0SECRET", "secret", members={"U0PMBOT", "U0ALICE"}, is_private=True)
+    bot.sandbox.add_channel("G0HIDDEN", "hidden", members={"U0PMBOT", "U0ALICE"}, is_private=True)
+    with session_scope(bot.runtime.deps.engine) as session:
+        for channel, amount in (("C0GENERAL", "100"), ("C0RANDOM", "200"), ("G0SECRET", "300"), ("G0HIDDEN", "400")):
+            seed_budget(session, channel, amount, "month", (("2026-10-05", "compute", "10"),))
+    _answer, markdown = report(bot, "last month")
+    assert markdown is not None
+    headings = [line for line in markdown.splitlines() if line.startswith("### Budget of")]
+    assert headings == ["### Budget of \\#general: 100.00 USD per month",
+                        "### Budget of \\#random: 200.00 USD per month"]
+    assert "secret" not in markdown and "hidden" not in markdown and "300.00" not in markdown
+    assert "2 budgets of private channels are left out of this file" in markdown
+    # Typed in a private channel: its own budget is there, the other private one is not.
+    _answer, markdown = report(bot, "last month", channel="G0SECRET")
+    assert markdown is not None
+    headings = [line for line in markdown.splitlines() if line.startswith("### Budget of")]
+    assert headings == ["### Budget of \\#general: 100.00 USD per month",
+                        "### Budget of \\#random: 200.00 USD per month",
+                        "### Budget of \\#secret: 300.00 USD per month"]
+    assert "hidden" not in markdown and "1 budget of a private channel is left out of this file" in markdown
+
+
+def test_mentions_without_a_label_are_named_in_every_title(bot: RunningBot) -> None:
+    title = "Ask <@U0BOB> about the <@U0CARLOS> refunds"
+    with session_scope(bot.runtime.deps.engine) as session:
+        seed_incident(session, "i1", 2, "2026-10-05T10:00", title=title)
+        seed_risk(session, "r1", "2026-10-01T10:00", 2, 2, title=title, moves=(
+            ("2026-10-02T10:00", {"status": "closed", "close_reason": "done"}),))
+        seed_risk(session, "r2", "2026-10-01T10:00", 2, 2, title=title, moves=(
+            ("2026-10-03T10:00", {"status": "accepted", "response": "accept", "close_reason": "fine"}),))
+        seed_risk(session, "r3", "2026-10-01T10:00", 2, 2, title=title)
+    _answer, markdown = report(bot, "last month")
+    assert markdown is not None
+    assert "U0BOB" not in markdown and "U0CARLOS" not in markdown
+    named = "Ask @bob about the @carlos refunds"
+    assert by_first(rows(section(markdown, "## Incidents over time").split("###")[0]))["INC-1"][0] == named
+    assert by_first(rows(section(markdown, "### Closed in the period")))["R-1"][0] == named
+    assert by_first(rows(section(markdown, "### Accepted in the period")))["R-2"][0] == named
+    assert by_first(rows(section(markdown, "### Still open at the end")))["R-3"][0] == named
+
+
+def test_a_risk_created_mitigating_reads_mitigating_then(bot: RunningBot) -> None:
+    """No change is recorded for the status a risk is created with: before its first change, the status that change
+    left is the one it had."""
+    with session_scope(bot.runtime.deps.engine) as session:
+        closing = ("2026-11-05T10:00", {"status": "closed", "close_reason": "x"})
+        for key, moves in (("r1", ()), ("r2", (("2026-11-05T10:00", {"status": "open"}),)),
+                           ("r3", (("2026-10-10T10:00", {"status": "open"}), closing))):
+            risk, _ = create_risk(session, team_id=TEAM, delivery_key=key, now=at("2026-10-01T10:00"),
+                                  channel_id="C0GENERAL", title=f"risk {key}", probability=2, impact=2,
+                                  status="mitigating", created_by="U0ALICE")
+            for when, changes in moves:
+                apply_changes(session, risk=risk, user_id="U0ALICE", changes=changes, now=at(when))
+    _answer, markdown = report(bot, "last month")
+    assert markdown is not None
+    open_risks = by_first(rows(section(markdown, "### Still open at the end")))
+    # R-1 never changed: its status now; R-2 was mitigating until 5 Nov; R-3 was set open on 10 Oct.
+    assert {key: row[2] for key, row in open_risks.items()} == {"R-1": "mitigating", "R-2": "mitigating",
+                                                                "R-3": "open"}
+
+
+def test_quality_is_counted_per_model(bot: RunningBot) -> None:
+    """Two models against one plan: each one's runs, latest value and verdict on their own, whichever ran last."""
+    with session_scope(bot.runtime.deps.engine) as session:
+        plan = quality_rules.plan([quality_rules.metric("accuracy", "%", 90, direction="higher", grade=3)])
+        save_plan(session, team_id=TEAM, channel_id="C0GENERAL", plan=plan, template=None, user_id="U0ALICE",
+                  now=at("2026-09-01T10:00"))
+        for when, model, value in (("2026-10-02T12:00", "support-bot", 95.0), ("2026-10-03T12:00", "support-bot", 93.0),
+                                   ("2026-10-04T12:00", "intent-tagger", 70.0)):
+            add_run(session, team_id=TEAM, model=model, version="v" + when[8:10], dataset="golden",
+                    metrics={"accuracy": value}, source="api", recorded_by="api", now=at(when))
+    _answer, markdown = report(bot, "last month")
+    assert markdown is not None
+    quality = rows(section(markdown, "## Quality against the plan"))
+    assert quality[0] == ["Metric", "Model", "Target", "Runs", "Within target", "Latest", "Latest verdict"]
+    assert quality[1:] == [["accuracy", "intent-tagger", "≥ 90 %", "1", "0 of 1", "70 % (v04)", "**off target**"],
+                           ["accuracy", "support-bot", "≥ 90 %", "2", "2 of 2", "93 % (v03)", "within target"]]
+    assert "Quality: metrics within target at each model's latest run: intent-tagger 0 of 1; support-bot 1 of 1;" \
+        in section(markdown, "## Summary")
+
+
+def test_no_dates_start_on_the_teams_day_west_of_utc(bot: RunningBot) -> None:
+    """A cost's day is already the team's; a moment is turned into the team's day before the two are compared."""
+    with session_scope(bot.runtime.deps.engine) as session:
+        save_team_settings(session, team_id=TEAM, timezone="America/New_York", admin_channel_id=None,
+                           updated_by="U0ALICE", now=NOW)
+        seed_budget(session, "C0GENERAL", "1000", "month", (("2026-08-01", "compute", "10"),))
+    answer, _markdown = report(bot, "")
+    assert answer.startswith("Report for 01 Aug 2026 – 15 Nov 2026 uploaded")  # not 31 Jul (00:00 UTC in New York)
+    with session_scope(bot.runtime.deps.engine) as session:
+        seed_bug(session, "b1", 2, "2026-08-01T03:00")  # 31 Jul, 23:00 in New York
+    answer, _markdown = report(bot, "")
+    assert answer.startswith("Report for 31 Jul 2026 – 15 Nov 2026 uploaded")
+
+
+def test_bug_buckets_are_grouped_by_name_not_by_a_repeated_case(engine) -> None:
+    """GROUP BY a second copy of the CASE works only while the driver binds both copies' edges as one parameter."""
+    from sqlalchemy import event
+
+    from storage.reports import bug_flow
+
+    statements: list[str] = []
+
+    def keep(_conn, _cursor, statement, *_args) -> None:
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", keep)
+    try:
+        with session_scope(engine) as session:
+            bug_flow(session, team_id=TEAM, edges=[at("2026-09-01T00:00"), at("2026-09-08T00:00"),
+                                                   at("2026-09-15T00:00")])
+    finally:
+        event.remove(engine, "before_cursor_execute", keep)
+    grouped = [s.upper().split("GROUP BY", 1)[1] for s in statements if "GROUP BY" in s.upper()]
+    assert len(grouped) == 2 and not any("CASE" in g for g in grouped)
+
+
+def test_a_reopened_bug_is_said_to_count_as_open(bot: RunningBot) -> None:
+    with session_scope(bot.runtime.deps.engine) as session:
+        seed_bug(session, "b1", 2, "2026-10-05T10:00", "2026-10-06T10:00")
+        seed_bug(session, "b2", 2, "2026-10-05T10:00", "2026-10-07T10:00")
+        # b2 is reopened on 3 Nov: Slack's reopen clears its close.
+        session.execute(update(Bug).where(Bug.delivery_key == "b2").values(status="open", closed_at=None,
+                                                                           closed_by=None))
+    _answer, markdown = report(bot, "last month")
+    assert markdown is not None
+    assert by_first(rows(section(markdown, "### Closed")))["**Total**"][-1] == "**1**"
+    assert by_first(rows(section(markdown, "### Open at the end")))["**All**"] == ["**1**"]  # b2
+    assert "A bug reopened since is counted by its state now" in section(markdown, "## Bugs over time")

@@ -555,16 +555,23 @@ def snapshot(deps: Deps, budget: Budget, today: date | None = None, *, week_end:
     end = min(today, period.end)
     week_end = week_end or today
     first = min(period.start, week_end - timedelta(days=13))
-    with session_scope(deps.engine) as session:
-        rows = entries(session, budget_id=budget.id, start=first, end=max(end, week_end))
-        known = [budget_rules.Entry(r.day, r.category, r.amount) for r in rows]
-        llm, llm_note = _llm_entries(deps, session, budget, first, max(end, week_end))
-    known += llm
+    known, llm_note = period_entries(deps, budget, first, max(end, week_end))
     counted = [e for e in known if period.start <= e.day <= end]
     total = budget_rules.spent(counted)
     return Snapshot(budget, today, period, counted, total, budget_rules.by_category(counted),
                     budget_rules.forecast(counted, period, today, budget.currency),
                     budget_rules.runs_out(counted, period, today, budget.amount), _week(known, week_end), llm_note)
+
+
+def period_entries(deps: Deps, budget: Budget, start: date, end: date) -> tuple[list[budget_rules.Entry], str]:
+    """The budget's spend from `start` to `end` (days, both included): its recorded costs and, in the team's first
+    budget, pmbot's own priced LLM calls as `api`; and a note when some calls have no price. `/budget` and
+    `/pmbot report` both count spend with it, so their figures agree."""
+    with session_scope(deps.engine) as session:
+        rows = entries(session, budget_id=budget.id, start=start, end=end)
+        known = [budget_rules.Entry(r.day, r.category, r.amount) for r in rows]
+        llm, llm_note = _llm_entries(deps, session, budget, start, end)
+    return known + llm, llm_note
 
 
 def _week(known: list[budget_rules.Entry], end: date) -> Week:

@@ -30,8 +30,7 @@ def run(request: Request, reply: Reply, deps: Deps, args: list[str]) -> None:
     first = None
     if not args:
         with session_scope(deps.engine) as session:
-            found = first_activity(session, team_id=request.team_id)
-        first = found.astimezone(zone).date() if found else None
+            first = first_activity(session, team_id=request.team_id, zone=zone)
     span = period.parse(args, today=today, first_activity=first)
     reply.ack()
     built = report.build(deps, team_id=request.team_id, channel_id=request.channel_id, span=span, zone=zone)
@@ -46,4 +45,5 @@ def help_text() -> str:
             "plan, and a heading for the lessons learned, which are yours to write.\n"
             "• Dates are the team's days (`/pmbot settings` sets its time zone), both included; nothing typed "
             f"covers everything since the team's first activity (at most {period.MAX_DAYS:,} days).\n"
-            f"• For example: {period.EXAMPLES}.")
+            f"• For example: {period.EXAMPLES}.\n"
+            f"• Named periods (weeks run Monday to Sunday): {period.NAMED_TEXT}.")

@@ -3,7 +3,8 @@
 - nothing: from the team's first recorded activity (at most `MAX_DAYS` back; 90 days when there is none) to today
 - `2026-09-01`: from that day to today; `2026-09-01 2026-10-31`: both days included
 - `30d`, `12w`: that many days (weeks) up to today
-- `this month`, `last month`, `this quarter`, `last quarter`
+- `this week`, `last week` (Monday to Sunday), `this month`, `last month`, `this quarter`, `last quarter`,
+  `this year`, `last year`
 """
 
 from __future__ import annotations
@@ -19,7 +20,10 @@ DEFAULT_DAYS = 90
 EXAMPLES = "`/pmbot report 2026-09-01 2026-10-31`, `/pmbot report 2026-09-01`, `/pmbot report last month`, " \
            "`/pmbot report this quarter`, `/pmbot report 30d`"
 _RELATIVE = re.compile(r"^(\d{1,4})\s*([dw])$", re.I)
-_NAMED = ("this month", "last month", "this quarter", "last quarter")
+_NAMED = ("this week", "last week", "this month", "last month", "this quarter", "last quarter", "this year",
+          "last year")
+NAMED_TEXT = "`this week`, `last week`, `this month`, `last month`, `this quarter`, `last quarter`, `this year`, " \
+             "`last year`"
 
 
 @dataclass(frozen=True)
@@ -46,7 +50,7 @@ def local_midnight(day: date, zone: tzinfo) -> datetime:
 
 
 def _problem(text: str) -> UserInputError:
-    return UserInputError(f"{text}\nFor example: {EXAMPLES}.")
+    return UserInputError(f"{text}\nFor example: {EXAMPLES}; the named periods are {NAMED_TEXT}.")
 
 
 def _month_start(day: date) -> date:
@@ -58,6 +62,13 @@ def _quarter_start(day: date) -> date:
 
 
 def _named(words: str, today: date) -> Span:
+    this, unit = words.split()
+    if unit == "week":
+        monday = today - timedelta(days=today.weekday())
+        return Span(monday, today) if this == "this" else Span(monday - timedelta(days=7), monday - timedelta(days=1))
+    if unit == "year":
+        return Span(date(today.year, 1, 1), today) if this == "this" else \
+            Span(date(today.year - 1, 1, 1), date(today.year - 1, 12, 31))
     if words == "this month":
         return Span(_month_start(today), today)
     if words == "last month":

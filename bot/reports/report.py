@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime, tzinfo
+from datetime import datetime, timedelta, tzinfo
 from decimal import Decimal
 
-from bot.budgets.service import snapshot
+from bot.budgets.service import period_entries, snapshot
 from bot.deps import Deps
 from bot.domain import budget as budget_rules
 from bot.domain import incident_actions as rules
@@ -21,13 +21,14 @@ from bot.domain.grades import GRADES
 from bot.domain.incident import INCIDENT_GRADES, duration
 from bot.domain.quality import show
 from bot.domain.risk import band, score
+from bot.errors import SlackError
 from bot.incidents.stats import MEASURES
 from bot.reports import markdown as md
 from bot.reports.period import Span, buckets, local_midnight, weekly
-from storage.budgets import entries, team_budgets
+from storage.budgets import team_budgets
 from storage.db import session_scope
 from storage.incidents import declared_between
-from storage.models import Budget, Incident
+from storage.models import Budget, Incident, Risk
 from storage.quality import load_plan
 from storage.reports import (
     RiskMove,
@@ -65,11 +66,18 @@ def build(deps: Deps, *, team_id: str, channel_id: str, span: Span, zone: tzinfo
              f"- **Generated:** {now.astimezone(zone):%Y-%m-%d %H:%M} team time", ""]
     body: list[str] = []
     summary: list[str] = []
+    body += _budgets(deps, team_id, channel_id, span, summary)
+    # The rows are read first and the session closed before people are named: a name may take a Slack call.
     with session_scope(deps.engine) as session:
-        body += _budgets(deps, session, team_id, span, summary)
         body += _bugs(session, team_id, span, zone, start, end, summary)
-        body += _incidents(session, team_id, zone, start, end, now, summary)
-        body += _risks(session, team_id, zone, start, end, names, summary)
+        incidents = declared_between(session, team_id=team_id, start=start, end=end)
+        follow_ups = follow_up_counts(session, incident_ids=[i.id for i in incidents if not i.drill])
+        closed = _latest(risk_moves(session, team_id=team_id, statuses=("closed",), start=start, end=end))
+        accepted = _latest(risk_moves(session, team_id=team_id, statuses=("accepted",), start=start, end=end))
+        still_open = risks_open_at(session, team_id=team_id, at=end, limit=OPEN_RISKS_SHOWN)
+    body += _incidents(incidents, follow_ups, span, zone, now, names, summary)
+    body += _risks(closed, accepted, still_open, zone, names, summary)
+    with session_scope(deps.engine) as session:
         body += _quality(session, team_id, start, end, summary)
     lines += ["## Summary", "", *[f"- {line}" for line in summary], "", *body]
     lines += ["## Lessons learned", "",
@@ -83,54 +91,139 @@ def build(deps: Deps, *, team_id: str, channel_id: str, span: Span, zone: tzinfo
 # --- budget vs actual -------------------------------------------------------------------------------------------
 
 
-def _budgets(deps: Deps, session, team_id: str, span: Span, summary: list[str]) -> list[str]:
+def _budgets(deps: Deps, team_id: str, channel_id: str, span: Span, summary: list[str]) -> list[str]:
+    """Each budget the file may show: the one of the channel it is posted in and those of public channels (a budget
+    of another private channel is not for everyone who reads this one)."""
     lines = ["## Budget vs actual", ""]
-    budgets = team_budgets(session, team_id=team_id)
+    with session_scope(deps.engine) as session:
+        budgets = team_budgets(session, team_id=team_id)
     if not budgets:
         summary.append("Budget: no budget is set (`/budget set`).")
         return [*lines, "No budget is set for this team.", ""]
-    for budget in budgets:
-        rows = entries(session, budget_id=budget.id, start=span.start, end=span.end)
-        in_period = budget_rules.by_category([budget_rules.Entry(e.day, e.category, e.amount) for e in rows])
-        lines += _budget(deps, budget, span, in_period, summary)
+    public: dict[str, bool] = {}  # per channel, asked once per report
+    shown = [b for b in budgets if b.channel_id == channel_id or _public(deps, b.channel_id, public)]
+    for budget in shown:
+        lines += _budget(deps, budget, span, summary)
+    left_out = len(budgets) - len(shown)
+    if left_out:
+        note = (f"{left_out} budgets of private channels are" if left_out != 1
+                else "1 budget of a private channel is") + " left out of this file: see `/budget` there."
+        lines += [note, ""]
+        summary.append(f"Budget: {note}")
     return lines
 
 
-def _budget(deps: Deps, budget: Budget, span: Span, in_period: dict[str, Decimal], summary: list[str]) -> list[str]:
-    """One budget: per category its cap, the report period's costs and the budget period's to the report's end;
-    then spend, forecast and run-out of the budget period as of that day (the numbers `/budget` gives)."""
+def _public(deps: Deps, channel_id: str, known: dict[str, bool]) -> bool:
+    """Whether a channel is public, by Slack; one Slack can not describe counts as private (left out)."""
+    if channel_id not in known:
+        try:
+            known[channel_id] = deps.slack.channel_info(channel_id).get("is_private") is False
+        except SlackError:
+            known[channel_id] = False
+    return known[channel_id]
+
+
+def budget_periods(budget: Budget, span: Span) -> list[budget_rules.Period]:
+    """The budget's periods (months, quarters, or the project's dates) that overlap the report period, in order."""
+    found: list[budget_rules.Period] = []
+    day = span.start
+    while day <= span.end:
+        try:
+            period = budget_rules.period_for(budget.period, day, project_start=budget.project_start,
+                                             project_end=budget.project_end)
+        except budget_rules.MoneyError:
+            break
+        if period.end < day or period.start > span.end or period in found:
+            break  # a project's dates lie outside the rest of the report period
+        found.append(period)
+        day = period.end + timedelta(days=1)
+    return found
+
+
+def _budget(deps: Deps, budget: Budget, span: Span, summary: list[str]) -> list[str]:
+    """One budget: a row per budget period the report period touches (its amount against its spend, to its end or
+    the report's), a row per category, then the budget period holding the report's last day as `/budget` gives it."""
     def m(amount: Decimal) -> str:
         return budget_rules.money(amount, budget.currency)
 
-    snap = snapshot(deps, budget, span.end)
+    periods = budget_periods(budget, span)
+    first = min([span.start, *(p.start for p in periods)])
+    known, llm_note = period_entries(deps, budget, first, span.end)
+    in_report = [e for e in known if span.start <= e.day <= span.end]
     channel = deps.names(budget.channel_id)
     name = md.text("#" + channel if channel else budget.channel_id)
+    lines = [f"### Budget of {name}: {m(budget.amount)} per {budget.period}", ""]
+    rows, budgeted, report_total, periods_total, overspent = [], Decimal(0), Decimal(0), Decimal(0), 0
+    for period in periods:
+        until = min(period.end, span.end)
+        in_both = budget_rules.spent([e for e in in_report if period.start <= e.day <= until])
+        to_end = budget_rules.spent([e for e in known if period.start <= e.day <= until])
+        partial = period.start < span.start or period.end > span.end
+        label = f"{period.start:%d %b %Y} – {period.end:%d %b %Y}" + (" (partial)" if partial else "")
+        if to_end > budget.amount:
+            state, overspent = f"overspent by {m(to_end - budget.amount)}", overspent + 1
+        elif period.end <= span.end:
+            state = f"ended with {m(budget.amount - to_end)} left"
+        else:
+            state = f"running, {m(budget.amount - to_end)} left on {until:%d %b}"
+        rows.append([label, m(budget.amount), m(in_both), m(to_end), budget_rules.percent(to_end, budget.amount),
+                     state])
+        budgeted, report_total, periods_total = budgeted + budget.amount, report_total + in_both, periods_total + to_end
+    used = budget_rules.percent(periods_total, budgeted)
+    if rows:
+        rows.append(["**Total**", m(budgeted), f"**{m(report_total)}**", f"**{m(periods_total)}**", used,
+                     f"{overspent} overspent" if overspent else ""])
+        lines += [*md.table(["Budget period", "Budgeted", "Actual in the report period",
+                             "Actual in the budget period (to its end or the report's)", "% used", "State"], rows),
+                  ""]
+        if any(p.start < span.start or p.end > span.end for p in periods):
+            lines += ["A partial budget period begins before the report period or ends after it: its whole budget "
+                      "is counted, and its spend from its first day.", ""]
+    else:
+        lines += ["No period of this budget overlaps the report period.", ""]
+    lines += _categories(deps, budget, span, budget_rules.by_category(in_report), m)
+    if llm_note:  # pmbot's own LLM calls are counted as api, as `/budget` counts them
+        lines.append(f"- Note: {md.text(llm_note)}.")
+    lines.append("")
+    spent_text = f"{m(report_total)} spent in the report period"
+    summary.append(f"Budget of {name}: {spent_text}; {used} of the {m(budgeted)} budgeted for the {len(periods)} "
+                   f"budget period{'s' if len(periods) != 1 else ''} it touches"
+                   + (f" ({overspent} overspent)." if overspent else "."))
+    return lines
+
+
+def _categories(deps: Deps, budget: Budget, span: Span, in_report: dict[str, Decimal], m) -> list[str]:
+    """Per category the report period's spend, and the cap against the budget period holding the report's last
+    day; then that budget period's spend, forecast and end as of that day (the numbers `/budget` gives)."""
+    snap = snapshot(deps, budget, span.end)
     caps = {k: Decimal(str(v)) for k, v in (budget.caps or {}).items()}
     rows = []
-    for category in sorted(set(in_period) | set(snap.by_category) | set(caps)):
+    for category in sorted(set(in_report) | set(snap.by_category) | set(caps)):
         cap, to_date = caps.get(category), snap.by_category.get(category, Decimal(0))
-        rows.append([md.text(category), m(cap) if cap is not None else "—", m(in_period.get(category, Decimal(0))),
+        rows.append([md.text(category), m(cap) if cap is not None else "—", m(in_report.get(category, Decimal(0))),
                      m(to_date), budget_rules.percent(to_date, cap) if cap is not None else "—"])
-    period_total = sum(in_period.values(), Decimal(0))
+    rows.append(["**All**", "—", f"**{m(sum(in_report.values(), Decimal(0)))}**", f"**{m(snap.spent)}**", "—"])
     used = budget_rules.percent(snap.spent, budget.amount)
-    rows.append(["**Total**", m(budget.amount), f"**{m(period_total)}**", f"**{m(snap.spent)}**", used])
-    lines = [f"### Budget of {name}: {m(budget.amount)} per {budget.period}", "",
-             *md.table(["Category", "Budgeted (cap)", "Actual in the report period",
-                        f"Actual in the budget period to {snap.today:%d %b}", "% used"], rows), "",
+    lines = [*md.table(["Category", "Cap per budget period", "Actual in the report period",
+                        f"Actual in the budget period to {snap.today:%d %b}", "% of the cap used"], rows), "",
              f"- Budget period {snap.period.start:%d %b} – {snap.period.end:%d %b %Y}, as of {snap.today:%d %b %Y}: "
              f"spent {m(snap.spent)}, {used} of {m(budget.amount)}."]
-    forecast = snap.forecast
-    if forecast.amount is not None:
-        lines.append(f"- Forecast at the budget period's end: {m(forecast.amount)} "
-                     f"({budget_rules.percent(forecast.amount, budget.amount)})"
-                     + ("" if forecast.reliable else f" — too early to rely on: {forecast.rule}") + ".")
-    lines.append(f"- At that rate the budget runs out on {snap.runs_out:%d %b %Y}." if snap.runs_out
-                 else "- At that rate the budget lasts the period.")
-    if snap.llm_note:  # the budget period counts pmbot's own LLM calls; the report period, recorded costs only
-        lines.append(f"- Note: {md.text(snap.llm_note)}.")
-    lines.append("")
-    summary.append(f"Budget of {name}: {m(period_total)} spent in the report period; {used} of the budget used by "
-                   f"{snap.today:%d %b}.")
+    if snap.spent > budget.amount:
+        lines.append(f"- Overspent by {m(snap.spent - budget.amount)}.")
+    elif snap.today >= snap.period.end:
+        lines.append(f"- The budget period ended on {snap.period.end:%d %b %Y} with {m(budget.amount - snap.spent)} "
+                     "left.")
+    else:
+        forecast = snap.forecast
+        if forecast.amount is not None:
+            lines.append(f"- Forecast at the budget period's end: {m(forecast.amount)} "
+                         f"({budget_rules.percent(forecast.amount, budget.amount)})"
+                         + ("" if forecast.reliable else f" — too early to rely on: {forecast.rule}") + ".")
+        if snap.spent == budget.amount:
+            lines.append("- The budget is spent in full.")
+        else:
+            lines.append(f"- At that rate the budget runs out on {snap.runs_out:%d %b %Y}." if snap.runs_out
+                         else "- At that rate the budget lasts the period.")
     return lines
 
 
@@ -150,7 +243,8 @@ def _bugs(session, team_id: str, span: Span, zone: tzinfo, start: datetime, end:
     grades = [g for g in BUG_GRADES if g is not None or None in {k[1] for k in (*opened, *closed)} | set(open_at_end)]
     labels = [f"{first:%Y-%m-%d}" if weekly(span) else f"{first:%b %Y}" for first in firsts]
     lines = ["## Bugs over time", "", f"Counted per {'week (Monday to Sunday)' if weekly(span) else 'month'}; "
-             "the first and last may be partial.", "",
+             "the first and last may be partial. A bug reopened since is counted by its state now: a close it had in "
+             "the period is not counted, and it counts as open at the end.", "",
              *_flow_table("Opened", opened, labels, grades, "Week of" if weekly(span) else "Month"),
              *_flow_table("Closed", closed, labels, grades, "Week of" if weekly(span) else "Month"),
              f"### Open at the end of the period ({span.end:%d %b %Y})", "",
@@ -188,9 +282,8 @@ def _close_times(times: list[tuple[int | None, float]], grades: list[int | None]
 # --- incidents --------------------------------------------------------------------------------------------------
 
 
-def _incidents(session, team_id: str, zone: tzinfo, start: datetime, end: datetime, now: datetime,
-               summary: list[str]) -> list[str]:
-    found = declared_between(session, team_id=team_id, start=start, end=end)
+def _incidents(found: list[Incident], follow_ups: dict[int, tuple[int, int]], span: Span, zone: tzinfo,
+               now: datetime, names, summary: list[str]) -> list[str]:
     real = [i for i in found if not i.drill]
     drills = len(found) - len(real)
     lines = ["## Incidents over time", "", f"Drills are not counted ({drills} in the period)." if drills
@@ -198,9 +291,8 @@ def _incidents(session, team_id: str, zone: tzinfo, start: datetime, end: dateti
     if not real:
         summary.append("Incidents: none.")
         return [*lines, "No incident was declared in the period.", ""]
-    follow_ups = follow_up_counts(session, incident_ids=[i.id for i in real])
-    lines += _incident_list(real, follow_ups, zone, now)
-    lines += _per_month(real, zone)
+    lines += _incident_list(real, follow_ups, zone, now, names)
+    lines += _per_bucket(real, span, zone)
     lines += _response_times(real)
     grades = Counter(i.grade for i in real)
     open_follow_ups = sum(o for o, _ in follow_ups.values())
@@ -209,15 +301,15 @@ def _incidents(session, team_id: str, zone: tzinfo, start: datetime, end: dateti
     return lines
 
 
-def _incident_list(real: list[Incident], follow_ups: dict[int, tuple[int, int]], zone: tzinfo, now: datetime
-                   ) -> list[str]:
+def _incident_list(real: list[Incident], follow_ups: dict[int, tuple[int, int]], zone: tzinfo, now: datetime,
+                   names) -> list[str]:
     rows = []
     for incident in real[-INCIDENTS_SHOWN:]:
         open_count, done = follow_ups.get(incident.id, (0, 0))
         lasted = duration(incident.declared_at, incident.resolved_at) if incident.resolved_at \
             else f"not resolved ({incident.status}), open for " \
                  f"{rules.short_duration(rules.seconds_between(incident.declared_at, now))}"
-        rows.append([incident.readable_id, md.text(incident.title), str(incident.grade),
+        rows.append([incident.readable_id, md.text(incident.title, names), str(incident.grade),
                      f"{incident.declared_at.astimezone(zone):%Y-%m-%d %H:%M}", md.text(lasted),
                      f"{open_count} / {done}"])
     shown = [f"The latest {INCIDENTS_SHOWN} of {len(real)} are listed.", ""] if len(real) > INCIDENTS_SHOWN else []
@@ -225,13 +317,18 @@ def _incident_list(real: list[Incident], follow_ups: dict[int, tuple[int, int]],
             ""]
 
 
-def _per_month(real: list[Incident], zone: tzinfo) -> list[str]:
-    months: dict[date, Counter] = defaultdict(Counter)
+def _per_bucket(real: list[Incident], span: Span, zone: tzinfo) -> list[str]:
+    """Incidents per week or month by grade: the buckets of the bugs' tables, every one listed, empty or not."""
+    firsts = buckets(span)
+    counts: list[Counter] = [Counter() for _ in firsts]
     for incident in real:
-        months[incident.declared_at.astimezone(zone).date().replace(day=1)][incident.grade] += 1
-    rows = [[f"{month:%b %Y}", *[str(months[month][g]) for g in INCIDENT_GRADES], str(sum(months[month].values()))]
-            for month in sorted(months)]
-    return ["### Per month", "", *md.table(["Month", *[f"Grade {g}" for g in INCIDENT_GRADES], "All"], rows), ""]
+        day = incident.declared_at.astimezone(zone).date()
+        counts[max(i for i, first in enumerate(firsts) if first <= day)][incident.grade] += 1
+    labels = [f"{first:%Y-%m-%d}" if weekly(span) else f"{first:%b %Y}" for first in firsts]
+    rows = [[label, *[str(count[g]) for g in INCIDENT_GRADES], str(sum(count.values()))]
+            for label, count in zip(labels, counts, strict=True)]
+    title, unit = ("Per week", "Week of") if weekly(span) else ("Per month", "Month")
+    return [f"### {title}", "", *md.table([unit, *[f"Grade {g}" for g in INCIDENT_GRADES], "All"], rows), ""]
 
 
 def _response_times(real: list[Incident]) -> list[str]:
@@ -260,19 +357,18 @@ def _latest(moves: list[RiskMove]) -> list[RiskMove]:
     return sorted(last.values(), key=lambda move: move.at)
 
 
-def _risks(session, team_id: str, zone: tzinfo, start: datetime, end: datetime, names, summary: list[str]
-           ) -> list[str]:
-    closed = _latest(risk_moves(session, team_id=team_id, statuses=("closed",), start=start, end=end))
-    accepted = _latest(risk_moves(session, team_id=team_id, statuses=("accepted",), start=start, end=end))
-    still_open, open_total = risks_open_at(session, team_id=team_id, at=end, limit=OPEN_RISKS_SHOWN)
+def _risks(closed: list[RiskMove], accepted: list[RiskMove], open_at_end: tuple[list[tuple[Risk, str]], int],
+           zone: tzinfo, names, summary: list[str]) -> list[str]:
+    still_open, open_total = open_at_end
     lines = ["## Risks", "", "### Closed in the period", ""]
     lines += [*md.table(["Risk", "Title", "Closed on", "By", "Why"], [
-        [m.risk.readable_id, md.text(m.risk.title), f"{m.at.astimezone(zone):%Y-%m-%d}", md.person(m.user_id, names),
+        [m.risk.readable_id, md.text(m.risk.title, names), f"{m.at.astimezone(zone):%Y-%m-%d}",
+         md.person(m.user_id, names),
          md.text(m.risk.close_reason if m.risk.status == "closed" else "", names)] for m in closed]), ""] \
         if closed else ["None.", ""]
     lines += ["### Accepted in the period", ""]
     lines += [*md.table(["Risk", "Title", "Score", "Accepted on", "By", "Until", "Why"], [
-        [m.risk.readable_id, md.text(m.risk.title), _score_text(m.risk.probability, m.risk.impact),
+        [m.risk.readable_id, md.text(m.risk.title, names), _score_text(m.risk.probability, m.risk.impact),
          f"{m.at.astimezone(zone):%Y-%m-%d}", md.person(m.user_id, names),
          f"{m.risk.accepted_until:%Y-%m-%d}" if m.risk.status == "accepted" and m.risk.accepted_until else "—",
          md.text(m.risk.close_reason if m.risk.status == "accepted" else "", names)] for m in accepted]), ""] \
@@ -282,7 +378,7 @@ def _risks(session, team_id: str, zone: tzinfo, start: datetime, end: datetime, 
         if open_total > len(still_open):
             lines += [f"The {len(still_open)} highest of {open_total}.", ""]
         lines += [*md.table(["Risk", "Title", "Score", "Status then", "Owner"], [
-            [r.readable_id, md.text(r.title), _score_text(r.probability, r.impact), md.text(status),
+            [r.readable_id, md.text(r.title, names), _score_text(r.probability, r.impact), md.text(status),
              md.person(r.owner_id, names)] for r, status in still_open]), ""]
     else:
         lines += ["None.", ""]
@@ -303,21 +399,31 @@ def _quality(session, team_id: str, start: datetime, end: datetime, summary: lis
     opened, closed, open_at_end = breach_counts(session, team_id=team_id, start=start, end=end)
     lines = ["## Quality against the plan", "", f"{len(runs)} eval run{'s' if len(runs) != 1 else ''} recorded in "
              "the period.", ""]
+    per_model: dict[str, list] = defaultdict(list)
+    for run in runs:  # oldest first: each model's last run is its latest
+        per_model[run.model].append(run)
     rows = []
-    passing_metrics = 0
-    for metric in plan.metrics:
-        measured = [(run, run.metrics[metric.name]) for run in runs if isinstance(run.metrics.get(metric.name),
-                                                                                  (int, float))]
-        within = sum(1 for _, value in measured if metric.passes(float(value)))
-        latest = measured[-1] if measured else None
-        verdict = "—" if latest is None else ("within target" if metric.passes(float(latest[1])) else "**off target**")
-        passing_metrics += latest is not None and metric.passes(float(latest[1]))
-        rows.append([md.text(metric.name), md.text(metric.target_text()), str(len(measured)),
-                     f"{within} of {len(measured)}" if measured else "—",
-                     md.text(f"{show(float(latest[1]), metric.unit)} ({latest[0].model} {latest[0].version})".strip())
-                     if latest else "—", verdict])
-    lines += [*md.table(["Metric", "Target", "Runs", "Within target", "Latest", "Latest verdict"], rows), ""]
+    passing: dict[str, int] = {}
+    for model, model_runs in sorted(per_model.items()):
+        passing[model] = 0
+        for metric in plan.metrics:
+            measured = [(run, run.metrics[metric.name]) for run in model_runs
+                        if isinstance(run.metrics.get(metric.name), (int, float))]
+            within = sum(1 for _, value in measured if metric.passes(float(value)))
+            latest = measured[-1] if measured else None
+            ok = latest is not None and metric.passes(float(latest[1]))
+            verdict = "—" if latest is None else ("within target" if ok else "**off target**")
+            passing[model] += ok
+            rows.append([md.text(metric.name), md.text(model), md.text(metric.target_text()), str(len(measured)),
+                         f"{within} of {len(measured)}" if measured else "—",
+                         md.text(f"{show(float(latest[1]), metric.unit)} ({latest[0].version})".replace(" ()", ""))
+                         if latest else "—", verdict])
+    if rows:
+        lines += ["One row per metric and model: a model's runs are measured against the plan on their own.", "",
+                  *md.table(["Metric", "Model", "Target", "Runs", "Within target", "Latest", "Latest verdict"], rows),
+                  ""]
     lines += [f"Breaches: {opened} opened and {closed} closed in the period; {open_at_end} open at its end.", ""]
-    summary.append(f"Quality: {passing_metrics} of {len(plan.metrics)} metrics within target at the latest run; "
+    within = "; ".join(f"{md.text(model)} {count} of {len(plan.metrics)}" for model, count in passing.items())
+    summary.append(f"Quality: metrics within target at each model's latest run: {within or 'no run'}; "
                    f"{opened} breach{'es' if opened != 1 else ''} opened.")
     return lines
