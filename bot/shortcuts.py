@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.deps import Deps
-from bot.domain.text import escape_user_text, from_slack, mentioned_ids, readable, truncate
+from bot.domain.text import escape_user_text, from_slack, mentioned_ids, readable, shorten
 from bot.edge import Request
 from bot.errors import IntegrationUnavailable
 
@@ -126,13 +126,24 @@ def shown_text(deps: Deps, source: Source, *, limit: int = INITIAL_VALUE_LIMIT) 
     text = readable(source.text or source.attachments, names_for(deps, source.text or source.attachments))
     if len(text) <= limit:
         return Shown(text, False)
-    return Shown(truncate(text, limit), True)
+    return Shown(shorten(text, limit), True)
 
 
 def first_line(text: str, limit: int) -> str:
     """A title from a text: its first non-empty line, cut to `limit`."""
     line = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
-    return truncate(line, limit) if line else ""
+    return shorten(line, limit) if line else ""
+
+
+def no_text_note(source: Source, shown: Shown, ask: str) -> str:
+    """What the form says of a message without text of its own ("" when it has some): what it holds instead
+    (names escaped for mrkdwn), and, when the form could not be filled in, what to write."""
+    if source.has_text:
+        return ""
+    holds = escape_user_text(source.what_else() or "blocks")
+    if shown.text:  # its attachments' words filled the form in
+        return f"It has no text of its own, only {holds}: the form holds what its attachment says."
+    return f"It has no text, only {holds}: {ask}."
 
 
 def cut_note(limit: int = INITIAL_VALUE_LIMIT) -> str:

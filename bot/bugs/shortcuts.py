@@ -51,14 +51,14 @@ def from_message_view(deps: Deps, source: shortcuts.Source, link: str) -> dict[s
         "title": shortcuts.first_line(shown.text, 150), "what": shown.text})
     # The message's link is kept with the bug (`Origin`); the Link field stays for a trace or a screenshot.
     notes = [f"From a message by {source.author_markup()}" + (f" (<{link}|open it>)." if link else ".")]
-    if not source.has_text:
-        notes.append(f"It has no text, only {source.what_else() or 'blocks'}: say below what went wrong.")
+    notes.append(shortcuts.no_text_note(source, shown, "say below what went wrong"))
     if shown.cut:
         notes.append(shortcuts.cut_note())
     meta = {"channel": source.channel_id, "kind": source.channel_kind, "author": source.author_id,
             "bot": source.bot_name[:80], "permalink": link, "response_url": source.response_url}
     return {**view, "callback_id": VIEW_FROM_MESSAGE, "title": blocks.plain("File as bug", 24),
-            "private_metadata": json.dumps(meta), "blocks": [blocks.context(" ".join(notes)), *view["blocks"]]}
+            "private_metadata": json.dumps(meta),
+            "blocks": [blocks.context(" ".join(n for n in notes if n)), *view["blocks"]]}
 
 
 def on_report_a_bug(request: Request, reply: Reply, deps: Deps) -> None:
