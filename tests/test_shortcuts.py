@@ -4,6 +4,7 @@ the form pmbot opens, its submission, and what is filed, through the sandbox on 
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
 from sqlmodel import delete, select
@@ -11,9 +12,12 @@ from sqlmodel import delete, select
 from bot import commands
 from bot.incidents import service
 from bot.manifest import build_manifest
+from bot.mirror import outbox
 from storage.db import session_scope
 from storage.models import Bug, Incident, IncidentEvent, Risk
 from tests.conftest import RunningBot
+from tests.jira_stub import SETTINGS as JIRA_SETTINGS
+from tests.jira_stub import JiraStub
 
 RESPONDERS = {"pmbot_incident_responders": "2=U0BOB"}
 # As Slack stores a message: `<`, `>` and `&` escaped once, a mention as `<@U…>` with no name.
@@ -396,3 +400,26 @@ def test_the_risk_forms_notes_say_where_the_card_goes_and_escape_file_names(bot:
     assert elements(view)["title"]["initial_value"] == "Disk 91% full on db-2"
     assert "the form holds what its attachment says" in context_text(view)
     assert "say what could go wrong" not in context_text(view)
+
+
+def test_a_long_bugs_card_show_and_jira_name_the_message_and_its_author(bot_factory) -> None:
+    jira = JiraStub()
+    try:
+        bot = bot_factory(**RESPONDERS, jira_url=jira.url, jira_user=jira.user, jira_api_token=jira.token,
+                          pmbot_admin_channel="C0RANDOM", **JIRA_SETTINGS)
+        _, said = bot.driver.say("The summary drops the last rows of every table. " * 80, user="U0BOB")
+        use(bot, "bug_from_message", said)
+        bot.driver.submit({"Title": "Summaries drop table rows"})
+        bot.runtime.settle()
+        [card] = cards(bot, "C0GENERAL")
+        source = f"From a message by <@U0BOB> (<{permalink(said)}|open it>)"
+        assert source in dump(card["blocks"])  # though the report's own last line is past the card's excerpt
+        shown = bot.driver.answer(bot.driver.command("/bug", "show B-1"))
+        assert source in dump(shown)
+        outbox.deliver(bot.runtime.deps, now=bot.runtime.deps.clock() + timedelta(minutes=5))
+        bot.runtime.settle()
+        [issue] = jira.issues.values()
+        assert "filed from a message by: @bob" in issue.fields["description"]
+        assert "U0BOB" not in issue.fields["description"]
+    finally:
+        jira.down()
