@@ -68,6 +68,7 @@ def use(bot: RunningBot, callback_id: str, message: dict | None = None, user: st
     """Use a shortcut (on `message`, or from anywhere) and return the modal it opened."""
     response = bot.driver.shortcut(callback_id, message=message, user=user)
     assert (response.status, response.body) == (200, "")
+    bot.runtime.settle()  # a form opens at once, then is redrawn with the message's link and names
     return bot.driver.open_view(user)
 
 
@@ -423,3 +424,18 @@ def test_a_long_bugs_card_show_and_jira_name_the_message_and_its_author(bot_fact
         assert "U0BOB" not in issue.fields["description"]
     finally:
         jira.down()
+
+
+@pytest.mark.parametrize("callback_id", ["bug_from_message", "risk_from_message", "incident_timeline_from_message"])
+def test_the_form_opens_before_slack_is_asked_for_the_link_and_the_names(bot: RunningBot, callback_id: str) -> None:
+    declare(bot, "Answers cite the wrong policy grade 3")
+    _, said = bot.driver.say("Checked with <@U0CARLOS>: the cache is stale", user="U0BOB")
+    bot.sandbox.delay("chat.getPermalink", 3.5)  # longer than a trigger lives: asked first, the form never opened
+    asked = len(bot.sandbox.calls)
+    view = use(bot, callback_id, said)
+    methods = [c.method for c in bot.sandbox.calls[asked:]]
+    assert methods.index("views.open") < methods.index("chat.getPermalink") < methods.index("views.update")
+    assert methods.index("views.open") < methods.index("users.info")
+    # Redrawn in place: the link and the names are there, in the same form.
+    assert permalink(said) in context_text(view) and "@carlos" in dump(view["blocks"])
+    assert view["id"] == bot.driver.open_view()["id"] and bot.sandbox.ws.view_stacks["U0ALICE"] == [view["id"]]

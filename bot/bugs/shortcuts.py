@@ -41,12 +41,12 @@ def on_file_as_bug(request: Request, reply: Reply, deps: Deps) -> None:
     """*File as bug*: the report form filled in from the message (text, author, link)."""
     reply.ack()
     source = shortcuts.source_of(request)
-    link = shortcuts.permalink(deps, source)
-    deps.slack.open_view(request.trigger_id, from_message_view(deps, source, link))
+    shortcuts.open_then_fill(deps, request, source, lambda found: from_message_view(source, found))
 
 
-def from_message_view(deps: Deps, source: shortcuts.Source, link: str) -> dict[str, Any]:
-    shown = shortcuts.shown_text(deps, source)
+def from_message_view(source: shortcuts.Source, found: shortcuts.Found) -> dict[str, Any]:
+    link = found.link
+    shown = shortcuts.shown_text(source, found.names)
     view = bug_blocks.report_view(source.channel_id, {
         "title": shortcuts.first_line(shown.text, 150), "what": shown.text})
     # The message's link is kept with the bug (`Origin`); the Link field stays for a trace or a screenshot.

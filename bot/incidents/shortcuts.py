@@ -54,8 +54,7 @@ def on_add_to_timeline(request: Request, reply: Reply, deps: Deps) -> None:
             "is happening&gt;` declares one; `/incident list all` shows the resolved ones."))
         return
     source = shortcuts.source_of(request)
-    link = shortcuts.permalink(deps, source)
-    deps.slack.open_view(request.trigger_id, timeline_view(deps, source, link, open_ones))
+    shortcuts.open_then_fill(deps, request, source, lambda found: timeline_view(source, found, open_ones))
 
 
 def _option(incident: Incident) -> dict[str, Any]:
@@ -65,8 +64,9 @@ def _option(incident: Incident) -> dict[str, Any]:
             "value": str(incident.id)}
 
 
-def timeline_view(deps: Deps, source: shortcuts.Source, link: str, open_ones: list[Incident]) -> dict[str, Any]:
-    shown = shortcuts.shown_text(deps, source, limit=ENTRY_CHARS)
+def timeline_view(source: shortcuts.Source, found: shortcuts.Found, open_ones: list[Incident]) -> dict[str, Any]:
+    link = found.link
+    shown = shortcuts.shown_text(source, found.names, limit=ENTRY_CHARS)
     entry = shown.text or source.what_else()
     options = [_option(i) for i in open_ones]
     select: dict[str, Any] = {"type": "static_select", "action_id": "incident", "options": options,
@@ -81,9 +81,10 @@ def timeline_view(deps: Deps, source: shortcuts.Source, link: str, open_ones: li
              + ", at the time it was written. Personal data is removed before it is stored."]
     if shown.cut:
         notes.append(shortcuts.cut_note(ENTRY_CHARS))
-    # The author's name is looked up now, after the shortcut's ack, so the submission asks Slack nothing.
+    # The author's name is looked up once the form is open (`open_then_fill`), so the submission asks Slack nothing.
     meta = {"channel": source.channel_id, "ts": source.ts, "author": source.author_id, "bot": source.bot_name[:80],
-            "who": shortcuts.author_name(deps, source)[:100], "permalink": link, "response_url": source.response_url}
+            "who": shortcuts.author_name(source, found.names)[:100], "permalink": link,
+            "response_url": source.response_url}
     return {
         "type": "modal", "callback_id": VIEW_TIMELINE, "title": blocks.plain("Add to timeline", 24),
         "submit": blocks.plain("Add", 24), "close": blocks.plain("Cancel", 24), "private_metadata": json.dumps(meta),

@@ -33,16 +33,18 @@ def on_file_as_risk(request: Request, reply: Reply, deps: Deps) -> None:
     """The form, filled in from the message; the rest of the work is `/risk`'s form handler."""
     reply.ack()
     source = shortcuts.source_of(request)
-    link = shortcuts.permalink(deps, source)
-    deps.slack.open_view(request.trigger_id, from_message_view(deps, source, link, team_id=request.team_id))
+    categories = service.team_categories(deps, request.team_id)  # the database only: before the form opens
+    today = service.team_today(deps, request.team_id)
+    shortcuts.open_then_fill(deps, request, source,
+                             lambda found: from_message_view(source, found, categories=categories, today=today))
 
 
-def from_message_view(deps: Deps, source: shortcuts.Source, link: str, *, team_id: str) -> dict[str, Any]:
-    origin = f"(From a message by {shortcuts.author_name(deps, source)})"
-    shown = shortcuts.shown_text(deps, source, limit=DESCRIPTION_CHARS - len(origin) - 2)
+def from_message_view(source: shortcuts.Source, found: shortcuts.Found, *, categories, today) -> dict[str, Any]:
+    link = found.link
+    origin = f"(From a message by {shortcuts.author_name(source, found.names)})"
+    shown = shortcuts.shown_text(source, found.names, limit=DESCRIPTION_CHARS - len(origin) - 2)
     description = f"{shown.text}\n\n{origin}" if shown.text else origin
-    view = risk_blocks.form_view(channel=source.channel_id, categories=service.team_categories(deps, team_id),
-                                 today=service.team_today(deps, team_id),
+    view = risk_blocks.form_view(channel=source.channel_id, categories=categories, today=today,
                                  title=shortcuts.first_line(shown.text, TITLE_CHARS), description=description)
     notes = [f"From a message by {source.author_markup()}" + (f" (<{link}|open it>, kept as one of the risk's links)"
                                                              if link else "") + "."]
