@@ -162,6 +162,8 @@ def test_report_a_bug_asks_where_to_post_and_files_like_bug(bot: RunningBot) -> 
     [bug] = rows(bot, Bug)
     assert (bug.channel_id, bug.title) == ("C0GENERAL", "Citations point to the wrong page")
     assert len(cards(bot, "C0GENERAL")) == 1
+    # Said when the card is not posted yet: as what will happen, not as done.
+    assert "I will post its card in <#C0GENERAL> (or tell you if I cannot)" in private_notes(bot)
 
 
 # --- File as risk -------------------------------------------------------------------------------------------

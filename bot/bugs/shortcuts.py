@@ -148,8 +148,8 @@ def _file(deps: Deps, request: Request, *, channel: str, text: str, title: str, 
                                  delivery_key=f"view:{request.view_id}", text=text, title=title, details=details,
                                  reply_to=reply_to, origin=origin)
     if intake.created:
-        said = f"Got it: *{intake.readable_id}* is stored and being graded" + (
-            f"; its card goes in <#{channel}>." if channel[:1] in ("C", "G") else ".")
+        said = f"Got it: *{intake.readable_id}* is stored and being graded" + (  # said before the card is posted
+            f"; I will post its card in <#{channel}> (or tell you if I cannot)." if channel[:1] in ("C", "G") else ".")
         if intake.removed:
             said += (f" Before storing it I removed {escape_user_text(intake.removed)}. Nothing else sees it: not "
                      "the database, the LLM or Jira.")
