@@ -1,5 +1,6 @@
 """What the message shortcuts (*File as bug*, *File as risk*, *Add to incident timeline*) share: the message they
-were used on, read once from the `message_action` payload, and the few Slack look-ups made after the ack.
+were used on, read once from the `message_action` payload, and the few Slack look-ups made once its form is open
+(`open_then_fill`: the trigger lasts 3 s, so the form opens first and is redrawn with the link and the names).
 
 Each feature keeps its own shortcut (bot/bugs/shortcuts.py, bot/risks/shortcuts.py, bot/incidents/shortcuts.py);
 the command modules register them and list them in `SHORTCUTS` for the manifest.
@@ -8,11 +9,12 @@ the command modules register them and list them in `SHORTCUTS` for the manifest.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from bot.deps import Deps
-from bot.domain.text import escape_user_text, from_slack, mentioned_ids, readable, truncate
+from bot.domain.text import NameLookup, escape_user_text, from_slack, mentioned_ids, readable, shorten
 from bot.edge import Request
 from bot.errors import IntegrationUnavailable
 
@@ -96,21 +98,41 @@ def permalink(deps: Deps, source: Source) -> str:
         return ""
 
 
-def names_for(deps: Deps, text: str):
-    """A name lookup for the people a text mentions, asking Slack for a few at most (see NAMES_LOOKED_UP)."""
+@dataclass(frozen=True)
+class Found:
+    """What Slack is asked about the message once its form is open: its link, and the names of its author and of
+    the people it mentions. The form first opens with `Found()` (nothing asked yet: ids stand for names)."""
+
+    link: str = ""
+    names: NameLookup | None = None
+
+
+def look_up(deps: Deps, source: Source) -> Found:
+    """Ask Slack for the message's link and a few names (see NAMES_LOOKED_UP); each name asked once."""
+    text = source.text or source.attachments
     asked = [i for i in mentioned_ids(text) if i[:1] in ("U", "W")][:NAMES_LOOKED_UP]
-
-    def name(some_id: str) -> str | None:
-        return deps.names(some_id) if some_id in asked else None
-
-    return name
+    asked += [source.author_id] if source.author_id else []
+    known = {some_id: deps.names(some_id) for some_id in dict.fromkeys(asked)}
+    return Found(permalink(deps, source), known.get)
 
 
-def author_name(deps: Deps, source: Source) -> str:
+def open_then_fill(deps: Deps, request: Request, source: Source, draw: Callable[[Found], dict[str, Any]]) -> None:
+    """Open the form at once from what the payload holds, while the trigger is fresh (3 s from the click), then
+    ask Slack for the link and the names and redraw it with them (views.update; what the person typed meanwhile
+    stays). When the redraw fails the form stays as it opened, without the link: it still files."""
+    view_id = deps.slack.open_view(request.trigger_id, draw(Found()))
+    found = look_up(deps, source)
+    try:
+        deps.slack.update_view(view_id, draw(found))
+    except IntegrationUnavailable as exc:
+        logger.info("the form %s was not filled in: %s", view_id, exc)
+
+
+def author_name(source: Source, names: NameLookup | None) -> str:
     """The author as plain text (`@bob`, or the bot's name), for text Slack does not render."""
     if source.by_bot:
         return source.bot_name or "a bot"
-    return "@" + (deps.names(source.author_id) or source.author_id)
+    return "@" + ((names(source.author_id) if names else None) or source.author_id)
 
 
 @dataclass(frozen=True)
@@ -121,18 +143,29 @@ class Shown:
     cut: bool
 
 
-def shown_text(deps: Deps, source: Source, *, limit: int = INITIAL_VALUE_LIMIT) -> Shown:
+def shown_text(source: Source, names: NameLookup | None, *, limit: int = INITIAL_VALUE_LIMIT) -> Shown:
     """The text for a plain_text input: `readable`, its mentions named, at most `limit` characters."""
-    text = readable(source.text or source.attachments, names_for(deps, source.text or source.attachments))
+    text = readable(source.text or source.attachments, names)
     if len(text) <= limit:
         return Shown(text, False)
-    return Shown(truncate(text, limit), True)
+    return Shown(shorten(text, limit), True)
 
 
 def first_line(text: str, limit: int) -> str:
     """A title from a text: its first non-empty line, cut to `limit`."""
     line = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
-    return truncate(line, limit) if line else ""
+    return shorten(line, limit) if line else ""
+
+
+def no_text_note(source: Source, shown: Shown, ask: str) -> str:
+    """What the form says of a message without text of its own ("" when it has some): what it holds instead
+    (names escaped for mrkdwn), and, when the form could not be filled in, what to write."""
+    if source.has_text:
+        return ""
+    holds = escape_user_text(source.what_else() or "blocks")
+    if shown.text:  # its attachments' words filled the form in
+        return f"It has no text of its own, only {holds}: the form holds what its attachment says."
+    return f"It has no text, only {holds}: {ask}."
 
 
 def cut_note(limit: int = INITIAL_VALUE_LIMIT) -> str:

@@ -35,6 +35,7 @@ SLACK_METHODS: dict[str, str] = {
     "post_ephemeral": "chat.postEphemeral",
     "permalink": "chat.getPermalink",
     "open_view": "views.open",
+    "update_view": "views.update",
     "publish_home": "views.publish",
     "create_channel": "conversations.create",
     "invite": "conversations.invite",
@@ -175,11 +176,19 @@ class FakeSlack(SlackPort):
 
     # --- views ------------------------------------------------------------------------------------------
 
-    def open_view(self, trigger_id: str, view: dict[str, Any]) -> None:
+    def open_view(self, trigger_id: str, view: dict[str, Any]) -> str:
         self._call("open_view", trigger_id=trigger_id, view=view)
         if not trigger_id:
             self._refuse("open_view", "invalid_trigger_id")
         self.views.append(view)
+        return f"V0FAKE{len(self.views):04d}"
+
+    def update_view(self, view_id: str, view: dict[str, Any]) -> None:
+        self._call("update_view", view_id=view_id, view=view)
+        number = int(view_id[6:]) if view_id.startswith("V0FAKE") and view_id[6:].isdigit() else 0
+        if not 0 < number <= len(self.views):
+            self._refuse("update_view", "not_found")
+        self.views[number - 1] = view
 
     def publish_home(self, user_id: str, view: dict[str, Any]) -> None:
         self._call("publish_home", user_id=user_id, view=view)

@@ -13,6 +13,7 @@ from bot.domain.text import (
     from_slack,
     mentioned_ids,
     readable,
+    shorten,
     split_text,
     truncate,
 )
@@ -37,6 +38,12 @@ def test_truncate_marks_the_cut_and_never_splits_an_entity() -> None:
     assert truncate("short", 10) == "short"
     assert truncate("abcdefghijkl", 5) == "abcd…"
     assert truncate("abc&amp;def", 6) == "abc…"
+
+
+def test_shorten_cuts_plain_text_and_keeps_every_ampersand() -> None:
+    assert shorten("short & sweet", 20) == "short & sweet"
+    assert shorten("R&D budget & Q3 & Q4 review", 12) == "R&D budget …"  # truncate would give "R…"
+    assert len(shorten("x" * 50, 10)) == 10
 
 
 def test_split_prefers_line_breaks_and_keeps_everything() -> None:

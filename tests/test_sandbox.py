@@ -21,7 +21,7 @@ from slack_sdk.webhook import WebhookClient
 from bot.sandbox import Driver, SlackSandbox
 from bot.sandbox.composer import to_wire
 from bot.sandbox.server import BOT_TOKEN
-from bot.sandbox.workspace import Workspace
+from bot.sandbox.workspace import BOT_USER_ID, Workspace
 from tests.conftest import RunningBot, make_settings
 from tests.slack_contract import violations
 
@@ -112,6 +112,20 @@ def test_threads_updates_and_deletes(client: WebClient, sandbox: SlackSandbox) -
     assert error_of(client.chat_delete, channel="C0GENERAL", ts=reply) == "message_not_found"
     link = client.chat_getPermalink(channel="C0GENERAL", message_ts=parent)["permalink"]
     assert link.endswith(parent.replace(".", ""))
+
+
+def test_no_permalink_for_a_conversation_the_bot_cannot_see(client: WebClient, sandbox: SlackSandbox) -> None:
+    # chat.getPermalink answers channel_not_found where the token cannot see the conversation: a private channel
+    # the bot is not in, a DM between people; a public channel it is not in is still visible to it.
+    sandbox.add_channel("G0HIDDEN", "hidden", members={"U0ALICE"}, is_private=True)
+    with sandbox.lock:
+        hidden = sandbox.ws.post(sandbox.channels["G0HIDDEN"], "U0ALICE", {"text": "not for bots"})["ts"]
+        public = sandbox.ws.post(sandbox.channels["C0RANDOM"], "U0ALICE", {"text": "for anyone"})["ts"]
+    assert error_of(client.chat_getPermalink, channel="G0HIDDEN", message_ts=hidden) == "channel_not_found"
+    assert client.chat_getPermalink(channel="C0RANDOM", message_ts=public)["permalink"].endswith(
+        public.replace(".", ""))
+    sandbox.channels["G0HIDDEN"].members.add(BOT_USER_ID)  # invited: now it sees it
+    assert client.chat_getPermalink(channel="G0HIDDEN", message_ts=hidden)["permalink"]
 
 
 def test_reactions_pins_and_bookmarks(client: WebClient) -> None:

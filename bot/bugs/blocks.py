@@ -42,6 +42,8 @@ def card(bug: Bug, *, escalated_to: str | None = None, jira: JiraLink | None = N
         *blocks.sections(f"*{escape_user_text(bug.title)}*" + _body(bug)),
         blocks.context(f"{who} · {graded}" + (f" · {kind}" if kind else "") + status),
     ]
+    if source_line(bug):  # the report's own text ends with it too, but a long one's end is past the excerpt
+        parts.append(blocks.context(source_line(bug)))
     if bug.unsure_of and bug.grade == bug.auto_grade and bug.status == "open":
         pair = sorted((info.number, bug.unsure_of))
         parts += blocks.sections(f"🤔 *Not sure: {pair[0]} or {pair[1]}?* The grader could not tell them apart. "
@@ -63,6 +65,18 @@ def card(bug: Bug, *, escalated_to: str | None = None, jira: JiraLink | None = N
         parts.append(_actions(bug))
     fallback = f"{bug.readable_id}: grade {info.number} ({info.label}) — {escape_user_text(truncate(bug.title, 150))}"
     return fallback, parts
+
+
+def source_line(bug: Bug) -> str:
+    """Which message a bug was filed from (*File as bug*), for mrkdwn: its author (a mention Slack shows as the
+    name, or the bot's name) and a link to it; "" for a bug reported otherwise."""
+    details = bug.details or {}
+    author, bot_name, link = (str(details.get(k) or "") for k in ("source_author", "source_bot", "source_link"))
+    if not (author or bot_name or link):
+        return ""
+    by = f"<@{author}>" if author.isalnum() else f"the bot {escape_user_text(bot_name or 'a bot')}"
+    safe = link.startswith("https://") and not any(c in link for c in "<>| \n")
+    return f"📎 From a message by {by}" + (f" (<{link}|open it>)" if safe else "")
 
 
 def _body(bug: Bug) -> str:
@@ -108,6 +122,8 @@ def details(bug: Bug, history: list[BugGradeChange], *, jira: JiraLink | None = 
              f"Status: {bug.status}" + (f" — {escape_user_text(bug.resolution)}" if bug.resolution else ""),
              f"Reported by <@{bug.reporter_id}> in <#{bug.channel_id}> on {bug.created_at:%Y-%m-%d %H:%M} UTC",
              f"Assigned to <@{bug.assignee_id}>" if bug.assignee_id else "Not assigned"]
+    if source_line(bug):
+        lines.append(source_line(bug))
     if jira is not None:
         lines.append(blocks.jira_line(jira) + (f" ({escape_mrkdwn(jira.status_name)})" if jira.status_name else ""))
     lines += [incident_line(i) for i in incidents]

@@ -50,7 +50,7 @@ class BugMirror(MirrorPlugin):
                  + wiki.bullets(list(action_plan(info.number, item.category))),
                  "*The report* (personal data and secrets removed)\n" + wiki.literal(plain(item.text))]
         if item.details:
-            parts.append("*Details*\n" + wiki.bullets([f"{k}: {plain(str(v))}" for k, v in item.details.items()]))
+            parts.append("*Details*\n" + wiki.bullets([_detail(k, str(v), plain) for k, v in item.details.items()]))
         return "\n\n".join(parts)
 
     def message_of(self, item: Bug) -> tuple[str | None, str | None]:
@@ -95,3 +95,14 @@ class BugMirror(MirrorPlugin):
             row.assignee_id = slack_user
             session.add(row)
         return True
+
+
+def _detail(key: str, value: str, plain: Callable[[str], str]) -> str:
+    """One detail as Jira shows it; the author of the message a bug was filed from by name, not by Slack id."""
+    if key == "source_author" and value.isalnum():
+        return f"filed from a message by: {plain(f'<@{value}>')}"
+    if key == "source_bot":
+        return f"filed from a message by the bot: {plain(value)}"
+    if key == "source_link":
+        return f"the message: {plain(value)}"
+    return f"{key}: {plain(value)}"

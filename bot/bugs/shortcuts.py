@@ -41,24 +41,24 @@ def on_file_as_bug(request: Request, reply: Reply, deps: Deps) -> None:
     """*File as bug*: the report form filled in from the message (text, author, link)."""
     reply.ack()
     source = shortcuts.source_of(request)
-    link = shortcuts.permalink(deps, source)
-    deps.slack.open_view(request.trigger_id, from_message_view(deps, source, link))
+    shortcuts.open_then_fill(deps, request, source, lambda found: from_message_view(source, found))
 
 
-def from_message_view(deps: Deps, source: shortcuts.Source, link: str) -> dict[str, Any]:
-    shown = shortcuts.shown_text(deps, source)
+def from_message_view(source: shortcuts.Source, found: shortcuts.Found) -> dict[str, Any]:
+    link = found.link
+    shown = shortcuts.shown_text(source, found.names)
     view = bug_blocks.report_view(source.channel_id, {
         "title": shortcuts.first_line(shown.text, 150), "what": shown.text})
     # The message's link is kept with the bug (`Origin`); the Link field stays for a trace or a screenshot.
     notes = [f"From a message by {source.author_markup()}" + (f" (<{link}|open it>)." if link else ".")]
-    if not source.has_text:
-        notes.append(f"It has no text, only {source.what_else() or 'blocks'}: say below what went wrong.")
+    notes.append(shortcuts.no_text_note(source, shown, "say below what went wrong"))
     if shown.cut:
         notes.append(shortcuts.cut_note())
     meta = {"channel": source.channel_id, "kind": source.channel_kind, "author": source.author_id,
             "bot": source.bot_name[:80], "permalink": link, "response_url": source.response_url}
     return {**view, "callback_id": VIEW_FROM_MESSAGE, "title": blocks.plain("File as bug", 24),
-            "private_metadata": json.dumps(meta), "blocks": [blocks.context(" ".join(notes)), *view["blocks"]]}
+            "private_metadata": json.dumps(meta),
+            "blocks": [blocks.context(" ".join(n for n in notes if n)), *view["blocks"]]}
 
 
 def on_report_a_bug(request: Request, reply: Reply, deps: Deps) -> None:
@@ -148,8 +148,8 @@ def _file(deps: Deps, request: Request, *, channel: str, text: str, title: str, 
                                  delivery_key=f"view:{request.view_id}", text=text, title=title, details=details,
                                  reply_to=reply_to, origin=origin)
     if intake.created:
-        said = f"Got it: *{intake.readable_id}* is stored and being graded" + (
-            f"; its card goes in <#{channel}>." if channel[:1] in ("C", "G") else ".")
+        said = f"Got it: *{intake.readable_id}* is stored and being graded" + (  # said before the card is posted
+            f"; I will post its card in <#{channel}> (or tell you if I cannot)." if channel[:1] in ("C", "G") else ".")
         if intake.removed:
             said += (f" Before storing it I removed {escape_user_text(intake.removed)}. Nothing else sees it: not "
                      "the database, the LLM or Jira.")

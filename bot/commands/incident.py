@@ -140,7 +140,8 @@ def open_war_room(deps: Deps, item: WorkItem) -> None:
     """The queued half of a declaration: the war room's steps, each done once; Slack down means later."""
     try:
         incident = service.open_war_room(deps, item.ref_id, item.team_id,
-                                         invitees=list((item.payload or {}).get("invite") or []) or None)
+                                         invitees=list((item.payload or {}).get("invite") or []) or None,
+                                         also_invite=list((item.payload or {}).get("also_invite") or []) or None)
     except NotFound:
         logger.info("incident %s was deleted before its war room opened", item.ref_id)
         return
@@ -387,12 +388,11 @@ def on_declare_submitted(request: Request, deps: Deps):
     versions = {k: request.field(k).strip() for k in ("model", "prompt", "dataset")}
     chosen = request.selected_users("responders")  # only the *Declare incident* shortcut's form asks
 
-    def after_close() -> None:
-        invite = inc_shortcuts.invitees(deps, grade=int(grade), declared_by=request.user_id, chosen=chosen)
+    def after_close() -> None:  # the chosen people are invited by the queued work: nothing remote before declare
         declared = service.declare(deps, team_id=request.team_id, channel_id=channel, user_id=request.user_id,
                                    delivery_key=f"view:{request.view_id}", title=title, grade=int(grade),
                                    bug_id=meta.get("bug"), versions=versions, reply_to={"user": request.user_id},
-                                   invitees=invite)
+                                   also_invite=chosen or None)
         run_after_ack(deps, declared.work_id)
 
     return after_close

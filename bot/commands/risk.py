@@ -20,6 +20,7 @@ from bot.edge import (
     Reply,
     Request,
     cannot_post_hint,
+    channel_kind,
     on_action,
     on_actions_under,
     on_command,
@@ -423,16 +424,30 @@ def on_form_submitted(request: Request, deps: Deps):
     if errors:
         raise FieldErrors(errors)
     channel = meta.get("channel") or request.user_id
+    if meta.get("source_link") and not meta.get("risk"):  # *File as risk*: the message's link is stored with it
+        values["links"] = [meta["source_link"]]
 
     def after_close() -> None:
         try:
-            risk = service.save_form(deps, team_id=request.team_id, channel_id=channel, user_id=request.user_id,
-                                     delivery_key=f"view:{request.view_id}", risk_id=meta.get("risk"), values=values)
-            risk_shortcuts.link_source(deps, risk, link=meta.get("source_link") or "", user_id=request.user_id)
+            service.save_form(deps, team_id=request.team_id, channel_id=channel, user_id=request.user_id,
+                              delivery_key=f"view:{request.view_id}", risk_id=meta.get("risk"), values=values)
+        except service.CardNotPosted as exc:
+            _card_privately(deps, request.user_id, channel, meta.get("kind") or channel_kind(channel), exc)
         except UserInputError as exc:
             deps.slack.tell_privately(request.user_id, channel, text=escape_user_text(str(exc)))
 
     return after_close
+
+
+def _card_privately(deps: Deps, user_id: str, channel: str, kind: str, exc: service.CardNotPosted) -> None:
+    """A saved risk whose card could not be posted: the card to the person, privately, with what to do."""
+    readable = exc.risk.readable_id
+    if kind in ("im", "mpim"):
+        why = cannot_post_hint(kind, usage=f"/risk show {readable}")
+    else:
+        why = f"I cannot post in <#{channel}>: invite me with `/invite @pmbot`, then `/risk show {readable}`."
+    said = f"{readable} is saved, but its card is not posted. {why} Here is the card, just for you."
+    deps.slack.tell_privately(user_id, channel, text=said, blocks=[blocks.context(said), *exc.blocks])
 
 
 def _form_values(request: Request, today: date) -> tuple[dict[str, object], dict[str, str]]:

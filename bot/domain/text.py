@@ -152,6 +152,15 @@ def truncate(text: str, limit: int) -> str:
     return cut + ELLIPSIS
 
 
+def shorten(text: str, limit: int) -> str:
+    """Cut plain, decoded text (`from_slack`'s, a form's input) to at most `limit` characters, marking the cut
+    with an ellipsis. Unlike `truncate`, which is for escaped text and backs off from what may be half an entity,
+    every `&` here is the character itself: "Q3 & Q4" stays."""
+    if limit < 1:
+        raise ValueError("limit must be positive")
+    return text if len(text) <= limit else text[: limit - 1] + ELLIPSIS
+
+
 def split_text(text: str, limit: int) -> list[str]:
     """Split long text into chunks of at most `limit` characters, preferring line breaks."""
     if limit < 1:

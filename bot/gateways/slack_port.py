@@ -88,9 +88,15 @@ class SlackPort:
 
     # --- views ----------------------------------------------------------------------------------------
 
-    def open_view(self, trigger_id: str, view: dict[str, Any]) -> None:
-        """views.open: a modal, while the trigger of the click or command that asked for it is still fresh (3 s)."""
-        call(self._client, "views_open", trigger_id=trigger_id, view=view)
+    def open_view(self, trigger_id: str, view: dict[str, Any]) -> str:
+        """views.open: a modal, while the trigger of the click or command that asked for it is still fresh (3 s);
+        its view id (for `update_view`)."""
+        return str(call(self._client, "views_open", trigger_id=trigger_id, view=view)["view"]["id"])
+
+    def update_view(self, view_id: str, view: dict[str, Any]) -> None:
+        """views.update: redraw an open modal (a form filled in after it opened). Slack keeps what the person
+        already entered in inputs whose block and action ids stay the same."""
+        call(self._client, "views_update", view_id=view_id, view=view)
 
     def publish_home(self, user_id: str, view: dict[str, Any]) -> None:
         """views.publish: the App Home tab `user_id` sees."""

@@ -62,10 +62,12 @@ WORK = "incident.open"
 def declare(deps: Deps, *, team_id: str, channel_id: str, user_id: str, delivery_key: str, title: str, grade: int,
             bug_id: str | None = None, versions: dict[str, str] | None = None, drill: bool = False,
             scenario: str | None = None, reply_to: dict[str, str] | None = None,
-            invitees: list[str] | None = None) -> Declared:
+            invitees: list[str] | None = None, also_invite: list[str] | None = None) -> Declared:
     """Store the incident and the work of opening its war room (fast, before the ack); one per Slack delivery.
     `reply_to` is how that work reaches the person who declared it; `invitees`, when given, who the war room
-    invites instead of the declarer and the grade's responders (a scheduled drill's named participants)."""
+    invites instead of the declarer and the grade's responders (a scheduled drill's named participants);
+    `also_invite`, people invited besides those (the *Declare incident* form's): kept as chosen and expanded with
+    the responders by the queued work (`open_war_room`), so nothing here asks Slack anything."""
     now = deps.clock()
     clean_title = redact(title).text
     page_id = None
@@ -80,15 +82,18 @@ def declare(deps: Deps, *, team_id: str, channel_id: str, user_id: str, delivery
             add_event(session, incident=incident, at=now, kind="declared", text=what, user_id=user_id)
             outbox.record(session, deps, incident, "create")
             page_id = paging.queue_page(session, deps, incident, now, reply_to=reply_to)  # sent after the ack
-        payload = {**(reply_to or {}), **({"invite": list(invitees)} if invitees else {})}
+        payload = {**(reply_to or {}), **({"invite": list(invitees)} if invitees else {}),
+                   **({"also_invite": list(also_invite)} if also_invite else {})}
         work_id = add_work(session, team_id=team_id, kind=WORK, ref_id=incident.id, now=now, payload=payload)
     paging.kick(deps, page_id)
     return Declared(incident, created, work_id)
 
 
-def open_war_room(deps: Deps, incident_id: int, team_id: str, invitees: list[str] | None = None) -> Incident:
+def open_war_room(deps: Deps, incident_id: int, team_id: str, invitees: list[str] | None = None,
+                  also_invite: list[str] | None = None) -> Incident:
     """Channel, topic, invites, pinned runbook, announcement: each done once, each stored when done. `invitees`:
-    who to invite instead of the declarer and the grade's responders (see `declare`)."""
+    who to invite instead of the declarer and the grade's responders; `also_invite`: who besides them (see
+    `declare`)."""
     incident = get(deps, team_id, incident_id)
     if incident.channel_id is None:
         incident = _create_channel(deps, incident)
@@ -97,7 +102,8 @@ def open_war_room(deps: Deps, incident_id: int, team_id: str, invitees: list[str
         deps.slack.set_purpose(incident.channel_id, inc_blocks.purpose(incident, deps.names))
         incident = _store(deps, incident, topic_set=True)
     if not incident.invited:
-        invite(deps, incident, list(invitees) if invitees else _responders(deps, incident))
+        people = list(invitees) if invitees else _responders(deps, incident)
+        invite(deps, incident, list(dict.fromkeys([*people, *(also_invite or [])])))
         incident = _store(deps, incident, invited=True)
     if incident.runbook_ts is None:
         incident = _post_runbook(deps, incident)
@@ -734,8 +740,9 @@ def pin_to_timeline(deps: Deps, *, team_id: str, channel_id: str, ts: str, user_
 
 def add_message(deps: Deps, incident: Incident, *, text: str, user_id: str, at: datetime, ts: str | None) -> bool:
     """A message added to the timeline from anywhere (the *Add to incident timeline* shortcut), as a pin is: at the
-    time it was written, once per message (`ts`); `text` is redacted already. False when it was there already."""
-    return _log(deps, incident, "pinned", text, user_id, at=at, source_ts=ts)
+    time it was written, once per message (`ts`); `text` is redacted already. False when it was there already.
+    Adding a message, from anywhere, is not answering the incident: it does not count as its acknowledgement."""
+    return _log(deps, incident, "pinned", text, user_id, at=at, source_ts=ts, acknowledge=False)
 
 
 def _message_text(deps: Deps, channel_id: str, ts: str) -> str | None:

@@ -16,7 +16,7 @@ from typing import Any
 from bot import blocks, shortcuts
 from bot.deps import Deps
 from bot.domain.pii import redact
-from bot.domain.text import truncate
+from bot.domain.text import readable, shorten
 from bot.edge import FieldErrors, Reply, Request, message_view
 from bot.errors import NotFound
 from bot.incidents import blocks as inc_blocks
@@ -54,18 +54,19 @@ def on_add_to_timeline(request: Request, reply: Reply, deps: Deps) -> None:
             "is happening&gt;` declares one; `/incident list all` shows the resolved ones."))
         return
     source = shortcuts.source_of(request)
-    link = shortcuts.permalink(deps, source)
-    deps.slack.open_view(request.trigger_id, timeline_view(deps, source, link, open_ones))
+    shortcuts.open_then_fill(deps, request, source, lambda found: timeline_view(source, found, open_ones))
 
 
 def _option(incident: Incident) -> dict[str, Any]:
     drill = "drill " if incident.drill else ""
-    return {"text": blocks.plain(f"{incident.readable_id} · {drill}{truncate(incident.title, 60)}", 75),
+    label = readable(f"{incident.readable_id} · {drill}{shorten(incident.title, 60)}")
+    return {"text": blocks.plain(shorten(label, 75), 75),
             "value": str(incident.id)}
 
 
-def timeline_view(deps: Deps, source: shortcuts.Source, link: str, open_ones: list[Incident]) -> dict[str, Any]:
-    shown = shortcuts.shown_text(deps, source, limit=ENTRY_CHARS)
+def timeline_view(source: shortcuts.Source, found: shortcuts.Found, open_ones: list[Incident]) -> dict[str, Any]:
+    link = found.link
+    shown = shortcuts.shown_text(source, found.names, limit=ENTRY_CHARS)
     entry = shown.text or source.what_else()
     options = [_option(i) for i in open_ones]
     select: dict[str, Any] = {"type": "static_select", "action_id": "incident", "options": options,
@@ -80,8 +81,10 @@ def timeline_view(deps: Deps, source: shortcuts.Source, link: str, open_ones: li
              + ", at the time it was written. Personal data is removed before it is stored."]
     if shown.cut:
         notes.append(shortcuts.cut_note(ENTRY_CHARS))
+    # The author's name is looked up once the form is open (`open_then_fill`), so the submission asks Slack nothing.
     meta = {"channel": source.channel_id, "ts": source.ts, "author": source.author_id, "bot": source.bot_name[:80],
-            "permalink": link, "response_url": source.response_url}
+            "who": shortcuts.author_name(source, found.names)[:100], "permalink": link,
+            "response_url": source.response_url}
     return {
         "type": "modal", "callback_id": VIEW_TIMELINE, "title": blocks.plain("Add to timeline", 24),
         "submit": blocks.plain("Add", 24), "close": blocks.plain("Cancel", 24), "private_metadata": json.dumps(meta),
@@ -101,8 +104,8 @@ def on_timeline_submitted(request: Request, deps: Deps):
     if len(text) < 2:
         raise FieldErrors({"entry": "Say what goes on the timeline: the message's text, or a line about it."})
     author, link = meta.get("author") or "", meta.get("permalink") or ""
-    who = "@" + (deps.names(author) or author) if author else (meta.get("bot") or "a bot")
-    entry = truncate(f"{who}: {text}", ENTRY_CHARS) + (f" ({link})" if link else "")
+    who = meta.get("who") or (f"@{author}" if author else (meta.get("bot") or "a bot"))  # named when it opened
+    entry = f"{who}: {shorten(text, ENTRY_CHARS)}" + (f" ({link})" if link else "")  # only the text is ever cut
     written = _written_at(meta.get("ts") or "") or deps.clock()
     added = service.add_message(deps, incident, text=entry, user_id=request.user_id, at=written,
                                 ts=meta.get("ts") or None)
@@ -157,12 +160,3 @@ def declare_view() -> dict[str, Any]:
               "hint": blocks.plain("You and the grade's responders are invited anyway.")}
     return {**view, "blocks": [*view["blocks"], people]}
 
-
-def invitees(deps: Deps, *, grade: int, declared_by: str, chosen: list[str]) -> list[str] | None:
-    """Who the war room invites when the form named people: the declarer, the grade's responders, and them;
-    None (the usual invitations) when it named nobody."""
-    if not chosen:
-        return None
-    usual = service.responders(deps, Incident(team_id="", readable_id="", title="", grade=grade, drill=False,
-                                              origin_channel="", declared_by=declared_by))
-    return list(dict.fromkeys([*usual, *chosen]))

@@ -163,15 +163,24 @@ def _next_step(values: dict[str, object], *, after: str | None) -> str | None:
     return next((s for s in steps[start:] if _missing(values, s)), None)
 
 
+class CardNotPosted(UserInputError):
+    """The risk is saved, but its card could not be posted in its channel; the card is here (`text`, `blocks`) so
+    the person can be shown it privately."""
+
+    def __init__(self, risk: Risk, why: str, text: str, blocks: list):
+        super().__init__(why)
+        self.risk, self.text, self.blocks = risk, text, blocks
+
+
 def _post(deps: Deps, risk: Risk, known: dict[str, str]) -> Risk:
     """Post the card, then the first question in its thread."""
     text, card = _card(deps, risk, known)
     try:
         posted = deps.slack.post_in_channel(risk.channel_id, text=text, blocks=card)
     except SlackError as exc:
-        raise UserInputError(f"{risk.readable_id} is saved, but I cannot post in this channel ({exc.code}). "
-                             "Invite me with `/invite @pmbot`, then `/risk show "
-                             f"{risk.readable_id}`.") from exc
+        raise CardNotPosted(risk, f"{risk.readable_id} is saved, but I cannot post in this channel ({exc.code}). "
+                                  "Invite me with `/invite @pmbot`, then `/risk show "
+                                  f"{risk.readable_id}`.", text, card) from exc
     question_ts = None
     if risk.intake_step:
         question_ts = _ask(deps, risk, posted.channel, posted.ts, known)

@@ -464,6 +464,8 @@ class Workspace:
 
     def api_chat_getPermalink(self, args: dict[str, Any]) -> dict[str, Any]:
         channel = self.channel(args)
+        if (channel.is_private or channel.is_im) and BOT_USER_ID not in channel.members:
+            raise SlackApiFailure("channel_not_found")  # as Slack: a conversation the bot cannot see is not found
         required(args, "message_ts")
         message = self.message(channel.id, str(args["message_ts"]))
         link = f"https://sandbox.slack.local/archives/{channel.id}/p{message['ts'].replace('.', '')}"
