@@ -38,6 +38,11 @@ def test_truncate_marks_the_cut_and_never_splits_an_entity() -> None:
     assert truncate("short", 10) == "short"
     assert truncate("abcdefghijkl", 5) == "abcd…"
     assert truncate("abc&amp;def", 6) == "abc…"
+    assert truncate("abc&#128512;def", 9) == "abc…"
+    # An `&` that cannot begin an entity is the character itself: decoded text keeps what comes before it.
+    assert truncate("Q3 & Q4 latency doubled", 12) == "Q3 & Q4 lat…"
+    assert truncate("R&D cluster GPU nodes unreachable", 12) == "R&D cluster…"
+    assert truncate("Q3 &amp; Q4 latency", 12) == "Q3 &amp; Q4…"
 
 
 def test_shorten_cuts_plain_text_and_keeps_every_ampersand() -> None:

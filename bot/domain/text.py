@@ -138,6 +138,9 @@ def mentioned_ids(text: str) -> list[str]:
     return list(dict.fromkeys(m[2] for m in _MENTION.finditer(text)))
 
 
+_HALF_ENTITY = re.compile(r"&#?[A-Za-z0-9]{0,8}")
+
+
 def truncate(text: str, limit: int) -> str:
     """Cut `text` to at most `limit` characters, marking the cut with an ellipsis."""
     if limit < 1:
@@ -145,9 +148,10 @@ def truncate(text: str, limit: int) -> str:
     if len(text) <= limit:
         return text
     cut = text[: limit - 1]
-    # Do not leave half an entity (&amp;) at the end of escaped text.
+    # Do not leave half an entity (`&am` of `&amp;`) at the end of escaped text; an `&` followed by anything an
+    # entity cannot hold (a space, punctuation: "R&D team", "Q3 & Q4") is the character itself and stays.
     amp = cut.rfind("&")
-    if amp != -1 and ";" not in cut[amp:]:
+    if amp != -1 and _HALF_ENTITY.fullmatch(cut[amp:]):
         cut = cut[:amp]
     return cut + ELLIPSIS
 
