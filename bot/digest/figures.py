@@ -225,6 +225,14 @@ def _quality(deps: Deps, team_id: str) -> dict[str, Any] | None:
          "target": o.metric.target_text(), "status": o.status} for o in assessment.outcomes]}
 
 
+def _zone(name: str, deps: Deps, team_id: str) -> ZoneInfo:
+    """A stand-up's zone; the team's if the stored name is not one this machine knows."""
+    try:
+        return ZoneInfo(name)
+    except (ValueError, KeyError):  # ZoneInfoNotFoundError is a KeyError
+        return team_zone(deps, team_id)
+
+
 # --- stand-up blockers ------------------------------------------------------------------------------------------
 
 
@@ -232,7 +240,7 @@ def _blockers(deps: Deps, team_id: str, now: datetime, counts: dict[str, int]) -
     """A blocker's first day is a day in its stand-up's zone: its age is counted from "today" there too."""
     with session_scope(deps.engine) as session:
         zones = repo.standup_zones(session, team_id=team_id)
-        today = {z: now.astimezone(ZoneInfo(z)).date() for z in zones}
+        today = {z: now.astimezone(_zone(z, deps, team_id)).date() for z in zones}
         before = {z: day - timedelta(days=BLOCKER_DAYS) for z, day in today.items()}
         found = repo.old_blockers(session, team_id=team_id, first_day_before=before, limit=MAX_BLOCKERS)
         counts["blockers"] = repo.count_old_blockers(session, team_id=team_id, first_day_before=before)
