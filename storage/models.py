@@ -917,3 +917,9 @@ Index("ix_bug_team_reporter_open", Bug.team_id, Bug.reporter_id, Bug.status, Bug
 Index("ix_bug_team_assignee_open", Bug.team_id, Bug.assignee_id, Bug.status, Bug.grade, Bug.created_at, Bug.id,
       Bug.reporter_id)
 Index("ix_risk_team_owner_review", Risk.team_id, Risk.owner_id, Risk.status, Risk.review_on)
+
+# --- the stakeholder digest (issue #23): bugs opened and closed in a period, per grade, from an index range -------
+# Migration 0026 creates them.
+
+Index("ix_bug_team_closed_grade", Bug.team_id, Bug.closed_at, Bug.grade)
+Index("ix_bug_team_created_grade", Bug.team_id, Bug.created_at, Bug.grade)

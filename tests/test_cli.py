@@ -51,7 +51,7 @@ def test_migrate_then_jobs_run_as_if_the_clock_read_t(db_url: str, tmp_path: Pat
         session.add(SlackDelivery(team_id="T1", key="hours-before-t", kind="x", received_at=t - timedelta(hours=5)))
     result = pmbot("jobs", "run", "housekeeping", "--now", "2026-06-15T14:00+02:00", env=env, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert "housekeeping at 2026-06-15T12:00:00+00:00: ok — purged 1 deliveries" in result.stdout
+    assert "housekeeping at 2026-06-15T12:00:00+00:00: ok — purged 1 deliveries," in result.stdout
     with session_scope(engine) as session:
         assert [d.key for d in session.exec(select(SlackDelivery))] == ["hours-before-t"]
         runs = session.exec(select(JobRun)).all()

@@ -330,6 +330,7 @@ def test_a_digest_with_everything_at_its_longest_stays_within_slacks_message_lim
     numbers = {
         "as_of": NOW.isoformat(), "since": (NOW - timedelta(days=7)).isoformat(), "since_last": False,
         "today": "2026-11-20", "period_start_day": "2026-11-13", "sections": list(service.SECTIONS),
+        "counts": {"incidents": 500, "incidents_ongoing": 400, "budget": 300, "budget_private": 30, "blockers": 999},
         "risks": {"top": [{"id": f"R-{n}", "title": long, "owner": long, "score": 25, "was": 9, "change": "up"}
                           for n in range(5)], "closed_since": [f"R-{n}" for n in range(10, 40)], "scores": {}},
         "bugs": {"opened": {str(g): 99 for g in range(1, 6)}, "closed": {str(g): 99 for g in range(1, 6)},
@@ -350,7 +351,233 @@ def test_a_digest_with_everything_at_its_longest_stays_within_slacks_message_lim
     text, blocks_ = service.render(numbers, "y" * 5000)
     assert text.startswith("Project digest")
     assert len(blocks_) <= 50
-    sizes = [len(b.get("text", {}).get("text", "")) for b in blocks_]
+    # Section text and context elements alike: Slack counts every character of the message's blocks.
+    sizes = [len(b.get("text", {}).get("text", "")) + sum(len(e.get("text", "")) for e in b.get("elements", []))
+             for b in blocks_]
     assert max(sizes) <= 3000 and sum(sizes) <= 12_000, sizes
+    assert any(b["type"] == "context" for b in blocks_)
     assert "more not shown here" in text
     assert text.count("the budget is used up") == 1 and "runs out on 25 Nov 2026 at this rate" in text
+
+
+# --- the second read's defects (issue #23 point 4) ---------------------------------------------------------------
+
+
+def test_only_a_workspace_admin_posts_in_a_channel_and_private_budgets_are_never_shown(bot: RunningBot) -> None:
+    bot.sandbox.add_channel("G0SECRET", "secret-plans", members={"U0ALICE", "U0PMBOT"}, is_private=True)
+    command(bot, "/budget", "set 10000 USD month")  # #general: public
+    command(bot, "/budget", "set 7777 EUR month", channel="G0SECRET")
+    # bob is no admin: he may preview it, not post it anywhere.
+    _, later = digest_now(bot, "now <#C0RANDOM|random>", user="U0BOB")
+    assert any("Only workspace admins can post the project digest" in r.get("text", "") for r in later)
+    assert [m for m in bot.sandbox.messages if m["text"].startswith("Project digest")] == [] and pngs(bot) == []
+    _, later = digest_now(bot, user="U0BOB")  # bob's preview (he is not in #secret-plans)
+    text = digest_answer(later)["text"]
+    assert "• #general: spent 0.00 USD of 10,000.00 USD" in text
+    assert "secret-plans" not in text and "7,777" not in text and "7777" not in text
+    assert "• 1 budget of private channels is not shown in a digest." in text
+    # alice is an admin: she posts it; the private budget stays out of the posted digest too.
+    _, later = digest_now(bot, "now <#C0RANDOM|random>")
+    [posted] = [m for m in bot.sandbox.messages if m["channel"] == "C0RANDOM" and m["text"].startswith("Project")]
+    assert "secret-plans" not in dump(posted) and "7,777" not in dump(posted)
+    assert "• 1 budget of private channels is not shown in a digest." in posted["text"]
+    digest = service.build(bot.runtime.deps, team_id=TEAM, sections=["budget"], now=NOW)
+    assert "secret-plans" not in dump(digest.figures) and "7777" not in dump(digest.figures)
+
+
+def test_a_message_posted_without_its_one_pager_is_told_apart(bot: RunningBot) -> None:
+    bot.sandbox.fail("files.getUploadURLExternal", status=200, error="invalid_arguments")
+    _, later = digest_now(bot, "now <#C0GENERAL|general>")
+    assert [m for m in bot.sandbox.messages if m["channel"] == "C0GENERAL" and m["text"].startswith("Project")]
+    answers = [r.get("text", "") for r in later]
+    assert any("Posted the project digest in <#C0GENERAL>, but the one-pager could not be attached (Slack said "
+               "`invalid_arguments`)" in a for a in answers), answers
+    assert not any("I can't post" in a for a in answers) and pngs(bot) == []
+
+
+def test_a_preview_arrives_when_slack_cannot_be_reached_for_the_one_pager(bot: RunningBot, monkeypatch) -> None:
+    from bot.errors import IntegrationUnavailable
+
+    def unreachable(user: str) -> str:  # the port's answer when Slack is not reachable at all (no HTTP answer)
+        raise IntegrationUnavailable("Slack could not be reached (conversations.open).")
+
+    monkeypatch.setattr(bot.runtime.deps.slack, "open_dm", unreachable)
+    _, later = digest_now(bot)
+    answer = digest_answer(later)
+    assert "I could not send you the one-pager by direct message (Slack could not be reached)" in dump(answer)
+    assert pngs(bot) == []
+
+
+def test_the_llm_never_sees_a_mentioned_person(bot_factory, clock: MovableClock) -> None:
+    stub = LlmStub()
+    try:
+        bot = clock.drive(bot_factory(openai_api_key="sk-test-stub", openai_base_url=stub.base_url,
+                                      pmbot_llm_model="stub-model"))
+        stub.mode, stub.grade = "good", 1
+        command(bot, "/risk", "Ask <@U0CARLOS|carlos> and <@U0BOB> about GPU quotas p=2 i=3 owner=<@U0ALICE|alice>")
+        seed_incident(bot, "Paged <@U0CARLOS> at night", grade=2, declared=at(19), resolved=None)
+        stub.text = "Steady week."
+        before = len(stub.requests)
+        _, later = digest_now(bot)
+        text = digest_answer(later)["text"]
+        assert "R-1 Ask @carlos and @bob about GPU quotas" in text  # people see the names
+        [request] = stub.requests[before:]
+        sent = json.dumps(request)
+        assert "Ask a team member and a team member about GPU quotas" in sent
+        assert "Paged a team member at night" in sent
+        for name in ("carlos", "bob", "alice", "U0CARLOS", "U0BOB", "U0ALICE"):
+            assert name not in sent, name
+    finally:
+        stub.stop()
+
+
+def test_counts_are_the_real_totals_and_more_is_said_only_beyond_the_shown(bot: RunningBot) -> None:
+    for n in range(10):
+        seed_incident(bot, f"Outage {n}", grade=3, declared=at(14, n), resolved=at(14, n, 30))
+    _, later = digest_now(bot)
+    text = digest_answer(later)["text"]
+    assert "There were 10 incidents, all resolved." in text
+    assert "are shown" not in text and "not shown here" not in text  # exactly ten: all of them are shown
+    seed_incident(bot, "Outage 10", grade=2, declared=at(15), resolved=None)
+    seed_incident(bot, "Outage 11", grade=2, declared=at(16), resolved=None)
+    seed_blockers(bot)
+    with session_scope(bot.runtime.deps.engine) as session:
+        [standup] = session.exec(select(Standup)).all()
+        for n in range(11):  # 12 old blockers in all with bob's
+            session.add(StandupBlocker(standup_id=standup.id, user_id="U0CARLOS", text=f"blocked {n}",
+                                       first_day=date(2026, 11, 13), last_day=date(2026, 11, 19)))
+    _, later = digest_now(bot)
+    text = digest_answer(later)["text"]
+    assert "_…and 2 earlier not shown here: the latest 10 are shown._" in text
+    assert "Outage 0 " not in text and "Outage 1 " not in text and "Outage 11" in text
+    assert "There were 12 incidents, 2 still ongoing." in text
+    assert "_…and 2 more not shown here: the oldest 10 are shown._" in text
+    assert "12 stand-up blockers have been open for more than three days." in text
+    facts = service.content.llm_facts(service.build(bot.runtime.deps, team_id=TEAM, sections=service.SECTIONS,
+                                                    now=NOW).figures)
+    counts = json.loads(facts)["counts"]
+    assert counts["incidents"] == 12 and counts["incidents_ongoing"] == 2 and counts["blockers"] == 12
+
+
+def test_dates_are_the_teams_days(bot_factory, clock: MovableClock) -> None:
+    from matplotlib.dates import date2num
+    from matplotlib.figure import Figure
+
+    from bot.digest import onepager
+
+    bot = clock.drive(bot_factory(pmbot_timezone="Asia/Tokyo"))
+    seed_bug(bot, "Checkout fails for gift cards", grade=1, created=datetime(2026, 11, 2, 23, 30, tzinfo=UTC))
+    seed_incident(bot, "Late-night outage", grade=2, declared=datetime(2026, 11, 19, 16, 0, tzinfo=UTC),
+                  resolved=None)
+    _, later = digest_now(bot)
+    text = digest_answer(later)["text"]
+    assert "(reported 03 Nov 2026)" in text  # 08:30 on 3 Nov in Tokyo
+    digest = service.build(bot.runtime.deps, team_id=TEAM, sections=service.SECTIONS, now=NOW)
+    figure = Figure()
+    onepager.draw(figure, digest.figures)
+    incidents = figure.axes[3]
+    label = incidents.xaxis.get_major_formatter()(date2num(datetime(2026, 11, 19, 16, 0, tzinfo=UTC)))
+    assert label == "20 Nov"  # 01:00 on 20 Nov in Tokyo
+
+
+def test_a_baseline_without_risks_marks_no_risk_new_and_a_first_digest_covers_the_plans_period(
+        bot: RunningBot, clock: MovableClock) -> None:
+    command(bot, "/risk", "Vendor may retire our fine-tuned model p=4 i=5 owner=<@U0BOB|bob>")
+    deps = bot.runtime.deps
+    budget_only = service.build(deps, team_id=TEAM, sections=["budget"], now=NOW, audience_key="plan:7")
+    service.remember(deps, budget_only, audience_key="plan:7", now=NOW)
+    clock.now = NOW + timedelta(days=1)
+    both = service.build(deps, team_id=TEAM, sections=["risks", "budget"], now=clock.now, audience_key="plan:7")
+    assert "• R-1 Vendor may retire our fine-tuned model — owner bob — score 20" in both.text
+    assert "(new)" not in both.text and "up from" not in both.text
+    monthly = service.build(deps, team_id=TEAM, sections=["bugs"], now=NOW, audience_key="plan:8", period_days=30)
+    assert "Covers 21 Oct 2026 – 20 Nov 2026: the last 30 days (no earlier digest)." in monthly.text
+    daily = service.build(deps, team_id=TEAM, sections=["bugs"], now=NOW, audience_key="plan:8", period_days=1)
+    assert "Covers 19 Nov 2026 – 20 Nov 2026: the last day (no earlier digest)." in daily.text
+    default = service.build(deps, team_id=TEAM, sections=["bugs"], now=NOW, audience_key="plan:8")
+    assert "the last 7 days (no earlier digest)" in default.text
+
+
+def test_blockers_are_aged_in_their_standups_zone(bot: RunningBot) -> None:
+    with session_scope(bot.runtime.deps.engine) as session:
+        standup = Standup(team_id=TEAM, channel_id="C0GENERAL", members=["U0BOB"], time="09:30",
+                          timezone="Pacific/Auckland", workdays=[0, 1, 2, 3, 4], questions=["Blockers?"],
+                          created_by="U0ALICE", created_at=at(1))
+        session.add(standup)
+        session.flush()
+        # 12:00 UTC on 20 Nov is 01:00 on 21 Nov in Auckland: a blocker first told there on 17 Nov is 4 days old.
+        session.add(StandupBlocker(standup_id=standup.id, user_id="U0BOB", text="waiting for the vendor's keys",
+                                   first_day=date(2026, 11, 17), last_day=date(2026, 11, 20)))
+    _, later = digest_now(bot)
+    assert "• bob: waiting for the vendor's keys — since 17 Nov 2026 (4 days)" in digest_answer(later)["text"]
+
+
+def test_the_one_pager_draws_the_bugs_not_graded_yet() -> None:
+    from matplotlib.figure import Figure
+
+    from bot.digest import onepager
+
+    numbers = {"as_of": NOW.isoformat(), "since": (NOW - timedelta(days=7)).isoformat(), "today": "2026-11-20",
+               "period_start_day": "2026-11-13", "sections": ["bugs"],
+               "bugs": {"opened": {**{str(g): 0 for g in range(1, 6)}, "ungraded": 3},
+                        "closed": {str(g): 0 for g in range(1, 6)}, "oldest_critical": None}}
+    figure = Figure()
+    onepager.draw(figure, numbers)
+    bugs = figure.axes[0]
+    assert [t.get_text() for t in bugs.get_xticklabels()][-1] == "not graded"
+    assert sum(p.get_height() for p in bugs.patches) == 3
+
+
+def test_old_digest_figures_are_purged_but_each_audiences_latest_is_kept(bot: RunningBot) -> None:
+    from bot.jobs import housekeeping
+
+    deps = bot.runtime.deps
+    digest = service.build(deps, team_id=TEAM, sections=["bugs"], now=NOW)
+    for audience, days_ago in (("plan:1", 200), ("plan:1", 100), ("plan:1", 10), ("plan:2", 150), ("plan:2", 120)):
+        service.remember(deps, digest, audience_key=audience, now=NOW - timedelta(days=days_ago))
+    result = housekeeping.run(deps, now=NOW)
+    assert "3 digest snapshots" in result
+    left = sorted((s.audience_key, (NOW - s.taken_at).days) for s in snapshots(bot))
+    assert left == [("plan:1", 10), ("plan:2", 120)]
+
+
+def test_the_period_counts_of_bugs_read_their_own_indexes(engine) -> None:
+    """EXPLAIN of the digest's two bug counts uses ix_bug_team_created_grade / ix_bug_team_closed_grade (not a
+    scan of the team's whole index), on SQLite and PostgreSQL."""
+    from sqlalchemy import event, insert, text
+
+    from storage import digests as repo
+    from storage.models import Bug
+
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    rows = [{"team_id": f"T{n % 4}", "readable_id": f"B-{n}", "delivery_key": f"k{n}", "channel_id": "C1",
+             "reporter_id": "U1", "title": "t", "text": "t", "details": {}, "pii": [], "reasons": [], "status": "open",
+             "grade": n % 5 + 1, "created_at": start + timedelta(minutes=n),
+             "closed_at": start + timedelta(minutes=n + 5) if n % 3 == 0 else None} for n in range(4000)]
+    captured: list[tuple[str, object]] = []
+
+    def keep(conn, cursor, statement, parameters, context, executemany) -> None:
+        if "count(" in statement.lower():
+            captured.append((statement, parameters))
+
+    with session_scope(engine) as session:
+        session.execute(insert(Bug), rows)
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as conn:
+            conn.execute(text("ANALYZE bug"))
+    event.listen(engine, "before_cursor_execute", keep)
+    try:
+        with session_scope(engine) as session:
+            repo.bugs_opened_by_grade(session, team_id="T1", start=start + timedelta(days=1),
+                                      end=start + timedelta(days=2))
+            repo.bugs_closed_by_grade(session, team_id="T1", start=start + timedelta(days=1),
+                                      end=start + timedelta(days=2))
+    finally:
+        event.remove(engine, "before_cursor_execute", keep)
+    [(opened, opened_args), (closed, closed_args)] = captured
+    explain = "EXPLAIN QUERY PLAN " if engine.dialect.name == "sqlite" else "EXPLAIN "
+    with engine.connect() as conn:
+        plans = [" ".join(str(cell) for row in conn.exec_driver_sql(explain + sql, args).all() for cell in row)
+                 for sql, args in ((opened, opened_args), (closed, closed_args))]
+    assert "ix_bug_team_created_grade" in plans[0], plans[0]
+    assert "ix_bug_team_closed_grade" in plans[1], plans[1]

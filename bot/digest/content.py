@@ -8,7 +8,6 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from bot.digest.figures import MAX_INCIDENTS
 from bot.domain.budget import money
 from bot.domain.grades import GRADES
 from bot.domain.text import escape_user_text
@@ -43,7 +42,9 @@ def _safe(text: str) -> str:
 
 def period_line(figures: dict[str, Any]) -> str:
     """Which days the digest covers, and since what."""
-    since = "since the last digest" if figures["since_last"] else "the last 7 days (no earlier digest)"
+    days = figures.get("period_days", 7)
+    last = "the last day" if days == 1 else f"the last {days} days"
+    since = "since the last digest" if figures["since_last"] else f"{last} (no earlier digest)"
     return f"Covers {day(figures['period_start_day'])} – {day(figures['today'])}: {since}."
 
 
@@ -95,7 +96,7 @@ def _bug_lines(bugs: dict[str, Any], figures: dict[str, Any]) -> list[str]:
     if critical:
         lines.append(f"• Oldest open critical bug: {critical['id']} {_safe(critical['title'])}, open for "
                      f"{critical['age_days']} day{'s' if critical['age_days'] != 1 else ''} "
-                     f"(reported {day(critical['opened'])})")
+                     f"(reported {day(critical.get('opened_day') or critical['opened'])})")
     else:
         lines.append("• No critical bug is open.")
     return lines
@@ -106,9 +107,19 @@ def _incident_lines(incidents: list[dict[str, Any]], figures: dict[str, Any]) ->
         return ["• No incidents in the period."]
     lines = [f"• {i['id']} {_safe(i['title'])} — grade {i['grade']} — {incident_duration(i)} · follow-ups: "
              f"{i['actions_open']} open, {i['actions_done']} done" for i in incidents]
-    if len(incidents) >= MAX_INCIDENTS:
-        lines.append(f"_The latest {MAX_INCIDENTS} are shown._")
+    total = count(figures, "incidents")
+    if total > len(incidents):
+        lines.append(f"_…and {total - len(incidents)} earlier not shown here: the latest {len(incidents)} are shown._")
     return lines
+
+
+def count(figures: dict[str, Any], section: str) -> int:
+    """How many items a section has in all (its list shows the first few)."""
+    return int(figures.get("counts", {}).get(section, len(figures.get(section) or [])))
+
+
+def private_budgets(figures: dict[str, Any]) -> int:
+    return int(figures.get("counts", {}).get("budget_private", 0))
 
 
 def incident_duration(incident: dict[str, Any]) -> str:
@@ -120,8 +131,11 @@ def incident_duration(incident: dict[str, Any]) -> str:
 
 
 def _budget_lines(budgets: list[dict[str, Any]], figures: dict[str, Any]) -> list[str]:
+    hidden = private_budgets(figures)
+    private = (f"• {_plural(hidden, 'budget')} of private channels {'is' if hidden == 1 else 'are'} not shown "
+               "in a digest.") if hidden else None
     if not budgets:
-        return ["• No budget is set."]
+        return [private] if private else ["• No budget is set."]
     lines = []
     for b in budgets:
         m = lambda amount, cur=b["currency"]: money(Decimal(amount), cur)  # noqa: E731
@@ -137,7 +151,10 @@ def _budget_lines(budgets: list[dict[str, Any]], figures: dict[str, Any]) -> lis
         else:
             line += " · not on course to run out"
         lines.append(line)
-    return lines
+    more = count(figures, "budget") - len(budgets)
+    if more > 0:
+        lines.append(f"_…and {more} more {'budget' if more == 1 else 'budgets'} not shown here._")
+    return [*lines, private] if private else lines
 
 
 def _quality_lines(quality: dict[str, Any], figures: dict[str, Any]) -> list[str]:
@@ -153,8 +170,12 @@ def _quality_lines(quality: dict[str, Any], figures: dict[str, Any]) -> list[str
 def _blocker_lines(blockers: list[dict[str, Any]], figures: dict[str, Any]) -> list[str]:
     if not blockers:
         return ["• None."]
-    return [f"• {_safe(b['who'])}: {_safe(b['what'])} — since {day(b['since'])} ({b['days']} days)"
-            for b in blockers]
+    lines = [f"• {_safe(b['who'])}: {_safe(b['what'])} — since {day(b['since'])} ({b['days']} days)"
+             for b in blockers]
+    more = count(figures, "blockers") - len(blockers)
+    if more > 0:
+        lines.append(f"_…and {more} more not shown here: the oldest {len(blockers)} are shown._")
+    return lines
 
 
 # --- the narrative ------------------------------------------------------------------------------------------------
@@ -191,8 +212,9 @@ def _say_incidents(figures: dict[str, Any]) -> str:
         return ""
     if not incidents:
         return "There were no incidents."
-    ongoing = sum(1 for i in incidents if i["ongoing"])
-    return (f"There {'was' if len(incidents) == 1 else 'were'} {_plural(len(incidents), 'incident')}"
+    total = count(figures, "incidents")
+    ongoing = int(figures.get("counts", {}).get("incidents_ongoing", sum(1 for i in incidents if i["ongoing"])))
+    return (f"There {'was' if total == 1 else 'were'} {_plural(total, 'incident')}"
             + (f", {ongoing} still ongoing." if ongoing else ", all resolved."))
 
 
@@ -220,6 +242,9 @@ def _say_budget(figures: dict[str, Any]) -> str:
         elif b["runs_out"]:
             text += f"; at this rate it runs out on {day(b['runs_out'])}"
         parts.append(text + ".")
+    more = count(figures, "budget") - len(budgets)
+    if more > 0:
+        parts.append(f"{_plural(more, 'other budget')} {'is' if more == 1 else 'are'} not detailed here.")
     return " ".join(parts)
 
 
@@ -234,21 +259,47 @@ def _say_quality(figures: dict[str, Any]) -> str:
 
 
 def _say_blockers(figures: dict[str, Any]) -> str:
-    blockers = figures.get("blockers")
-    if not blockers:
+    if not figures.get("blockers"):
         return ""
-    return f"{_plural(len(blockers), 'stand-up blocker')} {'has' if len(blockers) == 1 else 'have'} been open " \
+    total = count(figures, "blockers")
+    return f"{_plural(total, 'stand-up blocker')} {'has' if total == 1 else 'have'} been open " \
            "for more than three days."
 
 
+# Fields naming people that the LLM never sees.
+_NAMES = {"owner", "who"}
+
+
 def llm_facts(figures: dict[str, Any]) -> str:
-    """The figures the LLM may see: numbers, ids and redacted titles; no names of people."""
-    shown = {k: v for k, v in figures.items() if k in ("since", "since_last", "today", *figures["sections"])}
+    """The figures the LLM may see: numbers, ids and redacted titles in their `…_llm` spelling (a mentioned person
+    is "a team member"); no names of people; how many items each list stands for (`counts`)."""
+    shown = {k: v for k, v in figures.items() if k in ("since", "since_last", "today", "counts", *figures["sections"])}
     if "risks" in shown:
-        shown["risks"] = {"top": [{k: v for k, v in r.items() if k != "owner"} for r in shown["risks"]["top"]],
-                          "closed_since": shown["risks"]["closed_since"]}
-    if "blockers" in shown:
-        shown["blockers"] = [{k: v for k, v in b.items() if k != "who"} for b in shown["blockers"]]
-    if "budget" in shown:
+        shown["risks"] = {"top": shown["risks"]["top"], "closed_since": shown["risks"]["closed_since"]}
+    if "budget" in shown:  # a budget's name is its channel's
         shown["budget"] = [{k: v for k, v in b.items() if k != "name"} for b in shown["budget"]]
-    return json.dumps(shown, ensure_ascii=False)
+    if "quality" in shown:
+        shown["quality"] = {k: v for k, v in shown["quality"].items() if k not in ("model", "version")}
+    return json.dumps(_for_llm(shown), ensure_ascii=False)
+
+
+def _for_llm(value: Any) -> Any:
+    """`value` with each free text replaced by its `…_llm` twin (or dropped when it has none yet: an old snapshot)
+    and the names left out."""
+    if isinstance(value, list):
+        return [_for_llm(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    out = {}
+    for key, item in value.items():
+        if key in _NAMES or key.endswith("_llm"):
+            continue
+        if key in ("title", "what"):
+            item = value.get(f"{key}_llm")
+            if item is None:
+                continue
+        out[key] = _for_llm(item)
+    for key in ("model", "version"):
+        if f"{key}_llm" in value:
+            out[key] = value[f"{key}_llm"]
+    return out

@@ -2,15 +2,19 @@
 and what an audience's next digest compares itself with ("up from 9", "closed since").
 
 Free text (titles, blockers) is redacted again on the way in and people are names, never `<@U…>`: the figures go
-to people outside the team and, without the names, to the LLM.
+to people outside the team. Each free text also has an `…_llm` twin where a mention reads "a team member": the LLM
+gets those (content.llm_facts), never a name. Budgets of private channels are left out (a digest is for outsiders):
+only how many there are is said. Lists are short; `counts` says how many there were in all.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from bot.budgets import service as budgets
 from bot.deps import Deps
@@ -20,6 +24,7 @@ from bot.domain.grades import GRADES
 from bot.domain.pii import redact
 from bot.domain.risk import score as risk_score
 from bot.domain.text import readable, truncate
+from bot.errors import IntegrationUnavailable
 from bot.quality import service as quality
 from bot.team_locale import team_zone
 from storage import digests as repo
@@ -34,27 +39,30 @@ MAX_INCIDENTS = 10
 MAX_BLOCKERS = 10
 MAX_BUDGETS = 10
 BLOCKER_DAYS = 3
-DEFAULT_PERIOD = timedelta(days=7)
+DEFAULT_PERIOD_DAYS = 7
 TITLE_LIMIT = 90
+_PERSON = re.compile(r"<@[UW][A-Z0-9]+(?:\|[^>]*)?>")
 
 
 def gather(deps: Deps, *, team_id: str, sections: Sequence[str], now: datetime, baseline: dict | None,
-           baseline_at: datetime | None) -> dict[str, Any]:
-    """Every figure of the chosen sections as of `now`, measured since `baseline_at` (else the last 7 days)."""
-    start = baseline_at if baseline_at is not None and baseline_at < now else now - DEFAULT_PERIOD
+           baseline_at: datetime | None, period_days: int | None = None) -> dict[str, Any]:
+    """Every figure of the chosen sections as of `now`, measured since `baseline_at` (else the last `period_days`,
+    7 when None)."""
+    days = period_days or DEFAULT_PERIOD_DAYS
+    start = baseline_at if baseline_at is not None and baseline_at < now else now - timedelta(days=days)
     zone = team_zone(deps, team_id)
     today = now.astimezone(zone).date()
     figures: dict[str, Any] = {
         "as_of": now.isoformat(), "since": start.isoformat(), "since_last": baseline_at is not None,
-        "today": today.isoformat(), "period_start_day": start.astimezone(zone).date().isoformat(),
-        "sections": [],
+        "period_days": days, "today": today.isoformat(), "zone": zone.key,
+        "period_start_day": start.astimezone(zone).date().isoformat(), "sections": [], "counts": {},
     }
     collectors = {"risks": lambda: _risks(deps, team_id, baseline),
-                  "bugs": lambda: _bugs(deps, team_id, start, now),
-                  "incidents": lambda: _incidents(deps, team_id, start, now),
-                  "budget": lambda: _budgets(deps, team_id, today),
+                  "bugs": lambda: _bugs(deps, team_id, start, now, zone),
+                  "incidents": lambda: _incidents(deps, team_id, start, now, figures["counts"]),
+                  "budget": lambda: _budgets(deps, team_id, today, figures["counts"]),
                   "quality": lambda: _quality(deps, team_id),
-                  "blockers": lambda: _blockers(deps, team_id, today)}
+                  "blockers": lambda: _blockers(deps, team_id, now, figures["counts"])}
     for section in sections:
         value = collectors[section]()
         if section == "quality" and value is None:
@@ -67,6 +75,11 @@ def gather(deps: Deps, *, team_id: str, sections: Sequence[str], now: datetime, 
 def _text(deps: Deps, value: str | None) -> str:
     """Stored text as outsiders may read it: redacted (again), mentions spelt as names, one line, short."""
     return truncate(" ".join(readable(redact(value or "").text, deps.names).split()), TITLE_LIMIT)
+
+
+def _neutral(value: str | None) -> str:
+    """Stored text as the LLM may read it: like `_text`, but a mentioned person is "a team member"."""
+    return truncate(" ".join(readable(_PERSON.sub("a team member", redact(value or "").text)).split()), TITLE_LIMIT)
 
 
 def person(deps: Deps, user_id: str | None) -> str:
@@ -85,13 +98,15 @@ def _risks(deps: Deps, team_id: str, baseline: dict | None) -> dict[str, Any]:
         before = (baseline or {}).get("risks") or {}
         earlier_top = [r["id"] for r in before.get("top", [])]
         statuses = repo.risk_statuses(session, team_id=team_id, readable_ids=earlier_top)
-    was_scores: dict[str, int] = before.get("scores", {}) if baseline else {}
+    was_scores: dict[str, int] = before.get("scores", {})
+    # A baseline without risks (its plan did not show them) knows no scores: nothing is "new" against it.
+    known = baseline is not None and "risks" in baseline
     top = []
     for risk in ranked[:TOP_RISKS]:
         now_score = risk_score(risk.probability, risk.impact) or 0
-        top.append({"id": risk.readable_id, "title": _text(deps, risk.title), "owner": person(deps, risk.owner_id),
-                    "score": now_score, "was": was_scores.get(risk.readable_id),
-                    "change": _change(now_score, was_scores.get(risk.readable_id), known=baseline is not None)})
+        top.append({"id": risk.readable_id, "title": _text(deps, risk.title), "title_llm": _neutral(risk.title),
+                    "owner": person(deps, risk.owner_id), "score": now_score, "was": was_scores.get(risk.readable_id),
+                    "change": _change(now_score, was_scores.get(risk.readable_id), known=known)})
     return {"top": top,
             "closed_since": [rid for rid in earlier_top if statuses.get(rid) == "closed"],
             "scores": {r.readable_id: risk_score(r.probability, r.impact) or 0 for r in ranked}}
@@ -109,15 +124,17 @@ def _change(score: int, was: int | None, *, known: bool) -> str:
 # --- bugs -------------------------------------------------------------------------------------------------------
 
 
-def _bugs(deps: Deps, team_id: str, start: datetime, now: datetime) -> dict[str, Any]:
+def _bugs(deps: Deps, team_id: str, start: datetime, now: datetime, zone: ZoneInfo) -> dict[str, Any]:
     with session_scope(deps.engine) as session:
         opened = repo.bugs_opened_by_grade(session, team_id=team_id, start=start, end=now)
         closed = repo.bugs_closed_by_grade(session, team_id=team_id, start=start, end=now)
         oldest = repo.oldest_open_bug(session, team_id=team_id, grade=1)
     critical = None
     if oldest is not None:
-        critical = {"id": oldest.readable_id, "title": _text(deps, oldest.title),
-                    "opened": oldest.created_at.isoformat(), "age_days": (now - oldest.created_at).days}
+        critical = {"id": oldest.readable_id, "title": _text(deps, oldest.title), "title_llm": _neutral(oldest.title),
+                    "opened": oldest.created_at.isoformat(),
+                    "opened_day": oldest.created_at.astimezone(zone).date().isoformat(),  # the team's day
+                    "age_days": (now - oldest.created_at).days}
     return {"opened": _by_grade(opened), "closed": _by_grade(closed), "oldest_critical": critical}
 
 
@@ -133,17 +150,21 @@ def _by_grade(counts: dict[int | None, int]) -> dict[str, int]:
 # --- incidents --------------------------------------------------------------------------------------------------
 
 
-def _incidents(deps: Deps, team_id: str, start: datetime, now: datetime) -> list[dict[str, Any]]:
+def _incidents(deps: Deps, team_id: str, start: datetime, now: datetime,
+               counts: dict[str, int]) -> list[dict[str, Any]]:
     with session_scope(deps.engine) as session:
         # The latest ones when there are more than fit, shown oldest first.
         found = repo.incidents_overlapping(session, team_id=team_id, start=start, end=now, limit=MAX_INCIDENTS)[::-1]
         actions = repo.action_counts(session, incident_ids=[i.id for i in found])
+        counts["incidents"], counts["incidents_ongoing"] = repo.count_incidents_overlapping(
+            session, team_id=team_id, start=start, end=now)
     listed = []
     for incident in found:
         ongoing = incident.resolved_at is None
         end = now if ongoing else incident.resolved_at
         open_, done = actions.get(incident.id, (0, 0))
-        listed.append({"id": incident.readable_id, "title": _text(deps, incident.title), "grade": incident.grade,
+        listed.append({"id": incident.readable_id, "title": _text(deps, incident.title),
+                       "title_llm": _neutral(incident.title), "grade": incident.grade,
                        "status": incident.status, "declared_at": incident.declared_at.isoformat(),
                        "resolved_at": None if ongoing else incident.resolved_at.isoformat(),
                        "minutes": max(0, int((end - incident.declared_at).total_seconds() // 60)),
@@ -154,11 +175,13 @@ def _incidents(deps: Deps, team_id: str, start: datetime, now: datetime) -> list
 # --- budgets ----------------------------------------------------------------------------------------------------
 
 
-def _budgets(deps: Deps, team_id: str, today: date) -> list[dict[str, Any]]:
+def _budgets(deps: Deps, team_id: str, today: date, counts: dict[str, int]) -> list[dict[str, Any]]:
     with session_scope(deps.engine) as session:
-        found = team_budgets(session, team_id=team_id)[:MAX_BUDGETS]
+        found = team_budgets(session, team_id=team_id)
+    public = [b for b in found if not _private(deps, b.channel_id)]
+    counts["budget"], counts["budget_private"] = len(public), len(found) - len(public)
     listed = []
-    for budget in found:
+    for budget in public[:MAX_BUDGETS]:
         snap = budgets.snapshot(deps, budget, today)  # the /budget math, not a copy of it
         forecast = snap.forecast.amount
         listed.append({"name": deps.names(budget.channel_id) or "a project channel", "currency": budget.currency,
@@ -170,6 +193,14 @@ def _budgets(deps: Deps, team_id: str, today: date) -> list[dict[str, Any]]:
                        "runs_out": snap.runs_out.isoformat() if snap.runs_out else None,
                        "period_start": snap.period.start.isoformat(), "period_end": snap.period.end.isoformat()})
     return listed
+
+
+def _private(deps: Deps, channel_id: str) -> bool:
+    """Whether a channel is private; when Slack cannot say, it is taken as private (nothing leaks)."""
+    try:
+        return bool(deps.slack.channel_info(channel_id).get("is_private", True))
+    except IntegrationUnavailable:
+        return True
 
 
 # --- quality ----------------------------------------------------------------------------------------------------
@@ -187,18 +218,31 @@ def _quality(deps: Deps, team_id: str) -> dict[str, Any] | None:
             {"name": m.label, "value": None, "target": m.target_text(), "status": "missing"} for m in plan.metrics]}
     run, before = found
     assessment = quality_rules.assess(plan, run.metrics, before.metrics if before else None)
-    return {"model": _text(deps, run.model), "version": _text(deps, run.version) or None, "metrics": [
+    return {"model": _text(deps, run.model), "model_llm": _neutral(run.model),
+            "version": _text(deps, run.version) or None, "version_llm": _neutral(run.version) or None, "metrics": [
         {"name": o.metric.label,
          "value": None if o.value is None else quality_rules.show(o.value, o.metric.unit),
          "target": o.metric.target_text(), "status": o.status} for o in assessment.outcomes]}
 
 
+def _zone(name: str, deps: Deps, team_id: str) -> ZoneInfo:
+    """A stand-up's zone; the team's if the stored name is not one this machine knows."""
+    try:
+        return ZoneInfo(name)
+    except (ValueError, KeyError):  # ZoneInfoNotFoundError is a KeyError
+        return team_zone(deps, team_id)
+
+
 # --- stand-up blockers ------------------------------------------------------------------------------------------
 
 
-def _blockers(deps: Deps, team_id: str, today: date) -> list[dict[str, Any]]:
+def _blockers(deps: Deps, team_id: str, now: datetime, counts: dict[str, int]) -> list[dict[str, Any]]:
+    """A blocker's first day is a day in its stand-up's zone: its age is counted from "today" there too."""
     with session_scope(deps.engine) as session:
-        found = repo.old_blockers(session, team_id=team_id, first_day_before=today - timedelta(days=BLOCKER_DAYS),
-                                  limit=MAX_BLOCKERS)
-    return [{"who": person(deps, b.user_id), "what": _text(deps, b.text), "since": b.first_day.isoformat(),
-             "days": (today - b.first_day).days} for b in found]
+        zones = repo.standup_zones(session, team_id=team_id)
+        today = {z: now.astimezone(_zone(z, deps, team_id)).date() for z in zones}
+        before = {z: day - timedelta(days=BLOCKER_DAYS) for z, day in today.items()}
+        found = repo.old_blockers(session, team_id=team_id, first_day_before=before, limit=MAX_BLOCKERS)
+        counts["blockers"] = repo.count_old_blockers(session, team_id=team_id, first_day_before=before)
+    return [{"who": person(deps, b.user_id), "what": _text(deps, b.text), "what_llm": _neutral(b.text),
+             "since": b.first_day.isoformat(), "days": (today[zone] - b.first_day).days} for b, zone in found]

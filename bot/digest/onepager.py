@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from bot.charts import render
 from bot.domain.text import truncate
@@ -33,7 +34,7 @@ def draw(figure: Figure, figures: dict[str, Any]) -> None:
     _budget(grid[0][1], figures.get("budget"))
     _risks(grid[1][0], figures.get("risks"))
     _incidents(grid[1][1], figures.get("incidents"), datetime.fromisoformat(figures["since"]),
-               datetime.fromisoformat(figures["as_of"]))
+               datetime.fromisoformat(figures["as_of"]), ZoneInfo(figures.get("zone") or "UTC"))
 
 
 def _empty(axes: Axes, title: str, why: str) -> None:
@@ -47,13 +48,14 @@ def _bugs(axes: Axes, bugs: dict[str, Any] | None) -> None:
     title = "Bugs opened and closed, by grade (1 = critical)"
     if bugs is None:
         return _empty(axes, title, "not in this digest")
-    grades = [k for k in bugs["opened"] if k.isdigit()]
+    # Every grade, and the bugs not graded yet when there are some (so the totals match the message).
+    grades = sorted(bugs["opened"].keys() | bugs["closed"].keys(), key=lambda k: (not k.isdigit(), k))
     positions = list(range(len(grades)))
-    axes.bar([p - 0.2 for p in positions], [bugs["opened"][g] for g in grades], width=0.4, color=OPENED,
+    axes.bar([p - 0.2 for p in positions], [bugs["opened"].get(g, 0) for g in grades], width=0.4, color=OPENED,
              label="opened")
     axes.bar([p + 0.2 for p in positions], [bugs["closed"].get(g, 0) for g in grades], width=0.4, color=CLOSED,
              label="closed")
-    axes.set_xticks(positions, [f"grade {g}" for g in grades], fontsize=8)
+    axes.set_xticks(positions, [f"grade {g}" if g.isdigit() else "not graded" for g in grades], fontsize=8)
     axes.yaxis.get_major_locator().set_params(integer=True)
     axes.set_title(title, fontsize=10)
     axes.legend(fontsize=8)
@@ -101,7 +103,8 @@ def _risks(axes: Axes, risks: dict[str, Any] | None) -> None:
     return None
 
 
-def _incidents(axes: Axes, incidents: list[dict[str, Any]] | None, since: datetime, now: datetime) -> None:
+def _incidents(axes: Axes, incidents: list[dict[str, Any]] | None, since: datetime, now: datetime,
+               zone: ZoneInfo) -> None:
     title = "Incidents: declared to resolved (or now)"
     if incidents is None:
         return _empty(axes, title, "not in this digest")
@@ -121,7 +124,7 @@ def _incidents(axes: Axes, incidents: list[dict[str, Any]] | None, since: dateti
     from matplotlib.dates import DateFormatter
 
     axes.set_xlim(since, now)  # the period: an incident declared before it starts at the left edge
-    axes.xaxis.set_major_formatter(DateFormatter("%d %b"))
+    axes.xaxis.set_major_formatter(DateFormatter("%d %b", tz=zone))  # the team's days
     axes.tick_params(axis="x", labelsize=7, labelrotation=30)
     axes.set_title(title, fontsize=10)
     return None

@@ -41,9 +41,10 @@ class Digest:
 
 
 def build(deps: Deps, *, team_id: str, sections: Sequence[str], now: datetime,
-          audience_key: str | None = None) -> Digest:
+          audience_key: str | None = None, period_days: int | None = None) -> Digest:
     """Build the team's digest as of `now`. "Change since last digest" is measured against the figures last
-    remembered under `audience_key` (None: the latest remembered for the team, whatever the audience)."""
+    remembered under `audience_key` (None: the latest remembered for the team, whatever the audience). An
+    audience's first digest covers the last `period_days` (7 when None: a monthly plan passes 30)."""
     unknown = [s for s in sections if s not in SECTIONS]
     if unknown:
         raise UserInputError(f"A digest has no section {', '.join(unknown)}; it has {', '.join(SECTIONS)}.")
@@ -52,7 +53,7 @@ def build(deps: Deps, *, team_id: str, sections: Sequence[str], now: datetime,
         baseline = repo.latest_snapshot(session, team_id=team_id, audience_key=audience_key)
         before = (dict(baseline.figures), baseline.taken_at) if baseline is not None else (None, None)
     numbers = gathering.gather(deps, team_id=team_id, sections=chosen, now=now, baseline=before[0],
-                               baseline_at=before[1])
+                               baseline_at=before[1], period_days=period_days)
     narrative = _narrative(deps, team_id, numbers, now)
     text, parts = render(numbers, narrative)
     return Digest(team_id=team_id, text=text, blocks=parts, png=onepager.png(numbers), figures=numbers)

@@ -1,0 +1,142 @@
+"""The stakeholder digest's figures with 10^5 bugs in one team, next to a baseline measured in the same run.
+
+Run: .venv/bin/python bench/digest.py [--bugs 100000] [--runs 30] [--db sqlite,postgresql] [--explain]
+
+The team is bench/home.py's (bugs over two years, a quarter open, risks, incidents, five budgets with costs, one
+stand-up), in a temporary SQLite file and, when PMBOT_TEST_POSTGRES_URL (or PMBOT_BENCH_POSTGRES_URL) names a
+PostgreSQL server, a scratch database on it; the schema comes from the migrations, then ANALYZE.
+
+Timed, each `--runs` times (after a warm-up), in turns:
+- `one COUNT`: the team's open bugs counted from an index: the floor of any figure;
+- `bugs opened/closed in 7 days`: the two per-grade counts of the bugs section (ix_bug_team_created_grade,
+  ix_bug_team_closed_grade), for the team with 10^3 bugs and the one with 10^5;
+- `digest figures, all sections`: `bot.digest.figures.gather`, every section. Slack is answered in memory
+  (`conversations.info` says every budget channel is public) and no LLM, one-pager or post is timed.
+`--explain` prints the plan of every statement the figures run (PostgreSQL: as executed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack
+from datetime import timedelta
+from typing import Any
+
+from _harness import percentiles, print_machine, print_row
+from home import DATABASES, NOW, SMALL_BUGS, SMALL_TEAM, TEAM, postgres_admin, seed, timed
+from queries import analyze, bench_deps, recorded_statements
+from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
+
+from bot.deps import Deps
+from bot.digest import figures
+from bot.digest.service import SECTIONS
+from bot.gateways.slack_port import SlackPort
+from storage import digests as repo
+from storage.db import make_engine, session_scope
+from storage.migrate import upgrade
+from storage.models import Bug
+
+WEEK = timedelta(days=7)
+
+
+class PublicChannels(SlackPort):
+    """The one Slack call the figures make, answered in memory; the names the digest shows, made up."""
+
+    def __init__(self) -> None:  # no client: nothing here reaches Slack
+        pass
+
+    def channel_info(self, channel: str) -> dict[str, Any]:
+        return {"id": channel, "name": channel.lower(), "is_private": False}
+
+
+def cases(deps: Deps, bugs: int) -> dict[str, Callable[[], object]]:
+    def one_count() -> int:
+        with deps.engine.connect() as conn:
+            return conn.execute(select(func.count()).select_from(Bug).where(Bug.team_id == TEAM,
+                                                                           Bug.status == "open")).scalar_one()
+
+    def period_counts(team: str) -> Callable[[], object]:
+        def run() -> object:
+            with session_scope(deps.engine) as session:
+                return (repo.bugs_opened_by_grade(session, team_id=team, start=NOW - WEEK, end=NOW),
+                        repo.bugs_closed_by_grade(session, team_id=team, start=NOW - WEEK, end=NOW))
+        return run
+
+    def gather() -> object:
+        return figures.gather(deps, team_id=TEAM, sections=SECTIONS, now=NOW, baseline=None, baseline_at=None)
+
+    return {"one COUNT": one_count,
+            f"bugs opened/closed in 7 days, {SMALL_BUGS:,}": period_counts(SMALL_TEAM),
+            f"bugs opened/closed in 7 days, {bugs:,}": period_counts(TEAM),
+            f"digest figures, all sections, {bugs:,}": gather}
+
+
+def explain(deps: Deps) -> None:
+    with recorded_statements(deps.engine) as statements:
+        figures.gather(deps, team_id=TEAM, sections=SECTIONS, now=NOW, baseline=None, baseline_at=None)
+    prefix = "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " if deps.engine.dialect.name == "postgresql" else \
+        "EXPLAIN QUERY PLAN "
+    raw = deps.engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        for statement, parameters in statements:
+            if not statement.lstrip().upper().startswith("SELECT"):
+                continue
+            cursor.execute(prefix + statement, parameters)
+            print(f"  -- {' '.join(statement.split())[:160]}")
+            print("\n".join(f"     {row[-1]}" for row in cursor.fetchall()))
+        raw.rollback()
+    finally:
+        raw.close()
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--bugs", type=int, default=100_000, help="bugs in the team (default 10^5)")
+    parser.add_argument("--runs", type=int, default=30, help="timed runs of each case")
+    parser.add_argument("--db", default="sqlite,postgresql", help="sqlite, postgresql or both")
+    parser.add_argument("--explain", action="store_true", help="print the plan of each statement of the figures")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parse_args(argv)
+    wanted = [db for db in args.db.split(",") if db]
+    if "postgresql" in wanted and postgres_admin() is None:
+        print("(PostgreSQL skipped: set PMBOT_BENCH_POSTGRES_URL or PMBOT_TEST_POSTGRES_URL)", file=sys.stderr)
+        wanted.remove("postgresql")
+    print_machine(f"Digest figures, {args.bugs:,} bugs in one team, {args.runs} runs each")
+    print_row("", "median ms", "p95 ms", "max ms", widths=(44, 11, 11, 11))
+    for db in wanted:
+        with ExitStack() as stack:
+            try:
+                url = stack.enter_context(DATABASES[db]())
+            except OperationalError as exc:
+                print(f"({db} skipped: {exc.orig})", file=sys.stderr)
+                continue
+            engine = make_engine(url)
+            stack.callback(engine.dispose)
+            upgrade(engine)
+            loading = time.perf_counter()
+            seed(engine, TEAM, args.bugs)
+            seed(engine, SMALL_TEAM, SMALL_BUGS)
+            analyze(engine)
+            print(f"{db}: seeded and analysed in {time.perf_counter() - loading:.1f} s")
+            deps = bench_deps(url, engine)
+            deps.slack = PublicChannels()
+            deps.clock = lambda: NOW
+            for name, samples in timed(cases(deps, args.bugs), args.runs).items():
+                shown = percentiles([s * 1000 for s in samples], (50, 95))
+                print_row(f"  {name}", statistics.median(samples) * 1000, shown["p95"], shown["max"],
+                          widths=(44, 11, 11, 11))
+            if args.explain:
+                explain(deps)
+
+
+if __name__ == "__main__":
+    main()
