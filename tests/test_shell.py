@@ -27,7 +27,7 @@ def test_piped_help_prints_the_commands_and_exits_0(tmp_path: Path) -> None:
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert "alice@#general> /pmbot help" in result.stdout
-    assert "`/pmbot` — help, status and team settings" in result.stdout
+    assert "`/pmbot` — help, status, team settings, stakeholder digests" in result.stdout
     assert "[Show status]" in result.stdout
     assert (tmp_path / "pmbot.db").exists()  # the local SQLite database
 
@@ -138,7 +138,7 @@ def test_unknown_command_never_reaches_the_bot(session: Session) -> None:
     with session_scope(session.shell.runtime.deps.engine) as db:
         assert db.exec(select(Bug)).all() == []
     # A command the app has still goes through, and Slack's own /invite works as in Slack.
-    assert "`/pmbot` — help, status and team settings" in session.run("/pmbot help")
+    assert "`/pmbot` — help, status, team settings, stakeholder digests" in session.run("/pmbot help")
     out = session.run("in #random", "/invite @pmbot", "/invite @bob")
     assert "@pmbot joined #random" in out and "@bob is already in #random" in out
     assert "U0PMBOT" in session.shell.sandbox.channels["C0RANDOM"].members

@@ -3,7 +3,7 @@ index range on (team, day) instead of scanning the team's whole bug index (bench
 (a short write lock on big PostgreSQL tables while it builds).
 
 Revision ID: 0026
-Revises: 0025
+Revises: 0024
 Create Date: 2026-11-30 18:00:00
 """
 from collections.abc import Sequence
