@@ -151,18 +151,45 @@ def test_biweekly_skips_the_off_week(bot: RunningBot, clock: MovableClock) -> No
     assert days == [4, 18]
 
 
-def test_a_missed_slot_posts_late_once_the_same_day_and_earlier_days_are_not_caught_up(
+def test_a_missed_slot_posts_late_once_within_the_late_limit_and_earlier_days_are_not_caught_up(
         bot: RunningBot, clock: MovableClock) -> None:
     team_zone(bot, "Europe/Berlin")
     comms(bot, clock, "comms add #general weekly mon 09:00")
     comms(bot, clock, "comms add #leadership daily 09:00")
-    # The bot was down all of Monday morning: the 15:00 run posts Monday's digests, once.
-    tick(bot, clock, "2026-12-07T14:00+00:00")
-    tick(bot, clock, "2026-12-07T14:05+00:00")
+    # The bot was down all of Monday morning: the 11:00 run posts Monday's digests, once.
+    tick(bot, clock, "2026-12-07T10:00+00:00")
+    tick(bot, clock, "2026-12-07T10:05+00:00")
     assert len(digests(bot, "C0GENERAL")) == 1 and len(digests(bot, "C0LEADS")) == 1
-    # Down again from Monday 15:00 to Thursday 10:00: Tuesday's and Wednesday's daily slots are gone.
+    # Down again from Monday 11:00 to Thursday 10:00: Tuesday's and Wednesday's daily slots are gone.
     tick(bot, clock, "2026-12-10T09:00+00:00")
     assert len(digests(bot, "C0LEADS")) == 2 and len(digests(bot, "C0GENERAL")) == 1
+
+
+def test_a_slot_later_than_the_late_limit_is_missed_and_its_creator_told_once(bot: RunningBot,
+                                                                              clock: MovableClock) -> None:
+    team_zone(bot, "Europe/Berlin")
+    comms(bot, clock, "comms add #general weekly mon 09:00")
+    tick(bot, clock, "2026-12-07T10:59+00:00")  # 11:59 in Berlin: 2 h 59 min late, still posted
+    assert len(digests(bot, "C0GENERAL")) == 1
+    comms(bot, clock, "comms add #leadership daily 09:00")
+    tick(bot, clock, "2026-12-08T11:05+00:00")  # Tuesday 12:05 in Berlin: more than 3 hours late
+    tick(bot, clock, "2026-12-08T11:10+00:00")
+    assert digests(bot, "C0LEADS") == []
+    told = [m["text"] for m in bot.sandbox.messages if "was missed" in m["text"]]
+    assert len(told) == 1 and "comms plan 2" in told[0] and "Tue 08 Dec 09:00" in told[0]
+    assert "next Wed 09 Dec 09:00" in comms(bot, clock, "comms")
+    tick(bot, clock, "2026-12-09T08:00+00:00")
+    assert len(digests(bot, "C0LEADS")) == 1
+
+
+def test_a_slot_just_before_midnight_posts_after_midnight(bot: RunningBot, clock: MovableClock) -> None:
+    team_zone(bot, "Europe/Berlin")
+    comms(bot, clock, "comms add #general weekly mon 23:58")
+    tick(bot, clock, "2026-12-07T22:55+00:00")  # 23:55 in Berlin: not yet
+    assert digests(bot, "C0GENERAL") == []
+    tick(bot, clock, "2026-12-07T23:00+00:00")  # 00:00 on Tuesday: Monday's slot is still due
+    tick(bot, clock, "2026-12-07T23:05+00:00")
+    assert len(digests(bot, "C0GENERAL")) == 1
 
 
 def test_a_passing_failure_for_one_member_retries_only_that_member(bot: RunningBot, clock: MovableClock) -> None:

@@ -60,16 +60,17 @@ class Cadence:
                 return day
         raise AssertionError("every cadence posts within 70 days")
 
-    def next_post(self, now: datetime, zone: ZoneInfo, anchor: date, *, claimed_on: date | None) -> datetime:
-        """When the plan posts next, in `zone`: today's slot while it is due and not yet taken, else the next one
-        still ahead."""
+    def next_post(self, now: datetime, zone: ZoneInfo, anchor: date, *, claimed_on: date | None,
+                  late: timedelta = timedelta(0)) -> datetime:
+        """When the plan posts next, in `zone`: a slot whose time passed less than `late` ago while it is not yet
+        taken (it is due now), else the next one still ahead."""
         today = now.astimezone(zone).date()
-        for offset in range(LOOKAHEAD_DAYS):
+        for offset in range(-1, LOOKAHEAD_DAYS):
             day = today + timedelta(days=offset)
             if not self.falls_on(day, anchor):
                 continue
             start = datetime.combine(day, self.at, zone)
-            if start > now or (day == today and claimed_on != today):
+            if start > now or (now - start <= late and (claimed_on is None or claimed_on < day)):
                 return start
         raise AssertionError("every cadence posts within 70 days")
 

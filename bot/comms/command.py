@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot import blocks
 from bot.comms import service
 from bot.deps import Deps
 from bot.edge import Reply, Request
@@ -28,7 +29,8 @@ def run(request: Request, reply: Reply, deps: Deps, args: list[str]) -> None:
 
 
 def _run_list(request: Request, reply: Reply, deps: Deps, _args: list[str]) -> None:
-    reply.ack(service.list_text(deps, team_id=request.team_id))
+    text = service.list_text(deps, team_id=request.team_id)
+    reply.ack(text, blocks.sections(text))  # one section per ~3000 characters: a long list is shown whole
 
 
 def _run_help(_request: Request, reply: Reply, _deps: Deps, _args: list[str]) -> None:
