@@ -125,6 +125,7 @@ class _Draft:
     at: time | None = None
     weekday: int | None = None
     day: int | None = None
+    bare: list[str] = field(default_factory=list)  # numbers without ':' or am/pm: a monthly day, else unclear
     sections: list[str] = field(default_factory=list)
 
 
@@ -133,12 +134,35 @@ def parse_plan(words: list[str], *, known_sections: Collection[str]) -> PlanText
 
     The cadence comes first or anywhere; `at` and `on` are optional; sections are the digest's names, spaces or
     commas between them. ScheduleError says what is wrong and how to write it."""
-    tokens = [t for word in words for t in word.lower().split(",") if t]
+    tokens = _join_am_pm([t for word in words for t in word.lower().split(",") if t])
     draft = _Draft()
     i = 0
     while i < len(tokens):
         i += _read(draft, tokens, i, known_sections)
+    _place_bare_numbers(draft)
     return PlanText(_cadence(draft.kind, draft.at or DEFAULT_TIME, draft.weekday, draft.day), tuple(draft.sections))
+
+
+def _join_am_pm(tokens: list[str]) -> list[str]:
+    """`9 am` read as `9am`."""
+    joined: list[str] = []
+    for token in tokens:
+        if token in ("am", "pm") and joined and re.fullmatch(r"\d{1,2}(:\d{2})?", joined[-1]):
+            joined[-1] += token
+        else:
+            joined.append(token)
+    return joined
+
+
+def _place_bare_numbers(draft: _Draft) -> None:
+    """A number without ':' or am/pm is the day of a monthly plan (`monthly 15`); anywhere else it is unclear."""
+    if not draft.bare:
+        return
+    if draft.kind == MONTHLY and draft.day is None and len(draft.bare) == 1:
+        draft.day = _day_of_month(draft.bare[0], None)
+        return
+    raise ScheduleError(f"`{draft.bare[-1][:12]}` is unclear: write a time with a colon or am/pm (like 09:00 or "
+                        "9am), and a day of the month as `monthly day N`.")
 
 
 def _read(draft: _Draft, tokens: list[str], i: int, known_sections: Collection[str]) -> int:
@@ -165,6 +189,8 @@ def _read(draft: _Draft, tokens: list[str], i: int, known_sections: Collection[s
         draft.weekday = weekday_of(token)
     elif token in known_sections:
         draft.sections += [] if token in draft.sections else [token]
+    elif token.isascii() and token.isdigit():
+        draft.bare.append(token)
     elif token[:1].isdigit():
         if draft.at is not None:
             raise ScheduleError(f"Give one time; `{token}` is a second one.")
