@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import delete, exists, select, update
+from sqlalchemy import delete, select, update
 from sqlmodel import Session
 
 from storage.models import CommsDelivery, CommsPlan, CommsSlot
@@ -83,6 +83,13 @@ def claim_slot(session: Session, *, plan_id: int, slot_on: date, now: datetime, 
     stmt = (update(CommsPlan).where(CommsPlan.id == plan_id, free).values(claimed_on=slot_on, claimed_at=now)
             .execution_options(synchronize_session=False))
     return (session.execute(stmt).rowcount or 0) == 1
+
+
+def renew_lease(session: Session, *, plan_id: int, slot_on: date, now: datetime) -> None:
+    """The run working on the slot is still alive (a big group takes a while): its lease starts again from `now`."""
+    session.execute(update(CommsPlan)
+                    .where(CommsPlan.id == plan_id, CommsPlan.claimed_on == slot_on, CommsPlan.claimed_at.is_not(None))
+                    .values(claimed_at=now).execution_options(synchronize_session=False))
 
 
 def mark_slot_taken(session: Session, *, plan_id: int, slot_on: date) -> bool:
@@ -174,13 +181,6 @@ def settle_recipient(session: Session, *, plan_id: int, slot_on: date, recipient
                     .where(CommsDelivery.plan_id == plan_id, CommsDelivery.slot_on == slot_on,
                            CommsDelivery.recipient == recipient)
                     .values(outcome=outcome, at=now).execution_options(synchronize_session=False))
-
-
-def unsettled(session: Session, *, plan_id: int, slot_on: date) -> bool:
-    """True while some recipient of the slot is neither SENT nor REFUSED."""
-    stmt = select(exists().where(CommsDelivery.plan_id == plan_id, CommsDelivery.slot_on == slot_on,
-                                 CommsDelivery.outcome.in_((SENDING, POSTED))))
-    return bool(session.execute(stmt).scalar())
 
 
 def purge_deliveries(session: Session, *, before: date) -> int:

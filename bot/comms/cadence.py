@@ -189,16 +189,22 @@ def _read(draft: _Draft, tokens: list[str], i: int, known_sections: Collection[s
         draft.weekday = weekday_of(token)
     elif token in known_sections:
         draft.sections += [] if token in draft.sections else [token]
-    elif token.isascii() and token.isdigit():
-        draft.bare.append(token)
     elif token[:1].isdigit():
-        if draft.at is not None:
-            raise ScheduleError(f"Give one time; `{token}` is a second one.")
-        draft.at = parse_time(token)
+        _read_number(draft, token)
     elif token not in _FILLER:
         raise ScheduleError(f"I do not know `{token}`. Sections are {', '.join(known_sections)}; cadences are "
                             "daily, weekly, biweekly (or every 2 weeks) and monthly.")
     return 1
+
+
+def _read_number(draft: _Draft, token: str) -> None:
+    """A number alone waits to be placed (`_place_bare_numbers`); with ':' or am/pm it is the time."""
+    if token.isascii() and token.isdigit():
+        draft.bare.append(token)
+        return
+    if draft.at is not None:
+        raise ScheduleError(f"Give one time; `{token}` is a second one.")
+    draft.at = parse_time(token)
 
 
 def _set_once(current: str | None, new: str) -> str:

@@ -18,9 +18,11 @@ EXAMPLES = (
     "• `/pmbot comms add #standup-notes daily 17:30 blockers` — Monday to Friday",
     "`daily`, `weekdays` and `every day` all mean Monday to Friday. A time takes a colon or am/pm (`09:00`, `9am`); "
     "after `monthly`, a number alone is the day (`monthly 15 9:30`). "
-    "Times are the team's time zone (`/pmbot settings`). A day 29-31 that a month lacks means its last day. A group's "
-    "members are read at each post, so who joins or leaves the group is counted from the next digest. Workspace "
-    "admins add plans; admins and whoever added a plan can change or remove it.",
+    "Times are the team's time zone (`/pmbot settings`). A digest that cannot go out within 3 hours of its time "
+    "(pmbot was down, Slack kept failing) is skipped, and whoever added the plan is told. A day 29-31 that a month "
+    "lacks means its last day. A group's members are read at each post, so who joins or leaves the group is "
+    "counted from the next digest. Workspace admins add plans; admins and whoever added a plan can change or remove "
+    "it. A second plan for the same audience at the same time is refused.",
 )
 
 

@@ -47,6 +47,7 @@ NAME = "comms_digest"
 SUMMARY = "each comms plan's project digest at its team-local time, to its channel or by DM to its group's members"
 DEFAULT_CRON = "*/5 * * * *"
 LEASE = timedelta(minutes=30)  # a claim this old, never settled, is a run that died: another run takes the slot
+LEASE_RENEWAL = 20  # recipients between two renewals of the lease (a group of hundreds takes longer than LEASE)
 LEDGER_KEPT = timedelta(days=35)  # who got each slot's digest, kept a while for questions, then dropped
 LOOK_BACK = timedelta(minutes=5)  # before a slot's time, how far back a lost message is looked for
 # The digest's "since" period by cadence, in days.
@@ -134,8 +135,11 @@ def _serve(deps: Deps, plan: CommsPlan, slot: Slot, now: datetime) -> dict[str, 
         return outcomes
     key = audience_key(plan)
     digest = _slot_digest(deps, plan, slot, now, key)
-    for recipient in recipients:
+    for n, recipient in enumerate(recipients, start=1):
         outcomes[_deliver(deps, plan, slot, recipient, digest, now)] += 1
+        if n % LEASE_RENEWAL == 0:
+            with session_scope(deps.engine) as session:
+                repo.renew_lease(session, plan_id=plan.id, slot_on=slot.day, now=deps.clock())
     if plan.audience_kind != USERGROUP and outcomes[REFUSED]:
         _audience_refused(deps, plan, "the channel refused it")
     if outcomes[LATER] == 0 and outcomes[SENT] + outcomes[SERVED] > 0:
