@@ -99,7 +99,8 @@ def _run_plan(deps: Deps, plan: CommsPlan, now: datetime) -> dict[str, int] | No
         _note_missed(deps, plan, now)
         return None
     with session_scope(deps.engine) as session:
-        if not repo.claim_slot(session, plan_id=plan.id, slot_on=slot.day, now=now, lease=LEASE):
+        # The lease runs on the clock, not on the run's slot time (a catch-up run's `now` may be long past).
+        if not repo.claim_slot(session, plan_id=plan.id, slot_on=slot.day, now=deps.clock(), lease=LEASE):
             return None
     previous = plan.claimed_on if plan.claimed_on != slot.day else None
     try:
