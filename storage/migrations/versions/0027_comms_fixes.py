@@ -14,7 +14,7 @@ from alembic import op
 import storage.types  # noqa: F401
 
 revision: str = '0027'
-down_revision: str | None = '0024'  # LOCAL-TEST: brief says '0026'
+down_revision: str | None = '0026'  # the lead re-chains; on main alone it follows '0024'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
