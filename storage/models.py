@@ -6,7 +6,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Date, Index, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, Date, Index, LargeBinary, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from storage.types import Money, UTCDateTime
@@ -893,6 +893,8 @@ class CommsPlan(SQLModel, table=True):
     created_by: str = Field(max_length=32)
     created_at: datetime = _utc_column()
     claimed_on: date | None = Field(default=None, sa_column=Column(Date, nullable=True))
+    # While a run works on the slot of `claimed_on`: when it claimed it (a lease; NULL once the slot is settled).
+    claimed_at: datetime | None = _utc_column(nullable=True)
 
 
 class CommsDelivery(SQLModel, table=True):
@@ -900,7 +902,8 @@ class CommsDelivery(SQLModel, table=True):
     after a passing Slack failure posts only to those not yet served. `outcome`: sending, sent or refused."""
 
     __tablename__ = "comms_delivery"
-    __table_args__ = (UniqueConstraint("plan_id", "slot_on", "recipient", name="uq_comms_delivery_slot_recipient"),)
+    __table_args__ = (UniqueConstraint("plan_id", "slot_on", "recipient", name="uq_comms_delivery_slot_recipient"),
+                      Index("ix_comms_delivery_slot_on", "slot_on"))
 
     id: int | None = Field(default=None, primary_key=True)
     plan_id: int = Field(foreign_key="comms_plan.id", index=True, ondelete="CASCADE")
@@ -908,6 +911,24 @@ class CommsDelivery(SQLModel, table=True):
     recipient: str = Field(max_length=32)
     outcome: str = Field(max_length=16)
     at: datetime = _utc_column()
+    ts: str | None = Field(default=None, max_length=32)  # the digest message's ts once it is posted
+
+
+class CommsSlot(SQLModel, table=True):
+    """One comms plan slot's digest, built once and kept until the slot is settled, so every recipient and every
+    retry of the slot gets the same figures, narrative and one-pager."""
+
+    __tablename__ = "comms_slot"
+    __table_args__ = (UniqueConstraint("plan_id", "slot_on", name="uq_comms_slot_plan_day"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    plan_id: int = Field(foreign_key="comms_plan.id", index=True, ondelete="CASCADE")
+    slot_on: date = Field(sa_column=Column(Date, nullable=False))
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    blocks: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    figures: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    png: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    built_at: datetime = _utc_column()
 
 
 # --- the App Home dashboard (issue #23): one person's open bugs and risks due, read in index order -------------
@@ -917,6 +938,7 @@ Index("ix_bug_team_reporter_open", Bug.team_id, Bug.reporter_id, Bug.status, Bug
 Index("ix_bug_team_assignee_open", Bug.team_id, Bug.assignee_id, Bug.status, Bug.grade, Bug.created_at, Bug.id,
       Bug.reporter_id)
 Index("ix_risk_team_owner_review", Risk.team_id, Risk.owner_id, Risk.status, Risk.review_on)
+
 
 # --- the stakeholder digest (issue #23): bugs opened and closed in a period, per grade, from an index range -------
 # Migration 0026 creates them.

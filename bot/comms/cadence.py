@@ -60,16 +60,17 @@ class Cadence:
                 return day
         raise AssertionError("every cadence posts within 70 days")
 
-    def next_post(self, now: datetime, zone: ZoneInfo, anchor: date, *, claimed_on: date | None) -> datetime:
-        """When the plan posts next, in `zone`: today's slot while it is due and not yet taken, else the next one
-        still ahead."""
+    def next_post(self, now: datetime, zone: ZoneInfo, anchor: date, *, claimed_on: date | None,
+                  late: timedelta = timedelta(0)) -> datetime:
+        """When the plan posts next, in `zone`: a slot whose time passed less than `late` ago while it is not yet
+        taken (it is due now), else the next one still ahead."""
         today = now.astimezone(zone).date()
-        for offset in range(LOOKAHEAD_DAYS):
+        for offset in range(-1, LOOKAHEAD_DAYS):
             day = today + timedelta(days=offset)
             if not self.falls_on(day, anchor):
                 continue
             start = datetime.combine(day, self.at, zone)
-            if start > now or (day == today and claimed_on != today):
+            if start > now or (now - start <= late and (claimed_on is None or claimed_on < day)):
                 return start
         raise AssertionError("every cadence posts within 70 days")
 
@@ -124,6 +125,7 @@ class _Draft:
     at: time | None = None
     weekday: int | None = None
     day: int | None = None
+    bare: list[str] = field(default_factory=list)  # numbers without ':' or am/pm: a monthly day, else unclear
     sections: list[str] = field(default_factory=list)
 
 
@@ -132,12 +134,35 @@ def parse_plan(words: list[str], *, known_sections: Collection[str]) -> PlanText
 
     The cadence comes first or anywhere; `at` and `on` are optional; sections are the digest's names, spaces or
     commas between them. ScheduleError says what is wrong and how to write it."""
-    tokens = [t for word in words for t in word.lower().split(",") if t]
+    tokens = _join_am_pm([t for word in words for t in word.lower().split(",") if t])
     draft = _Draft()
     i = 0
     while i < len(tokens):
         i += _read(draft, tokens, i, known_sections)
+    _place_bare_numbers(draft)
     return PlanText(_cadence(draft.kind, draft.at or DEFAULT_TIME, draft.weekday, draft.day), tuple(draft.sections))
+
+
+def _join_am_pm(tokens: list[str]) -> list[str]:
+    """`9 am` read as `9am`."""
+    joined: list[str] = []
+    for token in tokens:
+        if token in ("am", "pm") and joined and re.fullmatch(r"\d{1,2}(:\d{2})?", joined[-1]):
+            joined[-1] += token
+        else:
+            joined.append(token)
+    return joined
+
+
+def _place_bare_numbers(draft: _Draft) -> None:
+    """A number without ':' or am/pm is the day of a monthly plan (`monthly 15`); anywhere else it is unclear."""
+    if not draft.bare:
+        return
+    if draft.kind == MONTHLY and draft.day is None and len(draft.bare) == 1:
+        draft.day = _day_of_month(draft.bare[0], None)
+        return
+    raise ScheduleError(f"`{draft.bare[-1][:12]}` is unclear: write a time with a colon or am/pm (like 09:00 or "
+                        "9am), and a day of the month as `monthly day N`.")
 
 
 def _read(draft: _Draft, tokens: list[str], i: int, known_sections: Collection[str]) -> int:
@@ -165,13 +190,21 @@ def _read(draft: _Draft, tokens: list[str], i: int, known_sections: Collection[s
     elif token in known_sections:
         draft.sections += [] if token in draft.sections else [token]
     elif token[:1].isdigit():
-        if draft.at is not None:
-            raise ScheduleError(f"Give one time; `{token}` is a second one.")
-        draft.at = parse_time(token)
+        _read_number(draft, token)
     elif token not in _FILLER:
         raise ScheduleError(f"I do not know `{token}`. Sections are {', '.join(known_sections)}; cadences are "
                             "daily, weekly, biweekly (or every 2 weeks) and monthly.")
     return 1
+
+
+def _read_number(draft: _Draft, token: str) -> None:
+    """A number alone waits to be placed (`_place_bare_numbers`); with ':' or am/pm it is the time."""
+    if token.isascii() and token.isdigit():
+        draft.bare.append(token)
+        return
+    if draft.at is not None:
+        raise ScheduleError(f"Give one time; `{token}` is a second one.")
+    draft.at = parse_time(token)
 
 
 def _set_once(current: str | None, new: str) -> str:

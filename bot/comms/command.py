@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot import blocks
 from bot.comms import service
 from bot.deps import Deps
 from bot.edge import Reply, Request
@@ -15,9 +16,13 @@ EXAMPLES = (
     "and budget only",
     "• `/pmbot comms add #delivery every 2 weeks fri 16:00` — every other Friday, from the next one",
     "• `/pmbot comms add #standup-notes daily 17:30 blockers` — Monday to Friday",
-    "Times are the team's time zone (`/pmbot settings`). A day 29-31 that a month lacks means its last day. A group's "
-    "members are read at each post, so who joins or leaves the group is counted from the next digest. Workspace "
-    "admins add plans; admins and whoever added a plan can change or remove it.",
+    "`daily`, `weekdays` and `every day` all mean Monday to Friday. A time takes a colon or am/pm (`09:00`, `9am`); "
+    "after `monthly`, a number alone is the day (`monthly 15 9:30`). "
+    "Times are the team's time zone (`/pmbot settings`). A digest that cannot go out within 3 hours of its time "
+    "(pmbot was down, Slack kept failing) is skipped, and whoever added the plan is told. A day 29-31 that a month "
+    "lacks means its last day. A group's members are read at each post, so who joins or leaves the group is "
+    "counted from the next digest. Workspace admins add plans; admins and whoever added a plan can change or remove "
+    "it. A second plan for the same audience at the same time is refused.",
 )
 
 
@@ -28,7 +33,8 @@ def run(request: Request, reply: Reply, deps: Deps, args: list[str]) -> None:
 
 
 def _run_list(request: Request, reply: Reply, deps: Deps, _args: list[str]) -> None:
-    reply.ack(service.list_text(deps, team_id=request.team_id))
+    text = service.list_text(deps, team_id=request.team_id)
+    reply.ack(text, blocks.sections(text))  # one section per ~3000 characters: a long list is shown whole
 
 
 def _run_help(_request: Request, reply: Reply, _deps: Deps, _args: list[str]) -> None:

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.comms.cadence import Cadence, PlanText, ScheduleError, parse_plan
 from bot.deps import Deps
 from bot.digest.service import SECTIONS
+from bot.domain.due import Slot
 from bot.domain.text import escape_mrkdwn, truncate
 from bot.errors import NotAllowed, NotFound, SlackError, UserInputError
 from bot.team_locale import team_zone
@@ -24,6 +25,9 @@ CHANNEL, USERGROUP = "channel", "usergroup"
 _CHANNEL_REF = re.compile(r"<#([CG][A-Z0-9]+)(?:\|([^>]*))?>")
 _GROUP_REF = re.compile(r"<!subteam\^([A-Z0-9]+)(?:\|@?([^>]*))?>")
 MAX_PLANS = 50  # per team; far more than a team reads
+# A slot not posted this long after its time (the bot was down, Slack kept failing) is missed, not posted late: a
+# 09:00 digest arriving in the evening reads as news it no longer is. The window may cross local midnight.
+LATE_LIMIT = timedelta(hours=3)
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,25 @@ def audience_of(plan: CommsPlan) -> Audience:
     return Audience(plan.audience_kind, plan.audience_id, plan.audience_name)
 
 
+def audience_key(plan: CommsPlan) -> str:
+    """The key the plan's digests are remembered under: never reused by a later plan, even one that gets the same
+    id (SQLite reuses the highest id once its row is deleted)."""
+    return f"plan:{plan.id}:{int(plan.created_at.timestamp())}"
+
+
+def recent_slots(plan: CommsPlan, now: datetime, zone: ZoneInfo) -> list[Slot]:
+    """The plan's slots of yesterday and today (team-local) that have begun by `now`, oldest first, each open for
+    LATE_LIMIT after its time; none from before the plan was set up."""
+    cadence = cadence_of(plan)
+    today = now.astimezone(zone).date()
+    found = []
+    for day in (today - timedelta(days=1), today):
+        start = datetime.combine(day, cadence.at, zone)
+        if cadence.falls_on(day, plan.anchor_on) and plan.created_at <= start <= now:
+            found.append(Slot(day, start, start + LATE_LIMIT))
+    return found
+
+
 def cadence_of(plan: CommsPlan) -> Cadence:
     hour, minute = (int(part) for part in plan.at_time.split(":"))
     return Cadence(plan.cadence, time(hour, minute), weekday=plan.weekday, day_of_month=plan.day_of_month)
@@ -54,7 +77,7 @@ def resolve_audience(deps: Deps, word: str) -> Audience:
     if match := _CHANNEL_REF.fullmatch(word):
         return _postable_channel(deps, match.group(1), match.group(2) or match.group(1))
     if match := _GROUP_REF.fullmatch(word):
-        return _known_group(deps, match.group(1), match.group(2) or match.group(1))
+        return _known_group(deps, match.group(1), match.group(2) or _handle_of(deps, match.group(1)))
     if word.startswith("#") and len(word) > 1:
         found = deps.slack.resolve_channel(word)
         if found is None:
@@ -95,6 +118,16 @@ def _postable_channel(deps: Deps, channel: str, name: str) -> Audience:
             raise UserInputError(f"I cannot join #{escape_mrkdwn(name)} ({exc.code}); invite me with "
                                  "`/invite @pmbot` in it, then add the plan again.") from exc
     return Audience(CHANNEL, channel, truncate(name, 100))
+
+
+def _handle_of(deps: Deps, group: str) -> str:
+    """The group's @handle (Slack may send `<!subteam^S…>` without it); its id when Slack does not say."""
+    try:
+        groups = deps.slack.usergroups()
+    except SlackError:
+        return group
+    found = next((g for g in groups if g.get("id") == group), None)
+    return str((found or {}).get("handle") or (found or {}).get("name") or group)
 
 
 def _known_group(deps: Deps, group: str, handle: str) -> Audience:
@@ -139,12 +172,22 @@ def add(deps: Deps, *, team_id: str, user_id: str, words: list[str]) -> CommsPla
     if not words:
         raise UserInputError(f"Say who gets the digest and when. {EXAMPLE}")
     plan_text = read_plan(words[1:])  # the schedule first: a typo is answered without asking Slack
+    with session_scope(deps.engine) as session:  # and the limit before pmbot joins a channel for nothing
+        if len(repo.team_plans(session, team_id=team_id)) >= MAX_PLANS:
+            raise UserInputError(f"This team has {MAX_PLANS} plans already; remove one first.")
     audience = resolve_audience(deps, words[0])
     now, zone = deps.clock(), team_zone(deps, team_id)
     cadence = plan_text.cadence
     with session_scope(deps.engine) as session:
         if len(repo.team_plans(session, team_id=team_id)) >= MAX_PLANS:
             raise UserInputError(f"This team has {MAX_PLANS} plans already; remove one first.")
+        twin = repo.same_schedule(session, team_id=team_id, audience_id=audience.id, cadence=cadence.kind,
+                                  weekday=cadence.weekday, day_of_month=cadence.day_of_month,
+                                  at_time=f"{cadence.at:%H:%M}")
+        if twin is not None:
+            raise UserInputError(f"Comms plan {twin.id} already sends the digest to {audience.shown()} "
+                                 f"{cadence.describe()}; change its sections with `/pmbot comms sections {twin.id} "
+                                 "…` instead of adding a second one.")
         plan = repo.add_plan(session, CommsPlan(
             team_id=team_id, audience_kind=audience.kind, audience_id=audience.id, audience_name=audience.name,
             cadence=cadence.kind, weekday=cadence.weekday, day_of_month=cadence.day_of_month,
@@ -175,7 +218,14 @@ def set_sections(deps: Deps, *, team_id: str, user_id: str, plan_id: int, sectio
 
 
 def set_paused(deps: Deps, *, team_id: str, user_id: str, plan_id: int, paused: bool) -> CommsPlan:
-    _changeable(deps, team_id, user_id, plan_id)
+    """Pause or resume a plan. A resumed plan starts from its next slot: one whose time passed while it was paused
+    (today's, or late last night's) is counted as taken, never posted late."""
+    plan = _changeable(deps, team_id, user_id, plan_id)
+    if not paused and plan.paused:
+        now = deps.clock()
+        with session_scope(deps.engine) as session:
+            for slot in recent_slots(plan, now, team_zone(deps, team_id)):
+                repo.mark_slot_taken(session, plan_id=plan_id, slot_on=slot.day)
     return _update(deps, team_id, plan_id, paused=paused)
 
 
@@ -222,7 +272,7 @@ def describe(plan: CommsPlan) -> str:
 
 
 def next_post(plan: CommsPlan, now: datetime, zone: ZoneInfo) -> datetime:
-    return cadence_of(plan).next_post(now, zone, plan.anchor_on, claimed_on=plan.claimed_on)
+    return cadence_of(plan).next_post(now, zone, plan.anchor_on, claimed_on=plan.claimed_on, late=LATE_LIMIT)
 
 
 def list_text(deps: Deps, *, team_id: str) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from bot import blocks
 from bot.deps import Deps
-from bot.digest import content, service
+from bot.digest import service
 from bot.domain.mentions import channel_refs
 from bot.domain.text import truncate
 from bot.edge import Reply, Request
@@ -76,11 +76,10 @@ def _preview(request: Request, reply: Reply, deps: Deps, digest: service.Digest)
 
 
 def _post(reply: Reply, deps: Deps, digest: service.Digest, channel: str) -> None:
-    """The message, then the one-pager: the same two steps as `service.post`, taken one by one here so that a
-    one-pager that fails after the message went out is not reported as "I can't post"."""
-    message = blocks.message(digest.text, digest.blocks)
+    """The message, then the one-pager (`service.post`'s two steps, one by one), so that a one-pager that fails
+    after the message went out is not reported as "I can't post"."""
     try:
-        deps.slack.post_in_channel(channel, text=message["text"], blocks=message.get("blocks"))
+        service.post_message(deps, digest, channel)
     except SlackError as exc:
         if exc.code not in CANNOT_POST:
             raise
@@ -88,8 +87,7 @@ def _post(reply: Reply, deps: Deps, digest: service.Digest, channel: str) -> Non
                     "`/invite @pmbot` and try again.")
         return
     try:
-        deps.slack.upload_in_channel(channel, content=digest.png, filename=service.filename(digest),
-                                     title=f"Project digest one-pager ({content.day(digest.figures['today'])})")
+        service.post_onepager(deps, digest, channel)
     except IntegrationUnavailable as exc:
         why = f"Slack said `{exc.code}`" if isinstance(exc, SlackError) else "Slack could not be reached"
         reply.later(f"Posted the project digest in <#{channel}>, but the one-pager could not be attached ({why}). "

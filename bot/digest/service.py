@@ -1,7 +1,8 @@
 """The stakeholder digest: build it (figures, message, narrative, one-pager), post it, remember what an audience saw.
 
 The public API the comms plan calls (see the contract in the issue #23 briefs): `SECTIONS`, `Digest`, `build`,
-`post`, `remember`. A build reads and never writes: only `remember` moves an audience's baseline.
+`post` (= `post_message` + `post_onepager`, each also public), `remember`. A build reads and never writes: only
+`remember` moves an audience's baseline.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from bot.digest import content, onepager
 from bot.digest import figures as gathering
 from bot.domain.pii import redact
 from bot.domain.text import escape_user_text, truncate
-from bot.errors import UserInputError
+from bot.errors import SlackError, UserInputError
+from bot.gateways.slack import is_transient
 from storage import digests as repo
 from storage.bugs import record_llm_usage
 from storage.db import session_scope
@@ -108,12 +110,45 @@ def _narrative(deps: Deps, team_id: str, numbers: dict, now: datetime) -> str:
     return redact(outcome.text).text
 
 
+DIGEST_EVENT = "pmbot_digest"  # the message metadata's event_type: how post_message finds its own earlier post
+
+
 def post(deps: Deps, digest: Digest, channel: str) -> None:
     """Post the digest message and upload its PNG one-pager to `channel` (a channel id, or a DM channel id from
-    deps.slack.open_dm). Raises bot.errors.SlackError / IntegrationUnavailable as deps.slack does (the caller
-    decides whether to retry: bot.jobs.base.send / is_transient)."""
+    deps.slack.open_dm): `post_message` then `post_onepager`. Raises bot.errors.SlackError / IntegrationUnavailable
+    as deps.slack does (the caller decides whether to retry: bot.jobs.base.send / is_transient)."""
+    post_message(deps, digest, channel)
+    post_onepager(deps, digest, channel)
+
+
+def post_message(deps: Deps, digest: Digest, channel: str, *, key: str | None = None,
+                 look_back_to: datetime | None = None) -> str:
+    """Post the digest message to `channel`; its ts. With `key`, the message carries metadata (`pmbot_digest`,
+    `{"id": key}`); with `look_back_to` as well, pmbot first looks in the channel since then for its own message
+    with that key (an earlier try that reached Slack though its answer was lost) and returns that one's ts instead
+    of posting again. Slack's errors raised as deps.slack raises them."""
+    if key is not None and look_back_to is not None:
+        found = _own_post(deps, channel, key, look_back_to)
+        if found is not None:
+            return found
     message = blocks.message(digest.text, digest.blocks)  # the fallback text cut to fit, at most 50 blocks
-    deps.slack.post_in_channel(channel, text=message["text"], blocks=message.get("blocks"))
+    metadata = {"event_type": DIGEST_EVENT, "event_payload": {"id": key}} if key is not None else None
+    return deps.slack.post_in_channel(channel, text=message["text"], blocks=message.get("blocks"),
+                                      metadata=metadata).ts
+
+
+def _own_post(deps: Deps, channel: str, key: str, since: datetime) -> str | None:
+    try:
+        return deps.slack.find_own_post(channel, event_type=DIGEST_EVENT, key=key, oldest=since.timestamp())
+    except SlackError as exc:
+        if is_transient(exc):
+            raise
+        logger.info("digest %s: cannot read %s's history (%s); posting it", key, channel, exc.code)
+        return None
+
+
+def post_onepager(deps: Deps, digest: Digest, channel: str) -> None:
+    """Upload the digest's PNG one-pager to `channel`. Slack's errors raised as deps.slack raises them."""
     deps.slack.upload_in_channel(channel, content=digest.png, filename=filename(digest),
                                  title=f"Project digest one-pager ({content.day(digest.figures['today'])})")
 
