@@ -537,6 +537,8 @@ class Workspace:
 
     def api_conversations_members(self, args: dict[str, Any]) -> dict[str, Any]:
         channel = self.channel(args)
+        if channel.is_private and BOT_USER_ID not in channel.members:  # Slack hides it from a bot outside it
+            raise SlackApiFailure("channel_not_found")
         return {"members": sorted(channel.members), "response_metadata": {"next_cursor": ""}}
 
     def _set_text(self, args: dict[str, Any], key: str) -> dict[str, Any]:
