@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 from sqlmodel import select
@@ -393,3 +394,27 @@ def test_a_card_in_the_reporters_dm_is_linked_for_the_reporter_only(bot: Running
     assert link in dump(home_of(bot, "U0BOB"))
     alice = dump(home_of(bot, "U0ALICE"))
     assert "*B-1*" in alice and "D0BOBDM" not in alice
+
+
+def test_the_bots_llm_calls_are_summed_per_day_in_the_database(bot: RunningBot) -> None:
+    from bot.budgets import service as budgets
+    from storage.budgets import budget_of, llm_tokens_per_day
+    from storage.models import LlmUsage
+
+    command(bot, "/budget", "set 100 USD month")
+    days = [datetime(2027, 3, 1, 0, 0, tzinfo=UTC), datetime(2027, 3, 1, 23, 59, tzinfo=UTC),
+            datetime(2027, 3, 28, 23, 30, tzinfo=UTC), datetime(2027, 2, 28, 23, 59, tzinfo=UTC)]  # last: February
+    with session_scope(bot.runtime.deps.engine) as session:
+        for n in range(40):
+            session.add(LlmUsage(team_id=TEAM_ID, feature="bug_grading", model="gpt-4o-mini",
+                                 prompt_tokens=None if n == 6 else 10_000, completion_tokens=5_000, latency_ms=900,
+                                 created_at=days[n % 4]))
+    with session_scope(bot.runtime.deps.engine) as session:
+        summed = sorted(llm_tokens_per_day(session, team_id=TEAM_ID, start=date(2027, 3, 1), end=date(2027, 3, 31)))
+        budget = budget_of(session, team_id=TEAM_ID, channel_id="C0GENERAL")
+    assert summed == [(date(2027, 3, 1), "gpt-4o-mini", 200_000, 100_000),
+                      (date(2027, 3, 28), "gpt-4o-mini", 90_000, 50_000)]  # one call without a prompt count
+    snap = budgets.snapshot(bot.runtime.deps, budget, MONDAY.date())
+    # 20 calls: 200k × 0.00015 + 100k × 0.0006 per 1K = 0.09; 10 calls: 90k × … + 50k × … = 0.0435 → 0.04
+    assert snap.spent == Decimal("0.13")
+    assert "<#C0GENERAL>: 0.13 USD of 100.00 USD spent" in dump(home_of(bot, "U0ALICE"))
