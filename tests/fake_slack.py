@@ -182,8 +182,8 @@ class FakeSlack(SlackPort):
             self._refuse("open_view", "invalid_trigger_id")
         self.views.append(view)
 
-    def publish_home(self, user_id: str, view: dict[str, Any]) -> None:
-        self._call("publish_home", user_id=user_id, view=view)
+    def publish_home(self, user_id: str, view: dict[str, Any], hash: str | None = None) -> None:  # noqa: A002
+        self._call("publish_home", user_id=user_id, view=view, hash=hash)
         self._user("publish_home", user_id)
         self.homes[user_id] = view
 

@@ -418,3 +418,20 @@ def test_the_bots_llm_calls_are_summed_per_day_in_the_database(bot: RunningBot) 
     # 20 calls: 200k × 0.00015 + 100k × 0.0006 per 1K = 0.09; 10 calls: 90k × … + 50k × … = 0.0435 → 0.04
     assert snap.spent == Decimal("0.13")
     assert "<#C0GENERAL>: 0.13 USD of 100.00 USD spent" in dump(home_of(bot, "U0ALICE"))
+
+
+def test_a_home_built_from_a_stale_view_does_not_overwrite_a_newer_one(bot: RunningBot) -> None:
+    shown = home_of(bot, "U0ALICE")
+
+    def opened(hash_: str) -> dict:  # app_home_opened as Slack sends it: the view shown, with its hash
+        event = {"type": "app_home_opened", "user": "U0ALICE", "channel": "D0ALICEHOME", "tab": "home",
+                 "view": {"id": shown["id"], "team_id": TEAM_ID, "type": "home", "blocks": [], "hash": hash_,
+                          "private_metadata": "", "callback_id": "", "app_id": "A0PMBOT", "bot_id": "B0PMBOT"}}
+        assert bot.driver.event(event).status == 200
+        bot.runtime.settle()
+        assert bot.sandbox.wait_for(lambda: any(c.method == "views.publish" and c.args.get("hash") == hash_
+                                                for c in bot.sandbox.calls))
+        return bot.sandbox.home_views["U0ALICE"]
+
+    assert opened("1700000000.stale")["id"] == shown["id"]  # refused with hash_conflict: the newer Home stays
+    assert opened(shown["hash"])["id"] != shown["id"]  # the hash of the Home shown: published

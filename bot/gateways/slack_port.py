@@ -92,9 +92,11 @@ class SlackPort:
         """views.open: a modal, while the trigger of the click or command that asked for it is still fresh (3 s)."""
         call(self._client, "views_open", trigger_id=trigger_id, view=view)
 
-    def publish_home(self, user_id: str, view: dict[str, Any]) -> None:
-        """views.publish: the App Home tab `user_id` sees."""
-        call(self._client, "views_publish", user_id=user_id, view=view)
+    def publish_home(self, user_id: str, view: dict[str, Any], hash: str | None = None) -> None:  # noqa: A002
+        """views.publish: the App Home tab `user_id` sees. With `hash` (the shown view's, from app_home_opened),
+        Slack refuses with hash_conflict when the Home was published again meanwhile, so an older build never
+        overwrites a newer one."""
+        call(self._client, "views_publish", user_id=user_id, view=view, **_given(hash=hash))
 
     # --- channels -------------------------------------------------------------------------------------
 

@@ -783,6 +783,9 @@ class Workspace:
         user = self.user(args, "user_id")
         if not isinstance(args["view"], dict) or args["view"].get("type") != "home":
             raise SlackApiFailure("invalid_arguments", messages=["[ERROR] a published view must be of type home"])
+        shown = self.home_views.get(user.id)
+        if args.get("hash") and shown is not None and args["hash"] != shown["hash"]:
+            raise SlackApiFailure("hash_conflict")  # published again since that hash was read
         view = self._view(args["view"], user.id)
         self.home_views[user.id] = view
         return {"view": view}
