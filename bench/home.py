@@ -3,7 +3,9 @@
 Run: .venv/bin/python bench/home.py [--bugs 100000] [--runs 50] [--db sqlite,postgresql] [--explain]
 
 One team holds `--bugs` bugs (a quarter open, grades 1–5, some ungraded, spread over 40 reporters and two years),
-2,000 risks, 300 incidents (a few active), five budgets with a month of costs and one stand-up. The database is a
+2,000 risks (a tenth without an owner), 300 incidents (a few active), twelve budgets with a month of costs (the heavy
+person is in eight of their channels), `--llm-calls` of pmbot's own LLM calls this month (counted in the first
+budget) and one stand-up. The database is a
 temporary SQLite file and, when PMBOT_TEST_POSTGRES_URL (or PMBOT_BENCH_POSTGRES_URL) names a PostgreSQL server, a
 scratch database on it (`pmbot_bench_home`, dropped afterwards); the schema comes from the migrations, then ANALYZE.
 
@@ -11,7 +13,11 @@ Timed, each `--runs` times (after a warm-up), in turns so the machine's other wo
 - `static home`: the old Home (the command list), built without a database: the floor;
 - `one COUNT`: the team's open bugs counted from the index: one indexed read;
 - `dashboard …`: `bot.home_dashboard.dashboard_view` for three people: one with thousands of open bugs, risks due,
-  incidents and the stand-up; one with a few; one with none. Slack is left out (views.publish is one call).
+  incidents and the stand-up; one with a few; one with none. Slack is a stand-in answering at once: the workspace
+  URL and each channel's members are kept five minutes, so after the warm-up no build asks it (a cold build asks
+  auth.test once and conversations.members once per budget channel and active war room: Slack's time, not ours);
+- `budget snapshot …`: the first budget's figures (`bot.budgets.service.snapshot`, which prices pmbot's own LLM
+  calls of the month) with `--llm-calls` calls and with 1% of them.
 `--explain` prints the plan of every statement one dashboard build runs (PostgreSQL: as executed).
 """
 
@@ -30,18 +36,21 @@ from decimal import Decimal
 
 from _harness import percentiles, print_machine, print_row
 from queries import analyze, bench_deps, recorded_statements
+from slack_sdk import WebClient
 from sqlalchemy import create_engine, func, insert, select, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import OperationalError
 
+from bot.budgets import service as budget_service
 from bot.deps import Deps
+from bot.gateways.slack_port import SlackPort
 from bot.home import home_view
 from bot.home_dashboard import dashboard_view
 from bot.registry import CommandSpec
 from bot.settings import normalize_database_url
 from storage.db import make_engine
 from storage.migrate import upgrade
-from storage.models import Budget, Bug, CostEntry, Incident, Risk, Standup, StandupDay
+from storage.models import Budget, Bug, CostEntry, Incident, LlmUsage, Risk, Standup, StandupDay
 
 NOW = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)  # a Friday afternoon, mid-month
 TEAM = "T0HOME0001"
@@ -50,6 +59,8 @@ SMALL_BUGS = 1000
 CHANNELS = [f"C0HOME{n:04d}" for n in range(1, 21)]
 REPORTERS = [f"U0REP{n:04d}" for n in range(1, 41)]
 HEAVY, LIGHT, EMPTY = REPORTERS[0], "U0LIGHT001", "U0NOBODY01"
+BUDGETS = 12
+HEAVY_CHANNELS = set(CHANNELS[:BUDGETS:3]) | set(CHANNELS[1:BUDGETS:3])  # 8 of the 12 budget channels
 SCRATCH_DB = "pmbot_bench_home"
 POSTGRES_ENVS = ("PMBOT_BENCH_POSTGRES_URL", "PMBOT_TEST_POSTGRES_URL")
 TITLES = ("Answers cite a policy that does not exist", "Summary drops the last paragraph",
@@ -86,12 +97,15 @@ def _risks(rng: random.Random, team: str, count: int) -> Iterator[dict]:
     today = NOW.date()
     for n in range(1, count + 1):
         owner = HEAVY if n % 50 == 0 else rng.choice(REPORTERS)
+        author = owner
+        if n % 10 == 5:  # nobody owns it: its author is asked to review it
+            owner, author = None, HEAVY if n % 20 == 5 else rng.choice(REPORTERS)
         yield {"team_id": team, "readable_id": f"R-{n}", "delivery_key": f"bench-risk-{n}",
                "channel_id": rng.choice(CHANNELS), "title": "Vendor model deprecated before launch",
                "probability": rng.randint(1, 5), "impact": rng.randint(1, 5), "owner_id": owner,
                "review_on": today + timedelta(days=rng.randint(-30, 90)),
                "status": rng.choice(("open", "open", "mitigating", "accepted", "closed")), "links": [],
-               "guessed": [], "created_by": owner, "created_at": NOW - timedelta(days=rng.randint(1, 400)),
+               "guessed": [], "created_by": author, "created_at": NOW - timedelta(days=rng.randint(1, 400)),
                "updated_at": NOW, "intake_reminded": False}
 
 
@@ -108,11 +122,20 @@ def _incidents(rng: random.Random, team: str, count: int) -> Iterator[dict]:
                "declared_at": declared, "archived": False, "next_inject": 0}
 
 
-def seed(engine: Engine, team: str, bugs: int) -> None:
+def _llm_calls(rng: random.Random, team: str, count: int) -> Iterator[dict]:
+    start = datetime(NOW.year, NOW.month, 1, tzinfo=UTC)
+    for _ in range(count):
+        yield {"team_id": team, "feature": "grading", "model": "gpt-4o-mini",  # priced by default
+               "prompt_tokens": rng.randint(300, 3000), "completion_tokens": rng.randint(20, 400),
+               "latency_ms": rng.randint(300, 4000), "created_at": start + (NOW - start) * rng.random()}
+
+
+def seed(engine: Engine, team: str, bugs: int, llm_calls: int) -> None:
     rng = random.Random(23)
     with engine.begin() as conn:
         for table, rows in ((Bug.__table__, _bugs(rng, team, bugs)), (Risk.__table__, _risks(rng, team, 2000)),
-                            (Incident.__table__, _incidents(rng, team, 300))):
+                            (Incident.__table__, _incidents(rng, team, 300)),
+                            (LlmUsage.__table__, _llm_calls(rng, team, llm_calls))):
             batch: list[dict] = []
             for row in rows:
                 batch.append(row)
@@ -121,7 +144,7 @@ def seed(engine: Engine, team: str, bugs: int) -> None:
                     batch = []
             if batch:
                 conn.execute(insert(table), batch)
-        for n, channel in enumerate(CHANNELS[:5]):
+        for n, channel in enumerate(CHANNELS[:BUDGETS]):
             budget_id = conn.execute(insert(Budget.__table__).values(
                 team_id=team, channel_id=channel, post_channel_id=channel, amount=Decimal(5000 + 1000 * n),
                 currency="USD", period="month", caps={}, categories=[], report_weekday=0, report_hour=9,
@@ -176,10 +199,35 @@ def postgres_database() -> Iterator[str]:
 DATABASES = {"sqlite": sqlite_database, "postgresql": postgres_database}
 
 
+class StandInSlack(SlackPort):
+    """Slack's two answers the dashboard asks for, at once: the workspace URL and a channel's members (the heavy
+    person in eight of the budget channels and in every war room; the light one in the first channel)."""
+
+    def __init__(self) -> None:
+        super().__init__(WebClient())
+        self.asked = 0
+
+    def identity(self) -> dict[str, str]:
+        self.asked += 1
+        return {"user_id": "U0PMBOT", "user": "pmbot", "team": "Bench", "url": "https://bench.slack.com/"}
+
+    def channel_members(self, channel: str, cursor: str | None = None) -> dict:
+        self.asked += 1
+        members = {LIGHT} if channel == CHANNELS[0] else set()
+        if channel in HEAVY_CHANNELS or channel.startswith("C0WAR"):
+            members.add(HEAVY)
+        return {"members": sorted(members), "response_metadata": {"next_cursor": ""}}
+
+
 # --- the measurements -------------------------------------------------------------------------------------------
 
 
-def cases(deps: Deps, bugs: int) -> dict[str, Callable[[], object]]:
+def cases(deps: Deps, bugs: int, llm_calls: int) -> dict[str, Callable[[], object]]:
+    with deps.engine.connect() as conn:
+        first = {team: Budget(**conn.execute(select(Budget.__table__).where(Budget.team_id == team)
+                                             .order_by(Budget.id).limit(1)).mappings().one())
+                 for team in (TEAM, SMALL_TEAM)}
+
     def one_count() -> int:
         with deps.engine.connect() as conn:
             return conn.execute(select(func.count()).select_from(Bug).where(Bug.team_id == TEAM,
@@ -192,6 +240,9 @@ def cases(deps: Deps, bugs: int) -> dict[str, Callable[[], object]]:
         f"dashboard heavy, {bugs:,} bugs": lambda: dashboard_view(deps, team_id=TEAM, user_id=HEAVY),
         f"dashboard light, {bugs:,} bugs": lambda: dashboard_view(deps, team_id=TEAM, user_id=LIGHT),
         f"dashboard empty, {bugs:,} bugs": lambda: dashboard_view(deps, team_id=TEAM, user_id=EMPTY),
+        f"budget snapshot, {llm_calls:,} LLM calls": lambda: budget_service.snapshot(deps, first[TEAM], NOW.date()),
+        f"budget snapshot, {llm_calls // 100:,} LLM calls": lambda: budget_service.snapshot(
+            deps, first[SMALL_TEAM], NOW.date()),
     }
 
 
@@ -232,6 +283,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--bugs", type=int, default=100_000, help="bugs in the team (default 10^5)")
     parser.add_argument("--runs", type=int, default=50, help="timed builds of each case")
     parser.add_argument("--db", default="sqlite,postgresql", help="sqlite, postgresql or both")
+    parser.add_argument("--llm-calls", type=int, default=20_000, help="pmbot's LLM calls this month in the team")
     parser.add_argument("--explain", action="store_true", help="print the plan of each dashboard statement")
     return parser.parse_args(argv)
 
@@ -255,18 +307,20 @@ def main(argv: Sequence[str] | None = None) -> None:
             stack.callback(engine.dispose)
             upgrade(engine)
             loading = time.perf_counter()
-            seed(engine, TEAM, args.bugs)
-            seed(engine, SMALL_TEAM, SMALL_BUGS)
+            seed(engine, TEAM, args.bugs, args.llm_calls)
+            seed(engine, SMALL_TEAM, SMALL_BUGS, args.llm_calls // 100)
             analyze(engine)
             print(f"{db}: seeded and analysed in {time.perf_counter() - loading:.1f} s")
             deps = bench_deps(url, engine)
             deps.clock = lambda: NOW
+            deps.slack = slack = StandInSlack()
             deps.commands = tuple(CommandSpec(name=n, summary="…")
                                   for n in ("/pmbot", "/bug", "/risk", "/incident", "/budget", "/standup"))
-            for name, samples in timed(cases(deps, args.bugs), args.runs).items():
+            for name, samples in timed(cases(deps, args.bugs, args.llm_calls), args.runs).items():
                 figures = percentiles([s * 1000 for s in samples], (50, 95))
                 print_row(f"  {name}", statistics.median(samples) * 1000, figures["p95"], figures["max"],
                           widths=(36, 11, 11, 11))
+            print(f"  (Slack stand-in asked {slack.asked} times in all: the first builds', then kept)")
             if args.explain:
                 explain(deps)
 

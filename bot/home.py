@@ -50,20 +50,25 @@ def on_home_opened(event: Event, deps: Deps) -> None:
     data = event.data
     if data.get("tab", "home") != "home" or not data.get("user"):
         return
-    publish(deps, team_id=event.team_id, user_id=data["user"])
+    shown = data.get("view") if isinstance(data.get("view"), dict) else {}
+    publish(deps, team_id=event.team_id, user_id=data["user"], hash=shown.get("hash") or None)
 
 
-def publish(deps: Deps, *, team_id: str, user_id: str) -> bool:
+def publish(deps: Deps, *, team_id: str, user_id: str, hash: str | None = None) -> bool:  # noqa: A002
     """Build and publish one person's Home; False, logged, when Slack refused it. A dashboard that cannot be built
-    (a bug of ours) leaves the command list in its place rather than an empty tab."""
+    (a bug of ours) leaves the command list in its place rather than an empty tab. With the shown view's `hash`,
+    a Home published meanwhile (a button's refresh, built later) is kept: Slack refuses ours with hash_conflict."""
     try:
         view = home_dashboard.dashboard_view(deps, team_id=team_id, user_id=user_id)
     except Exception:
         logger.exception("the Home dashboard of %s could not be built; publishing the command list", user_id)
         view = home_view(deps)
     try:
-        deps.slack.publish_home(user_id, view)
+        deps.slack.publish_home(user_id, view, hash=hash)
     except SlackError as exc:
+        if exc.code == "hash_conflict":
+            logger.info("the Home of %s was published again while this one was built; the newer one stays", user_id)
+            return False
         logger.warning("views.publish for %s failed (%s): their Home stays as it was", user_id, exc.code)
         return False
     return True

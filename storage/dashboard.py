@@ -112,9 +112,11 @@ def top_risks(session: Session, *, team_id: str, limit: int) -> list[Risk]:
 # --- incidents --------------------------------------------------------------------------------------------------
 
 
-def active_incidents(session: Session, *, team_id: str, limit: int) -> Page[Incident]:
-    """The team's incidents not yet resolved (drills included), most severe then oldest first."""
-    where = (Incident.team_id == team_id, Incident.status.in_(ACTIVE_INCIDENT))
+def active_incidents(session: Session, *, team_id: str, limit: int, drills: bool = True) -> Page[Incident]:
+    """The team's incidents not yet resolved (drills too unless `drills` is False), most severe then oldest
+    first."""
+    where = (Incident.team_id == team_id, Incident.status.in_(ACTIVE_INCIDENT),
+             *(() if drills else (Incident.drill.is_(False),)))
     rows = list(session.execute(select(Incident).where(*where).order_by(Incident.grade, Incident.declared_at,
                                                                         Incident.id).limit(limit)).scalars())
     total = len(rows) if len(rows) < limit else session.execute(
@@ -162,20 +164,8 @@ def standup_today(session: Session, *, standup_id: int, day: date, user_id: str)
 # --- budgets ----------------------------------------------------------------------------------------------------
 
 
-def budgets_for(session: Session, *, team_id: str, user_id: str, all_up_to: int, limit: int) -> Page[Budget]:
-    """The budgets shown to one person. Slack has no cheap call for the channels a person is in, so: all the team's
-    budgets when it has at most `all_up_to`; otherwise the ones of channels the person works in with pmbot — they set
-    the budget, or reported a bug or a risk in its channel."""
-    total = session.execute(select(func.count()).select_from(Budget).where(Budget.team_id == team_id)).scalar_one()
-    base = select(Budget).where(Budget.team_id == team_id).order_by(Budget.id)
-    if total <= all_up_to:
-        return Page(list(session.execute(base.limit(limit)).scalars()), total)
-    bug_here = select(Bug.id).where(Bug.team_id == team_id, Bug.reporter_id == user_id,
-                                    Bug.channel_id == Budget.channel_id).limit(1).exists()
-    risk_here = select(Risk.id).where(Risk.team_id == team_id, Risk.created_by == user_id,
-                                      Risk.channel_id == Budget.channel_id).limit(1).exists()
-    where = or_(Budget.set_by == user_id, bug_here, risk_here)
-    rows = list(session.execute(base.where(where).limit(limit)).scalars())
-    mine = len(rows) if len(rows) < limit else session.execute(
-        select(func.count()).select_from(Budget).where(Budget.team_id == team_id, where)).scalar_one()
-    return Page(rows, mine)
+def team_budgets(session: Session, *, team_id: str, limit: int) -> list[Budget]:
+    """The team's budgets, oldest first (one per channel, a handful per team): the caller keeps those of channels
+    the person is in, as Slack says."""
+    return list(session.execute(select(Budget).where(Budget.team_id == team_id).order_by(Budget.id).limit(limit)
+                                ).scalars())

@@ -941,7 +941,7 @@ Index("ix_risk_team_owner_review", Risk.team_id, Risk.owner_id, Risk.status, Ris
 
 
 # --- the stakeholder digest (issue #23): bugs opened and closed in a period, per grade, from an index range -------
-# Migration 0026 creates them.
+# Migration 0025 creates them.
 
 Index("ix_bug_team_closed_grade", Bug.team_id, Bug.closed_at, Bug.grade)
 Index("ix_bug_team_created_grade", Bug.team_id, Bug.created_at, Bug.grade)

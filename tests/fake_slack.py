@@ -49,6 +49,7 @@ SLACK_METHODS: dict[str, str] = {
     "channel_info": "conversations.info",
     "list_channels": "conversations.list",
     "history": "conversations.history",
+    "channel_members": "conversations.members",
     "replies": "conversations.replies",
     "open_dm": "conversations.open",
     "user_info": "users.info",
@@ -190,8 +191,8 @@ class FakeSlack(SlackPort):
             self._refuse("update_view", "not_found")
         self.views[number - 1] = view
 
-    def publish_home(self, user_id: str, view: dict[str, Any]) -> None:
-        self._call("publish_home", user_id=user_id, view=view)
+    def publish_home(self, user_id: str, view: dict[str, Any], hash: str | None = None) -> None:  # noqa: A002
+        self._call("publish_home", user_id=user_id, view=view, hash=hash)
         self._user("publish_home", user_id)
         self.homes[user_id] = view
 
@@ -269,6 +270,13 @@ class FakeSlack(SlackPort):
         listed = [_shown(c) for c in self.channels.values() if not c["is_im"] and not c["is_archived"]]
         return self._page("channels", listed, cursor)
 
+    def channel_members(self, channel: str, cursor: str | None = None) -> dict[str, Any]:
+        self._call("channel_members", channel=channel, cursor=cursor)
+        room = self._channel("channel_members", channel)
+        if room["is_private"] and BOT_USER not in room["members"]:
+            self._refuse("channel_members", "channel_not_found")
+        return self._page("members", sorted(room["members"]), cursor)  # type: ignore[arg-type]
+
     def history(self, channel: str, *, limit: int, oldest: str | None = None, latest: str | None = None,
                 inclusive: bool = False, include_all_metadata: bool = False,
                 cursor: str | None = None) -> dict[str, Any]:
@@ -306,7 +314,7 @@ class FakeSlack(SlackPort):
 
     def identity(self) -> dict[str, str]:
         self._call("identity")
-        return {"user_id": BOT_USER, "user": "pmbot", "team": "sandbox"}
+        return {"user_id": BOT_USER, "user": "pmbot", "team": "sandbox", "url": "https://sandbox.slack.com/"}
 
     def user_info(self, user: str) -> dict[str, Any]:
         self._call("user_info", user=user)

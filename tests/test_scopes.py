@@ -67,6 +67,8 @@ CONVERSATION_KINDS: dict[str, frozenset[str]] = {
     # Finding a channel by name (types=public_channel,private_channel); a stand-up's channel may be private.
     "conversations.list": frozenset({"channels", "groups"}),
     "conversations.info": frozenset({"channels", "groups"}),
+    # Who is in a budget's channel (it may be private) or an incident's war room, for the Home.
+    "conversations.members": frozenset({"channels", "groups"}),
     # A DM to one person (conversations_open with users=).
     "conversations.open": frozenset({"im"}),
     "conversations.join": frozenset({"channels"}),

@@ -33,7 +33,7 @@ from storage.budgets import (
     imported_days,
     last_entry_by,
     last_import_by,
-    llm_usage_between,
+    llm_tokens_per_day,
     recategorise,
     record_import,
     release_alert,
@@ -592,13 +592,12 @@ def _llm_entries(deps: Deps, session, budget: Budget, start: date, end: date) ->
     prices = llm_prices(deps.settings.pmbot_llm_prices)
     per_day: dict[date, Decimal] = defaultdict(Decimal)
     unpriced = set()
-    for usage in llm_usage_between(session, team_id=budget.team_id, start=start, end=end):
-        price = prices.get(usage.model)
+    for day, model, given, taken in llm_tokens_per_day(session, team_id=budget.team_id, start=start, end=end):
+        price = prices.get(model)
         if price is None:
-            unpriced.add(usage.model)
+            unpriced.add(model)
             continue
-        cost = (Decimal(usage.prompt_tokens or 0) * price[0] + Decimal(usage.completion_tokens or 0) * price[1]) / 1000
-        per_day[usage.created_at.date()] += cost
+        per_day[day] += (Decimal(given) * price[0] + Decimal(taken) * price[1]) / 1000
     cents = {day: amount.quantize(budget_rules.CENT, rounding=ROUND_HALF_UP) for day, amount in per_day.items()}
     found = [budget_rules.Entry(day, "api", amount) for day, amount in sorted(cents.items()) if amount > 0]
     note = f"pmbot's own LLM calls are counted as api ({', '.join(sorted(unpriced))} has no price in " \

@@ -98,9 +98,11 @@ class SlackPort:
         already entered in inputs whose block and action ids stay the same."""
         call(self._client, "views_update", view_id=view_id, view=view)
 
-    def publish_home(self, user_id: str, view: dict[str, Any]) -> None:
-        """views.publish: the App Home tab `user_id` sees."""
-        call(self._client, "views_publish", user_id=user_id, view=view)
+    def publish_home(self, user_id: str, view: dict[str, Any], hash: str | None = None) -> None:  # noqa: A002
+        """views.publish: the App Home tab `user_id` sees. With `hash` (the shown view's, from app_home_opened),
+        Slack refuses with hash_conflict when the Home was published again meanwhile, so an older build never
+        overwrites a newer one."""
+        call(self._client, "views_publish", user_id=user_id, view=view, **_given(hash=hash))
 
     # --- channels -------------------------------------------------------------------------------------
 
@@ -150,6 +152,11 @@ class SlackPort:
         return call(self._client, "conversations_list", types="public_channel,private_channel", limit=PAGE_SIZE,
                     exclude_archived=True, cursor=cursor)
 
+    def channel_members(self, channel: str, cursor: str | None = None) -> dict[str, Any]:
+        """conversations.members: one page of a channel's member ids (`members`, `response_metadata.next_cursor`).
+        A private channel pmbot is not in answers channel_not_found."""
+        return call(self._client, "conversations_members", channel=channel, limit=PAGE_SIZE, **_given(cursor=cursor))
+
     def history(self, channel: str, *, limit: int, oldest: str | None = None, latest: str | None = None,
                 inclusive: bool = False, include_all_metadata: bool = False,
                 cursor: str | None = None) -> dict[str, Any]:
@@ -170,9 +177,10 @@ class SlackPort:
     # --- people ---------------------------------------------------------------------------------------
 
     def identity(self) -> dict[str, str]:
-        """auth.test: who pmbot is (`user_id`, `user`) and in which workspace (`team`); a bad token fails here."""
+        """auth.test: who pmbot is (`user_id`, `user`) and in which workspace (`team`, and its `url`, e.g.
+        `https://acme.slack.com/`, the start of every message link); a bad token fails here."""
         answer = call(self._client, "auth_test")
-        return {key: str(answer.get(key) or "") for key in ("user_id", "user", "team")}
+        return {key: str(answer.get(key) or "") for key in ("user_id", "user", "team", "url")}
 
     def bot_user_id(self) -> str:
         """pmbot's own user id (who files what no person filed, e.g. a breach from a plan set with the CLI)."""
@@ -252,6 +260,17 @@ class SlackPort:
             except SlackError:
                 pass
         self.post_message(self.open_dm(user_id), text=text, blocks=blocks)
+
+    def members_of(self, channel: str) -> set[str]:
+        """Every member id of a channel (conversations.members, page by page)."""
+        found: set[str] = set()
+        cursor = None
+        while True:
+            page = self.channel_members(channel, cursor)
+            found.update(str(m) for m in page.get("members") or [])
+            cursor = (page.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                return found
 
     def resolve_channel(self, ref: str) -> str | None:
         """A channel id from an id or a `#name`; None when no channel has that name."""

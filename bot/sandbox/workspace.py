@@ -539,6 +539,8 @@ class Workspace:
 
     def api_conversations_members(self, args: dict[str, Any]) -> dict[str, Any]:
         channel = self.channel(args)
+        if channel.is_private and BOT_USER_ID not in channel.members:  # Slack hides it from a bot outside it
+            raise SlackApiFailure("channel_not_found")
         return {"members": sorted(channel.members), "response_metadata": {"next_cursor": ""}}
 
     def _set_text(self, args: dict[str, Any], key: str) -> dict[str, Any]:
@@ -783,6 +785,9 @@ class Workspace:
         user = self.user(args, "user_id")
         if not isinstance(args["view"], dict) or args["view"].get("type") != "home":
             raise SlackApiFailure("invalid_arguments", messages=["[ERROR] a published view must be of type home"])
+        shown = self.home_views.get(user.id)
+        if args.get("hash") and shown is not None and args["hash"] != shown["hash"]:
+            raise SlackApiFailure("hash_conflict")  # published again since that hash was read
         view = self._view(args["view"], user.id)
         self.home_views[user.id] = view
         return {"view": view}

@@ -1,8 +1,8 @@
 """comms fixes: a lease on a plan's slot claim (`claimed_at`), the posted message's ts in the ledger, an index on
 the ledger's day (purged by day), and `comms_slot`, a slot's digest built once and reused by its retries.
 
-Revision ID: 0027
-Revises: 0026
+Revision ID: 0026
+Revises: 0025
 Create Date: 2026-11-30 18:00:00
 """
 from collections.abc import Sequence
@@ -13,8 +13,8 @@ from alembic import op
 
 import storage.types  # noqa: F401
 
-revision: str = '0027'
-down_revision: str | None = '0026'
+revision: str = '0026'
+down_revision: str | None = '0025'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

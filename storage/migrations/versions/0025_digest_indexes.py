@@ -2,7 +2,7 @@
 index range on (team, day) instead of scanning the team's whole bug index (bench/digest.py). Plain CREATE INDEX
 (a short write lock on big PostgreSQL tables while it builds).
 
-Revision ID: 0026
+Revision ID: 0025
 Revises: 0024
 Create Date: 2026-11-30 18:00:00
 """
@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = '0026'
+revision: str = '0025'
 # The brief's chain is 0025 (the lead re-chains on merge); this branch has no 0025 yet, so it follows 0024 here.
 down_revision: str | None = '0024'
 branch_labels: str | Sequence[str] | None = None
