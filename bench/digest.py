@@ -28,7 +28,7 @@ from typing import Any
 
 from _harness import percentiles, print_machine, print_row
 from home import DATABASES, NOW, SMALL_BUGS, SMALL_TEAM, TEAM, postgres_admin, seed, timed
-from queries import analyze, bench_deps, recorded_statements
+from queries import analyze, bench_deps, explain_run
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
@@ -77,22 +77,8 @@ def cases(deps: Deps, bugs: int) -> dict[str, Callable[[], object]]:
 
 
 def explain(deps: Deps) -> None:
-    with recorded_statements(deps.engine) as statements:
-        figures.gather(deps, team_id=TEAM, sections=SECTIONS, now=NOW, baseline=None, baseline_at=None)
-    prefix = "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " if deps.engine.dialect.name == "postgresql" else \
-        "EXPLAIN QUERY PLAN "
-    raw = deps.engine.raw_connection()
-    try:
-        cursor = raw.cursor()
-        for statement, parameters in statements:
-            if not statement.lstrip().upper().startswith("SELECT"):
-                continue
-            cursor.execute(prefix + statement, parameters)
-            print(f"  -- {' '.join(statement.split())[:160]}")
-            print("\n".join(f"     {row[-1]}" for row in cursor.fetchall()))
-        raw.rollback()
-    finally:
-        raw.close()
+    explain_run(deps.engine, lambda: figures.gather(deps, team_id=TEAM, sections=SECTIONS, now=NOW, baseline=None,
+                                                    baseline_at=None))
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -100,6 +86,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--bugs", type=int, default=100_000, help="bugs in the team (default 10^5)")
     parser.add_argument("--runs", type=int, default=30, help="timed runs of each case")
     parser.add_argument("--db", default="sqlite,postgresql", help="sqlite, postgresql or both")
+    parser.add_argument("--llm-calls", type=int, default=20_000, help="pmbot's LLM calls this month in the team")
     parser.add_argument("--explain", action="store_true", help="print the plan of each statement of the figures")
     return parser.parse_args(argv)
 
@@ -110,7 +97,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     if "postgresql" in wanted and postgres_admin() is None:
         print("(PostgreSQL skipped: set PMBOT_BENCH_POSTGRES_URL or PMBOT_TEST_POSTGRES_URL)", file=sys.stderr)
         wanted.remove("postgresql")
-    print_machine(f"Digest figures, {args.bugs:,} bugs in one team, {args.runs} runs each")
+    print_machine(f"Digest figures, {args.bugs:,} bugs and {args.llm_calls:,} LLM calls in one team, "
+                  f"{args.runs} runs each")
     print_row("", "median ms", "p95 ms", "max ms", widths=(44, 11, 11, 11))
     for db in wanted:
         with ExitStack() as stack:
@@ -123,8 +111,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             stack.callback(engine.dispose)
             upgrade(engine)
             loading = time.perf_counter()
-            seed(engine, TEAM, args.bugs)
-            seed(engine, SMALL_TEAM, SMALL_BUGS)
+            seed(engine, TEAM, args.bugs, args.llm_calls)
+            seed(engine, SMALL_TEAM, SMALL_BUGS, args.llm_calls // 100)
             analyze(engine)
             print(f"{db}: seeded and analysed in {time.perf_counter() - loading:.1f} s")
             deps = bench_deps(url, engine)

@@ -35,7 +35,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 from _harness import percentiles, print_machine, print_row
-from queries import analyze, bench_deps, recorded_statements
+from queries import analyze, bench_deps, explain_run
 from slack_sdk import WebClient
 from sqlalchemy import create_engine, func, insert, select, text
 from sqlalchemy.engine import Engine, make_url
@@ -260,22 +260,7 @@ def timed(work: dict[str, Callable[[], object]], runs: int, warmup: int = 3) -> 
 
 
 def explain(deps: Deps) -> None:
-    with recorded_statements(deps.engine) as statements:
-        dashboard_view(deps, team_id=TEAM, user_id=HEAVY)
-    prefix = "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " if deps.engine.dialect.name == "postgresql" else \
-        "EXPLAIN QUERY PLAN "
-    raw = deps.engine.raw_connection()
-    try:
-        cursor = raw.cursor()
-        for statement, parameters in statements:
-            if not statement.lstrip().upper().startswith("SELECT"):
-                continue
-            cursor.execute(prefix + statement, parameters)
-            print(f"  -- {' '.join(statement.split())[:160]}")
-            print("\n".join(f"     {row[-1]}" for row in cursor.fetchall()))
-        raw.rollback()
-    finally:
-        raw.close()
+    explain_run(deps.engine, lambda: dashboard_view(deps, team_id=TEAM, user_id=HEAVY))
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:

@@ -521,8 +521,13 @@ def recorded_statements(engine: Engine) -> Iterator[list[tuple[str, Any]]]:
 
 def explain(engine: Engine, command: Command, deps: Deps) -> None:
     """Print each SELECT the command runs with the database's plan for it (PostgreSQL: as executed)."""
+    explain_run(engine, lambda: command.run(deps))
+
+
+def explain_run(engine: Engine, run: Callable[[], object]) -> None:
+    """Run `run` once and print each SELECT it sent with the database's plan for it (PostgreSQL: as executed)."""
     with recorded_statements(engine) as statements:
-        command.run(deps)
+        run()
     prefix = "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " if engine.dialect.name == "postgresql" else \
         "EXPLAIN QUERY PLAN "
     raw = engine.raw_connection()
