@@ -18,6 +18,7 @@ import base64
 import copy
 import json
 import re
+import socket
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -158,6 +159,7 @@ class JiraStub:
         self._next_history_id = 10100
         self._next_comment_id = 10200
         self._next_user_key = 10100
+        self._held: socket.socket | None = None
         self.start()
         # The account the API calls act as (GET myself); what it changes is authored by it in the changelog.
         self.bot_account = self._add("pmbot", user, "acc-bot", "pmbot", False).account_id
@@ -178,14 +180,22 @@ class JiraStub:
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
 
     def down(self) -> None:
-        """Stop answering: connections are refused until `up()`."""
+        """Stop answering: connections are refused until `up()`. The port stays ours meanwhile (a socket bound to it
+        that does not listen, so a connection is refused as by a stopped server): a port left free could be taken
+        by another test process, and `up()` could not start again where the bot looks."""
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+            self._held = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            self._held.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            self._held.bind(("127.0.0.1", self.port))
 
     def up(self) -> None:
         if self._server is None:
+            if self._held is not None:
+                self._held.close()
+                self._held = None
             self.start()
 
     @property
