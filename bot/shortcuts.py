@@ -117,15 +117,33 @@ def look_up(deps: Deps, source: Source) -> Found:
 
 
 def open_then_fill(deps: Deps, request: Request, source: Source, draw: Callable[[Found], dict[str, Any]]) -> None:
-    """Open the form at once from what the payload holds, while the trigger is fresh (3 s from the click), then
-    ask Slack for the link and the names and redraw it with them (views.update; what the person typed meanwhile
-    stays). When the redraw fails the form stays as it opened, without the link: it still files."""
-    view_id = deps.slack.open_view(request.trigger_id, draw(Found()))
+    """Open a "reading the message" view at once, while the trigger is fresh (3 s from the click), then ask Slack
+    for the link and the names and turn it into the form (views.update). The first view has no inputs on purpose:
+    Slack keeps an input's state across an update when its ids stay the same, so a form first drawn with user ids
+    would keep showing them. When the link or names cannot be had, the form comes without them; when even the
+    update fails, the view says to close it and try again."""
+    form = draw(Found())
+    view_id = deps.slack.open_view(request.trigger_id, loading_view(form))
     found = look_up(deps, source)
     try:
         deps.slack.update_view(view_id, draw(found))
     except IntegrationUnavailable as exc:
         logger.info("the form %s was not filled in: %s", view_id, exc)
+        try:
+            deps.slack.update_view(view_id, loading_view(form, failed=True))
+        except IntegrationUnavailable:
+            logger.info("the form %s could not say so either", view_id)
+
+
+def loading_view(form: dict[str, Any], *, failed: bool = False) -> dict[str, Any]:
+    """The view shown while the form is made ready: the form's title and Cancel, no inputs and no Submit."""
+    text = ("Slack did not let me open the form. Close this and use the shortcut again." if failed
+            else ":hourglass_flowing_sand: Reading the message…")
+    view = {"type": "modal", "title": form["title"], "blocks": [{"type": "section",
+                                                                  "text": {"type": "mrkdwn", "text": text}}]}
+    if form.get("close"):
+        view["close"] = form["close"]
+    return view
 
 
 def author_name(source: Source, names: NameLookup | None) -> str:

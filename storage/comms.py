@@ -85,11 +85,13 @@ def claim_slot(session: Session, *, plan_id: int, slot_on: date, now: datetime, 
     return (session.execute(stmt).rowcount or 0) == 1
 
 
-def renew_lease(session: Session, *, plan_id: int, slot_on: date, now: datetime) -> None:
-    """The run working on the slot is still alive (a big group takes a while): its lease starts again from `now`."""
-    session.execute(update(CommsPlan)
-                    .where(CommsPlan.id == plan_id, CommsPlan.claimed_on == slot_on, CommsPlan.claimed_at.is_not(None))
-                    .values(claimed_at=now).execution_options(synchronize_session=False))
+def renew_lease(session: Session, *, plan_id: int, slot_on: date, held: datetime, now: datetime) -> bool:
+    """The run holding the slot since `held` is still alive (a big group takes a while): its lease starts again from
+    `now`. False when the lease is no longer this run's (it ran out and another run took the slot)."""
+    stmt = (update(CommsPlan)
+            .where(CommsPlan.id == plan_id, CommsPlan.claimed_on == slot_on, CommsPlan.claimed_at == held)
+            .values(claimed_at=now).execution_options(synchronize_session=False))
+    return (session.execute(stmt).rowcount or 0) == 1
 
 
 def mark_slot_taken(session: Session, *, plan_id: int, slot_on: date) -> bool:
@@ -101,18 +103,22 @@ def mark_slot_taken(session: Session, *, plan_id: int, slot_on: date) -> bool:
     return (session.execute(stmt).rowcount or 0) == 1
 
 
-def give_back_slot(session: Session, *, plan_id: int, slot_on: date, previous: date | None) -> None:
-    """Undo `claim_slot` (Slack failed for a reason that passes, or the run failed): a later run takes it again."""
+def give_back_slot(session: Session, *, plan_id: int, slot_on: date, held: datetime, previous: date | None) -> None:
+    """Undo `claim_slot` (Slack failed for a reason that passes, or the run failed): a later run takes it again.
+    Only while the lease taken at `held` is still this run's: a slot another run took over stays that run's."""
     session.execute(update(CommsPlan)
-                    .where(CommsPlan.id == plan_id, CommsPlan.claimed_on == slot_on, CommsPlan.claimed_at.is_not(None))
+                    .where(CommsPlan.id == plan_id, CommsPlan.claimed_on == slot_on, CommsPlan.claimed_at == held)
                     .values(claimed_on=previous, claimed_at=None).execution_options(synchronize_session=False))
 
 
-def settle_slot(session: Session, *, plan_id: int, slot_on: date) -> None:
-    """The slot is done: its claim is no longer leased and its kept digest is dropped."""
-    session.execute(update(CommsPlan).where(CommsPlan.id == plan_id, CommsPlan.claimed_on == slot_on)
-                    .values(claimed_at=None).execution_options(synchronize_session=False))
-    session.execute(delete(CommsSlot).where(CommsSlot.plan_id == plan_id, CommsSlot.slot_on == slot_on))
+def settle_slot(session: Session, *, plan_id: int, slot_on: date, held: datetime | None) -> None:
+    """The slot is done: its claim is no longer leased and its kept digest is dropped — when the lease is still the
+    one taken at `held` (None: a slot marked taken without a run, see `mark_slot_taken`)."""
+    stmt = (update(CommsPlan)
+            .where(CommsPlan.id == plan_id, CommsPlan.claimed_on == slot_on, _same(CommsPlan.claimed_at, held))
+            .values(claimed_at=None).execution_options(synchronize_session=False))
+    if (session.execute(stmt).rowcount or 0) == 1:
+        session.execute(delete(CommsSlot).where(CommsSlot.plan_id == plan_id, CommsSlot.slot_on == slot_on))
 
 
 # --- a slot's digest, built once ----------------------------------------------------------------------------------

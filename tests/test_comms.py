@@ -13,6 +13,8 @@ from sqlmodel import select
 
 from bot.comms.service import MAX_PLANS
 from bot.gateways.llm import TextOutcome
+from bot.jobs.digest import LEASE
+from storage import comms as repo
 from storage.db import session_scope
 from storage.models import CommsDelivery, CommsPlan, CommsSlot, DigestSnapshot
 from storage.repos import save_team_settings
@@ -409,8 +411,34 @@ def test_every_recipient_and_every_retry_of_a_slot_get_the_same_digest(bot: Runn
     assert len(calls) == 1 and all("Narrative number 1." in t for t in texts)
     with session_scope(bot.runtime.deps.engine) as session:
         assert session.exec(select(CommsSlot)).all() == []  # dropped once the slot is settled
+        [baseline] = session.exec(select(DigestSnapshot)).all()
+    # The baseline is when the figures were taken (the first try), not the retry that finished the slot: what
+    # happened in between is in the next digest.
+    assert baseline.taken_at == datetime(2026, 12, 7, 8, 0, tzinfo=UTC)
     tick(bot, clock, "2026-12-14T08:00+00:00")
     assert len(calls) == 2
+
+
+def test_a_run_whose_lease_another_run_took_over_leaves_the_slot_to_it(bot: RunningBot) -> None:
+    engine, day = bot.runtime.deps.engine, date(2026, 12, 7)
+    a_at, b_at = datetime(2026, 12, 7, 8, 0, tzinfo=UTC), datetime(2026, 12, 7, 8, 40, tzinfo=UTC)
+    with session_scope(engine) as session:
+        session.add(CommsPlan(team_id="T0SANDBOX", audience_kind="channel", audience_id="C0GENERAL",
+                              audience_name="general", cadence="weekly", weekday=0, at_time="09:00",
+                              anchor_on=day, sections=[], created_by=ALICE, created_at=a_at))
+    with session_scope(engine) as session:
+        plan_id = session.exec(select(CommsPlan)).one().id
+        assert repo.claim_slot(session, plan_id=plan_id, slot_on=day, now=a_at, lease=LEASE)  # run A
+    with session_scope(engine) as session:  # A stalls past its lease; B takes the slot over
+        assert repo.claim_slot(session, plan_id=plan_id, slot_on=day, now=b_at, lease=LEASE)
+    with session_scope(engine) as session:
+        assert not repo.renew_lease(session, plan_id=plan_id, slot_on=day, held=a_at, now=b_at)
+        repo.give_back_slot(session, plan_id=plan_id, slot_on=day, held=a_at, previous=None)
+        repo.settle_slot(session, plan_id=plan_id, slot_on=day, held=a_at)
+    with session_scope(engine) as session:
+        plan = session.get(CommsPlan, plan_id)
+        assert (plan.claimed_on, plan.claimed_at) == (day, b_at)  # still B's: A's give-back and settle did nothing
+        assert repo.renew_lease(session, plan_id=plan_id, slot_on=day, held=b_at, now=b_at)
 
 
 def test_a_new_plan_that_gets_a_removed_plans_id_has_its_own_baseline(bot: RunningBot,

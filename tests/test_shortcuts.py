@@ -440,4 +440,8 @@ def test_the_form_opens_before_slack_is_asked_for_the_link_and_the_names(bot: Ru
     assert methods.index("views.open") < methods.index("users.info")
     # Redrawn in place: the link and the names are there, in the same form.
     assert permalink(said) in context_text(view) and "@carlos" in dump(view["blocks"])
+    # What opened first had no inputs: Slack keeps an unchanged input's first value across views.update, so a form
+    # first drawn with ids would have kept "@U0CARLOS" where the person sees it.
+    opened = next(c.args["view"] for c in bot.sandbox.calls[asked:] if c.method == "views.open")
+    assert not [b for b in opened["blocks"] if b["type"] == "input"] and "submit" not in opened
     assert view["id"] == bot.driver.open_view()["id"] and bot.sandbox.ws.view_stacks["U0ALICE"] == [view["id"]]

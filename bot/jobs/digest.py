@@ -98,30 +98,55 @@ def _run_plan(deps: Deps, plan: CommsPlan, now: datetime) -> dict[str, int] | No
     if slot is None:
         _note_missed(deps, plan, now)
         return None
+    # The lease runs on the clock, not on the run's slot time (a catch-up run's `now` may be long past); its start
+    # is this run's token: renewing, giving back and settling touch the slot only while it is still this run's.
+    lease = _Lease(deps.clock())
     with session_scope(deps.engine) as session:
-        # The lease runs on the clock, not on the run's slot time (a catch-up run's `now` may be long past).
-        if not repo.claim_slot(session, plan_id=plan.id, slot_on=slot.day, now=deps.clock(), lease=LEASE):
+        if not repo.claim_slot(session, plan_id=plan.id, slot_on=slot.day, now=lease.held, lease=LEASE):
             return None
     previous = plan.claimed_on if plan.claimed_on != slot.day else None
     try:
-        outcomes = _serve(deps, plan, slot, now)
+        outcomes = _serve(deps, plan, slot, now, lease)
     except BaseException:
-        _give_back(deps, plan, slot, previous)
+        _give_back(deps, plan, slot, lease, previous)
         raise
+    if lease.lost:
+        return outcomes  # another run took the slot over: what is left is its to do
     if outcomes[LATER]:
-        _give_back(deps, plan, slot, previous)
+        _give_back(deps, plan, slot, lease, previous)
     else:
         with session_scope(deps.engine) as session:
-            repo.settle_slot(session, plan_id=plan.id, slot_on=slot.day)
+            repo.settle_slot(session, plan_id=plan.id, slot_on=slot.day, held=lease.held)
     return outcomes
 
 
-def _give_back(deps: Deps, plan: CommsPlan, slot: Slot, previous: object) -> None:
+class _Lease:
+    """This run's hold on a slot: when it was last taken or renewed, and whether another run has taken it over."""
+
+    def __init__(self, held: datetime):
+        self.held = held
+        self.lost = False
+
+    def renew(self, deps: Deps, plan: CommsPlan, slot: Slot) -> bool:
+        now = deps.clock()
+        with session_scope(deps.engine) as session:
+            kept = repo.renew_lease(session, plan_id=plan.id, slot_on=slot.day, held=self.held, now=now)
+        if kept:
+            self.held = now
+        else:
+            self.lost = True
+            logger.warning("comms plan %s: the slot of %s was taken over by another run; this one stops", plan.id,
+                           slot.day)
+        return kept
+
+
+def _give_back(deps: Deps, plan: CommsPlan, slot: Slot, lease: _Lease, previous: object) -> None:
     with session_scope(deps.engine) as session:
-        repo.give_back_slot(session, plan_id=plan.id, slot_on=slot.day, previous=previous)  # type: ignore[arg-type]
+        repo.give_back_slot(session, plan_id=plan.id, slot_on=slot.day, held=lease.held,
+                            previous=previous)  # type: ignore[arg-type]
 
 
-def _serve(deps: Deps, plan: CommsPlan, slot: Slot, now: datetime) -> dict[str, int]:
+def _serve(deps: Deps, plan: CommsPlan, slot: Slot, now: datetime, lease: _Lease) -> dict[str, int]:
     outcomes = {SENT: 0, REFUSED: 0, LATER: 0, SERVED: 0, SKIPPED: 0}
     try:
         recipients = _recipients(deps, plan)
@@ -133,18 +158,21 @@ def _serve(deps: Deps, plan: CommsPlan, slot: Slot, now: datetime) -> dict[str, 
             _audience_refused(deps, plan, getattr(exc, "code", "unreachable"))
         return outcomes
     if not recipients:
+        logger.warning("comms plan %s: %s has no members; nobody got the digest of %s", plan.id, plan.audience_name,
+                       slot.day)
         return outcomes
     key = audience_key(plan)
     digest = _slot_digest(deps, plan, slot, now, key)
     for n, recipient in enumerate(recipients, start=1):
         outcomes[_deliver(deps, plan, slot, recipient, digest, now)] += 1
-        if n % LEASE_RENEWAL == 0:
-            with session_scope(deps.engine) as session:
-                repo.renew_lease(session, plan_id=plan.id, slot_on=slot.day, now=deps.clock())
+        if n % LEASE_RENEWAL == 0 and n < len(recipients) and not lease.renew(deps, plan, slot):
+            return outcomes
     if plan.audience_kind != USERGROUP and outcomes[REFUSED]:
         _audience_refused(deps, plan, "the channel refused it")
     if outcomes[LATER] == 0 and outcomes[SENT] + outcomes[SERVED] > 0:
-        digest_service.remember(deps, digest, audience_key=key, now=now)
+        # The baseline is the moment the figures were taken (a retry's digest was built by an earlier try), so the
+        # next digest's period starts where this one's ended.
+        digest_service.remember(deps, digest, audience_key=key, now=datetime.fromisoformat(digest.figures["as_of"]))
     return outcomes
 
 
@@ -226,7 +254,7 @@ def _note_missed(deps: Deps, plan: CommsPlan, now: datetime) -> None:
     with session_scope(deps.engine) as session:
         if not repo.mark_slot_taken(session, plan_id=plan.id, slot_on=slot.day):
             return
-        repo.settle_slot(session, plan_id=plan.id, slot_on=slot.day)
+        repo.settle_slot(session, plan_id=plan.id, slot_on=slot.day, held=None)
     logger.warning("comms plan %s: the digest of %s was missed (not posted by %s)", plan.id, slot.day, slot.end)
     when = f"{slot.start.astimezone(team_zone(deps, plan.team_id)):%a %d %b %H:%M}"
     _tell_creator(deps, plan, f"The project digest of comms plan {plan.id} ({describe(plan)}) due {when} was "
