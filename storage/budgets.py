@@ -135,14 +135,6 @@ def release_alert(session: Session, *, alert_id: int, give_up: int | None = None
     session.execute(stmt)
 
 
-def llm_usage_between(session: Session, *, team_id: str, start: date, end: date) -> list[LlmUsage]:
-    low = datetime.combine(start, time.min, UTC)
-    high = datetime.combine(end, time.max, UTC)
-    stmt = select(LlmUsage).where(LlmUsage.team_id == team_id, LlmUsage.created_at >= low,
-                                  LlmUsage.created_at <= high)
-    return list(session.execute(stmt).scalars())
-
-
 def llm_tokens_per_day(session: Session, *, team_id: str, start: date, end: date) -> list[tuple[date, str, int, int]]:
     """The team's LLM calls from `start` to `end` (UTC days) summed in the database per day and model: (day, model,
     prompt tokens, completion tokens), a missing count as 0. One row per day and model however many calls there

@@ -282,10 +282,10 @@ def test_a_channel_pmbot_cannot_post_in_and_wrong_requests_get_clear_answers(bot
     assert any("I can't post in <#G0SECRET>" in r.get("text", "") and "/invite @pmbot" in r.get("text", "")
                for r in later)
     assert pngs(bot) == [] and [m for m in bot.sandbox.messages if m["channel"] == "G0SECRET"] == []
-    # What the comms plan's job gets from `post` there: Slack's refusal as pmbot's error, to decide on.
+    # What the comms plan's job gets from `post_message` there: Slack's refusal as pmbot's error, to decide on.
     digest = service.build(bot.runtime.deps, team_id=TEAM, sections=["bugs"], now=NOW)
     with pytest.raises(SlackError) as refused:
-        service.post(bot.runtime.deps, digest, "G0SECRET")
+        service.post_message(bot.runtime.deps, digest, "G0SECRET")
     assert refused.value.code in CANNOT_POST and pngs(bot) == []
     _, later = digest_now(bot, "now #no-such-channel")
     assert any("I can't find a channel called #no-such-channel" in r.get("text", "") for r in later)

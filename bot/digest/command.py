@@ -76,8 +76,8 @@ def _preview(request: Request, reply: Reply, deps: Deps, digest: service.Digest)
 
 
 def _post(reply: Reply, deps: Deps, digest: service.Digest, channel: str) -> None:
-    """The message, then the one-pager (`service.post`'s two steps, one by one), so that a one-pager that fails
-    after the message went out is not reported as "I can't post"."""
+    """The message (`service.post_message`), then the one-pager (`service.post_onepager`), so that a one-pager that
+    fails after the message went out is not reported as "I can't post"."""
     try:
         service.post_message(deps, digest, channel)
     except SlackError as exc:

@@ -1,8 +1,8 @@
 """The stakeholder digest: build it (figures, message, narrative, one-pager), post it, remember what an audience saw.
 
-The public API the comms plan calls (see the contract in the issue #23 briefs): `SECTIONS`, `Digest`, `build`,
-`post` (= `post_message` + `post_onepager`, each also public), `remember`. A build reads and never writes: only
-`remember` moves an audience's baseline.
+The public API the comms plan's job and `/pmbot digest now` call: `SECTIONS`, `Digest`, `build`, then
+`post_message` and `post_onepager` (two steps, so a caller retries only the one that failed), and `remember`. A
+build reads and never writes: only `remember` moves an audience's baseline.
 """
 
 from __future__ import annotations
@@ -111,14 +111,6 @@ def _narrative(deps: Deps, team_id: str, numbers: dict, now: datetime) -> str:
 
 
 DIGEST_EVENT = "pmbot_digest"  # the message metadata's event_type: how post_message finds its own earlier post
-
-
-def post(deps: Deps, digest: Digest, channel: str) -> None:
-    """Post the digest message and upload its PNG one-pager to `channel` (a channel id, or a DM channel id from
-    deps.slack.open_dm): `post_message` then `post_onepager`. Raises bot.errors.SlackError / IntegrationUnavailable
-    as deps.slack does (the caller decides whether to retry: bot.jobs.base.send / is_transient)."""
-    post_message(deps, digest, channel)
-    post_onepager(deps, digest, channel)
 
 
 def post_message(deps: Deps, digest: Digest, channel: str, *, key: str | None = None,
