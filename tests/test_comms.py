@@ -269,6 +269,9 @@ def test_list_shows_each_plan_with_its_next_post_in_team_time(bot: RunningBot, c
 
 def test_grammar_errors_say_how_to_fix_them(bot: RunningBot, clock: MovableClock) -> None:
     assert "Examples" in comms(bot, clock, "comms help") and "/pmbot comms add" in comms(bot, clock, "comms help")
+    # Placeholders reach Slack escaped: a raw <#channel|@group> would be drawn as a link to a channel.
+    assert "&lt;#channel|@group&gt;" in comms(bot, clock, "comms help")
+    assert "<#channel" not in comms(bot, clock, "comms help")
     assert "`gossip` is not a section. Sections are risks, bugs" in comms(bot, clock, "comms sections 1 gossip")
     assert "/pmbot comms sections N" in comms(bot, clock, "comms sections 1")
     assert "Did you mean `/pmbot comms remove" in comms(bot, clock, "comms remvoe 1")

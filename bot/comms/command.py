@@ -5,6 +5,7 @@ from __future__ import annotations
 from bot import blocks
 from bot.comms import service
 from bot.deps import Deps
+from bot.domain.text import escape_mrkdwn
 from bot.edge import Reply, Request
 from bot.registry import HELP_WORDS, Grammar, Sub, row_id
 
@@ -38,7 +39,9 @@ def _run_list(request: Request, reply: Reply, deps: Deps, _args: list[str]) -> N
 
 
 def _run_help(_request: Request, reply: Reply, _deps: Deps, _args: list[str]) -> None:
-    lines = [f"• `{GRAMMAR.command} {form}`{' — ' + what if what else ''}" for form, what in GRAMMAR.usage()]
+    # Escaped: a raw `<#channel|@group>` would be read by Slack as a link to a channel.
+    lines = [f"• `{escape_mrkdwn(f'{GRAMMAR.command} {form}')}`{' — ' + what if what else ''}"
+             for form, what in GRAMMAR.usage()]
     reply.ack("\n".join(["*/pmbot comms* — who gets the project digest, and when", *lines, *EXAMPLES]))
 
 
