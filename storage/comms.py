@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import case, delete, func, select, update
 from sqlmodel import Session
 
 from storage.models import CommsDelivery, CommsPlan, CommsSlot
@@ -187,6 +187,14 @@ def settle_recipient(session: Session, *, plan_id: int, slot_on: date, recipient
                     .where(CommsDelivery.plan_id == plan_id, CommsDelivery.slot_on == slot_on,
                            CommsDelivery.recipient == recipient)
                     .values(outcome=outcome, at=now).execution_options(synchronize_session=False))
+
+
+def reached(session: Session, *, plan_id: int, slot_on: date) -> tuple[int, int]:
+    """(recipients who have the slot's message, recipients tried): how far a slot got before it was given up."""
+    got = func.sum(case((CommsDelivery.outcome.in_((POSTED, SENT)), 1), else_=0))
+    row = session.execute(select(got, func.count()).where(CommsDelivery.plan_id == plan_id,
+                                                          CommsDelivery.slot_on == slot_on)).one()
+    return int(row[0] or 0), int(row[1] or 0)
 
 
 def purge_deliveries(session: Session, *, before: date) -> int:

@@ -188,6 +188,18 @@ def test_a_slot_later_than_the_late_limit_is_missed_and_its_creator_told_once(bo
     assert len(digests(bot, "C0LEADS")) == 1
 
 
+def test_a_slot_that_reached_part_of_a_group_by_the_late_limit_says_how_far_it_got(bot: RunningBot,
+                                                                                   clock: MovableClock) -> None:
+    team_zone(bot, "Europe/Berlin")
+    comms(bot, clock, "comms add <!subteam^S0EXEC|@exec-team> weekly mon 09:00")
+    bot.sandbox.fail("chat.postMessage", times=1)  # Alice's DM meets a 500; nothing runs again for 3 hours
+    tick(bot, clock, "2026-12-07T08:00+00:00")
+    tick(bot, clock, "2026-12-07T11:05+00:00")  # 12:05 in Berlin: past the late limit
+    assert [len(dm_digests(bot, u)) for u in (ALICE, BOB)] == [0, 1]
+    told = [m["text"] for m in bot.sandbox.messages if "comms plan 1" in m["text"]]
+    assert len(told) == 1 and "reached 1 of 2 recipients" in told[0] and "was missed" not in told[0]
+
+
 def test_a_slot_just_before_midnight_posts_after_midnight(bot: RunningBot, clock: MovableClock) -> None:
     team_zone(bot, "Europe/Berlin")
     comms(bot, clock, "comms add #general weekly mon 23:58")

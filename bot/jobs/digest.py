@@ -255,8 +255,17 @@ def _note_missed(deps: Deps, plan: CommsPlan, now: datetime) -> None:
         if not repo.mark_slot_taken(session, plan_id=plan.id, slot_on=slot.day):
             return
         repo.settle_slot(session, plan_id=plan.id, slot_on=slot.day, held=None)
-    logger.warning("comms plan %s: the digest of %s was missed (not posted by %s)", plan.id, slot.day, slot.end)
+        got, tried = repo.reached(session, plan_id=plan.id, slot_on=slot.day)
     when = f"{slot.start.astimezone(team_zone(deps, plan.team_id)):%a %d %b %H:%M}"
+    if got:  # part of the audience has it: say how far it got, not that it was missed
+        logger.warning("comms plan %s: the digest of %s reached %s of %s recipients by %s", plan.id, slot.day, got,
+                       tried, slot.end)
+        _tell_creator(deps, plan, f"The project digest of comms plan {plan.id} ({describe(plan)}) due {when} "
+                                  f"reached {got} of {tried} recipients; Slack kept failing for the others for "
+                                  f"{_hours(slot)} hours, so they are skipped this time. The next one goes out as "
+                                  "planned.")
+        return
+    logger.warning("comms plan %s: the digest of %s was missed (not posted by %s)", plan.id, slot.day, slot.end)
     _tell_creator(deps, plan, f"The project digest of comms plan {plan.id} ({describe(plan)}) due {when} was "
                               f"missed: it could not be posted within {_hours(slot)} hours, so it is skipped; the "
                               "next one goes out as planned.")
