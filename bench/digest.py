@@ -18,27 +18,21 @@ Timed, each `--runs` times (after a warm-up), in turns:
 from __future__ import annotations
 
 import argparse
-import statistics
-import sys
-import time
 from collections.abc import Callable, Sequence
-from contextlib import ExitStack
 from datetime import timedelta
 from typing import Any
 
-from _harness import percentiles, print_machine, print_row
-from home import DATABASES, NOW, SMALL_BUGS, SMALL_TEAM, TEAM, postgres_admin, seed, timed
-from queries import analyze, bench_deps, explain_run
+from _harness import print_machine, print_row
+from home import NOW, SMALL_BUGS, SMALL_TEAM, TEAM, print_timings, seeded_databases
+from queries import bench_deps, explain_run
 from sqlalchemy import func, select
-from sqlalchemy.exc import OperationalError
 
 from bot.deps import Deps
 from bot.digest import figures
 from bot.digest.service import SECTIONS
 from bot.gateways.slack_port import SlackPort
 from storage import digests as repo
-from storage.db import make_engine, session_scope
-from storage.migrate import upgrade
+from storage.db import session_scope
 from storage.models import Bug
 
 WEEK = timedelta(days=7)
@@ -93,37 +87,16 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
-    wanted = [db for db in args.db.split(",") if db]
-    if "postgresql" in wanted and postgres_admin() is None:
-        print("(PostgreSQL skipped: set PMBOT_BENCH_POSTGRES_URL or PMBOT_TEST_POSTGRES_URL)", file=sys.stderr)
-        wanted.remove("postgresql")
     print_machine(f"Digest figures, {args.bugs:,} bugs and {args.llm_calls:,} LLM calls in one team, "
                   f"{args.runs} runs each")
     print_row("", "median ms", "p95 ms", "max ms", widths=(44, 11, 11, 11))
-    for db in wanted:
-        with ExitStack() as stack:
-            try:
-                url = stack.enter_context(DATABASES[db]())
-            except OperationalError as exc:
-                print(f"({db} skipped: {exc.orig})", file=sys.stderr)
-                continue
-            engine = make_engine(url)
-            stack.callback(engine.dispose)
-            upgrade(engine)
-            loading = time.perf_counter()
-            seed(engine, TEAM, args.bugs, args.llm_calls)
-            seed(engine, SMALL_TEAM, SMALL_BUGS, args.llm_calls // 100)
-            analyze(engine)
-            print(f"{db}: seeded and analysed in {time.perf_counter() - loading:.1f} s")
-            deps = bench_deps(url, engine)
-            deps.slack = PublicChannels()
-            deps.clock = lambda: NOW
-            for name, samples in timed(cases(deps, args.bugs), args.runs).items():
-                shown = percentiles([s * 1000 for s in samples], (50, 95))
-                print_row(f"  {name}", statistics.median(samples) * 1000, shown["p95"], shown["max"],
-                          widths=(44, 11, 11, 11))
-            if args.explain:
-                explain(deps)
+    for _db, url, engine in seeded_databases(args.db, args.bugs, args.llm_calls):
+        deps = bench_deps(url, engine)
+        deps.slack = PublicChannels()
+        deps.clock = lambda: NOW
+        print_timings(cases(deps, args.bugs), args.runs, 44)
+        if args.explain:
+            explain(deps)
 
 
 if __name__ == "__main__":

@@ -273,14 +273,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    args = parse_args(argv)
-    wanted = [db for db in args.db.split(",") if db]
+def seeded_databases(names: str, bugs: int, llm_calls: int) -> Iterator[tuple[str, str, Engine]]:
+    """Each database named in `names` ("sqlite,postgresql"), made for this run, migrated, seeded with the big and
+    the small team and analysed: (name, url, engine). One that cannot be had is skipped with a note."""
+    wanted = [db for db in names.split(",") if db]
     if "postgresql" in wanted and postgres_admin() is None:
         print(f"(PostgreSQL skipped: set {' or '.join(POSTGRES_ENVS)})", file=sys.stderr)
         wanted.remove("postgresql")
-    print_machine(f"App Home build time, {args.bugs:,} bugs in one team, {args.runs} runs each")
-    print_row("", "median ms", "p95 ms", "max ms", widths=(36, 11, 11, 11))
     for db in wanted:
         with ExitStack() as stack:
             try:
@@ -292,22 +291,35 @@ def main(argv: Sequence[str] | None = None) -> None:
             stack.callback(engine.dispose)
             upgrade(engine)
             loading = time.perf_counter()
-            seed(engine, TEAM, args.bugs, args.llm_calls)
-            seed(engine, SMALL_TEAM, SMALL_BUGS, args.llm_calls // 100)
+            seed(engine, TEAM, bugs, llm_calls)
+            seed(engine, SMALL_TEAM, SMALL_BUGS, llm_calls // 100)
             analyze(engine)
             print(f"{db}: seeded and analysed in {time.perf_counter() - loading:.1f} s")
-            deps = bench_deps(url, engine)
-            deps.clock = lambda: NOW
-            deps.slack = slack = StandInSlack()
-            deps.commands = tuple(CommandSpec(name=n, summary="…")
-                                  for n in ("/pmbot", "/bug", "/risk", "/incident", "/budget", "/standup"))
-            for name, samples in timed(cases(deps, args.bugs, args.llm_calls), args.runs).items():
-                figures = percentiles([s * 1000 for s in samples], (50, 95))
-                print_row(f"  {name}", statistics.median(samples) * 1000, figures["p95"], figures["max"],
-                          widths=(36, 11, 11, 11))
-            print(f"  (Slack stand-in asked {slack.asked} times in all: the first builds', then kept)")
-            if args.explain:
-                explain(deps)
+            yield db, url, engine
+
+
+def print_timings(work: dict[str, Callable[[], object]], runs: int, width: int) -> None:
+    """Time each case (`timed`) and print its median, p95 and max in ms."""
+    for name, samples in timed(work, runs).items():
+        figures = percentiles([s * 1000 for s in samples], (50, 95))
+        print_row(f"  {name}", statistics.median(samples) * 1000, figures["p95"], figures["max"],
+                  widths=(width, 11, 11, 11))
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parse_args(argv)
+    print_machine(f"App Home build time, {args.bugs:,} bugs in one team, {args.runs} runs each")
+    print_row("", "median ms", "p95 ms", "max ms", widths=(36, 11, 11, 11))
+    for _db, url, engine in seeded_databases(args.db, args.bugs, args.llm_calls):
+        deps = bench_deps(url, engine)
+        deps.clock = lambda: NOW
+        deps.slack = slack = StandInSlack()
+        deps.commands = tuple(CommandSpec(name=n, summary="…")
+                              for n in ("/pmbot", "/bug", "/risk", "/incident", "/budget", "/standup"))
+        print_timings(cases(deps, args.bugs, args.llm_calls), args.runs, 36)
+        print(f"  (Slack stand-in asked {slack.asked} times in all: the first builds', then kept)")
+        if args.explain:
+            explain(deps)
 
 
 if __name__ == "__main__":
